@@ -1,0 +1,4 @@
+import type { RegisterCommands } from "../context.ts";
+
+/** config show|validate|schema (foundation) */
+export const registerConfigCommands: RegisterCommands = (_program, _ctx) => {};

@@ -1,0 +1,19 @@
+import type { RegisterCommands } from "../context.ts";
+import { registerAuditCommands } from "./audit.ts";
+import { registerConfigCommands } from "./config.ts";
+import { registerEnrichCommands } from "./enrich.ts";
+import { registerGenerateCommands } from "./generate.ts";
+import { registerSecretsCommands } from "./secrets.ts";
+import { registerTransferCommands } from "./transfer.ts";
+import { registerWorkspaceCommands } from "./workspace.ts";
+
+/** Every command group, in the order `--help` lists them. */
+export const COMMANDS: RegisterCommands[] = [
+  registerWorkspaceCommands,
+  registerConfigCommands,
+  registerSecretsCommands,
+  registerAuditCommands,
+  registerTransferCommands,
+  registerGenerateCommands,
+  registerEnrichCommands,
+];

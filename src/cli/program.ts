@@ -1,0 +1,64 @@
+import { Command, CommanderError } from "commander";
+import { EXIT_CODES, exitCodeFor, isSiteloomError } from "../errors.ts";
+import { redact } from "../secret.ts";
+import { COMMANDS } from "./commands/index.ts";
+import { createCliContext } from "./context.ts";
+
+const VERSION = "0.1.0";
+
+/** Builds the program (exported so argument parsing can be tested in-process). */
+export function buildProgram(): Command {
+  const program = new Command("siteloom")
+    .description("Export, enrich and deploy small websites on shared hosting, with secrets kept out of config.")
+    .version(VERSION, "-V, --version")
+    .option("-w, --workspace <dir>", "workspace root (default: search upward for siteloom.yaml, or SITELOOM_WORKSPACE)")
+    .option("-e, --env <name>", "environment profile (default: SITELOOM_ENV, then `environment:` in siteloom.yaml)")
+    .option("--json", "machine-readable JSON output")
+    .option("-q, --quiet", "only errors")
+    .option("-v, --verbose", "more detail")
+    .option("--debug", "debug logging and stack traces on errors")
+    .option("--no-color", "no colours (NO_COLOR is respected too)")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride();
+  const ctx = createCliContext(program);
+  for (const register of COMMANDS) register(program, ctx);
+  return program;
+}
+
+export async function runMain(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes("--debug");
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    return _report(error, debug);
+  }
+}
+
+// --- internal ---
+
+function _report(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // help and version "errors" are normal exits; commander has printed what was asked for
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) {
+      return 0;
+    }
+    return EXIT_CODES.usage;
+  }
+  if (isSiteloomError(error)) {
+    process.stderr.write(`${redact(`error: ${error.message}`)}\n`);
+    for (const line of error.details) process.stderr.write(`${redact(line)}\n`);
+    if (debug) process.stderr.write(`${redact(String(error.stack))}\n`);
+    return exitCodeFor(error.code);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${redact(`error: ${message}`)}\n`);
+  process.stderr.write(
+    debug
+      ? `${redact(String((error as Error)?.stack ?? ""))}\n`
+      : "(this is unexpected; rerun with --debug for details and report it)\n",
+  );
+  return EXIT_CODES.failure;
+}

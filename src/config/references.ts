@@ -1,0 +1,114 @@
+import { SiteloomError } from "../errors.ts";
+import { Secret } from "../secret.ts";
+
+/** `${NAME}` or `${NAME:-default}`: an environment variable. */
+export interface EnvReference {
+  kind: "env";
+  name: string;
+  default: string | undefined;
+  raw: string;
+}
+
+/** `secret://<scope>/<NAME>[?version=N]`: a credential in the configured secret store. */
+export interface SecretReference {
+  kind: "secret";
+  /** A site name or `global`. */
+  scope: string;
+  name: string;
+  version: number | undefined;
+  raw: string;
+}
+
+export type Reference = EnvReference | SecretReference;
+
+/** Resolves `secret://` references; implemented by the secrets layer. */
+export interface SecretResolver {
+  resolve(ref: SecretReference): Promise<Secret>;
+}
+
+export const SECRET_SCHEME = "secret://";
+export const SCOPE_PATTERN = /^(global|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/;
+export const SECRET_NAME_PATTERN = /^[A-Z0-9_]+$/;
+const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\}$/s;
+
+/** True when the string is written as a reference of either kind. */
+export function isReference(value: string): boolean {
+  return value.startsWith(SECRET_SCHEME) || ENV_REF.test(value);
+}
+
+/**
+ * Parses a reference; returns undefined for a plain literal. A string that starts like a reference but is malformed
+ * is an error (a typo must not silently become a literal password).
+ */
+export function parseReference(value: string): Reference | undefined {
+  if (value.startsWith(SECRET_SCHEME)) return parseSecretReference(value);
+  const env = ENV_REF.exec(value);
+  if (env) return { kind: "env", name: env[1]!, default: env[2], raw: value };
+  if (value.startsWith("${")) {
+    throw new SiteloomError(
+      "ERR_REFERENCE_INVALID",
+      `invalid reference "${value}": expected \${NAME} or \${NAME:-default}`,
+    );
+  }
+  return undefined;
+}
+
+/** Parses `secret://<scope>/<NAME>[?version=N]` (also accepts `<scope>/<NAME>` without the scheme). */
+export function parseSecretReference(value: string): SecretReference {
+  const body = value.startsWith(SECRET_SCHEME) ? value.slice(SECRET_SCHEME.length) : value;
+  const [path = "", query] = body.split("?", 2);
+  const parts = path.split("/");
+  const fail = (why: string): never => {
+    throw new SiteloomError(
+      "ERR_REFERENCE_INVALID",
+      `invalid secret reference "${value}": ${why} (expected secret://<site|global>/<NAME>, e.g. secret://shop/FTP_PASSWORD)`,
+    );
+  };
+  if (parts.length !== 2) fail("it needs exactly one scope and one name");
+  const [scope = "", name = ""] = parts;
+  if (!SCOPE_PATTERN.test(scope)) fail(`scope "${scope}" is not a site name or "global"`);
+  if (!SECRET_NAME_PATTERN.test(name)) fail(`name "${name}" must be upper-case letters, digits and _`);
+  let version: number | undefined;
+  if (query !== undefined) {
+    const match = /^version=([1-9][0-9]*)$/.exec(query);
+    if (!match) fail(`unsupported query "?${query}" (only ?version=N)`);
+    version = Number(match![1]);
+  }
+  return { kind: "secret", scope, name, version, raw: `${SECRET_SCHEME}${scope}/${name}${query ? `?${query}` : ""}` };
+}
+
+export interface ResolveValueOptions {
+  /** Resolver for `secret://`; without one such a reference is a clear error. */
+  secrets?: SecretResolver | undefined;
+  /** Variables for `${NAME}`. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Where the value was set, for messages ("sites/shop/site.yaml:7:13 remote.password"). */
+  origin?: string;
+}
+
+/**
+ * Resolves a configured credential at use. Literals come back as a `Secret` too: a value in a credential field is
+ * sensitive whether or not it was written as a reference.
+ */
+export async function resolveValue(value: string, options: ResolveValueOptions = {}): Promise<Secret> {
+  const ref = parseReference(value);
+  if (!ref) return new Secret(value);
+  const where = options.origin ? ` (${options.origin})` : "";
+  if (ref.kind === "env") {
+    const env = options.env ?? process.env;
+    const found = env[ref.name];
+    if (found !== undefined && found !== "") return new Secret(found);
+    if (ref.default !== undefined) return new Secret(ref.default);
+    throw new SiteloomError(
+      "ERR_REFERENCE_UNRESOLVED",
+      `${ref.raw}${where}: environment variable ${ref.name} is not set; export it or write \${${ref.name}:-default}`,
+    );
+  }
+  if (!options.secrets) {
+    throw new SiteloomError(
+      "ERR_REFERENCE_UNRESOLVED",
+      `${ref.raw}${where}: no secret store is available to resolve it; run siteloom secrets init`,
+    );
+  }
+  return options.secrets.resolve(ref);
+}

@@ -1,0 +1,264 @@
+import { z } from "zod";
+
+/**
+ * The single source of truth for both configuration files. TypeScript types (`z.infer`), defaults, validation
+ * messages and the published JSON Schema (`siteloom config schema`) all come from here.
+ *
+ * Values documented as "reference allowed" may be written as `${NAME}`, `${NAME:-default}` or
+ * `secret://<scope>/<NAME>`; they stay unresolved in every config object and are resolved at use.
+ */
+
+/** A string that may be a literal or a reference (`${ENV}`, `secret://scope/NAME`). */
+const credential = () => z.string().min(1);
+
+export const DEFAULT_PROFILES = ["development", "staging", "production"] as const;
+
+export const FileStoreSchema = z
+  .strictObject({
+    type: z.literal("file"),
+    /** Store file; `{env}` is replaced by the environment name. */
+    path: z.string().default(".siteloom/secrets.{env}.age").describe("Encrypted store file; {env} → environment"),
+    /** age X25519 recipients (public keys) the store is encrypted to, besides the local identity. */
+    recipients: z.array(z.string()).default([]).describe("Extra age recipients (age1...) that can decrypt the store"),
+    /** Encrypt to a passphrase (scrypt) instead of X25519 identities. */
+    passphrase: z.boolean().default(false).describe("Encrypt with a passphrase instead of an X25519 identity"),
+    /** Identity file; default `$XDG_CONFIG_HOME/siteloom/<workspace-id>.<env>.key`. */
+    identityFile: z.string().optional().describe("Path of the age identity (private key) file"),
+  })
+  .describe("age-encrypted file store");
+
+export const EnvStoreSchema = z
+  .strictObject({
+    type: z.literal("env"),
+    prefix: z.string().default("SITELOOM_SECRET_").describe("Prefix of the variables read"),
+    secretsDir: z.string().default("/run/secrets").describe("Docker/Kubernetes secrets directory"),
+  })
+  .describe("Read-only store: environment variables, *_FILE variables and mounted secret files");
+
+export const VaultStoreSchema = z
+  .strictObject({
+    type: z.literal("vault"),
+    address: z.string().url().describe("Vault address, e.g. https://vault.example.com:8200"),
+    token: credential().optional().describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
+    mount: z.string().default("secret").describe("KV v2 mount"),
+    prefix: z.string().default("siteloom").describe("Path prefix inside the mount"),
+  })
+  .describe("HashiCorp Vault KV v2");
+
+export const StoreSchema = z.discriminatedUnion("type", [FileStoreSchema, EnvStoreSchema, VaultStoreSchema]);
+
+export const SecretsSchema = z
+  .strictObject({
+    backend: z.string().default("file").describe("Name of the default store (a key of `stores`, or file/env)"),
+    stores: z.record(z.string(), StoreSchema).default({}).describe("Named secret stores"),
+    allowPlaintext: z
+      .boolean()
+      .default(false)
+      .describe("Allow plaintext credentials in production (they always warn elsewhere)"),
+    historySize: z.number().int().min(1).max(1000).default(10).describe("Previous versions kept per secret"),
+  })
+  .describe("Secret stores and their use");
+
+export const PriceSchema = z.strictObject({
+  input: z.number().nonnegative().describe("USD per 1M input tokens"),
+  output: z.number().nonnegative().describe("USD per 1M output tokens"),
+});
+
+export const LlmSchema = z
+  .strictObject({
+    provider: z
+      .enum(["openai", "openai-compatible", "anthropic", "ollama", "offline"])
+      .default("offline")
+      .describe("LLM provider; `offline` writes clearly-marked sample drafts without any API"),
+    model: z.string().default("gpt-4o-mini").describe("Model name"),
+    baseUrl: z.string().url().optional().describe("API base URL (OpenAI-compatible servers, proxies, tests)"),
+    apiKey: credential().optional().describe("API key — a reference: secret://global/OPENAI_API_KEY"),
+    temperature: z.number().min(0).max(2).default(0.7),
+    maxOutputTokens: z.number().int().positive().default(4096),
+    concurrency: z.number().int().min(1).max(64).default(4).describe("Articles generated at once"),
+    timeoutMs: z.number().int().positive().default(120_000).describe("Per-request timeout"),
+    maxRetries: z.number().int().min(0).max(10).default(3).describe("Retries on 429/5xx/network errors"),
+    repairAttempts: z.number().int().min(0).max(5).default(2).describe("Retries when the output is invalid"),
+    prices: z.record(z.string(), PriceSchema).default({}).describe("Price overrides per model"),
+  })
+  .describe("Article generation model");
+
+export const BudgetsSchema = z
+  .strictObject({
+    maxCostPerArticle: z.number().nonnegative().optional().describe("USD; an article that would exceed it stops"),
+    maxMonthlyCost: z.number().nonnegative().optional().describe("USD per calendar month, all sites"),
+  })
+  .describe("Spending limits");
+
+export const ServerSchema = z
+  .strictObject({
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8088),
+    tls: z.strictObject({ cert: z.string(), key: z.string() }).optional().describe("PEM files for HTTPS"),
+    trustProxy: z.boolean().default(false),
+    rateLimit: z.number().int().positive().default(600).describe("Requests per minute per token and address"),
+  })
+  .describe("Runtime configuration API (siteloom serve)");
+
+export const FeaturesSchema = z
+  .strictObject({
+    autoPublish: z.boolean().default(false).describe("Publish to WordPress after a run"),
+    autoDeploy: z.boolean().default(true).describe("Deploy at the end of `siteloom run`"),
+  })
+  .describe("Feature flags (may differ per environment)");
+
+export const RemoteSchema = z
+  .strictObject({
+    protocol: z.enum(["ftp", "ftps", "sftp", "local"]).default("ftp"),
+    host: z.string().optional().describe("Host name or address"),
+    port: z.number().int().min(1).max(65535).optional().describe("Default 21 (ftp/ftps), 990 (implicit), 22 (sftp)"),
+    user: z.string().optional(),
+    password: credential().optional().describe("Reference: secret://<site>/FTP_PASSWORD"),
+    privateKey: z.string().optional().describe("SFTP private key file"),
+    passphrase: credential().optional().describe("Passphrase of the private key (reference)"),
+    root: z.string().default("/").describe("Remote directory of the site"),
+    encoding: z.enum(["utf8", "latin1"]).default("utf8").describe("File name encoding of old FTP servers"),
+    implicitTls: z.boolean().default(false).describe("FTPS on port 990 (implicit TLS)"),
+    tlsFingerprint: z.string().optional().describe("Pinned SHA-256 certificate fingerprint of a self-signed host"),
+    caFile: z.string().optional().describe("CA certificate file for the host"),
+    insecure: z.boolean().default(false).describe("Skip TLS verification (warns on every run)"),
+    hostKey: z.string().optional().describe("Pinned SSH host key fingerprint (SHA256:...)"),
+    timeoutMs: z.number().int().positive().default(30_000),
+  })
+  .describe("Where the live site is hosted");
+
+export const ExportSchema = z
+  .strictObject({
+    exclude: z.array(z.string()).default([]).describe("gitignore-style patterns not downloaded"),
+    maxFileSize: z
+      .number()
+      .int()
+      .positive()
+      .default(100 * 1024 * 1024)
+      .describe("Bytes; larger files are skipped"),
+  })
+  .describe("Mirroring the live site down");
+
+export const DeploySchema = z
+  .strictObject({
+    parallel: z.number().int().min(1).max(64).default(8).describe("Connections in the pool"),
+    manifestPath: z.string().default(".siteloom").describe("Remote manifest folder (relative to root or absolute)"),
+    protect: z
+      .array(z.string())
+      .default([".htaccess", ".well-known/", "cgi-bin/"])
+      .describe("Never deleted remotely"),
+    delete: z.boolean().default(false).describe("Delete remote files not in output/"),
+    verify: z.enum(["size", "hash", "none"]).default("size"),
+    retries: z.number().int().min(0).max(20).default(4),
+    retryBaseMs: z.number().int().min(0).default(250),
+    retryMaxMs: z.number().int().min(0).default(10_000),
+  })
+  .describe("Uploading output/ to the host");
+
+export const ContentSchema = z
+  .strictObject({
+    language: z.string().default("en"),
+    author: z.string().optional(),
+    minWords: z.number().int().positive().default(600),
+    maxWords: z.number().int().positive().default(1500),
+    tone: z.string().optional(),
+    audience: z.string().optional(),
+    status: z.enum(["draft", "ready"]).default("ready").describe("Status of generated articles"),
+  })
+  .describe("Article generation defaults for the site");
+
+export const EnrichSchema = z
+  .strictObject({
+    template: z.string().optional().describe("Page used as the layout (default: detected)"),
+    contentSelector: z.string().optional().describe("CSS selector of the content region (default: detected)"),
+    blogPath: z.string().default("blog"),
+    perPage: z.number().int().min(1).max(100).default(10),
+    navLink: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        label: z.string().default("Blog"),
+        selector: z.string().optional().describe("Navigation list; default: detected <nav> ul"),
+      })
+      .default({ enabled: false, label: "Blog" }),
+    languages: z.array(z.string()).default([]).describe("hreflang languages"),
+    skipServerSide: z.boolean().default(true).describe("Leave pages with PHP/SSI untouched"),
+    organization: z.strictObject({ name: z.string().optional(), logo: z.string().optional() }).default({}),
+    sitemapLimit: z.number().int().min(1).max(50_000).default(50_000),
+    feedItems: z.number().int().min(1).default(20),
+  })
+  .describe("Turning articles into pages of the site");
+
+export const WordpressSchema = z
+  .strictObject({
+    url: z.string().url().describe("Site URL; the REST API is at /wp-json/"),
+    user: z.string(),
+    appPassword: credential().describe("Application password (reference)"),
+    status: z.enum(["draft", "publish", "future"]).default("draft"),
+  })
+  .describe("Publishing to WordPress");
+
+/** Sections a site can set (and the workspace can default for every site). */
+export const SiteSectionsShape = {
+  name: z.string().optional().describe("Display name of the site"),
+  domain: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i, "expected a domain such as example.com")
+    .optional(),
+  url: z.string().url().optional().describe("Public base URL; default https://<domain>/"),
+  remote: RemoteSchema.default(() => RemoteSchema.parse({})),
+  export: ExportSchema.default(() => ExportSchema.parse({})),
+  deploy: DeploySchema.default(() => DeploySchema.parse({})),
+  content: ContentSchema.default(() => ContentSchema.parse({})),
+  enrich: EnrichSchema.default(() => EnrichSchema.parse({})),
+  wordpress: WordpressSchema.optional(),
+  llm: LlmSchema.default(() => LlmSchema.parse({})),
+  budgets: BudgetsSchema.default(() => BudgetsSchema.parse({})),
+  features: FeaturesSchema.default(() => FeaturesSchema.parse({})),
+};
+
+/** Keys only the workspace file has. */
+export const WorkspaceOnlyShape = {
+  $schema: z.string().optional(),
+  environment: z.string().optional().describe("Default environment when neither --env nor SITELOOM_ENV is given"),
+  profiles: z
+    .array(z.string().regex(/^[a-z][a-z0-9-]*$/))
+    .default([...DEFAULT_PROFILES])
+    .describe("Known environment names"),
+  secrets: SecretsSchema.default(() => SecretsSchema.parse({})),
+  server: ServerSchema.default(() => ServerSchema.parse({})),
+};
+
+/** The fully resolved configuration of one site (all layers merged). */
+export const SiteConfigSchema = z.strictObject({ ...WorkspaceOnlyShape, ...SiteSectionsShape });
+export type SiteConfig = z.infer<typeof SiteConfigSchema>;
+export type WorkspaceConfig = SiteConfig;
+
+/** `siteloom.yaml` as written: everything, plus per-environment blocks. */
+export const WorkspaceFileSchema = z.strictObject({
+  ...WorkspaceOnlyShape,
+  ...SiteSectionsShape,
+  environments: z
+    .record(z.string(), z.record(z.string(), z.unknown()))
+    .optional()
+    .describe("Per-environment overrides: environments.production.deploy.parallel"),
+});
+
+/** `sites/<name>/site.yaml` as written. */
+export const SiteFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  ...SiteSectionsShape,
+  environments: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
+export type RemoteConfig = z.infer<typeof RemoteSchema>;
+export type DeployConfig = z.infer<typeof DeploySchema>;
+export type ExportConfig = z.infer<typeof ExportSchema>;
+export type LlmConfig = z.infer<typeof LlmSchema>;
+export type BudgetsConfig = z.infer<typeof BudgetsSchema>;
+export type ContentConfig = z.infer<typeof ContentSchema>;
+export type EnrichConfig = z.infer<typeof EnrichSchema>;
+export type WordpressConfig = z.infer<typeof WordpressSchema>;
+export type SecretsConfig = z.infer<typeof SecretsSchema>;
+export type StoreConfig = z.infer<typeof StoreSchema>;
+export type ServerConfig = z.infer<typeof ServerSchema>;
+export type FeaturesConfig = z.infer<typeof FeaturesSchema>;

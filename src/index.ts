@@ -1,0 +1,15 @@
+// The public library API: every export is named here.
+export type {
+  EnvReference,
+  Reference,
+  SecretReference,
+  SecretResolver,
+  SiteConfig,
+  WorkspaceConfig,
+} from "./config/index.ts";
+export { parseReference, parseSecretReference, resolveValue, SiteConfigSchema } from "./config/index.ts";
+export { type ErrorCode, EXIT_CODES, SiteloomError } from "./errors.ts";
+export { createLogger, type Logger } from "./log/index.ts";
+export { isSecret, redact, Secret } from "./secret.ts";
+export { findWorkspaceRoot, loadWorkspace } from "./workspace/index.ts";
+export type { LoadWorkspaceOptions, Origin, SiteContext, Workspace } from "./workspace/index.ts";

@@ -1,0 +1,57 @@
+import type { SecretResolver } from "../config/references.ts";
+import type { SiteConfig, WorkspaceConfig } from "../config/schema.ts";
+
+/** Where a resolved value came from (`siteloom config show --origin`). */
+export interface Origin {
+  /** defaults | workspace | workspace-env | site | site-env | env-var | flag */
+  layer: "defaults" | "workspace" | "workspace-env" | "site" | "site-env" | "env-var" | "flag";
+  /** File (relative to the workspace root), variable name or flag. */
+  source?: string;
+  line?: number;
+  col?: number;
+}
+
+export interface LoadWorkspaceOptions {
+  /** Directory to start the upward search from. @default process.cwd() */
+  cwd?: string;
+  /** Explicit workspace root (`--workspace`); wins over SITELOOM_WORKSPACE and the search. */
+  workspace?: string | undefined;
+  /** Environment name (`--env`); wins over SITELOOM_ENV and `environment:`. */
+  env?: string | undefined;
+  /** Variables read for SITELOOM_* overrides and `${NAME}` references. @default process.env */
+  vars?: Record<string, string | undefined>;
+  /** Values from command-line flags, as dotted paths: `{ "deploy.parallel": 4 }`; highest layer. */
+  flags?: Record<string, unknown>;
+  /** Resolver for `secret://` references (the secrets layer plugs in here). */
+  secrets?: SecretResolver;
+}
+
+/** One site of a workspace, its configuration fully layered and validated. */
+export interface SiteContext {
+  name: string;
+  /** Absolute path of sites/<name>/. */
+  dir: string;
+  config: SiteConfig;
+  /** Dotted path → origin of every leaf value. */
+  origins: Map<string, Origin>;
+  /** sites/<name>/export, articles, output (absolute). */
+  paths: { export: string; articles: string; output: string; topics: string; siteFile: string };
+}
+
+export interface Workspace {
+  /** Absolute path of the workspace root (the folder holding siteloom.yaml). */
+  root: string;
+  /** Absolute path of .siteloom/ (mode 0700). */
+  stateDir: string;
+  /** The active environment. */
+  env: string;
+  /** The workspace configuration (no site layer). */
+  config: WorkspaceConfig;
+  origins: Map<string, Origin>;
+  /** Site names, sorted. */
+  sites: string[];
+  /** Loads and validates one site; throws ERR_SITE_NOT_FOUND / ERR_CONFIG_INVALID. */
+  site(name: string): Promise<SiteContext>;
+  /** Resolves a credential value from config (a reference or a literal) at use. */
+  resolve(value: string, origin?: string): Promise<import("../secret.ts").Secret>;
+}
