@@ -11,5 +11,5 @@ export { parseReference, parseSecretReference, resolveValue, SiteConfigSchema } 
 export { type ErrorCode, EXIT_CODES, SiteloomError } from "./errors.ts";
 export { createLogger, type Logger } from "./log/index.ts";
 export { isSecret, redact, Secret } from "./secret.ts";
-export { findWorkspaceRoot, loadWorkspace } from "./workspace/index.ts";
 export type { LoadWorkspaceOptions, Origin, SiteContext, Workspace } from "./workspace/index.ts";
+export { findWorkspaceRoot, loadWorkspace } from "./workspace/index.ts";

@@ -42,7 +42,9 @@ export function createCliContext(program: Command): CliContext {
   let logger: Logger | undefined;
   const globals = () => program.opts<GlobalOptions>();
   const colorEnabled = () =>
-    globals().color !== false && !("NO_COLOR" in process.env) && Boolean(process.stdout.isTTY || process.env.FORCE_COLOR);
+    globals().color !== false &&
+    !("NO_COLOR" in process.env) &&
+    Boolean(process.stdout.isTTY || process.env.FORCE_COLOR);
   const ctx: CliContext = {
     globals,
     loadWorkspace(extra = {}) {

@@ -143,10 +143,7 @@ export const DeploySchema = z
   .strictObject({
     parallel: z.number().int().min(1).max(64).default(8).describe("Connections in the pool"),
     manifestPath: z.string().default(".siteloom").describe("Remote manifest folder (relative to root or absolute)"),
-    protect: z
-      .array(z.string())
-      .default([".htaccess", ".well-known/", "cgi-bin/"])
-      .describe("Never deleted remotely"),
+    protect: z.array(z.string()).default([".htaccess", ".well-known/", "cgi-bin/"]).describe("Never deleted remotely"),
     delete: z.boolean().default(false).describe("Delete remote files not in output/"),
     verify: z.enum(["size", "hash", "none"]).default("size"),
     retries: z.number().int().min(0).max(20).default(4),
