@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { resolveValue } from "../config/references.ts";
+import { resolveValue, type SecretResolver } from "../config/references.ts";
 import { SiteConfigSchema } from "../config/schema.ts";
 import { SiteloomError } from "../errors.ts";
 import type { LoadWorkspaceOptions, SiteContext, Workspace } from "./types.ts";
@@ -60,6 +60,7 @@ export async function loadWorkspace(options: LoadWorkspaceOptions = {}): Promise
         .map((d) => d.name)
         .sort()
     : [];
+  let resolver: SecretResolver | undefined;
   const workspace: Workspace = {
     root,
     stateDir: join(root, STATE_DIR),
@@ -95,7 +96,9 @@ export async function loadWorkspace(options: LoadWorkspaceOptions = {}): Promise
       };
     },
     resolve(value, origin) {
-      return resolveValue(value, { secrets: options.secrets, env: vars, ...(origin ? { origin } : {}) });
+      if (typeof options.secrets === "function") resolver ??= options.secrets(workspace);
+      else resolver ??= options.secrets;
+      return resolveValue(value, { secrets: resolver, env: vars, ...(origin ? { origin } : {}) });
     },
   };
   return workspace;

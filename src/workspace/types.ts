@@ -22,8 +22,11 @@ export interface LoadWorkspaceOptions {
   vars?: Record<string, string | undefined>;
   /** Values from command-line flags, as dotted paths: `{ "deploy.parallel": 4 }`; highest layer. */
   flags?: Record<string, unknown>;
-  /** Resolver for `secret://` references (the secrets layer plugs in here). */
-  secrets?: SecretResolver;
+  /**
+   * Resolver for `secret://` references (the secrets layer plugs in here), or a factory called once with the loaded
+   * workspace, since which store to use is itself configuration.
+   */
+  secrets?: SecretResolver | ((workspace: Workspace) => SecretResolver);
 }
 
 /** One site of a workspace, its configuration fully layered and validated. */

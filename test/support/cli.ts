@@ -1,11 +1,14 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach } from "vitest";
 
-export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+/** The built CLI; SITELOOM_TEST_BIN points at another build (each developer may build into its own dist-<name>/). */
+export const BIN = process.env.SITELOOM_TEST_BIN
+  ? resolvePath(process.env.SITELOOM_TEST_BIN)
+  : fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
 export interface CliResult {
   code: number;

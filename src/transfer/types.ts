@@ -1,0 +1,35 @@
+import type { Readable } from "node:stream";
+
+/** One entry of a remote directory listing. Names are single path segments, already checked for safety. */
+export interface RemoteEntry {
+  name: string;
+  type: "file" | "dir" | "symlink";
+  size: number;
+  /** Modification time (ms since epoch) when the server reports one. */
+  mtime: number | undefined;
+  /** Symlink target, when known. */
+  target?: string;
+}
+
+/**
+ * The only thing that talks to a host. Paths are POSIX, relative to the configured remote root ("" is the root);
+ * implementations refuse anything that would leave the root.
+ */
+export interface RemoteFS {
+  readonly protocol: "ftp" | "ftps" | "sftp" | "local";
+  list(dir: string): Promise<RemoteEntry[]>;
+  /** undefined when the path does not exist. */
+  stat(path: string): Promise<RemoteEntry | undefined>;
+  /** Downloads into a local file (the caller renames it into place). */
+  download(path: string, localFile: string): Promise<void>;
+  /** Reads a small file fully (manifests); undefined when missing. */
+  read(path: string): Promise<Buffer | undefined>;
+  /** Uploads a local file or a stream; `startAt` resumes a partial upload where the server supports it. */
+  upload(source: string | Readable, path: string, options?: { startAt?: number }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  removeDir(path: string): Promise<void>;
+  /** Creates the directory and its parents; no error when it exists. */
+  mkdir(path: string): Promise<void>;
+  close(): Promise<void>;
+}
