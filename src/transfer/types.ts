@@ -33,3 +33,16 @@ export interface RemoteFS {
   mkdir(path: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A pool of N logged-in connections (FTP allows one transfer per control connection). `run` borrows a connection;
+ * a connection whose operation failed with a connection-level error (421, reset, timeout, TLS) is discarded and
+ * replaced lazily, so a dead slot never stalls the run. Operation-level errors (550 etc.) are rethrown as they are.
+ */
+export interface RemotePool {
+  readonly size: number;
+  run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T>;
+  /** Connections opened so far (initial + replacements), for statistics. */
+  readonly connectionsOpened: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,1 @@
+export { ARTICLE_SCHEMA_VERSION, type Article, ArticleSchema, type FaqItem, type InternalLink } from "./article.ts";

@@ -1,0 +1,1 @@
+export type { RemoteEntry, RemoteFS, RemotePool } from "./types.ts";
