@@ -1,1 +1,2 @@
+export { createLocalRemote, type LocalRemoteOptions } from "./local.ts";
 export type { RemoteEntry, RemoteFS, RemotePool } from "./types.ts";
