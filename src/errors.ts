@@ -35,8 +35,15 @@ export type ErrorCode =
   | "ERR_ARTICLE_INVALID"
   | "ERR_ENRICH"
   | "ERR_LOCKED"
+  | "ERR_STORE"
+  | "ERR_STORE_CONFLICT"
+  | "ERR_STEP_FAILED"
   | "ERR_INTERRUPTED"
   | "ERR_NOT_IMPLEMENTED"
+  | "ERR_UNAUTHORIZED"
+  | "ERR_FORBIDDEN"
+  | "ERR_NOT_FOUND"
+  | "ERR_RATE_LIMITED"
   | "ERR_INTERNAL";
 
 export interface SiteloomErrorOptions {

@@ -1,0 +1,95 @@
+/**
+ * State store: runs and their steps, generic JSON documents, runtime-config versions, API tokens and named locks,
+ * behind one small async interface (`StateStore`, see ./types.ts). SQLite (better-sqlite3) at
+ * `.siteloom/state.db` is the embedded default; the SQL is portable and migrations are versioned (./migrations.ts)
+ * so a PostgreSQL implementation can follow behind the same interface.
+ *
+ * ```ts
+ * import { openStateStore } from "../store/index.ts";
+ * const store = openStateStore({ stateDir: workspace.stateDir });   // creates + migrates on first use
+ *
+ * // runs (written by the pipeline)
+ * const run = await store.createRun({ env, sites, steps, dryRun, started, actor, host, pid, options });
+ * await store.saveStep(run.id, "example", "deploy", { status: "succeeded", bytes: 1234, counts: { uploaded: 3 } });
+ * await store.updateRun(run.id, { status: "succeeded", finished: new Date().toISOString() });
+ * await store.listRuns({ site: "example", limit: 20 });  await store.findRun("20261125-2107");
+ *
+ * // documents: any JSON value by (namespace, key), with optimistic concurrency
+ * const doc = await store.putDocument("service", "settings", { a: 1 });            // version 1
+ * await store.putDocument("service", "settings", { a: 2 }, { expectedVersion: 1 }); // ERR_STORE_CONFLICT if raced
+ * await store.getDocument("service", "settings");  await store.listDocuments("service", "prefix");
+ *
+ * // configuration versions (id assigned 1, 2, 3... atomically; diff/snapshot are JSON, never resolved secrets)
+ * const v = await store.addConfigVersion({ actor: "token:ci", source: "api", env: "production", diff, snapshot });
+ * await store.getConfigVersion(v.id);  await store.listConfigVersions({ env: "production", limit: 10 });
+ * await store.latestConfigVersion("production");
+ *
+ * // tokens (only a hash is stored): name, role, envs, hash, created, expires, revoked, lastUsed
+ * await store.createToken({ name: "ci", role: "editor", envs: ["staging"], hash: "sha256:…", expires: undefined });
+ * await store.findTokenByHash(hash);  await store.revokeToken("ci");  await store.touchToken("ci");
+ *
+ * // locks (per-site run locks use this; see src/pipeline/lock.ts for the stale-holder rules)
+ * await store.acquireLock({ name: "site:example", owner: runId, pid, host }, (holder) => isDead(holder));
+ * await store.heartbeatLock("site:example", runId);  await store.releaseLock("site:example", runId);
+ *
+ * await store.close();
+ * ```
+ *
+ * Tables (migration 1): runs, run_steps, documents, config_versions, tokens, locks, plus schema_migrations.
+ * Times are ISO-8601 UTC strings. Several processes may open the same database at once (WAL, busy timeout).
+ */
+import { join } from "node:path";
+import { SiteloomError } from "../errors.ts";
+import { createSqliteStore } from "./sqlite.ts";
+import type { StateStore } from "./types.ts";
+
+export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
+export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
+export type {
+  ConfigVersion,
+  ListRunsOptions,
+  LockRecord,
+  NewConfigVersion,
+  NewRun,
+  NewToken,
+  RunRecord,
+  RunStatus,
+  RunStepPatch,
+  RunStepRecord,
+  StateStore,
+  StepStatus,
+  StoredDocument,
+  TokenRecord,
+} from "./types.ts";
+
+/** File name of the embedded database inside the workspace's state folder. */
+export const STATE_DB_FILE = "state.db";
+
+export interface OpenStateStoreOptions {
+  /** The workspace's `.siteloom/` folder (`workspace.stateDir`). */
+  stateDir: string;
+  /**
+   * Store location: unset or `sqlite:` for `<stateDir>/state.db`, `sqlite:<path>` for another file,
+   * `:memory:` for a throwaway store. (`postgres://` is reserved for the PostgreSQL implementation.)
+   * @default process.env.SITELOOM_STORE
+   */
+  url?: string | undefined;
+}
+
+/** Opens the workspace's state store (creating and migrating it on first use). */
+export function openStateStore(options: OpenStateStoreOptions): StateStore {
+  const url = options.url ?? process.env.SITELOOM_STORE ?? "";
+  if (url === "" || url === "sqlite:") return createSqliteStore({ path: join(options.stateDir, STATE_DB_FILE) });
+  if (url === ":memory:") return createSqliteStore({ path: ":memory:" });
+  if (url.startsWith("sqlite:")) return createSqliteStore({ path: url.slice("sqlite:".length) });
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    throw new SiteloomError(
+      "ERR_NOT_IMPLEMENTED",
+      "the PostgreSQL state store is not available yet; unset SITELOOM_STORE to use .siteloom/state.db",
+    );
+  }
+  throw new SiteloomError(
+    "ERR_USAGE",
+    `unknown state store "${url.split("@").pop()}"; use sqlite:<path> or leave SITELOOM_STORE unset`,
+  );
+}

@@ -1,0 +1,96 @@
+/**
+ * Versioned schema migrations. Each entry is applied once, in order, inside a transaction, and recorded in
+ * `schema_migrations`. Never edit a released migration: add a new one.
+ *
+ * The SQL is kept portable between SQLite and PostgreSQL: TEXT, INTEGER, BIGINT, DOUBLE PRECISION and plain
+ * PRIMARY KEY / UNIQUE constraints only; no AUTOINCREMENT/SERIAL (ids are assigned by the store), no JSON column
+ * types (JSON is stored as TEXT), times as ISO-8601 TEXT.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "runs, run steps, documents, config versions, tokens, locks",
+    statements: [
+      `CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        env TEXT NOT NULL,
+        sites TEXT NOT NULL,
+        steps TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT,
+        actor TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        error TEXT,
+        options TEXT NOT NULL
+      )`,
+      "CREATE INDEX runs_started ON runs (started)",
+      `CREATE TABLE run_steps (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        site TEXT NOT NULL,
+        step TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started TEXT,
+        finished TEXT,
+        counts TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        summary TEXT,
+        plan TEXT NOT NULL,
+        error TEXT,
+        error_code TEXT,
+        PRIMARY KEY (run_id, site, step)
+      )`,
+      "CREATE INDEX run_steps_site ON run_steps (site, run_id)",
+      `CREATE TABLE documents (
+        namespace TEXT NOT NULL,
+        doc_key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (namespace, doc_key)
+      )`,
+      `CREATE TABLE config_versions (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,
+        env TEXT,
+        diff TEXT NOT NULL,
+        snapshot TEXT NOT NULL
+      )`,
+      "CREATE INDEX config_versions_env ON config_versions (env, id)",
+      `CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        envs TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        expires TEXT,
+        revoked TEXT,
+        last_used TEXT
+      )`,
+      `CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired TEXT NOT NULL,
+        heartbeat TEXT NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** The newest schema version this build knows. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

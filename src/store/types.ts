@@ -1,0 +1,213 @@
+/**
+ * The state store's data types and its one interface. Every method is async so a networked implementation
+ * (PostgreSQL) can follow behind the same interface; the SQLite implementation answers synchronously underneath.
+ *
+ * Times are ISO-8601 strings in UTC (`2026-11-25T21:07:26.123Z`): they sort as text, compare the same way in every
+ * SQL engine and survive JSON unchanged. Structured columns (stats, snapshots, lists) are JSON documents.
+ */
+
+/** Status of a whole run. */
+export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
+
+/** Status of one step of one site in a run. */
+export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "skipped" | "interrupted";
+
+/** A run of `siteloom run`: which sites and steps, where, and how it ended. */
+export interface RunRecord {
+  /** Sortable id: `20261125-210726-3f9a` (UTC start time + random suffix). */
+  id: string;
+  status: RunStatus;
+  /** Environment profile the run used. */
+  env: string;
+  sites: string[];
+  steps: string[];
+  dryRun: boolean;
+  started: string;
+  finished: string | undefined;
+  /** Who started it: `user@host` (never a credential). */
+  actor: string;
+  host: string;
+  pid: number;
+  /** Sum of the steps' costs, USD. */
+  costUsd: number;
+  /** Run-level error message (secrets already masked), e.g. why it was interrupted. */
+  error: string | undefined;
+  /** Free-form run options (concurrency, flags), for `runs show`. */
+  options: Record<string, unknown>;
+}
+
+/** What `createRun` needs; the store fills in `status: "running"`, `costUsd: 0`, `finished`, `error`. */
+export type NewRun = Omit<RunRecord, "status" | "finished" | "costUsd" | "error" | "id"> & { id?: string };
+
+/** One step of one site inside a run. */
+export interface RunStepRecord {
+  runId: string;
+  site: string;
+  step: string;
+  /** Order of the step within the site's run (0-based). */
+  position: number;
+  status: StepStatus;
+  started: string | undefined;
+  finished: string | undefined;
+  /** Counters the step reported (files uploaded, articles generated, pages written...). */
+  counts: Record<string, number>;
+  bytes: number;
+  costUsd: number;
+  /** One-line human summary ("3 files uploaded, 0 deleted"). */
+  summary: string | undefined;
+  /** For dry runs: what the step would do, one line each. */
+  plan: string[];
+  /** Error message (masked) and code when the step failed. */
+  error: string | undefined;
+  errorCode: string | undefined;
+}
+
+/** Fields a step update may change. */
+export type RunStepPatch = Partial<Omit<RunStepRecord, "runId" | "site" | "step">>;
+
+export interface ListRunsOptions {
+  /** Only runs that included this site. */
+  site?: string;
+  /** Only runs with this status. */
+  status?: RunStatus;
+  /** Newest first; at most this many. @default 50 */
+  limit?: number;
+}
+
+/** A generic JSON document, addressed by namespace and key (cost ledgers, manifests, service state). */
+export interface StoredDocument<T = unknown> {
+  namespace: string;
+  key: string;
+  value: T;
+  /** Incremented on every write; pass it back as `expectedVersion` for optimistic concurrency. */
+  version: number;
+  updated: string;
+}
+
+/** One saved version of the runtime configuration (written by the config service). */
+export interface ConfigVersion {
+  /** 1, 2, 3... assigned by the store. */
+  id: number;
+  time: string;
+  /** Token name or `user@host` that made the change. */
+  actor: string;
+  /** Where the change came from: `api`, `cli`, `file`, `rollback:<id>`... */
+  source: string;
+  /** Environment the version applies to, when it is environment-specific. */
+  env: string | undefined;
+  /** What changed (JSON: e.g. a list of `{ path, from, to }`); never resolved secret values. */
+  diff: unknown;
+  /** The whole configuration after the change (references unresolved). */
+  snapshot: unknown;
+}
+
+export type NewConfigVersion = Omit<ConfigVersion, "id" | "time" | "env"> & { time?: string; env?: string };
+
+/** An API token of the runtime config service. Only a hash of the token is stored. */
+export interface TokenRecord {
+  name: string;
+  role: string;
+  /** Environments the token may act on; `["*"]` for all. */
+  envs: string[];
+  /** Hash of the token (the service chooses the algorithm, e.g. `sha256:<hex>`). */
+  hash: string;
+  created: string;
+  expires: string | undefined;
+  revoked: string | undefined;
+  lastUsed: string | undefined;
+}
+
+export type NewToken = Omit<TokenRecord, "created" | "revoked" | "lastUsed"> & { created?: string };
+
+/** The holder of a named lock (per-site run locks). */
+export interface LockRecord {
+  name: string;
+  /** Run id or another description of what holds it. */
+  owner: string;
+  pid: number;
+  host: string;
+  acquired: string;
+  /** Refreshed by the holder while it works; a lock whose heartbeat stops is stale. */
+  heartbeat: string;
+}
+
+/**
+ * The state store. One instance per process is enough; it is safe to open the same database from several
+ * processes (SQLite in WAL mode with a busy timeout; writes are short transactions).
+ */
+export interface StateStore {
+  /** `sqlite` (embedded default) or a future `postgres`. */
+  readonly kind: string;
+  /** Where the data lives (a file path; a URL without credentials for servers). */
+  readonly location: string;
+
+  // runs
+  createRun(run: NewRun): Promise<RunRecord>;
+  updateRun(id: string, patch: Partial<Pick<RunRecord, "status" | "finished" | "costUsd" | "error">>): Promise<void>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Finds a run by its full id or a unique prefix; undefined when none, throws ERR_USAGE when ambiguous. */
+  findRun(idOrPrefix: string): Promise<RunRecord | undefined>;
+  listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
+
+  // run steps
+  /** Creates or updates one step of one site of a run. */
+  saveStep(runId: string, site: string, step: string, patch: RunStepPatch): Promise<RunStepRecord>;
+  listSteps(runId: string): Promise<RunStepRecord[]>;
+
+  // documents (generic key/value)
+  getDocument<T = unknown>(namespace: string, key: string): Promise<StoredDocument<T> | undefined>;
+  /**
+   * Writes a document. With `expectedVersion`, the write happens only if the stored version still matches
+   * (0 = must not exist yet), else ERR_STORE_CONFLICT.
+   */
+  putDocument<T = unknown>(
+    namespace: string,
+    key: string,
+    value: T,
+    options?: { expectedVersion?: number },
+  ): Promise<StoredDocument<T>>;
+  deleteDocument(namespace: string, key: string): Promise<boolean>;
+  /** Documents of a namespace, by key, optionally only keys starting with `prefix`. */
+  listDocuments<T = unknown>(namespace: string, prefix?: string): Promise<StoredDocument<T>[]>;
+
+  // configuration versions
+  /** Appends a version; the store assigns the next id atomically. */
+  addConfigVersion(version: NewConfigVersion): Promise<ConfigVersion>;
+  getConfigVersion(id: number): Promise<ConfigVersion | undefined>;
+  /** Newest first. */
+  listConfigVersions(options?: { env?: string; limit?: number; beforeId?: number }): Promise<ConfigVersion[]>;
+  latestConfigVersion(env?: string): Promise<ConfigVersion | undefined>;
+
+  // tokens
+  /** Adds a token; ERR_STORE_CONFLICT if the name exists. */
+  createToken(token: NewToken): Promise<TokenRecord>;
+  getToken(name: string): Promise<TokenRecord | undefined>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** Marks the token revoked (kept for the audit trail); false when there is no such token. */
+  revokeToken(name: string, time?: string): Promise<boolean>;
+  /** Records a use of the token. */
+  touchToken(name: string, time?: string): Promise<void>;
+  deleteToken(name: string): Promise<boolean>;
+
+  // locks
+  /**
+   * Takes the named lock atomically if it is free, or if `isStale(current)` says its holder is gone.
+   * Returns `{ acquired: true, previous }` (previous = the stale holder taken over, if any) or
+   * `{ acquired: false, holder }`.
+   */
+  acquireLock(
+    lock: Omit<LockRecord, "acquired" | "heartbeat">,
+    isStale: (current: LockRecord) => boolean,
+  ): Promise<{ acquired: true; previous: LockRecord | undefined } | { acquired: false; holder: LockRecord }>;
+  /** Refreshes the heartbeat; false if the lock is no longer ours (taken over). */
+  heartbeatLock(name: string, owner: string): Promise<boolean>;
+  /** Releases the lock if `owner` still holds it. Synchronous for exit handlers where the backend allows it. */
+  releaseLock(name: string, owner: string): Promise<void>;
+  getLock(name: string): Promise<LockRecord | undefined>;
+  listLocks(): Promise<LockRecord[]>;
+
+  /** The applied schema version (number of the last migration). */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
