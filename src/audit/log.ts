@@ -1,0 +1,234 @@
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import lockfile from "proper-lockfile";
+import { SiteloomError } from "../errors.ts";
+
+/** One line of `.siteloom/audit.log`. Never holds a secret value. */
+export interface AuditEntry {
+  time: string;
+  actor: string;
+  action: string;
+  ref: string;
+  env: string;
+  store?: string;
+  outcome: string;
+  error?: string;
+  version?: number;
+  /** Hash of the previous entry (64 zeros for the first). */
+  prev: string;
+  /** sha256 of this entry without `hash`, chaining it to `prev`. */
+  hash: string;
+}
+
+export type AuditInput = Omit<AuditEntry, "time" | "prev" | "hash"> & { time?: string };
+
+export const GENESIS = "0".repeat(64);
+
+/**
+ * Appends one entry, holding the log's lock so that concurrent writers (several siteloom processes) keep one
+ * unbroken chain. Synchronous on purpose: an entry is on disk (fsync'd) before the operation it records returns.
+ */
+export function appendAuditEntry(file: string, input: AuditInput): AuditEntry {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const release = _lockSync(file);
+  try {
+    const prev = _lastHash(file);
+    const { time, ...rest } = input;
+    const body = { time: time ?? new Date().toISOString(), ...rest, prev };
+    const entry: AuditEntry = { ...body, hash: hashEntry(body) };
+    const fd = openSync(file, "a", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    _writeHead(file, entry.hash);
+    return entry;
+  } finally {
+    release();
+  }
+}
+
+/** sha256 over the entry's JSON (without `hash`), keys in the order written. */
+export function hashEntry(body: Record<string, unknown>): string {
+  return createHash("sha256").update(JSON.stringify(body)).digest("hex");
+}
+
+export interface ReadAuditOptions {
+  since?: Date | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  /** Substring of the reference. */
+  ref?: string | undefined;
+}
+
+/** Reads entries (skipping unparsable lines; `verifyAuditLog` reports those). */
+export function readAuditLog(file: string, filter: ReadAuditOptions = {}): AuditEntry[] {
+  if (!existsSync(file)) return [];
+  const out: AuditEntry[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    let entry: AuditEntry;
+    try {
+      entry = JSON.parse(line) as AuditEntry;
+    } catch {
+      continue;
+    }
+    if (filter.since && !(new Date(entry.time) >= filter.since)) continue;
+    if (filter.actor && entry.actor !== filter.actor) continue;
+    if (filter.action && entry.action !== filter.action) continue;
+    if (filter.ref && !String(entry.ref).includes(filter.ref)) continue;
+    out.push(entry);
+  }
+  return out;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  entries: number;
+  /** 1-based line of the first problem. */
+  line?: number;
+  problem?: string;
+}
+
+/**
+ * Checks the hash chain: every entry's hash matches its content and its `prev` is the hash of the line before.
+ * An edited line fails its own hash; a deleted, inserted or moved line breaks the link of the line after it; lines
+ * cut off the end are caught by the head record (`audit.log.head`) written with every append.
+ */
+export function verifyAuditLog(file: string): VerifyResult {
+  if (!existsSync(file)) return { ok: true, entries: 0 };
+  const lines = readFileSync(file, "utf8").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  let prev = GENESIS;
+  const hashes: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    let entry: AuditEntry;
+    try {
+      entry = JSON.parse(lines[i]!) as AuditEntry;
+    } catch {
+      return { ok: false, entries: i, line: n, problem: "not a JSON entry (edited or damaged)" };
+    }
+    const { hash, ...body } = entry;
+    if (typeof hash !== "string" || hashEntry(body) !== hash) {
+      return { ok: false, entries: i, line: n, problem: "content does not match its hash (the entry was edited)" };
+    }
+    if (entry.prev !== prev) {
+      const earlier = hashes.indexOf(entry.prev);
+      const problem =
+        earlier >= 0
+          ? `links to line ${earlier + 1}, not to the line before it (entries were deleted or reordered)`
+          : "does not link to the line before it (an entry was deleted, inserted or moved here)";
+      return { ok: false, entries: i, line: n, problem };
+    }
+    prev = hash;
+    hashes.push(hash);
+  }
+  const head = _readHead(file);
+  if (head) {
+    const at = hashes.indexOf(head.hash);
+    if (at < 0 || head.count > lines.length) {
+      return {
+        ok: false,
+        entries: lines.length,
+        line: lines.length + 1,
+        problem: `the log ends after ${lines.length} entries but ${head.count} were written (entries were removed from the end)`,
+      };
+    }
+  }
+  return { ok: true, entries: lines.length };
+}
+
+/** Path of the head record kept next to the log. */
+export function headPath(file: string): string {
+  return `${file}.head`;
+}
+
+// --- internal ---
+
+function _lastHash(file: string): string {
+  if (!existsSync(file)) return GENESIS;
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return GENESIS;
+    let chunk = 4096;
+    for (;;) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const text = buf.toString("utf8").replace(/\n+$/, "");
+      const nl = text.lastIndexOf("\n");
+      if (nl >= 0 || start === 0) {
+        const last = text.slice(nl + 1);
+        try {
+          return (JSON.parse(last) as AuditEntry).hash ?? GENESIS;
+        } catch {
+          throw new SiteloomError(
+            "ERR_AUDIT_TAMPERED",
+            `${file}: the last line is damaged; run siteloom audit verify and keep the file for inspection`,
+          );
+        }
+      }
+      chunk *= 4;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function _writeHead(file: string, hash: string): void {
+  const head = _readHead(file);
+  let count = (head?.count ?? 0) + 1;
+  // the head is advisory for the count: recount when it is missing (first use or older log)
+  if (!head)
+    count = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "").length;
+  const tmp = `${headPath(file)}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, JSON.stringify({ count, hash }));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, headPath(file));
+}
+
+function _readHead(file: string): { count: number; hash: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(headPath(file), "utf8")) as { count: number; hash: string };
+  } catch {
+    return undefined;
+  }
+}
+
+function _lockSync(file: string): () => void {
+  const deadline = Date.now() + 30_000;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return lockfile.lockSync(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED" || Date.now() > deadline) {
+        throw new SiteloomError("ERR_LOCKED", `${file} is locked by another process; try again`, { cause: error });
+      }
+      Atomics.wait(sleeper, 0, 0, Math.min(50, 1 + attempt) * (0.5 + Math.random()));
+    }
+  }
+}

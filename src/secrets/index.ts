@@ -1,0 +1,32 @@
+export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
+export {
+  createFileBackend,
+  type FileBackend,
+  type FileBackendOptions,
+  fileBackend,
+  type StorePayload,
+} from "./backends/file.ts";
+export { currentActor, publishSecretEvent, SECRETS_CHANNEL } from "./events.ts";
+export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
+export {
+  configDir,
+  createIdentityFile,
+  defaultIdentityPath,
+  type LoadedIdentity,
+  loadIdentity,
+  workspaceId,
+} from "./identity.ts";
+export {
+  auditLogPath,
+  createBackend,
+  defaultStoreName,
+  isFileBackend,
+  type OpenStoreOptions,
+  openSecretStore,
+  type SecretsWorkspace,
+  storeConfig,
+  storeNames,
+} from "./registry.ts";
+export { createSecretResolver } from "./resolver.ts";
+export { type CreateSecretStoreOptions, createSecretStore, type SecretStore } from "./store.ts";
+export type * from "./types.ts";

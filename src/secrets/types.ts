@@ -1,0 +1,117 @@
+import type { Secret } from "../secret.ts";
+
+/** `<scope>/<NAME>`: how a secret is addressed inside a store (the reference without scheme and version). */
+export type SecretKey = string;
+
+/** One stored version of a secret, without its value. */
+export interface SecretVersionInfo {
+  version: number;
+  /** ISO time the version was written. */
+  createdAt: string;
+  /** Who wrote it (OS user, or CI). */
+  actor: string;
+  /** The version this one was copied from by `rollback`, if any. */
+  rolledBackFrom?: number;
+}
+
+/** What `list` shows about a secret: never its value. */
+export interface SecretInfo {
+  scope: string;
+  name: string;
+  /** Current version number (1 for read-only backends without history). */
+  version: number;
+  createdAt: string | undefined;
+  updatedAt: string | undefined;
+  /** Where a read-only backend found it (variable or file name); never the value. */
+  source?: string;
+}
+
+/** A value read from a backend, with its version. */
+export interface StoredValue {
+  value: string;
+  version: number;
+}
+
+/** Who is doing a write; recorded with each version. */
+export interface WriteMeta {
+  actor: string;
+}
+
+/**
+ * A storage backend: one file under `src/secrets/backends/`, built by a `BackendFactory`. Backends see plain keys and
+ * strings; `SecretStore` wraps them, parses references, hands out `Secret` objects and publishes audit events.
+ */
+export interface SecretBackend {
+  /** Backend type: "file", "env", ... */
+  readonly type: string;
+  readonly capabilities: { write: boolean; list: boolean; history: boolean };
+  /** The value of a key (the current version, or `version`), or undefined when absent. */
+  get(key: SecretKey, version?: number): Promise<StoredValue | undefined>;
+  /** Metadata of every secret, optionally of one scope. */
+  list(scope?: string): Promise<SecretInfo[]>;
+  /** Versions of a key, oldest first; empty when absent. */
+  history(key: SecretKey): Promise<SecretVersionInfo[]>;
+  /** Writes a new version (version 1 for a new key); returns its number. */
+  set?(key: SecretKey, value: string, meta: WriteMeta): Promise<number>;
+  /** Writes a new version only when the key exists (rotation); returns its number. */
+  rotate?(key: SecretKey, value: string, meta: WriteMeta): Promise<number>;
+  /** Restores an old version as a new one; returns the new number. */
+  rollback?(key: SecretKey, version: number, meta: WriteMeta): Promise<number>;
+  /** Removes a key and its history; false when it was absent. */
+  delete?(key: SecretKey, meta: WriteMeta): Promise<boolean>;
+  /** Reachability / unlock check; returns a one-line description of what was checked. */
+  test(): Promise<string>;
+  /** How a user sets a value in a read-only backend (for the read-only error). */
+  howToSet?(key: SecretKey): string;
+  /** One line describing where the data lives (a file path, "environment and /run/secrets"). */
+  describe(): string;
+  dispose?(): Promise<void>;
+}
+
+export type BackendFactory<O> = (options: O) => SecretBackend;
+
+/** An access to a secret as published on the `siteloom:secrets` diagnostics channel; never carries a value. */
+export interface SecretEvent {
+  action: SecretAction;
+  /** `secret://scope/NAME` (with `?version=N` when one was asked for), or the store for store-wide actions. */
+  ref: string;
+  store: string;
+  env: string;
+  actor: string;
+  outcome: "ok" | "not-found" | "denied" | "error";
+  /** Short error code on failure (ERR_SECRET_LOCKED, ...). */
+  error?: string;
+  version?: number;
+}
+
+export type SecretAction =
+  | "read"
+  | "reveal"
+  | "write"
+  | "rotate"
+  | "rollback"
+  | "delete"
+  | "list"
+  | "history"
+  | "unlock"
+  | "init"
+  | "recipients"
+  | "export"
+  | "copy"
+  | "config.write";
+
+/** The public face of a configured store. */
+export interface SecretStoreApi {
+  readonly name: string;
+  readonly type: string;
+  readonly env: string;
+  readonly readOnly: boolean;
+  get(ref: string): Promise<Secret>;
+  set(ref: string, value: string | Secret): Promise<number>;
+  delete(ref: string): Promise<void>;
+  list(scope?: string): Promise<SecretInfo[]>;
+  history(ref: string): Promise<SecretVersionInfo[]>;
+  rotate(ref: string, value: string | Secret): Promise<number>;
+  rollback(ref: string, version: number): Promise<number>;
+  test(): Promise<string>;
+}

@@ -1,0 +1,160 @@
+import { inspect } from "node:util";
+import { beforeEach, describe, expect, it } from "vitest";
+import { SiteloomError } from "../../src/errors.ts";
+import { createSecretStore, type SecretBackend, type SecretStore } from "../../src/secrets/index.ts";
+
+export interface ContractContext {
+  store: SecretStore;
+  backend: SecretBackend;
+}
+
+export interface TestBackendOptions {
+  /**
+   * Builds a fresh backend for each test. `seed` holds the values a read-only backend must already contain
+   * (`scope/NAME` → value); a writable backend gets them through `set`.
+   */
+  create(seed: Record<string, string>): Promise<SecretBackend> | SecretBackend;
+  additionalTests?: (ctx: ContractContext) => void;
+}
+
+/** Values generated per run: the contract never relies on a fixed credential. */
+function seedValues(): Record<string, string> {
+  const rand = () => Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  return {
+    "shop/FTP_PASSWORD": `pw-${rand()}`,
+    "shop/API_TOKEN": `tok-${rand()}`,
+    "blog-eu/FTP_PASSWORD": `blog-${rand()}\twith tab and ü`,
+    "global/OPENAI_API_KEY": `sk-${rand()}`,
+  };
+}
+
+/**
+ * The one contract every backend passes (unstorage `testDriver`): the read part for all, the write part for
+ * writable backends, and read-only errors that say how to set a value for the others.
+ */
+export function testBackend(name: string, options: TestBackendOptions): void {
+  const ctx = {} as ContractContext & { seed: Record<string, string> };
+
+  beforeEach(async () => {
+    ctx.seed = seedValues();
+    const backend = await options.create(ctx.seed);
+    ctx.backend = backend;
+    ctx.store = createSecretStore(backend, { name, env: "development", actor: "tester" });
+    if (backend.capabilities.write) {
+      for (const [key, value] of Object.entries(ctx.seed)) await ctx.store.set(`secret://${key}`, value);
+    }
+  });
+
+  describe("contract: read", () => {
+    it("gets every value as a Secret that prints as ****", async () => {
+      for (const [key, value] of Object.entries(ctx.seed)) {
+        const secret = await ctx.store.get(`secret://${key}`);
+        expect(secret.reveal()).toBe(value);
+        expect(String(secret)).toBe("****");
+        expect(`${secret}`).toBe("****");
+        expect(JSON.stringify({ secret })).toBe('{"secret":"****"}');
+        expect(inspect(secret)).not.toContain(value);
+      }
+    });
+
+    it("accepts references without the scheme", async () => {
+      expect((await ctx.store.get("shop/FTP_PASSWORD")).reveal()).toBe(ctx.seed["shop/FTP_PASSWORD"]);
+    });
+
+    it("reports a missing secret with the store, the environment and how to set it", async () => {
+      const error = await ctx.store.get("secret://shop/MISSING_ONE").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SiteloomError);
+      expect((error as SiteloomError).code).toBe("ERR_SECRET_NOT_FOUND");
+      expect((error as SiteloomError).message).toContain(
+        `secret://shop/MISSING_ONE is not set in store "${name}" (development)`,
+      );
+      expect((error as SiteloomError).message).toMatch(
+        /run siteloom secrets set shop\/MISSING_ONE|SITELOOM_SECRET_SHOP__MISSING_ONE/,
+      );
+    });
+
+    it("rejects invalid references clearly", async () => {
+      for (const bad of [
+        "secret://shop/lower",
+        "secret://Shop/X",
+        "secret://shop",
+        "secret://a/b/C",
+        "secret://shop/X?v=1",
+      ]) {
+        const error = await ctx.store.get(bad).catch((e: unknown) => e);
+        expect((error as SiteloomError).code).toBe("ERR_REFERENCE_INVALID");
+        expect((error as SiteloomError).message).toContain("expected secret://");
+      }
+    });
+
+    it("lists names and versions without values", async () => {
+      const all = await ctx.store.list();
+      const keys = all.map((s) => `${s.scope}/${s.name}`);
+      for (const key of Object.keys(ctx.seed)) expect(keys).toContain(key);
+      const text = JSON.stringify(all);
+      for (const value of Object.values(ctx.seed)) expect(text).not.toContain(value);
+      const shop = await ctx.store.list("shop");
+      expect(shop.map((s) => s.name).sort()).toEqual(["API_TOKEN", "FTP_PASSWORD"]);
+      expect(shop.every((s) => s.version >= 1)).toBe(true);
+    });
+
+    it("passes its reachability test", async () => {
+      expect(await ctx.store.test()).toMatch(/\S/);
+    });
+
+    it("gives history without values", async () => {
+      const h = await ctx.store.history("secret://shop/FTP_PASSWORD");
+      expect(h.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.stringify(h)).not.toContain(ctx.seed["shop/FTP_PASSWORD"]);
+    });
+  });
+
+  describe("contract: write", () => {
+    it("writes, rotates, keeps history, reads old versions and rolls back — or refuses as read-only", async () => {
+      const ref = "secret://shop/FTP_PASSWORD";
+      if (!ctx.backend.capabilities.write) {
+        for (const attempt of [
+          () => ctx.store.set(ref, "new-value-1"),
+          () => ctx.store.rotate(ref, "new-value-2"),
+          () => ctx.store.delete(ref),
+          () => ctx.store.rollback(ref, 1),
+        ]) {
+          const error = (await attempt().catch((e: unknown) => e)) as SiteloomError;
+          expect(error.code).toBe("ERR_SECRET_READ_ONLY");
+          expect(error.message).toContain("read-only");
+          expect(error.message).toContain("to set it");
+        }
+        expect((await ctx.store.get(ref)).reveal()).toBe(ctx.seed["shop/FTP_PASSWORD"]);
+        return;
+      }
+      const v1 = ctx.seed["shop/FTP_PASSWORD"]!;
+      expect(await ctx.store.rotate(ref, "second-value")).toBe(2);
+      expect(await ctx.store.rotate(ref, "third-value")).toBe(3);
+      expect((await ctx.store.get(ref)).reveal()).toBe("third-value");
+      expect((await ctx.store.get(`${ref}?version=1`)).reveal()).toBe(v1);
+      const history = await ctx.store.history(ref);
+      expect(history.map((h) => h.version)).toEqual([1, 2, 3]);
+      expect(history.every((h) => h.actor === "tester" && !Number.isNaN(Date.parse(h.createdAt)))).toBe(true);
+      expect(await ctx.store.rollback(ref, 1)).toBe(4);
+      expect((await ctx.store.get(ref)).reveal()).toBe(v1);
+      expect(await ctx.store.rollback(ref, 99).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
+      const missing = await ctx.store.rotate("secret://shop/NEVER_SET", "x-value").catch((e: SiteloomError) => e);
+      expect((missing as SiteloomError).message).toContain("is not set in store");
+      await ctx.store.delete(ref);
+      expect(await ctx.store.get(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
+      expect(await ctx.store.delete(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
+      expect(await ctx.store.set(ref, "fresh-value")).toBe(1);
+      expect((await ctx.store.get(ref)).reveal()).toBe("fresh-value");
+    });
+
+    it("refuses empty values and versioned write references", async () => {
+      if (!ctx.backend.capabilities.write) return;
+      expect(await ctx.store.set("secret://shop/X1", "").catch((e: SiteloomError) => e.code)).toBe("ERR_USAGE");
+      expect(await ctx.store.set("secret://shop/X1?version=2", "v").catch((e: SiteloomError) => e.code)).toBe(
+        "ERR_REFERENCE_INVALID",
+      );
+    });
+  });
+
+  if (options.additionalTests) describe("backend specific", () => options.additionalTests!(ctx));
+}
