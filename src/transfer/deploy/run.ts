@@ -1,0 +1,666 @@
+import { randomBytes } from "node:crypto";
+import { rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { SiteConfig } from "../../config/index.ts";
+import { SiteloomError } from "../../errors.ts";
+import { hashFile, type LocalFile, scanTree } from "../hash.ts";
+import type { RemoteFS, RemotePool } from "../types.ts";
+import { walkRemote } from "../walk.ts";
+import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
+import {
+  createManifest,
+  DENY_ALL_HTACCESS,
+  loadLocalManifest,
+  MANIFEST_FILE,
+  type Manifest,
+  type ManifestEntry,
+  parseManifest,
+  serializeManifest,
+  writeFileAtomic,
+} from "./manifest.ts";
+import {
+  createMatcher,
+  isTempName,
+  normaliseManifestDir,
+  PHASES,
+  type Phase,
+  parentsOf,
+  phaseOf,
+  tempNameFor,
+} from "./plan.ts";
+
+export interface DeployOptions {
+  /** Site name (recorded in the manifest; a manifest of another site is treated as foreign). */
+  site: string;
+  /** Environment name (part of the local state file name). */
+  env: string;
+  /** The local tree to deploy (sites/<name>/output). */
+  outputDir: string;
+  /** The workspace state directory (.siteloom); the local manifest copy and the journal live under deploy/. */
+  stateDir: string;
+  /** Connections to the host. The caller closes it. */
+  pool: RemotePool;
+  /** The site's `deploy` configuration section. */
+  config: SiteConfig["deploy"];
+  /** Plan only: nothing is changed on either side. */
+  dryRun?: boolean;
+  /** Delete remote files that are not in output/ (never the manifest or `protect` patterns). */
+  delete?: boolean;
+  /** Empty the remote root first (except the manifest and `protect` patterns). */
+  purge?: boolean;
+  /** Compare with a listing of the server, and download and hash what looks different, instead of trusting the manifest. */
+  verify?: boolean;
+  /** Asked before a purge deletes anything; the deploy stops unless it returns true. */
+  confirmPurge?: (paths: string[]) => Promise<boolean>;
+  /** Progress events (a progress bar or plain lines). */
+  onProgress?: (event: DeployProgress) => void;
+  /** Random source for backoff jitter (tests). @default Math.random */
+  random?: () => number;
+}
+
+export interface DeployProgress {
+  phase: "scan" | "manifest" | "listing" | "purge" | "mkdir" | Phase | "delete" | "finish";
+  /** Files (or directories) done in this phase so far, and the phase's total. */
+  done: number;
+  total: number;
+  /** Bytes uploaded so far in the whole run, and the total planned. */
+  bytes: number;
+  totalBytes: number;
+  /** The file just finished, when there is one. */
+  path?: string;
+  /** What happened to it. */
+  outcome?: "uploaded" | "failed" | "deleted" | "retry";
+  message?: string;
+}
+
+export interface DeployStats {
+  uploaded: number;
+  skipped: number;
+  deleted: number;
+  failed: number;
+  dirsCreated: number;
+  bytes: number;
+  durationMs: number;
+  /** Bytes per second while uploading. */
+  throughput: number;
+  retries: number;
+  /** Logins made (initial connections and reconnects). */
+  connections: number;
+}
+
+export interface DeployFailure {
+  path: string;
+  /** The server's reply or the local error. */
+  message: string;
+}
+
+export interface DeployResult {
+  site: string;
+  env: string;
+  dryRun: boolean;
+  /** How the plan was made: from the manifest alone, from a listing of the server, or after a purge. */
+  mode: "manifest" | "listing" | "purge";
+  /** Why the manifest was not trusted (listing mode), or notes such as a manifest written by another machine. */
+  notes: string[];
+  plan: {
+    mkdir: string[];
+    upload: { path: string; size: number; phase: Phase; reason: string }[];
+    delete: string[];
+    purge: string[];
+  };
+  /** Files skipped by the listing comparison with the reason (listing mode), for the report. */
+  resumed: number;
+  stats: DeployStats;
+  failures: DeployFailure[];
+  /** Id of the manifest now on the server. */
+  manifestId: string | undefined;
+}
+
+/**
+ * Deploys output/ to the remote root: plan from content hashes against the last manifest (or a listing of the server
+ * when the manifest is missing, foreign or `verify` is set) → directories → uploads to temp names renamed into place,
+ * assets before pages before sitemap/robots/feeds → deletions → new manifest. A journal makes a killed run resumable.
+ */
+export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
+  const started = performance.now();
+  const { pool, config, site, env } = options;
+  const random = options.random ?? Math.random;
+  const progress = options.onProgress ?? (() => {});
+  const manifestDir = normaliseManifestDir(config.manifestPath);
+  if (manifestDir === undefined) {
+    throw new SiteloomError(
+      "ERR_CONFIG_INVALID",
+      `deploy.manifestPath "${config.manifestPath}" must be a folder inside remote.root (e.g. ".siteloom"); to keep it out of the web, point remote.root one level up and the site into a sub-folder`,
+      { site },
+    );
+  }
+  const manifestFile = `${manifestDir}/${MANIFEST_FILE}`;
+  const isProtected = createMatcher(config.protect);
+  const keepRemote = (path: string, isDir = false) =>
+    path === manifestDir || path.startsWith(`${manifestDir}/`) || isProtected(path, isDir);
+
+  const outputStat = await stat(options.outputDir).catch(() => undefined);
+  if (!outputStat?.isDirectory()) {
+    throw new SiteloomError(
+      "ERR_USAGE",
+      `nothing to deploy: ${options.outputDir} does not exist (run \`siteloom enrich ${site}\` first)`,
+      { site },
+    );
+  }
+  const stateBase = join(options.stateDir, "deploy", `${site}.${env}`);
+  const stateFile = `${stateBase}.json`;
+  const journalFile = `${stateBase}.journal`;
+
+  // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
+  progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
+  const localManifest = await loadLocalManifest(stateFile, site);
+  const cache = new Map(Object.entries(localManifest?.files ?? {}).map(([p, e]) => [p, e]));
+  const tree = await scanTree(options.outputDir, {
+    cache,
+    skip: (path) => path === manifestDir || isTempName(path),
+  });
+  const localDirs = tree.dirs.filter((d) => d !== manifestDir);
+
+  // 2. the remote manifest: one small read
+  progress({ phase: "manifest", done: 0, total: 1, bytes: 0, totalBytes: 0 });
+  const remoteData = await pool.run((fs) => fs.read(manifestFile));
+  const notes: string[] = [];
+  let base: Manifest | undefined;
+  let mode: DeployResult["mode"] = "manifest";
+  if (remoteData === undefined) {
+    mode = "listing";
+    notes.push(
+      localManifest === undefined
+        ? "no deploy manifest on the server (first deploy here): comparing with a listing of the server"
+        : `the deploy manifest ${manifestFile} is missing on the server (removed by hand?): comparing with a listing`,
+    );
+  } else {
+    const parsed = parseManifest(remoteData, { site });
+    if (parsed.ok) {
+      base = parsed.manifest;
+      if (localManifest !== undefined && localManifest.id !== base.id) {
+        notes.push(`the server was last deployed by another run (manifest ${base.id.slice(0, 8)}), using its manifest`);
+      }
+    } else {
+      mode = "listing";
+      notes.push(`the deploy manifest on the server cannot be trusted (${parsed.reason}): comparing with a listing`);
+    }
+  }
+  if (options.verify && mode === "manifest") {
+    mode = "listing";
+    notes.push("--verify: comparing with a listing of the server");
+  }
+
+  // 3. a journal left by an interrupted run: its finished files are on the server already
+  const journal = await loadJournal(journalFile);
+  const baseFiles = new Map<string, ManifestEntry>(Object.entries(base?.files ?? {}));
+  const baseDirs = new Set(base?.dirs ?? []);
+  let resumed = 0;
+  if (journal !== undefined && journal.header.baseId === base?.id) {
+    for (const [path, done] of journal.done) {
+      baseFiles.set(path, { size: done.size, hash: done.hash, mtime: done.mtime });
+      for (const parent of parentsOf(path)) baseDirs.add(parent);
+      resumed++;
+    }
+    for (const path of journal.deleted) baseFiles.delete(path);
+    if (resumed > 0) notes.push(`resuming an interrupted deploy: ${resumed} file(s) were already in place`);
+  }
+
+  const result: DeployResult = {
+    site,
+    env,
+    dryRun: options.dryRun === true,
+    mode,
+    notes,
+    plan: { mkdir: [], upload: [], delete: [], purge: [] },
+    resumed,
+    stats: {
+      uploaded: 0,
+      skipped: 0,
+      deleted: 0,
+      failed: 0,
+      dirsCreated: 0,
+      bytes: 0,
+      durationMs: 0,
+      throughput: 0,
+      retries: 0,
+      connections: 0,
+    },
+    failures: [],
+    manifestId: base?.id,
+  };
+
+  // 4. purge: empty the root (but the manifest folder and protected paths), then everything is uploaded
+  const tempsToRemove: string[] = [];
+  if (options.purge) {
+    progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
+    const remote = await walkRemote(pool, { skipDir: (p) => keepRemote(p, true) });
+    const files = [...remote.files.keys()].filter((p) => !keepRemote(p) && !_underKept(p, keepRemote));
+    const dirs = [...remote.dirs.keys()].filter((p) => !keepRemote(p, true) && !_underKept(p, keepRemote));
+    result.plan.purge = [...files, ...dirs.map((d) => `${d}/`)];
+    if (!options.dryRun && result.plan.purge.length > 0) {
+      const go = options.confirmPurge ? await options.confirmPurge(result.plan.purge) : false;
+      if (!go) throw new SiteloomError("ERR_INTERRUPTED", "purge cancelled: nothing was deleted", { site });
+      await _purge(pool, files, dirs, remote.dirs.size, keepRemote, progress);
+    }
+    mode = result.mode = "purge";
+    baseFiles.clear();
+    baseDirs.clear();
+  }
+
+  // 5. the plan
+  const uploads: { file: LocalFile; reason: string }[] = [];
+  const mkdirs: string[] = [];
+  const deletes: string[] = [];
+  const deleteDirs: string[] = [];
+  if (mode === "listing") {
+    progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
+    const remote = await walkRemote(pool, {
+      skipDir: (p) => p === manifestDir,
+      onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
+    });
+    const finishedAt = base ? Date.parse(base.finishedAt) : Number.NaN;
+    const toHash: { file: LocalFile; remote: string }[] = [];
+    for (const file of tree.files.values()) {
+      const r = remote.files.get(file.path) ?? remote.dirs.get(file.path);
+      const known = baseFiles.get(file.path);
+      if (r === undefined) uploads.push({ file, reason: "missing on the server" });
+      else if (r.type !== "file") uploads.push({ file, reason: `the server has a ${r.type} there` });
+      else if (r.size !== file.size) uploads.push({ file, reason: `size differs (server ${r.size} bytes)` });
+      else if (known !== undefined && known.hash !== file.hash) uploads.push({ file, reason: "changed locally" });
+      else if (options.verify) {
+        // "looks different": no manifest entry to vouch for it, or touched on the server after the last deploy
+        const touched = r.mtime !== undefined && Number.isFinite(finishedAt) && r.mtime > finishedAt + 120_000;
+        if (known === undefined || touched) toHash.push({ file, remote: file.path });
+      } else if (known === undefined && r.mtime !== undefined && r.mtime < file.mtime) {
+        uploads.push({ file, reason: "same size, older on the server" });
+      } else if (known === undefined && r.mtime === undefined) {
+        uploads.push({ file, reason: "same size, server reports no time" });
+      }
+    }
+    if (toHash.length > 0) {
+      const differing = await _hashRemote(pool, toHash);
+      for (const file of differing) uploads.push({ file, reason: "content differs (hashed)" });
+    }
+    for (const dir of localDirs) if (!remote.dirs.has(dir)) mkdirs.push(dir);
+    for (const [path, item] of remote.files) {
+      if (isTempName(path)) tempsToRemove.push(path);
+      else if (options.delete && !tree.files.has(path) && !keepRemote(path) && !_underKept(path, keepRemote)) {
+        if (item.type === "file" || item.type === "symlink") deletes.push(path);
+      }
+    }
+    if (options.delete) {
+      const local = new Set(localDirs);
+      for (const dir of remote.dirs.keys()) {
+        if (!local.has(dir) && !keepRemote(dir, true) && !_underKept(dir, keepRemote)) {
+          const still = [...remote.files.keys()].some(
+            (p) => p.startsWith(`${dir}/`) && !deletes.includes(p) && !isTempName(p),
+          );
+          if (!still) deleteDirs.push(dir);
+        }
+      }
+    }
+  } else {
+    for (const file of tree.files.values()) {
+      const known = baseFiles.get(file.path);
+      if (known === undefined) uploads.push({ file, reason: "new" });
+      else if (known.hash !== file.hash || known.size !== file.size) uploads.push({ file, reason: "changed" });
+    }
+    for (const dir of localDirs) if (!baseDirs.has(dir)) mkdirs.push(dir);
+    if (options.delete) {
+      for (const path of baseFiles.keys()) {
+        if (!tree.files.has(path) && !keepRemote(path) && !_underKept(path, keepRemote)) deletes.push(path);
+      }
+      const local = new Set(localDirs);
+      for (const dir of baseDirs) {
+        if (!local.has(dir) && !keepRemote(dir, true) && !_underKept(dir, keepRemote)) deleteDirs.push(dir);
+      }
+    }
+  }
+  // temp files of an interrupted run that this run does not resume
+  const uploadPaths = new Set(uploads.map((u) => u.file.path));
+  if (journal !== undefined) {
+    for (const path of journal.header.planned) {
+      if (!uploadPaths.has(path)) tempsToRemove.push(tempNameFor(path, journal.header.runId));
+    }
+  }
+  mkdirs.sort(_byDepth);
+  deleteDirs.sort((a, b) => _byDepth(b, a));
+  uploads.sort(
+    (a, b) =>
+      PHASES.indexOf(phaseOf(a.file.path)) - PHASES.indexOf(phaseOf(b.file.path)) || _cmp(a.file.path, b.file.path),
+  );
+  result.plan.mkdir = mkdirs;
+  result.plan.upload = uploads.map((u) => ({
+    path: u.file.path,
+    size: u.file.size,
+    phase: phaseOf(u.file.path),
+    reason: u.reason,
+  }));
+  result.plan.delete = [...deletes, ...deleteDirs.map((d) => `${d}/`)];
+  result.stats.skipped = tree.files.size - uploads.length;
+
+  const nothingToDo = uploads.length === 0 && deletes.length === 0 && deleteDirs.length === 0 && mkdirs.length === 0;
+  if (options.dryRun) return _finish(result, started, pool);
+  if (nothingToDo && mode === "manifest" && base !== undefined && tempsToRemove.length === 0) {
+    // a no-op deploy: keep the local copy in step (another machine may have deployed) and stop
+    if (localManifest?.id !== base.id) await writeFileAtomic(stateFile, serializeManifest(base));
+    if (journal !== undefined) await removeJournal(journalFile);
+    return _finish(result, started, pool);
+  }
+
+  // 6. do it, journalled
+  const runId = journal?.header.runId ?? randomBytes(4).toString("hex");
+  const resumable = new Set(journal?.header.runId === runId ? journal.header.planned : []);
+  const log = await createJournal(journalFile, {
+    kind: "start",
+    runId,
+    baseId: base?.id,
+    planned: uploads.map((u) => u.file.path),
+  });
+  const totalBytes = uploads.reduce((n, u) => n + u.file.size, 0);
+  const ctx: _RunContext = {
+    options,
+    pool,
+    log,
+    runId,
+    resumable,
+    result,
+    progress,
+    totalBytes,
+    random,
+    phaseDone: new Map(),
+  };
+  const uploadStart = performance.now();
+  try {
+    // directories, parents first, one depth level at a time (siblings in parallel)
+    const needDirs = new Set(mkdirs);
+    if (remoteData === undefined || mode === "purge") needDirs.add(manifestDir);
+    await _mkdirs(ctx, [...needDirs].sort(_byDepth));
+    for (const phase of PHASES) {
+      const batch = uploads.filter((u) => phaseOf(u.file.path) === phase).map((u) => u.file);
+      await _parallel(batch, pool.size, (file, i) => _uploadOne(ctx, file, phase, i, batch.length));
+    }
+    const uploadMs = performance.now() - uploadStart;
+    result.stats.throughput = uploadMs > 0 ? Math.round((result.stats.bytes * 1000) / uploadMs) : 0;
+    // deletions last: first files, then directories deepest first
+    let deleted = 0;
+    const deleteTotal = deletes.length + deleteDirs.length;
+    await _parallel(deletes, pool.size, async (path) => {
+      await _withRetries(ctx, path, (fs) => fs.remove(path), { missingOk: true });
+      await log.append({ kind: "deleted", path });
+      result.stats.deleted++;
+      progress({ ..._counts(ctx), phase: "delete", done: ++deleted, total: deleteTotal, path, outcome: "deleted" });
+    }).catch(() => {});
+    for (const dir of deleteDirs) {
+      // only when empty: a directory may hold files we never deployed (protected ones, or someone's uploads)
+      const ok = await _withRetries(ctx, `${dir}/`, async (fs) => {
+        const entries = await fs.list(dir).catch(() => undefined);
+        if (entries === undefined) return;
+        if (entries.length === 0) await fs.removeDir(dir);
+        else throw new SiteloomError("ERR_TRANSFER_IO", "not removed: the directory still holds other files");
+      });
+      if (ok) {
+        result.stats.deleted++;
+        baseDirs.delete(dir);
+      }
+      progress({ ..._counts(ctx), phase: "delete", done: ++deleted, total: deleteTotal, path: `${dir}/` });
+    }
+    await Promise.all(tempsToRemove.map((tmp) => pool.run((fs) => fs.remove(tmp)).catch(() => {})));
+  } finally {
+    await log.close();
+  }
+
+  // 7. the new manifest: what is on the server now (a failed file keeps its previous entry: the rename never happened)
+  const files: Record<string, ManifestEntry> = Object.fromEntries(baseFiles);
+  const failed = new Set(result.failures.map((f) => f.path));
+  for (const u of uploads) {
+    if (!failed.has(u.file.path)) files[u.file.path] = { size: u.file.size, hash: u.file.hash, mtime: u.file.mtime };
+  }
+  const deletedNow = new Set(deletes.filter((p) => !failed.has(p)));
+  for (const path of deletedNow) delete files[path];
+  const dirs = new Set([...baseDirs, ...localDirs]);
+  for (const dir of deleteDirs) if (!failed.has(`${dir}/`)) dirs.delete(dir);
+  const manifest = createManifest({ previousId: base?.id, site, env, files, dirs: [...dirs] });
+  progress({ ..._counts(ctx), phase: "finish", done: 0, total: 1 });
+  await _writeRemoteManifest(ctx, manifestDir, manifest, remoteData === undefined);
+  await writeFileAtomic(stateFile, serializeManifest(manifest));
+  result.manifestId = manifest.id;
+  // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
+  if (result.failures.length === 0) await removeJournal(journalFile);
+  return _finish(result, started, pool);
+}
+
+// --- internal ---
+
+interface _RunContext {
+  options: DeployOptions;
+  pool: RemotePool;
+  log: Journal;
+  runId: string;
+  resumable: Set<string>;
+  result: DeployResult;
+  progress: (event: DeployProgress) => void;
+  totalBytes: number;
+  random: () => number;
+  phaseDone: Map<Phase, number>;
+}
+
+/** Files smaller than this are uploaded again from the start after a failure rather than resumed. */
+const RESUME_MIN_BYTES = 256 * 1024;
+
+async function _uploadOne(ctx: _RunContext, file: LocalFile, phase: Phase, _i: number, total: number): Promise<void> {
+  const { options, result } = ctx;
+  const local = join(options.outputDir, ...file.path.split("/"));
+  const tmp = tempNameFor(file.path, ctx.runId);
+  let tryResume = ctx.resumable.has(file.path);
+  const ok = await _withRetries(ctx, file.path, async (fs) => {
+    let startAt = 0;
+    if (tryResume && file.size >= RESUME_MIN_BYTES) {
+      const partial = await fs.stat(tmp).catch(() => undefined);
+      if (partial?.type === "file" && partial.size > 0 && partial.size < file.size) startAt = partial.size;
+    }
+    tryResume = true; // a retry after a broken transfer resumes from what arrived
+    await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp));
+    if (options.config.verify !== "none") {
+      const st = await fs.stat(tmp);
+      if (st === undefined || st.size !== file.size) {
+        tryResume = false;
+        throw new SiteloomError(
+          "ERR_TRANSFER_IO",
+          `size check failed after upload: the server has ${st?.size ?? "no"} bytes, expected ${file.size}`,
+        );
+      }
+    }
+    if (options.config.verify === "hash") {
+      const copy = join(tmpdir(), `siteloom-verify-${ctx.runId}-${randomBytes(4).toString("hex")}`);
+      try {
+        await fs.download(tmp, copy);
+        if ((await hashFile(copy)) !== file.hash) {
+          tryResume = false;
+          throw new SiteloomError("ERR_TRANSFER_IO", "hash check failed after upload: the server's copy differs");
+        }
+      } finally {
+        await rm(copy, { force: true });
+      }
+    }
+    await fs.rename(tmp, file.path);
+    if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
+  });
+  if (ok) {
+    await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
+    result.stats.uploaded++;
+    result.stats.bytes += file.size;
+  }
+  const done = (ctx.phaseDone.get(phase) ?? 0) + 1;
+  ctx.phaseDone.set(phase, done);
+  ctx.progress({
+    ..._counts(ctx),
+    phase,
+    done,
+    total,
+    path: file.path,
+    outcome: ok ? "uploaded" : "failed",
+  });
+}
+
+/** Runs `op` on a pooled connection with exponential backoff and full jitter; records the failure when out of tries. */
+async function _withRetries(
+  ctx: _RunContext,
+  path: string,
+  op: (fs: RemoteFS) => Promise<void>,
+  opts: { missingOk?: boolean } = {},
+): Promise<boolean> {
+  const { retries, retryBaseMs, retryMaxMs } = ctx.options.config;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ctx.pool.run(op);
+      return true;
+    } catch (error) {
+      const message = _reply(error);
+      if (opts.missingOk && /\b550\b|no such file|not found|ENOENT/i.test(message)) return true;
+      const permanent = error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH";
+      if (permanent || attempt >= retries) {
+        ctx.result.failures.push({ path, message });
+        ctx.result.stats.failed++;
+        return false;
+      }
+      ctx.result.stats.retries++;
+      ctx.progress({ ..._counts(ctx), phase: "assets", done: 0, total: 0, path, outcome: "retry", message });
+      const cap = Math.min(retryMaxMs, retryBaseMs * 2 ** attempt);
+      await sleep(Math.round(cap / 2 + (ctx.random() * cap) / 2));
+    }
+  }
+}
+
+async function _mkdirs(ctx: _RunContext, dirs: string[]): Promise<void> {
+  let done = 0;
+  const byDepth = new Map<number, string[]>();
+  for (const dir of dirs) {
+    const depth = dir.split("/").length;
+    byDepth.set(depth, [...(byDepth.get(depth) ?? []), dir]);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+    await _parallel(byDepth.get(depth)!, ctx.pool.size, async (dir) => {
+      if (await _withRetries(ctx, `${dir}/`, (fs) => fs.mkdir(dir))) ctx.result.stats.dirsCreated++;
+      ctx.progress({ ..._counts(ctx), phase: "mkdir", done: ++done, total: dirs.length, path: `${dir}/` });
+    });
+  }
+}
+
+async function _writeRemoteManifest(
+  ctx: _RunContext,
+  manifestDir: string,
+  manifest: Manifest,
+  firstTime: boolean,
+): Promise<void> {
+  const target = `${manifestDir}/${MANIFEST_FILE}`;
+  const tmp = tempNameFor(target, ctx.runId);
+  const data = serializeManifest(manifest);
+  try {
+    await ctx.pool.run(async (fs) => {
+      if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
+        await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), `${manifestDir}/.htaccess`);
+      }
+      await fs.upload(Readable.from([data]), tmp);
+      await fs.rename(tmp, target);
+    });
+  } catch (error) {
+    throw new SiteloomError(
+      "ERR_DEPLOY_FAILED",
+      `the files were deployed but the manifest could not be written to ${target}: ${_reply(error)}; rerun the deploy`,
+      { site: ctx.options.site, cause: error },
+    );
+  }
+}
+
+async function _purge(
+  pool: RemotePool,
+  files: string[],
+  dirs: string[],
+  _total: number,
+  keep: (p: string, isDir?: boolean) => boolean,
+  progress: (event: DeployProgress) => void,
+): Promise<void> {
+  let done = 0;
+  const total = files.length + dirs.length;
+  await _parallel(files, pool.size, async (path) => {
+    await pool.run((fs) => fs.remove(path));
+    progress({ phase: "purge", done: ++done, total, bytes: 0, totalBytes: 0, path, outcome: "deleted" });
+  });
+  // deepest first; a directory still holding kept files stays
+  for (const dir of [...dirs].sort((a, b) => _byDepth(b, a))) {
+    const entries = await pool.run((fs) => fs.list(dir));
+    if (entries.length === 0) await pool.run((fs) => fs.removeDir(dir));
+    else if (entries.every((e) => !keep(`${dir}/${e.name}`, e.type === "dir")))
+      await pool.run((fs) => fs.removeDir(dir));
+    progress({ phase: "purge", done: ++done, total, bytes: 0, totalBytes: 0, path: `${dir}/`, outcome: "deleted" });
+  }
+}
+
+/** Downloads and hashes remote files; returns the local files whose remote content differs. */
+async function _hashRemote(pool: RemotePool, items: { file: LocalFile; remote: string }[]): Promise<LocalFile[]> {
+  const differing: LocalFile[] = [];
+  await _parallel(items, pool.size, async ({ file, remote }) => {
+    const copy = join(tmpdir(), `siteloom-verify-${process.pid}-${randomBytes(6).toString("hex")}`);
+    try {
+      await pool.run((fs) => fs.download(remote, copy));
+      if ((await hashFile(copy)) !== file.hash) differing.push(file);
+    } catch {
+      differing.push(file);
+    } finally {
+      await rm(copy, { force: true });
+    }
+  });
+  return differing;
+}
+
+/** Runs `fn` over items with at most `limit` at once; waits for all, then rethrows the first error. */
+async function _parallel<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+function _counts(ctx: _RunContext): { bytes: number; totalBytes: number } {
+  return { bytes: ctx.result.stats.bytes, totalBytes: ctx.totalBytes };
+}
+
+function _finish(result: DeployResult, started: number, pool: RemotePool): DeployResult {
+  result.stats.durationMs = Math.round(performance.now() - started);
+  result.stats.connections = pool.connectionsOpened;
+  return result;
+}
+
+/** Whether a path lies under a kept (protected) directory. */
+function _underKept(path: string, keep: (p: string, isDir?: boolean) => boolean): boolean {
+  return parentsOf(path).some((dir) => keep(dir, true));
+}
+
+/** The server's reply or the error message, on one line. */
+function _reply(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, " ").trim();
+}
+
+function _byDepth(a: string, b: string): number {
+  return a.split("/").length - b.split("/").length || _cmp(a, b);
+}
+
+function _cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

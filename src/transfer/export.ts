@@ -1,0 +1,364 @@
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { SiteConfig } from "../config/index.ts";
+import { SiteloomError } from "../errors.ts";
+import { createMatcher } from "./deploy/plan.ts";
+import type { RemotePool } from "./types.ts";
+import { type RemoteItem, walkRemote } from "./walk.ts";
+
+export interface ExportOptions {
+  /** Site name, for messages. */
+  site: string;
+  /** The local mirror (sites/<name>/export); nothing is ever written outside it. */
+  exportDir: string;
+  /** Connections to the host. The caller closes it. */
+  pool: RemotePool;
+  /** The site's `export` configuration section (exclude patterns, max file size). */
+  config: SiteConfig["export"];
+  /** Remote folder to mirror, relative to remote.root. @default "" (the root) */
+  remoteDir?: string;
+  /** Plan only: nothing is downloaded or deleted. */
+  dryRun?: boolean;
+  /** Tries per file after the first. @default 3 */
+  retries?: number;
+  /** First backoff delay. @default 250 */
+  retryBaseMs?: number;
+  /** Longest backoff delay. @default 10000 */
+  retryMaxMs?: number;
+  /** Progress events. */
+  onProgress?: (event: ExportProgress) => void;
+}
+
+export interface ExportProgress {
+  phase: "listing" | "download" | "delete";
+  done: number;
+  total: number;
+  bytes: number;
+  totalBytes: number;
+  path?: string;
+  outcome?: "downloaded" | "failed" | "deleted" | "retry";
+}
+
+export interface ExportResult {
+  site: string;
+  dryRun: boolean;
+  /** Files downloaded (or that would be, with dryRun). */
+  downloaded: string[];
+  /** Local files removed because they are gone from the server (directories end with "/"). */
+  deleted: string[];
+  /** Remote entries not mirrored, with the reason (excluded, too large, symlink, unsafe name). */
+  skipped: { path: string; reason: string }[];
+  failures: { path: string; message: string }[];
+  stats: {
+    files: number;
+    unchanged: number;
+    downloaded: number;
+    deleted: number;
+    skipped: number;
+    failed: number;
+    dirsCreated: number;
+    bytes: number;
+    durationMs: number;
+    throughput: number;
+    retries: number;
+    connections: number;
+  };
+}
+
+/** Temp files of downloads in progress: `.in.<name>.<random>`, renamed into place when complete. */
+const LOCAL_TEMP = /^\.in\..+\.[0-9a-f]{8}$/;
+
+/**
+ * Mirrors the remote root into export/: incremental by size and modification time, deletions mirrored, mtimes set
+ * from the server, every download renamed into place from a temp file.
+ */
+export async function runExport(options: ExportOptions): Promise<ExportResult> {
+  const started = performance.now();
+  const { pool, site } = options;
+  const root = options.exportDir;
+  const retries = options.retries ?? 3;
+  const progress = options.onProgress ?? (() => {});
+  const excluded = createMatcher(options.config.exclude);
+  const result: ExportResult = {
+    site,
+    dryRun: options.dryRun === true,
+    downloaded: [],
+    deleted: [],
+    skipped: [],
+    failures: [],
+    stats: {
+      files: 0,
+      unchanged: 0,
+      downloaded: 0,
+      deleted: 0,
+      skipped: 0,
+      failed: 0,
+      dirsCreated: 0,
+      bytes: 0,
+      durationMs: 0,
+      throughput: 0,
+      retries: 0,
+      connections: 0,
+    },
+  };
+
+  const rootStat = await lstat(root).catch(() => undefined);
+  if (rootStat?.isSymbolicLink()) {
+    throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${root} is a symlink: refusing to export into it`, { site });
+  }
+  if (!options.dryRun) await mkdir(root, { recursive: true });
+
+  // 1. the server's tree (excluded directories are not even listed)
+  let listed = 0;
+  const remote = await walkRemote(pool, {
+    dir: options.remoteDir ?? "",
+    skipDir: (p) => excluded(_rel(options.remoteDir, p), true),
+    onDir: () => progress({ phase: "listing", done: ++listed, total: 0, bytes: 0, totalBytes: 0 }),
+  });
+  const wanted = new Map<string, RemoteItem>();
+  const wantedDirs = new Set<string>();
+  for (const full of remote.dirs.keys()) {
+    const path = _rel(options.remoteDir, full);
+    if (excluded(path, true) || _underExcluded(path, excluded))
+      result.skipped.push({ path: `${path}/`, reason: "excluded" });
+    else if (_unsafe(path)) result.skipped.push({ path, reason: "unsafe name" });
+    else wantedDirs.add(path);
+  }
+  for (const [full, item] of remote.files) {
+    const path = _rel(options.remoteDir, full);
+    if (_underExcluded(path, excluded)) continue;
+    if (excluded(path)) result.skipped.push({ path, reason: "excluded" });
+    else if (_unsafe(path)) result.skipped.push({ path, reason: "unsafe name" });
+    else if (item.type === "symlink") {
+      result.skipped.push({ path, reason: `symlink${item.target ? ` to ${item.target}` : ""}` });
+    } else if (item.size > options.config.maxFileSize) {
+      result.skipped.push({ path, reason: `larger than export.maxFileSize (${item.size} bytes)` });
+    } else wanted.set(path, { ...item, path: full });
+  }
+  result.stats.files = wanted.size;
+  result.stats.skipped = result.skipped.length;
+
+  // 2. what is here already
+  const local = await _scanLocal(root, options.dryRun === true);
+  const downloads: { path: string; item: RemoteItem }[] = [];
+  for (const [path, item] of wanted) {
+    const have = local.files.get(path);
+    const same =
+      have !== undefined &&
+      have.size === item.size &&
+      (item.mtime === undefined || Math.floor(have.mtime / 1000) === Math.floor(item.mtime / 1000));
+    if (same) result.stats.unchanged++;
+    else downloads.push({ path, item });
+  }
+  const skippedPaths = new Set(result.skipped.map((s) => s.path));
+  const keepLocal = (path: string) =>
+    wanted.has(path) || skippedPaths.has(path) || excluded(path) || _underExcluded(path, excluded);
+  const deletes = [...local.files.keys()].filter((p) => !keepLocal(p));
+  const deleteDirs = [...local.dirs]
+    .filter((d) => !wantedDirs.has(d) && !excluded(d, true) && !_underExcluded(d, excluded))
+    .sort((a, b) => b.split("/").length - a.split("/").length);
+  result.downloaded = downloads.map((d) => d.path);
+  result.deleted = [...deletes, ...deleteDirs.map((d) => `${d}/`)];
+  if (options.dryRun) return _finish(result, started, pool);
+
+  // 3. directories, then downloads (temp file → size check → mtime → rename)
+  const needDirs = new Set<string>(wantedDirs);
+  for (const { path } of downloads) {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) needDirs.add(path.slice(0, slash));
+  }
+  for (const dir of [...needDirs].sort((a, b) => a.split("/").length - b.split("/").length)) {
+    if (local.dirs.has(dir)) continue;
+    await _ensureDir(root, dir);
+    result.stats.dirsCreated++;
+  }
+  const totalBytes = downloads.reduce((n, d) => n + d.item.size, 0);
+  const downloadStart = performance.now();
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < downloads.length) {
+      const { path, item } = downloads[next++]!;
+      const message = await _download(options, root, path, item, retries, () => {
+        result.stats.retries++;
+        progress({
+          phase: "download",
+          done,
+          total: downloads.length,
+          bytes: result.stats.bytes,
+          totalBytes,
+          path,
+          outcome: "retry",
+        });
+      });
+      if (message === undefined) {
+        result.stats.downloaded++;
+        result.stats.bytes += item.size;
+      } else {
+        result.failures.push({ path, message });
+        result.stats.failed++;
+      }
+      progress({
+        phase: "download",
+        done: ++done,
+        total: downloads.length,
+        bytes: result.stats.bytes,
+        totalBytes,
+        path,
+        outcome: message === undefined ? "downloaded" : "failed",
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(pool.size, downloads.length)) }, worker));
+  const ms = performance.now() - downloadStart;
+  result.stats.throughput = ms > 0 ? Math.round((result.stats.bytes * 1000) / ms) : 0;
+
+  // 4. mirror deletions (files, then directories that are left empty)
+  let deleted = 0;
+  for (const path of deletes) {
+    await rm(join(root, ...path.split("/")), { force: true });
+    result.stats.deleted++;
+    progress({
+      phase: "delete",
+      done: ++deleted,
+      total: result.deleted.length,
+      bytes: 0,
+      totalBytes: 0,
+      path,
+      outcome: "deleted",
+    });
+  }
+  for (const dir of deleteDirs) {
+    const removed = await rmdir(join(root, ...dir.split("/"))).then(
+      () => true,
+      () => false,
+    );
+    if (removed) result.stats.deleted++;
+  }
+  return _finish(result, started, pool);
+}
+
+// --- internal ---
+
+async function _download(
+  options: ExportOptions,
+  root: string,
+  path: string,
+  item: RemoteItem,
+  retries: number,
+  onRetry: () => void,
+): Promise<string | undefined> {
+  const base = options.retryBaseMs ?? 250;
+  const max = options.retryMaxMs ?? 10_000;
+  const segments = path.split("/");
+  const final = join(root, ...segments);
+  const tmp = join(root, ...segments.slice(0, -1), `.in.${segments.at(-1)}.${randomBytes(4).toString("hex")}`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await _refuseSymlinkedParents(root, path);
+      await options.pool.run((fs) => fs.download(item.path, tmp));
+      const st = await stat(tmp);
+      if (st.size !== item.size && attempt < retries) {
+        throw new SiteloomError(
+          "ERR_TRANSFER_IO",
+          `got ${st.size} bytes, the listing said ${item.size} (changing on the server?)`,
+        );
+      }
+      if (item.mtime !== undefined) {
+        const when = new Date(item.mtime);
+        await utimes(tmp, when, when);
+      }
+      const existing = await lstat(final).catch(() => undefined);
+      if (existing?.isDirectory() || existing?.isSymbolicLink()) await rm(final, { recursive: true, force: true });
+      await rename(tmp, final);
+      return undefined;
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => {});
+      const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+      const permanent = error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH";
+      if (permanent || attempt >= retries) return message;
+      onRetry();
+      const cap = Math.min(max, base * 2 ** attempt);
+      await sleep(Math.round(cap / 2 + (Math.random() * cap) / 2));
+    }
+  }
+}
+
+/** Local files and directories of the mirror (not following symlinks); leftover temp files are removed. */
+async function _scanLocal(
+  root: string,
+  dryRun: boolean,
+): Promise<{ files: Map<string, { size: number; mtime: number }>; dirs: Set<string> }> {
+  const files = new Map<string, { size: number; mtime: number }>();
+  const dirs = new Set<string>();
+  const walk = async (rel: string) => {
+    const names = await readdir(rel === "" ? root : join(root, rel)).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = rel === "" ? name : `${rel}/${name}`;
+      const full = join(root, path);
+      const st = await lstat(full);
+      if (LOCAL_TEMP.test(name) && st.isFile()) {
+        if (!dryRun) await rm(full, { force: true });
+      } else if (st.isDirectory()) {
+        dirs.add(path);
+        await walk(path);
+      } else {
+        // a symlink counts as a file that must be replaced; it is never followed
+        files.set(path, { size: st.isFile() ? st.size : -1, mtime: Math.floor(st.mtimeMs) });
+      }
+    }
+  };
+  await walk("");
+  return { files, dirs };
+}
+
+async function _ensureDir(root: string, dir: string): Promise<void> {
+  let current = root;
+  for (const segment of dir.split("/")) {
+    current = join(current, segment);
+    const st = await lstat(current).catch(() => undefined);
+    if (st?.isDirectory()) continue;
+    if (st !== undefined) await rm(current, { force: true }); // a file or symlink where the server has a directory
+    await mkdir(current);
+  }
+}
+
+async function _refuseSymlinkedParents(root: string, path: string): Promise<void> {
+  const segments = path.split("/");
+  let current = root;
+  for (const segment of segments.slice(0, -1)) {
+    current = join(current, segment);
+    const st = await lstat(current);
+    if (!st.isDirectory()) {
+      throw new SiteloomError(
+        "ERR_TRANSFER_UNSAFE_PATH",
+        `refusing to write ${path}: ${current} is not a plain directory`,
+      );
+    }
+  }
+}
+
+function _unsafe(path: string): boolean {
+  return path
+    .split("/")
+    .some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || /[\u0000-\u001f\u007f]/.test(s));
+}
+
+function _underExcluded(path: string, excluded: (p: string, isDir?: boolean) => boolean): boolean {
+  const parts = path.split("/");
+  for (let i = 1; i < parts.length; i++) if (excluded(parts.slice(0, i).join("/"), true)) return true;
+  return false;
+}
+
+function _rel(base: string | undefined, full: string): string {
+  if (base === undefined || base === "") return full;
+  return full.startsWith(`${base}/`) ? full.slice(base.length + 1) : full;
+}
+
+function _finish(result: ExportResult, started: number, pool: RemotePool): ExportResult {
+  result.stats.durationMs = Math.round(performance.now() - started);
+  result.stats.connections = pool.connectionsOpened;
+  return result;
+}

@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+/** One file of a local tree, keyed by its POSIX path relative to the tree root. */
+export interface LocalFile {
+  path: string;
+  size: number;
+  /** Modification time, ms since epoch (integer). */
+  mtime: number;
+  /** sha256, hex. */
+  hash: string;
+}
+
+export interface LocalTree {
+  files: Map<string, LocalFile>;
+  /** Every directory (relative POSIX paths, parents before children), including empty ones. */
+  dirs: string[];
+  /** Symlinks and special files that were left out, for the report. */
+  skipped: string[];
+}
+
+export interface ScanTreeOptions {
+  /** Known hashes by path; reused when size and mtime are unchanged, so an unchanged tree is not read again. */
+  cache?: Map<string, { size: number; mtime: number; hash: string }>;
+  /** Paths (relative, POSIX) to leave out, e.g. temp files. */
+  skip?: (path: string, isDir: boolean) => boolean;
+  /** Files hashed at once. @default 8 */
+  concurrency?: number;
+}
+
+/** sha256 of a file's content, hex. */
+export async function hashFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Walks `root` (not following symlinks) and hashes every regular file. */
+export async function scanTree(root: string, options: ScanTreeOptions = {}): Promise<LocalTree> {
+  const files = new Map<string, LocalFile>();
+  const dirs: string[] = [];
+  const skipped: string[] = [];
+  const pending: { path: string; full: string; size: number; mtime: number }[] = [];
+  async function walk(rel: string): Promise<void> {
+    const names = (await readdir(rel === "" ? root : join(root, rel))).sort();
+    for (const name of names) {
+      const path = rel === "" ? name : `${rel}/${name}`;
+      const full = join(root, path);
+      const st = await lstat(full);
+      if (st.isDirectory()) {
+        if (options.skip?.(path, true)) continue;
+        dirs.push(path);
+        await walk(path);
+      } else if (st.isFile()) {
+        if (options.skip?.(path, false)) continue;
+        pending.push({ path, full, size: st.size, mtime: Math.floor(st.mtimeMs) });
+      } else {
+        skipped.push(path);
+      }
+    }
+  }
+  await walk("");
+  let next = 0;
+  const worker = async () => {
+    while (next < pending.length) {
+      const item = pending[next++]!;
+      const cached = options.cache?.get(item.path);
+      const hash =
+        cached !== undefined && cached.size === item.size && cached.mtime === item.mtime
+          ? cached.hash
+          : await hashFile(item.full);
+      files.set(item.path, { path: item.path, size: item.size, mtime: item.mtime, hash });
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+  // stable order for manifests and plans
+  const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { files: sorted, dirs, skipped };
+}
