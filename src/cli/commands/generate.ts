@@ -1,4 +1,190 @@
-import type { RegisterCommands } from "../context.ts";
+import { Option } from "commander";
+import { createLedger, currentMonth, type GenerateReport, runGenerate, summarizeCosts } from "../../content/index.ts";
+import { SiteloomError } from "../../errors.ts";
+import { type RegisterCommands, usageError } from "../context.ts";
 
 /** generate, costs (article generation) */
-export const registerGenerateCommands: RegisterCommands = (_program, _ctx) => {};
+export const registerGenerateCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command("generate")
+    .description("Write one JSON article per row of sites/<site>/topics.csv (outline → article, via llm.provider)")
+    .argument("<site>", "site name (a folder under sites/)")
+    .option("-n, --limit <n>", "generate at most N articles this run")
+    .option("-f, --force", "regenerate topics whose article already exists")
+    .option("--dry-run", "list the topics that would be generated with estimated tokens and cost; spend nothing")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom generate shop --dry-run          # what would be generated, and the estimated cost
+  $ siteloom generate shop --limit 5          # the first five pending topics
+  $ siteloom generate shop --force --json     # regenerate everything, machine-readable report
+
+Finished topics are skipped, so an interrupted run is resumed by running it again.
+Exit codes: 0 all generated or skipped, 1 some topics failed, 6 a budget stopped the run.`,
+    )
+    .action(async (siteName: string, opts: { limit?: string; force?: boolean; dryRun?: boolean }) => {
+      const json = Boolean(ctx.globals().json);
+      let limit: number | undefined;
+      if (opts.limit !== undefined) {
+        if (!/^\d+$/.test(opts.limit)) usageError(`--limit expects a whole number, got "${opts.limit}"`);
+        limit = Number(opts.limit);
+      }
+      const workspace = await ctx.loadWorkspace();
+      const site = await workspace.site(siteName);
+      const controller = new AbortController();
+      const onSignal = () => controller.abort(new SiteloomError("ERR_INTERRUPTED", "interrupted"));
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      let report: GenerateReport;
+      try {
+        report = await runGenerate({
+          workspace,
+          site,
+          limit,
+          force: opts.force,
+          dryRun: opts.dryRun,
+          signal: controller.signal,
+          onEvent(event) {
+            if (json) return;
+            const c = ctx.color;
+            if (event.type === "start") ctx.info(`generating ${event.total} article(s) for ${siteName}`);
+            if (event.type === "generated") {
+              const item = event.item;
+              ctx.info(
+                `${c.green("✓")} ${item.slug} (${item.wordCount} words, $${item.costUsd.toFixed(4)})${item.removedLinks.length ? ` — removed links to missing pages: ${item.removedLinks.join(", ")}` : ""}`,
+              );
+            }
+            if (event.type === "failed")
+              ctx.info(`${c.red("✗")} line ${event.item.line} ${event.item.slug}: ${event.item.message}`);
+            if (event.type === "retry") {
+              ctx.info(
+                `  retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt}): ${event.reason}`,
+              );
+            }
+          },
+        });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      if (controller.signal.aborted)
+        throw new SiteloomError("ERR_INTERRUPTED", "interrupted; run the same command again to resume");
+      if (json) ctx.printJson(report);
+      else _printReport(report, ctx);
+      if (report.budgetStop) {
+        if (json) process.exitCode = 6;
+        else throw new SiteloomError("ERR_BUDGET_EXCEEDED", report.budgetStop, { site: siteName });
+      } else if (report.failed.length > 0) process.exitCode = 1;
+    });
+
+  program
+    .command("costs")
+    .description("Report model spend from the cost ledger (.siteloom/ledger.jsonl)")
+    .option("-s, --site <name>", "only this site")
+    .addOption(new Option("-m, --month <yyyy-mm>", "calendar month (UTC), or `all`").default(undefined, "this month"))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom costs                    # this month, every site
+  $ siteloom costs --site shop --month 2026-10
+  $ siteloom costs --month all --json`,
+    )
+    .action(async (opts: { site?: string; month?: string }) => {
+      const month = opts.month ?? currentMonth();
+      if (month !== "all" && !/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) {
+        usageError(`--month expects YYYY-MM or all, got "${month}"`);
+      }
+      const workspace = await ctx.loadWorkspace();
+      if (opts.site) await workspace.site(opts.site);
+      const ledger = createLedger(workspace.stateDir);
+      const summary = summarizeCosts(await ledger.read(), { ...(opts.site ? { site: opts.site } : {}), month });
+      const budget = workspace.config.budgets.maxMonthlyCost;
+      const monthSpent = month === "all" ? undefined : summarizeCosts(await ledger.read(), { month }).total.costUsd;
+      const budgetInfo =
+        budget !== undefined && monthSpent !== undefined
+          ? {
+              maxMonthlyCost: budget,
+              spentUsd: monthSpent,
+              leftUsd: Math.max(0, Math.round((budget - monthSpent) * 1e6) / 1e6),
+            }
+          : undefined;
+      if (ctx.globals().json) {
+        ctx.printJson({ ...summary, ...(budgetInfo ? { budget: budgetInfo } : {}) });
+        return;
+      }
+      if (summary.rows.length === 0) {
+        ctx.print(
+          `no model calls recorded${opts.site ? ` for ${opts.site}` : ""} in ${month === "all" ? "the ledger" : month}`,
+        );
+      } else {
+        const rows = summary.rows.map((r) => [
+          r.site,
+          r.model,
+          String(r.calls),
+          String(r.inputTokens),
+          String(r.outputTokens),
+          `$${r.costUsd.toFixed(4)}`,
+        ]);
+        const t = summary.total;
+        rows.push([
+          "total",
+          "",
+          String(t.calls),
+          String(t.inputTokens),
+          String(t.outputTokens),
+          `$${t.costUsd.toFixed(4)}`,
+        ]);
+        _table(["site", "model", "calls", "input tokens", "output tokens", "cost"], rows, ctx.print);
+      }
+      if (budgetInfo) {
+        ctx.print(
+          `monthly budget $${budget}: $${budgetInfo.spentUsd.toFixed(4)} spent, $${budgetInfo.leftUsd.toFixed(4)} left`,
+        );
+      }
+    });
+};
+
+// --- internal ---
+
+function _printReport(report: GenerateReport, ctx: Parameters<RegisterCommands>[1]): void {
+  for (const warning of report.warnings) ctx.warn(warning);
+  const c = ctx.color;
+  for (const s of report.skipped) {
+    if (s.reason !== "limit")
+      ctx.print(
+        `${c.dim("skip")} line ${s.line} ${s.slug}: ${s.reason === "exists" ? `done (${s.detail})` : `duplicate — ${s.detail}`}`,
+      );
+  }
+  if (report.dryRun) {
+    for (const p of report.planned) {
+      ctx.print(
+        `would generate line ${p.line} ${p.slug}: ~${p.estimatedInputTokens} input + ~${p.estimatedOutputTokens} output tokens, ${p.estimatedCostUsd === null ? "cost unknown" : `~$${p.estimatedCostUsd.toFixed(4)}`}`,
+      );
+    }
+    const e = report.estimate;
+    ctx.print(
+      `dry run: ${report.planned.length} article(s) with ${report.provider} ${report.model}, ~${e.inputTokens} input + ~${e.outputTokens} output tokens, estimated ${e.costUsd === null ? "cost unknown (no price for the model)" : `$${e.costUsd.toFixed(4)}`}; nothing was spent`,
+    );
+    if (report.month.budgetUsd !== null) {
+      ctx.print(
+        `monthly budget $${report.month.budgetUsd}: $${report.month.spentUsd.toFixed(4)} spent, $${(report.month.leftUsd ?? 0).toFixed(4)} left`,
+      );
+    }
+    return;
+  }
+  const limited = report.skipped.filter((s) => s.reason === "limit").length;
+  ctx.print(
+    `${report.site}: ${report.generated.length} generated, ${report.skipped.length - limited} skipped, ${report.failed.length} failed${limited ? `, ${limited} left for later (--limit)` : ""}; spent $${report.costUsd.toFixed(4)}`,
+  );
+  for (const f of report.failed) ctx.print(`${c.red("failed")} line ${f.line} ${f.slug}: ${f.message}`);
+}
+
+function _table(header: string[], rows: string[][], print: (line: string) => void): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ");
+  print(line(header));
+  for (const row of rows) print(line(row));
+}

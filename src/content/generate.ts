@@ -1,0 +1,595 @@
+import type { LlmConfig } from "../config/schema.ts";
+import { SiteloomError } from "../errors.ts";
+import type { Secret } from "../secret.ts";
+import type { SiteContext, Workspace } from "../workspace/index.ts";
+import { ARTICLE_SCHEMA_VERSION, type Article } from "./article.ts";
+import { createLedger, currentMonth, type Ledger } from "./ledger.ts";
+import { checkLinks, countWords, createLinkIndex } from "./links.ts";
+import { createLlmClient, type LlmClient } from "./llm.ts";
+import { buildOfflineArticle, OFFLINE_MODEL } from "./offline.ts";
+import { costOf, type ModelPrice, resolvePrice } from "./prices.ts";
+import {
+  type ArticleOutput,
+  ArticleOutputSchema,
+  articlePrompt,
+  type LinkTarget,
+  type OutlineOutput,
+  OutlineOutputSchema,
+  outlinePrompt,
+  PROMPT_VERSION,
+  type PromptContext,
+  repairNote,
+  systemPrompt,
+} from "./prompts.ts";
+import { loadSitePages } from "./site-pages.ts";
+import { normalizeTitle } from "./slug.ts";
+import { loadArticles, type StoredArticle, writeArticle } from "./store.ts";
+import { loadTopics, type Topic } from "./topics.ts";
+
+/** Model calls per article when nothing needs repair: outline, then article. */
+export const CALLS_PER_ARTICLE = 2;
+/** Rough characters per token, for estimates only (billing uses the provider's reported usage). */
+const CHARS_PER_TOKEN = 4;
+/** Expected output tokens of the outline call. */
+const OUTLINE_OUTPUT_TOKENS = 400;
+
+export interface GenerateOptions {
+  workspace: Workspace;
+  site: SiteContext;
+  /** Generate at most this many articles (skipped topics do not count). */
+  limit?: number | undefined;
+  /** Regenerate topics whose article exists (and replace articles whose slug a topic duplicates). */
+  force?: boolean | undefined;
+  /** Plan and estimate only: no model calls, no files, no ledger entries. */
+  dryRun?: boolean | undefined;
+  /** fetch handed to the provider SDK (tests, proxies). */
+  fetch?: typeof fetch;
+  /** Backoff base for 5xx/network retries. @default 1000 */
+  retryBaseMs?: number;
+  /** Clock (publishedAt, ledger times). @default () => new Date() */
+  now?: () => Date;
+  /** Progress events, in order. */
+  onEvent?: (event: GenerateEvent) => void;
+  /** Stops the run: calls in flight are aborted and nothing more is started. */
+  signal?: AbortSignal;
+}
+
+export type GenerateEvent =
+  | { type: "start"; total: number }
+  | { type: "generated"; item: GeneratedItem }
+  | { type: "failed"; item: FailedItem }
+  | { type: "retry"; attempt: number; delayMs: number; reason: string };
+
+export interface GeneratedItem {
+  topic: string;
+  line: number;
+  slug: string;
+  file: string;
+  wordCount: number;
+  costUsd: number;
+  /** Links to pages that do not exist, removed from the article. */
+  removedLinks: string[];
+}
+
+export interface SkippedItem {
+  topic: string;
+  line: number;
+  slug: string;
+  reason: "exists" | "duplicate" | "limit";
+  detail: string;
+}
+
+export interface FailedItem {
+  topic: string;
+  line: number;
+  slug: string;
+  code: string;
+  message: string;
+}
+
+export interface PlannedItem {
+  topic: string;
+  line: number;
+  slug: string;
+  estimatedInputTokens: number;
+  estimatedOutputTokens: number;
+  /** Null when the model's price is unknown. */
+  estimatedCostUsd: number | null;
+}
+
+export interface GenerateReport {
+  site: string;
+  provider: string;
+  model: string;
+  dryRun: boolean;
+  /** Rows in topics.csv. */
+  topics: number;
+  planned: PlannedItem[];
+  generated: GeneratedItem[];
+  skipped: SkippedItem[];
+  failed: FailedItem[];
+  estimate: { inputTokens: number; outputTokens: number; costUsd: number | null };
+  /** USD spent by this run. */
+  costUsd: number;
+  month: { month: string; spentUsd: number; budgetUsd: number | null; leftUsd: number | null };
+  warnings: string[];
+  /** Set when a budget stopped the run. */
+  budgetStop?: string;
+}
+
+/**
+ * Generates the articles of one site: topics.csv → (outline → article) per topic → `articles/<slug>.json`.
+ * Idempotent: topics whose article exists are skipped, so a killed run is simply run again.
+ */
+export async function runGenerate(options: GenerateOptions): Promise<GenerateReport> {
+  const { site, workspace } = options;
+  const now = options.now ?? (() => new Date());
+  const llm = site.config.llm;
+  const content = site.config.content;
+  const budgets = site.config.budgets;
+  const offline = llm.provider === "offline";
+  const model = offline ? OFFLINE_MODEL : llm.model;
+  const { topics, warnings } = await loadTopics(site.paths.topics);
+  const stored = await loadArticles(site.paths.articles);
+  for (const line of stored.invalid) warnings.push(`invalid article ignored: ${line}`);
+  const pages = await loadSitePages(site.paths.export);
+  const blogPath = site.config.enrich.blogPath.replace(/^\/+|\/+$/g, "");
+  const articleUrl = (slug: string) => `/${blogPath ? `${blogPath}/` : ""}${slug}/`;
+
+  const { queue, skipped } = _plan(topics, stored.articles, pages, Boolean(options.force));
+  const limited = options.limit !== undefined ? queue.slice(0, options.limit) : queue;
+  for (const topic of queue.slice(limited.length)) {
+    skipped.push({ topic: topic.topic, line: topic.line, slug: topic.slug, reason: "limit", detail: "beyond --limit" });
+  }
+
+  // link targets: exported pages, existing articles, and the other topics of this run
+  const linkTargets: LinkTarget[] = [
+    ...pages,
+    ...stored.articles.map(({ article }) => ({ url: articleUrl(article.slug), title: article.title })),
+    ...limited.map((t) => ({ url: articleUrl(t.slug), title: t.topic })),
+  ].filter((target, i, all) => all.findIndex((o) => o.url === target.url) === i);
+  const siteUrl = site.config.url ?? (site.config.domain ? `https://${site.config.domain}/` : undefined);
+  const linkIndex = createLinkIndex(linkTargets, siteUrl);
+  const contextFor = (topic: Topic): PromptContext => ({
+    siteName: site.config.name ?? site.config.domain ?? site.name,
+    language: topic.language ?? content.language,
+    minWords: topic.minWords ?? Math.min(content.minWords, topic.maxWords ?? content.minWords),
+    maxWords: topic.maxWords ?? Math.max(content.maxWords, topic.minWords ?? content.maxWords),
+    tone: topic.tone ?? content.tone,
+    audience: topic.audience ?? content.audience,
+    linkTargets: linkTargets.filter((t) => t.url !== articleUrl(topic.slug)),
+  });
+
+  const price = offline ? { input: 0, output: 0 } : resolvePrice(llm.provider, llm.model, llm.prices);
+  const planned = limited.map((topic) => _estimate(topic, contextFor(topic), price, llm));
+  const estimate = {
+    inputTokens: _sum(planned.map((p) => p.estimatedInputTokens)),
+    outputTokens: _sum(planned.map((p) => p.estimatedOutputTokens)),
+    costUsd: price ? _round(_sum(planned.map((p) => p.estimatedCostUsd ?? 0))) : null,
+  };
+  const ledger = createLedger(workspace.stateDir);
+  const month = currentMonth(now());
+  const spentUsd = await ledger.monthlySpend(month);
+  const budgetUsd = budgets.maxMonthlyCost ?? null;
+  const report: GenerateReport = {
+    site: site.name,
+    provider: llm.provider,
+    model,
+    dryRun: Boolean(options.dryRun),
+    topics: topics.length,
+    planned,
+    generated: [],
+    skipped,
+    failed: [],
+    estimate,
+    costUsd: 0,
+    month: {
+      month,
+      spentUsd,
+      budgetUsd,
+      leftUsd: budgetUsd === null ? null : _round(Math.max(0, budgetUsd - spentUsd)),
+    },
+    warnings,
+  };
+  if (!price) {
+    const fix = `add llm.prices["${llm.model}"] = { input, output } (USD per 1M tokens)`;
+    if (budgets.maxMonthlyCost !== undefined || budgets.maxCostPerArticle !== undefined) {
+      throw new SiteloomError(
+        "ERR_CONFIG_INVALID",
+        `no price is known for model ${llm.model}, so budgets cannot be enforced; ${fix}`,
+        {
+          site: site.name,
+        },
+      );
+    }
+    warnings.push(`no price is known for model ${llm.model}; costs are recorded as 0 — ${fix}`);
+  }
+  if (offline) {
+    warnings.push("llm.provider is offline: writing clearly-marked sample drafts, not real articles");
+  }
+  if (options.dryRun || limited.length === 0) return report;
+
+  _checkBudgetsAtStart(planned, budgets, spentUsd, report);
+  const apiKey = offline ? undefined : await _apiKey(llm, workspace, site.name);
+  const client = offline
+    ? undefined
+    : createLlmClient({
+        config: llm,
+        apiKey,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+        onRetry: (info) => options.onEvent?.({ type: "retry", ...info }),
+      });
+
+  const state: RunState = { spentUsd, stop: undefined };
+  options.onEvent?.({ type: "start", total: limited.length });
+  const work = [...limited];
+  const concurrency = offline ? 1 : llm.concurrency;
+  const workers = Array.from({ length: Math.min(concurrency, work.length) }, async () => {
+    for (let topic = work.shift(); topic; topic = work.shift()) {
+      if (options.signal?.aborted) break;
+      if (state.stop) {
+        report.failed.push(_failure(topic, new SiteloomError("ERR_BUDGET_EXCEEDED", `not started: ${state.stop}`)));
+        continue;
+      }
+      try {
+        const item = await _generateOne({
+          topic,
+          ctx: contextFor(topic),
+          client,
+          ledger,
+          price: price ?? { input: 0, output: 0 },
+          state,
+          options,
+          now,
+          articleUrl,
+          linkIndex,
+        });
+        report.generated.push(item);
+        report.costUsd = _round(report.costUsd + item.costUsd);
+        options.onEvent?.({ type: "generated", item });
+      } catch (error) {
+        if (options.signal?.aborted) break;
+        const item = _failure(topic, error);
+        report.failed.push(item);
+        options.onEvent?.({ type: "failed", item });
+      }
+    }
+  });
+  await Promise.all(workers);
+  report.costUsd = _round(state.spentUsd - spentUsd);
+  report.month.spentUsd = _round(state.spentUsd);
+  if (budgetUsd !== null) report.month.leftUsd = _round(Math.max(0, budgetUsd - state.spentUsd));
+  if (state.stop) report.budgetStop = state.stop;
+  report.generated.sort((a, b) => a.line - b.line);
+  report.failed.sort((a, b) => a.line - b.line);
+  return report;
+}
+
+// --- internal ---
+
+interface RunState {
+  /** Month's spend so far, including this run. */
+  spentUsd: number;
+  /** Why the run stopped starting calls (monthly budget). */
+  stop: string | undefined;
+}
+
+interface OneOptions {
+  topic: Topic;
+  ctx: PromptContext;
+  client: LlmClient | undefined;
+  ledger: Ledger;
+  price: ModelPrice;
+  state: RunState;
+  options: GenerateOptions;
+  now: () => Date;
+  articleUrl: (slug: string) => string;
+  linkIndex: ReturnType<typeof createLinkIndex>;
+}
+
+async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
+  const { topic, ctx, client, options } = one;
+  const site = options.site;
+  const content = site.config.content;
+  let outline: OutlineOutput;
+  let draft: ArticleOutput;
+  const spent = { usd: 0, inputTokens: 0, outputTokens: 0 };
+  if (!client) {
+    ({ outline, article: draft } = buildOfflineArticle(topic, ctx));
+  } else {
+    const call = _caller(one, spent);
+    outline = await call("outline", OutlineOutputSchema, outlinePrompt(topic, ctx), (o) =>
+      o.sections.length === 0 ? "the outline has no sections" : undefined,
+    );
+    draft = await call("article", ArticleOutputSchema, articlePrompt(topic, ctx, outline), (a) => _checkDraft(a, ctx));
+  }
+  const links = checkLinks(draft.bodyMarkdown, draft.internalLinks, one.linkIndex);
+  const wordCount = countWords(links.bodyMarkdown);
+  const article: Article = {
+    schemaVersion: ARTICLE_SCHEMA_VERSION,
+    id: topic.id,
+    slug: topic.slug,
+    title: draft.title.trim(),
+    metaDescription: draft.metaDescription.trim(),
+    excerpt: draft.excerpt.trim(),
+    bodyMarkdown: links.bodyMarkdown,
+    outline: outline.sections.map((s) => s.heading),
+    keywords: topic.keywords,
+    ...(topic.category ? { category: topic.category } : {}),
+    tags: topic.tags,
+    faq: draft.faq.filter((f) => f.question.trim() && f.answer.trim()),
+    wordCount,
+    readingTimeMinutes: Math.max(1, Math.ceil(wordCount / 200)),
+    language: ctx.language,
+    ...(content.author ? { author: content.author } : {}),
+    publishedAt: topic.publishAt ?? one.now().toISOString(),
+    // sample articles are never "ready", whatever the row or config says
+    status: client ? (topic.status ?? content.status) : "draft",
+    internalLinks: links.internalLinks,
+    generatedBy: {
+      provider: site.config.llm.provider,
+      model: client ? client.model : OFFLINE_MODEL,
+      promptVersion: PROMPT_VERSION,
+    },
+    usage: { inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, costUsd: _round(spent.usd) },
+  };
+  const file = await writeArticle(site.paths.articles, article);
+  return {
+    topic: topic.topic,
+    line: topic.line,
+    slug: topic.slug,
+    file,
+    wordCount,
+    costUsd: _round(spent.usd),
+    removedLinks: links.removed,
+  };
+}
+
+/** Makes the structured-output call with budget checks, ledger entries and bounded repair. */
+function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; outputTokens: number }) {
+  const { topic, ctx, client, ledger, price, state, options } = one;
+  const llm = options.site.config.llm;
+  const budgets = options.site.config.budgets;
+  return async <T>(
+    step: "outline" | "article",
+    schema: import("zod").ZodType<T>,
+    prompt: string,
+    validate: (value: T) => string | undefined,
+  ): Promise<T> => {
+    let problem: string | undefined;
+    for (let attempt = 0; attempt <= llm.repairAttempts; attempt++) {
+      const fullPrompt = problem ? prompt + repairNote(problem, ctx) : prompt;
+      const estimated = costOf(
+        price,
+        Math.ceil((systemPrompt(ctx).length + fullPrompt.length) / CHARS_PER_TOKEN),
+        step === "outline" ? OUTLINE_OUTPUT_TOKENS : _articleOutputTokens(ctx, llm),
+      );
+      if (budgets.maxMonthlyCost !== undefined && state.spentUsd + estimated > budgets.maxMonthlyCost) {
+        state.stop ??= `budgets.maxMonthlyCost $${budgets.maxMonthlyCost} reached: $${_fmt(state.spentUsd)} spent this month, $${_fmt(Math.max(0, budgets.maxMonthlyCost - state.spentUsd))} left, the next call is estimated at $${_fmt(estimated)}`;
+        throw new SiteloomError("ERR_BUDGET_EXCEEDED", state.stop);
+      }
+      if (state.stop) throw new SiteloomError("ERR_BUDGET_EXCEEDED", `stopped: ${state.stop}`);
+      if (budgets.maxCostPerArticle !== undefined && spent.usd + estimated > budgets.maxCostPerArticle) {
+        throw new SiteloomError(
+          "ERR_BUDGET_EXCEEDED",
+          `stopped before the ${step} call: $${_fmt(spent.usd)} spent on this article, the call is estimated at $${_fmt(estimated)}, budgets.maxCostPerArticle is $${budgets.maxCostPerArticle}`,
+        );
+      }
+      const result = await client!.generate({
+        system: systemPrompt(ctx),
+        prompt: fullPrompt,
+        schema,
+        schemaName: step,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const cost = costOf(price, result.usage.inputTokens, result.usage.outputTokens);
+      spent.usd += cost;
+      spent.inputTokens += result.usage.inputTokens;
+      spent.outputTokens += result.usage.outputTokens;
+      state.spentUsd += cost;
+      problem = result.value === undefined ? (result.problem ?? "no output") : validate(result.value);
+      await ledger.append({
+        time: one.now().toISOString(),
+        site: options.site.name,
+        topic: topic.topic,
+        topicId: topic.id,
+        provider: llm.provider,
+        model: client!.model,
+        step: attempt === 0 ? step : `${step}-repair`,
+        inputTokens: result.usage.inputTokens,
+        outputTokens: result.usage.outputTokens,
+        costUsd: cost,
+        ok: problem === undefined,
+      });
+      if (problem === undefined) {
+        if (budgets.maxCostPerArticle !== undefined && spent.usd > budgets.maxCostPerArticle) {
+          throw new SiteloomError(
+            "ERR_BUDGET_EXCEEDED",
+            `the article cost $${_fmt(spent.usd)}, over budgets.maxCostPerArticle $${budgets.maxCostPerArticle}; not written`,
+          );
+        }
+        return result.value as T;
+      }
+    }
+    throw new SiteloomError(
+      "ERR_LLM_OUTPUT",
+      `${step}: no usable output after ${llm.repairAttempts + 1} attempt(s): ${problem}`,
+    );
+  };
+}
+
+function _checkDraft(draft: ArticleOutput, ctx: PromptContext): string | undefined {
+  const problems: string[] = [];
+  if (!draft.title.trim()) problems.push("title is empty");
+  if (draft.title.length > 200) problems.push("title is longer than 200 characters");
+  const meta = draft.metaDescription.trim();
+  if (!meta) problems.push("metaDescription is empty");
+  if (meta.length > 160) problems.push(`metaDescription has ${meta.length} characters; the limit is 160`);
+  if (!draft.excerpt.trim()) problems.push("excerpt is empty");
+  const words = countWords(draft.bodyMarkdown);
+  if (words < ctx.minWords || words > ctx.maxWords) {
+    problems.push(`bodyMarkdown has ${words} words; it must have between ${ctx.minWords} and ${ctx.maxWords}`);
+  }
+  return problems.length ? problems.join("; ") : undefined;
+}
+
+function _plan(
+  topics: Topic[],
+  articles: StoredArticle[],
+  pages: LinkTarget[],
+  force: boolean,
+): { queue: Topic[]; skipped: SkippedItem[] } {
+  const byId = new Map(articles.map((a) => [a.article.id, a.article]));
+  const bySlug = new Map(articles.map((a) => [a.article.slug, a.article]));
+  const byTitle = new Map(articles.map((a) => [normalizeTitle(a.article.title), a.article]));
+  const pageBySlug = new Map<string, string>();
+  const pageByTitle = new Map<string, string>();
+  for (const page of pages) {
+    const last = page.url.replace(/\/$/, "").split("/").pop() ?? "";
+    const slug = last.replace(/\.html?$/i, "");
+    if (slug) pageBySlug.set(slug.toLowerCase(), page.url);
+    pageByTitle.set(normalizeTitle(page.title), page.url);
+    // "Pricing | Example Shop" — the part before the site name is the page's own title
+    const own = page.title.split(/\s+[|–—-]\s+/)[0];
+    if (own) pageByTitle.set(normalizeTitle(own), page.url);
+  }
+  const queue: Topic[] = [];
+  const skipped: SkippedItem[] = [];
+  const planned = new Map<string, Topic>();
+  for (const topic of topics) {
+    const skip = (reason: SkippedItem["reason"], detail: string) =>
+      skipped.push({ topic: topic.topic, line: topic.line, slug: topic.slug, reason, detail });
+    const title = normalizeTitle(topic.topic);
+    const own = byId.get(topic.id);
+    if (own) {
+      if (!force) {
+        skip("exists", `articles/${own.slug}.json`);
+        continue;
+      }
+      // regenerate in place, even if the slug rules changed since
+      topic.slug = own.slug;
+    }
+    const earlier = planned.get(topic.slug) ?? [...planned.values()].find((t) => normalizeTitle(t.topic) === title);
+    if (earlier) {
+      skip("duplicate", `same title or slug as the topic on line ${earlier.line}`);
+      continue;
+    }
+    const pageUrl = pageBySlug.get(topic.slug) ?? pageByTitle.get(title);
+    if (pageUrl) {
+      skip("duplicate", `the exported site already has this page: ${pageUrl}`);
+      continue;
+    }
+    const other = !own ? (bySlug.get(topic.slug) ?? byTitle.get(title)) : undefined;
+    if (other && !force) {
+      skip(
+        "duplicate",
+        `articles/${other.slug}.json already covers it (from another topic row); use --force to replace it`,
+      );
+      continue;
+    }
+    if (other) topic.slug = other.slug;
+    planned.set(topic.slug, topic);
+    queue.push(topic);
+  }
+  return { queue, skipped };
+}
+
+function _estimate(topic: Topic, ctx: PromptContext, price: ModelPrice | undefined, llm: LlmConfig): PlannedItem {
+  const sample: OutlineOutput = {
+    title: topic.topic,
+    metaDescription: "x".repeat(150),
+    sections: Array.from({ length: 6 }, () => ({ heading: "x".repeat(40), points: ["x".repeat(60), "x".repeat(60)] })),
+    faqQuestions: ["x".repeat(50), "x".repeat(50), "x".repeat(50)],
+  };
+  const system = systemPrompt(ctx).length;
+  const input = Math.ceil(
+    (system * 2 + outlinePrompt(topic, ctx).length + articlePrompt(topic, ctx, sample).length) / CHARS_PER_TOKEN,
+  );
+  const output = OUTLINE_OUTPUT_TOKENS + _articleOutputTokens(ctx, llm);
+  return {
+    topic: topic.topic,
+    line: topic.line,
+    slug: topic.slug,
+    estimatedInputTokens: input,
+    estimatedOutputTokens: output,
+    estimatedCostUsd: price ? costOf(price, input, output) : null,
+  };
+}
+
+/** Expected output tokens of the article call: the body at the upper word bound plus FAQ and fields. */
+function _articleOutputTokens(ctx: PromptContext, llm: LlmConfig): number {
+  return Math.min(llm.maxOutputTokens, Math.ceil(ctx.maxWords * 1.4) + 600);
+}
+
+function _checkBudgetsAtStart(
+  planned: PlannedItem[],
+  budgets: { maxCostPerArticle?: number | undefined; maxMonthlyCost?: number | undefined },
+  spentUsd: number,
+  report: GenerateReport,
+): void {
+  if (budgets.maxCostPerArticle !== undefined) {
+    const worst = planned.reduce((max, p) => Math.max(max, p.estimatedCostUsd ?? 0), 0);
+    if (worst > budgets.maxCostPerArticle) {
+      throw new SiteloomError(
+        "ERR_BUDGET_EXCEEDED",
+        `an article is estimated at up to $${_fmt(worst)}, over budgets.maxCostPerArticle $${budgets.maxCostPerArticle}; raise it, lower content.maxWords, or choose a cheaper model`,
+        { site: report.site },
+      );
+    }
+  }
+  if (budgets.maxMonthlyCost === undefined) return;
+  const left = Math.max(0, budgets.maxMonthlyCost - spentUsd);
+  const total = _sum(planned.map((p) => p.estimatedCostUsd ?? 0));
+  if (spentUsd + total <= budgets.maxMonthlyCost) return;
+  let fits = 0;
+  let running = 0;
+  for (const p of planned) {
+    running += p.estimatedCostUsd ?? 0;
+    if (running > left) break;
+    fits++;
+  }
+  throw new SiteloomError(
+    "ERR_BUDGET_EXCEEDED",
+    `budgets.maxMonthlyCost is $${budgets.maxMonthlyCost}: $${_fmt(spentUsd)} spent this month, $${_fmt(left)} left, and ${planned.length} article(s) are estimated at $${_fmt(total)}; ${fits > 0 ? `use --limit ${fits} or raise the budget` : "raise the budget or wait for next month"}`,
+    { site: report.site },
+  );
+}
+
+async function _apiKey(llm: LlmConfig, workspace: Workspace, site: string): Promise<Secret | undefined> {
+  if (!llm.apiKey) {
+    if (llm.provider === "openai" || llm.provider === "anthropic") {
+      const name = llm.provider === "openai" ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
+      throw new SiteloomError(
+        "ERR_CONFIG_INVALID",
+        `llm.apiKey is not set for provider ${llm.provider}; set it to a reference such as secret://global/${name} (or \${${name}})`,
+        { site },
+      );
+    }
+    return undefined;
+  }
+  return workspace.resolve(llm.apiKey, "llm.apiKey");
+}
+
+function _failure(topic: Topic, error: unknown): FailedItem {
+  const e = error as { code?: string; message?: string };
+  return {
+    topic: topic.topic,
+    line: topic.line,
+    slug: topic.slug,
+    code: error instanceof SiteloomError ? error.code : (e.code ?? "ERR_INTERNAL"),
+    message: e.message ?? String(error),
+  };
+}
+
+function _sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function _round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+function _fmt(usd: number): string {
+  return usd < 0.01 && usd > 0 ? usd.toFixed(4) : usd.toFixed(2);
+}
