@@ -1,0 +1,52 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stringify } from "yaml";
+
+export interface TestWorkspaceOptions {
+  /** `llm` section of siteloom.yaml. */
+  llm?: Record<string, unknown>;
+  budgets?: Record<string, unknown>;
+  /** `content` section of the site. */
+  content?: Record<string, unknown>;
+  /** topics.csv text. */
+  topics?: string;
+  /** Exported pages: path → HTML. */
+  pages?: Record<string, string>;
+  site?: string;
+}
+
+/** Writes siteloom.yaml, sites/<site>/site.yaml, topics.csv and export/ pages into `dir`. */
+export async function writeTestWorkspace(dir: string, options: TestWorkspaceOptions = {}): Promise<string> {
+  const site = options.site ?? "shop";
+  const siteDir = join(dir, "sites", site);
+  await mkdir(join(siteDir, "export"), { recursive: true });
+  await writeFile(
+    join(dir, "siteloom.yaml"),
+    stringify({
+      llm: options.llm ?? { provider: "offline" },
+      ...(options.budgets ? { budgets: options.budgets } : {}),
+    }),
+  );
+  await writeFile(
+    join(siteDir, "site.yaml"),
+    stringify({
+      name: "Example Shop",
+      domain: "shop.example.com",
+      content: { minWords: 120, maxWords: 400, ...options.content },
+    }),
+  );
+  await writeFile(
+    join(siteDir, "topics.csv"),
+    options.topics ?? "topic,keywords\nBaking sourdough bread,starter;flour\n",
+  );
+  for (const [path, html] of Object.entries(options.pages ?? {})) {
+    await mkdir(join(siteDir, "export", path, ".."), { recursive: true });
+    await writeFile(join(siteDir, "export", path), html);
+  }
+  return siteDir;
+}
+
+/** A fresh API key for a test run (never a real one, never hard-coded). */
+export function testApiKey(): string {
+  return `sk-test-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+}
