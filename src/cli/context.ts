@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import pc from "picocolors";
+import { parseSettingValue, SiteConfigSchema } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
+import { askHidden, guardPlaintext, workspaceSecrets } from "../secrets/index.ts";
 import { type LoadWorkspaceOptions, loadWorkspace, type Workspace } from "../workspace/index.ts";
 
 /** Options every command accepts (defined once on the root program). */
@@ -14,6 +16,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   debug?: boolean;
   color?: boolean;
+  /** `--set path=value` overrides (the flags layer). */
+  set?: string[];
 }
 
 /** What a command file gets: parsed globals, output helpers and the workspace loader. */
@@ -49,7 +53,15 @@ export function createCliContext(program: Command): CliContext {
     globals,
     loadWorkspace(extra = {}) {
       const g = globals();
-      return loadWorkspace({ workspace: g.workspace, env: g.env, ...extra });
+      const warn = (line: string) => ctx.warn(line);
+      // secret:// resolves through the configured store (audited); plaintext credentials warn, or fail in production
+      return loadWorkspace({
+        workspace: g.workspace,
+        env: g.env,
+        flags: parseSetFlags(g.set ?? []),
+        secrets: workspaceSecrets({ warn, askPassphrase: askHidden }),
+        ...extra,
+      }).then((workspace) => guardPlaintext(workspace, { warn }));
     },
     logger() {
       const g = globals();
@@ -73,6 +85,21 @@ export function createCliContext(program: Command): CliContext {
     },
   };
   return ctx;
+}
+
+/**
+ * Turns `--set path=value` flags into the loader's `flags` layer; values follow the SITELOOM_* variable rules (YAML
+ * scalars, text where the schema wants a string).
+ */
+export function parseSetFlags(sets: readonly string[]): Record<string, unknown> {
+  const flags: Record<string, unknown> = {};
+  for (const item of sets) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) usageError(`--set expects path=value (e.g. --set deploy.parallel=4), got "${item}"`);
+    const path = item.slice(0, eq).trim();
+    flags[path] = parseSettingValue(item.slice(eq + 1), SiteConfigSchema, path.split("."));
+  }
+  return flags;
 }
 
 /** Throws a usage error (exit code 2) in the one format the CLI prints. */

@@ -13,6 +13,11 @@ export function buildProgram(): Command {
     .version(VERSION, "-V, --version")
     .option("-w, --workspace <dir>", "workspace root (default: search upward for siteloom.yaml, or SITELOOM_WORKSPACE)")
     .option("-e, --env <name>", "environment profile (default: SITELOOM_ENV, then `environment:` in siteloom.yaml)")
+    .option(
+      "--set <path=value>",
+      "override one setting for this run, highest layer (repeatable): --set deploy.parallel=4",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--json", "machine-readable JSON output")
     .option("-q, --quiet", "only errors")
     .option("-v, --verbose", "more detail")

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CREDENTIAL_META } from "./schema-walk.ts";
 
 /**
  * The single source of truth for both configuration files. TypeScript types (`z.infer`), defaults, validation
@@ -8,8 +9,15 @@ import { z } from "zod";
  * `secret://<scope>/<NAME>`; they stay unresolved in every config object and are resolved at use.
  */
 
-/** A string that may be a literal or a reference (`${ENV}`, `secret://scope/NAME`). */
-const credential = () => z.string().min(1);
+/**
+ * A credential field: a string that should be a reference (`${ENV}`, `secret://scope/NAME`). Marked in the schema
+ * registry so `config show` masks it wherever it is, and new credential fields are masked without a list to update.
+ */
+const credential = () =>
+  z
+    .string()
+    .min(1)
+    .meta({ [CREDENTIAL_META]: true });
 
 export const DEFAULT_PROFILES = ["development", "staging", "production"] as const;
 

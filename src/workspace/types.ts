@@ -1,15 +1,11 @@
+import type { Origin } from "../config/layers.ts";
 import type { SecretResolver } from "../config/references.ts";
 import type { SiteConfig, WorkspaceConfig } from "../config/schema.ts";
 
-/** Where a resolved value came from (`siteloom config show --origin`). */
-export interface Origin {
-  /** defaults | workspace | workspace-env | site | site-env | env-var | flag */
-  layer: "defaults" | "workspace" | "workspace-env" | "site" | "site-env" | "env-var" | "flag";
-  /** File (relative to the workspace root), variable name or flag. */
-  source?: string;
-  line?: number;
-  col?: number;
-}
+export type { Origin } from "../config/layers.ts";
+
+/** Where the active environment was chosen: --env, SITELOOM_ENV, `environment:` in siteloom.yaml, or the default. */
+export type EnvSource = "flag" | "variable" | "file" | "default";
 
 export interface LoadWorkspaceOptions {
   /** Directory to start the upward search from. @default process.cwd() */
@@ -48,8 +44,13 @@ export interface Workspace {
   stateDir: string;
   /** The active environment. */
   env: string;
+  /** Where the active environment came from. */
+  envSource: EnvSource;
+  /** Known environment names (`profiles:`). */
+  profiles: string[];
   /** The workspace configuration (no site layer). */
   config: WorkspaceConfig;
+  /** Dotted path → origin of every leaf value of `config`. */
   origins: Map<string, Origin>;
   /** Site names, sorted. */
   sites: string[];

@@ -1,4 +1,273 @@
-import type { RegisterCommands } from "../context.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { Option } from "commander";
+import { maskCredentials } from "../../config/index.ts";
+import { isSiteloomError, SiteloomError } from "../../errors.ts";
+import {
+  addSite,
+  checkSiteName,
+  findWorkspaceRoot,
+  initWorkspace,
+  inspectSite,
+  listSiteNames,
+  removeSite,
+  SITE_FILE,
+  SITES_DIR,
+  type SiteContents,
+  WORKSPACE_FILE,
+} from "../../workspace/index.ts";
+import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
 
 /** init, site add|list|show|remove (foundation) */
-export const registerWorkspaceCommands: RegisterCommands = (_program, _ctx) => {};
+export const registerWorkspaceCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command("init")
+    .description("Create a workspace: siteloom.yaml with every default, sites/, .siteloom/ (0700), .gitignore entries")
+    .argument("[dir]", "folder to create it in", ".")
+    .option("-f, --force", `overwrite an existing ${WORKSPACE_FILE} (sites/ and .siteloom/ are kept)`)
+    .option("--example", "copy the bundled example workspace (one site, example.com)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom init                      # in the current folder
+  $ siteloom init ~/sites --example    # a workspace with the example site, ready for siteloom config show
+  $ siteloom init . --force            # rewrite siteloom.yaml with fresh commented defaults`,
+    )
+    .action(async (dir: string, opts: { force?: boolean; example?: boolean }) => {
+      const result = await initWorkspace({ dir, force: Boolean(opts.force), example: Boolean(opts.example) });
+      if (ctx.globals().json) return ctx.printJson(result);
+      ctx.print(`${result.overwritten.length > 0 ? "Reinitialised" : "Created"} workspace in ${result.root}`);
+      for (const file of result.written) ctx.print(`  created      ${file}`);
+      for (const file of result.overwritten) ctx.print(`  overwritten  ${file}`);
+      ctx.print("  state        .siteloom/ (mode 0700)");
+      ctx.print("");
+      ctx.print(
+        opts.example
+          ? `Next: siteloom --workspace ${result.root} config show --site example`
+          : `Next: siteloom --workspace ${result.root} site add <name> --domain example.com`,
+      );
+    });
+
+  const site = program
+    .command("site")
+    .description("Add, list, show and remove the sites of the workspace")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom site add shop --domain shop.example.com --protocol sftp --host sftp.example.com --user deploy
+  $ siteloom site list --json
+  $ siteloom site remove shop --yes`,
+    );
+
+  site
+    .command("add")
+    .description("Create sites/<name>/site.yaml and topics.csv (with its header)")
+    .argument("<name>", "site name: lowercase letters, digits and hyphens")
+    .requiredOption("--domain <domain>", "the site's domain, e.g. example.com")
+    .addOption(new Option("--protocol <protocol>", "how to reach the host").choices(["ftp", "ftps", "sftp", "local"]))
+    .option("--host <host>", "host name or address")
+    .option("--port <port>", "port (default 21 for ftp/ftps, 22 for sftp)")
+    .option("--user <user>", "login name (the password goes into the secret store, never into site.yaml)")
+    .option("--root <dir>", "remote folder of the site", "/")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom site add shop --domain shop.example.com
+  $ siteloom site add blog --domain blog.example.org --protocol ftps --host ftp.example.org --user web1 --root /htdocs
+
+site.yaml gets remote.password: secret://<name>/FTP_PASSWORD when --user is given; store the value with siteloom secrets.`,
+    )
+    .action(
+      async (
+        name: string,
+        opts: { domain: string; protocol?: string; host?: string; port?: string; user?: string; root?: string },
+      ) => {
+        let port: number | undefined;
+        if (opts.port !== undefined) {
+          if (!/^\d+$/.test(opts.port)) usageError(`--port expects a number such as 21, got "${opts.port}"`);
+          port = Number(opts.port);
+        }
+        const root = _root(ctx);
+        const remote = {
+          ...(opts.protocol ? { protocol: opts.protocol } : {}),
+          ...(opts.host ? { host: opts.host } : {}),
+          ...(port !== undefined ? { port } : {}),
+          ...(opts.user ? { user: opts.user } : {}),
+          ...(opts.root ? { root: opts.root } : {}),
+        };
+        const result = await addSite({ root, name, domain: opts.domain, remote });
+        if (ctx.globals().json) return ctx.printJson({ name, ...result });
+        ctx.print(`Added site "${name}" in ${SITES_DIR}/${name}/ (${SITE_FILE}, topics.csv)`);
+        ctx.print(`Next: add topics to ${SITES_DIR}/${name}/topics.csv, then siteloom config show --site ${name}`);
+      },
+    );
+
+  site
+    .command("list")
+    .description("List the sites with their domain and host (and whether their configuration is valid)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom site list
+  $ siteloom site list --env production --json`,
+    )
+    .action(async () => {
+      const workspace = await ctx.loadWorkspace();
+      const rows: Record<string, unknown>[] = [];
+      for (const name of workspace.sites) {
+        try {
+          const s = await workspace.site(name);
+          rows.push({
+            name,
+            domain: s.config.domain ?? null,
+            protocol: s.config.remote.protocol,
+            host: s.config.remote.host ?? null,
+            valid: true,
+          });
+        } catch (error) {
+          if (!isSiteloomError(error)) throw error;
+          rows.push({ name, domain: null, protocol: null, host: null, valid: false, problems: error.details });
+        }
+      }
+      if (ctx.globals().json) return ctx.printJson({ environment: workspace.env, sites: rows });
+      if (rows.length === 0) {
+        ctx.print("no sites yet; add one with: siteloom site add <name> --domain example.com");
+        return;
+      }
+      const table = rows.map((r) => [
+        String(r.name),
+        String(r.domain ?? "-"),
+        String(r.protocol ?? "-"),
+        String(r.host ?? "-"),
+        r.valid ? "ok" : "invalid (siteloom config validate)",
+      ]);
+      _printTable(ctx, ["SITE", "DOMAIN", "PROTOCOL", "HOST", "CONFIG"], table);
+      ctx.info(`environment: ${workspace.env}`);
+    });
+
+  site
+    .command("show")
+    .description("Show one site: domain, remote (credentials masked), folders and what they hold")
+    .argument("<name>", "site name")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom site show shop
+  $ siteloom site show shop --env production --json`,
+    )
+    .action(async (name: string) => {
+      const workspace = await ctx.loadWorkspace();
+      const s = await workspace.site(name);
+      const contents = await inspectSite(s.dir);
+      const remote = maskCredentials({ remote: s.config.remote }).remote;
+      const info = {
+        name,
+        environment: workspace.env,
+        dir: s.dir,
+        domain: s.config.domain ?? null,
+        url: s.config.url ?? (s.config.domain ? `https://${s.config.domain}/` : null),
+        remote,
+        contents,
+        paths: s.paths,
+      };
+      if (ctx.globals().json) return ctx.printJson(info);
+      const c = ctx.color;
+      ctx.print(`${c.bold(name)}  (environment: ${workspace.env})`);
+      ctx.print(`  domain     ${info.domain ?? "-"}`);
+      ctx.print(`  url        ${info.url ?? "-"}`);
+      ctx.print(
+        `  remote     ${remote.protocol}://${remote.user ? `${remote.user}@` : ""}${remote.host ?? "(no host)"}${remote.port ? `:${remote.port}` : ""}${remote.root}`,
+      );
+      if (remote.password) ctx.print(`  password   ${remote.password}`);
+      ctx.print(`  folder     ${s.dir}`);
+      ctx.print(`  topics     ${contents.topics}`);
+      ctx.print(`  export/    ${_files(contents.export)}`);
+      ctx.print(`  articles/  ${_files(contents.articles)}`);
+      ctx.print(`  output/    ${_files(contents.output)}`);
+    });
+
+  site
+    .command("remove")
+    .description("Remove a site folder (asks first; says what export/ and output/ hold before deleting them)")
+    .argument("<name>", "site name")
+    .option("-y, --yes", "do not ask (needed when stdin is not a terminal)")
+    .option("--keep-data", "delete only site.yaml and topics.csv; keep export/, articles/ and output/")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom site remove shop              # asks, listing what will be deleted
+  $ siteloom site remove shop --yes        # no question (scripts)
+  $ siteloom site remove shop --keep-data --yes`,
+    )
+    .action(async (name: string, opts: { yes?: boolean; keepData?: boolean }) => {
+      checkSiteName(name);
+      const root = _root(ctx);
+      const dir = join(root, SITES_DIR, name);
+      if (!existsSync(join(dir, SITE_FILE))) {
+        const sites = listSiteNames(root);
+        throw new SiteloomError(
+          "ERR_SITE_NOT_FOUND",
+          `no site "${name}" in ${root}; known sites: ${sites.join(", ") || "(none)"}`,
+        );
+      }
+      const contents = await inspectSite(dir);
+      const data = _describeData(contents);
+      const what = opts.keepData
+        ? `remove site "${name}" (${SITES_DIR}/${name}/${SITE_FILE} and topics.csv; keeping ${data || "its folders"})`
+        : `remove site "${name}" and delete ${SITES_DIR}/${name}/${data ? `, including ${data}` : ""}`;
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) {
+          usageError(`refusing to ${what} without confirmation; pass --yes`);
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`${what[0]!.toUpperCase()}${what.slice(1)}? [y/N] `);
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          ctx.info("nothing removed");
+          return;
+        }
+      }
+      const result = await removeSite({ root, name, keepData: Boolean(opts.keepData) });
+      if (ctx.globals().json) return ctx.printJson({ name, ...result, contents });
+      ctx.print(
+        `Removed site "${name}": deleted ${result.removed.join(", ")}${data && !opts.keepData ? ` (with ${data})` : ""}`,
+      );
+      if (result.kept.length > 0) ctx.print(`Kept: ${result.kept.join(", ")}`);
+    });
+};
+
+// --- internal ---
+
+function _root(ctx: CliContext): string {
+  return findWorkspaceRoot({ workspace: ctx.globals().workspace });
+}
+
+function _files(n: number): string {
+  return n === 0 ? "empty" : `${n} file${n === 1 ? "" : "s"}`;
+}
+
+function _describeData(contents: SiteContents): string {
+  const parts: string[] = [];
+  if (contents.export > 0) parts.push(`export/ (${_files(contents.export)})`);
+  if (contents.articles > 0) parts.push(`articles/ (${_files(contents.articles)})`);
+  if (contents.output > 0) parts.push(`output/ (${_files(contents.output)})`);
+  return parts.join(", ");
+}
+
+function _printTable(ctx: CliContext, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  ctx.print(ctx.color.bold(line(header)));
+  for (const row of rows) ctx.print(line(row));
+}

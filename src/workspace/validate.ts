@@ -1,0 +1,72 @@
+import { type ConfigProblem, dedupeProblems, mergeLayers, SiteConfigSchema, validateMerged } from "../config/index.ts";
+import { SiteloomError } from "../errors.ts";
+import {
+  layerSite,
+  listSiteNames,
+  prepareWorkspace,
+  selectEnvironment,
+  structureProblems,
+  tailLayers,
+  WORKSPACE_FILE,
+  workspaceLayers,
+} from "./load.ts";
+import type { LoadWorkspaceOptions } from "./types.ts";
+
+/** What `siteloom config validate` reports. */
+export interface ValidationReport {
+  root: string;
+  /** Environments checked (every profile, or the one asked for). */
+  environments: string[];
+  sites: string[];
+  /** Every problem, sorted by file and position, duplicates removed. */
+  problems: ConfigProblem[];
+}
+
+/** Options for validateWorkspace. */
+export interface ValidateWorkspaceOptions extends LoadWorkspaceOptions {
+  /** Check only this environment instead of every profile. */
+  onlyEnv?: string;
+}
+
+/**
+ * Checks the workspace file and every site, in every environment, and collects ALL problems instead of stopping at
+ * the first: YAML syntax, types and ranges, unknown keys (with a suggestion), misplaced keys, unknown environments,
+ * SITELOOM_* variables and flags. Never throws for invalid configuration (only when there is no workspace).
+ */
+export async function validateWorkspace(options: ValidateWorkspaceOptions = {}): Promise<ValidationReport> {
+  const prepared = await prepareWorkspace(options);
+  const problems: ConfigProblem[] = [...prepared.wsFile.problems];
+  const sites = listSiteNames(prepared.root);
+  let environments = prepared.profiles;
+  if (options.onlyEnv !== undefined || options.env !== undefined) {
+    environments = [selectEnvironment(prepared, { ...options, env: options.onlyEnv ?? options.env }).env];
+  } else if (prepared.wsFile.problems.length === 0) {
+    // an unknown `environment:` or SITELOOM_ENV is a problem to list with the others
+    try {
+      selectEnvironment(prepared, options);
+    } catch (error) {
+      if (!(error instanceof SiteloomError)) throw error;
+      problems.push({ file: WORKSPACE_FILE, line: 1, col: 1, path: "environment", message: error.message });
+    }
+  }
+  problems.push(
+    ...structureProblems(prepared.wsFile, "workspace", prepared.profiles),
+    ...prepared.variables.problems,
+    ...prepared.flags.problems,
+  );
+  for (const setting of prepared.variables.settings) {
+    if (setting.site !== undefined && !sites.includes(setting.site)) {
+      problems.push({
+        file: setting.source,
+        path: "",
+        message: `there is no site "${setting.site}" in this workspace`,
+      });
+    }
+  }
+  for (const env of environments) {
+    const merged = mergeLayers([...workspaceLayers(prepared, env), ...tailLayers(prepared, undefined)]);
+    problems.push(...validateMerged(SiteConfigSchema, merged, WORKSPACE_FILE).problems);
+    for (const name of sites) problems.push(...(await layerSite(prepared, env, name)).problems);
+  }
+  return { root: prepared.root, environments, sites, problems: dedupeProblems(problems) };
+}
