@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SiteConfig } from "../config/index.ts";
@@ -155,7 +155,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const skippedPaths = new Set(result.skipped.map((s) => s.path));
   const keepLocal = (path: string) =>
     wanted.has(path) || skippedPaths.has(path) || excluded(path) || _underExcluded(path, excluded);
-  const deletes = [...local.files.keys()].filter((p) => !keepLocal(p));
+  const deletes = [...local.files.keys()].filter((p) => !keepLocal(p) && !wantedDirs.has(p));
   const deleteDirs = [...local.dirs]
     .filter((d) => !wantedDirs.has(d) && !excluded(d, true) && !_underExcluded(d, excluded))
     .sort((a, b) => b.split("/").length - a.split("/").length);
@@ -218,7 +218,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   // 4. mirror deletions (files, then directories that are left empty)
   let deleted = 0;
   for (const path of deletes) {
-    await rm(join(root, ...path.split("/")), { force: true });
+    await _removeEntry(join(root, ...path.split("/")));
     result.stats.deleted++;
     progress({
       phase: "delete",
@@ -271,7 +271,7 @@ async function _download(
         await utimes(tmp, when, when);
       }
       const existing = await lstat(final).catch(() => undefined);
-      if (existing?.isDirectory() || existing?.isSymbolicLink()) await rm(final, { recursive: true, force: true });
+      if (existing?.isDirectory() || existing?.isSymbolicLink()) await _removeEntry(final);
       await rename(tmp, final);
       return undefined;
     } catch (error) {
@@ -320,7 +320,7 @@ async function _ensureDir(root: string, dir: string): Promise<void> {
     current = join(current, segment);
     const st = await lstat(current).catch(() => undefined);
     if (st?.isDirectory()) continue;
-    if (st !== undefined) await rm(current, { force: true }); // a file or symlink where the server has a directory
+    if (st !== undefined) await _removeEntry(current); // a file or symlink where the server has a directory
     await mkdir(current);
   }
 }
@@ -338,6 +338,14 @@ async function _refuseSymlinkedParents(root: string, path: string): Promise<void
       );
     }
   }
+}
+
+/** Removes a file, a symlink (never its target) or a directory tree. */
+async function _removeEntry(full: string): Promise<void> {
+  const st = await lstat(full).catch(() => undefined);
+  if (st === undefined) return;
+  if (st.isDirectory()) await rm(full, { recursive: true, force: true });
+  else await unlink(full);
 }
 
 function _unsafe(path: string): boolean {

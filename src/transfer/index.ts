@@ -1,3 +1,12 @@
+export {
+  type CreateRemoteOptions,
+  type CredentialResolver,
+  createRemote,
+  createRemoteConnector,
+  type OpenRemotePoolOptions,
+  openRemotePool,
+} from "./connect.ts";
+export { normaliseManifestDir, phaseOf } from "./deploy/plan.ts";
 export type {
   DeployFailure,
   DeployOptions,
@@ -7,7 +16,23 @@ export type {
 } from "./deploy/run.ts";
 export { runDeploy } from "./deploy/run.ts";
 export { type ExportOptions, type ExportProgress, type ExportResult, runExport } from "./export.ts";
+export { createFtpRemote, type FtpRemoteOptions, normalizeFingerprint } from "./ftp.ts";
 export { hashFile, scanTree } from "./hash.ts";
 export { createLazyPool, type LazyPoolOptions } from "./lazy-pool.ts";
 export { createLocalRemote, type LocalRemoteOptions } from "./local.ts";
+export {
+  filterListing,
+  joinLocal,
+  joinRemote,
+  normalizeRemotePath,
+  printablePath,
+  splitRemotePath,
+  symlinkStaysInside,
+  type UnsafeEntry,
+  type UnsafeEntryHandler,
+  unsafeNameReason,
+} from "./paths.ts";
+export { createRemotePool, isConnectionError, type RemotePoolOptions } from "./pool.ts";
+export { createSftpRemote, type SftpRemoteOptions, sshFingerprint } from "./sftp.ts";
+export { type OpenSitePoolOptions, openSitePool, type SitePool } from "./site-pool.ts";
 export type { RemoteEntry, RemoteFS, RemotePool } from "./types.ts";

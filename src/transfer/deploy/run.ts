@@ -563,7 +563,9 @@ async function _writeRemoteManifest(
   try {
     await ctx.pool.run(async (fs) => {
       if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
-        await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), `${manifestDir}/.htaccess`);
+        const htaccess = `${manifestDir}/.htaccess`;
+        await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, ctx.runId));
+        await fs.rename(tempNameFor(htaccess, ctx.runId), htaccess);
       }
       await fs.upload(Readable.from([data]), tmp);
       await fs.rename(tmp, target);
