@@ -3,6 +3,7 @@ import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
+import { registerRunCommands } from "./run.ts";
 import { registerSecretsCommands } from "./secrets.ts";
 import { registerTransferCommands } from "./transfer.ts";
 import { registerWorkspaceCommands } from "./workspace.ts";
@@ -16,4 +17,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerTransferCommands,
   registerGenerateCommands,
   registerEnrichCommands,
+  registerRunCommands,
 ];

@@ -1,0 +1,247 @@
+import { SiteloomError } from "../../errors.ts";
+import {
+  BUILTIN_STEPS,
+  createProgressRenderer,
+  formatCost,
+  formatDuration,
+  formatRunSummary,
+  formatTable,
+  isProcessAlive,
+  type PipelineEvent,
+  reconcileStaleRuns,
+  resolveStepNames,
+  runPipeline,
+  STEP_NAMES,
+} from "../../pipeline/index.ts";
+import { openStateStore, type RunRecord, type StateStore } from "../../store/index.ts";
+import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
+
+interface RunFlags {
+  all?: boolean;
+  steps?: string;
+  concurrency?: string;
+  dryRun?: boolean;
+  wait?: string;
+}
+
+/** run, runs, runs show (pipeline) */
+export const registerRunCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command("run")
+    .description("run the pipeline (export → generate → enrich → deploy) for some sites or all")
+    .argument("[sites...]", "sites to run")
+    .option("-a, --all", "run every site of the workspace")
+    .option("-s, --steps <list>", `steps to run, comma-separated (${STEP_NAMES.join(",")})`)
+    .option("-c, --concurrency <n>", "sites run at once", "2")
+    .option("-n, --dry-run", "change no remote and spend nothing; print what each step would do")
+    .option("--wait <seconds>", "wait this long for a site another run holds, instead of failing at once")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom run example                      # all steps for one site
+  $ siteloom run --all --concurrency 4        # every site, four at a time
+  $ siteloom run shop --steps export,enrich   # only these steps
+  $ siteloom run --all --dry-run              # what would be uploaded, generated, written
+  $ siteloom run --all --json | jq .type      # one JSON event per line
+
+Exit code: 0 when every site succeeded; 130 when interrupted (Ctrl-C); else the code of the first failure.
+`,
+    )
+    .action(async (sites: string[], flags: RunFlags) => {
+      process.exitCode = await _run(ctx, sites, flags);
+    });
+
+  const runs = program
+    .command("runs")
+    .description("list recorded runs, or show one")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom runs                     # the last 20 runs
+  $ siteloom runs --site shop --json
+  $ siteloom runs show 20261125-2107  # one run (a unique id prefix is enough)`,
+    );
+  runs
+    .command("list", { isDefault: true })
+    .description("list recorded runs, newest first")
+    .option("--site <name>", "only runs that included this site")
+    .option("--limit <n>", "at most this many", "20")
+    .addHelpText("after", "\nExample:\n  $ siteloom runs list --site shop --limit 5")
+    .action(async (flags: { site?: string; limit: string }) => {
+      await _withStore(ctx, async (store) => {
+        const limit = _positiveInt(flags.limit, "--limit");
+        const list = await store.listRuns({ ...(flags.site ? { site: flags.site } : {}), limit });
+        if (ctx.globals().json) return ctx.printJson(list);
+        if (list.length === 0) return ctx.info("no runs recorded yet; start one with siteloom run <site>");
+        const rows = [["ID", "STATUS", "ENV", "SITES", "STEPS", "STARTED", "TIME", "COST"]];
+        for (const run of list) {
+          rows.push([
+            run.id,
+            _status(ctx, run.status) + (run.dryRun ? " (dry)" : ""),
+            run.env,
+            run.sites.join(","),
+            run.steps.join(","),
+            run.started.replace("T", " ").slice(0, 19),
+            run.finished ? formatDuration(Date.parse(run.finished) - Date.parse(run.started)) : "",
+            formatCost(run.costUsd),
+          ]);
+        }
+        for (const line of formatTable(rows)) ctx.print(line);
+      });
+    });
+  runs
+    .command("show")
+    .description("show one run: every site and step with status, counts, bytes, cost, duration and errors")
+    .argument("<id>", "run id or a unique prefix of it")
+    .addHelpText("after", "\nExample:\n  $ siteloom runs show 20261125-2107 --json")
+    .action(async (id: string) => {
+      await _withStore(ctx, async (store) => {
+        const run = await store.findRun(id);
+        if (!run) throw new SiteloomError("ERR_USAGE", `no run "${id}"; list them with siteloom runs`);
+        const steps = await store.listSteps(run.id);
+        if (ctx.globals().json) return ctx.printJson({ ...run, stepResults: steps });
+        ctx.print(`run ${run.id} ${_status(ctx, run.status)}${run.dryRun ? " (dry run)" : ""}`);
+        ctx.print(`  env ${run.env}; started ${run.started} by ${run.actor} (pid ${run.pid})`);
+        if (run.finished) ctx.print(`  finished ${run.finished}`);
+        if (run.error) ctx.print(`  ${run.error}`);
+        ctx.print("");
+        const sites = run.sites.map((site) => {
+          const siteSteps = steps.filter((s) => s.site === site);
+          const status = siteSteps.some((s) => s.status === "failed")
+            ? "failed"
+            : siteSteps.some((s) => s.status === "interrupted")
+              ? "interrupted"
+              : "succeeded";
+          return { site, status: status as "failed" | "interrupted" | "succeeded", steps: siteSteps };
+        });
+        // The summary's last line repeats the header; the table is what matters here.
+        for (const line of formatRunSummary({ run, sites }, ctx.color).slice(0, -2)) ctx.print(line);
+        for (const step of steps) {
+          if (step.plan.length === 0) continue;
+          ctx.print("");
+          ctx.print(`${step.site} ${step.step} would:`);
+          for (const item of step.plan) ctx.print(`  ${item}`);
+        }
+      });
+    });
+};
+
+// --- internal ---
+
+async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<number> {
+  const globals = ctx.globals();
+  if (flags.all && names.length > 0) usageError("give site names or --all, not both");
+  const requested = flags.steps === undefined ? undefined : _list(flags.steps);
+  // Checked before loading anything, so a typo fails fast with the list of steps.
+  resolveStepNames(BUILTIN_STEPS, requested);
+  const concurrency = _positiveInt(flags.concurrency ?? "2", "--concurrency");
+  const waitMs = flags.wait === undefined ? 0 : _positiveInt(flags.wait, "--wait", true) * 1000;
+  const workspace = await ctx.loadWorkspace();
+  const sites = flags.all ? workspace.sites : names;
+  if (sites.length === 0) {
+    if (flags.all) usageError(`no sites in ${workspace.root}; add one with siteloom site add <name>`);
+    usageError("name the sites to run, or use --all");
+  }
+  const unknown = sites.filter((s) => !workspace.sites.includes(s));
+  if (unknown.length > 0) {
+    throw new SiteloomError(
+      "ERR_SITE_NOT_FOUND",
+      `no site ${unknown.join(", ")} in ${workspace.root}; known sites: ${workspace.sites.join(", ") || "(none)"}`,
+    );
+  }
+
+  const store = openStateStore({ stateDir: workspace.stateDir });
+  await reconcileStaleRuns(store, isProcessAlive);
+  // `siteloom run --json | head` closes the pipe early: the run goes on, its output is simply no longer wanted.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+  const mode = globals.json ? "json" : globals.quiet || !process.stderr.isTTY || process.env.CI ? "plain" : "tty";
+  const renderer = createProgressRenderer({ mode, colors: ctx.color, verbose: Boolean(globals.verbose) });
+  const controller = new AbortController();
+  let runId: string | undefined;
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      if (mode !== "json")
+        ctx.warn(`${signal}: stopping after the current operations (press Ctrl-C again to quit now)`);
+      controller.abort(new SiteloomError("ERR_INTERRUPTED", `interrupted by ${signal}`));
+      return;
+    }
+    // Second signal: record and unlock synchronously (SQLite answers synchronously), then leave.
+    if (runId) {
+      void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
+      for (const site of sites) void store.releaseLock(`site:${site}`, runId);
+    }
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const report = await runPipeline({
+      workspace,
+      sites,
+      registry: BUILTIN_STEPS,
+      steps: requested,
+      store,
+      concurrency,
+      dryRun: Boolean(flags.dryRun),
+      signal: controller.signal,
+      lockWaitMs: waitMs,
+      logger: ctx.logger(),
+      recordOptions: { dryRun: Boolean(flags.dryRun), waitMs, ...(requested ? { requestedSteps: requested } : {}) },
+      onEvent: (event: PipelineEvent) => {
+        if (event.type === "run-started") runId = event.runId;
+        renderer.onEvent(event);
+      },
+    });
+    renderer.close();
+    if (mode !== "json") {
+      ctx.print("");
+      for (const line of formatRunSummary(report, ctx.color)) ctx.print(line);
+    }
+    return report.exitCode;
+  } finally {
+    renderer.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await store.close();
+  }
+}
+
+async function _withStore(ctx: CliContext, fn: (store: StateStore) => Promise<void>): Promise<void> {
+  const workspace = await ctx.loadWorkspace();
+  const store = openStateStore({ stateDir: workspace.stateDir });
+  try {
+    await reconcileStaleRuns(store, isProcessAlive);
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function _status(ctx: CliContext, status: RunRecord["status"] | string): string {
+  const c = ctx.color;
+  if (status === "succeeded") return c.green(status);
+  if (status === "failed") return c.red(status);
+  if (status === "interrupted") return c.yellow(status);
+  return c.cyan(status);
+}
+
+function _list(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function _positiveInt(value: string, flag: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
+    usageError(`${flag} expects a whole number${allowZero ? "" : " of at least 1"}, got "${value}"`);
+  }
+  return n;
+}

@@ -1,0 +1,427 @@
+import { hostname, userInfo } from "node:os";
+import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
+import { createSilentLogger, type Logger } from "../log/index.ts";
+import { redact } from "../secret.ts";
+import { openStateStore, type RunStepRecord, type StateStore, type StepStatus } from "../store/index.ts";
+import type { SiteContext, Workspace } from "../workspace/index.ts";
+import { acquireSiteLock, type SiteLock } from "./lock.ts";
+import type {
+  PipelineEvent,
+  PipelineStep,
+  RunReport,
+  SiteReport,
+  SiteStatus,
+  StepProgress,
+  StepResult,
+} from "./types.ts";
+
+export interface RunPipelineOptions {
+  workspace: Workspace;
+  /** Sites to run, in order; each runs its steps in sequence, sites run in parallel up to `concurrency`. */
+  sites: string[];
+  /** The steps available, in pipeline order. */
+  registry: PipelineStep[];
+  /** Names of the steps to run (kept in registry order); default: every step marked default. */
+  steps?: string[] | undefined;
+  /** The state store; default: the workspace's `.siteloom/state.db` (closed again at the end). */
+  store?: StateStore;
+  /** Sites run at once. @default 2 */
+  concurrency?: number;
+  /** Change no remote, spend nothing; steps describe what they would do. @default false */
+  dryRun?: boolean;
+  /** Aborting it interrupts the run (Ctrl-C): steps stop, locks are released, the run is recorded as interrupted. */
+  signal?: AbortSignal;
+  /** Receives every event of the run, in order. */
+  onEvent?: (event: PipelineEvent) => void;
+  /** How long to wait for a site another run holds; 0 fails that site at once. @default 0 */
+  lockWaitMs?: number;
+  /** Lock staleness for holders on other hosts. @default 60000 */
+  lockStaleMs?: number;
+  /** Who started the run (recorded). @default user@host */
+  actor?: string;
+  /** Extra options recorded with the run (flags given). */
+  recordOptions?: Record<string, unknown>;
+  logger?: Logger;
+}
+
+/** Minimum interval between two `step-progress` events of one step (the final state is always sent). */
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Runs the pipeline: for each site (in parallel up to `concurrency`), take the site's lock, then run the chosen
+ * steps in order; a failing step stops that site, other sites go on. Everything is recorded in the state store.
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<RunReport> {
+  const { workspace, registry } = options;
+  const stepNames = resolveStepNames(registry, options.steps);
+  const explicit = options.steps !== undefined;
+  const steps = stepNames.map((name) => registry.find((s) => s.name === name) as PipelineStep);
+  const sites = [...new Set(options.sites)];
+  if (sites.length === 0) throw new SiteloomError("ERR_USAGE", "no site to run; name one or more sites, or use --all");
+  const ownStore = options.store === undefined;
+  const store = options.store ?? openStateStore({ stateDir: workspace.stateDir });
+  const logger = options.logger ?? createSilentLogger();
+  const signal = options.signal ?? new AbortController().signal;
+  const emit = (event: PipelineEvent) => options.onEvent?.(event);
+  const started = Date.now();
+
+  const run = await store.createRun({
+    env: workspace.env,
+    sites,
+    steps: stepNames,
+    dryRun: options.dryRun ?? false,
+    started: new Date(started).toISOString(),
+    actor: options.actor ?? _actor(),
+    host: hostname(),
+    pid: process.pid,
+    options: { concurrency: options.concurrency ?? 2, ...options.recordOptions },
+  });
+  emit({
+    type: "run-started",
+    time: _now(),
+    runId: run.id,
+    env: run.env,
+    sites,
+    steps: stepNames,
+    dryRun: run.dryRun,
+  });
+  // Every step of every site is recorded up front, so `runs show` of an interrupted run lists what never started.
+  for (const site of sites) {
+    for (const [position, step] of stepNames.entries()) await store.saveStep(run.id, site, step, { position });
+  }
+
+  const reports = new Map<string, SiteReport>();
+  const runSite = async (siteName: string): Promise<void> => {
+    reports.set(
+      siteName,
+      await _runSite({ siteName, steps, explicit, store, runId: run.id, options, signal, emit, logger }),
+    );
+  };
+  await _pool(sites, Math.max(1, options.concurrency ?? 2), runSite);
+
+  const siteReports = sites.map((site) => reports.get(site) as SiteReport);
+  const costUsd = siteReports.flatMap((r) => r.steps).reduce((sum, s) => sum + s.costUsd, 0);
+  const interrupted = signal.aborted || siteReports.some((r) => r.status === "interrupted");
+  const failed = siteReports.filter((r) => r.status === "failed");
+  const status = interrupted ? "interrupted" : failed.length > 0 ? "failed" : "succeeded";
+  const exitCode = interrupted ? EXIT_CODES.interrupted : failed.length > 0 ? _exitCodeOf(failed) : EXIT_CODES.ok;
+  const finished = new Date().toISOString();
+  const error = interrupted
+    ? "interrupted"
+    : failed.length > 0
+      ? `${failed.length} of ${sites.length} site(s) failed: ${failed.map((f) => f.site).join(", ")}`
+      : undefined;
+  await store.updateRun(run.id, { status, finished, costUsd, error });
+  const record = (await store.getRun(run.id)) ?? run;
+  emit({
+    type: "run-finished",
+    time: finished,
+    runId: run.id,
+    status,
+    durationMs: Date.now() - started,
+    costUsd,
+    exitCode,
+  });
+  if (ownStore) await store.close();
+  return { run: record, sites: siteReports, exitCode };
+}
+
+/** The step names to run, in pipeline order; unknown names are a usage error listing the known ones. */
+export function resolveStepNames(registry: PipelineStep[], requested?: string[]): string[] {
+  if (requested === undefined) return registry.filter((s) => s.default !== false).map((s) => s.name);
+  const known = registry.map((s) => s.name);
+  const unknown = requested.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new SiteloomError("ERR_USAGE", `unknown step ${unknown.join(", ")}; the steps are ${known.join(", ")}`);
+  }
+  if (requested.length === 0) throw new SiteloomError("ERR_USAGE", `no step given; the steps are ${known.join(", ")}`);
+  return known.filter((name) => requested.includes(name));
+}
+
+/**
+ * Marks runs whose process is gone (killed while running) as interrupted, so history does not show them running
+ * forever. Only runs started on this host can be checked.
+ */
+export async function reconcileStaleRuns(store: StateStore, isAlive: (pid: number) => boolean): Promise<number> {
+  const host = hostname();
+  let count = 0;
+  for (const run of await store.listRuns({ status: "running", limit: 1000 })) {
+    if (run.host !== host || isAlive(run.pid)) continue;
+    await _markInterrupted(store, run.id, `the process (pid ${run.pid}) ended without finishing the run`);
+    count++;
+  }
+  return count;
+}
+
+// --- internal ---
+
+interface SiteRunInput {
+  siteName: string;
+  steps: PipelineStep[];
+  explicit: boolean;
+  store: StateStore;
+  runId: string;
+  options: RunPipelineOptions;
+  signal: AbortSignal;
+  emit: (event: PipelineEvent) => void;
+  logger: Logger;
+}
+
+async function _runSite(input: SiteRunInput): Promise<SiteReport> {
+  const { siteName, steps, store, runId, options, signal, emit } = input;
+  const finish = async (status: SiteStatus, error?: SiteloomError | Error): Promise<SiteReport> => {
+    const message = error ? redact(error.message) : undefined;
+    emit({
+      type: "site-finished",
+      time: _now(),
+      runId,
+      site: siteName,
+      status,
+      ...(message === undefined ? {} : { error: message }),
+    });
+    const records = (await store.listSteps(runId)).filter((s) => s.site === siteName);
+    return {
+      site: siteName,
+      status,
+      ...(message === undefined ? {} : { error: message }),
+      ...(error && isSiteloomError(error) ? { errorCode: error.code } : {}),
+      steps: records,
+    };
+  };
+  const skipRest = async (from: number, status: StepStatus, reason: string) => {
+    for (const step of steps.slice(from)) {
+      await store.saveStep(runId, siteName, step.name, { status, summary: reason });
+    }
+  };
+
+  if (signal.aborted) {
+    await skipRest(0, "interrupted", "not started: the run was interrupted");
+    return finish("interrupted");
+  }
+  emit({ type: "site-started", time: _now(), runId, site: siteName });
+
+  let site: SiteContext;
+  try {
+    site = await options.workspace.site(siteName);
+  } catch (error) {
+    await skipRest(0, "skipped", "not started: the site's configuration could not be loaded");
+    return finish("failed", _asError(error));
+  }
+
+  let lock: SiteLock;
+  try {
+    lock = await acquireSiteLock({
+      store,
+      site: siteName,
+      owner: runId,
+      waitMs: options.lockWaitMs ?? 0,
+      ...(options.lockStaleMs === undefined ? {} : { staleMs: options.lockStaleMs }),
+      signal,
+      onWait: (holder, message) =>
+        emit({
+          type: "lock-waiting",
+          time: _now(),
+          runId,
+          site: siteName,
+          holder: { owner: holder.owner, pid: holder.pid, host: holder.host, since: holder.acquired },
+          message,
+        }),
+      onTakeover: (previous, message) =>
+        emit({
+          type: "lock-takeover",
+          time: _now(),
+          runId,
+          site: siteName,
+          previous: { owner: previous.owner, pid: previous.pid, host: previous.host, since: previous.acquired },
+          message,
+        }),
+    });
+  } catch (error) {
+    const err = _asError(error);
+    const interrupted = isSiteloomError(err) && err.code === "ERR_INTERRUPTED";
+    await skipRest(0, interrupted ? "interrupted" : "skipped", `not started: ${redact(err.message)}`);
+    return finish(interrupted ? "interrupted" : "failed", err);
+  }
+
+  try {
+    if (lock.previous) {
+      await _markInterrupted(
+        store,
+        lock.previous.owner,
+        `the process (pid ${lock.previous.pid}) ended without finishing; its lock was taken over by run ${runId}`,
+      );
+    }
+    const previous: Record<string, StepResult> = {};
+    for (const [index, step] of steps.entries()) {
+      if (signal.aborted) {
+        await skipRest(index, "interrupted", "not started: the run was interrupted");
+        return await finish("interrupted");
+      }
+      const skipReason = step.skip?.(site, input.explicit);
+      if (skipReason !== undefined) {
+        await store.saveStep(runId, siteName, step.name, { status: "skipped", summary: skipReason });
+        emit(_finishedEvent(runId, siteName, step.name, "skipped", 0, { summary: skipReason }));
+        continue;
+      }
+      const outcome = await _runStep(input, site, step, previous);
+      if (outcome.status === "succeeded") {
+        previous[step.name] = outcome.result;
+        continue;
+      }
+      await skipRest(
+        index + 1,
+        outcome.status === "interrupted" ? "interrupted" : "skipped",
+        outcome.status === "interrupted" ? "not started: the run was interrupted" : `not started: ${step.name} failed`,
+      );
+      return await finish(outcome.status, outcome.error);
+    }
+    return await finish("succeeded");
+  } finally {
+    await lock.release();
+  }
+}
+
+type StepOutcome = { status: "succeeded"; result: StepResult } | { status: "failed" | "interrupted"; error: Error };
+
+async function _runStep(
+  input: SiteRunInput,
+  site: SiteContext,
+  step: PipelineStep,
+  previous: Record<string, StepResult>,
+): Promise<StepOutcome> {
+  const { store, runId, siteName, emit, signal, options } = input;
+  const startedAt = Date.now();
+  await store.saveStep(runId, siteName, step.name, { status: "running", started: new Date(startedAt).toISOString() });
+  emit({ type: "step-started", time: _now(), runId, site: siteName, step: step.name });
+  let lastProgress = 0;
+  let pending: StepProgress | undefined;
+  const progress = (update: StepProgress) => {
+    pending = { ...pending, ...update };
+    const now = Date.now();
+    if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+    lastProgress = now;
+    emit({ type: "step-progress", time: _now(), runId, site: siteName, step: step.name, ...pending });
+  };
+  const log = (level: "info" | "warn") => (message: string) =>
+    emit({ type: "step-log", time: _now(), runId, site: siteName, step: step.name, level, message: redact(message) });
+  try {
+    const result =
+      (await step.run({
+        workspace: options.workspace,
+        site,
+        store,
+        runId,
+        dryRun: options.dryRun ?? false,
+        signal,
+        logger: input.logger.child({ site: siteName, step: step.name }),
+        progress,
+        info: log("info"),
+        warn: log("warn"),
+        previous,
+      })) ?? {};
+    if (pending) emit({ type: "step-progress", time: _now(), runId, site: siteName, step: step.name, ...pending });
+    const durationMs = Date.now() - startedAt;
+    await store.saveStep(runId, siteName, step.name, {
+      status: "succeeded",
+      finished: _now(),
+      counts: result.counts ?? {},
+      bytes: result.bytes ?? 0,
+      costUsd: result.costUsd ?? 0,
+      summary: result.summary === undefined ? undefined : redact(result.summary),
+      plan: (result.plan ?? []).map(redact),
+    });
+    emit(_finishedEvent(runId, siteName, step.name, "succeeded", durationMs, result));
+    return { status: "succeeded", result };
+  } catch (error) {
+    const err = _asError(error);
+    const interrupted = signal.aborted || (isSiteloomError(err) && err.code === "ERR_INTERRUPTED");
+    const status = interrupted ? "interrupted" : "failed";
+    const message = redact(err.message);
+    const code = isSiteloomError(err) ? err.code : "ERR_INTERNAL";
+    await store.saveStep(runId, siteName, step.name, {
+      status,
+      finished: _now(),
+      error: message,
+      errorCode: code,
+    });
+    emit({
+      ..._finishedEvent(runId, siteName, step.name, status, Date.now() - startedAt, {}),
+      error: message,
+      errorCode: code,
+    });
+    return { status, error: err };
+  }
+}
+
+function _finishedEvent(
+  runId: string,
+  site: string,
+  step: string,
+  status: StepStatus,
+  durationMs: number,
+  result: StepResult,
+): Extract<PipelineEvent, { type: "step-finished" }> {
+  return {
+    type: "step-finished",
+    time: _now(),
+    runId,
+    site,
+    step,
+    status,
+    durationMs,
+    ...(result.summary === undefined ? {} : { summary: redact(result.summary) }),
+    counts: result.counts ?? {},
+    bytes: result.bytes ?? 0,
+    costUsd: result.costUsd ?? 0,
+    plan: (result.plan ?? []).map(redact),
+  };
+}
+
+async function _markInterrupted(store: StateStore, runId: string, reason: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (run?.status !== "running") return;
+  for (const step of await store.listSteps(runId)) {
+    if (step.status === "running" || step.status === "pending") {
+      await store.saveStep(runId, step.site, step.step, {
+        status: "interrupted",
+        ...(step.status === "running" ? { error: reason } : { summary: "not started: the run was interrupted" }),
+      });
+    }
+  }
+  await store.updateRun(runId, { status: "interrupted", finished: run.finished ?? _now(), error: reason });
+}
+
+function _exitCodeOf(failed: SiteReport[]): number {
+  for (const report of failed) {
+    const code = report.errorCode ?? report.steps.find((s: RunStepRecord) => s.status === "failed")?.errorCode;
+    if (code && code !== "ERR_INTERNAL") return exitCodeFor(code as Parameters<typeof exitCodeFor>[0]);
+  }
+  return EXIT_CODES.failure;
+}
+
+async function _pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function _asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function _actor(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `pid${process.pid}@${hostname()}`;
+  }
+}
+
+function _now(): string {
+  return new Date().toISOString();
+}
