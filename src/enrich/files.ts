@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { copyFile, mkdir, open, readdir, rename, rm, rmdir, stat, utimes } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+
+/** A file of a tree: site-relative POSIX path and what `stat` said. */
+export interface TreeFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Temporary files carry this prefix, so an interrupted run's leftovers are recognised and removed. */
+export const TEMP_PREFIX = ".siteloom-tmp-";
+
+/** Every regular file under `root` (symlinks are not followed), sorted by path; a missing root gives []. */
+export async function walkTree(root: string): Promise<TreeFile[]> {
+  const out: TreeFile[] = [];
+  const visit = async (dir: string, prefix: string): Promise<void> => {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    const files: Promise<void>[] = [];
+    for (const entry of entries) {
+      const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await visit(full, rel);
+      else if (entry.isFile()) {
+        files.push(
+          stat(full).then((s) => {
+            out.push({ path: rel, size: s.size, mtimeMs: s.mtimeMs });
+          }),
+        );
+      }
+    }
+    await Promise.all(files);
+  };
+  await visit(root, "");
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Writes a file atomically: temp file in the same folder, fsync, rename. */
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`);
+  const handle = await open(tmp, "w", 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** Copies a file atomically and gives the copy the source's mtime, so "unchanged" can be decided by stat alone. */
+export async function copyFileAtomic(src: string, dest: string, mtimeMs: number): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = join(dirname(dest), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`);
+  try {
+    await copyFile(src, tmp, constants.COPYFILE_FICLONE);
+    const when = new Date(mtimeMs);
+    await utimes(tmp, when, when);
+    await rename(tmp, dest);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** Removes a file and then its folders up to (not including) `root` while they are empty. */
+export async function removeAndPrune(root: string, rel: string): Promise<void> {
+  await rm(join(root, rel), { force: true });
+  let dir = dirname(join(root, rel));
+  while (dir.length > root.length && dir.startsWith(root + sep)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return;
+    }
+    dir = dirname(dir);
+  }
+}

@@ -1,0 +1,11 @@
+export { decodePage, detectEncoding, encodeText, type PageEncoding, spliceBytes, type TextEdit } from "./encoding.ts";
+export { renderAtom, renderRss, xmlEscape } from "./feeds.ts";
+export { localizeUrls, type RenderMarkdownOptions, renderMarkdown } from "./markdown.ts";
+export { slugify } from "./model.ts";
+export { mergeRobots } from "./robots.ts";
+export { runEnrich } from "./run.ts";
+export { buildJsonLd, GENERATED_MARKER } from "./seo.ts";
+export { buildSitemaps, parseSitemap, renderIndex, renderUrlset, type SitemapUrl } from "./sitemap.ts";
+export { CONTENT_SELECTORS, hasServerSideCode, TEMPLATE_CANDIDATES } from "./template.ts";
+export type { EnrichReport, EnrichSiteInput, RunEnrichOptions, SkippedItem } from "./types.ts";
+export { rebaseUrl, relativeTo } from "./urls.ts";

@@ -1,0 +1,187 @@
+import { escapeHtml } from "./html.ts";
+import { type ArticleEntry, humanDate, isoWithOffset, type SiteInfo, type Taxonomy } from "./model.ts";
+import type { Crumb } from "./seo.ts";
+
+/** A listing page (blog index, a category or a tag), one page of its pagination. */
+export interface ListingPage {
+  /** Site folder of this page ("blog/", "blog/page/2/"). */
+  path: string;
+  heading: string;
+  title: string;
+  description: string;
+  crumbs: Crumb[];
+  entries: ArticleEntry[];
+  page: number;
+  pages: number;
+  /** Site folder of page 1 of this listing ("blog/", "blog/tag/x/"). */
+  base: string;
+  /** Categories listed under the articles (blog index only). */
+  categories?: { taxonomy: Taxonomy; count: number }[];
+}
+
+/** Body of an article page; site links are root-relative ("/blog/"), made relative per page later. */
+export function renderArticleBody(
+  site: SiteInfo,
+  entry: ArticleEntry,
+  bodyHtml: string,
+  crumbs: Crumb[],
+  neighbours: { prev?: ArticleEntry | undefined; next?: ArticleEntry | undefined },
+  related: ArticleEntry[],
+): string {
+  const a = entry.article;
+  const out: string[] = [];
+  out.push(renderCrumbs(crumbs));
+  out.push(`<article class="sl-article">`);
+  const meta = [
+    `<time datetime="${escapeHtml(isoWithOffset(a.publishedAt))}">${escapeHtml(humanDate(a.publishedAt, a.language))}</time>`,
+    `${a.readingTimeMinutes} min read`,
+  ];
+  if (a.author) meta.push(`by ${escapeHtml(a.author)}`);
+  out.push(`<header>\n<h1>${escapeHtml(a.title)}</h1>\n<p class="sl-meta">${meta.join(" · ")}</p>\n</header>`);
+  if (a.image) {
+    const size = a.image.width && a.image.height ? ` width="${a.image.width}" height="${a.image.height}"` : "";
+    out.push(
+      `<figure class="sl-image"><img src="${escapeHtml(_rooted(a.image.url))}" alt="${escapeHtml(a.image.alt)}"${size}></figure>`,
+    );
+  }
+  out.push(bodyHtml);
+  if (a.faq.length > 0) {
+    out.push(`<section class="sl-faq">\n<h2>Frequently asked questions</h2>`);
+    for (const item of a.faq) out.push(`<h3>${escapeHtml(item.question)}</h3>\n<p>${escapeHtml(item.answer)}</p>`);
+    out.push("</section>");
+  }
+  const taxonomy: string[] = [];
+  if (entry.category) {
+    taxonomy.push(
+      `Category: <a href="/${site.blogPath}/category/${entry.category.slug}/">${escapeHtml(entry.category.name)}</a>`,
+    );
+  }
+  if (entry.tags.length > 0) {
+    const links = entry.tags.map(
+      (t) => `<a href="/${site.blogPath}/tag/${t.slug}/" rel="tag">${escapeHtml(t.name)}</a>`,
+    );
+    taxonomy.push(`Tags: ${links.join(", ")}`);
+  }
+  if (taxonomy.length > 0) out.push(`<p class="sl-tags">${taxonomy.join(". ")}</p>`);
+  out.push("</article>");
+  if (neighbours.prev || neighbours.next) {
+    out.push(`<nav class="sl-prevnext-nav" aria-label="More articles">\n<ul class="sl-prevnext">`);
+    if (neighbours.prev) {
+      out.push(
+        `<li>Previous article: <a href="/${neighbours.prev.dir}/" rel="prev">${escapeHtml(neighbours.prev.article.title)}</a></li>`,
+      );
+    }
+    if (neighbours.next) {
+      out.push(
+        `<li>Next article: <a href="/${neighbours.next.dir}/" rel="next">${escapeHtml(neighbours.next.article.title)}</a></li>`,
+      );
+    }
+    out.push("</ul>\n</nav>");
+  }
+  if (related.length > 0) {
+    out.push(`<aside class="sl-related">\n<h2>Related articles</h2>\n<ul>`);
+    for (const r of related) out.push(`<li><a href="/${r.dir}/">${escapeHtml(r.article.title)}</a></li>`);
+    out.push("</ul>\n</aside>");
+  }
+  return `\n${out.join("\n")}\n`;
+}
+
+/** Body of a listing page: heading, excerpts with dates, pagination, feed links. */
+export function renderListingBody(site: SiteInfo, page: ListingPage): string {
+  const out: string[] = [renderCrumbs(page.crumbs), `<h1>${escapeHtml(page.heading)}</h1>`];
+  if (page.entries.length === 0) out.push("<p>No articles yet.</p>");
+  else {
+    out.push(`<ol class="sl-posts">`);
+    for (const e of page.entries) {
+      const a = e.article;
+      out.push(
+        `<li><article>\n<h2><a href="/${e.dir}/">${escapeHtml(a.title)}</a></h2>\n` +
+          `<p class="sl-meta"><time datetime="${escapeHtml(isoWithOffset(a.publishedAt))}">${escapeHtml(humanDate(a.publishedAt, a.language))}</time> · ${a.readingTimeMinutes} min read</p>\n` +
+          `<p>${escapeHtml(a.excerpt)}</p>\n</article></li>`,
+      );
+    }
+    out.push("</ol>");
+  }
+  if (page.pages > 1) {
+    out.push(`<nav class="sl-pager-nav" aria-label="Pagination">\n<ul class="sl-pager">`);
+    if (page.page > 1) {
+      out.push(`<li><a href="/${listingPath(page.base, page.page - 1)}" rel="prev">Newer articles</a></li>`);
+    }
+    out.push(`<li>Page ${page.page} of ${page.pages}</li>`);
+    if (page.page < page.pages) {
+      out.push(`<li><a href="/${listingPath(page.base, page.page + 1)}" rel="next">Older articles</a></li>`);
+    }
+    out.push("</ul>\n</nav>");
+  }
+  if (page.categories && page.categories.length > 0) {
+    out.push(`<h2>Categories</h2>\n<ul class="sl-categories">`);
+    for (const c of page.categories) {
+      out.push(
+        `<li><a href="/${site.blogPath}/category/${c.taxonomy.slug}/">${escapeHtml(c.taxonomy.name)}</a> (${c.count})</li>`,
+      );
+    }
+    out.push("</ul>");
+  }
+  out.push(
+    `<p class="sl-feeds">Follow the blog: <a href="/${site.blogPath}/feed.xml">RSS feed</a>, <a href="/${site.blogPath}/atom.xml">Atom feed</a></p>`,
+  );
+  return `\n${out.join("\n")}\n`;
+}
+
+/** Breadcrumb navigation; the last crumb is the current page and is not a link. */
+export function renderCrumbs(crumbs: Crumb[]): string {
+  const items = crumbs.map((c, i) =>
+    i === crumbs.length - 1
+      ? `<li aria-current="page">${escapeHtml(c.name)}</li>`
+      : `<li><a href="/${c.path}">${escapeHtml(c.name)}</a></li>`,
+  );
+  return `<nav class="sl-crumbs" aria-label="Breadcrumb">\n<ol>\n${items.join("\n")}\n</ol>\n</nav>`;
+}
+
+/** Site folder of page `n` of a listing whose first page is `base` ("blog/" → "blog/page/2/"). */
+export function listingPath(base: string, n: number): string {
+  return n <= 1 ? base : `${base}page/${n}/`;
+}
+
+/** Related articles: shared tags weigh most, then category, then keywords; newest first on ties. */
+export function findRelated(entries: ArticleEntry[], limit = 3): Map<ArticleEntry, ArticleEntry[]> {
+  const byTerm = new Map<string, ArticleEntry[]>();
+  const termsOf = (e: ArticleEntry): [string, number][] => [
+    ...e.tags.map((t): [string, number] => [`t:${t.slug}`, 3]),
+    ...(e.category ? [[`c:${e.category.slug}`, 2] as [string, number]] : []),
+    ...e.article.keywords.map((k): [string, number] => [`k:${k.toLowerCase()}`, 1]),
+  ];
+  for (const e of entries) {
+    for (const [term] of termsOf(e)) {
+      const list = byTerm.get(term) ?? [];
+      list.push(e);
+      byTerm.set(term, list);
+    }
+  }
+  const result = new Map<ArticleEntry, ArticleEntry[]>();
+  for (const e of entries) {
+    const scores = new Map<ArticleEntry, number>();
+    for (const [term, weight] of termsOf(e)) {
+      const peers = byTerm.get(term)!;
+      // Very common terms say little and would make this quadratic; skip them.
+      if (peers.length > 200) continue;
+      for (const other of peers) if (other !== e) scores.set(other, (scores.get(other) ?? 0) + weight);
+    }
+    const ranked = [...scores.entries()]
+      .sort(
+        (x, y) =>
+          y[1] - x[1] || Date.parse(y[0].published) - Date.parse(x[0].published) || (x[0].dir < y[0].dir ? -1 : 1),
+      )
+      .slice(0, limit)
+      .map(([other]) => other);
+    result.set(e, ranked);
+  }
+  return result;
+}
+
+// --- internal ---
+
+function _rooted(url: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith("/")) return url;
+  return `/${url}`;
+}

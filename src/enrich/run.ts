@@ -1,0 +1,614 @@
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { type Article, ArticleSchema } from "../content/index.ts";
+import { SiteloomError } from "../errors.ts";
+import { decodePage, spliceBytes } from "./encoding.ts";
+import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
+import { copyFileAtomic, removeAndPrune, TEMP_PREFIX, type TreeFile, walkTree, writeFileAtomic } from "./files.ts";
+import { parseHtml } from "./html.ts";
+import { localizeUrls, renderMarkdown } from "./markdown.ts";
+import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, slugify, type Taxonomy } from "./model.ts";
+import { findRelated, type ListingPage, listingPath, renderArticleBody, renderListingBody } from "./pages.ts";
+import { mergeRobots } from "./robots.ts";
+import { type Crumb, GENERATED_MARKER, type HeadInfo, renderHead } from "./seo.ts";
+import { buildSitemaps, type ExistingSitemap, parseSitemap, type SitemapUrl } from "./sitemap.ts";
+import {
+  CONTENT_SELECTORS,
+  findNavInsertion,
+  hasServerSideCode,
+  navLinkEdit,
+  prepareTemplate,
+  renderFromTemplate,
+  TEMPLATE_CANDIDATES,
+  type Template,
+} from "./template.ts";
+import type { EnrichReport, RunEnrichOptions, SkippedItem } from "./types.ts";
+import { absoluteUrl, dirOf } from "./urls.ts";
+
+/**
+ * Builds sites/<name>/output/ from export/ and articles/: the live site byte for byte, plus article pages in the
+ * site's own layout, listings, feeds, sitemap and robots.txt. Only files whose bytes must change are written, so
+ * everything else keeps its mtime; output files that no longer belong (removed articles) are deleted.
+ */
+export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport> {
+  const started = performance.now();
+  const { site } = options;
+  const cfg = site.config.enrich;
+  const dryRun = options.dryRun ?? false;
+  const skipped: SkippedItem[] = [];
+  const warnings: string[] = [];
+  const log = options.logger;
+
+  const exportFiles = await walkTree(site.paths.export);
+  if (exportFiles.length === 0) {
+    throw new SiteloomError(
+      "ERR_ENRICH",
+      `enrich: ${site.paths.export} is empty or missing; run \`siteloom export ${site.name}\` first`,
+      { site: site.name },
+    );
+  }
+  const exportIndex = new Map(exportFiles.map((f) => [f.path, f]));
+  const info = _siteInfo(site);
+  const blogDir = `${info.blogPath}/`;
+  const cache = await _loadCache(options.cacheFile);
+
+  // --- articles ---
+  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped);
+
+  // --- template ---
+  const tpl = await _loadTemplate(site, exportIndex, skipped);
+  const template = prepareTemplate(tpl.path, tpl.page, {
+    contentSelector: cfg.contentSelector,
+    nav: cfg.navLink.enabled ? { label: cfg.navLink.label, selector: cfg.navLink.selector, blogDir } : undefined,
+  });
+
+  const desired = new Map<string, Desired>();
+  const generatedUrls: SitemapUrl[] = [];
+
+  // --- article pages ---
+  const related = findRelated(entries);
+  const bodies = new Map<ArticleEntry, string>();
+  for (const e of entries) {
+    const key = e.hash;
+    let cached = cache.bodies[key];
+    if (!cached) {
+      const rendered = renderMarkdown(e.article.bodyMarkdown, { siteHost: info.host, title: e.article.title });
+      cached = { html: rendered.html, removed: rendered.removed };
+    }
+    cache.nextBodies[key] = cached;
+    for (const r of cached.removed) warnings.push(`${e.path}: removed ${r}`);
+    bodies.set(e, cached.html);
+  }
+  entries.forEach((e, i) => {
+    const crumbs: Crumb[] = [
+      { name: "Home", path: "" },
+      { name: "Blog", path: blogDir },
+      ...(e.category ? [{ name: e.category.name, path: `${blogDir}category/${e.category.slug}/` }] : []),
+      { name: e.article.title, path: `${e.dir}/` },
+    ];
+    // entries are newest first: the previous article is the next older one.
+    const body = renderArticleBody(
+      info,
+      e,
+      bodies.get(e)!,
+      crumbs,
+      { prev: entries[i + 1], next: entries[i - 1] },
+      related.get(e) ?? [],
+    );
+    const head = renderHead(info, {
+      title: `${e.article.title} | ${info.name}`,
+      description: e.article.metaDescription,
+      url: e.url,
+      language: e.article.language,
+      type: "article",
+      crumbs,
+      article: e,
+    });
+    desired.set(e.path, {
+      kind: "bytes",
+      data: renderFromTemplate(template, { dir: e.dir, language: e.article.language, head, body }),
+    });
+    generatedUrls.push({ loc: e.url, lastmod: isoWithOffset(e.modified) });
+  });
+
+  // --- listings: blog index, categories, tags ---
+  const listings: {
+    base: string;
+    heading: string;
+    titleBase: string;
+    description: string;
+    crumbs: Crumb[];
+    items: ArticleEntry[];
+    withCategories?: boolean;
+  }[] = [];
+  const blogCrumbs: Crumb[] = [
+    { name: "Home", path: "" },
+    { name: "Blog", path: blogDir },
+  ];
+  listings.push({
+    base: blogDir,
+    heading: "Blog",
+    titleBase: `Blog | ${info.name}`,
+    description: `Articles and news from ${info.name}.`,
+    crumbs: blogCrumbs,
+    items: entries,
+    withCategories: true,
+  });
+  const categories = _groupBy(entries, (e) => (e.category ? [e.category] : []));
+  const tags = _groupBy(entries, (e) => e.tags);
+  for (const { taxonomy, items } of categories) {
+    listings.push({
+      base: `${blogDir}category/${taxonomy.slug}/`,
+      heading: `Category: ${taxonomy.name}`,
+      titleBase: `${taxonomy.name} | Blog | ${info.name}`,
+      description: `Articles about ${taxonomy.name} from ${info.name}.`,
+      crumbs: [...blogCrumbs, { name: taxonomy.name, path: `${blogDir}category/${taxonomy.slug}/` }],
+      items,
+    });
+  }
+  for (const { taxonomy, items } of tags) {
+    listings.push({
+      base: `${blogDir}tag/${taxonomy.slug}/`,
+      heading: `Articles tagged “${taxonomy.name}”`,
+      titleBase: `Tagged “${taxonomy.name}” | Blog | ${info.name}`,
+      description: `Articles tagged “${taxonomy.name}” from ${info.name}.`,
+      crumbs: [...blogCrumbs, { name: `Tag: ${taxonomy.name}`, path: `${blogDir}tag/${taxonomy.slug}/` }],
+      items,
+    });
+  }
+  for (const l of listings) {
+    const pages = Math.max(1, Math.ceil(l.items.length / info.perPage));
+    for (let n = 1; n <= pages; n++) {
+      const path = listingPath(l.base, n);
+      const crumbs = n === 1 ? l.crumbs : [...l.crumbs, { name: `Page ${n}`, path }];
+      const page: ListingPage = {
+        path,
+        heading: n === 1 ? l.heading : `${l.heading} (page ${n})`,
+        title: n === 1 ? l.titleBase : `Page ${n} | ${l.titleBase}`,
+        description: n === 1 ? l.description : `${l.description} Page ${n} of ${pages}.`,
+        crumbs,
+        entries: l.items.slice((n - 1) * info.perPage, n * info.perPage),
+        page: n,
+        pages,
+        base: l.base,
+        ...(l.withCategories && n === 1
+          ? { categories: categories.map((c) => ({ taxonomy: c.taxonomy, count: c.items.length })) }
+          : {}),
+      };
+      const url = absoluteUrl(info.baseUrl, path);
+      const headInfo: HeadInfo = {
+        title: page.title,
+        description: page.description,
+        url,
+        language: info.language,
+        type: "website",
+        crumbs,
+        pageType: "CollectionPage",
+      };
+      const dir = path.replace(/\/$/, "");
+      desired.set(`${path}index.html`, {
+        kind: "bytes",
+        data: renderFromTemplate(template, {
+          dir,
+          language: info.language,
+          head: renderHead(info, headInfo),
+          body: renderListingBody(info, page),
+        }),
+      });
+      const lastmod = newest(page.entries.map((e) => e.modified));
+      generatedUrls.push({ loc: url, ...(lastmod ? { lastmod: isoWithOffset(lastmod) } : {}) });
+    }
+  }
+
+  // --- feeds ---
+  const feedItems: FeedItem[] = entries.slice(0, info.feedItems).map((e) => {
+    const image = e.article.image
+      ? `<p><img src="${_attr(absoluteUrl(info.baseUrl, e.article.image.url))}" alt="${_attr(e.article.image.alt)}"></p>\n`
+      : "";
+    return { entry: e, html: image + localizeUrls(bodies.get(e)!, (p) => absoluteUrl(info.baseUrl, p)) };
+  });
+  desired.set(`${blogDir}feed.xml`, { kind: "bytes", data: Buffer.from(renderRss(info, feedItems)) });
+  desired.set(`${blogDir}atom.xml`, { kind: "bytes", data: Buffer.from(renderAtom(info, feedItems)) });
+
+  // --- sitemap ---
+  const existingSitemap = await _readExistingSitemap(site.paths.export, exportIndex, info.baseUrl);
+  const sitemapFiles = buildSitemaps({
+    existing: existingSitemap.sitemap,
+    generated: generatedUrls,
+    baseUrl: info.baseUrl,
+    ownPrefix: absoluteUrl(info.baseUrl, blogDir),
+    limit: cfg.sitemapLimit,
+  });
+  for (const f of sitemapFiles) desired.set(f.path, { kind: "bytes", data: Buffer.from(f.content) });
+
+  // --- robots.txt ---
+  const robotsSrc = exportIndex.get("robots.txt");
+  const robotsBytes = robotsSrc ? await readFile(join(site.paths.export, "robots.txt")) : undefined;
+  const robots = mergeRobots(robotsBytes, absoluteUrl(info.baseUrl, "sitemap.xml"));
+  if (!(robotsSrc && robotsBytes && robots.equals(robotsBytes)))
+    desired.set("robots.txt", { kind: "bytes", data: robots });
+
+  // --- the live site's own files ---
+  for (const f of exportFiles) {
+    if (desired.has(f.path)) continue;
+    if (existingSitemap.ownFiles.has(f.path)) continue;
+    if (f.path.startsWith(blogDir) && (await _isGenerated(site.paths.export, f))) continue; // a removed article
+    if (f.path.split("/").some((part) => part.startsWith(TEMP_PREFIX))) continue;
+    if (cfg.navLink.enabled && /\.(?:html?|shtml|php)$/i.test(f.path)) {
+      const edited = await _navEdit(site.paths.export, site.paths.output, f, cfg, blogDir, cache, skipped);
+      desired.set(f.path, edited);
+      continue;
+    }
+    desired.set(f.path, { kind: "copy", file: f });
+  }
+  for (const f of exportFiles) {
+    if (
+      f.path.startsWith(blogDir) &&
+      desired.has(f.path) &&
+      desired.get(f.path)!.kind === "bytes" &&
+      !/\.xml$/.test(f.path)
+    ) {
+      if (!(await _isGenerated(site.paths.export, f)))
+        warnings.push(
+          `${f.path}: the live site's own page is replaced by a generated one (change enrich.blogPath to avoid this)`,
+        );
+    }
+  }
+
+  // --- apply ---
+  const written: string[] = [];
+  const removed: string[] = [];
+  let unchanged = 0;
+  const outputFiles = await walkTree(site.paths.output);
+  const outputIndex = new Map(outputFiles.map((f) => [f.path, f]));
+  for (const [path, want] of [...desired.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const have = outputIndex.get(path);
+    const target = join(site.paths.output, path);
+    if (want.kind === "copy" || want.kind === "nav-unchanged") {
+      const src = want.file;
+      if (have && have.size === src.size && Math.floor(have.mtimeMs) === Math.floor(src.mtimeMs)) {
+        unchanged++;
+        continue;
+      }
+      written.push(path);
+      if (!dryRun) await copyFileAtomic(join(site.paths.export, path), target, src.mtimeMs);
+      continue;
+    }
+    if (have && have.size === want.data.length && (await readFile(target)).equals(want.data)) {
+      unchanged++;
+      continue;
+    }
+    written.push(path);
+    if (!dryRun) await writeFileAtomic(target, want.data);
+    if (want.navKey && !dryRun) {
+      const s = await stat(target);
+      cache.nextNav[want.navKey.path] = { ...want.navKey.entry, outSize: s.size, outMtimeMs: s.mtimeMs };
+    }
+  }
+  for (const f of outputFiles) {
+    if (desired.has(f.path)) continue;
+    removed.push(f.path);
+    if (!dryRun) await removeAndPrune(site.paths.output, f.path);
+  }
+  if (!dryRun) await _saveCache(options.cacheFile, cache);
+
+  const report: EnrichReport = {
+    site: site.name,
+    dryRun,
+    template: template.path,
+    contentSelector: cfg.contentSelector ?? "(detected)",
+    encoding: template.page.encoding.name,
+    articles: { published: entries.length, drafts, invalid },
+    written,
+    unchanged,
+    removed: removed.filter((p) => !p.split("/").pop()!.startsWith(TEMP_PREFIX)),
+    skipped,
+    warnings,
+    durationMs: Math.round(performance.now() - started),
+  };
+  log?.info({ site: site.name, written: written.length, unchanged, removed: removed.length }, "enrich done");
+  return report;
+}
+
+// --- internal ---
+
+/** Bumped when generated HTML changes shape, so cached bodies are not reused across versions. */
+const RENDER_VERSION = "1";
+
+type Desired =
+  | { kind: "copy"; file: TreeFile }
+  | { kind: "nav-unchanged"; file: TreeFile }
+  | { kind: "bytes"; data: Buffer; navKey?: { path: string; entry: NavCacheEntry } };
+
+interface NavCacheEntry {
+  size: number;
+  mtimeMs: number;
+  config: string;
+  outSize?: number;
+  outMtimeMs?: number;
+}
+
+interface Cache {
+  bodies: Record<string, { html: string; removed: string[] }>;
+  nav: Record<string, NavCacheEntry>;
+  nextBodies: Record<string, { html: string; removed: string[] }>;
+  nextNav: Record<string, NavCacheEntry>;
+}
+
+async function _loadCache(file: string | undefined): Promise<Cache> {
+  const empty: Cache = { bodies: {}, nav: {}, nextBodies: {}, nextNav: {} };
+  if (!file) return empty;
+  try {
+    const data = JSON.parse(await readFile(file, "utf8")) as {
+      version?: string;
+      bodies?: Cache["bodies"];
+      nav?: Cache["nav"];
+    };
+    if (data.version !== RENDER_VERSION) return empty;
+    return { bodies: data.bodies ?? {}, nav: data.nav ?? {}, nextBodies: {}, nextNav: {} };
+  } catch {
+    return empty; // a missing or damaged cache only costs time
+  }
+}
+
+async function _saveCache(file: string | undefined, cache: Cache): Promise<void> {
+  if (!file) return;
+  await writeFileAtomic(
+    file,
+    JSON.stringify({ version: RENDER_VERSION, bodies: cache.nextBodies, nav: cache.nextNav }),
+  );
+}
+
+function _siteInfo(site: RunEnrichOptions["site"]): SiteInfo {
+  const cfg = site.config;
+  let base = cfg.url ?? (cfg.domain ? `https://${cfg.domain}/` : undefined);
+  if (!base) {
+    throw new SiteloomError(
+      "ERR_CONFIG_INVALID",
+      `enrich: site "${site.name}" has neither url nor domain; set domain: example.com in sites/${site.name}/site.yaml`,
+      { site: site.name },
+    );
+  }
+  if (!base.endsWith("/")) base += "/";
+  const url = new URL(base);
+  const name = cfg.name ?? url.hostname.replace(/^www\./, "");
+  const blogPath = cfg.enrich.blogPath.replace(/^\/+|\/+$/g, "");
+  if (!blogPath || blogPath.split("/").some((p) => p === ".." || p === ".")) {
+    throw new SiteloomError(
+      "ERR_CONFIG_INVALID",
+      `enrich.blogPath "${cfg.enrich.blogPath}" must be a folder inside the site, such as blog`,
+    );
+  }
+  return {
+    baseUrl: url.href,
+    host: url.host,
+    name,
+    language: cfg.content.language,
+    organization: {
+      name: cfg.enrich.organization.name ?? name,
+      ...(cfg.enrich.organization.logo ? { logo: cfg.enrich.organization.logo } : {}),
+    },
+    blogPath,
+    languages: cfg.enrich.languages,
+    perPage: cfg.enrich.perPage,
+    feedItems: cfg.enrich.feedItems,
+  };
+}
+
+async function _loadArticles(
+  dir: string,
+  info: SiteInfo,
+  skipped: SkippedItem[],
+): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number }> {
+  const files = (await walkTree(dir)).filter((f) => !f.path.includes("/") && f.path.endsWith(".json"));
+  const entries: ArticleEntry[] = [];
+  const slugs = new Set<string>();
+  let drafts = 0;
+  let invalid = 0;
+  const loaded = await Promise.all(files.map(async (f) => ({ f, bytes: await readFile(join(dir, f.path)) })));
+  for (const { f, bytes } of loaded) {
+    let article: Article;
+    try {
+      const parsed = ArticleSchema.safeParse(JSON.parse(bytes.toString("utf8")));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        skipped.push({
+          path: `articles/${f.path}`,
+          reason: `invalid article: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+        });
+        invalid++;
+        continue;
+      }
+      article = parsed.data;
+    } catch (error) {
+      skipped.push({ path: `articles/${f.path}`, reason: `not valid JSON: ${(error as Error).message}` });
+      invalid++;
+      continue;
+    }
+    if (article.status !== "ready") {
+      drafts++;
+      skipped.push({ path: `articles/${f.path}`, reason: "draft (status is not ready)" });
+      continue;
+    }
+    if (slugs.has(article.slug)) {
+      skipped.push({ path: `articles/${f.path}`, reason: `duplicate slug "${article.slug}"` });
+      invalid++;
+      continue;
+    }
+    slugs.add(article.slug);
+    const entryDir = `${info.blogPath}/${article.slug}`;
+    const reserved = ["page", "category", "tag"];
+    if (reserved.includes(article.slug)) {
+      skipped.push({ path: `articles/${f.path}`, reason: `slug "${article.slug}" is reserved for listing pages` });
+      invalid++;
+      continue;
+    }
+    const tags: Taxonomy[] = [];
+    const seen = new Set<string>();
+    for (const t of article.tags) {
+      const slug = slugify(t);
+      if (!seen.has(slug)) {
+        seen.add(slug);
+        tags.push({ name: t, slug });
+      }
+    }
+    entries.push({
+      article,
+      hash: createHash("sha256").update(RENDER_VERSION).update(info.host).update(bytes).digest("hex"),
+      dir: entryDir,
+      path: `${entryDir}/index.html`,
+      url: absoluteUrl(info.baseUrl, `${entryDir}/`),
+      published: article.publishedAt,
+      modified: article.updatedAt ?? article.publishedAt,
+      ...(article.category ? { category: { name: article.category, slug: slugify(article.category) } } : {}),
+      tags,
+    });
+  }
+  // Newest first; the slug breaks ties so the order never depends on the file system.
+  entries.sort(
+    (a, b) => Date.parse(b.published) - Date.parse(a.published) || (a.article.slug < b.article.slug ? -1 : 1),
+  );
+  return { entries, drafts, invalid };
+}
+
+async function _loadTemplate(
+  site: RunEnrichOptions["site"],
+  exportIndex: Map<string, TreeFile>,
+  skipped: SkippedItem[],
+): Promise<{ path: string; page: ReturnType<typeof decodePage> }> {
+  const cfg = site.config.enrich;
+  const candidates = cfg.template ? [cfg.template.replace(/^\/+/, "")] : TEMPLATE_CANDIDATES;
+  for (const path of candidates) {
+    if (!exportIndex.has(path)) continue;
+    const page = decodePage(await readFile(join(site.paths.export, path)));
+    if (hasServerSideCode(page.text) && cfg.skipServerSide) {
+      if (cfg.template) {
+        throw new SiteloomError(
+          "ERR_ENRICH",
+          `enrich: template ${path} contains server-side code (PHP/SSI); pick a static page with enrich.template or set enrich.skipServerSide: false`,
+          { site: site.name },
+        );
+      }
+      skipped.push({ path, reason: "not used as template: contains server-side code" });
+      continue;
+    }
+    return { path, page };
+  }
+  throw new SiteloomError(
+    "ERR_ENRICH",
+    cfg.template
+      ? `enrich: template ${cfg.template} is not in ${site.paths.export}; fix enrich.template in sites/${site.name}/site.yaml`
+      : `enrich: no layout page found in export/ (tried ${TEMPLATE_CANDIDATES.join(", ")}); set enrich.template in sites/${site.name}/site.yaml`,
+    { site: site.name },
+  );
+}
+
+async function _readExistingSitemap(
+  exportDir: string,
+  exportIndex: Map<string, TreeFile>,
+  baseUrl: string,
+): Promise<{ sitemap: ExistingSitemap; ownFiles: Set<string> }> {
+  const ownFiles = new Set<string>();
+  if (!exportIndex.has("sitemap.xml")) return { sitemap: parseSitemap(undefined), ownFiles };
+  const sitemap = parseSitemap(await readFile(join(exportDir, "sitemap.xml"), "utf8"));
+  if (sitemap.kind !== "index") return { sitemap, ownFiles };
+  // An index siteloom wrote last time (sitemap-N.xml files only): read those files back as the site's URL list.
+  const ours = sitemap.sitemaps.map((s) => (s.loc.startsWith(baseUrl) ? s.loc.slice(baseUrl.length) : ""));
+  if (ours.length > 0 && ours.every((p) => /^sitemap-\d+\.xml$/.test(p))) {
+    const urls: SitemapUrl[] = [];
+    for (const p of ours) {
+      ownFiles.add(p);
+      if (exportIndex.has(p)) urls.push(...parseSitemap(await readFile(join(exportDir, p), "utf8")).urls);
+    }
+    return { sitemap: { kind: "urlset", urls, sitemaps: [] }, ownFiles };
+  }
+  for (const s of sitemap.sitemaps) {
+    const p = s.loc.startsWith(baseUrl) ? s.loc.slice(baseUrl.length) : "";
+    if (/^sitemap-blog(?:-\d+)?\.xml$/.test(p)) ownFiles.add(p);
+  }
+  return { sitemap, ownFiles };
+}
+
+async function _isGenerated(exportDir: string, f: TreeFile): Promise<boolean> {
+  if (/\.xml$/.test(f.path)) return /(?:^|\/)(?:feed|atom)\.xml$/.test(f.path);
+  if (!/\.html?$/.test(f.path)) return false;
+  const head = (await readFile(join(exportDir, f.path))).subarray(0, 64 * 1024).toString("latin1");
+  return head.includes(GENERATED_MARKER);
+}
+
+/** The live site's page with the "Blog" link added to its navigation, or a copy when it needs no edit. */
+async function _navEdit(
+  exportDir: string,
+  outputDir: string,
+  f: TreeFile,
+  cfg: RunEnrichOptions["site"]["config"]["enrich"],
+  blogDir: string,
+  cache: Cache,
+  skipped: SkippedItem[],
+): Promise<Desired> {
+  const configKey = JSON.stringify([
+    cfg.navLink.label,
+    cfg.navLink.selector ?? "",
+    blogDir,
+    cfg.skipServerSide,
+    RENDER_VERSION,
+  ]);
+  const prev = cache.nav[f.path];
+  if (prev && prev.size === f.size && prev.mtimeMs === f.mtimeMs && prev.config === configKey) {
+    if (prev.outSize === undefined) {
+      cache.nextNav[f.path] = prev;
+      return { kind: "nav-unchanged", file: f };
+    }
+    // Edited last time: if the output is still what was written then, it is still right.
+    try {
+      const s = await stat(join(outputDir, f.path));
+      if (s.size === prev.outSize && s.mtimeMs === prev.outMtimeMs) {
+        cache.nextNav[f.path] = prev;
+        return { kind: "bytes", data: await readFile(join(outputDir, f.path)) };
+      }
+    } catch {
+      // gone: recompute below
+    }
+  }
+  const entry: NavCacheEntry = { size: f.size, mtimeMs: f.mtimeMs, config: configKey };
+  const page = decodePage(await readFile(join(exportDir, f.path)));
+  if (cfg.skipServerSide && hasServerSideCode(page.text)) {
+    skipped.push({ path: f.path, reason: "server-side code (PHP/SSI): navigation left as it is" });
+    cache.nextNav[f.path] = entry;
+    return { kind: "nav-unchanged", file: f };
+  }
+  const dir = dirOf(f.path);
+  const ins = findNavInsertion(parseHtml(page.text), page.text, dir, {
+    label: cfg.navLink.label,
+    selector: cfg.navLink.selector,
+    blogDir,
+  });
+  if (!ins) {
+    cache.nextNav[f.path] = entry;
+    return { kind: "nav-unchanged", file: f };
+  }
+  const data = spliceBytes(page, [navLinkEdit(ins, dir, { label: cfg.navLink.label, blogDir })]);
+  return { kind: "bytes", data, navKey: { path: f.path, entry } };
+}
+
+function _groupBy(
+  entries: ArticleEntry[],
+  keys: (e: ArticleEntry) => Taxonomy[],
+): { taxonomy: Taxonomy; items: ArticleEntry[] }[] {
+  const groups = new Map<string, { taxonomy: Taxonomy; items: ArticleEntry[] }>();
+  for (const e of entries) {
+    for (const t of keys(e)) {
+      const g = groups.get(t.slug) ?? { taxonomy: t, items: [] };
+      g.items.push(e);
+      groups.set(t.slug, g);
+    }
+  }
+  return [...groups.values()].sort((a, b) => a.taxonomy.name.localeCompare(b.taxonomy.name));
+}
+
+function _attr(text: string): string {
+  return text.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+}
+
+export { CONTENT_SELECTORS, type Template };

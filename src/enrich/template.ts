@@ -1,0 +1,303 @@
+import { SiteloomError } from "../errors.ts";
+import { type DecodedPage, spliceBytes, type TextEdit } from "./encoding.ts";
+import {
+  endInsertionPoint,
+  escapeHtml,
+  getAttr,
+  type HtmlDocument,
+  type HtmlElement,
+  innerRange,
+  outerRange,
+  parseHtml,
+  parseSelector,
+  querySelector,
+  querySelectorAll,
+  walkElements,
+} from "./html.ts";
+import { localizeUrls } from "./markdown.ts";
+import { dirOf, isRelativeUrl, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
+
+/** Content regions tried in order when `enrich.contentSelector` is not set. */
+export const CONTENT_SELECTORS = ["main", "article", "#content", ".content", "#main", ".main"];
+
+/** Pages tried in order as the layout when `enrich.template` is not set (a plain content page beats the home page). */
+export const TEMPLATE_CANDIDATES = [
+  "about.html",
+  "about/index.html",
+  "about.htm",
+  "about-us.html",
+  "about-us/index.html",
+  "contact.html",
+  "contact/index.html",
+  "services.html",
+  "index.html",
+  "index.htm",
+];
+
+/** Options of the navigation "Blog" link. */
+export interface NavLinkOptions {
+  label: string;
+  /** Selector of the navigation list; default `nav ul`, then `nav`. */
+  selector?: string | undefined;
+  /** Site folder of the blog ("blog/"). */
+  blogDir: string;
+}
+
+/** A layout page ready to be filled: where its content region, head and language are, and its URLs to move. */
+export interface Template {
+  path: string;
+  dir: string;
+  page: DecodedPage;
+  content: { start: number; end: number };
+  headInsertAt: number;
+  lang: { start: number; end: number } | { insertAt: number };
+  /** Edits every generated page shares (old SEO tags out, nav state cleared). */
+  fixedEdits: TextEdit[];
+  /** Relative URL attributes outside the content region. */
+  urlAttrs: { start: number; end: number; name: string; value: string; srcset: boolean }[];
+  /** Where the "Blog" link goes (navLink enabled and the nav does not link to the blog yet). */
+  nav?: (NavInsertion & { label: string; blogDir: string }) | undefined;
+}
+
+/** Where and how a "Blog" link goes into a navigation list. */
+export interface NavInsertion {
+  insertAt: number;
+  /** "li" when the nav is a list, "a" when links sit directly in the nav. */
+  wrap: "li" | "a";
+  liClass?: string | undefined;
+  aClass?: string | undefined;
+  /** The end tag starts a line: keep the inserted item on a line of its own. */
+  newline?: boolean;
+}
+
+/** What fills a template for one generated page. */
+export interface PageContent {
+  /** Site folder of the page ("blog/my-post"). */
+  dir: string;
+  language: string;
+  /** Block inserted before `</head>` (absolute URLs). */
+  head: string;
+  /** Content region HTML with root-relative site URLs ("/blog/"). */
+  body: string;
+}
+
+/** Whether a page holds server-side code (PHP, SSI) that a static rewrite would break or expose. */
+export function hasServerSideCode(text: string): boolean {
+  return /<\?(?:php|=)|<!--#\s*(?:include|echo|exec|config|set|if|elif|else|endif|fsize|flastmod|printenv)\b/i.test(
+    text,
+  );
+}
+
+/** Prepares the layout page. `contentSelector` wins over detection; a missing region is a config error. */
+export function prepareTemplate(
+  path: string,
+  page: DecodedPage,
+  options: { contentSelector?: string | undefined; nav?: NavLinkOptions | undefined },
+): Template {
+  const doc = parseHtml(page.text);
+  const selectors = options.contentSelector ? [options.contentSelector] : CONTENT_SELECTORS;
+  let region: HtmlElement | undefined;
+  for (const s of selectors) {
+    region = querySelector(doc, parseSelector(s));
+    if (region) break;
+  }
+  const content = region ? innerRange(region) : undefined;
+  if (!region || !content) {
+    throw new SiteloomError(
+      "ERR_ENRICH",
+      options.contentSelector
+        ? `enrich: template ${path} has no element matching "${options.contentSelector}" with both tags written out; fix enrich.contentSelector`
+        : `enrich: found no content region (${CONTENT_SELECTORS.join(", ")}) in template ${path}; set enrich.contentSelector in site.yaml`,
+    );
+  }
+  const head = querySelector(doc, "head");
+  const headInsertAt = head ? endInsertionPoint(head) : undefined;
+  if (!head || headInsertAt === undefined) {
+    throw new SiteloomError(
+      "ERR_ENRICH",
+      `enrich: template ${path} has no <head>; pick another page with enrich.template`,
+    );
+  }
+  const fixedEdits: TextEdit[] = [];
+  for (const [el] of walkElements(head)) {
+    if (_isSeoElement(el)) {
+      const r = outerRange(el);
+      if (r) fixedEdits.push({ start: r.start, end: _eatLineEnd(page.text, r.end), text: "" });
+    }
+  }
+  // The template's own "you are here" marker would be wrong on every generated page.
+  for (const [el] of walkElements(doc)) {
+    if (el.tagName !== "a" && el.tagName !== "li") continue;
+    const loc = el.sourceCodeLocation?.attrs?.["aria-current"];
+    if (loc && !(loc.startOffset >= content.start && loc.endOffset <= content.end)) {
+      const start = page.text[loc.startOffset - 1] === " " ? loc.startOffset - 1 : loc.startOffset;
+      fixedEdits.push({ start, end: loc.endOffset, text: "" });
+    }
+  }
+  const html = querySelector(doc, "html");
+  const langLoc = html?.sourceCodeLocation?.attrs?.lang;
+  const htmlStart = html?.sourceCodeLocation?.startTag;
+  let lang: Template["lang"];
+  if (langLoc) lang = { start: langLoc.startOffset, end: langLoc.endOffset };
+  else if (htmlStart) lang = { insertAt: htmlStart.startOffset + "<html".length };
+  else throw new SiteloomError("ERR_ENRICH", `enrich: template ${path} has no <html> start tag; pick another page`);
+
+  const dir = dirOf(path);
+  const urlAttrs: Template["urlAttrs"] = [];
+  const hasBase = querySelectorAll(doc, "base").some((b) => getAttr(b, "href") !== undefined);
+  if (!hasBase) {
+    for (const [el] of walkElements(doc)) {
+      const locs = el.sourceCodeLocation?.attrs;
+      if (!locs) continue;
+      for (const attr of el.attrs) {
+        const srcset = attr.name === "srcset" || attr.name === "imagesrcset";
+        if (!URL_ATTRS.has(attr.name) && !srcset) continue;
+        if (attr.name === "data" && el.tagName !== "object") continue;
+        const loc = locs[attr.name];
+        if (!loc || (loc.startOffset >= content.start && loc.endOffset <= content.end)) continue;
+        if (!srcset && !isRelativeUrl(attr.value)) continue;
+        urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value: attr.value, srcset });
+      }
+    }
+  }
+  const insertion = options.nav ? findNavInsertion(doc, page.text, dir, options.nav) : undefined;
+  const nav =
+    insertion && options.nav ? { ...insertion, label: options.nav.label, blogDir: options.nav.blogDir } : undefined;
+  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, nav };
+}
+
+/** Fills the template for one page; only the regions that differ from the template are new bytes. */
+export function renderFromTemplate(tpl: Template, content: PageContent): Buffer {
+  const edits: TextEdit[] = [...tpl.fixedEdits];
+  for (const u of tpl.urlAttrs) {
+    const next = u.srcset ? rebaseSrcset(u.value, tpl.dir, content.dir) : rebaseUrl(u.value, tpl.dir, content.dir);
+    if (next !== u.value) edits.push({ start: u.start, end: u.end, text: `${u.name}="${escapeHtml(next)}"` });
+  }
+  edits.push({ start: tpl.headInsertAt, end: tpl.headInsertAt, text: content.head });
+  const langAttr = `lang="${escapeHtml(content.language)}"`;
+  if ("insertAt" in tpl.lang) edits.push({ start: tpl.lang.insertAt, end: tpl.lang.insertAt, text: ` ${langAttr}` });
+  else edits.push({ start: tpl.lang.start, end: tpl.lang.end, text: langAttr });
+  edits.push({ start: tpl.content.start, end: tpl.content.end, text: localizeForDir(content.body, content.dir) });
+  if (tpl.nav) edits.push(navLinkEdit(tpl.nav, content.dir, tpl.nav));
+  return spliceBytes(tpl.page, edits);
+}
+
+/** Makes root-relative site URLs ("/blog/x/") relative to a page in `dir`, so pages work under any base path. */
+export function localizeForDir(html: string, dir: string): string {
+  return localizeUrls(html, (rootPath) => {
+    const m = /^\/([^?#]*)(.*)$/s.exec(rootPath)!;
+    return relativeTo(dir, m[1]!) + m[2];
+  });
+}
+
+/**
+ * Finds where a "Blog" link goes in a page's navigation; undefined when there is no navigation or it already links
+ * to the blog (e.g. the live site already has it from an earlier deploy).
+ */
+export function findNavInsertion(
+  doc: HtmlDocument,
+  text: string,
+  pageDir: string,
+  nav: NavLinkOptions,
+): NavInsertion | undefined {
+  const candidates = nav.selector ? [nav.selector] : ["nav ul", "nav"];
+  let list: HtmlElement | undefined;
+  for (const s of candidates) {
+    list = querySelector(doc, parseSelector(s));
+    if (list) break;
+  }
+  if (!list) return undefined;
+  const container = list;
+  for (const [a] of walkElements(container)) {
+    if (a.tagName !== "a") continue;
+    const href = getAttr(a, "href");
+    if (href && _pointsToBlog(href, pageDir, nav.blogDir)) return undefined;
+  }
+  const insertAt = endInsertionPoint(container);
+  if (insertAt === undefined) return undefined;
+  const isList = container.tagName === "ul" || container.tagName === "ol";
+  const lis = isList ? container.childNodes.filter((n): n is HtmlElement => "tagName" in n && n.tagName === "li") : [];
+  const lastLi = lis[lis.length - 1];
+  const lastA = lastLi
+    ? querySelector(lastLi, "a")
+    : [...walkElements(container)]
+        .map(([el]) => el)
+        .filter((el) => el.tagName === "a")
+        .pop();
+  return {
+    insertAt,
+    newline: /\n[ \t]*$/.test(text.slice(Math.max(0, insertAt - 40), insertAt)),
+    wrap: isList ? "li" : "a",
+    liClass: lastLi ? getAttr(lastLi, "class") : undefined,
+    aClass: lastA ? _withoutActive(getAttr(lastA, "class")) : undefined,
+  };
+}
+
+/** The edit inserting the "Blog" link for a page in `pageDir`. */
+export function navLinkEdit(ins: NavInsertion, pageDir: string, nav: { label: string; blogDir: string }): TextEdit {
+  const href = relativeTo(pageDir, nav.blogDir);
+  const aClass = ins.aClass ? ` class="${escapeHtml(ins.aClass)}"` : "";
+  const link = `<a href="${escapeHtml(href)}"${aClass}>${escapeHtml(nav.label)}</a>`;
+  const liClass = ins.liClass ? ` class="${escapeHtml(_withoutActive(ins.liClass) ?? "")}"` : "";
+  const text = ins.wrap === "li" ? `<li${liClass}>${link}</li>` : link;
+  return { start: ins.insertAt, end: ins.insertAt, text: ins.newline ? `${text}\n` : text };
+}
+
+// --- internal ---
+
+const URL_ATTRS = new Set(["href", "src", "action", "poster", "cite", "formaction", "background", "data", "longdesc"]);
+
+function _isSeoElement(el: HtmlElement): boolean {
+  const name = (getAttr(el, "name") ?? "").toLowerCase();
+  const property = (getAttr(el, "property") ?? "").toLowerCase();
+  const rel = (getAttr(el, "rel") ?? "").toLowerCase().split(/\s+/);
+  const type = (getAttr(el, "type") ?? "").toLowerCase();
+  switch (el.tagName) {
+    case "title":
+      return true;
+    case "meta":
+      return (
+        ["description", "robots", "keywords", "googlebot"].includes(name) ||
+        name.startsWith("twitter:") ||
+        /^(og|article|fb|book|profile):/.test(property)
+      );
+    case "link":
+      return (
+        rel.includes("canonical") ||
+        (rel.includes("alternate") && (getAttr(el, "hreflang") !== undefined || /(rss|atom)\+xml/.test(type))) ||
+        rel.includes("prev") ||
+        rel.includes("next")
+      );
+    case "script":
+      return type === "application/ld+json";
+    default:
+      return false;
+  }
+}
+
+/** Extends a removal over the rest of its line when only whitespace follows, so no blank line is left behind. */
+function _eatLineEnd(text: string, end: number): number {
+  const m = /^[ \t]*(?:\r\n|\n|\r)/.exec(text.slice(end, end + 200));
+  return m ? end + m[0].length : end;
+}
+
+function _pointsToBlog(href: string, pageDir: string, blogDir: string): boolean {
+  const clean = href.split(/[?#]/)[0] ?? "";
+  const blog = blogDir.replace(/\/+$/, "");
+  if (clean.startsWith("/")) {
+    const p = clean
+      .replace(/^\/+/, "")
+      .replace(/index\.html?$/, "")
+      .replace(/\/+$/, "");
+    return p === blog;
+  }
+  if (!isRelativeUrl(clean)) return false;
+  const rebased = rebaseUrl(clean, pageDir, "");
+  return rebased.replace(/index\.html?$/, "").replace(/\/+$/, "") === blog;
+}
+
+function _withoutActive(cls: string | undefined): string | undefined {
+  if (!cls) return undefined;
+  const kept = cls.split(/\s+/).filter((c) => c && !/^(active|current|selected|is-active)$/i.test(c));
+  return kept.length > 0 ? kept.join(" ") : undefined;
+}
