@@ -23,7 +23,7 @@ import {
 } from "./prompts.ts";
 import { loadSitePages } from "./site-pages.ts";
 import { normalizeTitle } from "./slug.ts";
-import { loadArticles, type StoredArticle, writeArticle } from "./store.ts";
+import { loadArticles, removeStaleTemps, type StoredArticle, writeArticle } from "./store.ts";
 import { loadTopics, type Topic } from "./topics.ts";
 
 /** Model calls per article when nothing needs repair: outline, then article. */
@@ -210,6 +210,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   if (options.dryRun || limited.length === 0) return report;
 
   _checkBudgetsAtStart(planned, budgets, spentUsd, report);
+  await removeStaleTemps(site.paths.articles);
   const apiKey = offline ? undefined : await _apiKey(llm, workspace, site.name);
   const client = offline
     ? undefined

@@ -81,10 +81,15 @@ export const MAX_SLUG_LENGTH = 80;
 
 /** Lower-case ASCII with accents and non-Latin letters transliterated ("Grüße aus Köln" → "grusse aus koln"). */
 export function transliterate(text: string): string {
-  let out = "";
-  for (const char of text.toLowerCase()) out += TRANSLITERATION[char] ?? char;
-  // NFKD splits "é" into "e" + a combining accent, which the next replace removes
-  return out.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
+  const map = (input: string) => {
+    let out = "";
+    for (const char of input) out += TRANSLITERATION[char] ?? char;
+    return out;
+  };
+  // mapped before and after NFKD: "й" must map whole, but accented Greek ("ή") only after its accent is split off
+  const first = map(text.toLowerCase().replace(/ου/g, "ou"));
+  // NFKD splits "é" into "e" + a combining accent, which the replace removes
+  return map(first.normalize("NFKD").replace(/[\u0300-\u036f]/g, ""));
 }
 
 /** A URL-safe slug: `a-z0-9` words joined by single hyphens, at most MAX_SLUG_LENGTH, cut at a word boundary. */

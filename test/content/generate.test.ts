@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type GenerateEvent, loadArticle, runGenerate } from "../../src/content/index.ts";
+import { envVarName, workspaceSecrets } from "../../src/secrets/index.ts";
 import { loadWorkspace } from "../../src/workspace/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
@@ -245,6 +246,29 @@ describe("content: generation through the OpenAI wire format", () => {
       message: expect.stringContaining("llm.apiKey"),
     });
     expect(await readdir(site.paths.articles).catch(() => [])).toEqual([]);
+  });
+});
+
+describe("content: API key from the secret store", () => {
+  it("resolves llm.apiKey = secret://global/OPENAI_API_KEY through the configured store", async () => {
+    await writeTestWorkspace(dir, {
+      workspace: { secrets: { backend: "env" } },
+      llm: {
+        provider: "openai",
+        model: "gpt-4o-mini",
+        baseUrl: server.url,
+        apiKey: "secret://global/OPENAI_API_KEY",
+      },
+      topics: "topic\nOne topic\n",
+    });
+    const vars = { [envVarName("SITELOOM_SECRET_", "global", "OPENAI_API_KEY")]: key };
+    const workspace = await loadWorkspace({ workspace: dir, vars, secrets: workspaceSecrets({ vars }) });
+    const report = await runGenerate({ workspace, site: await workspace.site("shop") });
+    expect(report.failed).toEqual([]);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${key}`]);
+    // shipped price of gpt-4o-mini
+    const ledger = await ledgerLines();
+    expect(ledger[0].costUsd).toBeCloseTo((ledger[0].inputTokens * 0.15 + ledger[0].outputTokens * 0.6) / 1e6, 6);
   });
 });
 

@@ -13,6 +13,8 @@ export interface TestWorkspaceOptions {
   /** Exported pages: path → HTML. */
   pages?: Record<string, string>;
   site?: string;
+  /** Further top-level keys of siteloom.yaml (secrets, ...). */
+  workspace?: Record<string, unknown>;
 }
 
 /** Writes siteloom.yaml, sites/<site>/site.yaml, topics.csv and export/ pages into `dir`. */
@@ -23,6 +25,7 @@ export async function writeTestWorkspace(dir: string, options: TestWorkspaceOpti
   await writeFile(
     join(dir, "siteloom.yaml"),
     stringify({
+      ...options.workspace,
       llm: options.llm ?? { provider: "offline" },
       ...(options.budgets ? { budgets: options.budgets } : {}),
     }),
