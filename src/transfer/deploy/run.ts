@@ -264,9 +264,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     });
     const finishedAt = base ? Date.parse(base.finishedAt) : Number.NaN;
     const toHash: { file: LocalFile; remote: string }[] = [];
+    // without a trustworthy remote manifest, our own last deploy (state copy) still vouches for content hashes
+    const vouch =
+      base === undefined && !options.purge ? new Map(Object.entries(localManifest?.files ?? {})) : baseFiles;
     for (const file of tree.files.values()) {
       const r = remote.files.get(file.path) ?? remote.dirs.get(file.path);
-      const known = baseFiles.get(file.path);
+      const known = vouch.get(file.path);
       if (r === undefined) uploads.push({ file, reason: "missing on the server" });
       else if (r.type !== "file") uploads.push({ file, reason: `the server has a ${r.type} there` });
       else if (r.size !== file.size) uploads.push({ file, reason: `size differs (server ${r.size} bytes)` });
@@ -275,7 +278,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
         // "looks different": no manifest entry to vouch for it, or touched on the server after the last deploy
         const touched = r.mtime !== undefined && Number.isFinite(finishedAt) && r.mtime > finishedAt + 120_000;
         if (known === undefined || touched) toHash.push({ file, remote: file.path });
-      } else if (known === undefined && r.mtime !== undefined && r.mtime < file.mtime) {
+      } else if (known === undefined && r.mtime !== undefined && !_notOlder(r.mtime, file.mtime)) {
         uploads.push({ file, reason: "same size, older on the server" });
       } else if (known === undefined && r.mtime === undefined) {
         uploads.push({ file, reason: "same size, server reports no time" });
@@ -657,6 +660,12 @@ function _underKept(path: string, keep: (p: string, isDir?: boolean) => boolean)
 function _reply(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s+/g, " ").trim();
+}
+
+/** Whether a server time is not older than a local one; LIST times without seconds are compared by the minute. */
+function _notOlder(remote: number, local: number): boolean {
+  if (remote >= local) return true;
+  return remote % 60_000 === 0 && remote >= Math.floor(local / 60_000) * 60_000;
 }
 
 function _byDepth(a: string, b: string): number {
