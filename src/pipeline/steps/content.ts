@@ -1,0 +1,81 @@
+import { runGenerate } from "../../content/index.ts";
+import { runEnrich } from "../../enrich/index.ts";
+import { SiteloomError } from "../../errors.ts";
+import { defineStep } from "../types.ts";
+import { enrichCacheFile } from "./transfer.ts";
+
+/** Writes one article per new topic of topics.csv (skips topics already written; spends within the budgets). */
+export const generateStep = defineStep({
+  name: "generate",
+  description: "write one article per new topic of topics.csv into sites/<name>/articles/",
+  async run(ctx) {
+    let total = 0;
+    let done = 0;
+    const report = await runGenerate({
+      workspace: ctx.workspace,
+      site: ctx.site,
+      dryRun: ctx.dryRun,
+      signal: ctx.signal,
+      onEvent(event) {
+        if (event.type === "start") total = event.total;
+        if (event.type === "generated" || event.type === "failed") done++;
+        if (event.type === "generated") ctx.progress({ done, total, unit: "articles", message: event.item.slug });
+        if (event.type === "failed") ctx.warn(`line ${event.item.line} ${event.item.slug}: ${event.item.message}`);
+        if (event.type === "retry") ctx.info(`retrying in ${event.delayMs} ms: ${event.reason}`);
+      },
+    });
+    if (ctx.signal.aborted) throw new SiteloomError("ERR_INTERRUPTED", "generation interrupted");
+    for (const warning of report.warnings) ctx.warn(warning);
+    const result = {
+      costUsd: report.costUsd,
+      counts: ctx.dryRun
+        ? { planned: report.planned.length, skipped: report.skipped.length }
+        : { generated: report.generated.length, skipped: report.skipped.length, failed: report.failed.length },
+      summary: ctx.dryRun
+        ? `would generate ${report.planned.length} article(s), estimated ${
+            report.estimate.costUsd === null ? "cost unknown" : `$${report.estimate.costUsd.toFixed(4)}`
+          } (${report.provider}/${report.model})`
+        : `${report.generated.length} generated, ${report.skipped.length} skipped, ${report.failed.length} failed (${report.provider}/${report.model})`,
+      plan: ctx.dryRun
+        ? report.planned.map(
+            (p) =>
+              `generate ${p.slug} (“${p.topic}”, ~${p.estimatedOutputTokens} output tokens${p.estimatedCostUsd === null ? "" : `, ~$${p.estimatedCostUsd.toFixed(4)}`})`,
+          )
+        : [],
+    };
+    if (report.budgetStop) throw new SiteloomError("ERR_BUDGET_EXCEEDED", report.budgetStop, { site: ctx.site.name });
+    if (report.failed.length > 0) {
+      throw new SiteloomError(
+        "ERR_LLM_OUTPUT",
+        `${report.failed.length} topic(s) failed (${report.failed.map((f) => `line ${f.line}`).join(", ")}); run again to retry them`,
+        { site: ctx.site.name },
+      );
+    }
+    return result;
+  },
+});
+
+/** Builds sites/<name>/output/ from export/ and articles/: blog pages, index, sitemap, robots, feeds. */
+export const enrichStep = defineStep({
+  name: "enrich",
+  description: "build sites/<name>/output/: the site plus blog pages, sitemap, robots and feeds",
+  async run(ctx) {
+    const report = await runEnrich({
+      site: ctx.site,
+      dryRun: ctx.dryRun,
+      logger: ctx.logger,
+      cacheFile: enrichCacheFile(ctx.workspace.stateDir, ctx.site.name),
+    });
+    for (const warning of report.warnings) ctx.warn(warning);
+    const a = report.articles;
+    return {
+      counts: ctx.dryRun
+        ? { write: report.written.length, remove: report.removed.length }
+        : { written: report.written.length, unchanged: report.unchanged, removed: report.removed.length },
+      summary: `${ctx.dryRun ? "would write" : "wrote"} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.removed.length} ${ctx.dryRun ? "to remove" : "removed"}; ${a.published} article(s) published`,
+      plan: ctx.dryRun
+        ? [...report.removed.map((p) => `remove ${p}`), ...report.written.map((p) => `write  ${p}`)]
+        : [],
+    };
+  },
+});

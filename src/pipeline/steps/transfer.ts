@@ -1,0 +1,137 @@
+import { join } from "node:path";
+import { SiteloomError } from "../../errors.ts";
+import { normaliseManifestDir, openSitePool, runDeploy, runExport } from "../../transfer/index.ts";
+import { defineStep, type StepContext } from "../types.ts";
+
+/** Mirrors the live site down into sites/<name>/export/ (incremental). */
+export const exportStep = defineStep({
+  name: "export",
+  description: "mirror the live site down into sites/<name>/export/",
+  async run(ctx) {
+    const { site } = ctx;
+    const cfg = site.config;
+    const manifestDir = normaliseManifestDir(cfg.deploy.manifestPath);
+    const result = await _withPool(ctx, (pool) =>
+      runExport({
+        site: site.name,
+        exportDir: site.paths.export,
+        pool,
+        // our own deploy manifest folder on the server is not part of the site
+        config: { ...cfg.export, exclude: [...cfg.export.exclude, ...(manifestDir ? [`/${manifestDir}/`] : [])] },
+        dryRun: ctx.dryRun,
+        retries: cfg.deploy.retries,
+        retryBaseMs: cfg.deploy.retryBaseMs,
+        retryMaxMs: cfg.deploy.retryMaxMs,
+        onProgress: (e) =>
+          e.phase === "download" &&
+          ctx.progress({ done: e.done, total: e.total, unit: "files", message: e.path ?? "" }),
+      }),
+    );
+    for (const skipped of result.skipped) ctx.info(`skipped ${skipped.path} (${skipped.reason})`);
+    if (result.failures.length > 0) {
+      throw new SiteloomError("ERR_TRANSFER_IO", `${result.failures.length} file(s) could not be downloaded`, {
+        site: site.name,
+        details: result.failures.map((f) => `  ${f.path}: ${f.message}`),
+      });
+    }
+    const s = result.stats;
+    if (ctx.dryRun) {
+      return {
+        counts: { download: result.downloaded.length, remove: result.deleted.length },
+        summary: `would download ${result.downloaded.length} file(s), remove ${result.deleted.length}`,
+        plan: [...result.deleted.map((p) => `remove   ${p}`), ...result.downloaded.map((p) => `download ${p}`)],
+      };
+    }
+    return {
+      counts: { downloaded: s.downloaded, unchanged: s.unchanged, removed: s.deleted },
+      bytes: s.bytes,
+      summary: `${s.downloaded} downloaded, ${s.unchanged} unchanged, ${s.deleted} removed`,
+    };
+  },
+});
+
+/** Uploads what changed in sites/<name>/output/ to the host (temporary names, then renamed into place). */
+export const deployStep = defineStep({
+  name: "deploy",
+  description: "upload what changed in output/ to the host, atomically",
+  skip(site, explicit) {
+    return site.config.features.autoDeploy || explicit
+      ? undefined
+      : "features.autoDeploy is off; run with --steps …,deploy to deploy";
+  },
+  async run(ctx) {
+    const { site, workspace } = ctx;
+    const cfg = site.config.deploy;
+    const result = await _withPool(ctx, (pool) =>
+      runDeploy({
+        site: site.name,
+        env: workspace.env,
+        outputDir: site.paths.output,
+        stateDir: workspace.stateDir,
+        pool,
+        config: cfg,
+        dryRun: ctx.dryRun,
+        delete: cfg.delete,
+        onProgress: (e) => {
+          if (e.totalBytes > 0)
+            ctx.progress({ done: e.bytes, total: e.totalBytes, unit: "bytes", message: e.path ?? "" });
+        },
+      }),
+    );
+    for (const note of result.notes) ctx.info(note);
+    if (result.failures.length > 0) {
+      throw new SiteloomError(
+        "ERR_DEPLOY_FAILED",
+        `${result.failures.length} file(s) failed to deploy; run again to retry only those`,
+        { site: site.name, details: result.failures.map((f) => `  ${f.path}: ${f.message}`) },
+      );
+    }
+    const s = result.stats;
+    if (ctx.dryRun) {
+      const bytes = result.plan.upload.reduce((n, u) => n + u.size, 0);
+      return {
+        counts: { upload: result.plan.upload.length, delete: result.plan.delete.length },
+        bytes,
+        summary: `would upload ${result.plan.upload.length} file(s), delete ${result.plan.delete.length}`,
+        plan: [
+          ...result.plan.delete.map((p) => `delete ${p}`),
+          ...result.plan.upload.map((u) => `upload ${u.path} (${u.size} bytes, ${u.reason})`),
+        ],
+      };
+    }
+    return {
+      counts: { uploaded: s.uploaded, unchanged: s.skipped, deleted: s.deleted },
+      bytes: s.bytes,
+      summary:
+        s.uploaded === 0 && s.deleted === 0
+          ? `up to date (${s.skipped} unchanged)`
+          : `${s.uploaded} uploaded, ${s.skipped} unchanged, ${s.deleted} deleted`,
+    };
+  },
+});
+
+/** Where the enrich step keeps its cache between runs. */
+export function enrichCacheFile(stateDir: string, site: string): string {
+  return join(stateDir, "enrich", `${site}.json`);
+}
+
+// --- internal ---
+
+async function _withPool<T>(
+  ctx: StepContext,
+  fn: (pool: Awaited<ReturnType<typeof openSitePool>>["pool"]) => Promise<T>,
+): Promise<T> {
+  const { pool } = await openSitePool(ctx.site, ctx.workspace, ctx.site.config.deploy.parallel);
+  // Ctrl-C: closing the connections abandons transfers in flight; uploads and downloads go to temporary names and
+  // are renamed into place only when complete, so nothing partial is left at a final name, and a rerun resumes.
+  const onAbort = () => {
+    void pool.close().catch(() => {});
+  };
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(pool);
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    await pool.close().catch(() => {});
+  }
+}
