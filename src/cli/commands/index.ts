@@ -5,6 +5,8 @@ import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSecretsCommands } from "./secrets.ts";
+import { registerServeCommands } from "./serve.ts";
+import { registerTokensCommands } from "./tokens.ts";
 import { registerTransferCommands } from "./transfer.ts";
 import { registerWorkspaceCommands } from "./workspace.ts";
 
@@ -14,6 +16,8 @@ export const COMMANDS: RegisterCommands[] = [
   registerConfigCommands,
   registerSecretsCommands,
   registerAuditCommands,
+  registerServeCommands,
+  registerTokensCommands,
   registerTransferCommands,
   registerGenerateCommands,
   registerEnrichCommands,

@@ -1,0 +1,109 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { SiteloomError } from "../../errors.ts";
+import { createLogger } from "../../log/index.ts";
+import { buildServer } from "../../server/index.ts";
+import { openStateStore } from "../../store/index.ts";
+import { type RegisterCommands, usageError } from "../context.ts";
+
+interface ServeOptions {
+  host?: string;
+  port?: string;
+  watch?: boolean;
+}
+
+/** siteloom serve: the runtime configuration API. */
+export const registerServeCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command("serve")
+    .description("Run the runtime configuration API (config, versions, secrets, audit, runs) over HTTP")
+    .option("--host <address>", "address to bind (default: server.host, 127.0.0.1)")
+    .option("--port <n>", "port (default: server.port, 8088; 0 picks a free one)")
+    .option("--no-watch", "do not reload when siteloom.yaml or a site.yaml is edited")
+    .addHelpText(
+      "after",
+      `\nExamples:\n  siteloom tokens create --name ops --role admin\n  siteloom serve --port 8088\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8088/config?site=shop\n\nStops cleanly on Ctrl-C (SIGINT) or SIGTERM. HTTPS when server.tls (cert, key) is set. See docs/server.md.`,
+    )
+    .action(async (opts: ServeOptions) => {
+      const g = ctx.globals();
+      const ws = await ctx.loadWorkspace();
+      const port = opts.port === undefined ? ws.config.server.port : _port(opts.port);
+      const host = opts.host ?? ws.config.server.host;
+      const tls = ws.config.server.tls;
+      const https = tls
+        ? {
+            cert: await _readPem(resolve(ws.root, tls.cert), "server.tls.cert"),
+            key: await _readPem(resolve(ws.root, tls.key), "server.tls.key"),
+          }
+        : undefined;
+      const logger = createLogger({ level: g.debug ? "debug" : g.quiet ? "error" : "info" });
+      const store = openStateStore({ stateDir: ws.stateDir });
+      const app = await buildServer({
+        root: ws.root,
+        store,
+        logger,
+        watch: opts.watch !== false,
+        ...(https ? { https } : {}),
+      });
+      const closeAll = async () => {
+        await app.close();
+        await store.close();
+      };
+      try {
+        await app.listen({ host, port });
+      } catch (error) {
+        await closeAll();
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new SiteloomError(
+          "ERR_USAGE",
+          code === "EADDRINUSE"
+            ? `port ${port} on ${host} is in use; pick another with --port`
+            : `cannot listen on ${host}:${port}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      const address = app.server.address();
+      const actualPort = typeof address === "object" && address ? address.port : port;
+      const url = `${https ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
+      const tokens = await store.listTokens();
+      if (g.json) ctx.printJson({ url, configVersion: app.configRuntime.current().version });
+      else
+        ctx.info(`siteloom serve: listening on ${url} (configuration version ${app.configRuntime.current().version})`);
+      if (!tokens.some((t) => !t.revoked)) {
+        ctx.warn("no API tokens yet: every request but /health will get 401; create one with siteloom tokens create");
+      }
+      if (host !== "127.0.0.1" && host !== "::1" && host !== "localhost" && !https) {
+        ctx.warn(`listening on ${host} without TLS: put a TLS proxy in front or set server.tls`);
+      }
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals) => {
+          if (stopping) return;
+          stopping = true;
+          ctx.info(`siteloom serve: ${signal}, finishing open requests and stopping`);
+          void closeAll().finally(done);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      ctx.info("siteloom serve: stopped");
+    });
+};
+
+// --- internal ---
+
+function _port(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || n > 65535) usageError(`invalid --port "${text}": use a number from 0 to 65535`);
+  return n;
+}
+
+async function _readPem(file: string, key: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new SiteloomError("ERR_CONFIG_INVALID", `${key}: cannot read ${file}; check the path in siteloom.yaml`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,148 @@
+import rateLimit from "@fastify/rate-limit";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { SiteloomError } from "../../errors.ts";
+import type { Logger } from "../../log/index.ts";
+import type { AuditSink, Role } from "../ports.ts";
+import { type Principal, roleAllows, type TokenStore, verifyToken } from "../tokens.ts";
+
+/** What a route declares in `config.access`: the least role it needs and the audit action it records. */
+export interface RouteAccess {
+  role: Role;
+  /** Audit action, e.g. `config.read`; every request to the route is written to the audit log under it. */
+  action: string;
+}
+
+/** What handlers add to a request's audit entry. */
+export interface AuditInfo {
+  key?: string | undefined;
+  env?: string | undefined;
+  version?: number | undefined;
+  error?: string | undefined;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified token's identity on routes with `config.access`. */
+    principal: Principal | undefined;
+    auditInfo: AuditInfo;
+  }
+  interface FastifyContextConfig {
+    /** Routes without it are public (health, OpenAPI) and not audited. */
+    access?: RouteAccess;
+  }
+}
+
+export interface AuthPluginOptions {
+  tokens: TokenStore;
+  audit: AuditSink;
+  /** Requests per `windowMs` per token. */
+  perToken: number;
+  /** Requests per `windowMs` per client address. */
+  perAddress: number;
+  /** @default 60000 */
+  windowMs?: number;
+  logger?: Logger | undefined;
+}
+
+/** Tokens are marked as used at most this often, so a busy client does not write to the store on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * Bearer-token authentication, roles, rate limits (per address before authentication, per token after) and the
+ * audit entry of every request to a route that declares `config.access`.
+ */
+const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
+  const windowMs = options.windowMs ?? 60_000;
+  await fastify.register(rateLimit, { global: false });
+  const byAddress = fastify.createRateLimit({
+    max: options.perAddress,
+    timeWindow: windowMs,
+    keyGenerator: (req) => `ip:${req.ip}`,
+  });
+  const byToken = fastify.createRateLimit({
+    max: options.perToken,
+    timeWindow: windowMs,
+    keyGenerator: (req) => `token:${req.principal?.name ?? ""}`,
+  });
+  const touched = new Map<string, number>();
+
+  fastify.decorateRequest("principal", undefined);
+  fastify.decorateRequest("auditInfo", null as unknown as AuditInfo);
+
+  fastify.addHook("onRequest", async (request) => {
+    request.auditInfo = {};
+    const limited = await byAddress(request);
+    if (!limited.isAllowed && limited.isExceeded) _tooMany(limited.ttlInSeconds, "this address");
+    const access = request.routeOptions.config.access;
+    if (!access) return;
+    const presented = _bearer(request);
+    if (presented === undefined) {
+      throw new SiteloomError(
+        "ERR_UNAUTHORIZED",
+        "missing bearer token: send `Authorization: Bearer <token>` (create one with siteloom tokens create)",
+      );
+    }
+    const result = await verifyToken(options.tokens, presented);
+    if (!result.ok) {
+      throw new SiteloomError("ERR_UNAUTHORIZED", `${result.reason}: check the token or create a new one`);
+    }
+    request.principal = result.principal;
+    const perToken = await byToken(request);
+    if (!perToken.isAllowed && perToken.isExceeded) _tooMany(perToken.ttlInSeconds, "this token");
+    if (!roleAllows(result.principal.role, access.role)) {
+      throw new SiteloomError(
+        "ERR_FORBIDDEN",
+        `token "${result.principal.name}" has role ${result.principal.role}; ${access.action} needs ${access.role}`,
+      );
+    }
+    const now = Date.now();
+    if ((touched.get(result.principal.name) ?? 0) + TOUCH_INTERVAL_MS < now) {
+      touched.set(result.principal.name, now);
+      await options.tokens.touchToken(result.principal.name, new Date(now).toISOString());
+    }
+  });
+
+  fastify.addHook("onResponse", async (request, reply) => {
+    const access = request.routeOptions.config.access;
+    // rate-limited requests are not written: a flood must not become a flood of fsync'd log lines
+    if (!access || reply.statusCode === 429) return;
+    const status = reply.statusCode;
+    const info = request.auditInfo ?? {};
+    try {
+      await options.audit.append({
+        actor: request.principal?.name ?? "anonymous",
+        action: access.action,
+        key: info.key,
+        env: info.env,
+        outcome: status < 400 ? "ok" : status === 401 || status === 403 ? "denied" : "error",
+        source: request.ip,
+        request: `${request.method} ${request.routeOptions.url ?? ""}`,
+        error: status >= 400 ? (info.error ?? `HTTP_${status}`) : undefined,
+        version: info.version,
+      });
+    } catch (error) {
+      (options.logger ?? request.log).error({ err: error }, "could not write the audit entry");
+    }
+  });
+};
+
+export const authPlugin = fp(auth, { name: "siteloom-auth", fastify: "5.x" });
+
+// --- internal ---
+
+function _bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  return match ? match[1] : undefined;
+}
+
+function _tooMany(ttlSeconds: number, who: string): never {
+  const error = new SiteloomError(
+    "ERR_RATE_LIMITED",
+    `too many requests from ${who}; retry in ${ttlSeconds} s (the limit is server.rateLimit per minute)`,
+  );
+  Object.assign(error, { retryAfter: ttlSeconds });
+  throw error;
+}

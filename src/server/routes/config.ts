@@ -1,0 +1,150 @@
+import type { FastifyPluginAsync } from "fastify";
+import { parseDocument } from "yaml";
+import { SiteFileSchema, WorkspaceFileSchema } from "../../config/index.ts";
+import { SiteloomError } from "../../errors.ts";
+import { SITE_FILE, WORKSPACE_FILE } from "../../workspace/index.ts";
+import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
+import type { ConfigRuntime } from "../runtime.ts";
+import { applyMergePatchToDocument, diffFiles, maskConfig, mergePatch } from "../yaml-edit.ts";
+
+export interface ConfigRoutesOptions {
+  runtime: ConfigRuntime;
+}
+
+/** Media type of RFC 7386 bodies; plain application/json is accepted too. */
+export const MERGE_PATCH_TYPE = "application/merge-patch+json";
+
+/** GET /config, PATCH /config, GET /config/status. */
+export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fastify, { runtime }) => {
+  fastify.get<{ Querystring: { site?: string; env?: string } }>(
+    "/config",
+    {
+      config: { access: { role: "viewer", action: "config.read" } },
+      schema: {
+        summary: "Resolved configuration of the workspace or a site, credentials masked",
+        description:
+          "All layers merged for the environment. Credential fields show their reference (secret://..., ${VAR}) or **** when written as a literal; values are never resolved.",
+        tags: ["config"],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { site: SITE_PARAM, env: ENV_PARAM },
+        },
+      },
+    },
+    async (request, reply) => {
+      const snapshot = runtime.current();
+      const env = requestEnv(request, snapshot, request.query.env);
+      const site = request.query.site;
+      request.auditInfo.key = site ? `sites/${site}` : "workspace";
+      if (site) requireSite(snapshot, site);
+      const resolved = snapshot.resolved.get(env)!;
+      const config = site ? resolved.sites.get(site) : resolved.workspace;
+      reply.header("etag", `"${snapshot.version}"`);
+      return { version: snapshot.version, env, site: site ?? null, config: maskConfig(config) };
+    },
+  );
+
+  fastify.get(
+    "/config/status",
+    {
+      config: { access: { role: "viewer", action: "config.status" } },
+      schema: {
+        summary: "Version in force, environments, sites, and the last rejected edit",
+        tags: ["config"],
+      },
+    },
+    async () => {
+      const snapshot = runtime.current();
+      return {
+        version: snapshot.version,
+        loadedAt: snapshot.loadedAt,
+        defaultEnv: snapshot.defaultEnv,
+        envs: snapshot.envs,
+        sites: snapshot.sites,
+        lastRejected: runtime.lastRejected() ?? null,
+      };
+    },
+  );
+
+  fastify.patch<{ Querystring: { site?: string; env?: string }; Body: Record<string, unknown> }>(
+    "/config",
+    {
+      config: { access: { role: "editor", action: "config.patch" } },
+      schema: {
+        summary: "Change the configuration with a JSON Merge Patch (RFC 7386)",
+        description:
+          "The body is the merge patch itself (null deletes a key). Without `site` it applies to siteloom.yaml, with `site` to sites/<site>/site.yaml; with `env` it applies inside that file's `environments.<env>` block, else to the file's base layer (which needs a token allowed in every environment). The patch is validated against the schema and then against the fully layered configuration of every environment before the file is written (atomically, comments and layout kept); the change becomes a new version and is live when the response arrives. Send `If-Match: \"<version>\"` to refuse the change if someone else changed the configuration first.",
+        tags: ["config"],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { site: SITE_PARAM, env: ENV_PARAM },
+        },
+        body: { type: "object", description: "JSON Merge Patch", maxProperties: 100 },
+        "x-content-types": [MERGE_PATCH_TYPE, "application/json"],
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const snapshot = runtime.current();
+      const { site, env } = request.query;
+      const file = site ? `sites/${site}/${SITE_FILE}` : WORKSPACE_FILE;
+      const paths = _leafPaths(request.body);
+      request.auditInfo.key = `${file}${env ? `:environments.${env}` : ""}:${paths.join(",")}`.slice(0, 500);
+      if (env !== undefined) requestEnv(request, snapshot, env);
+      else if (principal.role !== "admin" && principal.envs.length > 0) {
+        throw new SiteloomError(
+          "ERR_FORBIDDEN",
+          `token "${principal.name}" is limited to ${principal.envs.join(", ")}; a change to the base layer affects every environment, so patch with ?env=<name>`,
+        );
+      }
+      if (site) requireSite(snapshot, site);
+      const ifMatch = request.headers["if-match"];
+      if (typeof ifMatch === "string" && ifMatch.replaceAll('"', "").trim() !== String(snapshot.version)) {
+        throw new SiteloomError(
+          "ERR_STORE_CONFLICT",
+          `the configuration is at version ${snapshot.version}, not ${ifMatch}; fetch it again and reapply your change`,
+        );
+      }
+      const text = snapshot.files[file] ?? "";
+      const doc = parseDocument(text);
+      const current = (doc.toJS() ?? {}) as Record<string, unknown>;
+      const base = env ? ["environments", env] : [];
+      const next = env
+        ? mergePatch(current, { environments: { [env]: request.body } })
+        : mergePatch(current, request.body);
+      const schema = site ? SiteFileSchema : WorkspaceFileSchema;
+      const checked = schema.safeParse(next);
+      if (!checked.success) {
+        throw new SiteloomError("ERR_CONFIG_INVALID", `the patch makes ${file} invalid; nothing was changed`, {
+          details: checked.error.issues.map((i) => `${file} ${i.path.join(".") || "(root)"}: ${i.message}`),
+        });
+      }
+      if (env && !doc.hasIn(["environments"])) doc.setIn(["environments"], doc.createNode({}));
+      if (env && !doc.hasIn(base)) doc.setIn(base, doc.createNode({}));
+      applyMergePatchToDocument(doc, request.body, base);
+      const newText = doc.toString();
+      if (newText === text) {
+        return { version: snapshot.version, changed: false, file, diff: "" };
+      }
+      const after = await runtime.applyChange({
+        files: { [file]: newText },
+        actor: principal.name,
+        source: "api",
+        message: `PATCH ${file}${env ? ` environments.${env}` : ""}: ${paths.join(", ")}`.slice(0, 300),
+      });
+      request.auditInfo.version = after.version;
+      return { version: after.version, changed: true, file, diff: diffFiles({ [file]: text }, { [file]: newText }) };
+    },
+  );
+};
+
+// --- internal ---
+
+function _leafPaths(patch: unknown, prefix = ""): string[] {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return prefix ? [prefix] : [];
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(patch)) out.push(..._leafPaths(value, prefix ? `${prefix}.${key}` : key));
+  return out.length > 0 ? out : prefix ? [prefix] : [];
+}

@@ -1,0 +1,92 @@
+import type { FastifyPluginAsync } from "fastify";
+import { SiteloomError } from "../../errors.ts";
+import { principalOf } from "../access.ts";
+import type { ConfigRuntime, ConfigVersionRepository } from "../runtime.ts";
+import { maskYamlText } from "../yaml-edit.ts";
+
+export interface VersionRoutesOptions {
+  runtime: ConfigRuntime;
+  versions: ConfigVersionRepository;
+}
+
+const VERSION_PARAMS = {
+  type: "object",
+  required: ["v"],
+  additionalProperties: false,
+  properties: { v: { type: "integer", minimum: 1, maximum: 2_147_483_647, description: "Version number" } },
+} as const;
+
+/** GET /config/versions, GET /config/versions/:v, POST /config/rollback/:v. */
+export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (fastify, { runtime, versions }) => {
+  fastify.get<{ Querystring: { limit?: number; before?: number } }>(
+    "/config/versions",
+    {
+      config: { access: { role: "viewer", action: "config.versions" } },
+      schema: {
+        summary: "Configuration versions, newest first (who, when, source, message)",
+        tags: ["versions"],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            limit: { type: "integer", minimum: 1, maximum: 500, default: 50 },
+            before: { type: "integer", minimum: 1, description: "Only versions older than this one (paging)" },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const list = await versions.list({ limit: request.query.limit ?? 50, before: request.query.before });
+      return { current: runtime.current().version, versions: list };
+    },
+  );
+
+  fastify.get<{ Params: { v: number } }>(
+    "/config/versions/:v",
+    {
+      config: { access: { role: "viewer", action: "config.version" } },
+      schema: {
+        summary: "One version: metadata, unified diff against the previous version, and the full file snapshot",
+        description: "Credential values written as literals are shown as **** in both diff and files.",
+        tags: ["versions"],
+        params: VERSION_PARAMS,
+      },
+    },
+    async (request) => {
+      request.auditInfo.key = `version ${request.params.v}`;
+      const record = await versions.get(request.params.v);
+      if (!record) throw _noVersion(request.params.v);
+      const files = Object.fromEntries(Object.entries(record.files).map(([name, text]) => [name, maskYamlText(text)]));
+      return { ...record, files };
+    },
+  );
+
+  fastify.post<{ Params: { v: number } }>(
+    "/config/rollback/:v",
+    {
+      config: { access: { role: "admin", action: "config.rollback" } },
+      schema: {
+        summary: "Make a new version whose files equal those of version v (the history is kept)",
+        description:
+          "Files that did not exist in version v (sites added later) are left as they are. The restored configuration is validated like any change.",
+        tags: ["versions"],
+        params: VERSION_PARAMS,
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      request.auditInfo.key = `version ${request.params.v}`;
+      if (!(await versions.get(request.params.v))) throw _noVersion(request.params.v);
+      const before = runtime.current().version;
+      const after = await runtime.rollback(request.params.v, principal.name);
+      request.auditInfo.version = after.version;
+      return { version: after.version, rolledBackTo: request.params.v, changed: after.version !== before };
+    },
+  );
+};
+
+// --- internal ---
+
+function _noVersion(v: number): SiteloomError {
+  return new SiteloomError("ERR_NOT_FOUND", `no configuration version ${v}; see GET /config/versions`);
+}

@@ -1,0 +1,413 @@
+import { EventEmitter } from "node:events";
+import { existsSync, type FSWatcher, watch } from "node:fs";
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { SiteConfig } from "../config/index.ts";
+import { isSiteloomError, SiteloomError } from "../errors.ts";
+import { createSilentLogger, type Logger } from "../log/index.ts";
+import { type LoadWorkspaceOptions, loadWorkspace, SITE_FILE, WORKSPACE_FILE } from "../workspace/index.ts";
+import type { AuditSink } from "./ports.ts";
+import { diffFiles } from "./yaml-edit.ts";
+
+/** Where a configuration change came from. */
+export type ChangeSource = "initial" | "api" | "cli" | "file" | "rollback";
+
+/** One version of the workspace configuration: the full file set, who changed it, when, and the diff. */
+export interface ConfigVersionRecord {
+  version: number;
+  /** ISO time. */
+  at: string;
+  /** Token name, `file-watcher`, `cli`... */
+  actor: string;
+  source: ChangeSource;
+  /** One line: what happened ("PATCH sites/shop/site.yaml", "rollback to 3"). */
+  message: string;
+  /** Unified diff against the previous version, credential literals masked. */
+  diff: string;
+  /** Relative path → full text of every configuration file. */
+  files: Record<string, string>;
+}
+
+export type ConfigVersionSummary = Omit<ConfigVersionRecord, "files" | "diff">;
+
+/** Where versions are kept (the state store's config versions table). */
+export interface ConfigVersionRepository {
+  /** Stores the record and returns its version number (1, 2, ...). */
+  append(record: Omit<ConfigVersionRecord, "version">): Promise<number> | number;
+  get(version: number): Promise<ConfigVersionRecord | undefined> | ConfigVersionRecord | undefined;
+  latest(): Promise<ConfigVersionRecord | undefined> | ConfigVersionRecord | undefined;
+  /** Newest first. */
+  list(options: {
+    limit: number;
+    before?: number | undefined;
+  }): Promise<ConfigVersionSummary[]> | ConfigVersionSummary[];
+}
+
+/** The resolved configuration of one environment. */
+export interface ResolvedEnvironment {
+  workspace: SiteConfig;
+  sites: ReadonlyMap<string, SiteConfig>;
+}
+
+/** An immutable, fully validated view of the configuration; swapped as a whole on every accepted change. */
+export interface ConfigSnapshot {
+  /** Version number in the repository. */
+  version: number;
+  loadedAt: string;
+  /** Relative path → text. */
+  files: Readonly<Record<string, string>>;
+  /** Known environments and the default one. */
+  envs: readonly string[];
+  defaultEnv: string;
+  sites: readonly string[];
+  resolved: ReadonlyMap<string, ResolvedEnvironment>;
+}
+
+/** The last change that was refused (an invalid hand edit). */
+export interface RejectedChange {
+  at: string;
+  source: ChangeSource;
+  message: string;
+  details: string[];
+}
+
+export interface ConfigRuntimeOptions {
+  /** Workspace root (folder holding siteloom.yaml). */
+  root: string;
+  versions: ConfigVersionRepository;
+  /** Variables used for SITELOOM_* overrides and `${NAME}` references. @default process.env */
+  vars?: Record<string, string | undefined>;
+  audit?: AuditSink | undefined;
+  logger?: Logger;
+  /** Watch the files and reload on change. @default true */
+  watch?: boolean;
+  /** Quiet time after the last file event before reloading. @default 30 */
+  debounceMs?: number;
+}
+
+export interface ApplyChangeOptions {
+  /** Relative path → new text. */
+  files: Record<string, string>;
+  actor: string;
+  source: ChangeSource;
+  message: string;
+}
+
+export interface ConfigRuntime extends EventEmitter {
+  /** The snapshot in force. */
+  current(): ConfigSnapshot;
+  /** The last refused change since the last accepted one, if any. */
+  lastRejected(): RejectedChange | undefined;
+  /** Validates, writes atomically, swaps, records a version. Throws ERR_CONFIG_INVALID and changes nothing. */
+  applyChange(options: ApplyChangeOptions): Promise<ConfigSnapshot>;
+  /** Makes a new version whose files equal those of `version`. */
+  rollback(version: number, actor: string): Promise<ConfigSnapshot>;
+  /** Reads the files now (what the watcher calls); resolves to the snapshot in force afterwards. */
+  reloadFromDisk(): Promise<ConfigSnapshot>;
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the configuration, records it as a version when it differs from the last one stored, and (unless
+ * `watch: false`) keeps it current: edits to siteloom.yaml and sites/*\/site.yaml are debounced, validated and
+ * swapped in atomically, or rejected with their errors while the previous snapshot stays in force.
+ * Emits `reload` ({ snapshot, ms }) and `rejected` (RejectedChange).
+ */
+export async function createConfigRuntime(options: ConfigRuntimeOptions): Promise<ConfigRuntime> {
+  const opts = { watch: true, debounceMs: 30, ...options };
+  const logger = opts.logger ?? createSilentLogger();
+  const vars = opts.vars ?? process.env;
+  const emitter = new EventEmitter();
+  let queue: Promise<unknown> = Promise.resolve();
+  let rejected: RejectedChange | undefined;
+  let closed = false;
+  const watchers = new Map<string, FSWatcher>();
+  let timer: NodeJS.Timeout | undefined;
+  let pendingSince: number | undefined;
+
+  // serialises every change: API writes, rollbacks and watcher reloads never interleave
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const loaded = await _loadStable(opts.root, vars);
+  let snapshot = await _record(loaded, "initial", "filesystem", "configuration at server start");
+
+  async function _record(
+    state: LoadedState,
+    source: ChangeSource,
+    actor: string,
+    message: string,
+  ): Promise<ConfigSnapshot> {
+    const latest = await opts.versions.latest();
+    if (latest && _sameFiles(latest.files, state.files)) return _snapshot(state, latest.version);
+    const diff = diffFiles(latest?.files ?? {}, state.files);
+    const version = await opts.versions.append({
+      at: new Date().toISOString(),
+      actor,
+      source: latest ? source : "initial",
+      message: latest ? message : "first recorded version",
+      diff,
+      files: state.files,
+    });
+    return _snapshot(state, version);
+  }
+
+  async function doReload(startedAt: number): Promise<ConfigSnapshot> {
+    const files = await _readFiles(opts.root);
+    if (_sameFiles(files, snapshot.files)) return snapshot;
+    try {
+      const state = await _loadStable(opts.root, vars);
+      snapshot = await _record(state, "file", "file-watcher", "edit of the files noticed by the watcher");
+      rejected = undefined;
+      const ms = performance.now() - startedAt;
+      logger.info({ version: snapshot.version, ms: Math.round(ms * 10) / 10 }, "configuration reloaded");
+      emitter.emit("reload", { snapshot, ms });
+      await opts.audit?.append({
+        actor: "file-watcher",
+        action: "config.reload",
+        outcome: "ok",
+        version: snapshot.version,
+      });
+    } catch (error) {
+      const err = _asConfigError(error);
+      rejected = {
+        at: new Date().toISOString(),
+        source: "file",
+        message: err.message,
+        details: err.details,
+      };
+      logger.warn(
+        { errors: [err.message, ...err.details] },
+        "configuration edit rejected; the previous configuration stays in force",
+      );
+      emitter.emit("rejected", rejected);
+      await opts.audit?.append({
+        actor: "file-watcher",
+        action: "config.reload",
+        outcome: "error",
+        error: err.code,
+      });
+    }
+    return snapshot;
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    pendingSince ??= performance.now();
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      const since = pendingSince ?? performance.now();
+      pendingSince = undefined;
+      void serial(() => doReload(since)).then(() => syncWatchers());
+    }, opts.debounceMs);
+  }
+
+  function watchDir(dir: string, filter: (name: string | null) => boolean): void {
+    if (watchers.has(dir) || !existsSync(dir)) return;
+    try {
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (filter(name)) schedule();
+      });
+      watcher.on("error", () => {
+        watcher.close();
+        watchers.delete(dir);
+      });
+      watchers.set(dir, watcher);
+    } catch (error) {
+      logger.warn({ dir, err: (error as Error).message }, "cannot watch directory; hand edits there need a restart");
+    }
+  }
+
+  function syncWatchers(): void {
+    if (closed || !opts.watch) return;
+    // watch directories, not files: editors that save by writing a temp file and renaming replace the inode
+    watchDir(opts.root, (name) => name === null || name === WORKSPACE_FILE || name === "sites");
+    const sitesDir = join(opts.root, "sites");
+    watchDir(sitesDir, () => true);
+    for (const site of snapshot.sites) watchDir(join(sitesDir, site), (name) => name === null || name === SITE_FILE);
+    if (existsSync(sitesDir)) {
+      void readdir(sitesDir, { withFileTypes: true })
+        .then((entries) => {
+          for (const e of entries) {
+            if (e.isDirectory()) {
+              watchDir(join(sitesDir, e.name), (name) => name === null || name === SITE_FILE);
+            }
+          }
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  syncWatchers();
+
+  const runtime = Object.assign(emitter, {
+    current: () => snapshot,
+    lastRejected: () => rejected,
+    applyChange(change: ApplyChangeOptions): Promise<ConfigSnapshot> {
+      return serial(async () => {
+        const files = { ...snapshot.files, ...change.files };
+        for (const name of Object.keys(change.files)) _checkRelativePath(name);
+        // validate a copy first: an invalid change never touches the real files
+        const dir = await mkdtemp(join(tmpdir(), "siteloom-candidate-"));
+        try {
+          await _writeTree(dir, files);
+          await _loadAll(dir, vars);
+        } catch (error) {
+          throw _withoutDir(_asConfigError(error), dir);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+        for (const [name, text] of Object.entries(change.files)) {
+          if (snapshot.files[name] !== text) await _writeAtomic(join(opts.root, name), text);
+        }
+        const state = await _loadStable(opts.root, vars);
+        snapshot = await _record(state, change.source, change.actor, change.message);
+        rejected = undefined;
+        emitter.emit("reload", { snapshot, ms: 0 });
+        return snapshot;
+      });
+    },
+    async rollback(version: number, actor: string): Promise<ConfigSnapshot> {
+      const target = await opts.versions.get(version);
+      if (!target) {
+        throw new SiteloomError("ERR_USAGE", `no configuration version ${version}; see GET /config/versions`);
+      }
+      return runtime.applyChange({
+        files: target.files,
+        actor,
+        source: "rollback",
+        message: `rollback to version ${version}`,
+      });
+    },
+    reloadFromDisk: () => serial(() => doReload(performance.now())),
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+      await queue;
+    },
+  });
+  return runtime;
+}
+
+/** The configuration files of a workspace, relative path → text. */
+export async function readConfigFiles(root: string): Promise<Record<string, string>> {
+  return _readFiles(root);
+}
+
+// --- internal ---
+
+interface LoadedState {
+  files: Record<string, string>;
+  envs: string[];
+  defaultEnv: string;
+  sites: string[];
+  resolved: Map<string, ResolvedEnvironment>;
+}
+
+function _snapshot(state: LoadedState, version: number): ConfigSnapshot {
+  return Object.freeze({
+    version,
+    loadedAt: new Date().toISOString(),
+    files: Object.freeze({ ...state.files }),
+    envs: Object.freeze([...state.envs]),
+    defaultEnv: state.defaultEnv,
+    sites: Object.freeze([...state.sites]),
+    resolved: state.resolved,
+  });
+}
+
+async function _readFiles(root: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  files[WORKSPACE_FILE] = await readFile(join(root, WORKSPACE_FILE), "utf8");
+  const sitesDir = join(root, "sites");
+  if (existsSync(sitesDir)) {
+    const entries = await readdir(sitesDir, { withFileTypes: true });
+    for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+      try {
+        files[`sites/${entry.name}/${SITE_FILE}`] = await readFile(join(sitesDir, entry.name, SITE_FILE), "utf8");
+      } catch {
+        // a folder without site.yaml is not a site
+      }
+    }
+  }
+  return files;
+}
+
+/** Loads every environment and every site; re-reads when the files changed underneath the load. */
+async function _loadStable(root: string, vars: Record<string, string | undefined>): Promise<LoadedState> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await _readFiles(root);
+    const state = await _loadAll(root, vars);
+    const after = await _readFiles(root);
+    if (_sameFiles(before, after) || attempt >= 3) return { ...state, files: after };
+  }
+}
+
+async function _loadAll(root: string, vars: Record<string, string | undefined>): Promise<Omit<LoadedState, "files">> {
+  const base: LoadWorkspaceOptions = { workspace: root, vars };
+  const first = await loadWorkspace(base);
+  const envs = [...first.config.profiles];
+  const resolved = new Map<string, ResolvedEnvironment>();
+  for (const env of envs) {
+    const ws = env === first.env ? first : await loadWorkspace({ ...base, env });
+    const sites = new Map<string, SiteConfig>();
+    for (const name of ws.sites) sites.set(name, (await ws.site(name)).config);
+    resolved.set(env, { workspace: ws.config, sites });
+  }
+  return { envs, defaultEnv: first.env, sites: [...first.sites], resolved };
+}
+
+function _sameFiles(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}
+
+function _checkRelativePath(name: string): void {
+  if (name !== WORKSPACE_FILE && !/^sites\/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/site\.yaml$/.test(name)) {
+    throw new SiteloomError("ERR_USAGE", `not a configuration file: ${name}`);
+  }
+}
+
+async function _writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) {
+    const file = join(dir, name);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+}
+
+/** temp file in the same folder, fsync, rename: readers see the old or the new file, never half of one. */
+async function _writeAtomic(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const handle = await open(tmp, "w", 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}
+
+function _asConfigError(error: unknown): SiteloomError {
+  if (isSiteloomError(error)) return error;
+  return new SiteloomError("ERR_CONFIG_INVALID", (error as Error)?.message ?? String(error), { cause: error });
+}
+
+/** Errors found in the candidate copy name the workspace's files, not the temporary folder. */
+function _withoutDir(error: SiteloomError, dir: string): SiteloomError {
+  const strip = (text: string) => text.split(`${dir}/`).join("").split(dir).join(".");
+  return new SiteloomError(error.code, strip(error.message), {
+    details: error.details.map(strip),
+    cause: error.cause,
+  });
+}

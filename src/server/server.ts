@@ -1,0 +1,143 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { attachAuditLog } from "../audit/index.ts";
+import { createSilentLogger, type Logger } from "../log/index.ts";
+import type { OpenStoreOptions } from "../secrets/index.ts";
+import { openStateStore, type StateStore } from "../store/index.ts";
+import { findWorkspaceRoot, STATE_DIR } from "../workspace/index.ts";
+import { createAuditLogSink } from "./audit-sink.ts";
+import { authPlugin } from "./plugins/auth.ts";
+import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { openApiPlugin } from "./plugins/openapi.ts";
+import type { AuditSink, RunStarter } from "./ports.ts";
+import { auditRoutes } from "./routes/audit.ts";
+import { configRoutes, MERGE_PATCH_TYPE } from "./routes/config.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { runRoutes } from "./routes/runs.ts";
+import { secretRoutes } from "./routes/secrets.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+import { versionRoutes } from "./routes/versions.ts";
+import { type ConfigRuntime, createConfigRuntime } from "./runtime.ts";
+import { createStoreVersionRepository } from "./versions.ts";
+
+/** Version reported by /health and /openapi.json. */
+export const SERVER_VERSION = "0.1.0";
+
+export interface BuildServerOptions {
+  /** Workspace root (the folder holding siteloom.yaml). */
+  root: string;
+  /** State store for tokens, versions and runs. @default openStateStore({ stateDir }) (closed with the server) */
+  store?: StateStore;
+  /** Variables for SITELOOM_* overrides, `${NAME}` references and the secret stores. @default process.env */
+  vars?: Record<string, string | undefined>;
+  /** Audit sink. @default the workspace's `.siteloom/audit.log` (the CLI's log) */
+  audit?: AuditSink;
+  /** Starts pipeline runs for POST /runs; without one that route answers 501. */
+  runs?: RunStarter;
+  /** Logger for requests and reloads. @default silent */
+  logger?: Logger;
+  /** Watch the configuration files and reload on change. @default true */
+  watch?: boolean;
+  /** Quiet time after the last file event before reloading. @default 30 */
+  debounceMs?: number;
+  /** Requests per window; defaults come from `server.rateLimit` (per minute) of the configuration. */
+  rateLimit?: { perToken?: number; perAddress?: number; windowMs?: number };
+  /** Largest accepted request body in bytes. @default 262144 */
+  bodyLimit?: number;
+  /** PEM certificate and key (contents) for HTTPS. */
+  https?: { cert: string | Buffer; key: string | Buffer } | undefined;
+  /** Trust X-Forwarded-For from a proxy in front. @default server.trustProxy of the configuration */
+  trustProxy?: boolean;
+  /** Extra options for opening secret stores. */
+  storeOptions?: Partial<OpenStoreOptions>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The live configuration (current snapshot, versions, reload events). */
+    configRuntime: ConfigRuntime;
+  }
+}
+
+/**
+ * Builds the runtime configuration API without listening: loads and versions the configuration, starts the file
+ * watcher, and registers the error handler, OpenAPI document, authentication and route groups. `app.close()` stops
+ * the watcher and closes the store it opened.
+ */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const root = findWorkspaceRoot({ workspace: options.root });
+  const stateDir = join(root, STATE_DIR);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const vars = options.vars ?? process.env;
+  const logger = options.logger ?? createSilentLogger();
+  const ownStore = options.store === undefined;
+  const store = options.store ?? openStateStore({ stateDir });
+  const auditFile = join(stateDir, "audit.log");
+  const audit = options.audit ?? createAuditLogSink(auditFile);
+  const versions = createStoreVersionRepository(store);
+  let runtime: ConfigRuntime;
+  try {
+    runtime = await createConfigRuntime({
+      root,
+      versions,
+      vars,
+      audit,
+      logger,
+      watch: options.watch ?? true,
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+    });
+  } catch (error) {
+    if (ownStore) await store.close();
+    throw error;
+  }
+  const serverConfig = runtime.current().resolved.get(runtime.current().defaultEnv)!.workspace.server;
+  const perMinute = serverConfig.rateLimit;
+
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: options.bodyLimit ?? 256 * 1024,
+    trustProxy: options.trustProxy ?? serverConfig.trustProxy,
+    ...(options.https ? { https: options.https } : {}),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  app.decorate("configRuntime", runtime);
+  app.addContentTypeParser(MERGE_PATCH_TYPE, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  // secret-store accesses made through the API reach the same log, with the token name as actor
+  const detach = options.audit ? undefined : attachAuditLog(auditFile, (error) => logger.error({ err: error }));
+  app.addHook("onClose", async () => {
+    detach?.();
+    await runtime.close();
+    if (ownStore) await store.close();
+  });
+
+  await app.register(errorHandlerPlugin);
+  await app.register(openApiPlugin, {
+    title: "siteloom runtime configuration API",
+    version: SERVER_VERSION,
+    description: "Configuration, versions, secrets (metadata and writes), audit and runs of a siteloom workspace.",
+  });
+  await app.register(authPlugin, {
+    tokens: store,
+    audit,
+    perToken: options.rateLimit?.perToken ?? perMinute,
+    perAddress: options.rateLimit?.perAddress ?? perMinute * 2,
+    windowMs: options.rateLimit?.windowMs ?? 60_000,
+    logger,
+  });
+  await app.register(healthRoutes, { runtime, version: SERVER_VERSION });
+  await app.register(configRoutes, { runtime });
+  await app.register(versionRoutes, { runtime, versions });
+  await app.register(secretRoutes, {
+    runtime,
+    root,
+    stateDir,
+    vars,
+    storeOptions: options.storeOptions,
+  });
+  await app.register(auditRoutes, { audit });
+  await app.register(runRoutes, { runtime, store, runs: options.runs });
+  await app.register(tokenRoutes, { tokens: store });
+  return app;
+}
