@@ -1,0 +1,488 @@
+import { stat } from "node:fs/promises";
+import { Readable, Transform, Writable } from "node:stream";
+import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
+import { Client, type FileInfo, FileType, FTPError } from "basic-ftp";
+import { SiteloomError } from "../errors.ts";
+import type { Secret } from "../secret.ts";
+import {
+  filterListing,
+  joinRemote,
+  normalizeRoot,
+  printablePath,
+  splitRemotePath,
+  type UnsafeEntryHandler,
+} from "./paths.ts";
+import { isConnectionError } from "./pool.ts";
+import type { RemoteEntry, RemoteFS } from "./types.ts";
+
+export interface FtpRemoteOptions {
+  host: string;
+  /** @default 21, or 990 with `secure: "implicit"` */
+  port?: number;
+  /** @default "anonymous" */
+  user?: string;
+  password?: Secret | undefined;
+  /** Server directory of the site; a relative one is taken from the login directory. @default "/" */
+  root?: string;
+  /** false: plain FTP; "explicit": AUTH TLS on the normal port; "implicit": TLS from the first byte (port 990). */
+  secure?: false | "explicit" | "implicit";
+  /** Pinned SHA-256 certificate fingerprint (`AB:CD:…`, with or without colons or a `sha256:` prefix). */
+  tlsFingerprint?: string | undefined;
+  /** PEM CA certificate(s) trusted for this host instead of the system store. */
+  ca?: string | Buffer | undefined;
+  /** Skip certificate verification entirely (the caller warns). @default false */
+  insecure?: boolean;
+  /** File name encoding on the control connection. @default "utf8" */
+  encoding?: "utf8" | "latin1";
+  /** Control and data socket timeout. @default 30000 */
+  timeoutMs?: number;
+  /** Called for every refused listing entry. */
+  onUnsafe?: UnsafeEntryHandler | undefined;
+  /** Logs every FTP command and reply (passwords are never logged by basic-ftp beyond "PASS ###"). */
+  debug?: (line: string) => void;
+}
+
+/** Connects and logs in one FTP/FTPS control connection and returns it as a RemoteFS. */
+export async function createFtpRemote(options: FtpRemoteOptions): Promise<RemoteFS> {
+  const secure = options.secure ?? false;
+  const encoding = options.encoding ?? "utf8";
+  const port = options.port ?? (secure === "implicit" ? 990 : 21);
+  const label = `${secure === false ? "ftp" : "ftps"}://${options.host}:${port}`;
+  const client = new Client(options.timeoutMs ?? 30_000);
+  client.ftp.encoding = encoding;
+  if (options.debug) {
+    client.ftp.verbose = true;
+    client.ftp.log = (message: string) => options.debug?.(message);
+  }
+  const tlsOptions = _tlsOptions(options);
+  let features = new Map<string, string>();
+  let root = normalizeRoot(options.root ?? "/");
+  try {
+    if (secure === "implicit") await client.connectImplicitTLS(options.host, port, tlsOptions);
+    else await client.connect(options.host, port);
+    if (secure === "explicit") await client.useTLS(tlsOptions);
+    // Check a pinned certificate before the password goes over the wire.
+    if (secure !== false && options.tlsFingerprint) _checkFingerprint(client.ftp.socket as TLSSocket, options, label);
+    if (encoding === "utf8") await client.sendIgnoringError("OPTS UTF8 ON");
+    await client.login(options.user ?? "anonymous", options.password?.reveal() ?? "anonymous@");
+    features = await client.features();
+    client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
+    await client.send("TYPE I");
+    await client.sendIgnoringError("STRU F");
+    // Latin-1 servers get no OPTS UTF8: some switch their file name encoding on it.
+    if (encoding === "utf8") await client.sendIgnoringError("OPTS UTF8 ON");
+    if (features.has("MLST")) await client.sendIgnoringError("OPTS MLST type;size;modify;unix.mode;");
+    if (client.ftp.hasTLS) {
+      await client.sendIgnoringError("PBSZ 0");
+      await client.send("PROT P");
+    }
+    if (!root.startsWith("/")) root = normalizeRoot(`${await client.pwd()}/${root}`);
+  } catch (error) {
+    client.close();
+    throw _connectError(error, label, options);
+  }
+  if (secure !== false && options.tlsFingerprint) _pinDataConnections(client, options, label);
+  const protocol = secure === false ? "ftp" : "ftps";
+  // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
+  // does must not interleave commands: serialise.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+  const full = (path: string, op: string) => joinRemote(root, path, op);
+
+  async function listDir(dir: string): Promise<RemoteEntry[]> {
+    const target = full(dir, "list");
+    // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
+    await client.cd(target);
+    const raw = await client.list();
+    const mapped = raw.map(_toEntry).filter((entry): entry is RemoteEntry => entry !== undefined);
+    if (mapped.some((entry) => entry.type === "symlink" && !entry.target)) {
+      // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
+      const saved = client.availableListCommands;
+      client.availableListCommands = ["LIST -a", "LIST"];
+      try {
+        const targets = new Map((await client.list()).map((info) => [info.name, info.link]));
+        for (const entry of mapped) {
+          const link = targets.get(entry.name);
+          if (entry.type === "symlink" && link) entry.target = link;
+        }
+      } finally {
+        client.availableListCommands = saved;
+      }
+    }
+    const relDir = splitRemotePath(dir).join("/");
+    return filterListing(mapped, { root, dir: relDir, onUnsafe: options.onUnsafe });
+  }
+
+  const fs: RemoteFS = {
+    protocol,
+    list: (dir) => serial(() => _op("list", dir, () => listDir(dir), label)),
+    stat: (path) =>
+      serial(() =>
+        _op(
+          "stat",
+          path,
+          async () => {
+            const segments = splitRemotePath(path, "stat");
+            const name = segments.pop();
+            if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+            try {
+              const entries = await listDir(segments.join("/"));
+              return entries.find((entry) => entry.name === name);
+            } catch (error) {
+              if (_isMissing(error)) return undefined;
+              throw error;
+            }
+          },
+          label,
+        ),
+      ),
+    download: (path, localFile) =>
+      serial(() =>
+        _op(
+          "download",
+          path,
+          async () => {
+            await client.downloadTo(localFile, full(path, "download"));
+          },
+          label,
+        ),
+      ),
+    read: (path) =>
+      serial(() =>
+        _op(
+          "read",
+          path,
+          async () => {
+            const chunks: Buffer[] = [];
+            const sink = new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                chunks.push(chunk);
+                callback();
+              },
+            });
+            try {
+              await client.downloadTo(sink, full(path, "read"));
+            } catch (error) {
+              if (_isMissing(error)) return undefined;
+              throw error;
+            }
+            return Buffer.concat(chunks);
+          },
+          label,
+        ),
+      ),
+    upload: (source, path, uploadOptions = {}) =>
+      serial(() =>
+        _op(
+          "upload",
+          path,
+          async () => {
+            const target = full(path, "upload");
+            const startAt = uploadOptions.startAt ?? 0;
+            if (startAt <= 0) {
+              await client.uploadFrom(client.ftp.hasTLS ? await _delayEmptyEnd(source) : source, target);
+              return;
+            }
+            await _resume(client, source, target, startAt, path);
+          },
+          label,
+        ),
+      ),
+    rename: (from, to) =>
+      serial(() =>
+        _op(
+          "rename",
+          from,
+          async () => {
+            await client.rename(full(from, "rename"), full(to, "rename"));
+          },
+          label,
+        ),
+      ),
+    remove: (path) =>
+      serial(() =>
+        _op(
+          "remove",
+          path,
+          async () => {
+            await client.remove(full(path, "remove"));
+          },
+          label,
+        ),
+      ),
+    removeDir: (path) =>
+      serial(() =>
+        _op(
+          "remove directory",
+          path,
+          async () => {
+            if (splitRemotePath(path, "remove").length === 0) {
+              throw new SiteloomError(
+                "ERR_TRANSFER_UNSAFE_PATH",
+                `${label}: refusing to remove the remote root itself`,
+              );
+            }
+            await _removeTree(path);
+          },
+          label,
+        ),
+      ),
+    mkdir: (path) =>
+      serial(() =>
+        _op(
+          "mkdir",
+          path,
+          async () => {
+            const segments = splitRemotePath(path, "mkdir");
+            if (segments.length === 0) return;
+            // Fast path: it exists already (one CWD).
+            try {
+              await client.cd(full(path, "mkdir"));
+              return;
+            } catch (error) {
+              if (!(error instanceof FTPError)) throw error;
+            }
+            for (let i = 1; i <= segments.length; i++) {
+              const prefix = full(segments.slice(0, i).join("/"), "mkdir");
+              try {
+                await client.send(`MKD ${prefix}`);
+              } catch (error) {
+                // 550/521 when it exists: confirm by entering it; anything else is a real error.
+                if (!(error instanceof FTPError)) throw error;
+                await client.cd(prefix);
+              }
+            }
+          },
+          label,
+        ),
+      ),
+    async close() {
+      await queue.catch(() => undefined);
+      client.close();
+    },
+  };
+
+  async function _removeTree(path: string): Promise<void> {
+    // Our own walk over checked listings: basic-ftp's removeDir would act on whatever names the server sends.
+    for (const entry of await listDir(path)) {
+      const child = path === "" ? entry.name : `${path}/${entry.name}`;
+      if (entry.type === "dir") await _removeTree(child);
+      else await client.remove(full(child, "remove"));
+    }
+    await client.removeEmptyDir(full(path, "remove"));
+  }
+
+  return fs;
+}
+
+/** SHA-256 fingerprint in the canonical `AB:CD:…` form, for comparisons and messages. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value
+    .replace(/^sha-?256:?/i, "")
+    .replace(/[^0-9a-f]/gi, "")
+    .toUpperCase();
+  return hex.match(/.{2}/g)?.join(":") ?? "";
+}
+
+// --- internal ---
+
+function _tlsOptions(options: FtpRemoteOptions): TlsOptions {
+  const tls: TlsOptions = { host: options.host, minVersion: "TLSv1.2" };
+  if (options.ca !== undefined) tls.ca = options.ca;
+  // A pinned fingerprint replaces chain verification (self-signed hosts); it is checked by hand before login.
+  if (options.insecure || options.tlsFingerprint) tls.rejectUnauthorized = false;
+  if (/^[0-9.]+$/.test(options.host) || options.host.includes(":")) {
+    // SNI must not carry an IP address; Node warns otherwise.
+  } else {
+    tls.servername = options.host;
+  }
+  return tls;
+}
+
+function _checkFingerprint(socket: TLSSocket, options: FtpRemoteOptions, label: string): void {
+  const cert = socket.getPeerCertificate();
+  const actual = normalizeFingerprint(cert?.fingerprint256 ?? "");
+  const expected = normalizeFingerprint(options.tlsFingerprint ?? "");
+  if (actual === "" || actual !== expected) {
+    socket.destroy();
+    throw new SiteloomError(
+      "ERR_TRANSFER_TLS",
+      `${label}: the server's TLS certificate does not match remote.tlsFingerprint (got ${actual || "no certificate"}); ` +
+        "if the host changed its certificate on purpose, update remote.tlsFingerprint",
+    );
+  }
+}
+
+/** Data connections are new TLS sockets: check their certificate against the pin too. */
+function _pinDataConnections(client: Client, options: FtpRemoteOptions, label: string): void {
+  let inner = client.prepareTransfer;
+  Object.defineProperty(client, "prepareTransfer", {
+    configurable: true,
+    get() {
+      return async (ftp: Client["ftp"]) => {
+        const response = await inner(ftp);
+        const data = ftp.dataSocket as TLSSocket | undefined;
+        if (data && typeof data.getPeerCertificate === "function") {
+          const check = () => {
+            // A resumed session is the control connection's own, already checked: it carries no certificate.
+            if (data.isSessionReused()) return;
+            try {
+              _checkFingerprint(data, options, label);
+            } catch (error) {
+              ftp.closeWithError(error as Error);
+            }
+          };
+          if (data.encrypted && (data as TLSSocket & { _secureEstablished?: boolean })._secureEstablished) check();
+          else data.once("secureConnect", check);
+        }
+        return response;
+      };
+    },
+    set(strategy) {
+      inner = strategy;
+    },
+  });
+}
+
+async function _resume(
+  client: Client,
+  source: string | Readable,
+  target: string,
+  startAt: number,
+  path: string,
+): Promise<void> {
+  const size = await client.size(target).catch(() => -1);
+  if (size !== startAt) {
+    throw new SiteloomError(
+      "ERR_TRANSFER_IO",
+      `cannot resume the upload of "${printablePath(path)}" at byte ${startAt}: the server holds ${size < 0 ? "no such file" : `${size} bytes`}; upload it again from the start`,
+    );
+  }
+  // APPE after checking the size, rather than REST+STOR: servers disagree on whether STOR after REST truncates.
+  await client.appendFrom(source, target, typeof source === "string" ? { localStart: startAt } : {});
+}
+
+/**
+ * vsftpd (OpenSSL) answers a TLS data connection that closes right after its handshake with a "decode error" alert,
+ * which kills the session: an empty upload must not end at once. Non-empty sources pass through unchanged.
+ */
+async function _delayEmptyEnd(source: string | Readable): Promise<string | Readable> {
+  if (typeof source === "string") {
+    const info = await stat(source);
+    if (info.size > 0) return source;
+    return Readable.from(_emptyAfter(_EMPTY_UPLOAD_DELAY_MS));
+  }
+  let seen = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (seen > 0) callback();
+      else setTimeout(callback, _EMPTY_UPLOAD_DELAY_MS);
+    },
+  });
+  source.on("error", (error) => out.destroy(error));
+  return source.pipe(out);
+}
+
+const _EMPTY_UPLOAD_DELAY_MS = 100;
+
+async function* _emptyAfter(ms: number): AsyncGenerator<Buffer> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function _toEntry(info: FileInfo): RemoteEntry | undefined {
+  const type =
+    info.type === FileType.File
+      ? "file"
+      : info.type === FileType.Directory
+        ? "dir"
+        : info.type === FileType.SymbolicLink
+          ? "symlink"
+          : undefined;
+  if (type === undefined) return undefined;
+  const mtime = info.modifiedAt?.getTime() ?? _parseListDate(info.rawModifiedAt);
+  const entry: RemoteEntry = { name: info.name, type, size: type === "dir" ? 0 : info.size, mtime };
+  if (type === "symlink" && info.link) entry.target = info.link;
+  return entry;
+}
+
+const _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+/**
+ * Unix LIST dates: "Nov 25 21:09" (recent, no year) or "Nov 25  2024". Read as UTC, minute precision. Not exact,
+ * but stable from one listing to the next, which is what incremental export compares.
+ */
+function _parseListDate(raw: string): number | undefined {
+  const match = /^([A-Za-z]{3})\s+(\d{1,2})\s+(?:(\d{1,2}):(\d{2})|(\d{4}))$/.exec(raw.trim());
+  if (!match) return undefined;
+  const month = _MONTHS.indexOf((match[1] ?? "").toLowerCase());
+  if (month < 0) return undefined;
+  const day = Number(match[2]);
+  if (match[5] !== undefined) return Date.UTC(Number(match[5]), month, day);
+  const now = new Date();
+  let year = now.getUTCFullYear();
+  const time = Date.UTC(year, month, day, Number(match[3]), Number(match[4]));
+  // A recent date without a year lies in the last ~6 months: one in the future belongs to last year.
+  if (time > now.getTime() + 24 * 3600_000) year--;
+  return Date.UTC(year, month, day, Number(match[3]), Number(match[4]));
+}
+
+function _isMissing(error: unknown): boolean {
+  return error instanceof FTPError && (error.code === 550 || error.code === 450);
+}
+
+async function _op<T>(op: string, path: string, fn: () => Promise<T>, label: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw _opError(error, op, path, label);
+  }
+}
+
+function _opError(error: unknown, op: string, path: string, label: string): SiteloomError {
+  if (error instanceof SiteloomError) return error;
+  const what = `${label}: cannot ${op} "${printablePath(path)}"`;
+  if (error instanceof FTPError) {
+    const reply = `${error.message}`.trim();
+    const code = error.code === 421 ? "ERR_TRANSFER_CONNECT" : "ERR_TRANSFER_IO";
+    return new SiteloomError(code, `${what}: server replied ${reply}`, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (isConnectionError(error)) {
+    return new SiteloomError("ERR_TRANSFER_CONNECT", `${what}: connection lost (${message})`, { cause: error });
+  }
+  return new SiteloomError("ERR_TRANSFER_IO", `${what}: ${message}`, { cause: error });
+}
+
+function _connectError(error: unknown, label: string, options: FtpRemoteOptions): SiteloomError {
+  if (error instanceof SiteloomError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (error instanceof FTPError && error.code === 530) {
+    return new SiteloomError(
+      "ERR_TRANSFER_AUTH",
+      `${label}: login as "${options.user ?? "anonymous"}" refused (${message.trim()}); check remote.user and remote.password`,
+      { cause: error },
+    );
+  }
+  if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|HOSTNAME/.test(code)) {
+    return new SiteloomError(
+      "ERR_TRANSFER_TLS",
+      `${label}: TLS certificate not trusted (${message}); pin it with remote.tlsFingerprint or remote.caFile`,
+      { cause: error },
+    );
+  }
+  if (error instanceof FTPError) {
+    return new SiteloomError("ERR_TRANSFER_CONNECT", `${label}: server refused the session: ${message.trim()}`, {
+      cause: error,
+    });
+  }
+  return new SiteloomError("ERR_TRANSFER_CONNECT", `${label}: cannot connect (${message})`, { cause: error });
+}

@@ -1,0 +1,532 @@
+import { createHash, createHmac } from "node:crypto";
+import { createReadStream, readFileSync } from "node:fs";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import SftpClient from "ssh2-sftp-client";
+import { SiteloomError } from "../errors.ts";
+import type { Secret } from "../secret.ts";
+import {
+  filterListing,
+  joinRemote,
+  normalizeRoot,
+  printablePath,
+  splitRemotePath,
+  type UnsafeEntryHandler,
+} from "./paths.ts";
+import { isConnectionError } from "./pool.ts";
+import type { RemoteEntry, RemoteFS } from "./types.ts";
+
+export interface SftpRemoteOptions {
+  host: string;
+  /** @default 22 */
+  port?: number;
+  user: string;
+  password?: Secret | undefined;
+  /** Private key file (OpenSSH or PEM format). */
+  privateKeyFile?: string | undefined;
+  passphrase?: Secret | undefined;
+  /** Server directory of the site; a relative one is taken from the login directory. @default "." */
+  root?: string;
+  /** Pinned host key fingerprint (`SHA256:…` as ssh-keygen -l prints it); replaces the known_hosts check. */
+  hostKey?: string | undefined;
+  /** known_hosts file checked when no hostKey is pinned. @default ~/.ssh/known_hosts */
+  knownHostsFile?: string;
+  /** Accept and record an unknown host key (never a changed one) in knownHostsFile. @default false */
+  acceptNew?: boolean;
+  /** Called when acceptNew recorded a key, with the line added. */
+  onHostKeyAdded?: (line: string, file: string) => void;
+  /** Connect / idle timeout. @default 30000 */
+  timeoutMs?: number;
+  onUnsafe?: UnsafeEntryHandler | undefined;
+  debug?: (line: string) => void;
+}
+
+/**
+ * Connects one SFTP session. The host key is checked before authenticating: against `hostKey` when pinned, else
+ * against known_hosts; an unknown key is refused with its fingerprint and the config line to add. Paths are also
+ * checked on the server with realpath, so a symlink can never lead a read or a write outside the root.
+ */
+export async function createSftpRemote(options: SftpRemoteOptions): Promise<RemoteFS> {
+  const port = options.port ?? 22;
+  const label = `sftp://${options.host}${port === 22 ? "" : `:${port}`}`;
+  let broken: Error | undefined;
+  const client = new SftpClient("siteloom", {
+    error: (error: unknown) => {
+      broken = error instanceof Error ? error : new Error(String(error));
+    },
+    end: () => {
+      broken ??= new Error("connection closed by the server");
+    },
+    close: () => {
+      broken ??= new Error("connection closed");
+    },
+  });
+  let hostKeyProblem: SiteloomError | undefined;
+  const knownHostsFile = options.knownHostsFile ?? join(homedir(), ".ssh", "known_hosts");
+  let pendingKnownHostsLine: string | undefined;
+  const config: Record<string, unknown> = {
+    host: options.host,
+    port,
+    username: options.user,
+    readyTimeout: options.timeoutMs ?? 30_000,
+    keepaliveInterval: 10_000,
+    keepaliveCountMax: 3,
+    hostVerifier: (key: Buffer) => {
+      const verdict = _verifyHostKey(key, options, knownHostsFile, label);
+      if (verdict.ok) {
+        pendingKnownHostsLine = verdict.addLine;
+        return true;
+      }
+      hostKeyProblem = verdict.error;
+      return false;
+    },
+  };
+  if (options.password) config.password = options.password.reveal();
+  if (options.privateKeyFile) {
+    try {
+      config.privateKey = await readFile(options.privateKeyFile);
+    } catch (error) {
+      throw new SiteloomError(
+        "ERR_TRANSFER_AUTH",
+        `${label}: cannot read the private key ${options.privateKeyFile} (${(error as NodeJS.ErrnoException).code}); check remote.privateKey`,
+        { cause: error },
+      );
+    }
+    if (options.passphrase) config.passphrase = options.passphrase.reveal();
+  }
+  if (options.debug) config.debug = (line: string) => options.debug?.(line);
+  try {
+    await client.connect(config);
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    if (hostKeyProblem) throw hostKeyProblem;
+    throw _connectError(error, label, options);
+  }
+  if (pendingKnownHostsLine !== undefined) {
+    await mkdir(dirname(knownHostsFile), { recursive: true, mode: 0o700 });
+    await appendFile(knownHostsFile, `${pendingKnownHostsLine}\n`, { mode: 0o600 });
+    options.onHostKeyAdded?.(pendingKnownHostsLine, knownHostsFile);
+  }
+  const sftp = (client as unknown as { sftp: _Sftp }).sftp;
+  const hasPosixRename = Boolean(sftp._extensions?.["posix-rename@openssh.com"]);
+
+  let root = normalizeRoot(options.root ?? ".");
+  let realRoot: string;
+  try {
+    if (!root.startsWith("/")) root = normalizeRoot(await _call<string>(sftp, "realpath", root));
+    realRoot = await _call<string>(sftp, "realpath", root).catch(() => root);
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw _opError(error, "open", "", label);
+  }
+  const full = (path: string, op: string) => joinRemote(root, path, op);
+
+  /** Refuses a server path whose real location (symlinks resolved) is outside the root. */
+  async function inside(serverPath: string, path: string, op: string): Promise<void> {
+    let real: string;
+    try {
+      real = await _call<string>(sftp, "realpath", serverPath);
+    } catch {
+      return; // does not exist (yet): nothing to follow
+    }
+    if (real !== realRoot && !real.startsWith(realRoot === "/" ? "/" : `${realRoot}/`)) {
+      throw new SiteloomError(
+        "ERR_TRANSFER_UNSAFE_PATH",
+        `${label}: refusing to ${op} "${printablePath(path)}": it leads outside the remote root through a symlink (to ${printablePath(real)})`,
+      );
+    }
+  }
+  async function insideParent(path: string, op: string): Promise<string> {
+    const segments = splitRemotePath(path, op);
+    const target = full(path, op);
+    if (segments.length > 1) await inside(full(segments.slice(0, -1).join("/"), op), path, op);
+    return target;
+  }
+  const op = <T>(name: string, path: string, fn: () => Promise<T>) => _op(name, path, fn, label, () => broken);
+
+  async function listDir(dir: string): Promise<RemoteEntry[]> {
+    const target = full(dir, "list");
+    await inside(target, dir, "list");
+    const raw = await _call<_DirEntry[]>(sftp, "readdir", target);
+    const relDir = splitRemotePath(dir).join("/");
+    const entries: RemoteEntry[] = [];
+    for (const item of raw) {
+      if (item.filename === "." || item.filename === "..") continue;
+      const entry = _toEntry(item.filename, item.attrs);
+      if (entry === undefined) continue;
+      if (entry.type === "symlink" && !item.filename.includes("/")) {
+        const link = `${target === "/" ? "" : target}/${item.filename}`;
+        const linkTarget = await _call<string>(sftp, "readlink", link).catch(() => undefined);
+        if (linkTarget !== undefined) entry.target = linkTarget;
+      }
+      entries.push(entry);
+    }
+    return filterListing(entries, { root, dir: relDir, onUnsafe: options.onUnsafe });
+  }
+
+  const fs: RemoteFS = {
+    protocol: "sftp",
+    list: (dir) => op("list", dir, () => listDir(dir)),
+    stat: (path) =>
+      op("stat", path, async () => {
+        const segments = splitRemotePath(path, "stat");
+        const name = segments.pop();
+        if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+        await inside(full(segments.join("/"), "stat"), path, "stat");
+        try {
+          const attrs = await _call<_Attrs>(sftp, "lstat", full(path, "stat"));
+          const entry = _toEntry(name, attrs);
+          if (entry?.type === "symlink") {
+            const target = await _call<string>(sftp, "readlink", full(path, "stat")).catch(() => undefined);
+            if (target !== undefined) entry.target = target;
+            const [safe] = filterListing([entry], { root, dir: segments.join("/"), onUnsafe: options.onUnsafe });
+            return safe;
+          }
+          return entry;
+        } catch (error) {
+          if (_isMissing(error)) return undefined;
+          throw error;
+        }
+      }),
+    download: (path, localFile) =>
+      op("download", path, async () => {
+        const target = full(path, "download");
+        await inside(target, path, "download");
+        await _call<void>(sftp, "fastGet", target, localFile, { concurrency: 16, chunkSize: 32_768 });
+      }),
+    read: (path) =>
+      op("read", path, async () => {
+        const target = full(path, "read");
+        await inside(target, path, "read");
+        try {
+          return await _call<Buffer>(sftp, "readFile", target);
+        } catch (error) {
+          if (_isMissing(error)) return undefined;
+          throw error;
+        }
+      }),
+    upload: (source, path, uploadOptions = {}) =>
+      op("upload", path, async () => {
+        const target = await insideParent(path, "upload");
+        const startAt = uploadOptions.startAt ?? 0;
+        if (startAt > 0) {
+          const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
+          if (attrs?.size !== startAt) {
+            throw new SiteloomError(
+              "ERR_TRANSFER_IO",
+              `${label}: cannot resume the upload of "${printablePath(path)}" at byte ${startAt}: the server holds ${attrs ? `${attrs.size} bytes` : "no such file"}; upload it again from the start`,
+            );
+          }
+          const input = typeof source === "string" ? createReadStream(source, { start: startAt }) : source;
+          await pipeline(input, sftp.createWriteStream(target, { flags: "r+", start: startAt }));
+          return;
+        }
+        if (typeof source === "string") {
+          await _call<void>(sftp, "fastPut", source, target, { concurrency: 16, chunkSize: 32_768 });
+          return;
+        }
+        await pipeline(source as Readable, sftp.createWriteStream(target, { flags: "w" }));
+      }),
+    rename: (from, to) =>
+      op("rename", from, async () => {
+        const source = await insideParent(from, "rename");
+        const target = await insideParent(to, "rename");
+        if (hasPosixRename) {
+          await _call<void>(sftp, "ext_openssh_rename", source, target);
+          return;
+        }
+        // Plain SFTP v3 rename refuses an existing target: remove it first (not atomic, the best v3 allows).
+        try {
+          await _call<void>(sftp, "rename", source, target);
+        } catch (error) {
+          const exists = await _call<_Attrs>(sftp, "lstat", target).catch(() => undefined);
+          if (exists === undefined || _isDir(exists)) throw error;
+          await _call<void>(sftp, "unlink", target);
+          await _call<void>(sftp, "rename", source, target);
+        }
+      }),
+    remove: (path) =>
+      op("remove", path, async () => {
+        await _call<void>(sftp, "unlink", await insideParent(path, "remove"));
+      }),
+    removeDir: (path) =>
+      op("remove directory", path, async () => {
+        if (splitRemotePath(path, "remove").length === 0) {
+          throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+        }
+        await removeTree(path);
+      }),
+    mkdir: (path) =>
+      op("mkdir", path, async () => {
+        const segments = splitRemotePath(path, "mkdir");
+        for (let i = 1; i <= segments.length; i++) {
+          const prefix = segments.slice(0, i).join("/");
+          const target = full(prefix, "mkdir");
+          const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
+          if (attrs !== undefined) {
+            await inside(target, prefix, "mkdir");
+            if (!_isDir(attrs))
+              throw new SiteloomError(
+                "ERR_TRANSFER_IO",
+                `${label}: cannot mkdir "${printablePath(prefix)}": a file is in the way`,
+              );
+            continue;
+          }
+          try {
+            await _call<void>(sftp, "mkdir", target);
+          } catch (error) {
+            // created concurrently by another connection of the pool
+            const now = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
+            if (now === undefined || !_isDir(now)) throw error;
+          }
+        }
+      }),
+    async close() {
+      await client.end().catch(() => undefined);
+    },
+  };
+
+  async function removeTree(path: string): Promise<void> {
+    for (const entry of await listDir(path)) {
+      const child = path === "" ? entry.name : `${path}/${entry.name}`;
+      if (entry.type === "dir") await removeTree(child);
+      else await _call<void>(sftp, "unlink", full(child, "remove"));
+    }
+    await _call<void>(sftp, "rmdir", full(path, "remove"));
+  }
+
+  return fs;
+}
+
+/** `SHA256:<base64 without padding>` of an SSH public key blob, as `ssh-keygen -l` prints it. */
+export function sshFingerprint(key: Buffer): string {
+  return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
+}
+
+// --- internal ---
+
+interface _Attrs {
+  mode: number;
+  size: number;
+  mtime: number;
+}
+interface _DirEntry {
+  filename: string;
+  attrs: _Attrs;
+}
+type _Sftp = {
+  _extensions?: Record<string, string>;
+  createWriteStream(path: string, options: Record<string, unknown>): NodeJS.WritableStream;
+} & Record<string, unknown>;
+
+function _call<T>(sftp: _Sftp, method: string, ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const fn = sftp[method] as (...a: unknown[]) => void;
+    try {
+      fn.call(sftp, ...args, (error: Error | undefined, value: T) => (error ? reject(error) : resolve(value)));
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+const _S_IFMT = 0o170000;
+function _isDir(attrs: _Attrs): boolean {
+  return (attrs.mode & _S_IFMT) === 0o040000;
+}
+
+function _toEntry(name: string, attrs: _Attrs): RemoteEntry | undefined {
+  const kind = attrs.mode & _S_IFMT;
+  const mtime = attrs.mtime * 1000;
+  if (kind === 0o100000) return { name, type: "file", size: attrs.size, mtime };
+  if (kind === 0o040000) return { name, type: "dir", size: 0, mtime };
+  if (kind === 0o120000) return { name, type: "symlink", size: attrs.size, mtime };
+  return undefined;
+}
+
+function _isMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 2 || code === "ENOENT";
+}
+
+async function _op<T>(
+  name: string,
+  path: string,
+  fn: () => Promise<T>,
+  label: string,
+  broken: () => Error | undefined,
+): Promise<T> {
+  const dead = broken();
+  if (dead) {
+    throw new SiteloomError(
+      "ERR_TRANSFER_CONNECT",
+      `${label}: cannot ${name} "${printablePath(path)}": connection lost (${dead.message})`,
+      {
+        cause: dead,
+      },
+    );
+  }
+  try {
+    return await fn();
+  } catch (error) {
+    const lost = broken();
+    if (lost && !(error instanceof SiteloomError)) {
+      throw new SiteloomError(
+        "ERR_TRANSFER_CONNECT",
+        `${label}: cannot ${name} "${printablePath(path)}": connection lost (${lost.message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw _opError(error, name, path, label);
+  }
+}
+
+function _opError(error: unknown, name: string, path: string, label: string): SiteloomError {
+  if (error instanceof SiteloomError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const what = `${label}: cannot ${name} "${printablePath(path)}"`;
+  if (isConnectionError(error)) {
+    return new SiteloomError("ERR_TRANSFER_CONNECT", `${what}: connection lost (${message})`, { cause: error });
+  }
+  return new SiteloomError("ERR_TRANSFER_IO", `${what}: ${message}`, { cause: error });
+}
+
+function _connectError(error: unknown, label: string, options: SftpRemoteOptions): SiteloomError {
+  const message = error instanceof Error ? error.message : String(error);
+  const level = (error as { level?: unknown }).level;
+  if (level === "client-authentication" || /authentication|auth methods/i.test(message)) {
+    return new SiteloomError(
+      "ERR_TRANSFER_AUTH",
+      `${label}: login as "${options.user}" refused; check remote.user and remote.password or remote.privateKey`,
+      { cause: error },
+    );
+  }
+  return new SiteloomError("ERR_TRANSFER_CONNECT", `${label}: cannot connect (${message.replace(/^\w+: /, "")})`, {
+    cause: error,
+  });
+}
+
+type _Verdict = { ok: true; addLine: string | undefined } | { ok: false; error: SiteloomError };
+
+function _verifyHostKey(key: Buffer, options: SftpRemoteOptions, file: string, label: string): _Verdict {
+  const fingerprint = sshFingerprint(key);
+  const keyType = _keyType(key);
+  const hostPattern = (options.port ?? 22) === 22 ? options.host : `[${options.host}]:${options.port}`;
+  const line = `${hostPattern} ${keyType} ${key.toString("base64")}`;
+  if (options.hostKey) {
+    if (_sameFingerprint(options.hostKey, fingerprint)) return { ok: true, addLine: undefined };
+    return {
+      ok: false,
+      error: new SiteloomError(
+        "ERR_TRANSFER_HOST_KEY",
+        `${label}: the server's host key ${fingerprint} does not match remote.hostKey (${options.hostKey}). ` +
+          "This can be an attack; if the host changed its key on purpose, update remote.hostKey",
+      ),
+    };
+  }
+  const known = _knownKeys(file, options.host, options.port ?? 22);
+  if (known.revoked.has(key.toString("base64"))) {
+    return {
+      ok: false,
+      error: new SiteloomError(
+        "ERR_TRANSFER_HOST_KEY",
+        `${label}: host key ${fingerprint} is marked @revoked in ${file}`,
+      ),
+    };
+  }
+  if (known.keys.has(key.toString("base64"))) return { ok: true, addLine: undefined };
+  if (known.keys.size > 0) {
+    return {
+      ok: false,
+      error: new SiteloomError(
+        "ERR_TRANSFER_HOST_KEY",
+        `${label}: HOST KEY CHANGED: the server offered ${fingerprint} but ${file} holds a different key for this host. ` +
+          `This can be an attack; if the change is expected, remove the old line from ${file} (ssh-keygen -R "${hostPattern}")`,
+      ),
+    };
+  }
+  if (options.acceptNew) return { ok: true, addLine: line };
+  return {
+    ok: false,
+    error: new SiteloomError(
+      "ERR_TRANSFER_HOST_KEY",
+      `${label}: unknown host key ${fingerprint} (${keyType}). If this is the right server, add to the site's remote config: ` +
+        `hostKey: "${fingerprint}" — or add it to ${file} with --accept-new`,
+      { details: [`remote:`, `  hostKey: "${fingerprint}"`, `known_hosts line: ${line}`] },
+    ),
+  };
+}
+
+function _sameFingerprint(a: string, b: string): boolean {
+  const norm = (v: string) =>
+    v
+      .trim()
+      .replace(/^SHA256:/i, "")
+      .replace(/=+$/, "");
+  return norm(a) === norm(b);
+}
+
+function _keyType(key: Buffer): string {
+  if (key.length < 4) return "ssh-unknown";
+  const length = key.readUInt32BE(0);
+  return key.subarray(4, 4 + length).toString("latin1");
+}
+
+/** Keys recorded for host:port in an OpenSSH known_hosts file (plain, `[host]:port`, wildcards and hashed names). */
+function _knownKeys(file: string, host: string, port: number): { keys: Set<string>; revoked: Set<string> } {
+  const keys = new Set<string>();
+  const revoked = new Set<string>();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return { keys, revoked };
+  }
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    let fields = line.split(/\s+/);
+    let marker: string | undefined;
+    if (fields[0]?.startsWith("@")) {
+      marker = fields[0];
+      fields = fields.slice(1);
+    }
+    const [patterns, , blob] = fields;
+    if (patterns === undefined || blob === undefined || marker === "@cert-authority") continue;
+    if (!_hostMatches(patterns, name)) continue;
+    (marker === "@revoked" ? revoked : keys).add(blob);
+  }
+  return { keys, revoked };
+}
+
+function _hostMatches(patterns: string, name: string): boolean {
+  if (patterns.startsWith("|1|")) {
+    const [, , salt, hash] = patterns.split("|");
+    if (salt === undefined || hash === undefined) return false;
+    const digest = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
+    return digest === hash;
+  }
+  let matched = false;
+  for (const pattern of patterns.split(",")) {
+    const negated = pattern.startsWith("!");
+    const body = negated ? pattern.slice(1) : pattern;
+    const regex = new RegExp(
+      `^${body
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".")}$`,
+      "i",
+    );
+    if (regex.test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}

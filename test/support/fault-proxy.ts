@@ -1,0 +1,199 @@
+/**
+ * A fault-injecting TCP proxy for transfer tests. Point a client at `proxy.port` instead of the server's port.
+ * With `ftp: true` it also rewrites PASV (227) and EPSV (229) replies on the (plain) control connection so that
+ * passive data connections go through the proxy as well, where faults and data rewrites apply to them too.
+ *
+ *   const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
+ *   proxy.addFault({ on: "data", afterBytes: 100_000, action: "reset" });  // next data connection dies mid-transfer
+ *   proxy.addFault({ on: "control", afterBytes: 0, action: "stall", times: 2 });  // next 2 logins hang
+ *   proxy.rewriteData = (chunk) => Buffer.from(chunk.toString("latin1").replace("x", "../x"), "latin1");
+ *   proxy.stats    // { control, data, resets, stalls }
+ *   await proxy.close();
+ *
+ * SFTP works through it too (one TCP connection per session; faults use on: "control").
+ */
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+
+export interface Fault {
+  /** Which kind of connection it hits. "any" matches both. */
+  on: "control" | "data" | "any";
+  /** Bytes (both directions together) let through before acting. */
+  afterBytes: number;
+  /** reset: TCP RST on both sides; stall: stop forwarding and keep both sockets open until close(). */
+  action: "reset" | "stall";
+  /** How many new connections get this fault. @default 1 */
+  times?: number;
+}
+
+export interface FaultProxyOptions {
+  target: { host: string; port: number };
+  /** Rewrite PASV/EPSV replies (plain FTP only: FTPS control traffic is encrypted). */
+  ftp?: boolean;
+}
+
+export interface FaultProxy {
+  port: number;
+  addFault(fault: Fault): void;
+  clearFaults(): void;
+  /** Transforms server→client bytes on data connections (hostile listings). Applied per chunk. */
+  rewriteData: ((chunk: Buffer) => Buffer) | undefined;
+  readonly stats: { control: number; data: number; resets: number; stalls: number };
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const faults: Array<Fault & { left: number }> = [];
+  const sockets = new Set<Socket>();
+  const servers = new Set<Server>();
+  const stats = { control: 0, data: 0, resets: 0, stalls: 0 };
+  let closed = false;
+
+  const proxy: FaultProxy = {
+    port: 0,
+    addFault(fault) {
+      faults.push({ ...fault, left: fault.times ?? 1 });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    rewriteData: undefined,
+    stats,
+    async close() {
+      closed = true;
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([...servers].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
+  };
+
+  function takeFault(kind: "control" | "data"): Fault | undefined {
+    const index = faults.findIndex((fault) => fault.on === kind || fault.on === "any");
+    if (index < 0) return undefined;
+    const fault = faults[index] as Fault & { left: number };
+    fault.left--;
+    if (fault.left <= 0) faults.splice(index, 1);
+    return fault;
+  }
+
+  /** Pipes client<->upstream, counting bytes, applying the fault, transforming server→client data. */
+  function bridge(
+    client: Socket,
+    upstream: Socket,
+    kind: "control" | "data",
+    transformDown: (chunk: Buffer, write: (out: Buffer) => void) => void,
+  ): void {
+    sockets.add(client);
+    sockets.add(upstream);
+    const fault = takeFault(kind);
+    let bytes = 0;
+    let tripped = false;
+    const trip = () => {
+      if (tripped || fault === undefined) return;
+      tripped = true;
+      if (fault.action === "reset") {
+        stats.resets++;
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      } else {
+        stats.stalls++;
+        client.pause();
+        upstream.pause();
+      }
+    };
+    const account = (n: number): boolean => {
+      if (fault === undefined) return true;
+      if (tripped) return false;
+      bytes += n;
+      if (bytes > fault.afterBytes) {
+        trip();
+        return false;
+      }
+      return true;
+    };
+    client.on("data", (chunk: Buffer) => {
+      if (account(chunk.length)) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!account(chunk.length)) return;
+      transformDown(chunk, (out) => client.write(out));
+    });
+    if (fault !== undefined && fault.afterBytes === 0) {
+      // act before anything passes (e.g. a login that never gets its greeting)
+      upstream.once("connect", () => setImmediate(trip));
+    }
+    const end = (from: Socket, to: Socket) => {
+      from.on("end", () => {
+        if (!tripped || fault?.action !== "stall") to.end();
+      });
+      from.on("error", () => {
+        if (!to.destroyed) to.destroy();
+      });
+      from.on("close", () => sockets.delete(from));
+    };
+    end(client, upstream);
+    end(upstream, client);
+  }
+
+  async function dataListener(realPort: number): Promise<number> {
+    const server = createServer((client) => {
+      stats.data++;
+      const upstream = netConnect({ host: options.target.host, port: realPort });
+      bridge(client, upstream, "data", (chunk, write) => write(proxy.rewriteData ? proxy.rewriteData(chunk) : chunk));
+      // one data connection per PASV/EPSV
+      server.close();
+      servers.delete(server);
+    });
+    servers.add(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const address = server.address();
+    return typeof address === "object" && address ? address.port : 0;
+  }
+
+  const main = createServer((client) => {
+    if (closed) {
+      client.destroy();
+      return;
+    }
+    stats.control++;
+    const upstream = netConnect(options.target);
+    if (!options.ftp) {
+      bridge(client, upstream, "control", (chunk, write) => write(chunk));
+      return;
+    }
+    let pending = "";
+    let queue = Promise.resolve();
+    bridge(client, upstream, "control", (chunk, write) => {
+      pending += chunk.toString("latin1");
+      const cut = pending.lastIndexOf("\n");
+      if (cut < 0) return;
+      const complete = pending.slice(0, cut + 1);
+      pending = pending.slice(cut + 1);
+      // Replies are rewritten in order; opening a data listener is async.
+      queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
+    });
+  });
+  servers.add(main);
+
+  async function rewriteReplies(text: string): Promise<string> {
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as string;
+      const pasv = /^227 (.*)\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)(.*)$/.exec(line);
+      if (pasv) {
+        const port = await dataListener(Number(pasv[6]) * 256 + Number(pasv[7]));
+        lines[i] = `227 ${pasv[1]}(127,0,0,1,${Math.floor(port / 256)},${port % 256})${pasv[8]}`;
+        continue;
+      }
+      const epsv = /^229 (.*)\(\|\|\|(\d+)\|\)(.*)$/.exec(line);
+      if (epsv) {
+        const port = await dataListener(Number(epsv[2]));
+        lines[i] = `229 ${epsv[1]}(|||${port}|)${epsv[3]}`;
+      }
+    }
+    return lines.join("\n");
+  }
+
+  await new Promise<void>((resolve) => main.listen(0, "127.0.0.1", () => resolve()));
+  const address = main.address();
+  proxy.port = typeof address === "object" && address ? address.port : 0;
+  return proxy;
+}
