@@ -68,8 +68,8 @@ export async function copyFileAtomic(src: string, dest: string, mtimeMs: number)
   const tmp = join(dirname(dest), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`);
   try {
     await copyFile(src, tmp, constants.COPYFILE_FICLONE);
-    const when = new Date(mtimeMs);
-    await utimes(tmp, when, when);
+    // Seconds as a number keep sub-millisecond precision that a Date would drop.
+    await utimes(tmp, mtimeMs / 1000, mtimeMs / 1000);
     await rename(tmp, dest);
   } catch (error) {
     await rm(tmp, { force: true });

@@ -267,7 +267,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     const target = join(site.paths.output, path);
     if (want.kind === "copy" || want.kind === "nav-unchanged") {
       const src = want.file;
-      if (have && have.size === src.size && Math.floor(have.mtimeMs) === Math.floor(src.mtimeMs)) {
+      if (have && have.size === src.size && Math.abs(have.mtimeMs - src.mtimeMs) < 1) {
         unchanged++;
         continue;
       }

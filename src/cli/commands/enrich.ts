@@ -1,4 +1,54 @@
+import { join } from "node:path";
+import { runEnrich } from "../../enrich/index.ts";
 import type { RegisterCommands } from "../context.ts";
 
 /** enrich (site enrichment) */
-export const registerEnrichCommands: RegisterCommands = (_program, _ctx) => {};
+export const registerEnrichCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command("enrich")
+    .description(
+      "Build sites/<site>/output/: the exported site plus article pages, blog index, feeds, sitemap, robots.txt",
+    )
+    .argument("<site>", "site name (a folder under sites/)")
+    .option("--dry-run", "report what would be written or removed; change nothing")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom enrich shop                 # write sites/shop/output/
+  $ siteloom enrich shop --dry-run       # what would change, nothing written
+  $ siteloom enrich shop --json          # machine-readable report
+
+Files that need no change keep their bytes and modification time, so the next deploy uploads little.
+Pages with server-side code (<?php, SSI) are left as they are and listed as skipped.`,
+    )
+    .action(async (siteName: string, opts: { dryRun?: boolean }) => {
+      const workspace = await ctx.loadWorkspace();
+      const site = await workspace.site(siteName);
+      const report = await runEnrich({
+        site,
+        dryRun: Boolean(opts.dryRun),
+        logger: ctx.logger(),
+        cacheFile: join(workspace.stateDir, "enrich", `${site.name}.json`),
+      });
+      if (ctx.globals().json) {
+        ctx.printJson(report);
+        return;
+      }
+      const c = ctx.color;
+      const verb = report.dryRun ? "would write" : "wrote";
+      ctx.print(
+        `${c.bold(site.name)}: ${report.articles.published} article(s) in the layout of ${report.template} (${report.encoding})`,
+      );
+      ctx.print(
+        `${verb} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.dryRun ? "would remove" : "removed"} ${report.removed.length}, skipped ${report.skipped.length}`,
+      );
+      // Per-file lines only while they stay readable; --json has the full lists.
+      if (report.written.length + report.removed.length <= 50) {
+        for (const p of report.written) ctx.info(`  ${c.green("+")} ${p}`);
+        for (const p of report.removed) ctx.info(`  ${c.red("-")} ${p}`);
+      }
+      for (const s of report.skipped) ctx.print(`  ${c.yellow("skipped")} ${s.path}: ${s.reason}`);
+      for (const w of report.warnings) ctx.warn(w);
+    });
+};
