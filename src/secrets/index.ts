@@ -7,6 +7,7 @@ export {
   type StorePayload,
 } from "./backends/file.ts";
 export { currentActor, publishSecretEvent, SECRETS_CHANNEL } from "./events.ts";
+export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
 export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
 export {
   configDir,
@@ -16,6 +17,16 @@ export {
   loadIdentity,
   workspaceId,
 } from "./identity.ts";
+export { type MigrateItem, type MigrateOptions, type MigrateResult, parseDotenv, runMigrate } from "./migrate.ts";
+export {
+  configFiles,
+  findPlaintextCredentials,
+  type PlaintextFinding,
+  rewriteYamlValues,
+  scanYaml,
+  suggestName,
+} from "./plaintext.ts";
+export { askHidden, type ReadValueOptions, readSecretValue } from "./prompt.ts";
 export {
   auditLogPath,
   createBackend,
@@ -30,3 +41,4 @@ export {
 export { createSecretResolver } from "./resolver.ts";
 export { type CreateSecretStoreOptions, createSecretStore, type SecretStore } from "./store.ts";
 export type * from "./types.ts";
+export { guardPlaintext, startAudit, type WorkspaceSecretsOptions, workspaceSecrets } from "./workspace.ts";

@@ -1,0 +1,185 @@
+import { readFile, stat } from "node:fs/promises";
+import { basename, join, relative } from "node:path";
+import { SECRET_NAME_PATTERN } from "../config/index.ts";
+import { SiteloomError } from "../errors.ts";
+import { MASK, Secret } from "../secret.ts";
+import { currentActor, publishSecretEvent } from "./events.ts";
+import { ensurePrivateDir, writeFileAtomic } from "./fs-util.ts";
+import { configFiles, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
+import type { SecretStore } from "./store.ts";
+
+/** One credential found and where it goes. */
+export interface MigrateItem {
+  /** `sites/shop/site.yaml:7`, or `.env:3`. */
+  where: string;
+  /** Key path (YAML) or variable name (.env). */
+  key: string;
+  ref: string;
+  env: string;
+  /** `stored`: written to the store; `reused`: the store already held this value; with --dry-run: what would be. */
+  action: "stored" | "reused";
+}
+
+export interface MigrateResult {
+  items: MigrateItem[];
+  /** Files rewritten (or that would be), relative to the root, with their backups. */
+  files: { file: string; backup: string | undefined }[];
+  /** Masked diff lines (`-`/`+`), for --dry-run and the report. */
+  diff: string[];
+}
+
+export interface MigrateOptions {
+  root: string;
+  stateDir: string;
+  /** The active environment: credentials outside `environments:` blocks go to its store. */
+  env: string;
+  /** The store of an environment. */
+  storeFor: (env: string) => SecretStore;
+  dryRun?: boolean;
+  /** A .env file whose credentials are stored too (the file itself is left alone). */
+  fromDotenv?: string | undefined;
+}
+
+/**
+ * Moves plaintext credentials of siteloom.yaml, every site.yaml (and a .env file) into the secret store and
+ * rewrites the YAML in place with `secret://` references, changing only those values. Values are stored before any
+ * file is rewritten, so an interrupted run is simply run again; a second run finds nothing to do.
+ */
+export async function runMigrate(options: MigrateOptions): Promise<MigrateResult> {
+  const result: MigrateResult = { items: [], files: [], diff: [] };
+  const planned = new Map<string, Secret>();
+  const actor = currentActor();
+
+  async function place(
+    scope: string,
+    name: string,
+    env: string,
+    value: Secret,
+  ): Promise<{ ref: string; reused: boolean }> {
+    const store = options.storeFor(env);
+    for (let n = 1; ; n++) {
+      const candidate = n === 1 ? name : `${name}_${n}`;
+      const ref = `secret://${scope}/${candidate}`;
+      const key = `${env}:${ref}`;
+      const plannedValue = planned.get(key);
+      if (plannedValue) {
+        if (plannedValue.reveal() === value.reveal()) return { ref, reused: true };
+        continue;
+      }
+      const existing = await store.find(ref);
+      if (existing && existing.reveal() !== value.reveal()) continue;
+      planned.set(key, value);
+      if (existing) return { ref, reused: true };
+      if (!options.dryRun) await store.set(ref, value);
+      return { ref, reused: false };
+    }
+  }
+
+  const rewrites: { file: string; text: string; next: string }[] = [];
+  for (const { file, scope } of configFiles(options.root)) {
+    const text = await readFile(file, "utf8");
+    const rel = relative(options.root, file);
+    const findings = scanYaml(text, rel, scope);
+    if (findings.length === 0) continue;
+    const replacements: { path: (string | number)[]; ref: string }[] = [];
+    for (const f of findings) {
+      const env = f.env ?? options.env;
+      const { ref, reused } = await place(f.scope, f.name, env, f.value);
+      replacements.push({ path: f.path, ref });
+      result.items.push({
+        where: `${f.file}:${f.line}`,
+        key: f.path.join("."),
+        ref,
+        env,
+        action: reused ? "reused" : "stored",
+      });
+    }
+    const next = rewriteYamlValues(text, replacements);
+    result.diff.push(..._diff(rel, text, next, findings));
+    rewrites.push({ file, text, next });
+  }
+
+  if (options.fromDotenv) {
+    const text = await readFile(options.fromDotenv, "utf8").catch((error: NodeJS.ErrnoException) => {
+      throw new SiteloomError("ERR_USAGE", `cannot read ${options.fromDotenv} (${error.code ?? "error"})`);
+    });
+    for (const entry of parseDotenv(text)) {
+      if (!_isCredentialVar(entry.key, entry.value)) continue;
+      const mapped = /^SITELOOM_SECRET_([A-Z0-9_]+?)__([A-Z0-9_]+)$/.exec(entry.key);
+      const scope = mapped ? mapped[1]!.toLowerCase().replace(/_/g, "-") : "global";
+      const name = mapped ? mapped[2]! : entry.key.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+      if (!SECRET_NAME_PATTERN.test(name)) continue;
+      const { ref, reused } = await place(scope, name, options.env, new Secret(entry.value));
+      result.items.push({
+        where: `${basename(options.fromDotenv)}:${entry.line}`,
+        key: entry.key,
+        ref,
+        env: options.env,
+        action: reused ? "reused" : "stored",
+      });
+    }
+  }
+
+  if (!options.dryRun) {
+    const backupDir = join(options.stateDir, "backups");
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    for (const r of rewrites) {
+      await ensurePrivateDir(backupDir);
+      const backup = join(backupDir, `${relative(options.root, r.file).replace(/[/\\]/g, "__")}.${stamp}.bak`);
+      await writeFileAtomic(backup, r.text, 0o600);
+      await writeFileAtomic(r.file, r.next, (await stat(r.file)).mode & 0o777);
+      publishSecretEvent({
+        action: "config.write",
+        ref: relative(options.root, r.file),
+        store: "-",
+        env: options.env,
+        actor,
+        outcome: "ok",
+      });
+      result.files.push({ file: relative(options.root, r.file), backup: relative(options.root, backup) });
+    }
+  } else {
+    for (const r of rewrites) result.files.push({ file: relative(options.root, r.file), backup: undefined });
+  }
+  return result;
+}
+
+/** Parses a .env file: `KEY=value`, `export KEY=value`, quoted values, comments. */
+export function parseDotenv(text: string): { key: string; value: string; line: number }[] {
+  const out: { key: string; value: string; line: number }[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/.exec(raw);
+    if (!m) return;
+    let value = m[2]!;
+    if (/^"(.*)"$/s.test(value)) value = value.slice(1, -1).replace(/\\n/g, "\n").replace(/\\"/g, '"');
+    else if (/^'(.*)'$/s.test(value)) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, "");
+    if (value !== "") out.push({ key: m[1]!, value, line: i + 1 });
+  });
+  return out;
+}
+
+// --- internal ---
+
+function _isCredentialVar(key: string, value: string): boolean {
+  if (value.startsWith("secret://") || /^\$\{/.test(value)) return false;
+  return (
+    /(PASS|PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|_KEY|PASSPHRASE)$/i.test(key) ||
+    /^SITELOOM_SECRET_/.test(key) ||
+    /^(sk-|gh[pousr]_|xox[abposr]-|AKIA|glpat-)/.test(value)
+  );
+}
+
+/** Masked line diff of the rewritten lines. */
+function _diff(file: string, before: string, after: string, findings: PlaintextFinding[]): string[] {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  const out: string[] = [];
+  const lines = [...new Set(findings.map((f) => f.line))].sort((x, y) => x - y);
+  for (const line of lines) {
+    let old = a[line - 1] ?? "";
+    for (const f of findings) if (f.line === line) old = old.split(f.value.reveal()).join(MASK);
+    out.push(`${file}:${line}`, `- ${old}`, `+ ${b[line - 1] ?? ""}`);
+  }
+  return out;
+}
