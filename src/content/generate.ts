@@ -458,6 +458,7 @@ function _plan(
   const queue: Topic[] = [];
   const skipped: SkippedItem[] = [];
   const planned = new Map<string, Topic>();
+  const plannedTitles = new Map<string, Topic>();
   for (const topic of topics) {
     const skip = (reason: SkippedItem["reason"], detail: string) =>
       skipped.push({ topic: topic.topic, line: topic.line, slug: topic.slug, reason, detail });
@@ -471,7 +472,7 @@ function _plan(
       // regenerate in place, even if the slug rules changed since
       topic.slug = own.slug;
     }
-    const earlier = planned.get(topic.slug) ?? [...planned.values()].find((t) => normalizeTitle(t.topic) === title);
+    const earlier = planned.get(topic.slug) ?? plannedTitles.get(title);
     if (earlier) {
       skip("duplicate", `same title or slug as the topic on line ${earlier.line}`);
       continue;
@@ -491,6 +492,7 @@ function _plan(
     }
     if (other) topic.slug = other.slug;
     planned.set(topic.slug, topic);
+    plannedTitles.set(title, topic);
     queue.push(topic);
   }
   return { queue, skipped };

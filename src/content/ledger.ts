@@ -53,28 +53,51 @@ export interface Ledger {
 
 export function createLedger(stateDir: string): Ledger {
   const file = join(stateDir, LEDGER_FILE);
+  // group commit: entries appended while a write is in flight go out together in the next single write + fsync,
+  // so concurrent workers do not queue behind each other's lock and fsync
+  let pending: { line: string; done: (error?: unknown) => void }[] = [];
+  let flushing: Promise<void> | undefined;
+  const writeLocked = async (text: string) => {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // the lock needs the file to exist; "a" creates it without truncating
+    await (await open(file, "a", 0o600)).close();
+    const release = await lockfile.lock(file, {
+      retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
+      stale: 10_000,
+    });
+    try {
+      const handle = await open(file, "a");
+      try {
+        // one write of whole lines under O_APPEND: a crash leaves whole lines or nothing (a torn tail is skipped)
+        await handle.write(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await release();
+    }
+  };
+  const flush = async () => {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
+        await writeLocked(batch.map((p) => p.line).join(""));
+        for (const p of batch) p.done();
+      } catch (error) {
+        for (const p of batch) p.done(error);
+      }
+    }
+    flushing = undefined;
+  };
   const ledger: Ledger = {
     file,
-    async append(entry) {
-      await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      // the lock needs the file to exist; "a" creates it without truncating
-      await (await open(file, "a", 0o600)).close();
-      const release = await lockfile.lock(file, {
-        retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
-        stale: 10_000,
+    append(entry) {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ line: `${JSON.stringify(entry)}\n`, done: (error) => (error ? reject(error) : resolve()) });
+        flushing ??= flush();
       });
-      try {
-        const handle = await open(file, "a");
-        try {
-          // one write of one whole line under O_APPEND: a crash leaves either the line or nothing
-          await handle.write(`${JSON.stringify(entry)}\n`);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      } finally {
-        await release();
-      }
     },
     async read() {
       let text: string;
