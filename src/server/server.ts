@@ -18,6 +18,7 @@ import { runRoutes } from "./routes/runs.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { versionRoutes } from "./routes/versions.ts";
+import { createPipelineRunStarter } from "./run-starter.ts";
 import { type ConfigRuntime, createConfigRuntime } from "./runtime.ts";
 import { createStoreVersionRepository } from "./versions.ts";
 
@@ -33,7 +34,7 @@ export interface BuildServerOptions {
   vars?: Record<string, string | undefined>;
   /** Audit sink. @default the workspace's `.siteloom/audit.log` (the CLI's log) */
   audit?: AuditSink;
-  /** Starts pipeline runs for POST /runs; without one that route answers 501. */
+  /** Starts pipeline runs for POST /runs. @default the pipeline (`runPipeline`) over this workspace */
   runs?: RunStarter;
   /** Logger for requests and reloads. @default silent */
   logger?: Logger;
@@ -106,7 +107,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addContentTypeParser(MERGE_PATCH_TYPE, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
   // secret-store accesses made through the API reach the same log, with the token name as actor
   const detach = options.audit ? undefined : attachAuditLog(auditFile, (error) => logger.error({ err: error }));
+  const ownRuns = options.runs ? undefined : createPipelineRunStarter({ root, store, vars, logger });
+  const runs = options.runs ?? ownRuns;
   app.addHook("onClose", async () => {
+    // runs in progress are interrupted (and record themselves as such) before the store closes
+    await ownRuns?.close();
     detach?.();
     await runtime.close();
     if (ownStore) await store.close();
@@ -137,7 +142,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     storeOptions: options.storeOptions,
   });
   await app.register(auditRoutes, { audit });
-  await app.register(runRoutes, { runtime, store, runs: options.runs });
+  await app.register(runRoutes, { runtime, store, runs });
   await app.register(tokenRoutes, { tokens: store });
   return app;
 }

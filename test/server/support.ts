@@ -83,7 +83,9 @@ export async function startTestServer(dir: string, options: Partial<BuildServerO
     editorStaging: await make("editor-staging", "editor", ["staging"]),
     viewerProduction: await make("viewer-production", "viewer", ["production"]),
     admin: await make("admin", "admin"),
-    expired: (await createToken(store, { name: "expired", role: "admin", now: new Date(Date.now() - 7_200_000), expires: "1h" })).token,
+    expired: (
+      await createToken(store, { name: "expired", role: "admin", now: new Date(Date.now() - 7_200_000), expires: "1h" })
+    ).token,
     revoked: await make("revoked", "admin"),
   };
   await store.revokeToken("revoked");

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { SiteloomError } from "../../errors.ts";
+import { STEP_NAMES } from "../../pipeline/index.ts";
 import type { RunStatus, StateStore } from "../../store/index.ts";
 import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
 import type { RunStarter } from "../ports.ts";
@@ -12,8 +13,6 @@ export interface RunRoutesOptions {
   /** Starts runs; without one POST /runs answers 501. */
   runs?: RunStarter | undefined;
 }
-
-const STEPS = ["export", "generate", "enrich", "deploy", "publish"] as const;
 
 /** GET /runs (the state store's run records), POST /runs (start a pipeline run). */
 export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, options) => {
@@ -61,7 +60,7 @@ export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, o
           properties: {
             sites: { type: "array", items: SITE_PARAM, maxItems: 500, uniqueItems: true, description: "Default: all" },
             env: ENV_PARAM,
-            steps: { type: "array", items: { type: "string", enum: [...STEPS] }, uniqueItems: true },
+            steps: { type: "array", items: { type: "string", enum: [...STEP_NAMES] }, uniqueItems: true },
             dryRun: { type: "boolean", default: false },
           },
         },
