@@ -23,6 +23,8 @@ export interface FileBackendOptions {
   historySize?: number;
   /** scrypt work factor (log2) for passphrase stores. @default 18 */
   scryptWorkFactor?: number;
+  /** A lock not refreshed for this long is taken over (its holder was killed). @default 10000 */
+  lockStaleMs?: number;
 }
 
 /** One version as stored inside the encrypted file. */
@@ -104,13 +106,17 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
   /** Read-modify-write under the store's lock: concurrent writers never lose an update. */
   async function mutate<T>(fn: (payload: StorePayload) => T): Promise<T> {
     await ensurePrivateDir(dirname(path));
-    return withFileLock(path, async () => {
-      cache = undefined;
-      const payload = (await read()) ?? _empty(options.env);
-      const result = fn(payload);
-      await write(payload);
-      return result;
-    });
+    return withFileLock(
+      path,
+      async () => {
+        cache = undefined;
+        const payload = (await read()) ?? _empty(options.env);
+        const result = fn(payload);
+        await write(payload);
+        return result;
+      },
+      options.lockStaleMs,
+    );
   }
 
   function addVersion(payload: StorePayload, key: string, value: string, meta: WriteMeta, from?: number): number {
