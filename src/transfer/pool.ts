@@ -85,7 +85,14 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
     async run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T> {
       let attempt = 0;
       for (;;) {
-        const fs = await acquire();
+        let fs: RemoteFS;
+        try {
+          fs = await acquire();
+        } catch (error) {
+          // A login that hit a dead or stalled socket: one more try on a fresh one, like a broken connection.
+          if (classify(error) && attempt++ < retries && !closed) continue;
+          throw error;
+        }
         let result: T;
         try {
           result = await fn(fs);

@@ -111,6 +111,19 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     options.onHostKeyAdded?.(pendingKnownHostsLine, knownHostsFile);
   }
   const sftp = (client as unknown as { sftp: _Sftp }).sftp;
+  // ssh2 leaves callbacks of in-flight requests pending when the socket dies: fail them when it does.
+  let markBroken: (error: Error) => void = () => undefined;
+  const whenBroken = new Promise<never>((_resolve, reject) => {
+    markBroken = reject;
+  });
+  whenBroken.catch(() => undefined);
+  const ssh = (client as unknown as { client: NodeJS.EventEmitter }).client;
+  for (const event of ["close", "end", "error"] as const) {
+    ssh.on(event, (error?: Error) => {
+      broken ??= error instanceof Error ? error : new Error(`connection ${event === "error" ? "failed" : "closed"}`);
+      markBroken(broken);
+    });
+  }
   const hasPosixRename = Boolean(sftp._extensions?.["posix-rename@openssh.com"]);
 
   let root = normalizeRoot(options.root ?? ".");
@@ -145,7 +158,14 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     if (segments.length > 1) await inside(full(segments.slice(0, -1).join("/"), op), path, op);
     return target;
   }
-  const op = <T>(name: string, path: string, fn: () => Promise<T>) => _op(name, path, fn, label, () => broken);
+  const op = <T>(name: string, path: string, fn: () => Promise<T>) =>
+    _op(
+      name,
+      path,
+      () => Promise.race([fn(), whenBroken]),
+      label,
+      () => broken,
+    );
 
   async function listDir(dir: string): Promise<RemoteEntry[]> {
     const target = full(dir, "list");

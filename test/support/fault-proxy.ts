@@ -177,13 +177,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const lines = text.split("\n");
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string;
-      const pasv = /^227 (.*)\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)(.*)$/.exec(line);
+      const pasv = /^227 (.*)\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)(.*)$/s.exec(line);
       if (pasv) {
         const port = await dataListener(Number(pasv[6]) * 256 + Number(pasv[7]));
         lines[i] = `227 ${pasv[1]}(127,0,0,1,${Math.floor(port / 256)},${port % 256})${pasv[8]}`;
         continue;
       }
-      const epsv = /^229 (.*)\(\|\|\|(\d+)\|\)(.*)$/.exec(line);
+      const epsv = /^229 (.*)\(\|\|\|(\d+)\|\)(.*)$/s.exec(line);
       if (epsv) {
         const port = await dataListener(Number(epsv[2]));
         lines[i] = `229 ${epsv[1]}(|||${port}|)${epsv[3]}`;

@@ -1,0 +1,230 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SiteloomError } from "../../src/errors.ts";
+import { Secret } from "../../src/secret.ts";
+import {
+  createFtpRemote,
+  createRemotePool,
+  createSftpRemote,
+  isConnectionError,
+  type UnsafeEntry,
+} from "../../src/transfer/index.ts";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { startServer, type TestServer } from "../support/servers/index.ts";
+
+let local: string;
+let payload: Buffer;
+let payloadFile: string;
+
+beforeAll(async () => {
+  local = await mkdtemp(join(tmpdir(), "siteloom-pool-"));
+  payload = randomBytes(3 * 1024 * 1024);
+  payloadFile = join(local, "payload.bin");
+  await writeFile(payloadFile, payload);
+});
+afterAll(async () => {
+  await rm(local, { recursive: true, force: true });
+});
+
+describe("transfer: pool over vsftpd through the fault proxy", () => {
+  let server: TestServer;
+  let proxy: FaultProxy;
+  const connect = () =>
+    createFtpRemote({
+      host: "127.0.0.1",
+      port: proxy.port,
+      user: server.user,
+      password: new Secret(server.password),
+      timeoutMs: 2_000,
+    });
+
+  beforeAll(async () => {
+    server = await startServer("vsftpd-ftp");
+    proxy = await startFaultProxy({ target: { host: server.host, port: server.port }, ftp: true });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it("replaces a connection whose data transfer is reset mid-upload, and the file lands whole", async () => {
+    const pool = createRemotePool({ connect, size: 2 });
+    try {
+      proxy.addFault({ on: "data", afterBytes: 500_000, action: "reset" });
+      await pool.run((fs) => fs.upload(payloadFile, "reset.bin"));
+      expect(proxy.stats.resets).toBe(1);
+      expect(pool.connectionsOpened).toBe(2);
+      expect((await readFile(join(server.rootDir, "reset.bin"))).equals(payload)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("replaces a connection whose download stalls (timeout), and a stalled login", async () => {
+    await writeFile(join(server.rootDir, "stall.bin"), payload);
+    await server.own(join(server.rootDir, "stall.bin"));
+    const pool = createRemotePool({ connect, size: 1 });
+    try {
+      proxy.addFault({ on: "data", afterBytes: 300_000, action: "stall" });
+      await pool.run((fs) => fs.download("stall.bin", join(local, "stall-back.bin")));
+      expect((await readFile(join(local, "stall-back.bin"))).equals(payload)).toBe(true);
+      expect(pool.connectionsOpened).toBe(2);
+      proxy.addFault({ on: "control", afterBytes: 0, action: "stall" });
+      const fresh = createRemotePool({ connect, size: 1 });
+      try {
+        expect((await fresh.run((fs) => fs.read("stall.bin")))?.length).toBe(payload.length);
+        expect(fresh.connectionsOpened).toBe(1);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await pool.close();
+    }
+    expect(proxy.stats.stalls).toBe(2);
+  });
+
+  it("rethrows operation errors and keeps the connection", async () => {
+    const pool = createRemotePool({ connect, size: 1 });
+    try {
+      const error = await pool.run((fs) => fs.remove("no-such-file.txt")).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SiteloomError);
+      expect((error as SiteloomError).code).toBe("ERR_TRANSFER_IO");
+      expect((error as SiteloomError).message).toMatch(/cannot remove "no-such-file.txt": server replied 550/);
+      await pool.run((fs) => fs.upload(Readable.from([Buffer.from("ok")]), "after-error.txt"));
+      expect(pool.connectionsOpened).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("runs parallel work on at most `size` connections", async () => {
+    const pool = createRemotePool({ connect, size: 4 });
+    try {
+      await pool.run((fs) => fs.mkdir("parallel"));
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          pool.run((fs) => fs.upload(Readable.from([Buffer.from(`file ${i}`)]), `parallel/f${i}.txt`)),
+        ),
+      );
+      expect(pool.connectionsOpened).toBeLessThanOrEqual(4);
+      for (let i = 0; i < 24; i++) {
+        expect(await readFile(join(server.rootDir, "parallel", `f${i}.txt`), "utf8")).toBe(`file ${i}`);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("refuses '../' and absolute names a hostile server puts in a LIST listing", async () => {
+    await writeFile(join(server.rootDir, "aaaa-evil.html"), "x");
+    await writeFile(join(server.rootDir, "bbbb-abs.html"), "x");
+    await writeFile(join(server.rootDir, "fine.html"), "x");
+    const unsafe: UnsafeEntry[] = [];
+    proxy.rewriteData = (chunk) =>
+      Buffer.from(
+        chunk.toString("latin1").replace("aaaa-evil.html", "../evil.html").replace("bbbb-abs.html", "/etc/passwd"),
+        "latin1",
+      );
+    const fs = await createFtpRemote({
+      host: "127.0.0.1",
+      port: proxy.port,
+      user: server.user,
+      password: new Secret(server.password),
+      onUnsafe: (entry) => unsafe.push(entry),
+    });
+    try {
+      const names = (await fs.list("")).map((entry) => entry.name);
+      expect(names).toContain("fine.html");
+      for (const name of names) expect(name).not.toMatch(/\/|^\.\.$|evil|passwd|aaaa|bbbb/);
+      expect(unsafe.map((u) => u.reason).join("\n")).toMatch(/'\/' inside a name/);
+    } finally {
+      proxy.rewriteData = undefined;
+      await fs.close();
+    }
+  });
+});
+
+describe("transfer: hostile MLSD listing (pure-ftpd through the proxy)", () => {
+  it("refuses '../' and absolute names in MLSD", async () => {
+    const server = await startServer("pure-ftpd-ftp");
+    const proxy = await startFaultProxy({ target: { host: server.host, port: server.port }, ftp: true });
+    try {
+      await writeFile(join(server.rootDir, "aaaa-evil.html"), "x");
+      await writeFile(join(server.rootDir, "fine.html"), "x");
+      proxy.rewriteData = (chunk) =>
+        Buffer.from(chunk.toString("latin1").replace("aaaa-evil.html", "../../evil.html"), "latin1");
+      const unsafe: UnsafeEntry[] = [];
+      const fs = await createFtpRemote({
+        host: "127.0.0.1",
+        port: proxy.port,
+        user: server.user,
+        password: new Secret(server.password),
+        onUnsafe: (entry) => unsafe.push(entry),
+      });
+      try {
+        const names = (await fs.list("")).map((entry) => entry.name);
+        expect(names).toEqual(["fine.html"]);
+        // basic-ftp itself drops some unsafe MLSD names before we see them; whatever reaches us is reported.
+        for (const entry of unsafe) expect(entry.name).toBe("../../evil.html");
+      } finally {
+        await fs.close();
+      }
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("transfer: pool over OpenSSH SFTP through the fault proxy", () => {
+  it("replaces a session reset mid-upload; the file lands whole", async () => {
+    const server = await startServer("sftp");
+    const proxy = await startFaultProxy({ target: { host: server.host, port: server.port } });
+    const pool = createRemotePool({
+      size: 1,
+      connect: () =>
+        createSftpRemote({
+          host: "127.0.0.1",
+          port: proxy.port,
+          user: server.user,
+          password: new Secret(server.password),
+          root: server.rootDir,
+          hostKey: server.remoteConfig.hostKey,
+          timeoutMs: 3_000,
+        }),
+    });
+    try {
+      proxy.addFault({ on: "control", afterBytes: 600_000, action: "reset" });
+      await pool.run((fs) => fs.upload(payloadFile, "reset.bin"));
+      expect(proxy.stats.resets).toBe(1);
+      expect(pool.connectionsOpened).toBe(2);
+      expect((await readFile(join(server.rootDir, "reset.bin"))).equals(payload)).toBe(true);
+    } finally {
+      await pool.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("transfer: isConnectionError", () => {
+  it("tells broken connections from refused operations", () => {
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    const reply = (code: number) => Object.assign(new Error(`${code} reply`), { code });
+    expect(isConnectionError(reset)).toBe(true);
+    expect(isConnectionError(reply(421))).toBe(true);
+    expect(isConnectionError(reply(426))).toBe(true);
+    expect(isConnectionError(new Error("Timeout (control socket)"))).toBe(true);
+    expect(isConnectionError(new Error("Client is closed"))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error("x"), { code: "ERR_SSL_DECRYPTION_FAILED" }))).toBe(true);
+    expect(isConnectionError(new SiteloomError("ERR_TRANSFER_CONNECT", "x"))).toBe(true);
+    expect(isConnectionError(reply(550))).toBe(false);
+    expect(isConnectionError(reply(553))).toBe(false);
+    expect(isConnectionError(new SiteloomError("ERR_TRANSFER_IO", "550 no such file"))).toBe(false);
+    expect(isConnectionError(new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", "x"))).toBe(false);
+  });
+});
