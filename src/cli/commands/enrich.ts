@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runEnrich } from "../../enrich/index.ts";
 import type { RegisterCommands } from "../context.ts";
@@ -25,6 +26,7 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
     .action(async (siteName: string, opts: { dryRun?: boolean }) => {
       const workspace = await ctx.loadWorkspace();
       const site = await workspace.site(siteName);
+      await mkdir(workspace.stateDir, { recursive: true, mode: 0o700 });
       const report = await runEnrich({
         site,
         dryRun: Boolean(opts.dryRun),

@@ -1,0 +1,66 @@
+import { existsSync } from "node:fs";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli, useTempDir } from "../support/cli.ts";
+import { EXAMPLE_SITE, makeArticle, writeArticle } from "./support.ts";
+
+async function workspace(siteYaml: string): Promise<string> {
+  const root = await useTempDir();
+  await writeFile(join(root, "siteloom.yaml"), "environment: development\n");
+  const site = join(root, "sites", "demo");
+  await mkdir(join(site, "articles"), { recursive: true });
+  await writeFile(join(site, "site.yaml"), siteYaml);
+  await cp(EXAMPLE_SITE, join(site, "export"), { recursive: true, preserveTimestamps: true });
+  for (let i = 0; i < 3; i++) await writeArticle(join(site, "articles"), makeArticle(i));
+  return root;
+}
+
+describe("cli: siteloom enrich", () => {
+  it("builds output/, reports it, and writes nothing the second time", async () => {
+    const root = await workspace("domain: www.example.com\nname: Harbor Light Bakery\n");
+    const first = await runCli(["enrich", "demo"], { cwd: root });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("demo: 3 article(s) in the layout of about.html (utf-8)");
+    expect(first.stdout).toMatch(/wrote \d+ file\(s\), 0 unchanged, removed 0, skipped 0/);
+    const page = await readFile(join(root, "sites/demo/output/blog/why-sourdough-needs-time/index.html"), "utf8");
+    expect(page).toContain("<h1>Why sourdough needs time</h1>");
+
+    const second = await runCli(["enrich", "demo", "--json"], { cwd: root });
+    expect(second.code, second.stderr).toBe(0);
+    const report = JSON.parse(second.stdout);
+    expect(report).toMatchObject({ site: "demo", dryRun: false, written: [], removed: [], template: "about.html" });
+    expect(report.unchanged).toBeGreaterThan(15);
+  });
+
+  it("--dry-run lists what would be written and changes nothing", async () => {
+    const root = await workspace("domain: www.example.com\n");
+    const res = await runCli(["enrich", "demo", "--dry-run", "--json"], { cwd: root });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).written).toContain("blog/index.html");
+    expect(existsSync(join(root, "sites/demo/output"))).toBe(false);
+  });
+
+  it("says in one line what is wrong when the site has no domain", async () => {
+    const root = await workspace("name: Nameless\n");
+    const res = await runCli(["enrich", "demo"], { cwd: root });
+    expect(res.code).toBe(3);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(/neither url nor domain.*site\.yaml/);
+    expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
+  it("explains how to get an export when there is none", async () => {
+    const root = await workspace("domain: www.example.com\n");
+    await import("node:fs/promises").then((fs) => fs.rm(join(root, "sites/demo/export"), { recursive: true }));
+    const res = await runCli(["enrich", "demo"], { cwd: root });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/run `siteloom export demo` first/);
+  });
+
+  it("has --help with an example", async () => {
+    const res = await runCli(["enrich", "--help"]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("$ siteloom enrich shop --dry-run");
+  });
+});
