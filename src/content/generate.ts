@@ -55,6 +55,7 @@ export interface GenerateOptions {
 }
 
 export type GenerateEvent =
+  | { type: "warning"; message: string }
   | { type: "start"; total: number }
   | { type: "generated"; item: GeneratedItem }
   | { type: "failed"; item: FailedItem }
@@ -161,7 +162,19 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   });
 
   const price = offline ? { input: 0, output: 0 } : resolvePrice(llm.provider, llm.model, llm.prices);
-  const planned = limited.map((topic) => _estimate(topic, contextFor(topic), price, llm));
+  // the offline provider makes no calls: nothing to estimate
+  const planned = limited.map((topic) =>
+    offline
+      ? {
+          topic: topic.topic,
+          line: topic.line,
+          slug: topic.slug,
+          estimatedInputTokens: 0,
+          estimatedOutputTokens: 0,
+          estimatedCostUsd: 0,
+        }
+      : _estimate(topic, contextFor(topic), price, llm),
+  );
   const estimate = {
     inputTokens: _sum(planned.map((p) => p.estimatedInputTokens)),
     outputTokens: _sum(planned.map((p) => p.estimatedOutputTokens)),
@@ -207,6 +220,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   if (offline) {
     warnings.push("llm.provider is offline: writing clearly-marked sample drafts, not real articles");
   }
+  for (const message of warnings) options.onEvent?.({ type: "warning", message });
   if (options.dryRun || limited.length === 0) return report;
 
   _checkBudgetsAtStart(planned, budgets, spentUsd, report);

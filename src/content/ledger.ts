@@ -56,7 +56,7 @@ export function createLedger(stateDir: string): Ledger {
   // group commit: entries appended while a write is in flight go out together in the next single write + fsync,
   // so concurrent workers do not queue behind each other's lock and fsync
   let pending: { line: string; done: (error?: unknown) => void }[] = [];
-  let flushing: Promise<void> | undefined;
+  let flushing = false;
   const writeLocked = async (text: string) => {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     // the lock needs the file to exist; "a" creates it without truncating
@@ -89,14 +89,17 @@ export function createLedger(stateDir: string): Ledger {
         for (const p of batch) p.done(error);
       }
     }
-    flushing = undefined;
+    flushing = false;
   };
   const ledger: Ledger = {
     file,
     append(entry) {
       return new Promise<void>((resolve, reject) => {
         pending.push({ line: `${JSON.stringify(entry)}\n`, done: (error) => (error ? reject(error) : resolve()) });
-        flushing ??= flush();
+        if (!flushing) {
+          flushing = true;
+          void flush();
+        }
       });
     },
     async read() {

@@ -16,14 +16,12 @@ export function buildOfflineArticle(
   topic: Topic,
   ctx: PromptContext,
 ): { outline: OutlineOutput; article: ArticleOutput } {
-  const title = _capitalize(topic.topic.replace(/\s+/g, " "));
-  const subject = topic.topic.replace(/\s+/g, " ");
+  const title = _capitalize(topic.topic.replace(/\s+/g, " ").trim());
+  const oneLine = topic.topic.replace(/\s+/g, " ").trim();
+  // "A beginner's guide" reads as "a beginner's guide" mid-sentence; acronyms ("SEO basics") stay as written
+  const subject = /^[A-Z][a-z]/.test(oneLine) ? oneLine.charAt(0).toLowerCase() + oneLine.slice(1) : oneLine;
   const keywords = topic.keywords.length ? topic.keywords : [subject];
-  const headings = [
-    `What ${subject} means`,
-    ...keywords.slice(0, 4).map((k) => `${_capitalize(k)} in practice`),
-    "Getting started",
-  ];
+  const headings = ["Overview", ...keywords.slice(0, 4).map((k) => _capitalize(k)), "Getting started"];
   const outline: OutlineOutput = {
     title,
     metaDescription: _clip(`A practical introduction to ${subject}: ${keywords.join(", ")}.`, 155),
@@ -35,7 +33,7 @@ export function buildOfflineArticle(
   const target = Math.min(maxWords, Math.max(minWords, 120));
   const link = ctx.linkTargets[0];
   const paragraphs = (heading: string, i: number): string[] => [
-    `${heading} is one of the first things readers ask about when they look into ${subject}. This section explains the idea in plain words and shows where it fits${ctx.audience ? ` for ${ctx.audience}` : ""}.`,
+    `${i === 0 ? "This part" : heading} is one of the first things readers ask about when they look into ${subject}. This section explains the idea in plain words and shows where it fits${ctx.audience ? ` for ${ctx.audience}` : ""}.`,
     `A good approach is to start small, check the result and improve step by step. ${i === 0 && link ? `Our page [${link.title}](${link.url}) has more background.` : "Keep notes of what works so the next step is easier."}`,
   ];
   let sections = headings.map((heading, i) => ({ heading, body: paragraphs(heading, i) }));
@@ -44,12 +42,16 @@ export function buildOfflineArticle(
       .join("\n")
       .trim();
   // pad with more sample paragraphs until the lower word bound is met, without passing the upper one
-  const filler =
-    "Readers value concrete examples, honest limits and a clear next step, so every part of this sample keeps to those three things.";
+  const fillers = [
+    "Readers value concrete examples, honest limits and a clear next step, so a finished article keeps to those three things.",
+    `When you write about ${keywords[0]}, name the situation, the choice the reader faces and what happens after it.`,
+    "Short paragraphs, one idea each, make the page easy to scan on a phone.",
+    `A real article would add figures, sources and an example from ${ctx.siteName} here.`,
+  ];
   let round = 0;
   while (_words(render()) < target && round < 500) {
     const section = sections[round % sections.length]!;
-    const next = { ...section, body: [...section.body, filler] };
+    const next = { ...section, body: [...section.body, fillers[round % fillers.length]!] };
     const candidate = sections.map((s) => (s === section ? next : s));
     const before = sections;
     sections = candidate;

@@ -95,6 +95,8 @@ export function transliterate(text: string): string {
 /** A URL-safe slug: `a-z0-9` words joined by single hyphens, at most MAX_SLUG_LENGTH, cut at a word boundary. */
 export function slugify(text: string): string {
   const words = transliterate(text)
+    // "beginner's" → "beginners", not "beginner-s"
+    .replace(/['’]/g, "")
     .replace(/[^a-z0-9]+/g, " ")
     .trim()
     .split(" ")

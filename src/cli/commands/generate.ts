@@ -46,8 +46,12 @@ Exit codes: 0 all generated or skipped, 1 some topics failed, 6 a budget stopped
           dryRun: opts.dryRun,
           signal: controller.signal,
           onEvent(event) {
-            if (json) return;
+            if (json) {
+              if (event.type === "warning") ctx.warn(event.message);
+              return;
+            }
             const c = ctx.color;
+            if (event.type === "warning") ctx.warn(event.message);
             if (event.type === "start") ctx.info(`generating ${event.total} article(s) for ${siteName}`);
             if (event.type === "generated") {
               const item = event.item;
@@ -149,7 +153,6 @@ Examples:
 // --- internal ---
 
 function _printReport(report: GenerateReport, ctx: Parameters<RegisterCommands>[1]): void {
-  for (const warning of report.warnings) ctx.warn(warning);
   const c = ctx.color;
   for (const s of report.skipped) {
     if (s.reason !== "limit")
