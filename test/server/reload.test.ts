@@ -79,7 +79,7 @@ describe("server: hot reload over real HTTP", () => {
     const still = await get("/config?site=shop");
     expect(still.body.version).toBe(before.body.version);
     expect(still.body.config.content.language).toBe(before.body.config.content.language);
-    const health = await (await fetch(`${base}/health`)).json();
+    const health = (await (await fetch(`${base}/health`)).json()) as { lastEditRejected: unknown };
     expect(health.lastEditRejected).toEqual(expect.any(String));
     const audit = readAuditLog(join(dir, ".siteloom", "audit.log"), { action: "config.reload" });
     expect(audit.some((e) => e.outcome === "error" && e.actor === "file-watcher")).toBe(true);
