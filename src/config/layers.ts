@@ -89,8 +89,12 @@ export async function readConfigFile(absPath: string, file: string): Promise<Con
 export function parseConfigText(text: string, file: string): ConfigFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = doc.errors.map((error) => {
+  const seen = new Set<string>();
+  const problems: ConfigProblem[] = doc.errors.flatMap((error) => {
     const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
+    // the parser often reports one mistake twice at the same place; the first message is the useful one
+    if (seen.has(`${pos.line}:${pos.col}`)) return [];
+    seen.add(`${pos.line}:${pos.col}`);
     return {
       file,
       line: pos.line,
@@ -187,13 +191,14 @@ export function validateMerged<S extends ZodType>(
         const message = hint
           ? `unknown key "${key}"; did you mean "${hint}"?`
           : `unknown key "${key}"${valid.length > 0 ? ` (allowed here: ${valid.join(", ")})` : ""}`;
-        problems.push({ ...loc, line: loc.keyLine ?? loc.line, col: loc.keyCol ?? loc.col, message });
+        const { keyLine, keyCol, ...where } = loc;
+        problems.push({ ...where, line: keyLine ?? loc.line, col: keyCol ?? loc.col, message });
       }
       continue;
     }
     const { present, value } = _valueAt(merged.data, path);
-    const loc = _locate(path, merged.where, fallback);
-    problems.push({ ...loc, message: describeIssue(issue, value, present) });
+    const { keyLine: _l, keyCol: _c, ...where } = _locate(path, merged.where, fallback);
+    problems.push({ ...where, message: describeIssue(issue, value, present) });
   }
   return { problems };
 }
@@ -382,6 +387,10 @@ function _apply(
     const p = [...path, key];
     if (value === null) {
       delete target[key];
+      const prefix = `${p.join(".")}.`;
+      for (const written of [...where.keys()]) {
+        if (written === p.join(".") || written.startsWith(prefix)) where.delete(written);
+      }
       continue;
     }
     where.set(p.join("."), layer.locate(p));

@@ -1,0 +1,99 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  type LoadWorkspaceOptions,
+  loadWorkspace,
+  type Origin,
+  type SiteConfig,
+  type SiteContext,
+  SiteloomError,
+  type Workspace,
+} from "../../src/index.ts";
+import { validateWorkspace } from "../../src/workspace/index.ts";
+import { useTempDir } from "../support/cli.ts";
+
+async function makeWorkspace(): Promise<string> {
+  const dir = await useTempDir();
+  await writeFile(
+    join(dir, "siteloom.yaml"),
+    "deploy:\n  parallel: 3\nenvironments:\n  production:\n    deploy:\n      parallel: 2\n",
+  );
+  await mkdir(join(dir, "sites", "shop"), { recursive: true });
+  await writeFile(
+    join(dir, "sites", "shop", "site.yaml"),
+    "domain: shop.example.com\nremote:\n  password: ${SHOP_PW}\n  user: secret://shop/FTP_USER\n",
+  );
+  return dir;
+}
+
+describe("workspace: library API", () => {
+  it("loads from code with types, and layers variables passed as an object (not process.env)", async () => {
+    const dir = await makeWorkspace();
+    const options: LoadWorkspaceOptions = {
+      workspace: dir,
+      env: "production",
+      vars: { SITELOOM_SITES__SHOP__DEPLOY__RETRIES: "9", SHOP_PW: "pw-from-env" },
+      flags: { "deploy.verify": "hash" },
+    };
+    const ws = await loadWorkspace(options);
+    expectTypeOf(ws).toEqualTypeOf<Workspace>();
+    expect(ws.env).toBe("production");
+    expect(ws.envSource).toBe("flag");
+    expect(ws.sites).toEqual(["shop"]);
+    expect(ws.config.deploy.parallel).toBe(2);
+    const shop = await ws.site("shop");
+    expectTypeOf(shop).toEqualTypeOf<SiteContext>();
+    expectTypeOf(shop.config).toEqualTypeOf<SiteConfig>();
+    expectTypeOf(shop.origins.get("x")).toEqualTypeOf<Origin | undefined>();
+    expect(shop.config.deploy.retries).toBe(9);
+    expect(shop.config.deploy.verify).toBe("hash");
+    expect(shop.origins.get("deploy.parallel")).toMatchObject({ layer: "workspace-env", line: 6 });
+    expect(shop.paths.topics).toBe(join(dir, "sites", "shop", "topics.csv"));
+    // references stay unresolved in config and resolve at use
+    expect(shop.config.remote.password).toBe("${SHOP_PW}");
+    const secret = await ws.resolve(shop.config.remote.password!, "sites/shop/site.yaml:3:13");
+    expect(secret.reveal()).toBe("pw-from-env");
+    expect(String(secret)).toBe("****");
+    await expect(ws.resolve(shop.config.remote.user!)).rejects.toThrow(/secret:\/\/shop\/FTP_USER: no secret store/);
+  });
+
+  it("uses a secrets resolver factory called with the loaded workspace", async () => {
+    const dir = await makeWorkspace();
+    const { Secret } = await import("../../src/index.ts");
+    const seen: string[] = [];
+    const ws = await loadWorkspace({
+      workspace: dir,
+      vars: {},
+      secrets: (w) => ({
+        async resolve(ref) {
+          seen.push(`${w.env}:${ref.scope}/${ref.name}`);
+          return new Secret("u1");
+        },
+      }),
+    });
+    expect((await ws.resolve("secret://shop/FTP_USER")).reveal()).toBe("u1");
+    expect(seen).toEqual(["development:shop/FTP_USER"]);
+  });
+
+  it("throws ERR_CONFIG_INVALID with positioned detail lines, and validateWorkspace collects them", async () => {
+    const dir = await makeWorkspace();
+    await writeFile(join(dir, "sites", "shop", "site.yaml"), "domain: shop.example.com\ndeploy:\n  parallel: many\n");
+    const ws = await loadWorkspace({ workspace: dir, vars: {} });
+    const error = await ws.site("shop").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SiteloomError);
+    expect((error as SiteloomError).code).toBe("ERR_CONFIG_INVALID");
+    expect((error as SiteloomError).details).toEqual([
+      'sites/shop/site.yaml:3:13 deploy.parallel: expected a number, got "many"',
+    ]);
+    const report = await validateWorkspace({ workspace: dir, vars: {} });
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toEqual({
+      file: "sites/shop/site.yaml",
+      line: 3,
+      col: 13,
+      path: "deploy.parallel",
+      message: 'expected a number, got "many"',
+    });
+  });
+});
