@@ -164,6 +164,31 @@ export async function waitForGreeting(
   throw new Error(`server on port ${port} did not start: ${lastError}; output: ${output()}`);
 }
 
+/** Waits until something accepts TCP connections on `port` (servers that speak TLS first). */
+export async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited early (${child.exitCode ?? child.signalCode}): ${output()}`);
+    }
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server on port ${port} did not start; output: ${output()}`);
+}
+
 /** Spawns a server in the foreground and collects its output (for error messages). */
 export function spawnServer(command: string, args: string[]): { child: ChildProcess; output: () => string } {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -18,7 +18,7 @@
  *   await server.restart() // stop and start the same server on the same port (fault tests)
  *   await server.stop()    // in afterAll: kills the server, deletes its user and every file under rootDir
  *
- * Kinds: "vsftpd-ftp", "vsftpd-ftps" (explicit TLS), "pure-ftpd-ftp", "pure-ftpd-ftps" (explicit TLS, MLSD),
+ * Kinds: "vsftpd-ftp", "vsftpd-ftps" (explicit TLS), "vsftpd-ftps-implicit" (TLS from the first byte), "pure-ftpd-ftp", "pure-ftpd-ftps" (explicit TLS, MLSD),
  * "sftp" (OpenSSH sshd + internal-sftp). Servers are independent: start one per test file.
  * Files written into rootDir by the test (as root) should be chowned to the server user with `server.own(path)` when
  * the server must be able to modify them.
@@ -31,7 +31,14 @@ import { type RemoteConfig, RemoteSchema } from "../../../src/config/schema.ts";
 import { Secret } from "../../../src/secret.ts";
 import type { RawServer } from "./types.ts";
 
-export const SERVER_KINDS = ["vsftpd-ftp", "vsftpd-ftps", "pure-ftpd-ftp", "pure-ftpd-ftps", "sftp"] as const;
+export const SERVER_KINDS = [
+  "vsftpd-ftp",
+  "vsftpd-ftps",
+  "vsftpd-ftps-implicit",
+  "pure-ftpd-ftp",
+  "pure-ftpd-ftps",
+  "sftp",
+] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export interface TestServer {
@@ -71,7 +78,7 @@ export async function startServer(kind: ServerKind, options: StartServerOptions 
   const passwordVar = `SITELOOM_TEST_PW_${randomBytes(4).toString("hex").toUpperCase()}`;
   const env = { [passwordVar]: raw.password };
   process.env[passwordVar] = raw.password;
-  const isFtps = kind.endsWith("-ftps");
+  const isFtps = kind.includes("-ftps");
   const remoteConfig = RemoteSchema.parse({
     protocol: kind === "sftp" ? "sftp" : isFtps ? "ftps" : "ftp",
     host: raw.host,
@@ -81,6 +88,7 @@ export async function startServer(kind: ServerKind, options: StartServerOptions 
     root: raw.remoteRoot,
     ...(raw.tls ? { tlsFingerprint: raw.tls.fingerprint } : {}),
     ...(raw.hostKey ? { hostKey: raw.hostKey } : {}),
+    ...(kind === "vsftpd-ftps-implicit" ? { implicitTls: true } : {}),
     timeoutMs: 15_000,
     ...options.remote,
   });
@@ -120,9 +128,10 @@ export async function startServer(kind: ServerKind, options: StartServerOptions 
 async function _startRaw(kind: ServerKind): Promise<RawServer> {
   switch (kind) {
     case "vsftpd-ftp":
-    case "vsftpd-ftps": {
+    case "vsftpd-ftps":
+    case "vsftpd-ftps-implicit": {
       const { startVsftpd } = await import("./vsftpd.ts");
-      return startVsftpd({ tls: kind === "vsftpd-ftps" });
+      return startVsftpd({ tls: kind !== "vsftpd-ftp", implicit: kind === "vsftpd-ftps-implicit" });
     }
     case "pure-ftpd-ftp":
     case "pure-ftpd-ftps": {

@@ -11,17 +11,22 @@ import {
   stopChild,
   type TlsMaterial,
   waitForGreeting,
+  waitForPort,
 } from "./common.ts";
 import type { RawServer } from "./types.ts";
 
 export interface VsftpdOptions {
   /** Require explicit TLS (AUTH TLS) for login and data. */
   tls: boolean;
+  /** TLS from the first byte (the port-990 style), instead of AUTH TLS. */
+  implicit?: boolean;
 }
 
 /** vsftpd on 127.0.0.1 with a real local user chrooted into its home (the server's root directory). */
 export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
-  const dirs = await createServerDirs(options.tls ? "vsftpd-ftps" : "vsftpd-ftp");
+  const dirs = await createServerDirs(
+    options.implicit ? "vsftpd-ftps-implicit" : options.tls ? "vsftpd-ftps" : "vsftpd-ftp",
+  );
   const user = await createSystemUser(dirs.root);
   await chown(dirs.root, user.uid, user.gid);
   const empty = join(dirs.base, "empty");
@@ -30,11 +35,24 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
   const port = await freePort();
   const [pasvMin, pasvMax] = passiveRange();
   const confFile = join(dirs.etc, "vsftpd.conf");
-  await writeFile(confFile, _config({ port, pasvMin, pasvMax, empty, tls, log: join(dirs.etc, "vsftpd.log") }));
+  await writeFile(
+    confFile,
+    _config({
+      port,
+      pasvMin,
+      pasvMax,
+      empty,
+      tls,
+      implicit: options.implicit === true,
+      log: join(dirs.etc, "vsftpd.log"),
+    }),
+  );
   const server = spawnServer("/usr/sbin/vsftpd", [confFile]);
   let { child, output } = server;
+  const ready = () =>
+    options.implicit ? waitForPort(port, child, output) : waitForGreeting(port, "220", child, output);
   try {
-    await waitForGreeting(port, "220", child, output);
+    await ready();
   } catch (error) {
     await stopChild(child);
     await user.remove();
@@ -54,7 +72,7 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
     async restart() {
       await stopChild(child);
       ({ child, output } = spawnServer("/usr/sbin/vsftpd", [confFile]));
-      await waitForGreeting(port, "220", child, output);
+      await ready();
     },
     async stop() {
       await stopChild(child);
@@ -72,6 +90,7 @@ function _config(o: {
   pasvMax: number;
   empty: string;
   tls: TlsMaterial | undefined;
+  implicit: boolean;
   log: string;
 }): string {
   const lines = [
@@ -122,6 +141,7 @@ function _config(o: {
       "require_ssl_reuse=NO",
       "ssl_ciphers=HIGH",
     );
+    if (o.implicit) lines.push("implicit_ssl=YES");
   }
   return `${lines.join("\n")}\n`;
 }
