@@ -33,5 +33,5 @@ export { costOf, DEFAULT_PRICES, type ModelPrice, resolvePrice } from "./prices.
 export { PROMPT_VERSION } from "./prompts.ts";
 export { loadSitePages } from "./site-pages.ts";
 export { normalizeTitle, slugify, transliterate } from "./slug.ts";
-export { articleJsonSchema, loadArticle, loadArticles, writeArticle } from "./store.ts";
+export { ARTICLE_SCHEMA_FILE, articleJsonSchema, loadArticle, loadArticles, writeArticle } from "./store.ts";
 export { loadTopics, parseTopics, TOPIC_COLUMNS, type Topic } from "./topics.ts";

@@ -86,5 +86,9 @@ export async function removeStaleTemps(dir: string, now = Date.now()): Promise<n
 
 /** The published JSON Schema of article files (draft 2020-12). */
 export function articleJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(ArticleSchema, { target: "draft-2020-12" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(ArticleSchema, { target: "draft-2020-12" }) as Record<string, unknown>;
+  return { ...schema, title: "siteloom article (sites/<name>/articles/<slug>.json)" };
 }
+
+/** File name of the published article schema in `schema/`. */
+export const ARTICLE_SCHEMA_FILE = "article.schema.json";

@@ -79,6 +79,18 @@ describe("content: siteloom generate (built CLI)", () => {
     expect(bad.code).toBe(2);
   });
 
+  it("resolves llm.apiKey = secret://global/OPENAI_API_KEY from the configured secret store", async () => {
+    await writeTestWorkspace(dir, {
+      workspace: { secrets: { backend: "env" } },
+      llm: { ...llm(), apiKey: "secret://global/OPENAI_API_KEY" },
+      topics: "topic\nBaking bread\n",
+    });
+    const run = await cli(["generate", "shop"], { SITELOOM_SECRET_GLOBAL__OPENAI_API_KEY: key });
+    expect(run.code).toBe(0);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${key}`]);
+    expect(run.stdout + run.stderr).not.toContain(key);
+  });
+
   it("--dry-run lists topics with estimates and spends nothing", async () => {
     await writeTestWorkspace(dir, { llm: llm(), topics: "topic\nBaking bread\n" });
     const run = await cli(["generate", "shop", "--dry-run"]);

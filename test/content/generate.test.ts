@@ -195,6 +195,14 @@ describe("content: generation through the OpenAI wire format", () => {
     expect(server.requests[1]!.prompt).toContain("could not be used");
   });
 
+  it("retries when the connection drops without an answer", async () => {
+    const { workspace, site } = await setup({}, { topics: "topic\nOne topic\n" });
+    server.script({ hangUp: true });
+    const report = await runGenerate({ workspace, site, retryBaseMs: 5 });
+    expect(report.generated).toHaveLength(1);
+    expect(server.requests).toHaveLength(3);
+  });
+
   it("times out slow responses and retries them", async () => {
     const { workspace, site } = await setup({ timeoutMs: 200 }, { topics: "topic\nOne topic\n" });
     server.script({ delayMs: 1500 });

@@ -1,7 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  articleJsonSchema,
   checkLinks,
   costOf,
   countWords,
@@ -140,5 +141,13 @@ describe("content: prices", () => {
     expect(resolvePrice("ollama", "llama3.1")).toEqual({ input: 0, output: 0 });
     expect(resolvePrice("openai-compatible", "mystery")).toBeUndefined();
     expect(costOf({ input: 3, output: 15 }, 1_000_000, 100_000)).toBe(4.5);
+  });
+});
+
+describe("content: published article schema", () => {
+  it("schema/article.schema.json is the JSON Schema of ArticleSchema (regenerate it when the schema changes)", async () => {
+    const shipped = JSON.parse(await readFile(new URL("../../schema/article.schema.json", import.meta.url), "utf8"));
+    expect(shipped).toEqual(articleJsonSchema());
+    expect(shipped.required).toEqual(expect.arrayContaining(["schemaVersion", "slug", "metaDescription", "usage"]));
   });
 });
