@@ -2,7 +2,7 @@ import { runGenerate } from "../../content/index.ts";
 import { runEnrich } from "../../enrich/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { defineStep } from "../types.ts";
-import { enrichCacheFile } from "./transfer.ts";
+import { enrichCacheFile, isEmptyDir } from "./transfer.ts";
 
 /** Writes one article per new topic of topics.csv (skips topics already written; spends within the budgets). */
 export const generateStep = defineStep({
@@ -60,6 +60,10 @@ export const enrichStep = defineStep({
   name: "enrich",
   description: "build sites/<name>/output/: the site plus blog pages, sitemap, robots and feeds",
   async run(ctx) {
+    // A dry run of a site never exported has nothing to build from yet; the export above says what it would fetch.
+    if (ctx.dryRun && (await isEmptyDir(ctx.site.paths.export))) {
+      return { summary: "nothing to build yet: export/ is empty (a real run exports first)" };
+    }
     const report = await runEnrich({
       site: ctx.site,
       dryRun: ctx.dryRun,

@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SiteloomError } from "../../errors.ts";
 import { normaliseManifestDir, openSitePool, runDeploy, runExport } from "../../transfer/index.ts";
@@ -62,6 +63,9 @@ export const deployStep = defineStep({
   async run(ctx) {
     const { site, workspace } = ctx;
     const cfg = site.config.deploy;
+    if (ctx.dryRun && (await isEmptyDir(site.paths.output))) {
+      return { summary: "nothing to deploy yet: output/ is empty (a real run builds it first)" };
+    }
     const result = await _withPool(ctx, (pool) =>
       runDeploy({
         site: site.name,
@@ -113,6 +117,15 @@ export const deployStep = defineStep({
 /** Where the enrich step keeps its cache between runs. */
 export function enrichCacheFile(stateDir: string, site: string): string {
   return join(stateDir, "enrich", `${site}.json`);
+}
+
+/** True when the folder is missing or has no entries. */
+export async function isEmptyDir(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch {
+    return true;
+  }
 }
 
 // --- internal ---
