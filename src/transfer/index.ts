@@ -18,7 +18,6 @@ export { runDeploy } from "./deploy/run.ts";
 export { type ExportOptions, type ExportProgress, type ExportResult, runExport } from "./export.ts";
 export { createFtpRemote, type FtpRemoteOptions, normalizeFingerprint } from "./ftp.ts";
 export { hashFile, scanTree } from "./hash.ts";
-export { createLazyPool, type LazyPoolOptions } from "./lazy-pool.ts";
 export { createLocalRemote, type LocalRemoteOptions } from "./local.ts";
 export {
   filterListing,

@@ -4,8 +4,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { DeploySchema } from "../../src/config/schema.ts";
 import { SiteloomError } from "../../src/errors.ts";
 import {
-  createLazyPool,
   createLocalRemote,
+  createRemotePool,
   type DeployOptions,
   type RemoteFS,
   runDeploy,
@@ -32,7 +32,7 @@ describe("transfer: deploy (local backend)", () => {
     extra: Partial<DeployOptions> & { deployConfig?: Record<string, unknown>; wrap?: (fs: RemoteFS) => RemoteFS } = {},
   ) {
     const { deployConfig, wrap, ...rest } = extra;
-    const pool = createLazyPool({
+    const pool = createRemotePool({
       size: 4,
       connect: async () => {
         const fs = recordOps(log, createLocalRemote({ root: remote }));

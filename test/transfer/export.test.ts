@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ExportSchema } from "../../src/config/schema.ts";
-import { createLazyPool, createLocalRemote, type ExportOptions, runExport } from "../../src/transfer/index.ts";
+import { createLocalRemote, createRemotePool, type ExportOptions, runExport } from "../../src/transfer/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { createOpLog, type OpLog, recordOps, snapshot, writeSite } from "./helpers/trees.ts";
 
@@ -22,7 +22,10 @@ describe("transfer: export (local backend)", () => {
 
   async function exportSite(extra: Partial<ExportOptions> & { exportConfig?: Record<string, unknown> } = {}) {
     const { exportConfig, ...rest } = extra;
-    const pool = createLazyPool({ size: 4, connect: async () => recordOps(log, createLocalRemote({ root: remote })) });
+    const pool = createRemotePool({
+      size: 4,
+      connect: async () => recordOps(log, createLocalRemote({ root: remote })),
+    });
     try {
       return await runExport({
         site: "demo",

@@ -89,7 +89,7 @@ async function _openSite(ctx: CliContext, siteName: string): Promise<{ ws: Works
 
 async function _export(ctx: CliContext, siteName: string, flags: ExportFlags): Promise<void> {
   const { ws, site } = await _openSite(ctx, siteName);
-  const { pool, describe } = await openSitePool(site, ws, site.config.deploy.parallel);
+  const { pool, describe, unsafe } = await openSitePool(site, ws, site.config.deploy.parallel, { warn: ctx.warn });
   ctx.info(`export ${site.name} (env ${ws.env}) ← ${describe}${flags.dryRun ? " [dry run]" : ""}`);
   const bar = _progress(ctx, flags.json === true);
   let result: ExportResult;
@@ -109,6 +109,11 @@ async function _export(ctx: CliContext, siteName: string, flags: ExportFlags): P
   } finally {
     bar.done();
     await pool.close();
+  }
+  // entries the server listed that were refused for safety are part of the "skipped" report
+  for (const u of unsafe) {
+    result.skipped.push({ path: u.dir === "" ? u.name : `${u.dir}/${u.name}`, reason: `refused: ${u.reason}` });
+    result.stats.skipped++;
   }
   if (flags.json) {
     ctx.printJson({ env: ws.env, ...result });
@@ -142,7 +147,7 @@ async function _deploy(ctx: CliContext, siteName: string, flags: DeployFlags): P
   }
   const { ws, site } = await _openSite(ctx, siteName);
   const cfg = site.config.deploy;
-  const { pool, describe } = await openSitePool(site, ws, cfg.parallel);
+  const { pool, describe } = await openSitePool(site, ws, cfg.parallel, { warn: ctx.warn });
   ctx.info(`deploy ${site.name} (env ${ws.env}) → ${describe}${flags.dryRun ? " [dry run]" : ""}`);
   const bar = _progress(ctx, flags.json === true);
   let result: DeployResult;
@@ -266,7 +271,8 @@ function _progress(ctx: CliContext, json: boolean): _Bar {
     }
     if (e.phase !== lastPhase) {
       lastPhase = e.phase;
-      line(`${e.phase}…`);
+      // plain lines: one per phase that moves files, with its size
+      if (!["scan", "manifest", "finish"].includes(e.phase)) line(`${e.phase}${e.total > 0 ? ` (${e.total})` : ""}…`);
     }
     if (verbose && e.path !== undefined && e.outcome !== undefined) line(`${e.outcome.padEnd(10)} ${e.path}`);
   };

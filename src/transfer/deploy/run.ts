@@ -385,7 +385,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     await _mkdirs(ctx, [...needDirs].sort(_byDepth));
     for (const phase of PHASES) {
       const batch = uploads.filter((u) => phaseOf(u.file.path) === phase).map((u) => u.file);
-      await _parallel(batch, pool.size, (file, i) => _uploadOne(ctx, file, phase, i, batch.length));
+      await _deployPhase(ctx, batch, phase);
     }
     const uploadMs = performance.now() - uploadStart;
     result.stats.throughput = uploadMs > 0 ? Math.round((result.stats.bytes * 1000) / uploadMs) : 0;
@@ -420,8 +420,9 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   // 7. the new manifest: what is on the server now (a failed file keeps its previous entry: the rename never happened)
   const files: Record<string, ManifestEntry> = Object.fromEntries(baseFiles);
   const failed = new Set(result.failures.map((f) => f.path));
-  for (const u of uploads) {
-    if (!failed.has(u.file.path)) files[u.file.path] = { size: u.file.size, hash: u.file.hash, mtime: u.file.mtime };
+  // every local file that did not fail is now on the server as it is here (uploaded, or found identical)
+  for (const file of tree.files.values()) {
+    if (!failed.has(file.path)) files[file.path] = { size: file.size, hash: file.hash, mtime: file.mtime };
   }
   const deletedNow = new Set(deletes.filter((p) => !failed.has(p)));
   for (const path of deletedNow) delete files[path];
@@ -455,12 +456,40 @@ interface _RunContext {
 /** Files smaller than this are uploaded again from the start after a failure rather than resumed. */
 const RESUME_MIN_BYTES = 256 * 1024;
 
-async function _uploadOne(ctx: _RunContext, file: LocalFile, phase: Phase, _i: number, total: number): Promise<void> {
-  const { options, result } = ctx;
+/**
+ * Uploads a phase in chunks: every file of a chunk goes to its temp name, the chunk's directories are listed once to
+ * check the sizes (one LIST per directory rather than one per file), then the temps are renamed into place. A file
+ * whose size does not match is uploaded again and checked on its own.
+ */
+async function _deployPhase(ctx: _RunContext, files: LocalFile[], phase: Phase): Promise<void> {
+  const chunkSize = Math.max(64, ctx.pool.size * 8);
+  for (let i = 0; i < files.length; i += chunkSize) {
+    const chunk = files.slice(i, i + chunkSize);
+    const sent: LocalFile[] = [];
+    await _parallel(chunk, ctx.pool.size, async (file) => {
+      if (await _sendTemp(ctx, file, false)) sent.push(file);
+      else _phaseProgress(ctx, phase, files.length, file, false);
+    });
+    const checked = ctx.options.config.verify === "none" ? sent : await _checkSizes(ctx, sent, phase, files.length);
+    await _parallel(checked, ctx.pool.size, async (file) => {
+      const ok = await _withRetries(ctx, file.path, (fs) => fs.rename(tempNameFor(file.path, ctx.runId), file.path));
+      if (ok) {
+        await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
+        ctx.result.stats.uploaded++;
+        ctx.result.stats.bytes += file.size;
+      }
+      _phaseProgress(ctx, phase, files.length, file, ok);
+    });
+  }
+}
+
+/** Uploads one file to its temp name (resuming a partial temp when possible); `checkSize` stats it afterwards. */
+async function _sendTemp(ctx: _RunContext, file: LocalFile, checkSize: boolean): Promise<boolean> {
+  const { options } = ctx;
   const local = join(options.outputDir, ...file.path.split("/"));
   const tmp = tempNameFor(file.path, ctx.runId);
   let tryResume = ctx.resumable.has(file.path);
-  const ok = await _withRetries(ctx, file.path, async (fs) => {
+  return _withRetries(ctx, file.path, async (fs) => {
     let startAt = 0;
     if (tryResume && file.size >= RESUME_MIN_BYTES) {
       const partial = await fs.stat(tmp).catch(() => undefined);
@@ -468,7 +497,8 @@ async function _uploadOne(ctx: _RunContext, file: LocalFile, phase: Phase, _i: n
     }
     tryResume = true; // a retry after a broken transfer resumes from what arrived
     await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp));
-    if (options.config.verify !== "none") {
+    if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
+    if (checkSize) {
       const st = await fs.stat(tmp);
       if (st === undefined || st.size !== file.size) {
         tryResume = false;
@@ -490,24 +520,35 @@ async function _uploadOne(ctx: _RunContext, file: LocalFile, phase: Phase, _i: n
         await rm(copy, { force: true });
       }
     }
-    await fs.rename(tmp, file.path);
-    if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
   });
-  if (ok) {
-    await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
-    result.stats.uploaded++;
-    result.stats.bytes += file.size;
+}
+
+/** Lists each directory of `files` once and returns the files whose temp has the right size (others re-sent). */
+async function _checkSizes(ctx: _RunContext, files: LocalFile[], phase: Phase, total: number): Promise<LocalFile[]> {
+  const byDir = new Map<string, LocalFile[]>();
+  for (const file of files) {
+    const slash = file.path.lastIndexOf("/");
+    const dir = slash === -1 ? "" : file.path.slice(0, slash);
+    byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
   }
+  const ok: LocalFile[] = [];
+  await _parallel([...byDir], ctx.pool.size, async ([dir, group]) => {
+    const entries = await ctx.pool.run((fs) => fs.list(dir)).catch(() => undefined);
+    const sizes = new Map((entries ?? []).map((e) => [e.name, e.size]));
+    for (const file of group) {
+      const tmpName = tempNameFor(file.path, ctx.runId).split("/").at(-1)!;
+      if (sizes.get(tmpName) === file.size) ok.push(file);
+      else if (await _sendTemp(ctx, file, true)) ok.push(file);
+      else _phaseProgress(ctx, phase, total, file, false);
+    }
+  });
+  return ok;
+}
+
+function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: LocalFile, ok: boolean): void {
   const done = (ctx.phaseDone.get(phase) ?? 0) + 1;
   ctx.phaseDone.set(phase, done);
-  ctx.progress({
-    ..._counts(ctx),
-    phase,
-    done,
-    total,
-    path: file.path,
-    outcome: ok ? "uploaded" : "failed",
-  });
+  ctx.progress({ ..._counts(ctx), phase, done, total, path: file.path, outcome: ok ? "uploaded" : "failed" });
 }
 
 /** Runs `op` on a pooled connection with exponential backoff and full jitter; records the failure when out of tries. */

@@ -1,0 +1,124 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeploySchema, ExportSchema } from "../../src/config/schema.ts";
+import { createRemoteConnector } from "../../src/transfer/connect.ts";
+import { createRemotePool, runDeploy, runExport } from "../../src/transfer/index.ts";
+import { useTempDir } from "../support/cli.ts";
+import { SERVER_KINDS, startServer, type TestServer } from "../support/servers/index.ts";
+import { createOpLog, recordOps, snapshot, writeSite } from "./helpers/trees.ts";
+
+// Export and deploy end to end against every real server: byte-identical trees both ways, incremental behaviour,
+// a no-op deploy that lists nothing, --delete sparing protected paths.
+describe.each(SERVER_KINDS)("transfer: deploy and export against %s", (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(kind);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("deploys, redeploys incrementally, deletes, and exports back byte-identically", async () => {
+    const dir = await useTempDir("siteloom-srv-");
+    const output = join(dir, "output");
+    await writeSite(output, { bigBytes: 3_000_000 });
+    const log = createOpLog();
+    const connect = await createRemoteConnector(server.remoteConfig, (v) => server.resolve(v));
+    const deploy = async (extra: { delete?: boolean; verify?: boolean } = {}) => {
+      const pool = createRemotePool({ size: 4, connect: async () => recordOps(log, await connect()) });
+      try {
+        return await runDeploy({
+          site: "demo",
+          env: "test",
+          outputDir: output,
+          stateDir: join(dir, "state"),
+          pool,
+          config: DeploySchema.parse({ parallel: 4, retryBaseMs: 10, retryMaxMs: 100 }),
+          ...extra,
+        });
+      } finally {
+        await pool.close();
+      }
+    };
+
+    const first = await deploy();
+    expect(first.failures).toEqual([]);
+    expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
+
+    log.reset();
+    const noop = await deploy();
+    expect(log.ops).toEqual([{ op: "read", path: ".siteloom/manifest.json" }]);
+    expect(noop.stats.connections).toBe(1);
+
+    await writeFile(join(output, "css/site.css"), "body{margin:3px}");
+    await writeFile(join(output, "blog/new post.html"), "<p>new</p>");
+    await rm(join(output, "js"), { recursive: true });
+    await writeFile(join(server.rootDir, ".htaccess"), "Options -Indexes");
+    await server.own(join(server.rootDir, ".htaccess"));
+    log.reset();
+    const change = await deploy({ delete: true });
+    expect(change.failures).toEqual([]);
+    expect(change.stats.uploaded).toBe(2);
+    expect(log.count("list")).toBe(1); // only to check the removed directory is empty
+    const remote = await snapshot(server.rootDir);
+    expect(remote.files[".htaccess"]).toBeDefined();
+    delete remote.files[".htaccess"];
+    expect(remote).toEqual(await snapshot(output));
+
+    // --verify against the server agrees that nothing is left to do
+    const verify = await deploy({ verify: true });
+    expect(verify.plan.upload).toEqual([]);
+
+    // and mirrored back down it is the same tree
+    const exportDir = join(dir, "export");
+    const pool = createRemotePool({ size: 4, connect });
+    try {
+      const exported = await runExport({
+        site: "demo",
+        exportDir,
+        pool,
+        config: ExportSchema.parse({ exclude: ["/.siteloom/", "/.htaccess"] }),
+      });
+      expect(exported.failures).toEqual([]);
+      expect(await snapshot(exportDir)).toEqual(await snapshot(output));
+      const again = await runExport({
+        site: "demo",
+        exportDir,
+        pool,
+        config: ExportSchema.parse({ exclude: ["/.siteloom/", "/.htaccess"] }),
+      });
+      expect(again.stats.downloaded).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("a remote manifest removed by hand leads to a listing comparison, not a blind re-upload", async () => {
+    const dir = await useTempDir("siteloom-srv-");
+    const output = join(dir, "output");
+    await mkdir(output);
+    await writeSite(output);
+    const connect = await createRemoteConnector(server.remoteConfig, (v) => server.resolve(v));
+    const deploy = async () => {
+      const pool = createRemotePool({ size: 2, connect });
+      try {
+        return await runDeploy({
+          site: "other",
+          env: "test",
+          outputDir: output,
+          stateDir: join(dir, "state"),
+          pool,
+          config: DeploySchema.parse({ manifestPath: ".deploy-state" }),
+        });
+      } finally {
+        await pool.close();
+      }
+    };
+    await deploy();
+    await rm(join(server.rootDir, ".deploy-state/manifest.json"));
+    const again = await deploy();
+    expect(again.mode).toBe("listing");
+    expect(again.stats.uploaded).toBe(0);
+  });
+});
