@@ -234,6 +234,10 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
         onRetry: (info) => options.onEvent?.({ type: "retry", ...info }),
+        onWarning: (message) => {
+          report.warnings.push(message);
+          options.onEvent?.({ type: "warning", message });
+        },
       });
 
   const state: RunState = { spentUsd, stop: undefined };

@@ -25,6 +25,8 @@ export interface LlmClientOptions {
   retryMaxMs?: number;
   /** Called before waiting to retry (progress output). */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Provider warnings (unsupported settings); each distinct one once. @default dropped */
+  onWarning?: (message: string) => void;
 }
 
 export interface LlmRequest<T> {
@@ -61,6 +63,7 @@ export interface LlmClient {
 export function createLlmClient(options: LlmClientOptions): LlmClient {
   const { config } = options;
   const model = _model(options);
+  _routeSdkWarnings(options.onWarning);
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 30_000;
   // a 429 pauses every worker, not just the one that saw it
@@ -90,6 +93,25 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
 }
 
 // --- internal ---
+
+let sdkWarningHandler: ((message: string) => void) | undefined;
+const seenWarnings = new Set<string>();
+
+/** The SDK prints warnings with console.info/warn; they go to our warning output instead, once each. */
+function _routeSdkWarnings(handler: ((message: string) => void) | undefined): void {
+  sdkWarningHandler = handler;
+  (globalThis as { AI_SDK_LOG_WARNINGS?: unknown }).AI_SDK_LOG_WARNINGS = (options: {
+    warnings: { type: string; feature?: string; details?: string; message?: string }[];
+  }) => {
+    for (const warning of options.warnings) {
+      const text = warning.message ?? [warning.feature, warning.details].filter(Boolean).join(": ");
+      const message = `provider warning (${warning.type}): ${text}`;
+      if (seenWarnings.has(message)) continue;
+      seenWarnings.add(message);
+      sdkWarningHandler?.(message);
+    }
+  };
+}
 
 function _model(options: LlmClientOptions): LanguageModel {
   const { config } = options;

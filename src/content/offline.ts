@@ -61,6 +61,13 @@ export function buildOfflineArticle(
     }
     round++;
   }
+  // a small max_words: shorten from the end rather than break the bounds
+  while (_words(render()) > maxWords) {
+    const last = sections[sections.length - 1]!;
+    if (last.body.length > 1) sections = [...sections.slice(0, -1), { ...last, body: last.body.slice(0, -1) }];
+    else if (sections.length > 1) sections = sections.slice(0, -1);
+    else break;
+  }
   const article: ArticleOutput = {
     title,
     metaDescription: outline.metaDescription,

@@ -341,3 +341,18 @@ describe("content: ollama and the offline provider", () => {
     expect(report.warnings.join("\n")).toContain("offline");
   });
 });
+
+describe("content: offline word bounds", () => {
+  it("keeps sample drafts within small and large word bounds", async () => {
+    const dir2 = await useTempDir("siteloom-content-offline-");
+    await writeTestWorkspace(dir2, {
+      topics: "topic,keywords,min_words,max_words\nTiny,a;b;c;d,40,60\nHuge,x,900,1000\n",
+    });
+    const workspace = await loadWorkspace({ workspace: dir2 });
+    const report = await runGenerate({ workspace, site: await workspace.site("shop") });
+    const [tiny, huge] = report.generated;
+    expect(tiny!.wordCount).toBeLessThanOrEqual(60);
+    expect(huge!.wordCount).toBeGreaterThanOrEqual(900);
+    expect(huge!.wordCount).toBeLessThanOrEqual(1000);
+  });
+});

@@ -101,11 +101,13 @@ Examples:
         usageError(`--month expects YYYY-MM or all, got "${month}"`);
       }
       const workspace = await ctx.loadWorkspace();
-      if (opts.site) await workspace.site(opts.site);
       const ledger = createLedger(workspace.stateDir);
-      const summary = summarizeCosts(await ledger.read(), { ...(opts.site ? { site: opts.site } : {}), month });
+      const entries = await ledger.read();
+      // a removed site's spend stays reportable; an unknown name that never spent anything is a typo
+      if (opts.site && !entries.some((e) => e.site === opts.site)) await workspace.site(opts.site);
+      const summary = summarizeCosts(entries, { ...(opts.site ? { site: opts.site } : {}), month });
       const budget = workspace.config.budgets.maxMonthlyCost;
-      const monthSpent = month === "all" ? undefined : summarizeCosts(await ledger.read(), { month }).total.costUsd;
+      const monthSpent = month === "all" ? undefined : summarizeCosts(entries, { month }).total.costUsd;
       const budgetInfo =
         budget !== undefined && monthSpent !== undefined
           ? {
