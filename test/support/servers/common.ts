@@ -192,6 +192,7 @@ export async function waitForPort(
 /** Spawns a server in the foreground and collects its output (for error messages). */
 export function spawnServer(command: string, args: string[]): { child: ChildProcess; output: () => string } {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+
   let out = "";
   const collect = (d: Buffer) => {
     out += d.toString();
@@ -217,6 +218,35 @@ export async function stopChild(child: ChildProcess, graceMs = 3_000): Promise<v
 
 export async function removeDir(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
+}
+
+/**
+ * Safety net for a test run that dies or hangs before `stop()` (vitest kills its workers with a signal, so no exit
+ * handler runs): a detached shell polls this process and, once it is gone, kills the server, deletes the user and
+ * the folder. `cancel()` ends the watchdog after a normal stop.
+ */
+export function startWatchdog(target: { pid: () => number | undefined; user: string; dir: string }): {
+  cancel(): void;
+} {
+  const pidFile = `${target.dir}.pid`;
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done`,
+    `[ -f "${pidFile}" ] && kill -9 "$(cat "${pidFile}")" 2>/dev/null`,
+    `userdel "${target.user}" 2>/dev/null`,
+    `rm -rf "${target.dir}" "${pidFile}"`,
+  ].join("; ");
+  const watchdog = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" });
+  watchdog.unref();
+  return {
+    cancel() {
+      watchdog.kill("SIGKILL");
+    },
+  };
+}
+
+/** Records the server's current pid for the watchdog (servers restart with a new pid). */
+export async function recordPid(dir: string, pid: number | undefined): Promise<void> {
+  if (pid !== undefined) await writeFile(`${dir}.pid`, String(pid));
 }
 
 export { run };

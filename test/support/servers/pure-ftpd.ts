@@ -7,9 +7,11 @@ import {
   freePort,
   PURE_FTPD_DIR,
   passiveRange,
+  recordPid,
   removeDir,
   run,
   spawnServer,
+  startWatchdog,
   stopChild,
   waitForGreeting,
 } from "./common.ts";
@@ -80,6 +82,8 @@ export async function startPureFtpd(options: PureFtpdOptions): Promise<RawServer
     await removeDir(dirs.base);
     throw error;
   }
+  await recordPid(dirs.base, child.pid);
+  const watchdog = startWatchdog({ pid: () => child.pid, user: owner.name, dir: dirs.base });
   return {
     host: "127.0.0.1",
     port,
@@ -93,9 +97,11 @@ export async function startPureFtpd(options: PureFtpdOptions): Promise<RawServer
     async restart() {
       await stopChild(child);
       ({ child, output } = spawnServer(binary, args));
+      await recordPid(dirs.base, child.pid);
       await waitForGreeting(port, "220", child, output);
     },
     async stop() {
+      watchdog.cancel();
       await stopChild(child);
       await owner.remove();
       await removeDir(dirs.base);

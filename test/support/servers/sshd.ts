@@ -4,9 +4,11 @@ import {
   createServerDirs,
   createSystemUser,
   freePort,
+  recordPid,
   removeDir,
   run,
   spawnServer,
+  startWatchdog,
   stopChild,
   waitForGreeting,
 } from "./common.ts";
@@ -71,6 +73,8 @@ export async function startSshd(): Promise<RawServer> {
     await removeDir(dirs.base);
     throw error;
   }
+  await recordPid(dirs.base, child.pid);
+  const watchdog = startWatchdog({ pid: () => child.pid, user: user.name, dir: dirs.base });
   return {
     host: "127.0.0.1",
     port,
@@ -87,9 +91,11 @@ export async function startSshd(): Promise<RawServer> {
     async restart() {
       await stopChild(child);
       ({ child, output } = spawnServer("/usr/sbin/sshd", args));
+      await recordPid(dirs.base, child.pid);
       await waitForGreeting(port, "SSH-", child, output);
     },
     async stop() {
+      watchdog.cancel();
       await stopChild(child);
       await user.remove();
       await removeDir(dirs.base);

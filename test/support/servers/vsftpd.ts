@@ -6,8 +6,10 @@ import {
   createSystemUser,
   freePort,
   passiveRange,
+  recordPid,
   removeDir,
   spawnServer,
+  startWatchdog,
   stopChild,
   type TlsMaterial,
   waitForGreeting,
@@ -59,6 +61,8 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
     await removeDir(dirs.base);
     throw error;
   }
+  await recordPid(dirs.base, child.pid);
+  const watchdog = startWatchdog({ pid: () => child.pid, user: user.name, dir: dirs.base });
   return {
     host: "127.0.0.1",
     port,
@@ -72,9 +76,11 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
     async restart() {
       await stopChild(child);
       ({ child, output } = spawnServer("/usr/sbin/vsftpd", [confFile]));
+      await recordPid(dirs.base, child.pid);
       await ready();
     },
     async stop() {
+      watchdog.cancel();
       await stopChild(child);
       await user.remove();
       await removeDir(dirs.base);
