@@ -8,9 +8,9 @@ import {
   type SiteConfig,
   type SiteContext,
   SiteloomError,
+  validateWorkspace,
   type Workspace,
 } from "../../src/index.ts";
-import { validateWorkspace } from "../../src/workspace/index.ts";
 import { useTempDir } from "../support/cli.ts";
 
 async function makeWorkspace(): Promise<string> {
