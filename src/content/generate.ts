@@ -241,6 +241,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
       });
 
   const state: RunState = { spentUsd, stop: undefined };
+  const previousBySlug = new Map(stored.articles.map(({ article }) => [article.slug, article]));
   options.onEvent?.({ type: "start", total: limited.length });
   const work = [...limited];
   const concurrency = offline ? 1 : llm.concurrency;
@@ -263,6 +264,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
           now,
           articleUrl,
           linkIndex,
+          previous: previousBySlug.get(topic.slug),
         });
         report.generated.push(item);
         report.costUsd = _round(report.costUsd + item.costUsd);
@@ -295,6 +297,8 @@ interface RunState {
 }
 
 interface OneOptions {
+  /** The article this one replaces (--force), whose publication date is kept. */
+  previous: Article | undefined;
   topic: Topic;
   ctx: PromptContext;
   client: LlmClient | undefined;
@@ -342,7 +346,9 @@ async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
     readingTimeMinutes: Math.max(1, Math.ceil(wordCount / 200)),
     language: ctx.language,
     ...(content.author ? { author: content.author } : {}),
-    publishedAt: topic.publishAt ?? one.now().toISOString(),
+    // a regenerated article keeps its publication date and says when it changed
+    publishedAt: topic.publishAt ?? one.previous?.publishedAt ?? one.now().toISOString(),
+    ...(one.previous ? { updatedAt: one.now().toISOString() } : {}),
     // sample articles are never "ready", whatever the row or config says
     status: client ? (topic.status ?? content.status) : "draft",
     internalLinks: links.internalLinks,

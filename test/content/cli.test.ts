@@ -133,6 +133,31 @@ describe("content: siteloom generate (built CLI)", () => {
     expect(run.stderr).toContain("llm.apiKey is not set for provider openai");
   });
 
+  it("stops cleanly on SIGINT with exit code 130 and resumes on the next run", async () => {
+    const topics = `topic\n${Array.from({ length: 4 }, (_, i) => `Topic number ${i + 1}`).join("\n")}\n`;
+    await writeTestWorkspace(dir, { llm: { ...llm(), concurrency: 1 }, topics });
+    server.latencyMs = 300;
+    const child = spawn(process.execPath, [BIN, "--workspace", dir, "generate", "shop"], {
+      env: { ...process.env, LLM_KEY: key, SITELOOM_WORKSPACE: undefined },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    for (let i = 0; i < 400 && (await articles()).length < 1; i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("interrupted; run the same command again to resume");
+    const done = (await articles()).length;
+    expect(done).toBeLessThan(4);
+    server.latencyMs = 0;
+    const rerun = await cli(["generate", "shop", "--json"]);
+    expect(rerun.code).toBe(0);
+    expect(JSON.parse(rerun.stdout).generated).toHaveLength(4 - done);
+  });
+
   it("resumes after being killed: finished articles stay, only unfinished topics are redone", async () => {
     const topics = `topic\n${Array.from({ length: 6 }, (_, i) => `Topic number ${i + 1}`).join("\n")}\n`;
     await writeTestWorkspace(dir, { llm: { ...llm(), concurrency: 2 }, topics });

@@ -118,8 +118,13 @@ describe("content: generation through the OpenAI wire format", () => {
     expect(again.generated).toEqual([]);
     expect(again.skipped.map((s) => s.reason)).toEqual(["exists", "exists"]);
     expect(server.requests).toHaveLength(4);
-    const forced = await runGenerate({ workspace, site, force: true, limit: 1 });
+    const original = await loadArticle(join(site.paths.articles, "baking-sourdough-bread.json"));
+    const later = new Date(Date.parse(original.publishedAt) + 86_400_000);
+    const forced = await runGenerate({ workspace, site, force: true, limit: 1, now: () => later });
     expect(forced.generated.map((g) => g.slug)).toEqual(["baking-sourdough-bread"]);
+    const regenerated = await loadArticle(join(site.paths.articles, "baking-sourdough-bread.json"));
+    expect(regenerated.publishedAt).toBe(original.publishedAt);
+    expect(regenerated.updatedAt).toBe(later.toISOString());
     expect(server.requests).toHaveLength(6);
   });
 
