@@ -1,10 +1,11 @@
 import { join, resolve } from "node:path";
 import type { StoreConfig } from "../config/index.ts";
-import { EnvStoreSchema, FileStoreSchema } from "../config/index.ts";
+import { EnvStoreSchema, FileStoreSchema, resolveValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { envBackend } from "./backends/env.ts";
 import { createFileBackend, type FileBackend } from "./backends/file.ts";
+import { vaultBackend } from "./backends/vault.ts";
 import { currentActor } from "./events.ts";
 import { loadIdentity } from "./identity.ts";
 import { createSecretStore, type SecretStore } from "./store.ts";
@@ -92,10 +93,28 @@ export function createBackend(
       });
     case "env":
       return envBackend({ prefix: config.prefix, env: vars, secretsDir: resolve(workspace.root, config.secretsDir) });
+    case "vault": {
+      const tokenRef = config.token;
+      return vaultBackend({
+        address: config.address,
+        mount: config.mount,
+        prefix: config.prefix,
+        env,
+        token: _memo(async () => {
+          if (tokenRef)
+            return (await resolveValue(tokenRef, { env: vars, origin: `secrets.stores.${name}.token` })).reveal();
+          if (vars.VAULT_TOKEN) return vars.VAULT_TOKEN;
+          throw new SiteloomError(
+            "ERR_SECRET_LOCKED",
+            `no Vault token for store "${name}": set VAULT_TOKEN, or token: \${VAULT_TOKEN} on the store`,
+          );
+        }),
+      });
+    }
     default:
       throw new SiteloomError(
         "ERR_NOT_IMPLEMENTED",
-        `store "${name}" has type "${config.type}", which this version of siteloom does not support yet; use a file or env store`,
+        `store "${name}" has a type this version of siteloom does not support; use a file, env or vault store`,
       );
   }
 }
