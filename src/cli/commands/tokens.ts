@@ -33,9 +33,11 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     )
     .action(async (opts: CreateOptions) => {
       if (!ROLES.includes(opts.role as Role)) usageError(`invalid --role "${opts.role}": use ${ROLES.join(", ")}`);
-      const ws = await ctx.loadWorkspace();
-      const envs = opts.env
-        ? opts.env
+      // the root program's --env takes the flag whichever side of "create" it is written; here it means the list
+      const envList = opts.env ?? ctx.globals().env;
+      const ws = await ctx.loadWorkspace({ env: undefined });
+      const envs = envList
+        ? envList
             .split(",")
             .map((e) => e.trim())
             .filter(Boolean)
