@@ -10,6 +10,7 @@ import {
   WORKSPACE_FILE,
   workspaceLayers,
 } from "./load.ts";
+import { SITE_NAME_PATTERN } from "./sites.ts";
 import type { LoadWorkspaceOptions } from "./types.ts";
 
 /** What `siteloom config validate` reports. */
@@ -60,6 +61,17 @@ export async function validateWorkspace(options: ValidateWorkspaceOptions = {}):
         file: setting.source,
         path: "",
         message: `there is no site "${setting.site}" in this workspace`,
+      });
+    }
+  }
+  for (const name of sites) {
+    if (!SITE_NAME_PATTERN.test(name) || name === "global") {
+      problems.push({
+        file: `sites/${name}/site.yaml`,
+        line: 1,
+        col: 1,
+        path: "",
+        message: `"${name}" is not a usable site name (lowercase letters, digits and hyphens; not "global"); rename the folder`,
       });
     }
   }

@@ -97,3 +97,15 @@ describe("workspace: library API", () => {
     });
   });
 });
+
+describe("workspace: validateWorkspace", () => {
+  it("flags a site folder whose name is not a usable site name", async () => {
+    const dir = await makeWorkspace();
+    await mkdir(join(dir, "sites", "My_Site"), { recursive: true });
+    await writeFile(join(dir, "sites", "My_Site", "site.yaml"), "domain: my.example.com\n");
+    const report = await validateWorkspace({ workspace: dir, vars: {} });
+    expect(report.problems.map((p) => `${p.file}: ${p.message}`)).toEqual([
+      'sites/My_Site/site.yaml: "My_Site" is not a usable site name (lowercase letters, digits and hyphens; not "global"); rename the folder',
+    ]);
+  });
+});
