@@ -306,6 +306,22 @@ describe("content: generation through the Anthropic wire format", () => {
     expect(report.generated[0]!.costUsd).toBeGreaterThan(0);
   });
 
+  it("honours retry-after-ms on 429 and fails fast on 401 with a hint about llm.apiKey", async () => {
+    const { workspace, site } = await setup(
+      { provider: "anthropic", model: "claude-sonnet-4-5", prices: {}, concurrency: 1 },
+      { topics: "topic\nOne topic\nTwo topic\n" },
+    );
+    server.script({ status: 429, headers: { "retry-after-ms": "50" } }, {}, {}, { status: 401 });
+    const events: GenerateEvent[] = [];
+    const report = await runGenerate({ workspace, site, onEvent: (e) => events.push(e) });
+    expect(events.find((e) => e.type === "retry")).toMatchObject({ delayMs: 50 });
+    expect(report.generated.map((g) => g.line)).toEqual([2]);
+    expect(report.failed[0]).toMatchObject({ line: 3, code: "ERR_LLM_REQUEST" });
+    expect(report.failed[0]!.message).toContain("check llm.apiKey");
+    expect(report.failed[0]!.message).not.toContain(key);
+    expect(server.requests).toHaveLength(4);
+  });
+
   it("answers through the json tool when structured output is off", async () => {
     const { workspace, site } = await setup(
       { provider: "anthropic", model: "claude-3-5-haiku-20241022", prices: {} },
