@@ -95,7 +95,10 @@ try {
   const changed = [...after.keys()].filter((p) => before.has(p) && before.get(p) !== after.get(p)).sort();
   step("result on the FTP server");
   say(`  ${added.length} file(s) added, ${changed.length} changed, ${before.size - changed.length} untouched`);
-  for (const p of added.filter((p) => p.endsWith(".html")).slice(0, 12)) say(`  + ${p}`);
+  // the blog index and the article pages first; categories, tags and feeds are counted
+  const pages = added.filter((p) => p === "blog/index.html" || /^blog\/[^/]+\/index\.html$/.test(p));
+  for (const p of pages) say(`  + ${p}`);
+  if (added.length > pages.length) say(`  + ${added.length - pages.length} more (category and tag pages, feeds)`);
   for (const p of changed) say(`  ~ ${p}`);
   say(`  the deployed site: ${live}`);
   if (keep) say(`  the workspace:     ${workspace}   (try: node ${relative(ROOT, CLI)} --workspace ${workspace} runs)`);

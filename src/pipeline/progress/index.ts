@@ -186,7 +186,7 @@ function _ttyRenderer(options: ProgressRendererOptions): ProgressRenderer {
     drawnLines = 0;
   };
   const draw = () => {
-    const columns = options.columns ?? process.stderr.columns ?? 100;
+    const columns = Math.max(40, options.columns || process.stderr.columns || 100);
     const lines: string[] = [];
     for (const [site, steps] of sites) {
       const status = siteStatus.get(site);

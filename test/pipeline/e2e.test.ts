@@ -1,0 +1,237 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cp, lstat, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
+import type { PipelineEvent } from "../../src/pipeline/index.ts";
+import { openStateStore } from "../../src/store/index.ts";
+import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
+import { BIN, runCli, useTempDir } from "../support/cli.ts";
+import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
+
+// The whole pipeline through the built CLI, against real servers (vsftpd, OpenSSH) and the local LLM wire server:
+// export → generate → enrich → deploy, then the bytes on the server are checked.
+
+const EXAMPLE_SITE = fileURLToPath(new URL("../../examples/site/", import.meta.url));
+/** Files of the example site that the pipeline is expected to change (it adds the articles to them). */
+const CHANGED_BY_DESIGN = new Set(["sitemap.xml", "robots.txt"]);
+
+describe.each<ServerKind>(["vsftpd-ftp", "sftp"])("pipeline: end to end against %s", (kind) => {
+  let server: TestServer;
+  let llm: LlmServer;
+  beforeAll(async () => {
+    [server, llm] = await Promise.all([startServer(kind), startLlmServer()]);
+  });
+  afterAll(async () => {
+    await Promise.all([server?.stop(), llm?.close()]);
+  });
+
+  it("runs export → generate → enrich → deploy; a second run deploys nothing and spends nothing", async () => {
+    const { root, env } = await setupWorkspace(server, llm);
+    const original = await tree(EXAMPLE_SITE);
+
+    const first = await runCli(["--workspace", root, "run", "example", "--json"], { env, timeoutMs: 180_000 });
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const events = parseEvents(first.stdout);
+    expect(finished(events).map((e) => [e.step, e.status])).toEqual([
+      ["export", "succeeded"],
+      ["generate", "succeeded"],
+      ["enrich", "succeeded"],
+      ["deploy", "succeeded"],
+    ]);
+
+    // every article is a page on the server, listed in the sitemap there
+    const slugs = (await readdir(join(root, "sites/example/articles"))).map((f) => f.replace(/\.json$/, ""));
+    expect(slugs.length).toBe(5);
+    const remote = await tree(server.rootDir);
+    const sitemap = (await readFile(join(server.rootDir, "sitemap.xml"), "utf8")).toString();
+    for (const slug of slugs) {
+      const page = remote.get(`blog/${slug}/index.html`);
+      expect(page, slug).toBeDefined();
+      const article = JSON.parse(await readFile(join(root, "sites/example/articles", `${slug}.json`), "utf8"));
+      expect(await readFile(join(server.rootDir, `blog/${slug}/index.html`), "utf8")).toContain(article.title);
+      expect(sitemap).toContain(`/blog/${slug}/`);
+    }
+    // pages the pipeline had no reason to touch are byte-identical to the original
+    for (const [path, hash] of original) {
+      if (!CHANGED_BY_DESIGN.has(path)) expect(remote.get(path), path).toBe(hash);
+    }
+    // the server holds exactly output/ (plus the deploy manifest)
+    expect(withoutManifest(remote)).toEqual(await tree(join(root, "sites/example/output")));
+    const requests = llm.requests.length;
+    expect(requests).toBeGreaterThan(0);
+
+    const second = await runCli(["--workspace", root, "run", "example", "--json"], { env, timeoutMs: 180_000 });
+    expect(second.code).toBe(0);
+    const again = finished(parseEvents(second.stdout));
+    const deploy = again.find((e) => e.step === "deploy");
+    const generate = again.find((e) => e.step === "generate");
+    expect(deploy?.counts).toMatchObject({ uploaded: 0, deleted: 0 });
+    expect(generate?.counts).toMatchObject({ generated: 0 });
+    expect(generate?.costUsd).toBe(0);
+    expect(llm.requests.length).toBe(requests);
+    expect(await tree(server.rootDir)).toEqual(remote);
+
+    // both runs are recorded
+    const runs = await runCli(["--workspace", root, "runs", "--json"], { env });
+    const list = JSON.parse(runs.stdout) as { id: string; status: string; costUsd: number }[];
+    expect(list.map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
+    expect(list[0]?.costUsd).toBe(0);
+    const show = await runCli(["--workspace", root, "runs", "show", list[1]?.id ?? ""], { env });
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^example\s+export\s+succeeded/m);
+    expect(show.stdout).toMatch(/^\s+deploy\s+succeeded/m);
+  });
+
+  it("--dry-run changes nothing on the server or on disk and spends nothing", async () => {
+    const { root, env } = await setupWorkspace(server, llm);
+    const before = await tree(server.rootDir);
+    const requests = llm.requests.length;
+    const result = await runCli(["--workspace", root, "run", "example", "--dry-run"], { env, timeoutMs: 120_000 });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^example\s+export\s+succeeded\s+would download \d+ file/m);
+    expect(result.stdout).toMatch(/would generate 5 article\(s\)/);
+    expect(await tree(server.rootDir)).toEqual(before);
+    expect(llm.requests.length).toBe(requests);
+    expect(await readdir(join(root, "sites/example"))).toEqual(["site.yaml", "topics.csv"]);
+  });
+
+  it("a run SIGKILLed in the middle of deploy, then rerun, leaves the same remote tree as an uninterrupted run", async () => {
+    const { root, env } = await setupWorkspace(server, llm, { parallel: 1 });
+    // The first run is killed as soon as deploy reports progress, i.e. while files are being uploaded.
+    const killed = await runUntil(["--workspace", root, "run", "example", "--json"], env, (event) => {
+      return event.type === "step-progress" && event.step === "deploy";
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    expect(killed.sawTrigger).toBe(true);
+
+    const rerun = await runCli(["--workspace", root, "run", "example", "--json"], { env, timeoutMs: 180_000 });
+    expect(rerun.code).toBe(0);
+    const events = parseEvents(rerun.stdout);
+    const takeover = events.find((e) => e.type === "lock-takeover");
+    expect(takeover && "message" in takeover && takeover.message).toMatch(/is no longer running; took over its lock/);
+    // the same result as an uninterrupted run: exactly output/ on the server, no temporary files left
+    const remote = await tree(server.rootDir);
+    expect(withoutManifest(remote)).toEqual(await tree(join(root, "sites/example/output")));
+    expect([...remote.keys()].filter((p) => /\.tmp|\.part|siteloom-tmp|\.sltmp/i.test(p))).toEqual([]);
+
+    // the killed run is recorded as interrupted
+    const store = openStateStore({ stateDir: join(root, ".siteloom") });
+    const runs = await store.listRuns();
+    await store.close();
+    expect(runs.map((r) => r.status)).toEqual(["succeeded", "interrupted"]);
+  });
+});
+
+// --- internal ---
+
+type StepFinished = Extract<PipelineEvent, { type: "step-finished" }>;
+
+async function setupWorkspace(server: TestServer, llm: LlmServer, options: { parallel?: number } = {}) {
+  const dir = await useTempDir("siteloom-e2e-");
+  const root = join(dir, "ws");
+  const init = await runCli(["init", root, "--example"]);
+  expect(init.code, init.stderr).toBe(0);
+  // the live site: a fresh copy of the example site in the server's root, owned by the server user
+  await emptyDir(server.rootDir);
+  await cp(EXAMPLE_SITE, server.rootDir, { recursive: true });
+  await server.own(server.rootDir);
+
+  const siteFile = join(root, "sites/example/site.yaml");
+  const site = parseDocument(await readFile(siteFile, "utf8"));
+  site.set("remote", server.remoteConfig);
+  site.setIn(["deploy", "parallel"], options.parallel ?? 2);
+  site.setIn(["deploy", "retryBaseMs"], 20);
+  // Without the navigation link, the existing pages have no reason to change: they must stay byte-identical.
+  site.setIn(["enrich", "navLink", "enabled"], false);
+  site.setIn(["content", "minWords"], 120);
+  site.setIn(["content", "maxWords"], 300);
+  await writeFile(siteFile, site.toString());
+  const wsFile = join(root, "siteloom.yaml");
+  const ws = parseDocument(await readFile(wsFile, "utf8"));
+  ws.set("llm", { provider: "openai", model: "test-model", baseUrl: llm.url, apiKey: "${E2E_LLM_KEY}" });
+  await writeFile(wsFile, ws.toString());
+  const env = { ...server.env, E2E_LLM_KEY: `sk-test-${Math.random().toString(36).slice(2)}` };
+  return { root, env };
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  const { rm } = await import("node:fs/promises");
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
+/** path → sha256 of every file under dir. */
+async function tree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (rel: string) => {
+    for (const name of (await readdir(join(dir, rel))).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const info = await lstat(join(dir, path));
+      if (info.isDirectory()) await walk(path);
+      else
+        out.set(
+          path,
+          createHash("sha256")
+            .update(await readFile(join(dir, path)))
+            .digest("hex"),
+        );
+    }
+  };
+  await walk("");
+  return out;
+}
+
+function withoutManifest(remote: Map<string, string>): Map<string, string> {
+  return new Map([...remote].filter(([path]) => !path.startsWith(".siteloom/")));
+}
+
+function parseEvents(stdout: string): PipelineEvent[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as PipelineEvent);
+}
+
+function finished(events: PipelineEvent[]): StepFinished[] {
+  return events.filter((e): e is StepFinished => e.type === "step-finished");
+}
+
+/** Spawns the CLI and SIGKILLs it when an event matches. */
+function runUntil(
+  args: string[],
+  env: Record<string, string>,
+  trigger: (event: PipelineEvent) => boolean,
+): Promise<{ signal: NodeJS.Signals | null; sawTrigger: boolean }> {
+  return new Promise((resolve, reject) => {
+    const childEnv: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("SITELOOM_")) childEnv[key] = value;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...childEnv, ...env } as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let buffer = "";
+    let sawTrigger = false;
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline = buffer.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        newline = buffer.indexOf("\n");
+        if (!sawTrigger && line.startsWith("{") && trigger(JSON.parse(line) as PipelineEvent)) {
+          sawTrigger = true;
+          child.kill("SIGKILL");
+        }
+      }
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.on("error", reject);
+    child.on("close", (_code, signal) => {
+      clearTimeout(timer);
+      resolve({ signal, sawTrigger });
+    });
+  });
+}
