@@ -12,6 +12,8 @@ export interface RemotePoolOptions {
   reconnectRetries?: number;
   /** Told about every connection discarded (statistics, --verbose). */
   onDiscard?: (error: unknown) => void;
+  /** Told when a refused extra login lowers the number of connections used (a per-IP limit on the host). */
+  onLimit?: (connections: number, error: unknown) => void;
 }
 
 /**
@@ -19,6 +21,8 @@ export interface RemotePoolOptions {
  * `run(fn)` borrows a connection; when `fn` fails with a connection-level error (421, reset, timeout, TLS, closed
  * socket) the connection is closed and forgotten, the slot is freed for a fresh one, and `fn` is retried on a new
  * connection (`reconnectRetries` times). Operation errors (550 …) are rethrown unchanged and keep the connection.
+ * When an extra login fails at connection level while other connections are open (hosts often limit connections
+ * per IP), the pool keeps working with the connections it has instead of failing.
  * Because FTP has one transfer per control connection, parallel work is `Promise.all` over `pool.run`.
  */
 export function createRemotePool(options: RemotePoolOptions): RemotePool {
@@ -29,6 +33,8 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
   const waiters: Array<() => void> = [];
   const all = new Set<RemoteFS>();
   let slotsInUse = 0;
+  // Lowered when the server refuses extra logins (per-IP limits) while other connections work.
+  let limit = size;
   let opened = 0;
   let closed = false;
 
@@ -37,7 +43,7 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
       if (closed) throw new SiteloomError("ERR_TRANSFER_CONNECT", "transfer: the connection pool is closed");
       const ready = idle.pop();
       if (ready !== undefined) return ready;
-      if (slotsInUse < size) {
+      if (slotsInUse < limit) {
         slotsInUse++;
         try {
           const fs = await options.connect();
@@ -46,6 +52,12 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
           return fs;
         } catch (error) {
           slotsInUse--;
+          if (classify(error) && slotsInUse > 0) {
+            // Other connections work: the host limits connections per client. Share those instead of failing.
+            limit = slotsInUse;
+            options.onLimit?.(limit, error);
+            continue;
+          }
           _wake();
           throw error;
         }

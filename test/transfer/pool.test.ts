@@ -119,6 +119,29 @@ describe("transfer: pool over vsftpd through the fault proxy", () => {
     }
   });
 
+  it("keeps working with fewer connections when the host refuses extra logins", async () => {
+    const limits: number[] = [];
+    const pool = createRemotePool({ connect, size: 4, onLimit: (n) => limits.push(n) });
+    try {
+      await pool.run((fs) => fs.mkdir("limited"));
+      // Every further login is reset at once, as a host with a per-IP connection limit would do.
+      proxy.addFault({ on: "control", afterBytes: 0, action: "reset", times: 50 });
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          pool.run((fs) => fs.upload(Readable.from([Buffer.from(`limited ${i}`)]), `limited/f${i}.txt`)),
+        ),
+      );
+      expect(pool.connectionsOpened).toBe(1);
+      expect(limits.at(-1)).toBe(1);
+      for (let i = 0; i < 8; i++) {
+        expect(await readFile(join(server.rootDir, "limited", `f${i}.txt`), "utf8")).toBe(`limited ${i}`);
+      }
+    } finally {
+      proxy.clearFaults();
+      await pool.close();
+    }
+  });
+
   it("refuses '../' and absolute names a hostile server puts in a LIST listing", async () => {
     await writeFile(join(server.rootDir, "aaaa-evil.html"), "x");
     await writeFile(join(server.rootDir, "bbbb-abs.html"), "x");
