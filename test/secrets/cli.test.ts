@@ -180,4 +180,28 @@ describe("secrets: CLI", { timeout: 300_000 }, () => {
     expect(prod.code).not.toBe(0);
     expect(prod.stdout + prod.stderr).toContain("refused in production");
   });
+
+  it("backend shows the stores and `backend use` changes the default in siteloom.yaml, keeping its comments", async () => {
+    const ws = await tempWorkspace({
+      "siteloom.yaml":
+        "# my workspace\nenvironment: development # dev by default\nsecrets:\n  stores:\n    ci: { type: env, secretsDir: run-secrets }\n",
+    });
+    const show = await ws.cli(["secrets", "backend", "--json"]);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      default: "file",
+      stores: [{ name: "file" }, { name: "env" }, { name: "ci" }],
+    });
+    const use = await ws.cli(["secrets", "backend", "use", "ci"]);
+    expect(use.code, use.stderr).toBe(0);
+    const yaml = await readFile(join(ws.root, "siteloom.yaml"), "utf8");
+    expect(yaml).toContain("# my workspace");
+    expect(yaml).toContain("# dev by default");
+    expect(yaml).toMatch(/backend: ci/);
+    const unknown = await ws.cli(["secrets", "backend", "use", "nope"]);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('no secret store named "nope"');
+    const audit = await ws.cli(["audit", "--since", "1h", "--action", "config.write", "--json"]);
+    expect(JSON.parse(audit.stdout)).toHaveLength(1);
+    expect((await ws.cli(["audit", "--since", "yesterday-ish"])).code).toBe(2);
+  });
 });
