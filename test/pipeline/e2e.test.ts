@@ -124,6 +124,39 @@ describe.each<ServerKind>(["vsftpd-ftp", "sftp"])("pipeline: end to end against 
     await store.close();
     expect(runs.map((r) => r.status)).toEqual(["succeeded", "interrupted"]);
   });
+
+  it.runIf(kind === "vsftpd-ftp")(
+    "Ctrl-C in the middle of deploy stops cleanly (exit 130, recorded, unlocked); a rerun completes the deploy",
+    async () => {
+      const { root, env } = await setupWorkspace(server, llm, { parallel: 1 });
+      const stopped = await runUntil(
+        ["--workspace", root, "run", "example", "--json"],
+        env,
+        (event) => event.type === "step-progress" && event.step === "deploy",
+        "SIGINT",
+      );
+      expect(stopped.sawTrigger).toBe(true);
+      expect(stopped.code).toBe(130);
+      expect(stopped.events.at(-1)).toMatchObject({ type: "run-finished", status: "interrupted", exitCode: 130 });
+      const deploy = stopped.events.find((e): e is StepFinished => e.type === "step-finished" && e.step === "deploy");
+      expect(deploy?.status).toBe("interrupted");
+      // nothing partial at a final name: every file on the server is either the original or the finished output
+      const output = await tree(join(root, "sites/example/output"));
+      const original = await tree(EXAMPLE_SITE);
+      for (const [path, hash] of withoutManifest(await tree(server.rootDir))) {
+        expect([output.get(path), original.get(path)], path).toContain(hash);
+      }
+      const store = openStateStore({ stateDir: join(root, ".siteloom") });
+      expect(await store.listLocks()).toEqual([]);
+      expect((await store.listRuns())[0]?.status).toBe("interrupted");
+      await store.close();
+
+      const rerun = await runCli(["--workspace", root, "run", "example", "--json"], { env, timeoutMs: 180_000 });
+      expect(rerun.code).toBe(0);
+      expect(parseEvents(rerun.stdout).some((e) => e.type === "lock-takeover")).toBe(false);
+      expect(withoutManifest(await tree(server.rootDir))).toEqual(await tree(join(root, "sites/example/output")));
+    },
+  );
 });
 
 // --- internal ---
@@ -199,12 +232,13 @@ function finished(events: PipelineEvent[]): StepFinished[] {
   return events.filter((e): e is StepFinished => e.type === "step-finished");
 }
 
-/** Spawns the CLI and SIGKILLs it when an event matches. */
+/** Spawns the CLI and sends it `signal` (SIGKILL by default) when an event matches. */
 function runUntil(
   args: string[],
   env: Record<string, string>,
   trigger: (event: PipelineEvent) => boolean,
-): Promise<{ signal: NodeJS.Signals | null; sawTrigger: boolean }> {
+  signal: NodeJS.Signals = "SIGKILL",
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; sawTrigger: boolean; events: PipelineEvent[] }> {
   return new Promise((resolve, reject) => {
     const childEnv: Record<string, string | undefined> = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("SITELOOM_")) childEnv[key] = value;
@@ -214,6 +248,7 @@ function runUntil(
     });
     let buffer = "";
     let sawTrigger = false;
+    const events: PipelineEvent[] = [];
     child.stdout.on("data", (chunk: Buffer) => {
       buffer += chunk.toString();
       let newline = buffer.indexOf("\n");
@@ -221,17 +256,20 @@ function runUntil(
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         newline = buffer.indexOf("\n");
-        if (!sawTrigger && line.startsWith("{") && trigger(JSON.parse(line) as PipelineEvent)) {
+        if (!line.startsWith("{")) continue;
+        const event = JSON.parse(line) as PipelineEvent;
+        events.push(event);
+        if (!sawTrigger && trigger(event)) {
           sawTrigger = true;
-          child.kill("SIGKILL");
+          child.kill(signal);
         }
       }
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
     child.on("error", reject);
-    child.on("close", (_code, signal) => {
+    child.on("close", (code, exitSignal) => {
       clearTimeout(timer);
-      resolve({ signal, sawTrigger });
+      resolve({ signal: exitSignal, code, sawTrigger, events });
     });
   });
 }
