@@ -163,13 +163,20 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
 
     it("connections reset mid-transfer and mid-session still end byte-identical", async () => {
       await clearRemote();
-      const { ws, output } = await workspace({ port: proxy.port }, { parallel: 3, retries: 6 });
+      const { ws, output } = await workspace({ port: proxy.port }, { parallel: 3, retries: 8 });
       await writeSite(output, { bigBytes: 4_000_000 });
-      proxy.addFault({ on: "data", afterBytes: 1_000_000, action: "reset", times: 2 });
-      proxy.addFault({ on: "control", afterBytes: 3_000, action: "reset", times: 2 });
+      expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+      // a new version of the big file and of some pages, uploaded while connections keep dying: every data connection
+      // dies after 1 MB (so the 4 MB file needs several resumed attempts), and two sessions die mid-conversation
+      await writeSite(output, { bigBytes: 4_000_001, extra: { "index.html": "<p>v2</p>", "blog/index.html": "v2" } });
+      proxy.addFault({ on: "data", afterBytes: 1_000_000, action: "reset", times: 40 });
+      proxy.addFault({ on: "control", afterBytes: 700, action: "reset", times: 2 });
       const result = await cli(ws, ["deploy", "demo", "--json"]);
       expect(result.code, result.stderr).toBe(0);
-      expect(proxy.stats.resets).toBeGreaterThan(0);
+      expect(proxy.stats.resets).toBeGreaterThanOrEqual(3);
+      const json = JSON.parse(result.stdout);
+      expect(json.stats.retries + json.stats.connections).toBeGreaterThan(3);
+      expect(json.notes.join("\n")).toMatch(/media\/big\.bin: resumed at byte/);
       expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
     });
   });

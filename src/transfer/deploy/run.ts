@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
+import { isConnectionError } from "../pool.ts";
 import type { RemoteFS, RemotePool } from "../types.ts";
 import { walkRemote } from "../walk.ts";
 import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
@@ -166,7 +167,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
 
   // 2. the remote manifest: one small read
   progress({ phase: "manifest", done: 0, total: 1, bytes: 0, totalBytes: 0 });
-  const remoteData = await pool.run((fs) => fs.read(manifestFile));
+  const again = <T>(fn: () => Promise<T>) => _retry(config, random, fn);
+  const remoteData = await again(() => pool.run((fs) => fs.read(manifestFile)));
   const notes: string[] = [];
   let base: Manifest | undefined;
   let mode: DeployResult["mode"] = "manifest";
@@ -237,7 +239,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const tempsToRemove: string[] = [];
   if (options.purge) {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
-    const remote = await walkRemote(pool, { skipDir: (p) => keepRemote(p, true) });
+    const remote = await again(() => walkRemote(pool, { skipDir: (p) => keepRemote(p, true) }));
     const files = [...remote.files.keys()].filter((p) => !keepRemote(p) && !_underKept(p, keepRemote));
     const dirs = [...remote.dirs.keys()].filter((p) => !keepRemote(p, true) && !_underKept(p, keepRemote));
     result.plan.purge = [...files, ...dirs.map((d) => `${d}/`)];
@@ -258,10 +260,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const deleteDirs: string[] = [];
   if (mode === "listing") {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
-    const remote = await walkRemote(pool, {
-      skipDir: (p) => p === manifestDir,
-      onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
-    });
+    const remote = await again(() =>
+      walkRemote(pool, {
+        skipDir: (p) => p === manifestDir,
+        onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
+      }),
+    );
     const finishedAt = base ? Date.parse(base.finishedAt) : Number.NaN;
     const toHash: { file: LocalFile; remote: string }[] = [];
     // without a trustworthy remote manifest, our own last deploy (state copy) still vouches for content hashes
@@ -533,7 +537,9 @@ async function _checkSizes(ctx: _RunContext, files: LocalFile[], phase: Phase, t
   }
   const ok: LocalFile[] = [];
   await _parallel([...byDir], ctx.pool.size, async ([dir, group]) => {
-    const entries = await ctx.pool.run((fs) => fs.list(dir)).catch(() => undefined);
+    const entries = await _retry(ctx.options.config, ctx.random, () => ctx.pool.run((fs) => fs.list(dir))).catch(
+      () => undefined,
+    );
     const sizes = new Map((entries ?? []).map((e) => [e.name, e.size]));
     for (const file of group) {
       const tmpName = tempNameFor(file.path, ctx.runId).split("/").at(-1)!;
@@ -549,6 +555,24 @@ function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: Loc
   const done = (ctx.phaseDone.get(phase) ?? 0) + 1;
   ctx.phaseDone.set(phase, done);
   ctx.progress({ ..._counts(ctx), phase, done, total, path: file.path, outcome: ok ? "uploaded" : "failed" });
+}
+
+/** Retries a read-only step (manifest read, listings) on connection-level trouble with the same backoff. */
+async function _retry<T>(config: DeployOptions["config"], random: () => number, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const permanent =
+        error instanceof SiteloomError &&
+        ["ERR_TRANSFER_UNSAFE_PATH", "ERR_TRANSFER_AUTH", "ERR_TRANSFER_HOST_KEY", "ERR_TRANSFER_TLS"].includes(
+          error.code,
+        );
+      if (permanent || attempt >= config.retries || !isConnectionError(error)) throw error;
+      const cap = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** attempt);
+      await sleep(Math.round(cap / 2 + (random() * cap) / 2));
+    }
+  }
 }
 
 /** Runs `op` on a pooled connection with exponential backoff and full jitter; records the failure when out of tries. */
