@@ -23,6 +23,20 @@ export function buildProgram(): Command {
     .option("-v, --verbose", "more detail")
     .option("--debug", "debug logging and stack traces on errors")
     .option("--no-color", "no colours (NO_COLOR is respected too)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ siteloom init my-sites --example                      # a workspace with the example site
+  $ siteloom --workspace my-sites config show --site example --origin
+  $ SITELOOM_ENV=production siteloom config validate
+
+Configuration layers, later wins: defaults < siteloom.yaml < its environments.<env> < sites/<name>/site.yaml
+< its environments.<env> < SITELOOM_* variables (SITELOOM_DEPLOY__PARALLEL=8, SITELOOM_SITES__SHOP__DEPLOY__PARALLEL=8)
+< --set path=value.
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid configuration, 4 secrets, 5 transfer, 6 budget, 7 locked,
+130 interrupted.`,
+    )
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();

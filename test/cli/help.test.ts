@@ -41,6 +41,13 @@ describe("cli: help (in-process argument parsing)", () => {
     expect(text).toContain("--set <path=value>");
   });
 
+  it("the root help has examples, the layers and the exit codes", () => {
+    const text = helpOf(program);
+    expect(text).toMatch(/Examples:\n {2}\$ siteloom init/);
+    expect(text).toContain("SITELOOM_SITES__SHOP__DEPLOY__PARALLEL=8");
+    expect(text).toContain("3 invalid configuration");
+  });
+
   it("declares the global options once, on the root", () => {
     const flags = program.options.map((o) => o.long);
     expect(flags).toEqual(
