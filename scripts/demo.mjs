@@ -7,7 +7,7 @@
 //
 //   npm run demo                  # run, print where the result is, exit
 //   npm run demo -- --serve       # ... then keep serving the deployed site on http://127.0.0.1:<port>/ (Ctrl-C stops)
-//   npm run demo -- --keep        # keep the temporary folders (they are removed at exit otherwise, unless --serve)
+//   npm run demo -- --keep        # keep the temporary folders (they are removed at exit otherwise)
 //   npm run demo -- --no-build    # use the existing dist/ build
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -25,9 +25,21 @@ const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const CLI = process.env.SITELOOM_TEST_BIN
   ? resolve(process.env.SITELOOM_TEST_BIN)
   : join(ROOT, "dist", "cli", "main.js");
+/** Content types of the demo's static server (defined before the top-level code that uses it runs). */
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css",
+  ".xml": "application/xml",
+  ".txt": "text/plain; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".json": "application/json",
+};
+
 const args = new Set(process.argv.slice(2));
 const serve = args.has("--serve");
-const keep = args.has("--keep") || serve;
+const keep = args.has("--keep");
 
 if (args.has("--help") || args.has("-h")) {
   process.stdout.write(
@@ -214,17 +226,6 @@ async function snapshot(dir) {
   await walk(dir);
   return out;
 }
-
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".css": "text/css",
-  ".xml": "application/xml",
-  ".txt": "text/plain; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".json": "application/json",
-};
 
 async function startHttp(root) {
   const server = createServer(async (req, res) => {
