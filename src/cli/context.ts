@@ -4,7 +4,7 @@ import { parseSettingValue, SiteConfigSchema } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
-import { askHidden, guardPlaintext, workspaceSecrets } from "../secrets/index.ts";
+import { askHidden, guardPlaintext, startAudit, workspaceSecrets } from "../secrets/index.ts";
 import { type LoadWorkspaceOptions, loadWorkspace, type Workspace } from "../workspace/index.ts";
 
 /** Options every command accepts (defined once on the root program). */
@@ -61,7 +61,10 @@ export function createCliContext(program: Command): CliContext {
         flags: parseSetFlags(g.set ?? []),
         secrets: workspaceSecrets({ warn, askPassphrase: askHidden }),
         ...extra,
-      }).then((workspace) => guardPlaintext(workspace, { warn }));
+      }).then((workspace) => {
+        startAudit(workspace, warn);
+        return guardPlaintext(workspace, { warn });
+      });
     },
     logger() {
       const g = globals();

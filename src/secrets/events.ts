@@ -21,3 +21,15 @@ export function currentActor(vars: Record<string, string | undefined> = process.
     return vars.USER ?? "unknown";
   }
 }
+
+/** Records a configuration change made by siteloom (any command that rewrites siteloom.yaml or a site.yaml). */
+export function publishConfigChange(change: { file: string; env: string; detail?: string; actor?: string }): void {
+  publishSecretEvent({
+    action: "config.write",
+    ref: change.detail ? `${change.file}#${change.detail}` : change.file,
+    store: "-",
+    env: change.env,
+    actor: change.actor ?? currentActor(),
+    outcome: "ok",
+  });
+}

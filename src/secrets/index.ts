@@ -7,7 +7,7 @@ export {
   type StorePayload,
 } from "./backends/file.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
-export { currentActor, publishSecretEvent, SECRETS_CHANNEL } from "./events.ts";
+export { currentActor, publishConfigChange, publishSecretEvent, SECRETS_CHANNEL } from "./events.ts";
 export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
 export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
 export {

@@ -7,7 +7,7 @@ import { envBackend } from "./backends/env.ts";
 import { createFileBackend, type FileBackend } from "./backends/file.ts";
 import { vaultBackend } from "./backends/vault.ts";
 import { currentActor } from "./events.ts";
-import { loadIdentity } from "./identity.ts";
+import { defaultIdentityPath, loadIdentity } from "./identity.ts";
 import { createSecretStore, type SecretStore } from "./store.ts";
 import type { SecretBackend } from "./types.ts";
 
@@ -77,6 +77,7 @@ export function createBackend(
         historySize: workspace.config.secrets.historySize,
         recipients: config.recipients,
         identity: _memo(() => loadIdentity({ root: workspace.root, env, identityFile: config.identityFile, vars })),
+        identityHint: defaultIdentityPath({ root: workspace.root, env, identityFile: config.identityFile, vars }),
         ...(config.passphrase
           ? {
               passphrase: _memo(async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseDocument } from "yaml";
@@ -70,6 +71,13 @@ The key goes to $XDG_CONFIG_HOME/siteloom/ (mode 0600); in CI set SITELOOM_AGE_I
       if (!config.passphrase) {
         const vars = process.env;
         let identity = await loadIdentity({ root: ws.root, env: ws.env, identityFile: config.identityFile, vars });
+        const storePath = resolve(ws.root, config.path.replaceAll("{env}", ws.env));
+        if (!identity && existsSync(storePath)) {
+          throw new SiteloomError(
+            "ERR_SECRET_LOCKED",
+            `${relative(ws.root, storePath)} exists but no identity to open it was found (looked for ${defaultIdentityPath({ root: ws.root, env: ws.env, identityFile: config.identityFile, vars })}); set SITELOOM_AGE_IDENTITY_FILE to its key instead of creating a new one`,
+          );
+        }
         if (!identity) {
           identity = await createIdentityFile(
             defaultIdentityPath({ root: ws.root, env: ws.env, identityFile: config.identityFile, vars }),

@@ -23,6 +23,8 @@ export interface FileBackendOptions {
   historySize?: number;
   /** scrypt work factor (log2) for passphrase stores. @default 18 */
   scryptWorkFactor?: number;
+  /** Where the identity is looked for, named in the "no identity" error. */
+  identityHint?: string;
   /** A lock not refreshed for this long is taken over (its holder was killed). @default 10000 */
   lockStaleMs?: number;
 }
@@ -266,10 +268,11 @@ function _notFound(key: string): SiteloomError {
 async function _identity(options: FileBackendOptions, path: string): Promise<LoadedIdentity> {
   const id = options.identity ? await options.identity() : undefined;
   if (!id) {
-    throw new SiteloomError(
-      "ERR_SECRET_LOCKED",
-      `no age identity to open ${path} (${options.env}): run siteloom secrets init --env ${options.env}, or set SITELOOM_AGE_IDENTITY / SITELOOM_AGE_IDENTITY_FILE`,
-    );
+    const where = options.identityHint ? ` (looked for ${options.identityHint})` : "";
+    const fix = existsSync(path)
+      ? "set SITELOOM_AGE_IDENTITY / SITELOOM_AGE_IDENTITY_FILE to the key that opens it (the default key file name comes from the workspace path: after moving the workspace, rename the key file)"
+      : `run siteloom secrets init --env ${options.env}, or set SITELOOM_AGE_IDENTITY / SITELOOM_AGE_IDENTITY_FILE`;
+    throw new SiteloomError("ERR_SECRET_LOCKED", `no age identity to open ${path} (${options.env})${where}: ${fix}`);
   }
   return id;
 }
