@@ -269,6 +269,18 @@ describe("transfer: deploy (local backend)", () => {
     expect(snap).toEqual(await snapshot(output));
   });
 
+  it("refuses a second deploy of the same target while one runs, and takes over the lock of a dead process", async () => {
+    const { hostname } = await import("node:os");
+    await mkdir(join(dir, "state/deploy"), { recursive: true });
+    const lock = join(dir, "state/deploy/demo.test.lock");
+    await writeFile(lock, `${process.pid}@${hostname()}`);
+    await expect(deploy()).rejects.toMatchObject({ code: "ERR_LOCKED" });
+    await writeFile(lock, `999999999@${hostname()}`);
+    const result = await deploy();
+    expect(result.failures).toEqual([]);
+    await expect(stat(lock)).rejects.toThrow();
+  });
+
   it("--dry-run changes nothing and lists the plan", async () => {
     const result = await deploy({ dryRun: true });
     expect(result.plan.upload.length).toBeGreaterThan(5);

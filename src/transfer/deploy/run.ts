@@ -11,6 +11,7 @@ import { isConnectionError } from "../pool.ts";
 import type { RemoteFS, RemotePool } from "../types.ts";
 import { walkRemote } from "../walk.ts";
 import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
+import { acquireDeployLock } from "./lock.ts";
 import {
   createManifest,
   DENY_ALL_HTACCESS,
@@ -127,9 +128,8 @@ export interface DeployResult {
  */
 export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const started = performance.now();
-  const { pool, config, site, env } = options;
+  const { config, site, env } = options;
   const random = options.random ?? Math.random;
-  const progress = options.onProgress ?? (() => {});
   const manifestDir = normaliseManifestDir(config.manifestPath);
   if (manifestDir === undefined) {
     throw new SiteloomError(
@@ -155,6 +155,28 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const stateFile = `${stateBase}.json`;
   const journalFile = `${stateBase}.journal`;
 
+  const release = options.dryRun ? async () => {} : await acquireDeployLock(`${stateBase}.lock`, `${site} (${env})`);
+  try {
+    return await _deploy(options, { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, random });
+  } finally {
+    await release();
+  }
+}
+
+interface _Setup {
+  started: number;
+  manifestDir: string;
+  manifestFile: string;
+  keepRemote: (path: string, isDir?: boolean) => boolean;
+  stateFile: string;
+  journalFile: string;
+  random: () => number;
+}
+
+async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployResult> {
+  const { pool, config, site, env } = options;
+  const { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, random } = setup;
+  const progress = options.onProgress ?? (() => {});
   // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
   progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
   const localManifest = await loadLocalManifest(stateFile, site);
