@@ -222,6 +222,38 @@ describe("pipeline: progress rendering", () => {
     expect(types.at(-1)).toBe("run-finished");
   });
 
+  it("tty mode compacts a tree taller than the terminal: one line per finished site", async () => {
+    const names = ["s1", "s2", "s3", "s4", "s5", "s6"];
+    const { root, workspace } = await setup(names);
+    await writeFile(join(root, "sites/s4/FAIL"), "");
+    let out = "";
+    const renderer = createProgressRenderer({
+      mode: "tty",
+      colors: NO_COLOR,
+      write: (t) => (out += t),
+      columns: 100,
+      rows: 12,
+      intervalMs: 5,
+    });
+    await runPipeline({
+      workspace,
+      sites: names,
+      registry: TEST_STEPS,
+      steps: ["copy", "check"],
+      onEvent: (e) => renderer.onEvent(e),
+    });
+    renderer.close();
+    const lastFrame = (out.split("\u001b[0J").at(-1) ?? "").trim().split("\n");
+    expect(lastFrame).toEqual([
+      "✔ s1 succeeded",
+      "✔ s2 succeeded",
+      "✔ s3 succeeded",
+      "✖ s4 check: site s4 has a FAIL file",
+      "✔ s5 succeeded",
+      "✔ s6 succeeded",
+    ]);
+  });
+
   it("tty mode draws the task tree and leaves the final state on screen", async () => {
     const { workspace } = await setup(["alpha", "beta"]);
     let out = "";

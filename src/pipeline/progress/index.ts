@@ -26,6 +26,8 @@ export interface ProgressRendererOptions {
   intervalMs?: number;
   /** Terminal width for the TTY tree. @default process.stderr.columns or 100 */
   columns?: number;
+  /** Terminal height for the TTY tree; a taller tree is shown compacted. @default process.stderr.rows or 40 */
+  rows?: number;
   /** Plain mode: also print step-log lines at info level. @default true */
   verbose?: boolean;
 }
@@ -187,9 +189,20 @@ function _ttyRenderer(options: ProgressRendererOptions): ProgressRenderer {
   };
   const draw = () => {
     const columns = Math.max(40, options.columns || process.stderr.columns || 100);
+    const rows = Math.max(10, options.rows || process.stderr.rows || 40);
+    const full = [...sites].reduce((n, [, steps]) => n + 1 + steps.size, 0);
+    // A tree taller than the terminal cannot be redrawn in place: then finished sites take one line each and
+    // sites not started yet are counted.
+    const compact = full > rows - 1;
     const lines: string[] = [];
+    let waiting = 0;
     for (const [site, steps] of sites) {
       const status = siteStatus.get(site);
+      const started = [...steps.values()].some((s) => s.status !== "pending");
+      if (compact && !status && !started) {
+        waiting++;
+        continue;
+      }
       const mark =
         status === "succeeded"
           ? c.green("✔")
@@ -198,9 +211,18 @@ function _ttyRenderer(options: ProgressRendererOptions): ProgressRenderer {
             : status === "interrupted"
               ? c.yellow("■")
               : c.cyan("●");
+      if (compact && status) {
+        const failed = [...steps].find(([, s]) => s.status === "failed");
+        lines.push(
+          `${mark} ${c.bold(site)} ${c.dim(failed ? `${failed[0]}: ${failed[1].detail ?? "failed"}` : status)}`,
+        );
+        continue;
+      }
       lines.push(`${mark} ${c.bold(site)}`);
       for (const [name, step] of steps) lines.push(`  ${_stepLine(name, step, stepWidth, c, frame)}`);
     }
+    if (waiting > 0) lines.push(c.dim(`· ${waiting} more site(s) waiting`));
+    if (lines.length > rows - 1) lines.splice(0, lines.length - (rows - 1));
     erase();
     const clipped = lines.map((l) => _clip(l, columns - 1));
     if (clipped.length > 0) write(`${clipped.join("\n")}\n`);
