@@ -92,6 +92,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     return next;
   }
   const full = (path: string, op: string) => joinRemote(root, path, op);
+  let rootExists = false;
 
   async function listDir(dir: string): Promise<RemoteEntry[]> {
     const target = full(dir, "list");
@@ -238,16 +239,18 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
           path,
           async () => {
             const segments = splitRemotePath(path, "mkdir");
-            if (segments.length === 0) return;
             // Fast path: it exists already (one CWD).
             try {
               await client.cd(full(path, "mkdir"));
+              rootExists = true;
               return;
             } catch (error) {
               if (!(error instanceof FTPError)) throw error;
             }
-            for (let i = 1; i <= segments.length; i++) {
-              const prefix = full(segments.slice(0, i).join("/"), "mkdir");
+            // The root itself may not exist yet (a first deploy into a new folder): create it as well.
+            const prefixes = rootExists ? [] : _ancestors(root);
+            for (let i = 1; i <= segments.length; i++) prefixes.push(full(segments.slice(0, i).join("/"), "mkdir"));
+            for (const prefix of prefixes) {
               try {
                 await client.send(`MKD ${prefix}`);
               } catch (error) {
@@ -256,6 +259,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
                 await client.cd(prefix);
               }
             }
+            rootExists = true;
           },
           label,
         ),
@@ -277,6 +281,12 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   }
 
   return fs;
+}
+
+/** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
+function _ancestors(root: string): string[] {
+  const parts = root.split("/").filter((part) => part !== "");
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
 }
 
 /** SHA-256 fingerprint in the canonical `AB:CD:…` form, for comparisons and messages. */

@@ -128,9 +128,12 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
 
   let root = normalizeRoot(options.root ?? ".");
   let realRoot: string;
+  let rootExists = false;
   try {
     if (!root.startsWith("/")) root = normalizeRoot(await _call<string>(sftp, "realpath", root));
-    realRoot = await _call<string>(sftp, "realpath", root).catch(() => root);
+    const resolved = await _call<string>(sftp, "realpath", root).catch(() => undefined);
+    rootExists = resolved !== undefined;
+    realRoot = resolved ?? root;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw _opError(error, "open", "", label);
@@ -282,6 +285,15 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     mkdir: (path) =>
       op("mkdir", path, async () => {
         const segments = splitRemotePath(path, "mkdir");
+        if (!rootExists) {
+          // A first deploy into a new folder: create the root (and its missing parents) too.
+          for (const ancestor of _ancestors(root)) {
+            const attrs = await _call<_Attrs>(sftp, "stat", ancestor).catch(() => undefined);
+            if (attrs === undefined) await _call<void>(sftp, "mkdir", ancestor);
+          }
+          rootExists = true;
+          realRoot = await _call<string>(sftp, "realpath", root).catch(() => realRoot);
+        }
         for (let i = 1; i <= segments.length; i++) {
           const prefix = segments.slice(0, i).join("/");
           const target = full(prefix, "mkdir");
@@ -319,6 +331,12 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
   }
 
   return fs;
+}
+
+/** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
+function _ancestors(root: string): string[] {
+  const parts = root.split("/").filter((part) => part !== "");
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
 }
 
 /** `SHA256:<base64 without padding>` of an SSH public key blob, as `ssh-keygen -l` prints it. */
