@@ -71,9 +71,24 @@ export function rfc3339(value: string): string {
 /** Human date in the article's language, from the calendar date the author wrote (no time-zone shift). */
 export function humanDate(value: string, language: string): string {
   const day = value.slice(0, 10);
+  const key = `${language} ${day}`;
+  const known = HUMAN_DATES.get(key);
+  if (known !== undefined) return known;
+  const text = _formatDay(day, language);
+  HUMAN_DATES.set(key, text);
+  return text;
+}
+
+function _formatDay(day: string, language: string): string {
   const date = new Date(`${day}T12:00:00Z`);
   try {
-    return date.toLocaleDateString(language, { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" });
+    // Building a formatter costs far more than using one; a site has few languages.
+    let format = DATE_FORMATS.get(language);
+    if (!format) {
+      format = new Intl.DateTimeFormat(language, { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" });
+      DATE_FORMATS.set(language, format);
+    }
+    return format.format(date);
   } catch {
     return day;
   }
@@ -94,6 +109,9 @@ export function newest(values: string[]): string | undefined {
 }
 
 // --- internal ---
+
+const DATE_FORMATS = new Map<string, Intl.DateTimeFormat>();
+const HUMAN_DATES = new Map<string, string>();
 
 const OG_REGIONS: Record<string, string> = {
   en: "US",

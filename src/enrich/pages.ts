@@ -145,37 +145,38 @@ export function listingPath(base: string, n: number): string {
 
 /** Related articles: shared tags weigh most, then category, then keywords; newest first on ties. */
 export function findRelated(entries: ArticleEntry[], limit = 3): Map<ArticleEntry, ArticleEntry[]> {
-  const byTerm = new Map<string, ArticleEntry[]>();
-  const termsOf = (e: ArticleEntry): [string, number][] => [
-    ...e.tags.map((t): [string, number] => [`t:${t.slug}`, 3]),
-    ...(e.category ? [[`c:${e.category.slug}`, 2] as [string, number]] : []),
-    ...e.article.keywords.map((k): [string, number] => [`k:${k.toLowerCase()}`, 1]),
-  ];
-  for (const e of entries) {
-    for (const [term] of termsOf(e)) {
-      const list = byTerm.get(term) ?? [];
-      list.push(e);
-      byTerm.set(term, list);
+  // Terms are computed once per article: this runs over every pair that shares one.
+  const terms = new Map<ArticleEntry, [string, number][]>();
+  const byTerm = new Map<string, number[]>();
+  const published = entries.map((e) => Date.parse(e.published));
+  entries.forEach((e, i) => {
+    const list: [string, number][] = [
+      ...e.tags.map((t): [string, number] => [`t:${t.slug}`, 3]),
+      ...(e.category ? [[`c:${e.category.slug}`, 2] as [string, number]] : []),
+      ...e.article.keywords.map((k): [string, number] => [`k:${k.toLowerCase()}`, 1]),
+    ];
+    terms.set(e, list);
+    for (const [term] of list) {
+      const peers = byTerm.get(term);
+      if (peers) peers.push(i);
+      else byTerm.set(term, [i]);
     }
-  }
+  });
   const result = new Map<ArticleEntry, ArticleEntry[]>();
-  for (const e of entries) {
-    const scores = new Map<ArticleEntry, number>();
-    for (const [term, weight] of termsOf(e)) {
+  entries.forEach((e, i) => {
+    const scores = new Map<number, number>();
+    for (const [term, weight] of terms.get(e)!) {
       const peers = byTerm.get(term)!;
       // Very common terms say little and would make this quadratic; skip them.
       if (peers.length > 200) continue;
-      for (const other of peers) if (other !== e) scores.set(other, (scores.get(other) ?? 0) + weight);
+      for (const j of peers) if (j !== i) scores.set(j, (scores.get(j) ?? 0) + weight);
     }
     const ranked = [...scores.entries()]
-      .sort(
-        (x, y) =>
-          y[1] - x[1] || Date.parse(y[0].published) - Date.parse(x[0].published) || (x[0].dir < y[0].dir ? -1 : 1),
-      )
+      .sort((x, y) => y[1] - x[1] || published[y[0]]! - published[x[0]]! || x[0] - y[0])
       .slice(0, limit)
-      .map(([other]) => other);
+      .map(([j]) => entries[j]!);
     result.set(e, ranked);
-  }
+  });
   return result;
 }
 

@@ -5,7 +5,15 @@ import { type Article, ArticleSchema } from "../content/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { decodePage, spliceBytes } from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
-import { copyFileAtomic, removeAndPrune, TEMP_PREFIX, type TreeFile, walkTree, writeFileAtomic } from "./files.ts";
+import {
+  copyFileAtomic,
+  forEachLimit,
+  removeAndPrune,
+  TEMP_PREFIX,
+  type TreeFile,
+  walkTree,
+  writeFileAtomic,
+} from "./files.ts";
 import { parseHtml } from "./html.ts";
 import { localizeUrls, renderMarkdown } from "./markdown.ts";
 import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, slugify, type Taxonomy } from "./model.ts";
@@ -39,6 +47,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const skipped: SkippedItem[] = [];
   const warnings: string[] = [];
   const log = options.logger;
+  const mark = (phase: string) => log?.debug({ phase, ms: Math.round(performance.now() - started) }, "enrich phase");
 
   const exportFiles = await walkTree(site.paths.export);
   if (exportFiles.length === 0) {
@@ -53,9 +62,11 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const blogDir = `${info.blogPath}/`;
   const cache = await _loadCache(options.cacheFile);
 
+  mark("start");
   // --- articles ---
   const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped);
 
+  mark("articles");
   // --- template ---
   const tpl = await _loadTemplate(site, exportIndex, skipped);
   const template = prepareTemplate(tpl.path, tpl.page, {
@@ -66,6 +77,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const desired = new Map<string, Desired>();
   const generatedUrls: SitemapUrl[] = [];
 
+  mark("template");
   // --- article pages ---
   const related = findRelated(entries);
   const bodies = new Map<ArticleEntry, string>();
@@ -80,6 +92,11 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     for (const r of cached.removed) warnings.push(`${e.path}: removed ${r}`);
     bodies.set(e, cached.html);
   }
+  // Everything an article page depends on besides the article itself: layout, site settings.
+  const layoutKey = createHash("sha256")
+    .update(template.page.bytes)
+    .update(JSON.stringify([info, cfg.contentSelector ?? "", cfg.navLink, RENDER_VERSION]))
+    .digest("hex");
   entries.forEach((e, i) => {
     const crumbs: Crumb[] = [
       { name: "Home", path: "" },
@@ -88,30 +105,31 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       { name: e.article.title, path: `${e.dir}/` },
     ];
     // entries are newest first: the previous article is the next older one.
-    const body = renderArticleBody(
-      info,
-      e,
-      bodies.get(e)!,
-      crumbs,
-      { prev: entries[i + 1], next: entries[i - 1] },
-      related.get(e) ?? [],
-    );
-    const head = renderHead(info, {
-      title: `${e.article.title} | ${info.name}`,
-      description: e.article.metaDescription,
-      url: e.url,
-      language: e.article.language,
-      type: "article",
-      crumbs,
-      article: e,
-    });
-    desired.set(e.path, {
-      kind: "bytes",
-      data: renderFromTemplate(template, { dir: e.dir, language: e.article.language, head, body }),
-    });
+    const prev = entries[i + 1];
+    const next = entries[i - 1];
+    const rel = related.get(e) ?? [];
+    const link = (x: ArticleEntry | undefined) => (x ? [x.dir, x.article.title] : null);
+    const memoKey = createHash("sha256")
+      .update(JSON.stringify([layoutKey, e.hash, link(prev), link(next), rel.map(link)]))
+      .digest("hex");
+    const render = (): Buffer => {
+      const body = renderArticleBody(info, e, bodies.get(e)!, crumbs, { prev, next }, rel);
+      const head = renderHead(info, {
+        title: `${e.article.title} | ${info.name}`,
+        description: e.article.metaDescription,
+        url: e.url,
+        language: e.article.language,
+        type: "article",
+        crumbs,
+        article: e,
+      });
+      return renderFromTemplate(template, { dir: e.dir, language: e.article.language, head, body });
+    };
+    desired.set(e.path, { kind: "lazy", render, memoKey });
     generatedUrls.push({ loc: e.url, lastmod: isoWithOffset(e.modified) });
   });
 
+  mark("article pages");
   // --- listings: blog index, categories, tags ---
   const listings: {
     base: string;
@@ -201,6 +219,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     }
   }
 
+  mark("listings");
   // --- feeds ---
   const feedItems: FeedItem[] = entries.slice(0, info.feedItems).map((e) => {
     const image = e.article.image
@@ -229,6 +248,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   if (!(robotsSrc && robotsBytes && robots.equals(robotsBytes)))
     desired.set("robots.txt", { kind: "bytes", data: robots });
 
+  mark("sitemap+robots");
   // --- the live site's own files ---
   for (const f of exportFiles) {
     if (desired.has(f.path)) continue;
@@ -256,41 +276,70 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     }
   }
 
+  mark("plan");
   // --- apply ---
   const written: string[] = [];
   const removed: string[] = [];
   let unchanged = 0;
   const outputFiles = await walkTree(site.paths.output);
   const outputIndex = new Map(outputFiles.map((f) => [f.path, f]));
-  for (const [path, want] of [...desired.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const plan = [...desired.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  await forEachLimit(plan, IO_CONCURRENCY, async ([path, want]) => {
     const have = outputIndex.get(path);
     const target = join(site.paths.output, path);
     if (want.kind === "copy" || want.kind === "nav-unchanged") {
       const src = want.file;
+      // Copies carry the source's mtime, so size + mtime tell whether the copy is current without reading it.
       if (have && have.size === src.size && Math.abs(have.mtimeMs - src.mtimeMs) < 1) {
         unchanged++;
-        continue;
+        return;
       }
       written.push(path);
       if (!dryRun) await copyFileAtomic(join(site.paths.export, path), target, src.mtimeMs);
-      continue;
+      return;
     }
-    if (have && have.size === want.data.length && (await readFile(target)).equals(want.data)) {
+    let data: Buffer;
+    if (want.kind === "lazy") {
+      // Same inputs as when this output file was written, and the file is as it was left: nothing to render.
+      const memo = cache.pages[path];
+      if (
+        memo &&
+        have &&
+        memo.key === want.memoKey &&
+        memo.outSize === have.size &&
+        Math.abs(memo.outMtimeMs - have.mtimeMs) < 1
+      ) {
+        cache.nextPages[path] = memo;
+        unchanged++;
+        return;
+      }
+      data = want.render();
+    } else data = want.data;
+    const remember = async () => {
+      if (want.kind !== "lazy" || dryRun) return;
+      const s = await stat(target);
+      cache.nextPages[path] = { key: want.memoKey, outSize: s.size, outMtimeMs: s.mtimeMs };
+    };
+    if (have && have.size === data.length && (await readFile(target)).equals(data)) {
       unchanged++;
-      continue;
+      await remember();
+      return;
     }
     written.push(path);
-    if (!dryRun) await writeFileAtomic(target, want.data);
-    if (want.navKey && !dryRun) {
+    if (!dryRun) await writeFileAtomic(target, data);
+    await remember();
+    if (want.kind === "bytes" && want.navKey && !dryRun) {
       const s = await stat(target);
       cache.nextNav[want.navKey.path] = { ...want.navKey.entry, outSize: s.size, outMtimeMs: s.mtimeMs };
     }
-  }
+  });
+  written.sort();
   for (const f of outputFiles) {
     if (desired.has(f.path)) continue;
     removed.push(f.path);
     if (!dryRun) await removeAndPrune(site.paths.output, f.path);
   }
+  mark("applied");
   if (!dryRun) await _saveCache(options.cacheFile, cache);
 
   const report: EnrichReport = {
@@ -315,11 +364,14 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
 
 /** Bumped when generated HTML changes shape, so cached bodies are not reused across versions. */
 const RENDER_VERSION = "1";
+/** Files read, written or copied at once. */
+const IO_CONCURRENCY = 16;
 
 type Desired =
   | { kind: "copy"; file: TreeFile }
   | { kind: "nav-unchanged"; file: TreeFile }
-  | { kind: "bytes"; data: Buffer; navKey?: { path: string; entry: NavCacheEntry } };
+  | { kind: "bytes"; data: Buffer; navKey?: { path: string; entry: NavCacheEntry } }
+  | { kind: "lazy"; render: () => Buffer; memoKey: string };
 
 interface NavCacheEntry {
   size: number;
@@ -334,19 +386,36 @@ interface Cache {
   nav: Record<string, NavCacheEntry>;
   nextBodies: Record<string, { html: string; removed: string[] }>;
   nextNav: Record<string, NavCacheEntry>;
+  /** Generated pages: the inputs they were rendered from, and the output file's size and mtime then. */
+  pages: Record<string, PageMemo>;
+  nextPages: Record<string, PageMemo>;
+}
+
+interface PageMemo {
+  key: string;
+  outSize: number;
+  outMtimeMs: number;
 }
 
 async function _loadCache(file: string | undefined): Promise<Cache> {
-  const empty: Cache = { bodies: {}, nav: {}, nextBodies: {}, nextNav: {} };
+  const empty: Cache = { bodies: {}, nav: {}, nextBodies: {}, nextNav: {}, pages: {}, nextPages: {} };
   if (!file) return empty;
   try {
     const data = JSON.parse(await readFile(file, "utf8")) as {
       version?: string;
       bodies?: Cache["bodies"];
       nav?: Cache["nav"];
+      pages?: Cache["pages"];
     };
     if (data.version !== RENDER_VERSION) return empty;
-    return { bodies: data.bodies ?? {}, nav: data.nav ?? {}, nextBodies: {}, nextNav: {} };
+    return {
+      bodies: data.bodies ?? {},
+      nav: data.nav ?? {},
+      pages: data.pages ?? {},
+      nextBodies: {},
+      nextNav: {},
+      nextPages: {},
+    };
   } catch {
     return empty; // a missing or damaged cache only costs time
   }
@@ -356,7 +425,7 @@ async function _saveCache(file: string | undefined, cache: Cache): Promise<void>
   if (!file) return;
   await writeFileAtomic(
     file,
-    JSON.stringify({ version: RENDER_VERSION, bodies: cache.nextBodies, nav: cache.nextNav }),
+    JSON.stringify({ version: RENDER_VERSION, bodies: cache.nextBodies, nav: cache.nextNav, pages: cache.nextPages }),
   );
 }
 

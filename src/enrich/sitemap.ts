@@ -126,8 +126,15 @@ export function renderIndex(entries: { loc: string; lastmod?: string }[]): strin
 
 // --- internal ---
 
+const TAG_RES = new Map<string, RegExp>();
+
 function _tag(block: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}\\b[^>]*>([\\s\\S]*?)</${name}>`).exec(block);
+  let re = TAG_RES.get(name);
+  if (!re) {
+    re = new RegExp(`<${name}\\b[^>]*>([\\s\\S]*?)</${name}>`);
+    TAG_RES.set(name, re);
+  }
+  const m = re.exec(block);
   if (!m) return undefined;
   return m[1]!
     .trim()

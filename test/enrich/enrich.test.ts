@@ -138,6 +138,70 @@ describe("enrich: example site", () => {
     expect(await hashTree(site.paths.output)).toEqual(before);
   });
 
+  it("does the same with the render cache of the CLI", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: Array.from({ length: 12 }, (_, i) => makeArticle(i)) });
+    const cacheFile = join(root, "state", "enrich.json");
+    await runEnrich({ site, cacheFile });
+    const before = await hashTree(site.paths.output);
+    const beforeTimes = await mtimes(site.paths.output);
+    await new Promise((r) => setTimeout(r, 30));
+
+    const fresh = makeArticle(12, {
+      slug: "new-oven",
+      title: "Our new oven",
+      publishedAt: "2026-06-01T09:00:00+02:00",
+      tags: ["oven"],
+      keywords: ["oven"],
+      category: "Shop news",
+    });
+    await writeArticle(site.paths.articles, fresh);
+    const report = await runEnrich({ site, cacheFile });
+    const after = await hashTree(site.paths.output);
+    const afterTimes = await mtimes(site.paths.output);
+    expect(report.written).toContain("blog/new-oven/index.html");
+    expect(report.written).toEqual(
+      expect.arrayContaining(["blog/index.html", "blog/feed.xml", "blog/atom.xml", "sitemap.xml"]),
+    );
+    // the former newest article now links to the new one as "next"
+    expect(report.written).toContain(`blog/${makeArticle(11).slug}/index.html`);
+    expect(report.written).not.toContain("about.html");
+    expect(report.written.length).toBeLessThan(after.size / 2);
+    for (const [path, hash] of before) {
+      if (report.written.includes(path)) expect(after.get(path), path).not.toBe(hash);
+      else {
+        expect(after.get(path), path).toBe(hash);
+        expect(afterTimes.get(path), path).toBe(beforeTimes.get(path));
+      }
+    }
+    const again = await runEnrich({ site, cacheFile });
+    expect(again.written).toEqual([]);
+    expect(again.removed).toEqual([]);
+
+    await rm(join(site.paths.articles, "new-oven.json"));
+    const removed = await runEnrich({ site, cacheFile });
+    expect(removed.removed).toContain("blog/new-oven/index.html");
+    expect(existsSync(join(site.paths.output, "blog/new-oven"))).toBe(false);
+    expect(existsSync(join(site.paths.output, "blog/tag/oven"))).toBe(false);
+    for (const f of ["sitemap.xml", "blog/feed.xml", "blog/atom.xml", "blog/index.html"]) {
+      expect(await readFile(join(site.paths.output, f), "utf8"), f).not.toContain("new-oven");
+    }
+    expect(await hashTree(site.paths.output)).toEqual(before);
+  });
+
+  it("repairs a generated page that was changed in output/ even when the cache says it is current", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: [makeArticle(0), makeArticle(1)] });
+    const cacheFile = join(root, "cache.json");
+    await runEnrich({ site, cacheFile });
+    const page = join(site.paths.output, "blog/why-sourdough-needs-time/index.html");
+    const good = await readFile(page);
+    await writeFile(page, "tampered");
+    const report = await runEnrich({ site, cacheFile });
+    expect(report.written).toEqual(["blog/why-sourdough-needs-time/index.html"]);
+    expect((await readFile(page)).equals(good)).toBe(true);
+  });
+
   it("drops pages of removed articles that come back in a fresh export of the live site", async () => {
     const root = await useTempDir();
     const site = await createSite(root, { articles: [makeArticle(0), makeArticle(1)] });

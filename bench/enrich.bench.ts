@@ -1,0 +1,178 @@
+// Enrichment at scale: a generated site of 10,000 pages with 1,000 articles, then one article added.
+// Each run happens in a child process so its peak RSS is its own.
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchRow, BenchSuite } from "./support.ts";
+
+const PAGES = 10_000;
+const ARTICLES = 1_000;
+const SELF = fileURLToPath(import.meta.url);
+
+const suite: BenchSuite = async () => {
+  const root = await mkdtemp(join(tmpdir(), "siteloom-bench-enrich-"));
+  try {
+    await _generateSite(root);
+    const rows: BenchRow[] = [];
+    const full = _child(root, "full");
+    rows.push(
+      {
+        group: "enrich",
+        name: `${PAGES} pages + ${ARTICLES} articles, cold`,
+        value: full.ms / 1000,
+        unit: "s",
+        target: "< 10 s",
+        ok: full.ms < 10_000,
+        note: `${full.written} files written; CPU ${(full.cpuMs / 1000).toFixed(1)} s; load avg ${_load()}`,
+      },
+      {
+        group: "enrich",
+        name: "peak RSS, cold run",
+        value: full.rssMb,
+        unit: "MB",
+        target: "< 500 MB",
+        ok: full.rssMb < 500,
+      },
+    );
+    const add = _child(root, "add");
+    rows.push(
+      {
+        group: "enrich",
+        name: "add one article",
+        value: add.ms,
+        unit: "ms",
+        target: "< 1 s",
+        ok: add.ms < 1000,
+        note: `${add.written} rewritten, ${add.unchanged} unchanged; CPU ${add.cpuMs.toFixed(0)} ms; load avg ${_load()}`,
+      },
+      {
+        group: "enrich",
+        name: "peak RSS, add one article",
+        value: add.rssMb,
+        unit: "MB",
+        target: "< 500 MB",
+        ok: add.rssMb < 500,
+      },
+    );
+    const nav = _child(root, "nav");
+    rows.push({
+      group: "enrich",
+      name: "same, with Blog link in every page's nav",
+      value: nav.ms / 1000,
+      unit: "s",
+      note: `${nav.written} files written, ${nav.rssMb.toFixed(0)} MB peak; CPU ${(nav.cpuMs / 1000).toFixed(1)} s`,
+    });
+    const navAgain = _child(root, "nav-again");
+    rows.push({
+      group: "enrich",
+      name: "re-run with nav links, nothing new",
+      value: navAgain.ms,
+      unit: "ms",
+      note: `${navAgain.written} written, ${navAgain.rssMb.toFixed(0)} MB peak; CPU ${navAgain.cpuMs.toFixed(0)} ms`,
+    });
+    return rows;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+};
+export default suite;
+
+// --- internal ---
+
+interface ChildResult {
+  ms: number;
+  /** CPU time (user + system) of the run: what the wall time would approach on an idle machine. */
+  cpuMs: number;
+  rssMb: number;
+  written: number;
+  unchanged: number;
+}
+
+function _load(): string {
+  return loadavg()[0]!.toFixed(1);
+}
+
+function _child(root: string, phase: string): ChildResult {
+  const res = spawnSync(process.execPath, ["--import", "tsx", SELF, "child", phase, root], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0) throw new Error(`enrich bench child (${phase}) failed: ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split("\n").pop()!) as ChildResult;
+}
+
+async function _generateSite(root: string): Promise<void> {
+  const { makeArticle, writeArticle } = await import("../test/enrich/support.ts");
+  const exp = join(root, "sites/big/export");
+  await mkdir(join(exp, "css"), { recursive: true });
+  await writeFile(join(exp, "css/site.css"), "body{font-family:sans-serif}\n");
+  const nav = `<nav aria-label="Main"><ul><li><a href="/index.html">Home</a></li><li><a href="/about.html">About</a></li></ul></nav>`;
+  const page = (title: string, depth: number) =>
+    `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n<meta name="description" content="${title} page">\n<link rel="stylesheet" href="${"../".repeat(depth)}css/site.css">\n</head>\n<body>\n<header>${nav}</header>\n<main>\n<h1>${title}</h1>\n${"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.</p>\n".repeat(12)}</main>\n<footer><p>Footer</p></footer>\n</body>\n</html>\n`;
+  await writeFile(join(exp, "index.html"), page("Home", 0));
+  await writeFile(join(exp, "about.html"), page("About", 0));
+  const urls: string[] = [];
+  for (let d = 0; d < 100; d++) {
+    const dir = join(exp, `section-${d}`);
+    await mkdir(dir, { recursive: true });
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < PAGES / 100 - (d === 0 ? 2 : 0); i++) {
+      writes.push(writeFile(join(dir, `page-${i}.html`), page(`Page ${d}-${i}`, 1)));
+      urls.push(`<url><loc>https://www.example.com/section-${d}/page-${i}.html</loc></url>`);
+    }
+    await Promise.all(writes);
+  }
+  await writeFile(
+    join(exp, "sitemap.xml"),
+    `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${urls.join("\n")}\n</urlset>\n`,
+  );
+  await writeFile(join(exp, "robots.txt"), "User-agent: *\nDisallow:\n");
+  const articles = join(root, "sites/big/articles");
+  await mkdir(articles, { recursive: true });
+  for (let i = 0; i < ARTICLES; i++) {
+    const a = makeArticle(i, {
+      slug: `article-${i}`,
+      title: `Article number ${i}`,
+      publishedAt: new Date(Date.UTC(2024, 0, 1) + i * 3_600_000).toISOString(),
+    });
+    await writeArticle(articles, a);
+  }
+}
+
+async function _runChild(phase: string, root: string): Promise<void> {
+  const { EnrichSchema, ContentSchema } = await import("../src/config/index.ts");
+  const { runEnrich } = await import("../src/enrich/index.ts");
+  const { makeArticle, writeArticle } = await import("../test/enrich/support.ts");
+  const dir = join(root, "sites/big");
+  const nav = phase === "nav" || phase === "nav-again";
+  const site = {
+    name: "big",
+    dir,
+    config: {
+      domain: "www.example.com",
+      enrich: EnrichSchema.parse(nav ? { navLink: { enabled: true } } : {}),
+      content: ContentSchema.parse({}),
+    },
+    paths: { export: join(dir, "export"), articles: join(dir, "articles"), output: join(dir, "output") },
+  };
+  if (phase === "add") {
+    await writeArticle(
+      site.paths.articles,
+      makeArticle(ARTICLES, { slug: "one-more", title: "One more article", publishedAt: "2030-01-01T00:00:00Z" }),
+    );
+  }
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  const report = await runEnrich({ site, cacheFile: join(root, "cache.json") });
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu0);
+  const cpuMs = (used.user + used.system) / 1000;
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(
+    `${JSON.stringify({ ms, cpuMs, rssMb, written: report.written.length, unchanged: report.unchanged })}\n`,
+  );
+}
+
+if (process.argv[2] === "child") await _runChild(process.argv[3]!, process.argv[4]!);
