@@ -130,6 +130,9 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             const segments = splitRemotePath(path, "stat");
             const name = segments.pop();
             if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+            // One or two commands instead of listing a directory that may hold thousands of files.
+            const quick = await _quickStat(client, features, full(path, "stat"), name);
+            if (quick !== null) return quick;
             try {
               const entries = await listDir(segments.join("/"));
               return entries.find((entry) => entry.name === name);
@@ -281,6 +284,63 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   }
 
   return fs;
+}
+
+/**
+ * stat without a listing: MLST where the server has it, else SIZE + MDTM for plain files. Returns null when only a
+ * listing can tell (directories and symlinks on LIST-only servers, symlinks whose target MLST does not give).
+ */
+async function _quickStat(
+  client: Client,
+  features: Map<string, string>,
+  target: string,
+  name: string,
+): Promise<RemoteEntry | undefined | null> {
+  if (features.has("MLST")) {
+    let message: string;
+    try {
+      message = (await client.send(`MLST ${target}`)).message;
+    } catch (error) {
+      if (_isMissing(error)) return undefined;
+      throw error;
+    }
+    const line = message.split(/\r?\n/).find((l) => l.startsWith(" ") && l.includes("="));
+    if (line === undefined) return null;
+    const facts = new Map<string, string>();
+    for (const fact of line.trim().split(";")) {
+      const eq = fact.indexOf("=");
+      if (eq > 0) facts.set(fact.slice(0, eq).toLowerCase(), fact.slice(eq + 1));
+    }
+    const type = (facts.get("type") ?? "").toLowerCase();
+    const mtime = _parseMlsxTime(facts.get("modify"));
+    if (type === "file") return { name, type: "file", size: Number(facts.get("size") ?? 0), mtime };
+    if (type === "dir" || type === "cdir") return { name, type: "dir", size: 0, mtime };
+    return null;
+  }
+  if (!features.has("SIZE")) return null;
+  let size: number;
+  try {
+    size = await client.size(target);
+  } catch (error) {
+    if (error instanceof FTPError) return null; // a directory, a missing file, or SIZE refused: ask the listing
+    throw error;
+  }
+  const mtime = features.has("MDTM")
+    ? await client.lastMod(target).then(
+        (d) => d.getTime(),
+        () => undefined,
+      )
+    : undefined;
+  return { name, type: "file", size, mtime };
+}
+
+/** MLSx "modify" fact: YYYYMMDDHHMMSS[.sss], UTC. */
+function _parseMlsxTime(fact: string | undefined): number | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?$/.exec(fact ?? "");
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, sec, frac] = match;
+  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), ms);
 }
 
 /** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */

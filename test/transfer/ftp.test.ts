@@ -1,0 +1,47 @@
+import { symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Secret } from "../../src/secret.ts";
+import { createFtpRemote } from "../../src/transfer/index.ts";
+import { startServer } from "../support/servers/index.ts";
+
+describe("transfer: ftp stat without listings", () => {
+  for (const kind of ["vsftpd-ftp", "pure-ftpd-ftp"] as const) {
+    it(`${kind}: stat of a file sends no LIST/MLSD; directories and symlinks still stat right`, async () => {
+      const server = await startServer(kind);
+      try {
+        await writeFile(join(server.rootDir, "page.html"), "12345");
+        await symlink("page.html", join(server.rootDir, "alias.html"));
+        await server.own(server.rootDir);
+        const commands: string[] = [];
+        const fs = await createFtpRemote({
+          host: server.host,
+          port: server.port,
+          user: server.user,
+          password: new Secret(server.password),
+          debug: (line) => {
+            if (line.startsWith("> ")) commands.push(line.slice(2));
+          },
+        });
+        try {
+          await fs.mkdir("sub");
+          commands.length = 0;
+          const file = await fs.stat("page.html");
+          expect(file).toMatchObject({ name: "page.html", type: "file", size: 5 });
+          expect(Math.abs((file?.mtime ?? 0) - Date.now())).toBeLessThan(10 * 60_000);
+          expect(commands.filter((c) => /^(LIST|MLSD|NLST)/.test(c))).toEqual([]);
+          expect(await fs.stat("missing.html")).toBeUndefined();
+          expect((await fs.stat("sub"))?.type).toBe("dir");
+          const alias = await fs.stat("alias.html");
+          // MLST servers report the link itself; SIZE-only servers follow it to the file.
+          expect(alias?.size).toBe(kind === "pure-ftpd-ftp" ? 9 : 5);
+          if (alias?.type === "symlink") expect(alias.target).toBe("page.html");
+        } finally {
+          await fs.close();
+        }
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
