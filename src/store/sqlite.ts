@@ -58,10 +58,16 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         costUsd: 0,
         error: undefined,
       };
-      stmt(
+      const insert = stmt(
         `INSERT INTO runs (id, status, env, sites, steps, dry_run, started, finished, actor, host, pid, cost_usd, error,
           options) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 0, NULL, ?)`,
-      ).run(
+      );
+      // Generated ids carry a short random suffix; on the rare collision (many runs in one second), draw again.
+      for (let attempt = 0; run.id === undefined && attempt < 20; attempt++) {
+        if (!stmt("SELECT 1 FROM runs WHERE id = ?").get(record.id)) break;
+        record.id = newRunId();
+      }
+      insert.run(
         record.id,
         record.status,
         record.env,
