@@ -487,8 +487,12 @@ const RESUME_MIN_BYTES = 256 * 1024;
  * check the sizes (one LIST per directory rather than one per file), then the temps are renamed into place. A file
  * whose size does not match is uploaded again and checked on its own.
  */
-async function _deployPhase(ctx: _RunContext, files: LocalFile[], phase: Phase): Promise<void> {
-  const chunkSize = Math.max(64, ctx.pool.size * 8);
+async function _deployPhase(ctx: _RunContext, phaseFiles: LocalFile[], phase: Phase): Promise<void> {
+  // Big files first, then by path: a chunk holds files of similar size (little waiting at its end for one slow
+  // transfer) from few directories (few listings for the size check).
+  const bucket = (f: LocalFile) => (f.size >= 1 << 20 ? 0 : f.size >= 1 << 18 ? 1 : f.size >= 1 << 16 ? 2 : 3);
+  const files = [...phaseFiles].sort((a, b) => bucket(a) - bucket(b) || _cmp(a.path, b.path));
+  const chunkSize = Math.max(128, ctx.pool.size * 16);
   for (let i = 0; i < files.length; i += chunkSize) {
     const chunk = files.slice(i, i + chunkSize);
     const sent: LocalFile[] = [];
