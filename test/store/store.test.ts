@@ -143,6 +143,15 @@ describe("store: runs and steps", () => {
     });
   });
 
+  it("many runs started in the same second all get distinct ids", async () => {
+    await withStore(async (store) => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 2000; i++) ids.add((await store.createRun(newRun())).id);
+      expect(ids.size).toBe(2000);
+      expect((await store.listRuns({ limit: 5000 })).length).toBe(2000);
+    });
+  });
+
   it("an ambiguous run id prefix is a usage error", async () => {
     await withStore(async (store) => {
       await store.createRun(newRun({ id: "20260101-100000-aaaa" }));
