@@ -23,7 +23,7 @@ import {
 } from "./prompts.ts";
 import { loadSitePages } from "./site-pages.ts";
 import { normalizeTitle } from "./slug.ts";
-import { loadArticles, removeStaleTemps, type StoredArticle, writeArticle } from "./store.ts";
+import { loadArticle, loadArticles, removeStaleTemps, type StoredArticle, writeArticle } from "./store.ts";
 import { loadTopics, type Topic } from "./topics.ts";
 
 /** Model calls per article when nothing needs repair: outline, then article. */
@@ -278,6 +278,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     }
   });
   await Promise.all(workers);
+  await _unlinkFailed(report, linkTargets, siteUrl, articleUrl, site.paths.articles);
   report.costUsd = _round(state.spentUsd - spentUsd);
   report.month.spentUsd = _round(state.spentUsd);
   if (budgetUsd !== null) report.month.leftUsd = _round(Math.max(0, budgetUsd - state.spentUsd));
@@ -442,6 +443,32 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
       `${step}: no usable output after ${llm.repairAttempts + 1} attempt(s): ${problem}`,
     );
   };
+}
+
+/**
+ * Articles of this run may link to other topics of the run; when one of those failed (or never started), the links
+ * to it would point nowhere, so they are removed from the articles written and reported like other missing pages.
+ */
+async function _unlinkFailed(
+  report: GenerateReport,
+  targets: LinkTarget[],
+  siteUrl: string | undefined,
+  articleUrl: (slug: string) => string,
+  dir: string,
+): Promise<void> {
+  if (report.failed.length === 0 || report.generated.length === 0) return;
+  const missing = new Set(report.failed.map((f) => articleUrl(f.slug)));
+  const index = createLinkIndex(
+    targets.filter((t) => !missing.has(t.url)),
+    siteUrl,
+  );
+  for (const item of report.generated) {
+    const article = await loadArticle(item.file);
+    const checked = checkLinks(article.bodyMarkdown, article.internalLinks, index);
+    if (checked.removed.length === 0) continue;
+    await writeArticle(dir, { ...article, bodyMarkdown: checked.bodyMarkdown, internalLinks: checked.internalLinks });
+    item.removedLinks.push(...checked.removed);
+  }
 }
 
 function _checkDraft(draft: ArticleOutput, ctx: PromptContext): string | undefined {

@@ -166,6 +166,19 @@ describe("content: generation through the OpenAI wire format", () => {
     expect(await readdir(site.paths.articles)).toEqual(["keeping-a-starter-alive.json"]);
   });
 
+  it("removes links to another topic of the run when that topic failed", async () => {
+    const { workspace, site } = await setup({ maxRetries: 0, concurrency: 1 });
+    // the first topic fails; the second links to it (the server links the first article listed)
+    server.script({ status: 500 });
+    const report = await runGenerate({ workspace, site });
+    expect(report.failed.map((f) => f.slug)).toEqual(["baking-sourdough-bread"]);
+    const article = await loadArticle(report.generated[0]!.file);
+    expect(server.requests.at(-1)!.prompt).toContain("/blog/baking-sourdough-bread/ — Baking sourdough bread");
+    expect(report.generated[0]!.removedLinks).toContain("/blog/baking-sourdough-bread/");
+    expect(article.bodyMarkdown).not.toContain("/blog/baking-sourdough-bread/");
+    expect(article.internalLinks.map((l) => l.url)).not.toContain("/blog/baking-sourdough-bread/");
+  });
+
   it("never accepts an answer cut off at the token limit; repairs it within repairAttempts", async () => {
     const { workspace, site } = await setup({ concurrency: 1 }, { topics: "topic\nOne topic\n" });
     server.script({}, { cutOff: true });

@@ -236,8 +236,13 @@ function _article(prompt: string, words?: number) {
   const target = words ?? Math.round((min + max) / 2);
   // the first listed page of the site, and one page that does not exist (the client must remove it)
   const firstPage = /Pages of the site \(URL — title\):\n(\S+) — (.*)/.exec(prompt);
+  // and the first other article listed, as a model linking related posts would
+  const firstArticle = /^(\/blog\/\S+) — (.*)$/m.exec(prompt);
   const links = [
     ...(firstPage ? [{ url: firstPage[1]!, anchor: firstPage[2]! }] : []),
+    ...(firstArticle && firstArticle[1] !== firstPage?.[1]
+      ? [{ url: firstArticle[1]!, anchor: firstArticle[2]! }]
+      : []),
     { url: "/no-such-page.html", anchor: "a missing page" },
   ];
   const headings = ["Basics", "Choosing well", "Common mistakes", "Next steps"];
