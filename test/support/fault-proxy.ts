@@ -29,6 +29,8 @@ export interface FaultProxyOptions {
   target: { host: string; port: number };
   /** Rewrite PASV/EPSV replies (plain FTP only: FTPS control traffic is encrypted). */
   ftp?: boolean;
+  /** FTP: answer EPSV with 502 itself, like an old server or firewall, so clients must fall back to PASV. */
+  refuseEpsv?: boolean;
 }
 
 export interface FaultProxy {
@@ -80,6 +82,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     upstream: Socket,
     kind: "control" | "data",
     transformDown: (chunk: Buffer, write: (out: Buffer) => void) => void,
+    transformUp?: (chunk: Buffer, write: (out: Buffer) => void) => void,
   ): void {
     sockets.add(client);
     sockets.add(upstream);
@@ -110,7 +113,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return true;
     };
     client.on("data", (chunk: Buffer) => {
-      if (account(chunk.length)) upstream.write(chunk);
+      if (!account(chunk.length)) return;
+      if (transformUp) transformUp(chunk, (out) => upstream.write(out));
+      else upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
       if (!account(chunk.length)) return;
@@ -161,15 +166,36 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     let pending = "";
     let queue = Promise.resolve();
-    bridge(client, upstream, "control", (chunk, write) => {
-      pending += chunk.toString("latin1");
-      const cut = pending.lastIndexOf("\n");
-      if (cut < 0) return;
-      const complete = pending.slice(0, cut + 1);
-      pending = pending.slice(cut + 1);
-      // Replies are rewritten in order; opening a data listener is async.
-      queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
-    });
+    let commands = "";
+    bridge(
+      client,
+      upstream,
+      "control",
+      (chunk, write) => {
+        pending += chunk.toString("latin1");
+        const cut = pending.lastIndexOf("\n");
+        if (cut < 0) return;
+        const complete = pending.slice(0, cut + 1);
+        pending = pending.slice(cut + 1);
+        // Replies are rewritten in order; opening a data listener is async.
+        queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
+      },
+      (chunk, write) => {
+        if (!options.refuseEpsv) {
+          write(chunk);
+          return;
+        }
+        commands += chunk.toString("latin1");
+        let cut = commands.indexOf("\n");
+        while (cut >= 0) {
+          const line = commands.slice(0, cut + 1);
+          commands = commands.slice(cut + 1);
+          if (/^EPSV/i.test(line)) queue = queue.then(() => void client.write("502 EPSV not available here.\r\n"));
+          else write(Buffer.from(line, "latin1"));
+          cut = commands.indexOf("\n");
+        }
+      },
+    );
   });
   servers.add(main);
 

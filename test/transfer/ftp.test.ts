@@ -1,8 +1,10 @@
-import { symlink, writeFile } from "node:fs/promises";
+import { readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/secret.ts";
 import { createFtpRemote } from "../../src/transfer/index.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
 import { startServer } from "../support/servers/index.ts";
 
 describe("transfer: ftp stat without listings", () => {
@@ -44,4 +46,37 @@ describe("transfer: ftp stat without listings", () => {
       }
     });
   }
+});
+
+describe("transfer: ftp passive modes", () => {
+  it("falls back from EPSV to PASV when EPSV is refused", async () => {
+    const server = await startServer("vsftpd-ftp");
+    const proxy = await startFaultProxy({
+      target: { host: server.host, port: server.port },
+      ftp: true,
+      refuseEpsv: true,
+    });
+    const commands: string[] = [];
+    try {
+      const fs = await createFtpRemote({
+        host: "127.0.0.1",
+        port: proxy.port,
+        user: server.user,
+        password: new Secret(server.password),
+        debug: (line) => {
+          if (line.startsWith("> ")) commands.push(line.slice(2));
+        },
+      });
+      await fs.upload(Readable.from([Buffer.from("via pasv")]), "pasv.txt");
+      expect((await fs.list("")).map((e) => e.name)).toEqual(["pasv.txt"]);
+      await fs.close();
+      expect(commands).toContain("EPSV");
+      expect(commands).toContain("PASV");
+      expect(proxy.stats.data).toBe(2);
+      expect(await readFile(join(server.rootDir, "pasv.txt"), "utf8")).toBe("via pasv");
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  });
 });
