@@ -75,7 +75,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const ownStore = options.store === undefined;
   const store = options.store ?? openStateStore({ stateDir });
   const auditFile = join(stateDir, "audit.log");
-  const audit = options.audit ?? createAuditLogSink(auditFile);
+  const ownAudit = options.audit ? undefined : createAuditLogSink(auditFile);
+  const audit = options.audit ?? ownAudit!;
   const versions = createStoreVersionRepository(store);
   let runtime: ConfigRuntime;
   try {
@@ -96,7 +97,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const perMinute = serverConfig.rateLimit;
 
   const app = Fastify({
-    loggerInstance: logger,
+    // per-request lines would cost more than the requests; errors and reloads are still logged
+    loggerInstance: logger.child({ component: "http" }, { level: logger.levelVal > 40 ? logger.level : "warn" }),
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     trustProxy: options.trustProxy ?? serverConfig.trustProxy,
     ...(options.https ? { https: options.https } : {}),
@@ -114,6 +116,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     await ownRuns?.close();
     detach?.();
     await runtime.close();
+    ownAudit?.flush();
     if (ownStore) await store.close();
   });
 

@@ -4,7 +4,7 @@ import { SiteFileSchema, WorkspaceFileSchema } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { SITE_FILE, WORKSPACE_FILE } from "../../workspace/index.ts";
 import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
-import type { ConfigRuntime } from "../runtime.ts";
+import type { ConfigRuntime, ConfigSnapshot } from "../runtime.ts";
 import { applyMergePatchToDocument, diffFiles, maskConfig, mergePatch } from "../yaml-edit.ts";
 
 export interface ConfigRoutesOptions {
@@ -16,6 +16,21 @@ export const MERGE_PATCH_TYPE = "application/merge-patch+json";
 
 /** GET /config, PATCH /config, GET /config/status. */
 export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fastify, { runtime }) => {
+  // snapshots are immutable, so each masked view is computed once per snapshot
+  const masked = new WeakMap<ConfigSnapshot, Map<string, unknown>>();
+  const maskedView = (snapshot: ConfigSnapshot, env: string, site: string | undefined): unknown => {
+    let views = masked.get(snapshot);
+    if (!views) {
+      views = new Map();
+      masked.set(snapshot, views);
+    }
+    const key = `${env}\u0000${site ?? ""}`;
+    if (!views.has(key)) {
+      const resolved = snapshot.resolved.get(env)!;
+      views.set(key, maskConfig(site ? resolved.sites.get(site) : resolved.workspace));
+    }
+    return views.get(key);
+  };
   fastify.get<{ Querystring: { site?: string; env?: string } }>(
     "/config",
     {
@@ -38,10 +53,8 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
       const site = request.query.site;
       request.auditInfo.key = site ? `sites/${site}` : "workspace";
       if (site) requireSite(snapshot, site);
-      const resolved = snapshot.resolved.get(env)!;
-      const config = site ? resolved.sites.get(site) : resolved.workspace;
       reply.header("etag", `"${snapshot.version}"`);
-      return { version: snapshot.version, env, site: site ?? null, config: maskConfig(config) };
+      return { version: snapshot.version, env, site: site ?? null, config: maskedView(snapshot, env, site) };
     },
   );
 
