@@ -437,6 +437,13 @@ function _opError(error: unknown, name: string, path: string, label: string): Si
 function _connectError(error: unknown, label: string, options: SftpRemoteOptions): SiteloomError {
   const message = error instanceof Error ? error.message : String(error);
   const level = (error as { level?: unknown }).level;
+  if (/parse privateKey|passphrase|encrypted private/i.test(message)) {
+    return new SiteloomError(
+      "ERR_TRANSFER_AUTH",
+      `${label}: cannot use the private key ${options.privateKeyFile ?? ""} (${message.replace(/^\w+: /, "")}); check remote.privateKey and remote.passphrase`,
+      { cause: error },
+    );
+  }
   if (level === "client-authentication" || /authentication|auth methods/i.test(message)) {
     return new SiteloomError(
       "ERR_TRANSFER_AUTH",

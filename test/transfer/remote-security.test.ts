@@ -201,6 +201,27 @@ describe("transfer: SFTP host keys (OpenSSH)", () => {
     expect(error.message).toContain(`host key ${server.remoteConfig.hostKey} does not match remote.hostKey`);
   });
 
+  it("logs in with a passphrase-protected key; a wrong passphrase is a readable auth error", async () => {
+    const keyFile = join(scratch, "locked_key");
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "open sesame 42", "-f", keyFile]);
+    await server.authorizeKey(await readFile(`${keyFile}.pub`, "utf8"));
+    process.env.SITELOOM_TEST_KEY_PASSPHRASE = "open sesame 42";
+    try {
+      const { password: _pw, ...rest } = server.remoteConfig;
+      const remote = { ...rest, privateKey: keyFile, passphrase: "${SITELOOM_TEST_KEY_PASSPHRASE}" };
+      const fs = await createRemote(remote, server.resolve);
+      await fs.upload(Readable.from([Buffer.from("key")]), "key.txt");
+      await fs.close();
+      expect(await readFile(join(server.rootDir, "key.txt"), "utf8")).toBe("key");
+      const error = await failure(createRemote({ ...remote, passphrase: "wrong phrase 99" }, server.resolve));
+      expect(error.code).toBe("ERR_TRANSFER_AUTH");
+      expect(error.message).toMatch(/check remote\.privateKey and remote\.passphrase/);
+      expect(error.message).not.toContain("wrong phrase 99");
+    } finally {
+      delete process.env.SITELOOM_TEST_KEY_PASSPHRASE;
+    }
+  });
+
   it("reports a wrong password as an authentication error without the password", async () => {
     const remote = { ...server.remoteConfig, password: "not-the-password-42" };
     const error = await failure(createRemote(remote, server.resolve));

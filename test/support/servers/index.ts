@@ -14,6 +14,7 @@
  *   server.host / port / user / password
  *   server.certFile        // FTPS: the self-signed certificate (usable as remote.caFile)
  *   server.privateKeyFile  // SFTP: an authorised client key (remote.privateKey)
+ *   server.authorizeKey(pub) // SFTP: authorise one more client public key
  *   server.knownHostsLine  // SFTP: `[127.0.0.1]:port ssh-ed25519 AAAA...` for a known_hosts file
  *   await server.restart() // stop and start the same server on the same port (fault tests)
  *   await server.stop()    // in afterAll: kills the server, deletes its user and every file under rootDir
@@ -25,7 +26,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { lchown, lstat, readdir } from "node:fs/promises";
+import { appendFile, lchown, lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type RemoteConfig, RemoteSchema } from "../../../src/config/schema.ts";
 import { Secret } from "../../../src/secret.ts";
@@ -61,6 +62,8 @@ export interface TestServer {
   knownHostsLine: string | undefined;
   /** Resolves a config credential value (`${VAR}` or a literal) to a Secret. */
   resolve(value: string): Promise<Secret>;
+  /** SFTP: authorises one more client public key (an `ssh-ed25519 AAAA…` line). */
+  authorizeKey(publicKey: string): Promise<void>;
   /** Gives a path (recursively) under rootDir to the server user, after the test wrote it as root. */
   own(path: string): Promise<void>;
   restart(): Promise<void>;
@@ -111,6 +114,10 @@ export async function startServer(kind: ServerKind, options: StartServerOptions 
       const found = env[match[1] as string] ?? process.env[match[1] as string];
       if (found === undefined) throw new Error(`test server: ${value} is not set`);
       return new Secret(found);
+    },
+    async authorizeKey(publicKey) {
+      if (!raw.authorizedKeysFile) throw new Error(`test server: ${kind} has no authorized_keys`);
+      await appendFile(raw.authorizedKeysFile, `${publicKey.trim()}\n`);
     },
     async own(path) {
       await _chownRecursive(path, raw.uid, raw.gid);

@@ -88,6 +88,7 @@ export async function startSshd(): Promise<RawServer> {
     hostKey,
     hostKeyLine: `[127.0.0.1]:${port} ${publicKey}`,
     privateKeyFile: clientKeyFile,
+    authorizedKeysFile: authorizedKeys,
     async restart() {
       await stopChild(child);
       ({ child, output } = spawnServer("/usr/sbin/sshd", args));

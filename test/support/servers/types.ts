@@ -18,6 +18,7 @@ export interface RawServer {
   hostKey?: string;
   hostKeyLine?: string;
   privateKeyFile?: string;
+  authorizedKeysFile?: string;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
