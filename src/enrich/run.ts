@@ -47,7 +47,14 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const skipped: SkippedItem[] = [];
   const warnings: string[] = [];
   const log = options.logger;
-  const mark = (phase: string) => log?.debug({ phase, ms: Math.round(performance.now() - started) }, "enrich phase");
+  const cpuStart = process.cpuUsage();
+  const mark = (phase: string) => {
+    const cpu = process.cpuUsage(cpuStart);
+    log?.debug(
+      { phase, ms: Math.round(performance.now() - started), cpuMs: Math.round((cpu.user + cpu.system) / 1000) },
+      "enrich phase",
+    );
+  };
 
   const exportFiles = await walkTree(site.paths.export);
   if (exportFiles.length === 0) {
@@ -287,6 +294,10 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   await forEachLimit(plan, IO_CONCURRENCY, async ([path, want]) => {
     const have = outputIndex.get(path);
     const target = join(site.paths.output, path);
+    if (want.kind === "keep") {
+      unchanged++;
+      return;
+    }
     if (want.kind === "copy" || want.kind === "nav-unchanged") {
       const src = want.file;
       // Copies carry the source's mtime, so size + mtime tell whether the copy is current without reading it.
@@ -371,7 +382,9 @@ type Desired =
   | { kind: "copy"; file: TreeFile }
   | { kind: "nav-unchanged"; file: TreeFile }
   | { kind: "bytes"; data: Buffer; navKey?: { path: string; entry: NavCacheEntry } }
-  | { kind: "lazy"; render: () => Buffer; memoKey: string };
+  | { kind: "lazy"; render: () => Buffer; memoKey: string }
+  /** Already right in output/ (checked against the cache by stat). */
+  | { kind: "keep" };
 
 interface NavCacheEntry {
   size: number;
@@ -634,7 +647,7 @@ async function _navEdit(
       const s = await stat(join(outputDir, f.path));
       if (s.size === prev.outSize && s.mtimeMs === prev.outMtimeMs) {
         cache.nextNav[f.path] = prev;
-        return { kind: "bytes", data: await readFile(join(outputDir, f.path)) };
+        return { kind: "keep" };
       }
     } catch {
       // gone: recompute below
