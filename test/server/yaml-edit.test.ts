@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
+import {
+  applyMergePatchToDocument,
+  maskConfig,
+  maskYamlText,
+  mergePatch,
+  parseDuration,
+} from "../../src/server/index.ts";
+
+describe("server: JSON Merge Patch (RFC 7386)", () => {
+  // the examples of RFC 7386 appendix A
+  const cases: [unknown, unknown, unknown][] = [
+    [{ a: "b" }, { a: "c" }, { a: "c" }],
+    [{ a: "b" }, { b: "c" }, { a: "b", b: "c" }],
+    [{ a: "b" }, { a: null }, {}],
+    [{ a: "b", b: "c" }, { a: null }, { b: "c" }],
+    [{ a: ["b"] }, { a: "c" }, { a: "c" }],
+    [{ a: "c" }, { a: ["b"] }, { a: ["b"] }],
+    [{ a: { b: "c" } }, { a: { b: "d", c: null } }, { a: { b: "d" } }],
+    [{ a: [{ b: "c" }] }, { a: [1] }, { a: [1] }],
+    [
+      ["a", "b"],
+      ["c", "d"],
+      ["c", "d"],
+    ],
+    [{ a: "b" }, ["c"], ["c"]],
+    [{ a: "foo" }, null, null],
+    [{ a: "foo" }, "bar", "bar"],
+    [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+    [[1, 2], { a: "b", c: null }, { a: "b" }],
+    [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+  ];
+  it.each(cases)("%j + %j", (target, patch, expected) => {
+    expect(mergePatch(target, patch)).toEqual(expected);
+  });
+
+  it("edits a YAML document in place, keeping comments, order and untouched quoting (a deleted pair takes its blank line)", () => {
+    const text = `# top comment
+name: "Quoted Shop" # keep quotes
+remote:
+  host: a.example # the host
+  port: 21
+
+  user: deploy # blank line above stays
+content:
+  tone: dry
+`;
+    const doc = parseDocument(text);
+    applyMergePatchToDocument(doc, {
+      remote: { port: 22, user: null, root: "/www" },
+      content: { tone: null },
+      llm: { model: "m" },
+    });
+    expect(doc.toString()).toBe(`# top comment
+name: "Quoted Shop" # keep quotes
+remote:
+  host: a.example # the host
+  port: 22
+  root: /www
+content: {}
+llm:
+  model: m
+`);
+    // the result equals the RFC applied to plain data
+    expect(doc.toJS()).toEqual(
+      mergePatch(parseDocument(text).toJS(), {
+        remote: { port: 22, user: null, root: "/www" },
+        content: { tone: null },
+        llm: { model: "m" },
+      }),
+    );
+  });
+
+  it("patches inside a nested base path (an environments block)", () => {
+    const doc = parseDocument(
+      "deploy:\n  parallel: 4\nenvironments:\n  production:\n    deploy:\n      parallel: 2 # gentle\n",
+    );
+    applyMergePatchToDocument(doc, { deploy: { retries: 1 } }, ["environments", "production"]);
+    expect(doc.toString()).toBe(
+      "deploy:\n  parallel: 4\nenvironments:\n  production:\n    deploy:\n      parallel: 2 # gentle\n      retries: 1\n",
+    );
+  });
+});
+
+describe("server: masking", () => {
+  it("masks literal credentials and keeps references, in objects and YAML text", () => {
+    const config = {
+      remote: { password: "hunter2-long", passphrase: "${PASS}", host: "h" },
+      llm: { apiKey: "secret://global/KEY" },
+      secrets: { stores: { vault: { token: "s.abcdef" } } },
+    };
+    expect(maskConfig(config)).toEqual({
+      remote: { password: "****", passphrase: "${PASS}", host: "h" },
+      llm: { apiKey: "secret://global/KEY" },
+      secrets: { stores: { vault: { token: "****" } } },
+    });
+    expect(config.remote.password).toBe("hunter2-long");
+    const yaml = "remote:\n  password: hunter2-long # old\n  user: u\nwordpress:\n  appPassword: secret://shop/WP\n";
+    expect(maskYamlText(yaml)).toBe(
+      'remote:\n  password: "****" # old\n  user: u\nwordpress:\n  appPassword: secret://shop/WP\n',
+    );
+  });
+});
+
+describe("server: token lifetimes", () => {
+  it("parses durations and refuses anything else", () => {
+    expect(parseDuration("30d")).toBe(30 * 86_400_000);
+    expect(parseDuration("90m")).toBe(90 * 60_000);
+    expect(parseDuration("2w")).toBe(14 * 86_400_000);
+    for (const bad of ["", "30", "d", "0d", "1y", "-1d", "1.5h"])
+      expect(() => parseDuration(bad)).toThrow(/invalid duration/);
+  });
+});
