@@ -1,10 +1,13 @@
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseDocument } from "yaml";
 import type { PipelineEvent } from "../../src/pipeline/index.ts";
 import { runCli, useTempDir } from "../support/cli.ts";
+
+// Spawned CLIs and real servers: on a busy shared machine one test can take minutes; a timeout is not a finding.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 // `siteloom run` / `runs` through the built binary, on workspaces whose sites are hosted by the local backend
 // (a directory as the remote), with the offline provider: fast, and every step is real.

@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BIN } from "../support/cli.ts";
+
+// Spawned CLIs and real servers: on a busy shared machine one test can take minutes; a timeout is not a finding.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 const DEMO = fileURLToPath(new URL("../../scripts/demo.mjs", import.meta.url));
 

@@ -3,13 +3,16 @@ import { createHash } from "node:crypto";
 import { cp, lstat, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseDocument } from "yaml";
 import type { PipelineEvent } from "../../src/pipeline/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
+
+// Spawned CLIs and real servers: on a busy shared machine one test can take minutes; a timeout is not a finding.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 // The whole pipeline through the built CLI, against real servers (vsftpd, OpenSSH) and the local LLM wire server:
 // export → generate → enrich → deploy, then the bytes on the server are checked.

@@ -4,11 +4,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { PipelineEvent } from "../../src/pipeline/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { writeWorkspace } from "./fixtures/workspace.ts";
+
+// Spawned CLIs and real servers: on a busy shared machine one test can take minutes; a timeout is not a finding.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 const CHILD = fileURLToPath(new URL("./fixtures/run-child.ts", import.meta.url));
 
@@ -42,7 +45,7 @@ function startRun(root: string, site: string, steps: string, waitMs = 0): Child 
 }
 
 async function waitForFile(file: string): Promise<void> {
-  for (let i = 0; i < 3000 && !existsSync(file); i++) await sleep(20);
+  for (let i = 0; i < 12_000 && !existsSync(file); i++) await sleep(20);
   if (!existsSync(file)) throw new Error(`${file} never appeared`);
 }
 
@@ -69,7 +72,7 @@ describe("pipeline: per-site locks across processes", () => {
     waiting.process.stdout?.on("data", (d: Buffer) => {
       if (d.toString().includes('"lock-waiting"')) announced = true;
     });
-    for (let i = 0; i < 1500 && !announced; i++) await sleep(20);
+    for (let i = 0; i < 12_000 && !announced; i++) await sleep(20);
     expect(announced).toBe(true);
     await writeFile(join(output, "release"), "");
     const [a, b] = await Promise.all([first.done, waiting.done]);
