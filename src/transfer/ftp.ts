@@ -286,6 +286,17 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   return fs;
 }
 
+/** SHA-256 fingerprint in the canonical `AB:CD:…` form, for comparisons and messages. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value
+    .replace(/^sha-?256:?/i, "")
+    .replace(/[^0-9a-f]/gi, "")
+    .toUpperCase();
+  return hex.match(/.{2}/g)?.join(":") ?? "";
+}
+
+// --- internal ---
+
 /**
  * stat without a listing: MLST where the server has it, else SIZE + MDTM for plain files. Returns null when only a
  * listing can tell (directories and symlinks on LIST-only servers, symlinks whose target MLST does not give).
@@ -348,17 +359,6 @@ function _ancestors(root: string): string[] {
   const parts = root.split("/").filter((part) => part !== "");
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
 }
-
-/** SHA-256 fingerprint in the canonical `AB:CD:…` form, for comparisons and messages. */
-export function normalizeFingerprint(value: string): string {
-  const hex = value
-    .replace(/^sha-?256:?/i, "")
-    .replace(/[^0-9a-f]/gi, "")
-    .toUpperCase();
-  return hex.match(/.{2}/g)?.join(":") ?? "";
-}
-
-// --- internal ---
 
 function _tlsOptions(options: FtpRemoteOptions): TlsOptions {
   const tls: TlsOptions = { host: options.host, minVersion: "TLSv1.2" };

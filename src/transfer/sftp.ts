@@ -333,18 +333,18 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
   return fs;
 }
 
-/** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
-function _ancestors(root: string): string[] {
-  const parts = root.split("/").filter((part) => part !== "");
-  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
-}
-
 /** `SHA256:<base64 without padding>` of an SSH public key blob, as `ssh-keygen -l` prints it. */
 export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
 }
 
 // --- internal ---
+
+/** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
+function _ancestors(root: string): string[] {
+  const parts = root.split("/").filter((part) => part !== "");
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
+}
 
 interface _Attrs {
   mode: number;
