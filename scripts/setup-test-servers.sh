@@ -28,7 +28,7 @@ if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ]; then
   echo "setup-test-servers: unpacking pure-ftpd into $PURE_DIR"
   if [ "$updated" = "0" ]; then $SUDO apt-get update -qq; fi
   tmp="$(mktemp -d)"
-  chmod 755 "$tmp" # apt-get download fetches as the _apt user
+  chmod 777 "$tmp" # apt-get download writes as the _apt user (else it warns and falls back to root)
   (cd "$tmp" && apt-get download pure-ftpd pure-ftpd-common >/dev/null)
   $SUDO mkdir -p "$PURE_DIR"
   for deb in "$tmp"/*.deb; do $SUDO dpkg-deb -x "$deb" "$PURE_DIR"; done
