@@ -230,6 +230,22 @@ describe("server: secrets", () => {
   });
 });
 
+describe("server: runs", () => {
+  it("starts a pipeline run (202 with its id) that GET /runs then lists with the token as actor", async () => {
+    const r = await inject("POST", "/runs", s.tokens.editor, { sites: ["shop"], steps: ["enrich"], dryRun: true });
+    expect(r.statusCode, r.body).toBe(202);
+    const id = r.json().id as string;
+    expect(r.json()).toMatchObject({ env: "development", sites: ["shop"], steps: ["enrich"], dryRun: true });
+    const list = await inject("GET", "/runs?site=shop", s.tokens.viewer);
+    const run = list.json().runs.find((x: { id: string }) => x.id === id);
+    expect(run).toMatchObject({ actor: "editor", env: "development", dryRun: true });
+    const limited = await inject("GET", "/runs", s.tokens.viewerProduction);
+    expect(limited.json().runs.some((x: { id: string }) => x.id === id)).toBe(false);
+    const badStep = await inject("POST", "/runs", s.tokens.editor, { steps: ["launch"] });
+    expect(badStep.statusCode).toBe(400);
+  });
+});
+
 describe("server: audit", () => {
   it("lets admins filter every entry and others read only their own", async () => {
     const all = await inject("GET", "/audit?action=config.patch", s.tokens.admin);
