@@ -1,0 +1,94 @@
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeploySchema, ExportSchema } from "../../src/config/schema.ts";
+import { createRemoteConnector } from "../../src/transfer/connect.ts";
+import { createRemotePool, runDeploy, runExport, type UnsafeEntry } from "../../src/transfer/index.ts";
+import { useTempDir } from "../support/cli.ts";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { startServer, type TestServer } from "../support/servers/index.ts";
+import { snapshot, writeSite } from "./helpers/trees.ts";
+
+describe("transfer: export and deploy faults against vsftpd", () => {
+  let server: TestServer;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    server = await startServer("vsftpd-ftp");
+    proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it("a hostile listing (../ names, absolute paths) writes nothing outside export/ and is reported", async () => {
+    const dir = await useTempDir("siteloom-hostile-");
+    await writeFile(join(server.rootDir, "evil1.txt"), "one");
+    await writeFile(join(server.rootDir, "evil2.txt"), "two");
+    await writeFile(join(server.rootDir, "fine.txt"), "fine");
+    await server.own(server.rootDir);
+    proxy.rewriteData = (chunk) =>
+      Buffer.from(
+        chunk.toString("latin1").replace("evil1.txt", "../../x1.txt").replace("evil2.txt", "/etc/x2"),
+        "latin1",
+      );
+    const unsafe: UnsafeEntry[] = [];
+    const connect = await createRemoteConnector(
+      { ...server.remoteConfig, port: proxy.port },
+      (v) => server.resolve(v),
+      {
+        onUnsafe: (e) => unsafe.push(e),
+      },
+    );
+    const pool = createRemotePool({ size: 2, connect });
+    try {
+      const result = await runExport({
+        site: "demo",
+        exportDir: join(dir, "site/export"),
+        pool,
+        config: ExportSchema.parse({}),
+      });
+      expect(result.failures).toEqual([]);
+    } finally {
+      await pool.close();
+      proxy.rewriteData = undefined;
+    }
+    expect(unsafe.length).toBeGreaterThanOrEqual(2);
+    expect((await readdir(dir)).sort()).toEqual(["site"]);
+    expect((await readdir(join(dir, "site"))).sort()).toEqual(["export"]);
+    expect(await readFile(join(dir, "site/export/fine.txt"), "utf8")).toBe("fine");
+  });
+
+  it("a server restarted in the middle of a deploy: the run reconnects and ends byte-identical", async () => {
+    const dir = await useTempDir("siteloom-restart-");
+    const output = join(dir, "output");
+    const extra: Record<string, Buffer> = {};
+    for (let i = 0; i < 120; i++) extra[`pages/p${i}.html`] = Buffer.alloc(30_000 + i, 97 + (i % 26));
+    await writeSite(output, { extra });
+    const connect = await createRemoteConnector(server.remoteConfig, (v) => server.resolve(v));
+    const pool = createRemotePool({ size: 3, connect });
+    let restarted: Promise<void> | undefined;
+    try {
+      const result = await runDeploy({
+        site: "demo",
+        env: "restart",
+        outputDir: output,
+        stateDir: join(dir, "state"),
+        pool,
+        config: DeploySchema.parse({ retries: 8, retryBaseMs: 100, retryMaxMs: 1000 }),
+        onProgress: (e) => {
+          // while the pool is still opening its connections: new logins fail until the server is back
+          if (e.phase === "mkdir" && restarted === undefined) restarted = server.restart();
+        },
+      });
+      await restarted;
+      expect(restarted).toBeDefined();
+      expect(result.failures).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+    const remote = await snapshot(server.rootDir);
+    for (const name of ["fine.txt", "evil1.txt", "evil2.txt"]) delete remote.files[name];
+    expect(remote).toEqual(await snapshot(output));
+  });
+});
