@@ -24,6 +24,7 @@ afterAll(async () => {
 
 const shopFile = () => join(dir, "sites", "shop", "site.yaml");
 
+// biome-ignore lint/suspicious/noExplicitAny: one helper reads several JSON shapes
 async function get(path: string, token = s.tokens.viewer): Promise<{ status: number; body: any }> {
   const r = await fetch(`${base}${path}`, { headers: bearer(token) });
   return { status: r.status, body: await r.json() };
