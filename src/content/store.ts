@@ -2,8 +2,8 @@ import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { SiteloomError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
 import { type Article, ArticleSchema } from "./article.ts";
-import { writeFileAtomic } from "./atomic.ts";
 
 export interface StoredArticle {
   file: string;

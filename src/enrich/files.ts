@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent, readdirSync, statSync } from "node:fs";
-import { copyFile, mkdir, open, rename, rm, rmdir, utimes } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, rmdir, utimes } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
+import { writeFileAtomic as writeFileAtomicShared } from "../files.ts";
 
 /** A file of a tree: site-relative POSIX path and what `stat` said. */
 export interface TreeFile {
@@ -41,23 +42,12 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Writes a file atomically: temp file in the same folder, fsync, rename. */
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`);
-  const handle = await open(tmp, "w", 0o644);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
+/**
+ * Atomic write (src/files.ts) of an output file; temp names carry TEMP_PREFIX so an interrupted run's leftovers are
+ * recognised. No directory fsync: output/ is rebuildable and holds thousands of files.
+ */
+export function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  return writeFileAtomicShared(file, data, { tempPrefix: TEMP_PREFIX, syncDir: false });
 }
 
 /** Copies a file atomically and gives the copy the source's mtime, so "unchanged" can be decided by stat alone. */

@@ -1,32 +1,12 @@
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync } from "node:fs";
-import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, readdir, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
 import { SiteloomError } from "../errors.ts";
+import { writeFileAtomic as writeFileAtomicShared } from "../files.ts";
 
-/**
- * Writes a file so that a crash at any moment leaves either the old or the new content: temp file in the same
- * directory, fsync, rename over the target, fsync the directory.
- */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const handle = await open(tmp, "wx", mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await chmod(tmp, mode);
-    await rename(tmp, file);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  _fsyncDir(dir);
+/** Atomic, durable write (src/files.ts) of a private file: mode 0600 unless told otherwise. */
+export function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+  return writeFileAtomicShared(file, data, { mode, mkdir: false });
 }
 
 /** Removes temp files a killed writer left behind (call only while holding the file's lock). */
@@ -77,20 +57,5 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, staleM
     return await fn();
   } finally {
     await release().catch(() => undefined);
-  }
-}
-
-// --- internal ---
-
-function _fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename itself is still atomic
   }
 }

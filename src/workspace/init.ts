@@ -3,7 +3,7 @@ import { chmod, cp, mkdir, readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { renderWorkspaceTemplate } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { writeFileAtomic } from "./fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import { SITES_DIR, STATE_DIR, WORKSPACE_FILE } from "./load.ts";
 import { exampleWorkspaceDir, schemaRef } from "./package-root.ts";
 

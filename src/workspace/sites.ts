@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { RemoteSchema, renderSiteTemplate, SiteConfigSchema, showValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { writeFileAtomic } from "./fs.ts";
+import { writeFileAtomic } from "../files.ts";
 import { SITE_FILE, SITES_DIR } from "./load.ts";
 import { schemaRef } from "./package-root.ts";
 

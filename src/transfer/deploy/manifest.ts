@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { writeFileAtomic as writeFileAtomicShared } from "../../files.ts";
 
 /** What was deployed: path → size, hash, mtime of the local file. */
 export interface ManifestEntry {
@@ -84,21 +85,10 @@ export async function loadLocalManifest(file: string, site: string): Promise<Man
   return parsed.ok ? parsed.manifest : undefined;
 }
 
-/** Writes a file atomically: temp file, fsync, rename, fsync of the directory. */
+/** Atomic, durable write (src/files.ts) of a state file: private folder and file. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(tmp, "w", 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(dirname(file), "r").catch(() => undefined);
-  await dir?.sync().catch(() => {});
-  await dir?.close();
+  await writeFileAtomicShared(file, data, { mode: 0o600, mkdir: false });
 }
 
 /** The deny-all .htaccess written next to the remote manifest (Apache 2.4 and 2.2 syntax). */
