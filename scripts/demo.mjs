@@ -3,7 +3,9 @@
 // `npm ci`: an FTP server embedded here (ftp-srv) serves a temporary copy of examples/site/ on 127.0.0.1 with a
 // generated password; a temporary workspace made by `siteloom init --example` points the example site at it (the
 // password goes through a ${DEMO_FTP_PASSWORD} reference, never into a file); then `siteloom run example` exports
-// the live site, generates articles with the offline provider, enriches the site and deploys it back.
+// the live site, generates articles with the offline provider, enriches the site and deploys it back. The offline
+// articles are sample drafts; the example's site.yaml sets `enrich.drafts: preview`, so they are rendered as pages
+// marked "Draft — sample content" (noindex, kept out of the sitemap and feeds) without anyone editing them.
 //
 //   npm run demo                  # run, print where the result is, exit
 //   npm run demo -- --serve       # ... then keep serving the deployed site on http://127.0.0.1:<port>/ (Ctrl-C stops)
@@ -84,22 +86,7 @@ try {
     });
     if (code !== 0) throw new Error(`siteloom ${argv.join(" ")} exited with code ${code}`);
   };
-  step("siteloom run example --steps export,generate   (mirror the live site, write articles: offline provider)");
-  await siteloom("run", "example", "--steps", "export,generate");
-
-  // The offline provider writes clearly-marked sample drafts, and drafts are never published. A person would read
-  // them and set "status": "ready"; the demo does that for you so the pages appear.
-  const articles = join(workspace, "sites", "example", "articles");
-  const names = (await readdir(articles)).filter((n) => n.endsWith(".json"));
-  for (const name of names) {
-    const file = join(articles, name);
-    const article = JSON.parse(await readFile(file, "utf8"));
-    if (article.status === "draft")
-      await writeFile(file, `${JSON.stringify({ ...article, status: "ready" }, null, 2)}\n`);
-  }
-  step(`reviewing: ${names.length} sample draft(s) in sites/example/articles/ marked "status": "ready"`);
-
-  step("siteloom run example   (export → generate → enrich → deploy; finished work is not redone)");
+  step("siteloom run example   (export → generate → enrich → deploy)");
   await siteloom("run", "example");
 
   const after = await snapshot(live);
@@ -182,12 +169,7 @@ async function startFtp(root, user, password) {
     greeting: "siteloom demo",
     log: quietLog,
   });
-  server.on("login", ({ connection, username, password: given }, accept, refuse) => {
-    // ftp-srv answers RETR of a missing file with 551; real hosts (vsftpd, pure-ftpd, ProFTPD) answer 550, which is
-    // what clients take to mean "no such file". Translate, so this toy server behaves like a shared host.
-    const reply = connection.reply.bind(connection);
-    connection.reply = (options, ...letters) =>
-      reply(options === 551 && String(letters[0] ?? "").includes("ENOENT") ? 550 : options, ...letters);
+  server.on("login", ({ username, password: given }, accept, refuse) => {
     if (username === user && given === password) accept({ root });
     else refuse(new Error("invalid user or password"));
   });

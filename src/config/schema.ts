@@ -190,6 +190,12 @@ export const EnrichSchema = z
     organization: z.strictObject({ name: z.string().optional(), logo: z.string().optional() }).default({}),
     sitemapLimit: z.number().int().min(1).max(50_000).default(50_000),
     feedItems: z.number().int().min(1).default(20),
+    drafts: z
+      .enum(["skip", "preview"])
+      .default("skip")
+      .describe(
+        'Articles with status "draft": skip them, or render previews marked "Draft — sample content" with noindex, left out of the sitemap and feeds',
+      ),
   })
   .describe("Turning articles into pages of the site");
 

@@ -34,6 +34,8 @@ export interface ArticleEntry {
   modified: string;
   category?: Taxonomy;
   tags: Taxonomy[];
+  /** A draft rendered as a preview (enrich.drafts: preview): noindex, kept out of the sitemap and feeds. */
+  draft: boolean;
 }
 
 /** A category or tag and its folder. */

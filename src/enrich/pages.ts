@@ -32,6 +32,7 @@ export function renderArticleBody(
   const out: string[] = [];
   out.push(renderCrumbs(crumbs));
   out.push(`<article class="sl-article">`);
+  if (entry.draft) out.push(DRAFT_NOTICE);
   const meta = [
     `<time datetime="${escapeHtml(isoWithOffset(a.publishedAt))}">${escapeHtml(humanDate(a.publishedAt, a.language))}</time>`,
     `${a.readingTimeMinutes} min read`,
@@ -95,7 +96,7 @@ export function renderListingBody(site: SiteInfo, page: ListingPage): string {
     for (const e of page.entries) {
       const a = e.article;
       out.push(
-        `<li><article>\n<h2><a href="/${e.dir}/">${escapeHtml(a.title)}</a></h2>\n` +
+        `<li><article>\n<h2><a href="/${e.dir}/">${escapeHtml(a.title)}</a>${e.draft ? DRAFT_LABEL : ""}</h2>\n` +
           `<p class="sl-meta"><time datetime="${escapeHtml(isoWithOffset(a.publishedAt))}">${escapeHtml(humanDate(a.publishedAt, a.language))}</time> · ${a.readingTimeMinutes} min read</p>\n` +
           `<p>${escapeHtml(a.excerpt)}</p>\n</article></li>`,
       );
@@ -181,6 +182,15 @@ export function findRelated(entries: ArticleEntry[], limit = 3): Map<ArticleEntr
 }
 
 // --- internal ---
+
+/** Shown at the top of a draft preview; role="note" lets screen readers announce it as an aside to the content. */
+const DRAFT_NOTICE =
+  `<div class="sl-draft" role="note" aria-label="Draft">\n` +
+  "<p><strong>Draft — sample content.</strong> This article has not been reviewed and is not published yet; " +
+  "search engines are asked not to index this page.</p>\n</div>";
+
+/** After a draft's title in listings. */
+const DRAFT_LABEL = ` <small class="sl-draft-label">(Draft — sample content)</small>`;
 
 function _rooted(url: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith("/")) return url;

@@ -71,7 +71,13 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
 
   mark("start");
   // --- articles ---
-  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped);
+  const previewDrafts = cfg.drafts === "preview";
+  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped, previewDrafts);
+  if (previewDrafts && drafts > 0) {
+    warnings.push(
+      `${drafts} draft article(s) rendered as previews marked "Draft — sample content" (noindex, not in the sitemap or feeds): enrich.drafts is preview`,
+    );
+  }
 
   mark("articles");
   // --- template ---
@@ -129,11 +135,13 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
         type: "article",
         crumbs,
         article: e,
+        draft: e.draft,
       });
       return renderFromTemplate(template, { dir: e.dir, language: e.article.language, head, body });
     };
     desired.set(e.path, { kind: "lazy", render, memoKey });
-    generatedUrls.push({ loc: e.url, lastmod: isoWithOffset(e.modified) });
+    // A draft preview is reachable from the listings but never offered to search engines.
+    if (!e.draft) generatedUrls.push({ loc: e.url, lastmod: isoWithOffset(e.modified) });
   });
 
   mark("article pages");
@@ -221,14 +229,16 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
           body: renderListingBody(info, page),
         }),
       });
-      const lastmod = newest(page.entries.map((e) => e.modified));
+      const lastmod = newest(page.entries.filter((e) => !e.draft).map((e) => e.modified));
       generatedUrls.push({ loc: url, ...(lastmod ? { lastmod: isoWithOffset(lastmod) } : {}) });
     }
   }
 
   mark("listings");
   // --- feeds ---
-  const feedItems: FeedItem[] = entries.slice(0, info.feedItems).map((e) => {
+  // Feed readers have no robots meta to honour: drafts stay out of the feeds.
+  const published = entries.filter((e) => !e.draft);
+  const feedItems: FeedItem[] = published.slice(0, info.feedItems).map((e) => {
     const image = e.article.image
       ? `<p><img src="${_attr(absoluteUrl(info.baseUrl, e.article.image.url))}" alt="${_attr(e.article.image.alt)}"></p>\n`
       : "";
@@ -359,7 +369,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     template: template.path,
     contentSelector: cfg.contentSelector ?? "(detected)",
     encoding: template.page.encoding.name,
-    articles: { published: entries.length, drafts, invalid },
+    articles: { published: entries.filter((e) => !e.draft).length, drafts, invalid },
     written,
     unchanged,
     removed: removed.filter((p) => !p.split("/").pop()!.startsWith(TEMP_PREFIX)),
@@ -482,6 +492,7 @@ async function _loadArticles(
   dir: string,
   info: SiteInfo,
   skipped: SkippedItem[],
+  previewDrafts: boolean,
 ): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number }> {
   const files = (await walkTree(dir)).filter((f) => !f.path.includes("/") && f.path.endsWith(".json"));
   const entries: ArticleEntry[] = [];
@@ -489,6 +500,7 @@ async function _loadArticles(
   let drafts = 0;
   let invalid = 0;
   const loaded = await Promise.all(files.map(async (f) => ({ f, bytes: await readFile(join(dir, f.path)) })));
+  const candidates: { f: (typeof loaded)[number]["f"]; bytes: Buffer; article: Article; draft: boolean }[] = [];
   for (const { f, bytes } of loaded) {
     let article: Article;
     try {
@@ -508,11 +520,19 @@ async function _loadArticles(
       invalid++;
       continue;
     }
-    if (article.status !== "ready") {
+    const draft = article.status !== "ready";
+    if (draft) {
       drafts++;
-      skipped.push({ path: `articles/${f.path}`, reason: "draft (status is not ready)" });
-      continue;
+      if (!previewDrafts) {
+        skipped.push({ path: `articles/${f.path}`, reason: "draft (status is not ready)" });
+        continue;
+      }
     }
+    candidates.push({ f, bytes, article, draft });
+  }
+  // Ready articles claim their slugs first: a draft preview never displaces a published article.
+  candidates.sort((x, y) => Number(x.draft) - Number(y.draft));
+  for (const { f, bytes, article, draft } of candidates) {
     if (slugs.has(article.slug)) {
       skipped.push({ path: `articles/${f.path}`, reason: `duplicate slug "${article.slug}"` });
       invalid++;
@@ -545,6 +565,7 @@ async function _loadArticles(
       modified: article.updatedAt ?? article.publishedAt,
       ...(article.category ? { category: { name: article.category, slug: slugify(article.category) } } : {}),
       tags,
+      draft,
     });
   }
   // Newest first; the slug breaks ties so the order never depends on the file system.

@@ -21,6 +21,8 @@ export interface HeadInfo {
   article?: ArticleEntry;
   /** JSON-LD type of the page node. @default "WebPage" */
   pageType?: "WebPage" | "CollectionPage";
+  /** A draft preview: robots noindex, nofollow, and the style of its notice. @default false */
+  draft?: boolean;
 }
 
 /** Marks pages siteloom generated, so a later export of the live site can tell them from the site's own pages. */
@@ -33,7 +35,7 @@ export function renderHead(site: SiteInfo, info: HeadInfo): string {
   lines.push(`<title>${escapeHtml(info.title)}</title>`);
   lines.push(_meta("name", "description", info.description));
   lines.push(`<link rel="canonical" href="${escapeHtml(info.url)}">`);
-  lines.push(_meta("name", "robots", "index, follow, max-image-preview:large"));
+  lines.push(_meta("name", "robots", info.draft ? "noindex, nofollow" : "index, follow, max-image-preview:large"));
   const feedBase = `${site.blogPath}/`;
   lines.push(
     `<link rel="alternate" type="application/rss+xml" title="${escapeHtml(`${site.name} (RSS)`)}" href="${escapeHtml(absoluteUrl(site.baseUrl, `${feedBase}feed.xml`))}">`,
@@ -73,6 +75,8 @@ export function renderHead(site: SiteInfo, info: HeadInfo): string {
   }
   lines.push(`<script type="application/ld+json">${jsonForScript(buildJsonLd(site, info))}</script>`);
   lines.push(`<style>${PAGE_CSS}</style>`);
+  // Only draft previews get the notice's style: published pages keep the bytes they had.
+  if (info.draft) lines.push(`<style>${DRAFT_CSS}</style>`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -190,6 +194,9 @@ const PAGE_CSS =
   ".sl-crumbs ol,.sl-pager,.sl-prevnext{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5em 1em}" +
   ".sl-crumbs li+li::before{content:'\\203A';margin-right:.5em}.sl-posts{list-style:none;padding:0}" +
   ".sl-posts li{margin:0 0 1.5em}.sl-article img{max-width:100%;height:auto}.sl-meta{font-size:.95em}";
+
+/** The draft notice stands out in any theme: it borrows the text colour for its border. */
+const DRAFT_CSS = ".sl-draft{border:2px dashed currentColor;padding:.75em 1em;margin:0 0 1.5em}.sl-draft p{margin:0}";
 
 function _meta(attr: "name" | "property", key: string, content: string): string {
   return `<meta ${attr}="${key}" content="${escapeHtml(content)}">`;

@@ -504,9 +504,18 @@ function _parseListDate(raw: string): number | undefined {
   return Date.UTC(year, month, day, Number(match[3]), Number(match[4]));
 }
 
+/**
+ * "No such file": 550/450 as real hosts answer (vsftpd, pure-ftpd, ProFTPD), and the other 55x replies when their
+ * text says the file is not there — ftp-srv, for one, answers a RETR of a missing file with "551 ENOENT: no such
+ * file or directory". A 55x about anything else (permissions, quota) stays an error.
+ */
 function _isMissing(error: unknown): boolean {
-  return error instanceof FTPError && (error.code === 550 || error.code === 450);
+  if (!(error instanceof FTPError)) return false;
+  if (error.code === 550 || error.code === 450) return true;
+  return error.code >= 551 && error.code <= 559 && NOT_FOUND_TEXT.test(error.message);
 }
+
+const NOT_FOUND_TEXT = /\bENOENT\b|no such file|not found|not exist|doesn't exist/i;
 
 async function _op<T>(op: string, path: string, fn: () => Promise<T>, label: string): Promise<T> {
   try {

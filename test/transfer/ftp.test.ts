@@ -1,6 +1,10 @@
-import { readFile, symlink, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { FtpSrv } from "ftp-srv";
 import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/secret.ts";
 import { createFtpRemote } from "../../src/transfer/index.ts";
@@ -77,6 +81,48 @@ describe("transfer: ftp passive modes", () => {
     } finally {
       await proxy.close();
       await server.stop();
+    }
+  });
+});
+
+describe("transfer: ftp missing-file replies other than 550", () => {
+  it("ftp-srv's 551 ENOENT on RETR reads as missing; a 551 about something else stays an error", async () => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), "siteloom-ftpsrv-")));
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const password = randomBytes(12).toString("hex");
+    const quiet = { child: () => quiet, trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} };
+    const server = new FtpSrv({
+      url: `ftp://127.0.0.1:${port}`,
+      pasv_url: "127.0.0.1",
+      pasv_min: 40000,
+      pasv_max: 49999,
+      anonymous: false,
+      log: quiet as never,
+    });
+    server.on("login", ({ username, password: given }, accept, reject) => {
+      if (username === "t" && given === password) accept({ root });
+      else reject(new Error("no"));
+    });
+    server.on("client-error", () => {});
+    await server.listen();
+    try {
+      await writeFile(join(root, "page.html"), "hello");
+      // A folder named like a file: RETR fails with 551 EISDIR, which is not "missing".
+      await mkdir(join(root, "dir.html"));
+      const fs = await createFtpRemote({ host: "127.0.0.1", port, user: "t", password: new Secret(password) });
+      try {
+        expect((await fs.read("page.html"))?.toString()).toBe("hello");
+        expect(await fs.read("missing.html")).toBeUndefined();
+        await expect(fs.read("dir.html")).rejects.toThrow(/551/);
+      } finally {
+        await fs.close();
+      }
+    } finally {
+      await server.close();
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
