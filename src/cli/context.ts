@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import pc from "picocolors";
-import { parseSettingValue, SiteConfigSchema } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { createLogger, type Logger } from "../log/index.ts";
+import type { Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
-import { askHidden, guardPlaintext, startAudit, workspaceSecrets } from "../secrets/index.ts";
-import { type LoadWorkspaceOptions, loadWorkspace, type Workspace } from "../workspace/index.ts";
+import type { LoadWorkspaceOptions, Workspace } from "../workspace/index.ts";
 
 /** Options every command accepts (defined once on the root program). */
 export interface GlobalOptions {
@@ -25,8 +23,8 @@ export interface CliContext {
   globals(): GlobalOptions;
   /** Loads the workspace with --workspace/--env applied. */
   loadWorkspace(extra?: Partial<LoadWorkspaceOptions>): Promise<Workspace>;
-  /** The logger (stderr; level from --quiet/--verbose/--debug). */
-  logger(): Logger;
+  /** The logger (stderr; level from --quiet/--verbose/--debug); loaded on first use. */
+  logger(): Promise<Logger>;
   /** Writes a line to stdout (secret values masked). */
   print(line?: string): void;
   /** Writes machine output: one JSON document on stdout. */
@@ -39,7 +37,10 @@ export interface CliContext {
   color: ReturnType<typeof pc.createColors>;
 }
 
-/** A command file's export: adds its commands to the program. */
+/**
+ * A command file's export: adds its commands to the program. Registration must stay cheap (every start-up runs it,
+ * even `--version`): command files load domain modules with `await import()` inside their actions.
+ */
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
 export function createCliContext(program: Command): CliContext {
@@ -51,23 +52,28 @@ export function createCliContext(program: Command): CliContext {
     Boolean(process.stdout.isTTY || process.env.FORCE_COLOR);
   const ctx: CliContext = {
     globals,
-    loadWorkspace(extra = {}) {
+    async loadWorkspace(extra = {}) {
       const g = globals();
       const warn = (line: string) => ctx.warn(line);
+      const [{ askHidden, guardPlaintext, startAudit, workspaceSecrets }, { loadWorkspace }] = await Promise.all([
+        import("../secrets/index.ts"),
+        import("../workspace/index.ts"),
+      ]);
       // secret:// resolves through the configured store (audited); plaintext credentials warn, or fail in production
-      return loadWorkspace({
+      const workspace = await loadWorkspace({
         workspace: g.workspace,
         env: g.env,
-        flags: parseSetFlags(g.set ?? []),
+        flags: await parseSetFlags(g.set ?? []),
         secrets: workspaceSecrets({ warn, askPassphrase: askHidden }),
         ...extra,
-      }).then((workspace) => {
-        startAudit(workspace, warn);
-        return guardPlaintext(workspace, { warn });
       });
+      startAudit(workspace, warn);
+      return guardPlaintext(workspace, { warn });
     },
-    logger() {
+    async logger() {
+      if (logger) return logger;
       const g = globals();
+      const { createLogger } = await import("../log/index.ts");
       logger ??= createLogger({ level: g.debug ? "debug" : g.verbose ? "info" : g.quiet ? "error" : "warn" });
       return logger;
     },
@@ -94,8 +100,10 @@ export function createCliContext(program: Command): CliContext {
  * Turns `--set path=value` flags into the loader's `flags` layer; values follow the SITELOOM_* variable rules (YAML
  * scalars, text where the schema wants a string).
  */
-export function parseSetFlags(sets: readonly string[]): Record<string, unknown> {
+export async function parseSetFlags(sets: readonly string[]): Promise<Record<string, unknown>> {
   const flags: Record<string, unknown> = {};
+  if (sets.length === 0) return flags;
+  const { parseSettingValue, SiteConfigSchema } = await import("../config/index.ts");
   for (const item of sets) {
     const eq = item.indexOf("=");
     if (eq <= 0) usageError(`--set expects path=value (e.g. --set deploy.parallel=4), got "${item}"`);

@@ -1,6 +1,4 @@
-import { readAuditLog, verifyAuditLog } from "../../audit/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import { auditLogPath } from "../../secrets/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
 interface AuditOptions {
@@ -22,6 +20,10 @@ export const registerAuditCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExamples:\n  siteloom audit --since 7d --action reveal\n  siteloom audit verify`)
     .action(async (opts: AuditOptions) => {
       const ws = await ctx.loadWorkspace();
+      const [{ readAuditLog }, { auditLogPath }] = await Promise.all([
+        import("../../audit/index.ts"),
+        import("../../secrets/index.ts"),
+      ]);
       const since = opts.since ? _since(opts.since) : undefined;
       const entries = readAuditLog(auditLogPath(ws), { since, actor: opts.actor, action: opts.action, ref: opts.ref });
       if (ctx.globals().json) {
@@ -48,6 +50,10 @@ export const registerAuditCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExample:\n  siteloom audit verify && echo intact`)
     .action(async () => {
       const ws = await ctx.loadWorkspace();
+      const [{ verifyAuditLog }, { auditLogPath }] = await Promise.all([
+        import("../../audit/index.ts"),
+        import("../../secrets/index.ts"),
+      ]);
       const result = verifyAuditLog(auditLogPath(ws));
       if (ctx.globals().json) ctx.printJson(result);
       if (!result.ok) {

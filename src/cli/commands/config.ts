@@ -1,7 +1,5 @@
-import { stringify } from "yaml";
-import { formatOrigin, formatProblem, generateJsonSchemas, maskCredentials, type Origin } from "../../config/index.ts";
+import type { Origin } from "../../config/index.ts";
 import { EXIT_CODES } from "../../errors.ts";
-import { validateWorkspace } from "../../workspace/index.ts";
 import type { EnvSource } from "../../workspace/types.ts";
 import { parseSetFlags, type RegisterCommands } from "../context.ts";
 
@@ -38,6 +36,10 @@ credential shows as ****. The global --env chooses the environment.`,
     .action(async (opts: { site?: string; origin?: boolean }) => {
       const workspace = await ctx.loadWorkspace();
       const target = opts.site ? await workspace.site(opts.site) : undefined;
+      const [{ formatOrigin, maskCredentials }, { stringify }] = await Promise.all([
+        import("../../config/index.ts"),
+        import("yaml"),
+      ]);
       const resolved = maskCredentials(target ? target.config : workspace.config);
       const origins = target ? target.origins : workspace.origins;
       if (ctx.globals().json) {
@@ -57,7 +59,11 @@ credential shows as ****. The global --env chooses the environment.`,
         ctx.print(stringify(resolved, { lineWidth: 0 }).trimEnd());
         return;
       }
-      const rows = _flatten(resolved).map(([path, value]) => [path, value, _originText(origins.get(path))]);
+      const rows = _flatten(resolved).map(([path, value]) => [
+        path,
+        value,
+        _originText(origins.get(path), formatOrigin),
+      ]);
       const w0 = Math.max(...rows.map((r) => r[0]!.length));
       const w1 = Math.min(40, Math.max(...rows.map((r) => r[1]!.length)));
       for (const [path, value, origin] of rows) {
@@ -81,10 +87,14 @@ Exit codes: 0 valid, 3 invalid configuration.`,
     )
     .action(async () => {
       const g = ctx.globals();
+      const [{ formatProblem }, { validateWorkspace }] = await Promise.all([
+        import("../../config/index.ts"),
+        import("../../workspace/index.ts"),
+      ]);
       const report = await validateWorkspace({
         workspace: g.workspace,
         env: g.env,
-        flags: parseSetFlags(g.set ?? []),
+        flags: await parseSetFlags(g.set ?? []),
       });
       const valid = report.problems.length === 0;
       if (!valid) process.exitCode = EXIT_CODES.config;
@@ -124,7 +134,8 @@ Examples:
 
 The package ships both in schema/; siteloom init points the file's yaml-language-server line at them.`,
     )
-    .action((opts: { site?: boolean }) => {
+    .action(async (opts: { site?: boolean }) => {
+      const { generateJsonSchemas } = await import("../../config/index.ts");
       const schemas = generateJsonSchemas();
       ctx.printJson(opts.site ? schemas["site.schema.json"] : schemas["siteloom.schema.json"]);
     });
@@ -145,7 +156,7 @@ function _envSourceText(source: EnvSource): string {
   }
 }
 
-function _originText(origin: Origin | undefined): string {
+function _originText(origin: Origin | undefined, formatOrigin: (origin: Origin) => string): string {
   return origin ? formatOrigin(origin) : "defaults";
 }
 

@@ -1,6 +1,5 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { runEnrich } from "../../enrich/index.ts";
 import type { RegisterCommands } from "../context.ts";
 
 /** enrich (site enrichment) */
@@ -27,10 +26,11 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
       const workspace = await ctx.loadWorkspace();
       const site = await workspace.site(siteName);
       await mkdir(workspace.stateDir, { recursive: true, mode: 0o700 });
+      const { runEnrich } = await import("../../enrich/index.ts");
       const report = await runEnrich({
         site,
         dryRun: Boolean(opts.dryRun),
-        logger: ctx.logger(),
+        logger: await ctx.logger(),
         cacheFile: join(workspace.stateDir, "enrich", `${site.name}.json`),
       });
       if (ctx.globals().json) {

@@ -1,5 +1,5 @@
 import { Option } from "commander";
-import { createLedger, currentMonth, type GenerateReport, runGenerate, summarizeCosts } from "../../content/index.ts";
+import type { GenerateReport } from "../../content/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
@@ -32,6 +32,7 @@ Exit codes: 0 all generated or skipped, 1 some topics failed, 6 a budget stopped
       }
       const workspace = await ctx.loadWorkspace();
       const site = await workspace.site(siteName);
+      const { runGenerate } = await import("../../content/index.ts");
       const controller = new AbortController();
       const onSignal = () => controller.abort(new SiteloomError("ERR_INTERRUPTED", "interrupted"));
       process.once("SIGINT", onSignal);
@@ -96,6 +97,7 @@ Examples:
   $ siteloom costs --month all --json`,
     )
     .action(async (opts: { site?: string; month?: string }) => {
+      const { createLedger, currentMonth, summarizeCosts } = await import("../../content/index.ts");
       const month = opts.month ?? currentMonth();
       if (month !== "all" && !/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) {
         usageError(`--month expects YYYY-MM or all, got "${month}"`);

@@ -1,20 +1,13 @@
 import { SiteloomError } from "../../errors.ts";
-import {
-  BUILTIN_STEPS,
-  createProgressRenderer,
-  formatCost,
-  formatDuration,
-  formatRunSummary,
-  formatTable,
-  isProcessAlive,
-  type PipelineEvent,
-  reconcileStaleRuns,
-  resolveStepNames,
-  runPipeline,
-  STEP_NAMES,
-} from "../../pipeline/index.ts";
-import { openStateStore, type RunRecord, type StateStore } from "../../store/index.ts";
+import type { PipelineEvent } from "../../pipeline/index.ts";
+import type { RunRecord, StateStore } from "../../store/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
+
+/**
+ * The built-in step names for `run --help`. Written out because the pipeline module (which has STEP_NAMES) pulls in
+ * every domain and is loaded only when a command runs; `--steps` itself is checked against the pipeline's list.
+ */
+const STEP_NAMES = ["export", "generate", "enrich", "deploy"];
 
 interface RunFlags {
   all?: boolean;
@@ -71,6 +64,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  $ siteloom runs list --site shop --limit 5")
     .action(async (flags: { site?: string; limit: string }) => {
       await _withStore(ctx, async (store) => {
+        const { formatCost, formatDuration, formatTable } = await import("../../pipeline/index.ts");
         const limit = _positiveInt(flags.limit, "--limit");
         const list = await store.listRuns({ ...(flags.site ? { site: flags.site } : {}), limit });
         if (ctx.globals().json) return ctx.printJson(list);
@@ -98,6 +92,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  $ siteloom runs show 20261125-2107 --json")
     .action(async (id: string) => {
       await _withStore(ctx, async (store) => {
+        const { formatRunSummary } = await import("../../pipeline/index.ts");
         const run = await store.findRun(id);
         if (!run) throw new SiteloomError("ERR_USAGE", `no run "${id}"; list them with siteloom runs`);
         const steps = await store.listSteps(run.id);
@@ -132,6 +127,18 @@ Examples:
 
 async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<number> {
   const globals = ctx.globals();
+  const [
+    {
+      BUILTIN_STEPS,
+      createProgressRenderer,
+      formatRunSummary,
+      isProcessAlive,
+      reconcileStaleRuns,
+      resolveStepNames,
+      runPipeline,
+    },
+    { openStateStore },
+  ] = await Promise.all([import("../../pipeline/index.ts"), import("../../store/index.ts")]);
   if (flags.all && names.length > 0) usageError("give site names or --all, not both");
   const requested = flags.steps === undefined ? undefined : _list(flags.steps);
   // Checked before loading anything, so a typo fails fast with the list of steps.
@@ -191,7 +198,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
       dryRun: Boolean(flags.dryRun),
       signal: controller.signal,
       lockWaitMs: waitMs,
-      logger: ctx.logger(),
+      logger: await ctx.logger(),
       recordOptions: { dryRun: Boolean(flags.dryRun), waitMs, ...(requested ? { requestedSteps: requested } : {}) },
       onEvent: (event: PipelineEvent) => {
         if (event.type === "run-started") runId = event.runId;
@@ -214,6 +221,10 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
 
 async function _withStore(ctx: CliContext, fn: (store: StateStore) => Promise<void>): Promise<void> {
   const workspace = await ctx.loadWorkspace();
+  const [{ isProcessAlive, reconcileStaleRuns }, { openStateStore }] = await Promise.all([
+    import("../../pipeline/index.ts"),
+    import("../../store/index.ts"),
+  ]);
   const store = openStateStore({ stateDir: workspace.stateDir });
   try {
     await reconcileStaleRuns(store, isProcessAlive);

@@ -1,31 +1,9 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { parseDocument } from "yaml";
-import { parseSecretReference } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import {
-  askHidden,
-  buildExport,
-  createIdentityFile,
-  currentActor,
-  defaultIdentityPath,
-  defaultStoreName,
-  type ExportFormat,
-  ensurePrivateDir,
-  isFileBackend,
-  loadIdentity,
-  openSecretStore,
-  publishSecretEvent,
-  readSecretValue,
-  runMigrate,
-  type SecretStore,
-  startAudit,
-  storeConfig,
-  storeNames,
-  writeFileAtomic,
-} from "../../secrets/index.ts";
-import { WORKSPACE_FILE, type Workspace } from "../../workspace/index.ts";
+import type { ExportFormat, SecretStore } from "../../secrets/index.ts";
+import type { Workspace } from "../../workspace/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
 
 interface StoreOpt {
@@ -60,6 +38,18 @@ Example:
 The key goes to $XDG_CONFIG_HOME/siteloom/ (mode 0600); in CI set SITELOOM_AGE_IDENTITY instead.`,
     )
     .action(async (opts: StoreOpt) => {
+      const {
+        createIdentityFile,
+        currentActor,
+        defaultIdentityPath,
+        defaultStoreName,
+        isFileBackend,
+        loadIdentity,
+        openSecretStore,
+        publishSecretEvent,
+        startAudit,
+        storeConfig,
+      } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       startAudit(ws, ctx.warn);
       const name = opts.store ?? defaultStoreName(ws);
@@ -135,6 +125,10 @@ Examples:
 Values are never taken from arguments: they would end up in shell history and process lists.`,
     )
     .action(async (ref: string, opts: StoreOpt & { stdin?: boolean; fromFile?: string }) => {
+      const [{ readSecretValue }, { parseSecretReference }] = await Promise.all([
+        import("../../secrets/index.ts"),
+        import("../../config/index.ts"),
+      ]);
       const parsed = parseSecretReference(ref);
       const { ws, store } = await _open(ctx, opts);
       const value = await readSecretValue({ stdin: opts.stdin, fromFile: opts.fromFile, label: parsed.raw });
@@ -153,6 +147,7 @@ Values are never taken from arguments: they would end up in shell history and pr
     .option("--store <name>", "store to read from")
     .addHelpText("after", `\nExample:\n  siteloom secrets get secret://shop/FTP_PASSWORD --reveal --env production`)
     .action(async (ref: string, opts: StoreOpt & { reveal?: boolean }) => {
+      const { parseSecretReference } = await import("../../config/index.ts");
       const { ws, store } = await _open(ctx, opts);
       const secret = opts.reveal ? await store.reveal(ref) : await store.get(ref);
       const parsed = parseSecretReference(ref);
@@ -200,6 +195,7 @@ Values are never taken from arguments: they would end up in shell history and pr
     .option("--store <name>", "store to delete from")
     .addHelpText("after", `\nExample:\n  siteloom secrets remove shop/OLD_TOKEN`)
     .action(async (ref: string, opts: StoreOpt) => {
+      const { parseSecretReference } = await import("../../config/index.ts");
       const { ws, store } = await _open(ctx, opts);
       await store.delete(ref);
       const raw = parseSecretReference(ref).raw;
@@ -222,6 +218,10 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExamples:\n  siteloom secrets rotate shop/FTP_PASSWORD --stdin < new-password.txt\n  siteloom secrets rotate global/API_TOKEN --generate 40`,
     )
     .action(async (ref: string, opts: StoreOpt & { stdin?: boolean; fromFile?: string; generate?: string | true }) => {
+      const [{ readSecretValue }, { parseSecretReference }] = await Promise.all([
+        import("../../secrets/index.ts"),
+        import("../../config/index.ts"),
+      ]);
       const parsed = parseSecretReference(ref);
       const { ws, store } = await _open(ctx, opts);
       const value =
@@ -269,6 +269,7 @@ Values are never taken from arguments: they would end up in shell history and pr
     .option("--store <name>", "store to write to")
     .addHelpText("after", `\nExample:\n  siteloom secrets rollback shop/FTP_PASSWORD 3`)
     .action(async (ref: string, version: string, opts: StoreOpt) => {
+      const { parseSecretReference } = await import("../../config/index.ts");
       if (!/^[1-9][0-9]*$/.test(version)) usageError(`version must be a positive whole number, got "${version}"`);
       const { ws, store } = await _open(ctx, opts);
       const raw = parseSecretReference(ref).raw;
@@ -302,6 +303,9 @@ Values are never taken from arguments: they would end up in shell history and pr
         scope?: string;
         dryRun?: boolean;
       }) => {
+        const { askHidden, currentActor, openSecretStore, publishSecretEvent, startAudit } = await import(
+          "../../secrets/index.ts"
+        );
         const ws = await ctx.loadWorkspace();
         startAudit(ws, ctx.warn);
         const from = openSecretStore(ws, { name: opts.from, env: opts.fromEnv ?? ws.env, askPassphrase: askHidden });
@@ -368,6 +372,9 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExamples:\n  siteloom secrets export --to env --scope shop --out shop.env --env production\n  siteloom secrets export --to compose --out ./secrets\n  siteloom secrets export --to k8s --out secret.yaml`,
     )
     .action(async (opts: StoreOpt & { to: string; scope?: string; out?: string }) => {
+      const { buildExport, currentActor, ensurePrivateDir, publishSecretEvent, writeFileAtomic } = await import(
+        "../../secrets/index.ts"
+      );
       if (!["env", "compose", "k8s"].includes(opts.to))
         usageError(`--to must be env, compose or k8s (got "${opts.to}")`);
       const { ws, store } = await _open(ctx, opts);
@@ -421,6 +428,7 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExample:\n  siteloom secrets migrate --dry-run\n  siteloom secrets migrate --from-dotenv .env --env production\nOnly the values change in the YAML (comments and formatting stay); a backup goes to .siteloom/backups/ (0600).`,
     )
     .action(async (opts: StoreOpt & { dryRun?: boolean; fromDotenv?: string }) => {
+      const { askHidden, openSecretStore, runMigrate, startAudit } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       startAudit(ws, ctx.warn);
       const stores = new Map<string, SecretStore>();
@@ -472,6 +480,7 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Show the configured stores and which one is the default")
     .addHelpText("after", `\nExample:\n  siteloom secrets backend\n  siteloom secrets backend use env`)
     .action(async () => {
+      const { defaultStoreName, openSecretStore, storeConfig, storeNames } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       const current = defaultStoreName(ws);
       const rows = storeNames(ws).map((name) => {
@@ -500,6 +509,11 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Make a store the default (writes secrets.backend in siteloom.yaml)")
     .addHelpText("after", `\nExample:\n  siteloom secrets backend use env`)
     .action(async (name: string) => {
+      const [
+        { currentActor, publishSecretEvent, startAudit, storeConfig, writeFileAtomic },
+        { WORKSPACE_FILE },
+        { parseDocument },
+      ] = await Promise.all([import("../../secrets/index.ts"), import("../../workspace/index.ts"), import("yaml")]);
       const ws = await ctx.loadWorkspace();
       startAudit(ws, ctx.warn);
       storeConfig(ws, name);
@@ -528,7 +542,7 @@ Values are never taken from arguments: they would end up in shell history and pr
     )
     .action(async (opts: StoreOpt) => {
       const { store } = await _open(ctx, opts);
-      const backend = _fileBackend(store);
+      const backend = await _fileBackend(store);
       const list = await backend.recipients();
       if (ctx.globals().json) ctx.printJson(list);
       else for (const r of list) ctx.print(r);
@@ -545,10 +559,11 @@ Values are never taken from arguments: they would end up in shell history and pr
         `\nExample:\n  siteloom secrets recipients ${verb} age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq`,
       )
       .action(async (list: string[], opts: StoreOpt) => {
+        const { currentActor, publishSecretEvent } = await import("../../secrets/index.ts");
         const { ws, store } = await _open(ctx, { ...recipients.opts<StoreOpt>(), ...opts });
         for (const r of list)
           if (!/^age1[0-9a-z]{20,}$/.test(r)) usageError(`"${r}" is not an age recipient (age1...)`);
-        const backend = _fileBackend(store);
+        const backend = await _fileBackend(store);
         const now = await backend.updateRecipients(verb === "add" ? list : [], verb === "remove" ? list : []);
         publishSecretEvent({
           action: "recipients",
@@ -569,6 +584,9 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Unlock every store; with a site, resolve its credentials and log in to its host")
     .addHelpText("after", `\nExamples:\n  siteloom secrets test\n  siteloom secrets test shop --env production`)
     .action(async (site: string | undefined) => {
+      const { askHidden, defaultStoreName, openSecretStore, startAudit, storeNames } = await import(
+        "../../secrets/index.ts"
+      );
       const ws = await ctx.loadWorkspace();
       startAudit(ws, ctx.warn);
       const results: { store: string; ok: boolean; message: string }[] = [];
@@ -598,11 +616,13 @@ Values are never taken from arguments: they would end up in shell history and pr
 
 async function _open(ctx: CliContext, opts: StoreOpt): Promise<{ ws: Workspace; store: SecretStore }> {
   const ws = await ctx.loadWorkspace();
+  const { askHidden, openSecretStore, startAudit } = await import("../../secrets/index.ts");
   startAudit(ws, ctx.warn);
   return { ws, store: openSecretStore(ws, { name: opts.store, askPassphrase: askHidden }) };
 }
 
-function _fileBackend(store: SecretStore) {
+async function _fileBackend(store: SecretStore) {
+  const { isFileBackend } = await import("../../secrets/index.ts");
   const backend = store.backend;
   if (!isFileBackend(backend)) {
     throw new SiteloomError(
@@ -615,6 +635,7 @@ function _fileBackend(store: SecretStore) {
 
 function _askNewPassphrase(): (question: string) => Promise<string> {
   return async (question) => {
+    const { askHidden } = await import("../../secrets/index.ts");
     const first = await askHidden(question);
     const again = await askHidden("Again, to confirm: ");
     if (first !== again) throw new SiteloomError("ERR_USAGE", "the passphrases differ");

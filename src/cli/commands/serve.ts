@@ -1,9 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { SiteloomError } from "../../errors.ts";
-import { createLogger } from "../../log/index.ts";
-import { buildServer } from "../../server/index.ts";
-import { openStateStore } from "../../store/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
 interface ServeOptions {
@@ -36,6 +33,11 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
             key: await _readPem(resolve(ws.root, tls.key), "server.tls.key"),
           }
         : undefined;
+      const [{ createLogger }, { buildServer }, { openStateStore }] = await Promise.all([
+        import("../../log/index.ts"),
+        import("../../server/index.ts"),
+        import("../../store/index.ts"),
+      ]);
       const logger = createLogger({ level: g.debug ? "debug" : g.quiet ? "error" : "info" });
       const store = openStateStore({ stateDir: ws.stateDir });
       const app = await buildServer({

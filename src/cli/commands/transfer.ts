@@ -1,16 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { SiteloomError } from "../../errors.ts";
-import {
-  type DeployProgress,
-  type DeployResult,
-  type ExportProgress,
-  type ExportResult,
-  normaliseManifestDir,
-  openSitePool,
-  runDeploy,
-  runExport,
-} from "../../transfer/index.ts";
+import type { DeployProgress, DeployResult, ExportProgress, ExportResult } from "../../transfer/index.ts";
 import type { SiteContext, Workspace } from "../../workspace/index.ts";
 import type { CliContext, RegisterCommands } from "../context.ts";
 
@@ -89,6 +80,7 @@ async function _openSite(ctx: CliContext, siteName: string): Promise<{ ws: Works
 
 async function _export(ctx: CliContext, siteName: string, flags: ExportFlags): Promise<void> {
   const { ws, site } = await _openSite(ctx, siteName);
+  const { normaliseManifestDir, openSitePool, runExport } = await import("../../transfer/index.ts");
   const { pool, describe, unsafe } = await openSitePool(site, ws, site.config.deploy.parallel, { warn: ctx.warn });
   ctx.info(`export ${site.name} (env ${ws.env}) ← ${describe}${flags.dryRun ? " [dry run]" : ""}`);
   const bar = _progress(ctx, flags.json === true);
@@ -99,7 +91,13 @@ async function _export(ctx: CliContext, siteName: string, flags: ExportFlags): P
       exportDir: site.paths.export,
       pool,
       // our own deploy manifest folder is not part of the site
-      config: { ...site.config.export, exclude: [...site.config.export.exclude, ..._manifestExclude(site)] },
+      config: {
+        ...site.config.export,
+        exclude: [
+          ...site.config.export.exclude,
+          ..._manifestExclude(normaliseManifestDir(site.config.deploy.manifestPath)),
+        ],
+      },
       dryRun: flags.dryRun === true,
       retries: site.config.deploy.retries,
       retryBaseMs: site.config.deploy.retryBaseMs,
@@ -147,6 +145,7 @@ async function _deploy(ctx: CliContext, siteName: string, flags: DeployFlags): P
   }
   const { ws, site } = await _openSite(ctx, siteName);
   const cfg = site.config.deploy;
+  const { openSitePool, runDeploy } = await import("../../transfer/index.ts");
   const { pool, describe } = await openSitePool(site, ws, cfg.parallel, { warn: ctx.warn });
   ctx.info(`deploy ${site.name} (env ${ws.env}) → ${describe}${flags.dryRun ? " [dry run]" : ""}`);
   const bar = _progress(ctx, flags.json === true);
@@ -284,8 +283,7 @@ function _progress(ctx: CliContext, json: boolean): _Bar {
   };
 }
 
-function _manifestExclude(site: SiteContext): string[] {
-  const dir = normaliseManifestDir(site.config.deploy.manifestPath);
+function _manifestExclude(dir: string | undefined): string[] {
   return dir === undefined ? [] : [`/${dir}/`];
 }
 

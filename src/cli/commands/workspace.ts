@@ -2,21 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
-import { maskCredentials } from "../../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../../errors.ts";
-import {
-  addSite,
-  checkSiteName,
-  findWorkspaceRoot,
-  initWorkspace,
-  inspectSite,
-  listSiteNames,
-  removeSite,
-  SITE_FILE,
-  SITES_DIR,
-  type SiteContents,
-  WORKSPACE_FILE,
-} from "../../workspace/index.ts";
+import type { SiteContents } from "../../workspace/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
 
 /** init, site add|list|show|remove (foundation) */
@@ -25,7 +12,7 @@ export const registerWorkspaceCommands: RegisterCommands = (program, ctx) => {
     .command("init")
     .description("Create a workspace: siteloom.yaml with every default, sites/, .siteloom/ (0700), .gitignore entries")
     .argument("[dir]", "folder to create it in", ".")
-    .option("-f, --force", `overwrite an existing ${WORKSPACE_FILE} (sites/ and .siteloom/ are kept)`)
+    .option("-f, --force", "overwrite an existing siteloom.yaml (sites/ and .siteloom/ are kept)")
     .option("--example", "copy the bundled example workspace (one site, example.com)")
     .addHelpText(
       "after",
@@ -36,6 +23,7 @@ Examples:
   $ siteloom init . --force            # rewrite siteloom.yaml with fresh commented defaults`,
     )
     .action(async (dir: string, opts: { force?: boolean; example?: boolean }) => {
+      const { initWorkspace } = await import("../../workspace/index.ts");
       const result = await initWorkspace({ dir, force: Boolean(opts.force), example: Boolean(opts.example) });
       if (ctx.globals().json) return ctx.printJson(result);
       ctx.print(`${result.overwritten.length > 0 ? "Reinitialised" : "Created"} workspace in ${result.root}`);
@@ -86,12 +74,13 @@ site.yaml gets remote.password: secret://<name>/FTP_PASSWORD when --user is give
         name: string,
         opts: { domain: string; protocol?: string; host?: string; port?: string; user?: string; root?: string },
       ) => {
+        const { addSite, SITE_FILE, SITES_DIR } = await import("../../workspace/index.ts");
         let port: number | undefined;
         if (opts.port !== undefined) {
           if (!/^\d+$/.test(opts.port)) usageError(`--port expects a number such as 21, got "${opts.port}"`);
           port = Number(opts.port);
         }
-        const root = _root(ctx);
+        const root = await _root(ctx);
         const remote = {
           ...(opts.protocol ? { protocol: opts.protocol } : {}),
           ...(opts.host ? { host: opts.host } : {}),
@@ -162,6 +151,10 @@ Examples:
   $ siteloom site show shop --env production --json`,
     )
     .action(async (name: string) => {
+      const [{ inspectSite }, { maskCredentials }] = await Promise.all([
+        import("../../workspace/index.ts"),
+        import("../../config/index.ts"),
+      ]);
       const workspace = await ctx.loadWorkspace();
       const s = await workspace.site(name);
       const contents = await inspectSite(s.dir);
@@ -207,8 +200,11 @@ Examples:
   $ siteloom site remove shop --keep-data --yes`,
     )
     .action(async (name: string, opts: { yes?: boolean; keepData?: boolean }) => {
+      const { checkSiteName, inspectSite, listSiteNames, removeSite, SITE_FILE, SITES_DIR } = await import(
+        "../../workspace/index.ts"
+      );
       checkSiteName(name);
-      const root = _root(ctx);
+      const root = await _root(ctx);
       const dir = join(root, SITES_DIR, name);
       if (!existsSync(join(dir, SITE_FILE))) {
         const sites = listSiteNames(root);
@@ -245,7 +241,8 @@ Examples:
 
 // --- internal ---
 
-function _root(ctx: CliContext): string {
+async function _root(ctx: CliContext): Promise<string> {
+  const { findWorkspaceRoot } = await import("../../workspace/index.ts");
   return findWorkspaceRoot({ workspace: ctx.globals().workspace });
 }
 
