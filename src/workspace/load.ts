@@ -9,12 +9,14 @@ import {
   fileLayer,
   formatProblem,
   isPlainObject,
+  type Located,
   mergeLayers,
   originsOf,
   readConfigFile,
   resolveValue,
   type SecretResolver,
   type Setting,
+  type SiteConfig,
   SiteConfigSchema,
   settingLayer,
   settingsFromFlags,
@@ -220,6 +222,8 @@ export async function layerSite(
   ]);
   const { config, problems } = validateMerged(SiteConfigSchema, merged, siteFile.file);
   if (!config || structural.length > 0) return { siteFile, problems: [...structural, ...problems] };
+  const isolation = env === PRODUCTION_ENV ? _productionProblems(config, merged.where, siteFile.file) : [];
+  if (isolation.length > 0) return { siteFile, problems: isolation };
   return {
     siteFile,
     problems: [],
@@ -328,4 +332,34 @@ function _structureProblems(file: ConfigFile, kind: "workspace" | "site", profil
     checkKeys(block, ["environments", name]);
   }
   return problems;
+}
+
+/** The environment that refuses development-only settings. */
+const PRODUCTION_ENV = "production";
+
+/** Settings that are fine while trying things out but must never reach production. */
+const DEVELOPMENT_ONLY: { path: string; active: (c: SiteConfig) => boolean; instead: string }[] = [
+  {
+    path: "remote.insecure",
+    active: (c) => c.remote.insecure,
+    instead: "TLS verification cannot be skipped in production; pin remote.tlsFingerprint or remote.caFile instead",
+  },
+  {
+    path: "enrich.drafts",
+    active: (c) => c.enrich.drafts === "preview",
+    instead: "draft previews would publish sample content; use drafts: skip (the default) in production",
+  },
+];
+
+function _productionProblems(config: SiteConfig, where: Map<string, Located>, siteFile: string): ConfigProblem[] {
+  return DEVELOPMENT_ONLY.filter((rule) => rule.active(config)).map((rule) => {
+    const at = where.get(rule.path);
+    return {
+      file: at?.source ?? siteFile,
+      line: at?.line,
+      col: at?.col,
+      path: rule.path,
+      message: `is a development-only setting: ${rule.instead}`,
+    };
+  });
 }

@@ -109,3 +109,23 @@ describe("workspace: validateWorkspace", () => {
     ]);
   });
 });
+
+describe("workspace: production isolation", () => {
+  it("refuses development-only settings in production only, naming where they were set", async () => {
+    const dir = await makeWorkspace();
+    await writeFile(
+      join(dir, "sites", "shop", "site.yaml"),
+      "domain: shop.example.com\nremote:\n  insecure: true\nenvironments:\n  production:\n    enrich:\n      drafts: preview\n",
+    );
+    const dev = await loadWorkspace({ workspace: dir, env: "development", vars: {} });
+    expect((await dev.site("shop")).config.remote.insecure).toBe(true);
+
+    const prod = await loadWorkspace({ workspace: dir, env: "production", vars: {} });
+    const error = await prod.site("shop").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SiteloomError);
+    expect((error as SiteloomError).details).toEqual([
+      "sites/shop/site.yaml:3:13 remote.insecure: is a development-only setting: TLS verification cannot be skipped in production; pin remote.tlsFingerprint or remote.caFile instead",
+      "sites/shop/site.yaml:7:15 enrich.drafts: is a development-only setting: draft previews would publish sample content; use drafts: skip (the default) in production",
+    ]);
+  });
+});
