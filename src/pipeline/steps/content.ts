@@ -72,11 +72,17 @@ export const enrichStep = defineStep({
     });
     for (const warning of report.warnings) ctx.warn(warning);
     const a = report.articles;
+    const drafts =
+      a.drafts === 0
+        ? ""
+        : ctx.site.config.enrich.drafts === "preview"
+          ? `, ${a.drafts} draft preview(s)`
+          : `, ${a.drafts} draft(s) held back`;
     return {
       counts: ctx.dryRun
         ? { write: report.written.length, remove: report.removed.length }
         : { written: report.written.length, unchanged: report.unchanged, removed: report.removed.length },
-      summary: `${ctx.dryRun ? "would write" : "wrote"} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.removed.length} ${ctx.dryRun ? "to remove" : "removed"}; ${a.published} article(s) published`,
+      summary: `${ctx.dryRun ? "would write" : "wrote"} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.removed.length} ${ctx.dryRun ? "to remove" : "removed"}; ${a.published} article(s) published${drafts}`,
       plan: ctx.dryRun
         ? [...report.removed.map((p) => `remove ${p}`), ...report.written.map((p) => `write  ${p}`)]
         : [],
