@@ -47,6 +47,11 @@ export const ArticleSchema = z.strictObject({
   /** ISO 8601 with offset; defaults to publishedAt when absent. */
   updatedAt: z.string().datetime({ offset: true }).optional(),
   status: z.enum(["draft", "ready"]),
+  /**
+   * Articles that are translations of each other share this key (any string, e.g. the English slug); with
+   * `enrich.languages` set, their pages name each other as hreflang alternates.
+   */
+  translationKey: z.string().min(1).optional(),
   image: ArticleImageSchema.optional(),
   internalLinks: z.array(InternalLinkSchema),
   generatedBy: z.strictObject({

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent, readdirSync, statSync } from "node:fs";
-import { copyFile, mkdir, rename, rm, rmdir, utimes } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, rm, rmdir, utimes } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { writeFileAtomic as writeFileAtomicShared } from "../files.ts";
 
@@ -65,6 +65,42 @@ export async function copyFileAtomic(src: string, dest: string, mtimeMs: number)
   }
 }
 
+/**
+ * Puts a copy of `src` at `dest` as a hard link: no bytes are copied and the copy has the source's size and mtime by
+ * construction. Safe because nothing edits files in place: export/ and output/ are both replaced by rename. Falls back
+ * to `copyFileAtomic` where links are impossible (another file system, no link support). `dirs` remembers folders
+ * already created during a run.
+ */
+export async function linkOrCopyAtomic(
+  src: string,
+  dest: string,
+  mtimeMs: number,
+  options: { exists: boolean; dirs: Set<string> },
+): Promise<void> {
+  const dir = dirname(dest);
+  if (!options.dirs.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    options.dirs.add(dir);
+  }
+  // A new name is linked in place (link never leaves a partial file); an existing one is replaced by rename.
+  const target = options.exists ? join(dir, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`) : dest;
+  try {
+    await link(src, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && !options.exists) return linkOrCopyAtomic(src, dest, mtimeMs, { ...options, exists: true });
+    if (code && LINK_UNSUPPORTED.has(code)) return copyFileAtomic(src, dest, mtimeMs);
+    throw error;
+  }
+  if (target === dest) return;
+  try {
+    await rename(target, dest);
+  } catch (error) {
+    await rm(target, { force: true });
+    throw error;
+  }
+}
+
 /** Runs `fn` over `items` with at most `limit` at a time (file work is latency-bound, not CPU-bound). */
 export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -90,3 +126,8 @@ export async function removeAndPrune(root: string, rel: string): Promise<void> {
     dir = dirname(dir);
   }
 }
+
+// --- internal ---
+
+/** Errors of link(2) that mean "copy instead". */
+const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "ENOSYS", "EACCES"]);

@@ -11,12 +11,51 @@ export interface ListingPage {
   description: string;
   crumbs: Crumb[];
   entries: ArticleEntry[];
-  page: number;
-  pages: number;
-  /** Site folder of page 1 of this listing ("blog/", "blog/tag/x/"). */
-  base: string;
+  /** Site folder of the page with newer articles ("blog/page/3/", or the front page), when there is one. */
+  newer?: string | undefined;
+  /** Site folder of the page with older articles, when there is one. */
+  older?: string | undefined;
+  /** Archive page number (counted from the oldest); undefined on the front page. */
+  number?: number | undefined;
   /** Categories listed under the articles (blog index only). */
   categories?: { taxonomy: Taxonomy; count: number }[];
+  /** Draft previews exist: the blog index says so and links to their (noindex) listing. */
+  drafts?: { count: number; path: string } | undefined;
+}
+
+/** One page of a listing as `paginate` lays it out. */
+export interface ListingSlice {
+  path: string;
+  entries: ArticleEntry[];
+  number?: number | undefined;
+  newer?: string | undefined;
+  older?: string | undefined;
+}
+
+/**
+ * Stable pagination: archive pages are numbered from the oldest article, so `page/N/` always holds the same
+ * articles and a new article changes only the front page (and, once the front page overflows, adds the next archive
+ * page). The front page shows the newest articles plus the overflow: `perPage` to `2 × perPage − 1` of them.
+ * `items` are newest first; so is every page.
+ */
+export function paginate(base: string, items: ArticleEntry[], perPage: number): ListingSlice[] {
+  const archived = Math.max(0, Math.floor(items.length / perPage) - 1);
+  const front = items.length - archived * perPage;
+  const slices: ListingSlice[] = [
+    { path: base, entries: items.slice(0, front), older: archived > 0 ? listingPath(base, archived) : undefined },
+  ];
+  for (let n = archived; n >= 1; n--) {
+    // Page n holds the n-th group of perPage articles, counted from the oldest.
+    const end = items.length - (n - 1) * perPage;
+    slices.push({
+      path: listingPath(base, n),
+      entries: items.slice(end - perPage, end),
+      number: n,
+      newer: n === archived ? base : listingPath(base, n + 1),
+      older: n > 1 ? listingPath(base, n - 1) : undefined,
+    });
+  }
+  return slices;
 }
 
 /** Body of an article page; site links are root-relative ("/blog/"), made relative per page later. */
@@ -103,16 +142,18 @@ export function renderListingBody(site: SiteInfo, page: ListingPage): string {
     }
     out.push("</ol>");
   }
-  if (page.pages > 1) {
+  if (page.newer || page.older) {
     out.push(`<nav class="sl-pager-nav" aria-label="Pagination">\n<ul class="sl-pager">`);
-    if (page.page > 1) {
-      out.push(`<li><a href="/${listingPath(page.base, page.page - 1)}" rel="prev">Newer articles</a></li>`);
-    }
-    out.push(`<li>Page ${page.page} of ${page.pages}</li>`);
-    if (page.page < page.pages) {
-      out.push(`<li><a href="/${listingPath(page.base, page.page + 1)}" rel="next">Older articles</a></li>`);
-    }
+    if (page.newer) out.push(`<li><a href="/${page.newer}" rel="prev">Newer articles</a></li>`);
+    if (page.number !== undefined) out.push(`<li>Page ${page.number}</li>`);
+    if (page.older) out.push(`<li><a href="/${page.older}" rel="next">Older articles</a></li>`);
     out.push("</ul>\n</nav>");
+  }
+  if (page.drafts) {
+    // Only a listing of previews is linked (nofollow), never a draft itself: published pages do not point at drafts.
+    out.push(
+      `<p class="sl-drafts-link">${page.drafts.count} draft preview(s), not published: <a href="/${page.drafts.path}" rel="nofollow">draft previews</a></p>`,
+    );
   }
   if (page.categories && page.categories.length > 0) {
     out.push(`<h2>Categories</h2>\n<ul class="sl-categories">`);
@@ -139,12 +180,16 @@ export function renderCrumbs(crumbs: Crumb[]): string {
   return `<nav class="sl-crumbs" aria-label="Breadcrumb">\n<ol>\n${items.join("\n")}\n</ol>\n</nav>`;
 }
 
-/** Site folder of page `n` of a listing whose first page is `base` ("blog/" → "blog/page/2/"). */
+/** Site folder of archive page `n` of a listing whose front page is `base` ("blog/" → "blog/page/2/"). */
 export function listingPath(base: string, n: number): string {
-  return n <= 1 ? base : `${base}page/${n}/`;
+  return `${base}page/${n}/`;
 }
 
-/** Related articles: shared tags weigh most, then category, then keywords; newest first on ties. */
+/**
+ * Related articles: shared tags weigh most, then category, then keywords; on ties the article closest in publication
+ * date wins (then the newer one), so a new article enters the related blocks of its contemporaries only, not of every
+ * article sharing a tag.
+ */
 export function findRelated(entries: ArticleEntry[], limit = 3): Map<ArticleEntry, ArticleEntry[]> {
   // Terms are computed once per article: this runs over every pair that shares one.
   const terms = new Map<ArticleEntry, [string, number][]>();
@@ -173,7 +218,13 @@ export function findRelated(entries: ArticleEntry[], limit = 3): Map<ArticleEntr
       for (const j of peers) if (j !== i) scores.set(j, (scores.get(j) ?? 0) + weight);
     }
     const ranked = [...scores.entries()]
-      .sort((x, y) => y[1] - x[1] || published[y[0]]! - published[x[0]]! || x[0] - y[0])
+      .sort(
+        (x, y) =>
+          y[1] - x[1] ||
+          Math.abs(published[x[0]]! - published[i]!) - Math.abs(published[y[0]]! - published[i]!) ||
+          published[y[0]]! - published[x[0]]! ||
+          x[0] - y[0],
+      )
       .slice(0, limit)
       .map(([j]) => entries[j]!);
     result.set(e, ranked);

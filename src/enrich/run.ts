@@ -6,24 +6,23 @@ import { SiteloomError } from "../errors.ts";
 import { decodePage, spliceBytes } from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
 import {
-  copyFileAtomic,
   forEachLimit,
+  linkOrCopyAtomic,
   removeAndPrune,
   TEMP_PREFIX,
   type TreeFile,
   walkTree,
   writeFileAtomic,
 } from "./files.ts";
-import { parseHtml } from "./html.ts";
 import { localizeUrls, renderMarkdown } from "./markdown.ts";
 import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, slugify, type Taxonomy } from "./model.ts";
-import { findRelated, type ListingPage, listingPath, renderArticleBody, renderListingBody } from "./pages.ts";
+import { findRelated, type ListingPage, paginate, renderArticleBody, renderListingBody } from "./pages.ts";
 import { mergeRobots } from "./robots.ts";
-import { type Crumb, GENERATED_MARKER, type HeadInfo, renderHead } from "./seo.ts";
+import { type Alternate, type Crumb, GENERATED_MARKER, type HeadInfo, renderHead } from "./seo.ts";
 import { buildSitemaps, type ExistingSitemap, parseSitemap, type SitemapUrl } from "./sitemap.ts";
 import {
   CONTENT_SELECTORS,
-  findNavInsertion,
+  findNavInsertionFast,
   hasServerSideCode,
   navLinkEdit,
   prepareTemplate,
@@ -92,7 +91,13 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
 
   mark("template");
   // --- article pages ---
-  const related = findRelated(entries);
+  // A published page never links to a draft: its neighbours and related articles are published ones. A draft preview
+  // may link anywhere.
+  const published = entries.filter((e) => !e.draft);
+  const related = findRelated(published);
+  const relatedOfDrafts = published.length < entries.length ? findRelated(entries) : related;
+  const publishedIndex = new Map(published.map((e, i) => [e, i]));
+  const translations = _translations(entries, info);
   const bodies = new Map<ArticleEntry, string>();
   for (const e of entries) {
     const key = e.hash;
@@ -105,11 +110,15 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     for (const r of cached.removed) warnings.push(`${e.path}: removed ${r}`);
     bodies.set(e, cached.html);
   }
-  // Everything an article page depends on besides the article itself: layout, site settings.
-  const layoutKey = createHash("sha256")
-    .update(template.page.bytes)
-    .update(JSON.stringify([info, cfg.contentSelector ?? "", cfg.navLink, RENDER_VERSION]))
-    .digest("hex");
+  // Everything a generated page depends on besides its own content: layout, site settings.
+  const layoutKey = _digest([
+    createHash("sha256").update(template.page.bytes).digest("hex"),
+    info,
+    cfg.contentSelector ?? "",
+    cfg.navLink,
+    RENDER_VERSION,
+  ]);
+  const link = (x: ArticleEntry | undefined) => (x ? [x.dir, x.article.title] : null);
   entries.forEach((e, i) => {
     const crumbs: Crumb[] = [
       { name: "Home", path: "" },
@@ -117,14 +126,21 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       ...(e.category ? [{ name: e.category.name, path: `${blogDir}category/${e.category.slug}/` }] : []),
       { name: e.article.title, path: `${e.dir}/` },
     ];
-    // entries are newest first: the previous article is the next older one.
-    const prev = entries[i + 1];
-    const next = entries[i - 1];
-    const rel = related.get(e) ?? [];
-    const link = (x: ArticleEntry | undefined) => (x ? [x.dir, x.article.title] : null);
-    const memoKey = createHash("sha256")
-      .update(JSON.stringify([layoutKey, e.hash, link(prev), link(next), rel.map(link)]))
-      .digest("hex");
+    // Lists are newest first: the previous article is the next older one.
+    const list = e.draft ? entries : published;
+    const at = e.draft ? i : publishedIndex.get(e)!;
+    const prev = list[at + 1];
+    const next = list[at - 1];
+    const rel = (e.draft ? relatedOfDrafts : related).get(e) ?? [];
+    const alternates = translations.get(e);
+    const memoKey = _digest([
+      layoutKey,
+      e.hash,
+      link(prev),
+      link(next),
+      rel.map(link),
+      alternates?.map((t) => [t.language, t.url]),
+    ]);
     const render = (): Buffer => {
       const body = renderArticleBody(info, e, bodies.get(e)!, crumbs, { prev, next }, rel);
       const head = renderHead(info, {
@@ -136,16 +152,17 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
         crumbs,
         article: e,
         draft: e.draft,
+        ...(alternates ? { alternates } : {}),
       });
       return renderFromTemplate(template, { dir: e.dir, language: e.article.language, head, body });
     };
     desired.set(e.path, { kind: "lazy", render, memoKey });
-    // A draft preview is reachable from the listings but never offered to search engines.
+    // A draft preview is reachable from the drafts listing but never offered to search engines.
     if (!e.draft) generatedUrls.push({ loc: e.url, lastmod: isoWithOffset(e.modified) });
   });
 
   mark("article pages");
-  // --- listings: blog index, categories, tags ---
+  // --- listings: blog index, categories, tags (published articles only), draft previews ---
   const listings: {
     base: string;
     heading: string;
@@ -154,6 +171,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     crumbs: Crumb[];
     items: ArticleEntry[];
     withCategories?: boolean;
+    drafts?: boolean;
   }[] = [];
   const blogCrumbs: Crumb[] = [
     { name: "Home", path: "" },
@@ -165,11 +183,11 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     titleBase: `Blog | ${info.name}`,
     description: `Articles and news from ${info.name}.`,
     crumbs: blogCrumbs,
-    items: entries,
+    items: published,
     withCategories: true,
   });
-  const categories = _groupBy(entries, (e) => (e.category ? [e.category] : []));
-  const tags = _groupBy(entries, (e) => e.tags);
+  const categories = _groupBy(published, (e) => (e.category ? [e.category] : []));
+  const tags = _groupBy(published, (e) => e.tags);
   for (const { taxonomy, items } of categories) {
     listings.push({
       base: `${blogDir}category/${taxonomy.slug}/`,
@@ -190,23 +208,34 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       items,
     });
   }
+  const draftEntries = entries.filter((e) => e.draft);
+  const draftsDir = `${blogDir}${DRAFTS_FOLDER}/`;
+  if (draftEntries.length > 0) {
+    listings.push({
+      base: draftsDir,
+      heading: "Draft previews",
+      titleBase: `Draft previews | Blog | ${info.name}`,
+      description: `Draft articles of ${info.name}, not published yet.`,
+      crumbs: [...blogCrumbs, { name: "Draft previews", path: draftsDir }],
+      items: draftEntries,
+      drafts: true,
+    });
+  }
   for (const l of listings) {
-    const pages = Math.max(1, Math.ceil(l.items.length / info.perPage));
-    for (let n = 1; n <= pages; n++) {
-      const path = listingPath(l.base, n);
-      const crumbs = n === 1 ? l.crumbs : [...l.crumbs, { name: `Page ${n}`, path }];
+    for (const slice of paginate(l.base, l.items, info.perPage)) {
+      const { path, number } = slice;
+      const crumbs = number === undefined ? l.crumbs : [...l.crumbs, { name: `Page ${number}`, path }];
       const page: ListingPage = {
-        path,
-        heading: n === 1 ? l.heading : `${l.heading} (page ${n})`,
-        title: n === 1 ? l.titleBase : `Page ${n} | ${l.titleBase}`,
-        description: n === 1 ? l.description : `${l.description} Page ${n} of ${pages}.`,
+        ...slice,
+        heading: number === undefined ? l.heading : `${l.heading} (page ${number})`,
+        title: number === undefined ? l.titleBase : `Page ${number} | ${l.titleBase}`,
+        description: number === undefined ? l.description : `${l.description} Page ${number}.`,
         crumbs,
-        entries: l.items.slice((n - 1) * info.perPage, n * info.perPage),
-        page: n,
-        pages,
-        base: l.base,
-        ...(l.withCategories && n === 1
+        ...(l.withCategories && number === undefined
           ? { categories: categories.map((c) => ({ taxonomy: c.taxonomy, count: c.items.length })) }
+          : {}),
+        ...(l.withCategories && number === undefined && draftEntries.length > 0
+          ? { drafts: { count: draftEntries.length, path: draftsDir } }
           : {}),
       };
       const url = absoluteUrl(info.baseUrl, path);
@@ -218,18 +247,30 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
         type: "website",
         crumbs,
         pageType: "CollectionPage",
+        ...(l.drafts ? { draft: true } : {}),
       };
       const dir = path.replace(/\/$/, "");
-      desired.set(`${path}index.html`, {
-        kind: "bytes",
-        data: renderFromTemplate(template, {
+      // Keyed by what the page shows, so an archive page that still lists the same articles is not even rendered.
+      const memoKey = _digest([
+        layoutKey,
+        headInfo,
+        page.heading,
+        page.newer,
+        page.older,
+        page.categories?.map((c) => [c.taxonomy, c.count]),
+        page.drafts,
+        page.entries.map((e) => [e.hash, e.dir]),
+      ]);
+      const render = (): Buffer =>
+        renderFromTemplate(template, {
           dir,
           language: info.language,
           head: renderHead(info, headInfo),
           body: renderListingBody(info, page),
-        }),
-      });
-      const lastmod = newest(page.entries.filter((e) => !e.draft).map((e) => e.modified));
+        });
+      desired.set(`${path}index.html`, { kind: "lazy", render, memoKey });
+      if (l.drafts) continue;
+      const lastmod = newest(page.entries.map((e) => e.modified));
       generatedUrls.push({ loc: url, ...(lastmod ? { lastmod: isoWithOffset(lastmod) } : {}) });
     }
   }
@@ -237,7 +278,6 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   mark("listings");
   // --- feeds ---
   // Feed readers have no robots meta to honour: drafts stay out of the feeds.
-  const published = entries.filter((e) => !e.draft);
   const feedItems: FeedItem[] = published.slice(0, info.feedItems).map((e) => {
     const image = e.article.image
       ? `<p><img src="${_attr(absoluteUrl(info.baseUrl, e.article.image.url))}" alt="${_attr(e.article.image.alt)}"></p>\n`
@@ -266,6 +306,8 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     desired.set("robots.txt", { kind: "bytes", data: robots });
 
   mark("sitemap+robots");
+  const outputFiles = await walkTree(site.paths.output);
+  const outputIndex = new Map(outputFiles.map((f) => [f.path, f]));
   // --- the live site's own files ---
   for (const f of exportFiles) {
     if (desired.has(f.path)) continue;
@@ -273,7 +315,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     if (f.path.startsWith(blogDir) && (await _isGenerated(site.paths.export, f))) continue; // a removed article
     if (f.path.split("/").some((part) => part.startsWith(TEMP_PREFIX))) continue;
     if (cfg.navLink.enabled && /\.(?:html?|shtml|php)$/i.test(f.path)) {
-      const edited = await _navEdit(site.paths.export, site.paths.output, f, cfg, blogDir, cache, skipped);
+      const edited = await _navEdit(site.paths.export, outputIndex.get(f.path), f, cfg, blogDir, cache, skipped);
       desired.set(f.path, edited);
       continue;
     }
@@ -298,8 +340,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const written: string[] = [];
   const removed: string[] = [];
   let unchanged = 0;
-  const outputFiles = await walkTree(site.paths.output);
-  const outputIndex = new Map(outputFiles.map((f) => [f.path, f]));
+  const dirs = new Set<string>();
   const plan = [...desired.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
   await forEachLimit(plan, IO_CONCURRENCY, async ([path, want]) => {
     const have = outputIndex.get(path);
@@ -316,7 +357,12 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
         return;
       }
       written.push(path);
-      if (!dryRun) await copyFileAtomic(join(site.paths.export, path), target, src.mtimeMs);
+      if (!dryRun) {
+        await linkOrCopyAtomic(join(site.paths.export, path), target, src.mtimeMs, {
+          exists: have !== undefined,
+          dirs,
+        });
+      }
       return;
     }
     let data: Buffer;
@@ -384,7 +430,9 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
 // --- internal ---
 
 /** Bumped when generated HTML changes shape, so cached bodies are not reused across versions. */
-const RENDER_VERSION = "1";
+const RENDER_VERSION = "2";
+/** Folder of the draft previews' listing inside the blog (a reserved slug). */
+const DRAFTS_FOLDER = "drafts";
 /** Files read, written or copied at once. */
 const IO_CONCURRENCY = 16;
 
@@ -540,7 +588,7 @@ async function _loadArticles(
     }
     slugs.add(article.slug);
     const entryDir = `${info.blogPath}/${article.slug}`;
-    const reserved = ["page", "category", "tag"];
+    const reserved = ["page", "category", "tag", DRAFTS_FOLDER];
     if (reserved.includes(article.slug)) {
       skipped.push({ path: `articles/${f.path}`, reason: `slug "${article.slug}" is reserved for listing pages` });
       invalid++;
@@ -643,7 +691,7 @@ async function _isGenerated(exportDir: string, f: TreeFile): Promise<boolean> {
 /** The live site's page with the "Blog" link added to its navigation, or a copy when it needs no edit. */
 async function _navEdit(
   exportDir: string,
-  outputDir: string,
+  out: TreeFile | undefined,
   f: TreeFile,
   cfg: RunEnrichOptions["site"]["config"]["enrich"],
   blogDir: string,
@@ -664,14 +712,9 @@ async function _navEdit(
       return { kind: "nav-unchanged", file: f };
     }
     // Edited last time: if the output is still what was written then, it is still right.
-    try {
-      const s = await stat(join(outputDir, f.path));
-      if (s.size === prev.outSize && s.mtimeMs === prev.outMtimeMs) {
-        cache.nextNav[f.path] = prev;
-        return { kind: "keep" };
-      }
-    } catch {
-      // gone: recompute below
+    if (out && out.size === prev.outSize && out.mtimeMs === prev.outMtimeMs) {
+      cache.nextNav[f.path] = prev;
+      return { kind: "keep" };
     }
   }
   const entry: NavCacheEntry = { size: f.size, mtimeMs: f.mtimeMs, config: configKey };
@@ -682,7 +725,7 @@ async function _navEdit(
     return { kind: "nav-unchanged", file: f };
   }
   const dir = dirOf(f.path);
-  const ins = findNavInsertion(parseHtml(page.text), page.text, dir, {
+  const ins = findNavInsertionFast(page.text, dir, {
     label: cfg.navLink.label,
     selector: cfg.navLink.selector,
     blogDir,
@@ -708,6 +751,39 @@ function _groupBy(
     }
   }
   return [...groups.values()].sort((a, b) => a.taxonomy.name.localeCompare(b.taxonomy.name));
+}
+
+/** sha256 of a JSON-able value: the memo key of a generated file's inputs. */
+function _digest(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex");
+}
+
+/**
+ * Published translations of each article (articles sharing a `translationKey`), itself included, when the site
+ * configures languages; hreflang pairs them both ways.
+ */
+function _translations(entries: ArticleEntry[], info: SiteInfo): Map<ArticleEntry, Alternate[]> {
+  const out = new Map<ArticleEntry, Alternate[]>();
+  if (info.languages.length === 0) return out;
+  const groups = new Map<string, ArticleEntry[]>();
+  for (const e of entries) {
+    const key = e.article.translationKey;
+    if (!key || e.draft) continue;
+    const group = groups.get(key) ?? [];
+    group.push(e);
+    groups.set(key, group);
+  }
+  for (const group of groups.values()) {
+    const byLanguage = new Map<string, ArticleEntry>();
+    // One page per language: the newest wins when two claim the same language (entries are newest first).
+    for (const e of group) if (!byLanguage.has(e.article.language)) byLanguage.set(e.article.language, e);
+    if (byLanguage.size < 2) continue;
+    const alternates = [...byLanguage.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([language, e]) => ({ language, url: e.url }));
+    for (const e of byLanguage.values()) out.set(e, alternates);
+  }
+  return out;
 }
 
 function _attr(text: string): string {

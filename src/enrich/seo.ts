@@ -9,6 +9,12 @@ export interface Crumb {
   path: string;
 }
 
+/** A translation of a page: its language (BCP 47) and absolute URL. */
+export interface Alternate {
+  language: string;
+  url: string;
+}
+
 /** What the `<head>` of a generated page says. */
 export interface HeadInfo {
   title: string;
@@ -23,6 +29,8 @@ export interface HeadInfo {
   pageType?: "WebPage" | "CollectionPage";
   /** A draft preview: robots noindex, nofollow, and the style of its notice. @default false */
   draft?: boolean;
+  /** Every language version of the page, itself included (hreflang). @default the page alone */
+  alternates?: Alternate[];
 }
 
 /** Marks pages siteloom generated, so a later export of the live site can tell them from the site's own pages. */
@@ -43,9 +51,14 @@ export function renderHead(site: SiteInfo, info: HeadInfo): string {
   lines.push(
     `<link rel="alternate" type="application/atom+xml" title="${escapeHtml(`${site.name} (Atom)`)}" href="${escapeHtml(absoluteUrl(site.baseUrl, `${feedBase}atom.xml`))}">`,
   );
+  const alternates = info.alternates ?? [{ language: info.language, url: info.url }];
   if (site.languages.length > 0) {
-    lines.push(`<link rel="alternate" hreflang="${escapeHtml(info.language)}" href="${escapeHtml(info.url)}">`);
-    lines.push(`<link rel="alternate" hreflang="x-default" href="${escapeHtml(info.url)}">`);
+    // Every version lists every version, itself included, and the same x-default: search engines ignore one-way pairs.
+    for (const alt of alternates) {
+      lines.push(`<link rel="alternate" hreflang="${escapeHtml(alt.language)}" href="${escapeHtml(alt.url)}">`);
+    }
+    const fallback = alternates.find((alt) => alt.language === site.language) ?? alternates[0]!;
+    lines.push(`<link rel="alternate" hreflang="x-default" href="${escapeHtml(fallback.url)}">`);
   }
   lines.push(_meta("property", "og:type", info.type));
   lines.push(_meta("property", "og:title", a?.title ?? info.title));
@@ -53,6 +66,9 @@ export function renderHead(site: SiteInfo, info: HeadInfo): string {
   lines.push(_meta("property", "og:url", info.url));
   lines.push(_meta("property", "og:site_name", site.name));
   lines.push(_meta("property", "og:locale", ogLocale(info.language)));
+  for (const alt of alternates) {
+    if (alt.url !== info.url) lines.push(_meta("property", "og:locale:alternate", ogLocale(alt.language)));
+  }
   const image = a?.image ? { ...a.image, url: absoluteUrl(site.baseUrl, a.image.url) } : undefined;
   if (info.article && a) {
     lines.push(_meta("property", "article:published_time", isoWithOffset(a.publishedAt)));

@@ -200,7 +200,7 @@ export function findNavInsertion(
   pageDir: string,
   nav: NavLinkOptions,
 ): NavInsertion | undefined {
-  const candidates = nav.selector ? [nav.selector] : ["nav ul", "nav"];
+  const candidates = _navSelectors(nav);
   let list: HtmlElement | undefined;
   for (const s of candidates) {
     list = querySelector(doc, parseSelector(s));
@@ -233,6 +233,23 @@ export function findNavInsertion(
   };
 }
 
+/**
+ * `findNavInsertion` for a page's source text, parsing only as much as needed: the navigation sits near the top of
+ * a page, and an element that closes before a cut point is parsed the same with or without the rest of the page
+ * (HTML is parsed front to back). The prefix answer is used only when the first selector matches an element whose
+ * end tag lies inside it; otherwise the whole page is parsed.
+ */
+export function findNavInsertionFast(text: string, pageDir: string, nav: NavLinkOptions): NavInsertion | undefined {
+  const close = /<\/nav\s*>/i.exec(text);
+  const cut = close ? close.index + close[0].length : Math.min(text.length, NAV_PREFIX_CHARS);
+  if (cut < text.length) {
+    const doc = parseHtml(text.slice(0, cut));
+    const first = querySelector(doc, parseSelector(_navSelectors(nav)[0]!));
+    if (first?.sourceCodeLocation?.endTag) return findNavInsertion(doc, text, pageDir, nav);
+  }
+  return findNavInsertion(parseHtml(text), text, pageDir, nav);
+}
+
 /** The edit inserting the "Blog" link for a page in `pageDir`. */
 export function navLinkEdit(ins: NavInsertion, pageDir: string, nav: { label: string; blogDir: string }): TextEdit {
   const href = relativeTo(pageDir, nav.blogDir);
@@ -245,7 +262,14 @@ export function navLinkEdit(ins: NavInsertion, pageDir: string, nav: { label: st
 
 // --- internal ---
 
+/** Characters parsed first when looking for a navigation that is not a `<nav>` element. */
+const NAV_PREFIX_CHARS = 16 * 1024;
+
 const URL_ATTRS = new Set(["href", "src", "action", "poster", "cite", "formaction", "background", "data", "longdesc"]);
+
+function _navSelectors(nav: NavLinkOptions): string[] {
+  return nav.selector ? [nav.selector] : ["nav ul", "nav"];
+}
 
 function _isSeoElement(el: HtmlElement): boolean {
   const name = (getAttr(el, "name") ?? "").toLowerCase();

@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { walkTree } from "../../src/enrich/files.ts";
 import { runEnrich } from "../../src/enrich/index.ts";
 import { useTempDir } from "../support/cli.ts";
-import { elements, xmllint } from "./helpers.ts";
+import { elements, linksOf, xmllint } from "./helpers.ts";
 import { createSite, makeArticle } from "./support.ts";
 
 const DRAFT = "choosing-flour-for-a-country-loaf";
@@ -51,9 +52,21 @@ describe("enrich: draft articles", () => {
     expect([...published.matchAll(ROBOTS)].map((m) => m[1])).toEqual(["index, follow, max-image-preview:large"]);
     expect(published).not.toContain("Draft — sample content");
 
-    // Listed (and labelled) on the blog index; absent from the sitemap, RSS and Atom.
+    // Listed (and labelled) only on the noindex listing of previews, which the blog index names (nofollow).
+    const previews = await readFile(join(site.paths.output, "blog/drafts/index.html"), "utf8");
+    expect(previews).toMatch(new RegExp(`href="\\.\\./${DRAFT}/">[^<]*</a> <small class="sl-draft-label">`));
+    expect([...previews.matchAll(ROBOTS)].map((m) => m[1])).toEqual(["noindex, nofollow"]);
     const index = await readFile(join(site.paths.output, "blog/index.html"), "utf8");
-    expect(index).toMatch(new RegExp(`href="${DRAFT}/">[^<]*</a> <small class="sl-draft-label">`));
+    expect(index).toContain('<a href="drafts/" rel="nofollow">draft previews</a>');
+    // No published page (article, neighbour links, related block, listings) points at the draft.
+    for (const f of await walkTree(site.paths.output)) {
+      if (!f.path.endsWith(".html") || f.path.startsWith("blog/drafts/") || f.path === DRAFT_PAGE) continue;
+      const html = await readFile(join(site.paths.output, f.path), "utf8");
+      expect(
+        linksOf(html).filter((l) => l.includes(DRAFT)),
+        f.path,
+      ).toEqual([]);
+    }
     const sitemap = await sitemapText(site.paths.output);
     expect(sitemap).toContain("https://www.example.com/blog/why-sourdough-needs-time/");
     expect(sitemap).not.toContain(DRAFT);
