@@ -4,6 +4,7 @@ import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
 import { Client, type FileInfo, FileType, FTPError } from "basic-ftp";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
+import { okReply, type PipelinedReply, passivePort, sendPipelined, storeTo } from "./ftp-pipeline.ts";
 import {
   filterListing,
   joinRemote,
@@ -63,20 +64,25 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     if (secure === "explicit") await client.useTLS(tlsOptions);
     // Check a pinned certificate before the password goes over the wire.
     if (secure !== false && options.tlsFingerprint) _checkFingerprint(client.ftp.socket as TLSSocket, options, label);
-    if (encoding === "utf8") await client.sendIgnoringError("OPTS UTF8 ON");
     await client.login(options.user ?? "anonymous", options.password?.reveal() ?? "anonymous@");
-    features = await client.features();
-    client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
-    await client.send("TYPE I");
-    await client.sendIgnoringError("STRU F");
+    // The session settings in one round trip (pipelined): their replies do not change what is sent next.
     // Latin-1 servers get no OPTS UTF8: some switch their file name encoding on it.
-    if (encoding === "utf8") await client.sendIgnoringError("OPTS UTF8 ON");
-    if (features.has("MLST")) await client.sendIgnoringError("OPTS MLST type;size;modify;unix.mode;");
-    if (client.ftp.hasTLS) {
-      await client.sendIgnoringError("PBSZ 0");
-      await client.send("PROT P");
-    }
-    if (!root.startsWith("/")) root = normalizeRoot(`${await client.pwd()}/${root}`);
+    const settings = [
+      "FEAT",
+      "TYPE I",
+      ...(encoding === "utf8" ? ["OPTS UTF8 ON"] : []),
+      ...(client.ftp.hasTLS ? ["PBSZ 0", "PROT P"] : []),
+      // Servers without MLST refuse this one: harmless, and cheaper than a round trip of its own after FEAT.
+      "OPTS MLST type;size;modify;unix.mode;",
+      ...(root.startsWith("/") ? [] : ["PWD"]),
+    ];
+    const replies = await sendPipelined(client.ftp, settings);
+    const reply = (command: string) => replies[settings.indexOf(command)];
+    features = _parseFeatures(reply("FEAT"));
+    okReply(reply("TYPE I"), "TYPE I");
+    if (client.ftp.hasTLS) okReply(reply("PROT P"), "PROT P");
+    client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
+    if (!root.startsWith("/")) root = normalizeRoot(`${_parsePwd(okReply(reply("PWD"), "PWD"))}/${root}`);
   } catch (error) {
     client.close();
     throw _connectError(error, label, options);
@@ -86,11 +92,74 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
   // does must not interleave commands: serialise.
   let queue: Promise<unknown> = Promise.resolve();
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = queue.then(fn, fn);
+  // A passive port asked for ahead of time (pipelined with the last rename) for the next atomic upload. Any other
+  // command sequence may open its own, which closes this one on most servers: only `put` keeps it.
+  let prefetched: { port: number; at: number } | undefined;
+  function serial<T>(fn: () => Promise<T>, keepPassive = false): Promise<T> {
+    const run = () => {
+      if (!keepPassive) prefetched = undefined;
+      return fn();
+    };
+    const next = queue.then(run, run);
     queue = next.catch(() => undefined);
     return next;
   }
+  const passiveCommand = () => (features.has("EPSV") || !features.has("PASV") ? "EPSV" : "PASV");
+  const checkData =
+    secure !== false && options.tlsFingerprint
+      ? (socket: TLSSocket) => {
+          // A resumed session is the control connection's own, already checked: it carries no certificate.
+          if (!socket.isSessionReused()) _checkFingerprint(socket, options, label);
+        }
+      : undefined;
+
+  /** The atomic upload of one file: STOR to the temp name, size check, then RNFR/RNTO with the next EPSV. */
+  async function put(
+    source: string | Readable,
+    temp: string,
+    path: string,
+    expectedSize: number | undefined,
+  ): Promise<void> {
+    const tempPath = full(temp, "upload");
+    const target = full(path, "upload");
+    const ahead =
+      prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
+    prefetched = undefined;
+    const port = ahead?.port ?? passivePort(okReply((await sendPipelined(client.ftp, [passiveCommand()]))[0], "EPSV"));
+    const input = client.ftp.hasTLS ? await _delayEmptyEnd(source) : source;
+    // SIZE rides behind STOR: the server answers it as soon as the file is complete.
+    const sizeAfter = expectedSize !== undefined && features.has("SIZE");
+    const [, sizeReply] = await storeTo(client.ftp, input, tempPath, {
+      command: "STOR",
+      port,
+      ...(sizeAfter ? { after: [`SIZE ${tempPath}`] } : {}),
+      ...(checkData ? { checkData } : {}),
+    });
+    if (expectedSize !== undefined) {
+      const size = sizeAfter ? _sizeOf(sizeReply) : await _remoteSize(tempPath, temp);
+      if (size !== expectedSize) {
+        throw new SiteloomError(
+          "ERR_TRANSFER_IO",
+          `size check failed after upload: the server has ${size ?? "no"} bytes, expected ${expectedSize}`,
+        );
+      }
+    }
+    const replies = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, passiveCommand()]);
+    okReply(replies[0], "RNFR");
+    okReply(replies[1], "RNTO");
+    const next = replies[2];
+    if (next !== undefined && !(next instanceof FTPError)) prefetched = { port: passivePort(next), at: Date.now() };
+  }
+
+  /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
+  async function _remoteSize(target: string, path: string): Promise<number | undefined> {
+    const segments = splitRemotePath(path, "stat");
+    const name = segments.pop() ?? "";
+    const quick = await _quickStat(client, features, target, name);
+    if (quick !== null) return quick?.size;
+    return (await listDir(segments.join("/"))).find((entry) => entry.name === name)?.size;
+  }
+
   const full = (path: string, op: string) => joinRemote(root, path, op);
   let rootExists = false;
 
@@ -267,6 +336,35 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
           label,
         ),
       ),
+    put: (source, temp, path, putOptions = {}) =>
+      serial(() => _op("upload", path, () => put(source, temp, path, putOptions.expectedSize), label), true),
+    mkdirMany: (paths) =>
+      serial(() =>
+        _op(
+          "mkdir",
+          paths[0] ?? "",
+          async () => {
+            // Parents come first in `paths` and the server runs pipelined commands in order.
+            const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
+            for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
+              const batch = targets.slice(i, i + _PIPELINE_BATCH);
+              const replies = await sendPipelined(
+                client.ftp,
+                batch.map((target) => `MKD ${target}`),
+              );
+              for (const [j, reply] of replies.entries()) {
+                if (!(reply instanceof FTPError)) continue;
+                // 550/521 when it exists: confirm by entering it; otherwise report the MKD reply.
+                await client.cd(batch[j]!).catch(() => {
+                  throw reply;
+                });
+              }
+            }
+            rootExists = true;
+          },
+          label,
+        ),
+      ),
     async close() {
       await queue.catch(() => undefined);
       client.close();
@@ -358,6 +456,31 @@ function _parseMlsxTime(fact: string | undefined): number | undefined {
 function _ancestors(root: string): string[] {
   const parts = root.split("/").filter((part) => part !== "");
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
+}
+
+/** "213 10011" → 10011; undefined for an error reply (no such file). */
+function _sizeOf(reply: PipelinedReply | undefined): number | undefined {
+  if (reply === undefined || reply instanceof FTPError) return undefined;
+  const match = /^213\s+(\d+)/.exec(reply.message.trim());
+  return match ? Number(match[1]) : undefined;
+}
+
+/** FEAT's multi-line reply: " MLST type*;size*;" → MLST → "type*;size*;". A refused FEAT means no features. */
+function _parseFeatures(reply: PipelinedReply | undefined): Map<string, string> {
+  const features = new Map<string, string>();
+  if (reply === undefined || reply instanceof FTPError) return features;
+  for (const line of reply.message.split("\n").slice(1, -1)) {
+    const [name, value] = line.trim().split(" ");
+    if (name) features.set(name.toUpperCase(), value ?? "");
+  }
+  return features;
+}
+
+/** `257 "/the/dir" is the current directory` → /the/dir (a doubled quote inside stands for one). */
+function _parsePwd(reply: { message: string }): string {
+  const match = /"((?:[^"]|"")+)"/.exec(reply.message);
+  if (!match?.[1]) throw new Error(`cannot read the directory from the reply "${reply.message.trim()}"`);
+  return match[1].replace(/""/g, '"');
 }
 
 function _tlsOptions(options: FtpRemoteOptions): TlsOptions {
@@ -462,6 +585,12 @@ async function _delayEmptyEnd(source: string | Readable): Promise<string | Reada
 }
 
 const _EMPTY_UPLOAD_DELAY_MS = 100;
+
+/** A prefetched passive port older than this is not trusted (servers stop listening after a while). */
+const _PREFETCH_MAX_AGE_MS = 5_000;
+
+/** Commands per pipelined write (directory creation). */
+const _PIPELINE_BATCH = 100;
 
 async function* _emptyAfter(ms: number): AsyncGenerator<Buffer> {
   await new Promise((resolve) => setTimeout(resolve, ms));

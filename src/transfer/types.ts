@@ -38,6 +38,14 @@ export interface RemoteFS {
   removeDir(path: string): Promise<void>;
   /** Creates the directory and its parents; no error when it exists. */
   mkdir(path: string): Promise<void>;
+  /**
+   * Optional, for protocols where round trips dominate: the whole atomic upload of one local file — to the temp name
+   * `temp`, then (with `expectedSize`) a check of the size the server holds, then a rename over `path` — in as few
+   * round trips as the protocol allows. Callers without it do upload, stat and rename.
+   */
+  put?(source: string | Readable, temp: string, path: string, options?: { expectedSize?: number }): Promise<void>;
+  /** Optional: creates directories whose parents exist or come earlier in `paths`, in as few round trips as possible. */
+  mkdirMany?(paths: string[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -64,6 +64,44 @@ describe("transfer: pool over vsftpd through the fault proxy", () => {
     }
   });
 
+  it("put (pipelined upload, size check, rename): a reset mid-transfer is replaced; no final name holds a part", async () => {
+    const pool = createRemotePool({ connect, size: 1 });
+    const resets = proxy.stats.resets;
+    try {
+      proxy.addFault({ on: "data", afterBytes: 500_000, action: "reset" });
+      await expect(
+        pool.run((fs) => fs.put!(payloadFile, ".in.put.bin.1", "put.bin", { expectedSize: 3 << 20 })),
+      ).resolves.toBeUndefined();
+      expect(proxy.stats.resets - resets).toBe(1);
+      expect(pool.connectionsOpened).toBe(2);
+      expect((await readFile(join(server.rootDir, "put.bin"))).equals(payload)).toBe(true);
+      await expect(readFile(join(server.rootDir, ".in.put.bin.1"))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("put: a refused STOR or a wrong size is an operation error and the connection stays in step", async () => {
+    const pool = createRemotePool({ connect, size: 1 });
+    try {
+      const refused = pool.run((fs) => fs.put!(payloadFile, "missing-dir/.in.x.1", "missing-dir/x", {}));
+      await expect(refused).rejects.toThrow(/cannot upload "missing-dir\/x": server replied 553/);
+      const short = pool.run((fs) => fs.put!(payloadFile, ".in.short.1", "short.bin", { expectedSize: 12 }));
+      await expect(short).rejects.toThrow(/size check failed after upload: the server has 3145728 bytes, expected 12/);
+      await expect(readFile(join(server.rootDir, "short.bin"))).rejects.toThrow(/ENOENT/);
+      // the replies of the pipelined commands were all read: the same connection goes on with the right answers
+      await pool.run((fs) =>
+        fs.put!(Readable.from([Buffer.from("after")]), ".in.after.1", "after.txt", { expectedSize: 5 }),
+      );
+      await pool.run((fs) => fs.mkdirMany!(["made", "made/deeper", "made"]));
+      expect(await pool.run((fs) => fs.read("after.txt"))).toEqual(Buffer.from("after"));
+      expect((await pool.run((fs) => fs.stat("made/deeper")))?.type).toBe("dir");
+      expect(pool.connectionsOpened).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("replaces a connection whose download stalls (timeout), and a stalled login", async () => {
     await writeFile(join(server.rootDir, "stall.bin"), payload);
     await server.own(join(server.rootDir, "stall.bin"));

@@ -483,52 +483,48 @@ interface _RunContext {
 const RESUME_MIN_BYTES = 256 * 1024;
 
 /**
- * Uploads a phase in chunks: every file of a chunk goes to its temp name, the chunk's directories are listed once to
- * check the sizes (one LIST per directory rather than one per file), then the temps are renamed into place. A file
- * whose size does not match is uploaded again and checked on its own.
+ * Uploads a phase: every file goes to a temp name, is checked and renamed into place on one pooled connection, the
+ * pool's connections working in parallel. Where the backend has `put` (FTP) that is a few pipelined round trips.
  */
 async function _deployPhase(ctx: _RunContext, phaseFiles: LocalFile[], phase: Phase): Promise<void> {
-  // Big files first, then by path: a chunk holds files of similar size (little waiting at its end for one slow
-  // transfer) from few directories (few listings for the size check).
-  const bucket = (f: LocalFile) => (f.size >= 1 << 20 ? 0 : f.size >= 1 << 18 ? 1 : f.size >= 1 << 16 ? 2 : 3);
-  const files = [...phaseFiles].sort((a, b) => bucket(a) - bucket(b) || _cmp(a.path, b.path));
-  const chunkSize = Math.max(128, ctx.pool.size * 16);
-  for (let i = 0; i < files.length; i += chunkSize) {
-    const chunk = files.slice(i, i + chunkSize);
-    const sent: LocalFile[] = [];
-    await _parallel(chunk, ctx.pool.size, async (file) => {
-      if (await _sendTemp(ctx, file, false)) sent.push(file);
-      else _phaseProgress(ctx, phase, files.length, file, false);
-    });
-    const checked = ctx.options.config.verify === "none" ? sent : await _checkSizes(ctx, sent, phase, files.length);
-    await _parallel(checked, ctx.pool.size, async (file) => {
-      const ok = await _withRetries(ctx, file.path, (fs) => fs.rename(tempNameFor(file.path, ctx.runId), file.path));
-      if (ok) {
-        await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
-        ctx.result.stats.uploaded++;
-        ctx.result.stats.bytes += file.size;
-      }
-      _phaseProgress(ctx, phase, files.length, file, ok);
-    });
-  }
+  // Big files first: a slow transfer starting last would keep the phase waiting at its end.
+  const files = [...phaseFiles].sort((a, b) => b.size - a.size || _cmp(a.path, b.path));
+  await _parallel(files, ctx.pool.size, async (file) => {
+    const ok = await _putFile(ctx, file);
+    if (ok) {
+      await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
+      ctx.result.stats.uploaded++;
+      ctx.result.stats.bytes += file.size;
+    }
+    _phaseProgress(ctx, phase, files.length, file, ok);
+  });
 }
 
-/** Uploads one file to its temp name (resuming a partial temp when possible); `checkSize` stats it afterwards. */
-async function _sendTemp(ctx: _RunContext, file: LocalFile, checkSize: boolean): Promise<boolean> {
+/**
+ * Uploads one file to its temp name (resuming a partial temp when possible), checks it (`deploy.verify`) and renames
+ * it into place. Retried with backoff; a retry after a broken transfer of a large file resumes from what arrived.
+ */
+async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
   const { options } = ctx;
   const local = join(options.outputDir, ...file.path.split("/"));
   const tmp = tempNameFor(file.path, ctx.runId);
-  let tryResume = ctx.resumable.has(file.path);
+  const verify = options.config.verify;
+  const large = file.size >= RESUME_MIN_BYTES;
+  let tryResume = large && ctx.resumable.has(file.path);
   return _withRetries(ctx, file.path, async (fs) => {
     let startAt = 0;
-    if (tryResume && file.size >= RESUME_MIN_BYTES) {
+    if (tryResume) {
       const partial = await fs.stat(tmp).catch(() => undefined);
       if (partial?.type === "file" && partial.size > 0 && partial.size < file.size) startAt = partial.size;
     }
-    tryResume = true; // a retry after a broken transfer resumes from what arrived
+    tryResume = large; // a retry after a broken transfer resumes from what arrived
+    if (startAt === 0 && fs.put && verify !== "hash") {
+      await fs.put(local, tmp, file.path, verify === "size" ? { expectedSize: file.size } : {});
+      return;
+    }
     await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp));
     if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
-    if (checkSize) {
+    if (verify !== "none") {
       const st = await fs.stat(tmp);
       if (st === undefined || st.size !== file.size) {
         tryResume = false;
@@ -538,7 +534,7 @@ async function _sendTemp(ctx: _RunContext, file: LocalFile, checkSize: boolean):
         );
       }
     }
-    if (options.config.verify === "hash") {
+    if (verify === "hash") {
       const copy = join(tmpdir(), `siteloom-verify-${ctx.runId}-${randomBytes(4).toString("hex")}`);
       try {
         await fs.download(tmp, copy);
@@ -550,31 +546,8 @@ async function _sendTemp(ctx: _RunContext, file: LocalFile, checkSize: boolean):
         await rm(copy, { force: true });
       }
     }
+    await fs.rename(tmp, file.path);
   });
-}
-
-/** Lists each directory of `files` once and returns the files whose temp has the right size (others re-sent). */
-async function _checkSizes(ctx: _RunContext, files: LocalFile[], phase: Phase, total: number): Promise<LocalFile[]> {
-  const byDir = new Map<string, LocalFile[]>();
-  for (const file of files) {
-    const slash = file.path.lastIndexOf("/");
-    const dir = slash === -1 ? "" : file.path.slice(0, slash);
-    byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
-  }
-  const ok: LocalFile[] = [];
-  await _parallel([...byDir], ctx.pool.size, async ([dir, group]) => {
-    const entries = await _retry(ctx.options.config, ctx.random, () => ctx.pool.run((fs) => fs.list(dir))).catch(
-      () => undefined,
-    );
-    const sizes = new Map((entries ?? []).map((e) => [e.name, e.size]));
-    for (const file of group) {
-      const tmpName = tempNameFor(file.path, ctx.runId).split("/").at(-1)!;
-      if (sizes.get(tmpName) === file.size) ok.push(file);
-      else if (await _sendTemp(ctx, file, true)) ok.push(file);
-      else _phaseProgress(ctx, phase, total, file, false);
-    }
-  });
-  return ok;
 }
 
 function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: LocalFile, ok: boolean): void {
@@ -631,6 +604,20 @@ async function _withRetries(
 }
 
 async function _mkdirs(ctx: _RunContext, dirs: string[]): Promise<void> {
+  if (dirs.length === 0) return;
+  // One pipelined batch where the backend can (parents are sorted first); else one level at a time, in parallel.
+  const many = await ctx.pool
+    .run(async (fs) => {
+      if (!fs.mkdirMany) return false;
+      await fs.mkdirMany(dirs);
+      return true;
+    })
+    .catch(() => false);
+  if (many) {
+    ctx.result.stats.dirsCreated += dirs.length;
+    ctx.progress({ ..._counts(ctx), phase: "mkdir", done: dirs.length, total: dirs.length });
+    return;
+  }
   let done = 0;
   const byDepth = new Map<number, string[]>();
   for (const dir of dirs) {
@@ -660,6 +647,10 @@ async function _writeRemoteManifest(
         const htaccess = `${manifestDir}/.htaccess`;
         await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, ctx.runId));
         await fs.rename(tempNameFor(htaccess, ctx.runId), htaccess);
+      }
+      if (fs.put) {
+        await fs.put(Readable.from([data]), tmp, target, { expectedSize: data.length });
+        return;
       }
       await fs.upload(Readable.from([data]), tmp);
       await fs.rename(tmp, target);

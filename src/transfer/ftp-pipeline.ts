@@ -1,0 +1,189 @@
+// Round-trip savers for FTP on top of basic-ftp's control connection. On a link with 50 ms of latency every command
+// that waits for the previous reply costs 50 ms, and an atomic upload made of EPSV, STOR (wait for 150, send, wait
+// for 226), SIZE, RNFR and RNTO spends most of its time waiting. Here:
+// - commands whose replies do not decide what is sent next go out in one write and their replies are read in order
+//   (command pipelining: servers read the control connection as a stream, one line at a time);
+// - STOR goes out while the data connection is still being opened, and the file follows as soon as it is open,
+//   without waiting for the 150 reply (the bytes wait in the socket until the server reads them);
+// - data sockets run without Nagle's delay, so the last partial segment of a small file does not wait for an ACK.
+import { createReadStream } from "node:fs";
+import type { Socket } from "node:net";
+import { pipeline, type Readable } from "node:stream";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { type FTPContext, FTPError, type FTPResponse } from "basic-ftp";
+
+/** A reply, or the error reply (4xx/5xx) of one pipelined command. */
+export type PipelinedReply = FTPResponse | FTPError;
+
+/**
+ * Sends `commands` in one write and resolves with one final reply per command, in order (preliminary 1xx replies are
+ * skipped). Error replies are returned, not thrown: the caller knows which ones matter. A broken connection rejects.
+ */
+export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
+  for (const command of commands) {
+    if (/[\r\n\0]/.test(command)) throw new Error(`Invalid command: contains control characters (${command})`);
+  }
+  const replies: PipelinedReply[] = [];
+  const done = ftp.handle(undefined, (response, task) => {
+    if (response instanceof FTPError) replies.push(response);
+    else if (response instanceof Error) {
+      task.reject(response);
+      return;
+    } else if (response.code >= 200) replies.push(response);
+    if (replies.length === commands.length) task.resolve(replies as unknown as FTPResponse);
+  }) as unknown as Promise<PipelinedReply[]>;
+  for (const command of commands) ftp.log(`> ${command}`);
+  ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
+  return done;
+}
+
+/** Throws the reply when it is an error reply. */
+export function okReply(reply: PipelinedReply | undefined, what: string): FTPResponse {
+  if (reply === undefined) throw new Error(`no reply to ${what}`);
+  if (reply instanceof FTPError) throw reply;
+  return reply;
+}
+
+/** Port of a 229 reply ("(|||6446|)"; some servers use "!"), or of a 227 reply ("(h1,h2,h3,h4,p1,p2)"). */
+export function passivePort(reply: FTPResponse): number {
+  const epsv = /[|!]{3}(\d+)[|!]/.exec(reply.message);
+  if (reply.code === 229 && epsv) return Number(epsv[1]);
+  const pasv = /(?<![-\d])\d+,\d+,\d+,\d+,(\d+),(\d+)/.exec(reply.message);
+  if (reply.code === 227 && pasv) return (Number(pasv[1]) & 255) * 256 + (Number(pasv[2]) & 255);
+  throw new Error(`cannot read the passive port from the reply "${reply.message.trim()}"`);
+}
+
+export interface StoreOptions {
+  /** "STOR" or "APPE". */
+  command: "STOR" | "APPE";
+  /** Where the server listens for the data connection (from EPSV/PASV). The host is the control connection's. */
+  port: number;
+  /** Checks a TLS data connection once it is up (certificate pinning); throws to refuse it. */
+  checkData?: (socket: TLSSocket) => void;
+  /** Local file offset for APPE. */
+  localStart?: number;
+  /** Commands pipelined after the transfer command (e.g. SIZE of the file); their replies follow the transfer's. */
+  after?: string[];
+}
+
+/**
+ * Uploads `source` with STOR/APPE over a passive data connection to `options.port`, sending the command and opening
+ * the connection at once, and the data as soon as it is open. Resolves on the final 2xx reply once all bytes went
+ * out, with the replies to the transfer command and to `options.after`. An error reply to the transfer command rejects
+ * with the FTPError once every reply has arrived, leaving the control connection usable; anything else (a reset, a
+ * timeout, a refused certificate) closes the control connection, whose state is then unknown.
+ */
+export function storeTo(
+  ftp: FTPContext,
+  source: string | Readable,
+  remotePath: string,
+  options: StoreOptions,
+): Promise<PipelinedReply[]> {
+  const host = ftp.socket.remoteAddress;
+  if (host === undefined) return Promise.reject(new Error("the control connection is closed"));
+  const raw = ftp._newSocket();
+  let data: Socket | TLSSocket = raw;
+  // The transfer command and the ones pipelined after it: the server runs those once the transfer is over, so
+  // their replies follow the transfer's without a round trip of their own.
+  const commands = [`${options.command} ${remotePath}`, ...(options.after ?? [])];
+  const replies: PipelinedReply[] = [];
+  let refused: FTPError | undefined;
+  let sent = false;
+  let settled = false;
+  return new Promise<PipelinedReply[]>((resolve, reject) => {
+    const stopData = () => {
+      data.destroy();
+      raw.destroy();
+    };
+    /** A broken transfer: the state of the control connection is unknown, so it is closed. */
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      stopData();
+      ftp.socket.setTimeout(0);
+      ftp.closeWithError(error);
+      reject(error);
+    };
+    const finish = () => {
+      if (settled || replies.length < commands.length || !(sent || refused)) return;
+      settled = true;
+      stopData();
+      if (refused) reject(refused);
+      else resolve(replies);
+    };
+    raw.setNoDelay(true);
+    raw.setTimeout(ftp.timeout, () => fail(new Error(`Timeout (data connection to ${host}:${options.port})`)));
+    raw.on("error", (error) => fail(new Error(`Can't open data connection in passive mode: ${error.message}`)));
+    raw.connect({ port: options.port, host, family: ftp.ipFamily }, () => {
+      if (refused) return;
+      if (!(ftp.socket && "encrypted" in ftp.socket)) {
+        send();
+        return;
+      }
+      const tls = tlsConnect({
+        ...ftp.tlsOptions,
+        socket: raw,
+        // The server expects the control connection's TLS session to be resumed (vsftpd require_ssl_reuse).
+        session: ftp.tlsSessionStore ?? (ftp.socket as TLSSocket).getSession(),
+      });
+      tls.on("session", (session) => {
+        ftp.tlsSessionStore = session;
+      });
+      tls.on("error", (error) => fail(error));
+      data = tls;
+      tls.once("secureConnect", () => {
+        try {
+          options.checkData?.(tls);
+        } catch (error) {
+          fail(error as Error);
+          return;
+        }
+        send();
+      });
+    });
+    const send = () => {
+      // The control connection is quiet while the data flows: the data socket's inactivity timeout watches instead.
+      ftp.socket.setTimeout(0);
+      const input =
+        typeof source === "string"
+          ? createReadStream(source, options.localStart ? { start: options.localStart } : {})
+          : source;
+      pipeline(input, data, (error) => {
+        if (refused) return;
+        if (error) fail(error);
+        else {
+          sent = true;
+          ftp.socket.setTimeout(ftp.timeout);
+          finish();
+        }
+      });
+    };
+    ftp
+      .handle(undefined, (response, task) => {
+        if (response instanceof Error && !(response instanceof FTPError)) {
+          task.reject(response);
+          fail(response);
+          return;
+        }
+        if (!(response instanceof FTPError) && response.code < 200) return; // 150/125: the data is on its way
+        replies.push(response);
+        if (replies.length === 1) {
+          if (response instanceof FTPError) {
+            // Refused (550, 553, 452…): no data goes; the connection stays usable once every reply is in.
+            refused = response;
+            stopData();
+          } else if (response.code >= 300) {
+            task.reject(new Error("unexpected reply"));
+            fail(new Error(`unexpected reply to ${options.command}: ${response.message.trim()}`));
+            return;
+          }
+        }
+        if (replies.length < commands.length) return;
+        task.resolve(replies as unknown as FTPResponse);
+        finish();
+      })
+      .catch(() => undefined);
+    for (const command of commands) ftp.log(`> ${command}`);
+    ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
+  });
+}
