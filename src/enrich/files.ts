@@ -30,7 +30,7 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
     }
     for (const entry of entries) {
       const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-      const full = join(dir, entry.name);
+      const full = `${dir}/${entry.name}`; // dir is already normal: path.join's normalising costs ~2 µs a file
       if (entry.isDirectory()) visit(full, rel);
       else if (entry.isFile()) {
         const s = statSync(full, { throwIfNoEntry: false });
@@ -38,7 +38,7 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
       }
     }
   };
-  visit(root, "");
+  visit(root.replace(/\/+$/, ""), "");
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
