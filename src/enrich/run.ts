@@ -722,7 +722,8 @@ async function _navEdit(
     }
   }
   const entry: NavCacheEntry = { size: f.size, mtimeMs: f.mtimeMs, config: configKey };
-  const page = decodePage(await readFile(join(exportDir, f.path)));
+  // Synchronous: pages are small, and a promise per page left the CPU idle waiting on the thread pool.
+  const page = decodePage(readFileSync(join(exportDir, f.path)));
   if (cfg.skipServerSide && hasServerSideCode(page.text)) {
     skipped.push({ path: f.path, reason: "server-side code (PHP/SSI): navigation left as it is" });
     cache.nextNav[f.path] = entry;
