@@ -15,7 +15,7 @@ import {
   walkElements,
 } from "./html.ts";
 import { localizeUrls } from "./markdown.ts";
-import { dirOf, isRelativeUrl, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
+import { dirOf, isRelativeUrl, rebaseCssUrls, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
 
 /** Content regions tried in order when `enrich.contentSelector` is not set. */
 export const CONTENT_SELECTORS = ["main", "article", "#content", ".content", "#main", ".main"];
@@ -53,8 +53,10 @@ export interface Template {
   lang: { start: number; end: number } | { insertAt: number };
   /** Edits every generated page shares (old SEO tags out, nav state cleared). */
   fixedEdits: TextEdit[];
-  /** Relative URL attributes outside the content region. */
-  urlAttrs: { start: number; end: number; name: string; value: string; srcset: boolean }[];
+  /** Attributes outside the content region holding relative URLs: a URL, a srcset, or CSS (`style`). */
+  urlAttrs: { start: number; end: number; name: string; value: string; kind: "url" | "srcset" | "css" }[];
+  /** `<style>` blocks outside the content region whose CSS holds relative URLs: the range of their text. */
+  styleBlocks: { start: number; end: number; css: string }[];
   /** Where the "Blog" link goes (navLink enabled and the nav does not link to the blog yet). */
   nav?: (NavInsertion & { label: string; blogDir: string }) | undefined;
 }
@@ -144,34 +146,60 @@ export function prepareTemplate(
 
   const dir = dirOf(path);
   const urlAttrs: Template["urlAttrs"] = [];
+  const styleBlocks: Template["styleBlocks"] = [];
+  const inContent = (loc: { startOffset: number; endOffset: number }) =>
+    loc.startOffset >= content.start && loc.endOffset <= content.end;
   const hasBase = querySelectorAll(doc, "base").some((b) => getAttr(b, "href") !== undefined);
   if (!hasBase) {
     for (const [el] of walkElements(doc)) {
+      if (el.tagName === "style") {
+        for (const child of el.childNodes) {
+          const loc = child.sourceCodeLocation;
+          if (child.nodeName !== "#text" || !loc || inContent(loc)) continue;
+          // The source text, not the node's value: the parser turns CRLF into LF, and only URLs may change.
+          const css = page.text.slice(loc.startOffset, loc.endOffset);
+          if (rebaseCssUrls(css, dir, "x/y") !== css)
+            styleBlocks.push({ start: loc.startOffset, end: loc.endOffset, css });
+        }
+      }
       const locs = el.sourceCodeLocation?.attrs;
       if (!locs) continue;
       for (const attr of el.attrs) {
-        const srcset = attr.name === "srcset" || attr.name === "imagesrcset";
-        if (!URL_ATTRS.has(attr.name) && !srcset) continue;
-        if (attr.name === "data" && el.tagName !== "object") continue;
+        const kind =
+          attr.name === "srcset" || attr.name === "imagesrcset"
+            ? "srcset"
+            : attr.name === "style"
+              ? "css"
+              : URL_ATTRS.has(attr.name) && (attr.name !== "data" || el.tagName === "object")
+                ? "url"
+                : undefined;
+        if (!kind) continue;
         const loc = locs[attr.name];
-        if (!loc || (loc.startOffset >= content.start && loc.endOffset <= content.end)) continue;
-        if (!srcset && !isRelativeUrl(attr.value)) continue;
-        urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value: attr.value, srcset });
+        if (!loc || inContent(loc)) continue;
+        if (kind === "url" && !isRelativeUrl(attr.value)) continue;
+        if (kind === "css" && rebaseCssUrls(attr.value, dir, "x/y") === attr.value) continue;
+        urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value: attr.value, kind });
       }
     }
   }
   const insertion = options.nav ? findNavInsertion(doc, page.text, dir, options.nav) : undefined;
   const nav =
     insertion && options.nav ? { ...insertion, label: options.nav.label, blogDir: options.nav.blogDir } : undefined;
-  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, nav };
+  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, nav };
 }
 
 /** Fills the template for one page; only the regions that differ from the template are new bytes. */
 export function renderFromTemplate(tpl: Template, content: PageContent): Buffer {
   const edits: TextEdit[] = [...tpl.fixedEdits];
   for (const u of tpl.urlAttrs) {
-    const next = u.srcset ? rebaseSrcset(u.value, tpl.dir, content.dir) : rebaseUrl(u.value, tpl.dir, content.dir);
+    const rebase = u.kind === "srcset" ? rebaseSrcset : u.kind === "css" ? rebaseCssUrls : rebaseUrl;
+    const next = rebase(u.value, tpl.dir, content.dir);
     if (next !== u.value) edits.push({ start: u.start, end: u.end, text: `${u.name}="${escapeHtml(next)}"` });
+  }
+  for (const b of tpl.styleBlocks) {
+    // Raw text: CSS inside <style> is not entity-decoded, so it goes back as it is, only its URLs moved.
+    const next = rebaseCssUrls(b.css, tpl.dir, content.dir);
+    if (next !== b.css) edits.push({ start: b.start, end: b.end, text: next });
   }
   edits.push({ start: tpl.headInsertAt, end: tpl.headInsertAt, text: content.head });
   const langAttr = `lang="${escapeHtml(content.language)}"`;

@@ -1,9 +1,4 @@
 import { posix } from "node:path";
-import type { TextEdit } from "./encoding.ts";
-import { escapeHtml, getAttr, type HtmlDocument, type HtmlElement, walkElements } from "./html.ts";
-
-/** Attributes holding one URL. */
-const URL_ATTRS = new Set(["href", "src", "action", "poster", "cite", "formaction", "background", "data", "longdesc"]);
 
 /** Whether a URL is document-relative (resolved against the page's own folder). */
 export function isRelativeUrl(url: string): boolean {
@@ -53,35 +48,21 @@ export function rebaseSrcset(value: string, oldDir: string, newDir: string): str
 }
 
 /**
- * Edits that rebase every relative URL attribute of the page, except inside `skip` ranges (the content region,
- * which is replaced anyway). Returns no edits when the page has a `<base href>`, which already anchors its URLs.
+ * Rebases the relative URLs of CSS (a `style` attribute or a `<style>` block): `url(...)` in any quoting and
+ * `@import "..."`. Absolute, root-relative, `data:` and fragment-only URLs are left as they are.
  */
-export function urlRebaseEdits(
-  doc: HtmlDocument,
-  oldDir: string,
-  newDir: string,
-  skip: { start: number; end: number }[] = [],
-): TextEdit[] {
-  const edits: TextEdit[] = [];
-  if (oldDir === newDir) return edits;
-  for (const [el] of walkElements(doc)) {
-    if (el.tagName === "base" && getAttr(el, "href") !== undefined) return [];
-  }
-  for (const [el] of walkElements(doc)) {
-    const attrLocs = el.sourceCodeLocation?.attrs;
-    if (!attrLocs) continue;
-    for (const attr of el.attrs) {
-      const isSrcset = attr.name === "srcset" || (attr.name === "imagesrcset" && el.tagName === "link");
-      if (!URL_ATTRS.has(attr.name) && !isSrcset) continue;
-      if (attr.name === "data" && el.tagName !== "object") continue;
-      const loc = attrLocs[attr.name];
-      if (!loc || skip.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end)) continue;
-      const next = isSrcset ? rebaseSrcset(attr.value, oldDir, newDir) : rebaseUrl(attr.value, oldDir, newDir);
-      if (next === attr.value) continue;
-      edits.push({ start: loc.startOffset, end: loc.endOffset, text: `${attr.name}="${escapeHtml(next)}"` });
-    }
-  }
-  return edits;
+export function rebaseCssUrls(css: string, oldDir: string, newDir: string): string {
+  if (!/url\(|@import/i.test(css)) return css;
+  return css
+    .replace(
+      /(\burl\(\s*)(["']?)([^"')\s]+)\2(\s*\))/gi,
+      (_m, open: string, quote: string, url: string, close: string) => {
+        return `${open}${quote}${rebaseUrl(url, oldDir, newDir)}${quote}${close}`;
+      },
+    )
+    .replace(/(@import\s+)(["'])([^"']+)\2/gi, (_m, at: string, quote: string, url: string) => {
+      return `${at}${quote}${rebaseUrl(url, oldDir, newDir)}${quote}`;
+    });
 }
 
 /** Absolute URL of a site path under the site's base URL (which ends with "/"). */
@@ -93,12 +74,6 @@ export function absoluteUrl(baseUrl: string, sitePath: string): string {
 export function dirOf(sitePath: string): string {
   const d = posix.dirname(sitePath);
   return d === "." ? "" : d;
-}
-
-/** Whether an element is inside a range. */
-export function inRange(el: HtmlElement, range: { start: number; end: number }): boolean {
-  const loc = el.sourceCodeLocation;
-  return !!loc && loc.startOffset >= range.start && loc.endOffset <= range.end;
 }
 
 // --- internal ---

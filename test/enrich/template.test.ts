@@ -1,0 +1,88 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runEnrich } from "../../src/enrich/index.ts";
+import { useTempDir } from "../support/cli.ts";
+import { createSite, makeArticle } from "./support.ts";
+
+const ARTICLE = "blog/why-sourdough-needs-time/index.html";
+
+describe("enrich: template URLs in CSS", () => {
+  it("moves url(...) and @import of style attributes and <style> blocks to the page's depth, byte for byte elsewhere", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: [makeArticle(0)] });
+    const about = join(site.paths.export, "about.html");
+    const style =
+      '<style>\r\n@import "css/print.css";\r\n.hero{background:url("images/hero.png")}\r\n' +
+      ".a{background:url( images/a.png )} .b{background:url('/images/b.png')} .c{background:url(data:image/gif;base64,R0lGOD)}\r\n</style>\n";
+    const html = (await readFile(about, "utf8"))
+      .replace("</head>", `${style}</head>`)
+      .replace(
+        '<header class="site-header">',
+        `<header class="site-header" style="background: url('images/bg.png') no-repeat">`,
+      );
+    await writeFile(about, html);
+    await runEnrich({ site });
+    const page = await readFile(join(site.paths.output, ARTICLE), "utf8");
+    const moved =
+      '<style>\r\n@import "../../css/print.css";\r\n.hero{background:url("../../images/hero.png")}\r\n' +
+      ".a{background:url( ../../images/a.png )} .b{background:url('/images/b.png')} .c{background:url(data:image/gif;base64,R0lGOD)}\r\n</style>\n";
+    expect(page).toContain(moved);
+    expect(page).toContain(
+      `<header class="site-header" style="background: url(&#39;../../images/bg.png&#39;) no-repeat">`,
+    );
+    // The listing one level up gets its own depth.
+    const index = await readFile(join(site.paths.output, "blog/index.html"), "utf8");
+    expect(index).toContain('.hero{background:url("../images/hero.png")}');
+    // The template page itself is the site's own file: untouched.
+    expect(await readFile(join(site.paths.output, "about.html"), "utf8")).toBe(html);
+  });
+});
+
+describe("enrich: hreflang", () => {
+  it("pairs translations sharing a translationKey both ways, with one x-default, and never a draft", async () => {
+    const root = await useTempDir();
+    const en = makeArticle(0, { translationKey: "sourdough" });
+    const de = makeArticle(1, {
+      slug: "warum-sauerteig-zeit-braucht",
+      title: "Warum Sauerteig Zeit braucht",
+      language: "de",
+      translationKey: "sourdough",
+    });
+    const fr = makeArticle(2, {
+      slug: "pourquoi-le-levain",
+      title: "Pourquoi le levain a besoin de temps",
+      language: "fr",
+      translationKey: "sourdough",
+      status: "draft",
+    });
+    const site = await createSite(root, {
+      articles: [en, de, fr, makeArticle(3)],
+      enrich: { languages: ["en", "de", "fr"], drafts: "preview" },
+    });
+    await runEnrich({ site });
+    const links = async (path: string) =>
+      [
+        ...(await readFile(join(site.paths.output, path), "utf8")).matchAll(
+          /<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">/g,
+        ),
+      ].map((m) => `${m[1]} ${m[2]}`);
+    const expected = [
+      "de https://www.example.com/blog/warum-sauerteig-zeit-braucht/",
+      `en https://www.example.com/blog/${en.slug}/`,
+      `x-default https://www.example.com/blog/${en.slug}/`,
+    ];
+    expect(await links(ARTICLE)).toEqual(expected);
+    expect(await links("blog/warum-sauerteig-zeit-braucht/index.html")).toEqual(expected);
+    const de_ = await readFile(join(site.paths.output, "blog/warum-sauerteig-zeit-braucht/index.html"), "utf8");
+    expect(de_).toContain('<html lang="de"');
+    expect(de_).toContain('<meta property="og:locale" content="de_DE">');
+    expect(de_).toContain('<meta property="og:locale:alternate" content="en_US">');
+    // An article without translations names itself and x-default.
+    const alone = `blog/${makeArticle(3).slug}/index.html`;
+    expect(await links(alone)).toEqual([
+      `en https://www.example.com/blog/${makeArticle(3).slug}/`,
+      `x-default https://www.example.com/blog/${makeArticle(3).slug}/`,
+    ]);
+  });
+});
