@@ -3,7 +3,6 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { SiteloomError } from "../errors.ts";
 import { registerSecretValue } from "../secret.ts";
 import { ensurePrivateDir, writeFileAtomic } from "./fs-util.ts";
@@ -85,6 +84,7 @@ export async function createIdentityFile(file: string): Promise<LoadedIdentity> 
     throw new SiteloomError("ERR_SECRET_BACKEND", `identity ${file} already exists; it is not replaced`);
   }
   await ensurePrivateDir(join(file, ".."));
+  const { generateX25519Identity, identityToRecipient } = await import("age-encryption");
   const identity = await generateX25519Identity();
   registerSecretValue(identity);
   const recipient = await identityToRecipient(identity);
@@ -108,6 +108,7 @@ async function _parse(text: string, source: string): Promise<LoadedIdentity> {
   }
   for (const id of identities) registerSecretValue(id);
   const recipients: string[] = [];
+  const { identityToRecipient } = await import("age-encryption");
   for (const id of identities) {
     try {
       recipients.push(await identityToRecipient(id));

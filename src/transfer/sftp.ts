@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import SftpClient from "ssh2-sftp-client";
+import type SftpClient from "ssh2-sftp-client";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import {
@@ -53,7 +53,9 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
   const port = options.port ?? 22;
   const label = `sftp://${options.host}${port === 22 ? "" : `:${port}`}`;
   let broken: Error | undefined;
-  const client = new SftpClient("siteloom", {
+  // Loaded on first use: ssh2 and its crypto take ~0.1 s to load, which FTP and local deploys need not pay.
+  const { default: Client } = await import("ssh2-sftp-client");
+  const client: SftpClient = new Client("siteloom", {
     error: (error: unknown) => {
       broken = error instanceof Error ? error : new Error(String(error));
     },

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Decrypter, Encrypter } from "age-encryption";
 import { SiteloomError } from "../../errors.ts";
 import { registerSecretValue } from "../../secret.ts";
 import { ensurePrivateDir, removeStaleTemps, withFileLock, writeFileAtomic } from "../fs-util.ts";
@@ -81,6 +80,7 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
   }
 
   async function write(payload: StorePayload): Promise<void> {
+    const { Encrypter } = await _age();
     const encrypter = new Encrypter();
     if (options.passphrase) {
       encrypter.setPassphrase(await options.passphrase());
@@ -289,6 +289,7 @@ async function _decrypt(bytes: Uint8Array, path: string, options: FileBackendOpt
     );
   }
   const isPassphrase = header.includes("\n-> scrypt ");
+  const { Decrypter } = await _age();
   const decrypter = new Decrypter();
   let source: string;
   if (isPassphrase) {
@@ -359,4 +360,9 @@ async function _decrypt(bytes: Uint8Array, path: string, options: FileBackendOpt
   payload.recipients ??= [];
   for (const entry of Object.values(payload.secrets)) for (const v of entry.versions) registerSecretValue(v.value);
   return payload;
+}
+
+/** age-encryption and its post-quantum code take ~50 ms to load: only commands that open the store pay for it. */
+function _age(): Promise<typeof import("age-encryption")> {
+  return import("age-encryption");
 }
