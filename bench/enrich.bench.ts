@@ -56,6 +56,16 @@ const suite: BenchSuite = async () => {
         ok: add.rssMb < 500,
       },
     );
+    const remove = _child(root, "remove");
+    rows.push({
+      group: "enrich",
+      name: "remove that article again",
+      value: remove.ms,
+      unit: "ms",
+      target: "< 1 s",
+      ok: remove.ms < 1000,
+      note: `${remove.written} rewritten, ${remove.removed} removed; CPU ${remove.cpuMs.toFixed(0)} ms; load avg ${_load()}`,
+    });
     const nav = _child(root, "nav");
     rows.push({
       group: "enrich",
@@ -88,6 +98,7 @@ interface ChildResult {
   rssMb: number;
   written: number;
   unchanged: number;
+  removed: number;
 }
 
 function _load(): string {
@@ -157,6 +168,7 @@ async function _runChild(phase: string, root: string): Promise<void> {
     },
     paths: { export: join(dir, "export"), articles: join(dir, "articles"), output: join(dir, "output") },
   };
+  if (phase === "remove") await rm(join(site.paths.articles, "one-more.json"));
   if (phase === "add") {
     await writeArticle(
       site.paths.articles,
@@ -171,7 +183,7 @@ async function _runChild(phase: string, root: string): Promise<void> {
   const cpuMs = (used.user + used.system) / 1000;
   const rssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(
-    `${JSON.stringify({ ms, cpuMs, rssMb, written: report.written.length, unchanged: report.unchanged })}\n`,
+    `${JSON.stringify({ ms, cpuMs, rssMb, written: report.written.length, unchanged: report.unchanged, removed: report.removed.length })}\n`,
   );
 }
 

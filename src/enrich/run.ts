@@ -7,8 +7,9 @@ import { SiteloomError } from "../errors.ts";
 import { decodePage, spliceBytes } from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
 import {
+  copyFileAtomic,
   forEachLimit,
-  linkOrCopyAtomic,
+  linkCopy,
   removeAndPrune,
   TEMP_PREFIX,
   type TreeFile,
@@ -354,7 +355,10 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     if (want.kind === "keep") unchanged++;
     else if (want.kind === "copy" || want.kind === "nav-unchanged") {
       if (have && have.size === want.file.size && Math.abs(have.mtimeMs - want.file.mtimeMs) < 1) unchanged++;
-      else work.push([path, want]);
+      else if (dryRun) written.push(path);
+      else if (linkCopy(join(site.paths.export, path), join(site.paths.output, path), { exists: !!have, dirs })) {
+        written.push(path);
+      } else work.push([path, want]);
     } else if (want.kind === "lazy") {
       // Same inputs as when this output file was written, and the file is as it was left: nothing to render.
       const memo = cache.pages[path];
@@ -364,18 +368,14 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       } else work.push([path, want]);
     } else work.push([path, want]);
   }
+  mark("settled");
   await forEachLimit(work, IO_CONCURRENCY, async ([path, want]) => {
     const have = outputIndex.get(path);
     const target = join(site.paths.output, path);
     if (want.kind === "keep") return;
     if (want.kind === "copy" || want.kind === "nav-unchanged") {
       written.push(path);
-      if (!dryRun) {
-        await linkOrCopyAtomic(join(site.paths.export, path), target, want.file.mtimeMs, {
-          exists: have !== undefined,
-          dirs,
-        });
-      }
+      await copyFileAtomic(join(site.paths.export, path), target, want.file.mtimeMs);
       return;
     }
     const data = want.kind === "lazy" ? want.render() : want.data;
