@@ -1,7 +1,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseHtml } from "../../src/enrich/html.ts";
 import { runEnrich } from "../../src/enrich/index.ts";
+import { findNavInsertion, findNavInsertionFast } from "../../src/enrich/template.ts";
 import { useTempDir } from "../support/cli.ts";
 import { createSite, makeArticle } from "./support.ts";
 
@@ -84,5 +86,36 @@ describe("enrich: hreflang", () => {
       `en https://www.example.com/blog/${makeArticle(3).slug}/`,
       `x-default https://www.example.com/blog/${makeArticle(3).slug}/`,
     ]);
+  });
+});
+
+describe("enrich: navigation link without parsing whole pages", () => {
+  const nav = { label: "Blog", blogDir: "blog/" };
+  const page = (head: string, rest: string) =>
+    `<!DOCTYPE html><html><head><title>x</title></head><body>${head}<main><p>${"text ".repeat(5000)}</p></main>${rest}</body></html>`;
+
+  it("finds the same insertion point as a full parse", () => {
+    for (const text of [
+      page('<nav><ul><li><a href="/">Home</a></li></ul></nav>', ""),
+      // The first <nav> has no list: "nav ul" is decided by the whole page.
+      page(
+        '<nav aria-label="Crumbs"><a href="/">Home</a></nav>',
+        '<nav><ul><li><a href="a.html">A</a></li></ul></nav>',
+      ),
+      // A "</nav>" inside a comment or script is not the end of anything.
+      page('<!-- </nav> --><script>var s="</nav>";</script><nav><ul><li><a href="/">Home</a></li>\n</ul></nav>', ""),
+      page("<div id=nav><ul><li><a href=x.html>X</a></li></ul></div>", ""),
+    ]) {
+      const full = findNavInsertion(parseHtml(text), text, "", nav);
+      expect(findNavInsertionFast(text, "", nav)).toEqual(full);
+      expect(findNavInsertionFast(text, "", { ...nav, selector: "#nav ul" })).toEqual(
+        findNavInsertion(parseHtml(text), text, "", { ...nav, selector: "#nav ul" }),
+      );
+    }
+  });
+
+  it("adds nothing when the navigation already links to the blog", () => {
+    const text = page('<nav><ul><li><a href="/blog/">Blog</a></li></ul></nav>', "");
+    expect(findNavInsertionFast(text, "", nav)).toBeUndefined();
   });
 });
