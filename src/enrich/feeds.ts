@@ -89,6 +89,7 @@ export function renderAtom(site: SiteInfo, items: FeedItem[]): string {
 
 /** Escapes text for XML content and attributes, dropping characters XML 1.0 does not allow at all. */
 export function xmlEscape(text: string): string {
+  if (!XML_SPECIAL.test(text)) return text; // most URLs and dates: nothing to do, no new string
   return text
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "")
     .replace(/[&<>"']/g, (ch) => XML_ESCAPES[ch]!);
@@ -96,4 +97,5 @@ export function xmlEscape(text: string): string {
 
 // --- internal ---
 
+const XML_SPECIAL = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
 const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };

@@ -73,9 +73,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   mark("start");
   // --- articles ---
   const previewDrafts = cfg.drafts === "preview";
-  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped, previewDrafts, (hash) =>
-    Object.hasOwn(cache.bodies, hash),
-  );
+  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped, previewDrafts, cache);
   if (previewDrafts && drafts > 0) {
     warnings.push(
       `${drafts} draft article(s) rendered as previews marked "Draft — sample content" (noindex, not in the sitemap or feeds): enrich.drafts is preview`,
@@ -106,12 +104,12 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const bodies = new Map<ArticleEntry, string>();
   for (const e of entries) {
     const key = e.hash;
-    let cached = cache.bodies[key];
+    let cached = cache.prev.bodies[key];
     if (!cached) {
       const rendered = renderMarkdown(e.article.bodyMarkdown, { siteHost: info.host, title: e.article.title });
       cached = { html: rendered.html, removed: rendered.removed };
     }
-    cache.nextBodies[key] = cached;
+    cache.next.bodies[key] = cached;
     for (const r of cached.removed) warnings.push(`${e.path}: removed ${r}`);
     bodies.set(e, cached.html);
   }
@@ -361,9 +359,9 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       } else work.push([path, want]);
     } else if (want.kind === "lazy") {
       // Same inputs as when this output file was written, and the file is as it was left: nothing to render.
-      const memo = cache.pages[path];
+      const memo = cache.prev.pages[path];
       if (memo && have && memo.key === want.memoKey && memo.outSize === have.size && memo.outMtimeMs === have.mtimeMs) {
-        cache.nextPages[path] = memo;
+        cache.next.pages[path] = memo;
         unchanged++;
       } else work.push([path, want]);
     } else work.push([path, want]);
@@ -388,9 +386,10 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       now = await stat(target);
     }
     if (dryRun || !now) return;
-    if (want.kind === "lazy") cache.nextPages[path] = { key: want.memoKey, outSize: now.size, outMtimeMs: now.mtimeMs };
+    if (want.kind === "lazy")
+      cache.next.pages[path] = { key: want.memoKey, outSize: now.size, outMtimeMs: now.mtimeMs };
     if (want.kind === "bytes" && want.navKey) {
-      cache.nextNav[want.navKey.path] = { ...want.navKey.entry, outSize: now.size, outMtimeMs: now.mtimeMs };
+      cache.next.nav[want.navKey.path] = { ...want.navKey.entry, outSize: now.size, outMtimeMs: now.mtimeMs };
     }
   });
   written.sort();
@@ -448,14 +447,23 @@ interface NavCacheEntry {
   outMtimeMs?: number;
 }
 
+/** What one run leaves for the next; `prev` is read, `next` is filled with what is still in use and saved. */
 interface Cache {
+  prev: CacheData;
+  next: CacheData;
+}
+
+interface CacheData {
+  /** Rendered article bodies by article hash (a body here also means: these bytes passed the article schema). */
   bodies: Record<string, { html: string; removed: string[] }>;
   nav: Record<string, NavCacheEntry>;
-  nextBodies: Record<string, { html: string; removed: string[] }>;
-  nextNav: Record<string, NavCacheEntry>;
   /** Generated pages: the inputs they were rendered from, and the output file's size and mtime then. */
   pages: Record<string, PageMemo>;
-  nextPages: Record<string, PageMemo>;
+  /**
+   * Article files as last read: size and mtime, hash, and the article without its Markdown (its body is in
+   * `bodies`), so unchanged files are not read, parsed and hashed again.
+   */
+  articles: Record<string, { size: number; mtimeMs: number; hash: string; article: Article }>;
 }
 
 interface PageMemo {
@@ -465,35 +473,20 @@ interface PageMemo {
 }
 
 async function _loadCache(file: string | undefined): Promise<Cache> {
-  const empty: Cache = { bodies: {}, nav: {}, nextBodies: {}, nextNav: {}, pages: {}, nextPages: {} };
-  if (!file) return empty;
+  const empty = (): CacheData => ({ bodies: {}, nav: {}, pages: {}, articles: {} });
+  if (!file) return { prev: empty(), next: empty() };
   try {
-    const data = JSON.parse(await readFile(file, "utf8")) as {
-      version?: string;
-      bodies?: Cache["bodies"];
-      nav?: Cache["nav"];
-      pages?: Cache["pages"];
-    };
-    if (data.version !== RENDER_VERSION) return empty;
-    return {
-      bodies: data.bodies ?? {},
-      nav: data.nav ?? {},
-      pages: data.pages ?? {},
-      nextBodies: {},
-      nextNav: {},
-      nextPages: {},
-    };
+    const data = JSON.parse(await readFile(file, "utf8")) as Partial<CacheData> & { version?: string };
+    if (data.version !== RENDER_VERSION) return { prev: empty(), next: empty() };
+    return { prev: { ...empty(), ...data }, next: empty() };
   } catch {
-    return empty; // a missing or damaged cache only costs time
+    return { prev: empty(), next: empty() }; // a missing or damaged cache only costs time
   }
 }
 
 async function _saveCache(file: string | undefined, cache: Cache): Promise<void> {
   if (!file) return;
-  await writeFileAtomic(
-    file,
-    JSON.stringify({ version: RENDER_VERSION, bodies: cache.nextBodies, nav: cache.nextNav, pages: cache.nextPages }),
-  );
+  await writeFileAtomic(file, JSON.stringify({ version: RENDER_VERSION, ...cache.next }));
 }
 
 function _siteInfo(site: RunEnrichOptions["site"]): SiteInfo {
@@ -537,40 +530,47 @@ async function _loadArticles(
   info: SiteInfo,
   skipped: SkippedItem[],
   previewDrafts: boolean,
-  validatedBefore: (hash: string) => boolean,
+  cache: Cache,
 ): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number }> {
   const files = (await walkTree(dir)).filter((f) => !f.path.includes("/") && f.path.endsWith(".json"));
   const entries: ArticleEntry[] = [];
   const slugs = new Set<string>();
   let drafts = 0;
   let invalid = 0;
-  // Synchronous on purpose: a thousand small reads cost far less as plain calls than as promises on the thread pool.
-  const loaded = files.map((f) => ({ f, bytes: readFileSync(join(dir, f.path)) }));
-  const candidates: { f: (typeof loaded)[number]["f"]; hash: string; article: Article; draft: boolean }[] = [];
-  for (const { f, bytes } of loaded) {
-    const hash = createHash("sha256").update(RENDER_VERSION).update(info.host).update(bytes).digest("hex");
+  const candidates: { f: TreeFile; hash: string; article: Article; draft: boolean }[] = [];
+  for (const f of files) {
+    // Same size and mtime as last time, and its body is cached: the file need not be read again.
+    const known = cache.prev.articles[f.path];
+    let hash: string;
     let article: Article;
-    try {
-      const json: unknown = JSON.parse(bytes.toString("utf8"));
-      // The same bytes passed the schema in an earlier run (their body is cached): checking again costs ~80 µs each.
-      if (validatedBefore(hash)) article = json as Article;
-      else {
-        const parsed = ArticleSchema.safeParse(json);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          skipped.push({
-            path: `articles/${f.path}`,
-            reason: `invalid article: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
-          });
-          invalid++;
-          continue;
+    if (known && known.size === f.size && known.mtimeMs === f.mtimeMs && Object.hasOwn(cache.prev.bodies, known.hash)) {
+      ({ hash, article } = known);
+    } else {
+      // Synchronous on purpose: a thousand small reads cost far less as plain calls than as promises.
+      const bytes = readFileSync(join(dir, f.path));
+      hash = createHash("sha256").update(RENDER_VERSION).update(info.host).update(bytes).digest("hex");
+      try {
+        const json: unknown = JSON.parse(bytes.toString("utf8"));
+        // The same bytes passed the schema in an earlier run (their body is cached): checking again costs ~80 µs each.
+        if (Object.hasOwn(cache.prev.bodies, hash)) article = json as Article;
+        else {
+          const parsed = ArticleSchema.safeParse(json);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            skipped.push({
+              path: `articles/${f.path}`,
+              reason: `invalid article: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+            });
+            invalid++;
+            continue;
+          }
+          article = parsed.data;
         }
-        article = parsed.data;
+      } catch (error) {
+        skipped.push({ path: `articles/${f.path}`, reason: `not valid JSON: ${(error as Error).message}` });
+        invalid++;
+        continue;
       }
-    } catch (error) {
-      skipped.push({ path: `articles/${f.path}`, reason: `not valid JSON: ${(error as Error).message}` });
-      invalid++;
-      continue;
     }
     const draft = article.status !== "ready";
     if (draft) {
@@ -581,6 +581,8 @@ async function _loadArticles(
       }
     }
     candidates.push({ f, hash, article, draft });
+    // The Markdown is only needed to render a body that is not cached, and then the file is read again.
+    cache.next.articles[f.path] = { size: f.size, mtimeMs: f.mtimeMs, hash, article: { ...article, bodyMarkdown: "" } };
   }
   // Ready articles claim their slugs first: a draft preview never displaces a published article.
   candidates.sort((x, y) => Number(x.draft) - Number(y.draft));
@@ -709,15 +711,15 @@ async function _navEdit(
     cfg.skipServerSide,
     RENDER_VERSION,
   ]);
-  const prev = cache.nav[f.path];
+  const prev = cache.prev.nav[f.path];
   if (prev && prev.size === f.size && prev.mtimeMs === f.mtimeMs && prev.config === configKey) {
     if (prev.outSize === undefined) {
-      cache.nextNav[f.path] = prev;
+      cache.next.nav[f.path] = prev;
       return { kind: "nav-unchanged", file: f };
     }
     // Edited last time: if the output is still what was written then, it is still right.
     if (out && out.size === prev.outSize && out.mtimeMs === prev.outMtimeMs) {
-      cache.nextNav[f.path] = prev;
+      cache.next.nav[f.path] = prev;
       return { kind: "keep" };
     }
   }
@@ -726,7 +728,7 @@ async function _navEdit(
   const page = decodePage(readFileSync(join(exportDir, f.path)));
   if (cfg.skipServerSide && hasServerSideCode(page.text)) {
     skipped.push({ path: f.path, reason: "server-side code (PHP/SSI): navigation left as it is" });
-    cache.nextNav[f.path] = entry;
+    cache.next.nav[f.path] = entry;
     return { kind: "nav-unchanged", file: f };
   }
   const dir = dirOf(f.path);
@@ -736,7 +738,7 @@ async function _navEdit(
     blogDir,
   });
   if (!ins) {
-    cache.nextNav[f.path] = entry;
+    cache.next.nav[f.path] = entry;
     return { kind: "nav-unchanged", file: f };
   }
   const data = spliceBytes(page, [navLinkEdit(ins, dir, { label: cfg.navLink.label, blogDir })]);

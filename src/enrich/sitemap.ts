@@ -129,6 +129,8 @@ export function renderIndex(entries: { loc: string; lastmod?: string }[]): strin
 const TAG_RES = new Map<string, RegExp>();
 
 function _tag(block: string, name: string): string | undefined {
+  // Most blocks lack most optional tags: a substring test is far cheaper than a regex that fails.
+  if (!block.includes(`<${name}`)) return undefined;
   let re = TAG_RES.get(name);
   if (!re) {
     re = new RegExp(`<${name}\\b[^>]*>([\\s\\S]*?)</${name}>`);
@@ -136,8 +138,9 @@ function _tag(block: string, name: string): string | undefined {
   }
   const m = re.exec(block);
   if (!m) return undefined;
-  return m[1]!
-    .trim()
+  const value = m[1]!.trim();
+  if (!value.includes("&") && !value.startsWith("<![CDATA[")) return value;
+  return value
     .replace(/^<!\[CDATA\[([\s\S]*)\]\]>$/, "$1")
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")

@@ -1,4 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type EnrichSiteInput, runEnrich } from "../../src/enrich/index.ts";
@@ -62,6 +62,28 @@ describe("enrich: incremental runs", () => {
       expect(await hashTree(site.paths.output)).toEqual(before.hashes);
     });
   }
+
+  it("an edited article is read again even though the cache knows its file", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: Array.from({ length: 4 }, (_, i) => makeArticle(i)) });
+    const cacheFile = join(root, "cache.json");
+    await runEnrich({ site, cacheFile });
+    const edited = makeArticle(2, { title: "Laminated dough, revisited", bodyMarkdown: "A *new* body." });
+    await writeArticle(site.paths.articles, edited);
+    const report = await runEnrich({ site, cacheFile });
+    const page = await readFile(join(site.paths.output, `blog/${edited.slug}/index.html`), "utf8");
+    expect(page).toContain("<h1>Laminated dough, revisited</h1>");
+    expect(page).toContain("<p>A <em>new</em> body.</p>");
+    expect(report.written).toContain("blog/index.html");
+    // An invalid edit is reported, not served from the cache.
+    await writeFile(
+      join(site.paths.articles, `${edited.slug}.json`),
+      JSON.stringify({ ...edited, slug: "Not A Slug" }),
+    );
+    const broken = await runEnrich({ site, cacheFile });
+    expect(broken.skipped.map((s) => s.path)).toContain(`articles/${edited.slug}.json`);
+    expect(broken.removed).toContain(`blog/${edited.slug}/index.html`);
+  });
 
   it("a full front page starts the next archive page; older archive pages stay as they are", async () => {
     const root = await useTempDir();
