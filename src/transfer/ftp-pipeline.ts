@@ -8,7 +8,7 @@
 // - data sockets run without Nagle's delay, so the last partial segment of a small file does not wait for an ACK.
 import { createReadStream } from "node:fs";
 import type { Socket } from "node:net";
-import { pipeline, type Readable } from "node:stream";
+import { pipeline, type Readable, type Writable } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { type FTPContext, FTPError, type FTPResponse } from "basic-ftp";
 
@@ -32,7 +32,7 @@ export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<Pipe
     } else if (response.code >= 200) replies.push(response);
     if (replies.length === commands.length) task.resolve(replies as unknown as FTPResponse);
   }) as unknown as Promise<PipelinedReply[]>;
-  for (const command of commands) ftp.log(`> ${command}`);
+  for (const command of commands) ftp.log(`> ${command.startsWith("PASS ") ? "PASS ###" : command}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
   return done;
 }
@@ -53,31 +53,56 @@ export function passivePort(reply: FTPResponse): number {
   throw new Error(`cannot read the passive port from the reply "${reply.message.trim()}"`);
 }
 
-export interface StoreOptions {
-  /** "STOR" or "APPE". */
-  command: "STOR" | "APPE";
+export interface TransferOptions {
   /** Where the server listens for the data connection (from EPSV/PASV). The host is the control connection's. */
   port: number;
   /** Checks a TLS data connection once it is up (certificate pinning); throws to refuse it. */
   checkData?: (socket: TLSSocket) => void;
-  /** Local file offset for APPE. */
-  localStart?: number;
   /** Commands pipelined after the transfer command (e.g. SIZE of the file); their replies follow the transfer's. */
   after?: string[];
 }
 
 /**
- * Uploads `source` with STOR/APPE over a passive data connection to `options.port`, sending the command and opening
- * the connection at once, and the data as soon as it is open. Resolves on the final 2xx reply once all bytes went
- * out, with the replies to the transfer command and to `options.after`. An error reply to the transfer command rejects
- * with the FTPError once every reply has arrived, leaving the control connection usable; anything else (a reset, a
- * timeout, a refused certificate) closes the control connection, whose state is then unknown.
+ * Uploads `source` with STOR/APPE (see `transfer`). A file source is read from `localStart` (APPE resumes).
  */
 export function storeTo(
   ftp: FTPContext,
   source: string | Readable,
-  remotePath: string,
-  options: StoreOptions,
+  command: string,
+  options: TransferOptions & { localStart?: number },
+): Promise<PipelinedReply[]> {
+  return transfer(ftp, command, options, (data) => {
+    const input =
+      typeof source === "string"
+        ? createReadStream(source, options.localStart ? { start: options.localStart } : {})
+        : source;
+    return [input, data];
+  });
+}
+
+/** Downloads with RETR into `sink` (see `transfer`). */
+export function retrieveTo(
+  ftp: FTPContext,
+  sink: Writable,
+  command: string,
+  options: TransferOptions,
+): Promise<PipelinedReply[]> {
+  return transfer(ftp, command, options, (data) => [data, sink]);
+}
+
+/**
+ * Runs a transfer command (`STOR path`, `RETR path`…) over a passive data connection to `options.port`, sending the
+ * command and opening the connection at once, and moving the data as soon as it is open (`streams` gives the
+ * pipeline's two ends). Resolves on the final 2xx reply once the data is through, with the replies to the command
+ * and to `options.after`. An error reply to the command rejects with the FTPError once every reply has arrived,
+ * leaving the control connection usable; anything else (a reset, a timeout, a refused certificate) closes the
+ * control connection, whose state is then unknown.
+ */
+function transfer(
+  ftp: FTPContext,
+  command: string,
+  options: TransferOptions,
+  streams: (data: Socket) => [Readable, Writable],
 ): Promise<PipelinedReply[]> {
   const host = ftp.socket.remoteAddress;
   if (host === undefined) return Promise.reject(new Error("the control connection is closed"));
@@ -85,10 +110,11 @@ export function storeTo(
   let data: Socket | TLSSocket = raw;
   // The transfer command and the ones pipelined after it: the server runs those once the transfer is over, so
   // their replies follow the transfer's without a round trip of their own.
-  const commands = [`${options.command} ${remotePath}`, ...(options.after ?? [])];
+  const commands = [command, ...(options.after ?? [])];
+  const verb = command.split(" ")[0];
   const replies: PipelinedReply[] = [];
   let refused: FTPError | undefined;
-  let sent = false;
+  let moved = false;
   let settled = false;
   return new Promise<PipelinedReply[]>((resolve, reject) => {
     const stopData = () => {
@@ -105,7 +131,7 @@ export function storeTo(
       reject(error);
     };
     const finish = () => {
-      if (settled || replies.length < commands.length || !(sent || refused)) return;
+      if (settled || replies.length < commands.length || !(moved || refused)) return;
       settled = true;
       stopData();
       if (refused) reject(refused);
@@ -117,7 +143,7 @@ export function storeTo(
     raw.connect({ port: options.port, host, family: ftp.ipFamily }, () => {
       if (refused) return;
       if (!(ftp.socket && "encrypted" in ftp.socket)) {
-        send();
+        move();
         return;
       }
       const tls = tlsConnect({
@@ -138,21 +164,18 @@ export function storeTo(
           fail(error as Error);
           return;
         }
-        send();
+        move();
       });
     });
-    const send = () => {
+    const move = () => {
       // The control connection is quiet while the data flows: the data socket's inactivity timeout watches instead.
       ftp.socket.setTimeout(0);
-      const input =
-        typeof source === "string"
-          ? createReadStream(source, options.localStart ? { start: options.localStart } : {})
-          : source;
-      pipeline(input, data, (error) => {
+      const [from, to] = streams(data);
+      pipeline(from, to, (error) => {
         if (refused) return;
         if (error) fail(error);
         else {
-          sent = true;
+          moved = true;
           ftp.socket.setTimeout(ftp.timeout);
           finish();
         }
@@ -169,12 +192,12 @@ export function storeTo(
         replies.push(response);
         if (replies.length === 1) {
           if (response instanceof FTPError) {
-            // Refused (550, 553, 452…): no data goes; the connection stays usable once every reply is in.
+            // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
             refused = response;
             stopData();
           } else if (response.code >= 300) {
             task.reject(new Error("unexpected reply"));
-            fail(new Error(`unexpected reply to ${options.command}: ${response.message.trim()}`));
+            fail(new Error(`unexpected reply to ${verb}: ${response.message.trim()}`));
             return;
           }
         }
@@ -183,7 +206,7 @@ export function storeTo(
         finish();
       })
       .catch(() => undefined);
-    for (const command of commands) ftp.log(`> ${command}`);
-    ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
+    for (const line of commands) ftp.log(`> ${line}`);
+    ftp.socket.write(commands.map((line) => `${line}\r\n`).join(""), ftp.encoding);
   });
 }

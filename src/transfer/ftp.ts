@@ -1,10 +1,11 @@
-import { stat } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { rm, stat } from "node:fs/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
 import { Client, type FileInfo, FileType, FTPError } from "basic-ftp";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import { okReply, type PipelinedReply, passivePort, sendPipelined, storeTo } from "./ftp-pipeline.ts";
+import { okReply, type PipelinedReply, passivePort, retrieveTo, sendPipelined, storeTo } from "./ftp-pipeline.ts";
 import {
   filterListing,
   joinRemote,
@@ -64,8 +65,10 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     if (secure === "explicit") await client.useTLS(tlsOptions);
     // Check a pinned certificate before the password goes over the wire.
     if (secure !== false && options.tlsFingerprint) _checkFingerprint(client.ftp.socket as TLSSocket, options, label);
-    await client.login(options.user ?? "anonymous", options.password?.reveal() ?? "anonymous@");
-    // The session settings in one round trip (pipelined): their replies do not change what is sent next.
+    // Login and session settings in one round trip (pipelined): no reply changes what is sent next. A refused
+    // login makes the server refuse the rest as well, and the USER/PASS reply says why.
+    client.ftp.log(`Login security: ${client.ftp.hasTLS ? "TLS" : "No encryption"}`);
+    const login = [`USER ${options.user ?? "anonymous"}`, `PASS ${options.password?.reveal() ?? "anonymous@"}`];
     // Latin-1 servers get no OPTS UTF8: some switch their file name encoding on it.
     const settings = [
       "FEAT",
@@ -76,7 +79,13 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       "OPTS MLST type;size;modify;unix.mode;",
       ...(root.startsWith("/") ? [] : ["PWD"]),
     ];
-    const replies = await sendPipelined(client.ftp, settings);
+    const [user, pass, ...replies] = await sendPipelined(client.ftp, [...login, ...settings]);
+    // 331 then 230; or 230 at once (no password needed: PASS is then refused or ignored).
+    const loggedIn = user instanceof FTPError ? undefined : user?.code === 230 ? user : okReply(pass, "PASS");
+    if (user instanceof FTPError) throw user;
+    if (loggedIn?.code !== 230 && loggedIn?.code !== 202) {
+      throw new FTPError({ code: 530, message: loggedIn?.message ?? "no reply to PASS" });
+    }
     const reply = (command: string) => replies[settings.indexOf(command)];
     features = _parseFeatures(reply("FEAT"));
     okReply(reply("TYPE I"), "TYPE I");
@@ -104,7 +113,43 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     queue = next.catch(() => undefined);
     return next;
   }
-  const passiveCommand = () => (features.has("EPSV") || !features.has("PASV") ? "EPSV" : "PASV");
+  // EPSV where the server lists it (or lists neither), else PASV; a refused EPSV switches to PASV for good.
+  let usePasv = features.has("PASV") && !features.has("EPSV");
+
+  /** A passive port for the next transfer: the one asked for ahead of time while still fresh, else a new one. */
+  async function passive(): Promise<number> {
+    const ahead =
+      prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
+    prefetched = undefined;
+    if (ahead) return ahead.port;
+    const [reply] = await sendPipelined(client.ftp, [usePasv ? "PASV" : "EPSV"]);
+    if (reply instanceof FTPError && !usePasv) {
+      usePasv = true;
+      return passive();
+    }
+    return passivePort(okReply(reply, "PASV"));
+  }
+
+  /** The passive command to pipeline after a transfer, so that the next one needs no round trip of its own. */
+  const nextPassive = () => (usePasv ? "PASV" : "EPSV");
+  const keepPassive = (reply: PipelinedReply | undefined) => {
+    if (reply !== undefined && !(reply instanceof FTPError)) prefetched = { port: passivePort(reply), at: Date.now() };
+  };
+
+  /** RETR into `sink` on the fast path; returns false when the file does not exist. */
+  async function retrieve(path: string, sink: Writable): Promise<boolean> {
+    const port = await passive();
+    try {
+      // No EPSV pipelined behind RETR: some servers (ftp-srv) tear the data channel down after a transfer
+      // asynchronously, taking a passive port opened right behind it along.
+      await retrieveTo(client.ftp, sink, `RETR ${path}`, { port, ...(checkData ? { checkData } : {}) });
+      return true;
+    } catch (error) {
+      if (_isMissing(error)) return false;
+      throw error;
+    }
+  }
+
   const checkData =
     secure !== false && options.tlsFingerprint
       ? (socket: TLSSocket) => {
@@ -122,15 +167,11 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   ): Promise<void> {
     const tempPath = full(temp, "upload");
     const target = full(path, "upload");
-    const ahead =
-      prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
-    prefetched = undefined;
-    const port = ahead?.port ?? passivePort(okReply((await sendPipelined(client.ftp, [passiveCommand()]))[0], "EPSV"));
+    const port = await passive();
     const input = client.ftp.hasTLS ? await _delayEmptyEnd(source) : source;
     // SIZE rides behind STOR: the server answers it as soon as the file is complete.
     const sizeAfter = expectedSize !== undefined && features.has("SIZE");
-    const [, sizeReply] = await storeTo(client.ftp, input, tempPath, {
-      command: "STOR",
+    const [, sizeReply] = await storeTo(client.ftp, input, `STOR ${tempPath}`, {
       port,
       ...(sizeAfter ? { after: [`SIZE ${tempPath}`] } : {}),
       ...(checkData ? { checkData } : {}),
@@ -144,11 +185,10 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         );
       }
     }
-    const replies = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, passiveCommand()]);
+    const replies = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, nextPassive()]);
     okReply(replies[0], "RNFR");
     okReply(replies[1], "RNTO");
-    const next = replies[2];
-    if (next !== undefined && !(next instanceof FTPError)) prefetched = { port: passivePort(next), at: Date.now() };
+    keepPassive(replies[2]);
   }
 
   /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
@@ -214,39 +254,47 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         ),
       ),
     download: (path, localFile) =>
-      serial(() =>
-        _op(
-          "download",
-          path,
-          async () => {
-            await client.downloadTo(localFile, full(path, "download"));
-          },
-          label,
-        ),
+      serial(
+        () =>
+          _op(
+            "download",
+            path,
+            async () => {
+              const target = full(path, "download");
+              // The local file is made as the data arrives; a refused or broken download leaves none behind.
+              const found = await retrieve(target, createWriteStream(localFile)).catch(async (error: unknown) => {
+                await rm(localFile, { force: true });
+                throw error;
+              });
+              if (!found) {
+                await rm(localFile, { force: true });
+                throw new FTPError({ code: 550, message: `550 ${printablePath(path)}: no such file` });
+              }
+            },
+            label,
+          ),
+        true,
       ),
     read: (path) =>
-      serial(() =>
-        _op(
-          "read",
-          path,
-          async () => {
-            const chunks: Buffer[] = [];
-            const sink = new Writable({
-              write(chunk: Buffer, _encoding, callback) {
-                chunks.push(chunk);
-                callback();
-              },
-            });
-            try {
-              await client.downloadTo(sink, full(path, "read"));
-            } catch (error) {
-              if (_isMissing(error)) return undefined;
-              throw error;
-            }
-            return Buffer.concat(chunks);
-          },
-          label,
-        ),
+      serial(
+        () =>
+          _op(
+            "read",
+            path,
+            async () => {
+              const chunks: Buffer[] = [];
+              const sink = new Writable({
+                write(chunk: Buffer, _encoding, callback) {
+                  chunks.push(chunk);
+                  callback();
+                },
+              });
+              if (!(await retrieve(full(path, "read"), sink))) return undefined;
+              return Buffer.concat(chunks);
+            },
+            label,
+          ),
+        true,
       ),
     upload: (source, path, uploadOptions = {}) =>
       serial(() =>

@@ -57,6 +57,13 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
     }
   }
 
+  /** Whether a symlink resolves to something inside the root (a dangling one does not). */
+  async function leadsInside(link: string): Promise<boolean> {
+    const real = await realpath(link).catch(() => undefined);
+    realRoot ??= await realpath(root).catch(() => undefined);
+    return real !== undefined && realRoot !== undefined && (real === realRoot || real.startsWith(realRoot + sep));
+  }
+
   const fs: RemoteFS = {
     protocol: "local",
 
@@ -72,6 +79,8 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
         // a name the network backends would refuse is skipped here too
         if (_unsafeSegment(name) !== undefined) continue;
         const entry = await _entry(join(full, name), name);
+        // like the network backends: a symlink is listed only when it resolves inside the root
+        if (entry?.type === "symlink" && !(await leadsInside(join(full, name)))) continue;
         if (entry !== undefined) entries.push(entry);
       }
       return entries;

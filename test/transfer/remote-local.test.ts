@@ -16,8 +16,5 @@ testRemoteFS(
   },
   {
     large: true,
-    // local.ts lists a symlink to /etc as a symlink entry (it refuses reading through it, but does not drop it from
-    // the listing as the network backends do via paths.ts filterListing).
-    knownGaps: { hostileListing: "local lists symlinks that point outside the root" },
   },
 );
