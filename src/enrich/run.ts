@@ -73,7 +73,13 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   mark("start");
   // --- articles ---
   const previewDrafts = cfg.drafts === "preview";
-  const { entries, drafts, invalid } = await _loadArticles(site.paths.articles, info, skipped, previewDrafts, cache);
+  const { entries, drafts, invalid, draftSlugs } = await _loadArticles(
+    site.paths.articles,
+    info,
+    skipped,
+    previewDrafts,
+    cache,
+  );
   if (previewDrafts && drafts > 0) {
     warnings.push(
       `${drafts} draft article(s) rendered as previews marked "Draft — sample content" (noindex, not in the sitemap or feeds): enrich.drafts is preview`,
@@ -102,6 +108,8 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   mark("related");
   const translations = _translations(entries, info);
   const bodies = new Map<ArticleEntry, string>();
+  /** Draft slugs a published body linked to: their links became plain text (part of the page's memo key). */
+  const unlinked = new Map<ArticleEntry, string[]>();
   for (const e of entries) {
     const key = e.hash;
     let cached = cache.prev.bodies[key];
@@ -111,7 +119,12 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     }
     cache.next.bodies[key] = cached;
     for (const r of cached.removed) warnings.push(`${e.path}: removed ${r}`);
-    bodies.set(e, cached.html);
+    if (e.draft || draftSlugs.size === 0) bodies.set(e, cached.html);
+    else {
+      const body = _unlinkDrafts(cached.html, info.blogPath, draftSlugs);
+      bodies.set(e, body.html);
+      if (body.unlinked.length > 0) unlinked.set(e, body.unlinked);
+    }
   }
   mark("bodies");
   // Everything a generated page depends on besides its own content: layout, site settings.
@@ -144,6 +157,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       link(next),
       rel.map(link),
       alternates?.map((t) => [t.language, t.url]),
+      unlinked.get(e),
     ]);
     const render = (): Buffer => {
       const body = renderArticleBody(info, e, bodies.get(e)!, crumbs, { prev, next }, rel);
@@ -531,12 +545,13 @@ async function _loadArticles(
   skipped: SkippedItem[],
   previewDrafts: boolean,
   cache: Cache,
-): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number }> {
+): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number; draftSlugs: Set<string> }> {
   const files = (await walkTree(dir)).filter((f) => !f.path.includes("/") && f.path.endsWith(".json"));
   const entries: ArticleEntry[] = [];
   const slugs = new Set<string>();
   let drafts = 0;
   let invalid = 0;
+  const draftSlugs = new Set<string>();
   const candidates: { f: TreeFile; hash: string; article: Article; draft: boolean }[] = [];
   for (const f of files) {
     // Same size and mtime as last time, and its body is cached: the file need not be read again.
@@ -575,6 +590,7 @@ async function _loadArticles(
     const draft = article.status !== "ready";
     if (draft) {
       drafts++;
+      draftSlugs.add(article.slug);
       if (!previewDrafts) {
         skipped.push({ path: `articles/${f.path}`, reason: "draft (status is not ready)" });
         continue;
@@ -626,7 +642,9 @@ async function _loadArticles(
   entries.sort(
     (a, b) => Date.parse(b.published) - Date.parse(a.published) || (a.article.slug < b.article.slug ? -1 : 1),
   );
-  return { entries, drafts, invalid };
+  // A slug a published article holds is not a draft's, whatever a duplicate says.
+  for (const e of entries) if (!e.draft) draftSlugs.delete(e.article.slug);
+  return { entries, drafts, invalid, draftSlugs };
 }
 
 async function _loadTemplate(
@@ -758,6 +776,23 @@ function _groupBy(
     }
   }
   return [...groups.values()].sort((a, b) => a.taxonomy.name.localeCompare(b.taxonomy.name));
+}
+
+/**
+ * A published article never links to a draft, also not from its text (generated articles link to each other): links
+ * to a draft's page become their plain text. Bodies are sanitised HTML, so `<a href="...">` is written one way only.
+ */
+function _unlinkDrafts(html: string, blogPath: string, drafts: Set<string>): { html: string; unlinked: string[] } {
+  const unlinked: string[] = [];
+  const prefix = `href="/${blogPath}/`;
+  if (!html.includes(prefix)) return { html, unlinked };
+  const out = html.replace(/<a\b[^>]*?\bhref="\/([^"]*)"[^>]*>([\s\S]*?)<\/a>/g, (link, path: string, text: string) => {
+    const slug = path.startsWith(`${blogPath}/`) ? path.slice(blogPath.length + 1).split(/[/?#]/)[0]! : "";
+    if (!drafts.has(slug)) return link;
+    unlinked.push(slug);
+    return text;
+  });
+  return { html: out, unlinked };
 }
 
 /** A leftover temporary file of an interrupted run (its name, or a folder of its path, starts with TEMP_PREFIX). */

@@ -6,29 +6,45 @@ import { walkTree } from "../../src/enrich/files.ts";
 import { runEnrich } from "../../src/enrich/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { elements, linksOf, xmllint } from "./helpers.ts";
-import { createSite, makeArticle } from "./support.ts";
+import { createSite, makeArticle, writeArticle } from "./support.ts";
 
 const DRAFT = "choosing-flour-for-a-country-loaf";
 const DRAFT_PAGE = `blog/${DRAFT}/index.html`;
 const ROBOTS = /<meta name="robots" content="([^"]*)">/g;
+/** A published article whose text links to the draft (generated articles link to each other). */
+const LINKING = makeArticle(0, {
+  bodyMarkdown: `Start with [our flour guide](/blog/${DRAFT}/) and [the about page](/about.html).`,
+});
 
 describe("enrich: draft articles", () => {
   it("skips drafts by default: no page, not listed anywhere", async () => {
     const root = await useTempDir();
-    const site = await createSite(root, { articles: [makeArticle(0), makeArticle(1, { status: "draft" })] });
+    const site = await createSite(root, { articles: [LINKING, makeArticle(1, { status: "draft" })] });
     const report = await runEnrich({ site });
     expect(report.articles).toEqual({ published: 1, drafts: 1, invalid: 0 });
+    // The link in the text becomes plain text: the draft has no page to link to.
+    const linking = await readFile(join(site.paths.output, `blog/${LINKING.slug}/index.html`), "utf8");
+    expect(linking).toContain('<p>Start with our flour guide and <a href="../../about.html">the about page</a>.</p>');
     expect(report.skipped.map((s) => s.path)).toContain(`articles/${DRAFT}.json`);
     expect(existsSync(join(site.paths.output, DRAFT_PAGE))).toBe(false);
     const index = await readFile(join(site.paths.output, "blog/index.html"), "utf8");
     expect(index).not.toContain(DRAFT);
     expect(await sitemapText(site.paths.output)).not.toContain(DRAFT);
+    // Once the draft is published, the link comes back (with the render cache too).
+    const cacheFile = join(root, "cache.json");
+    await runEnrich({ site, cacheFile });
+    await writeArticle(site.paths.articles, makeArticle(1));
+    const after = await runEnrich({ site, cacheFile });
+    expect(after.written).toContain(`blog/${LINKING.slug}/index.html`);
+    expect(await readFile(join(site.paths.output, `blog/${LINKING.slug}/index.html`), "utf8")).toContain(
+      `<a href="../${DRAFT}/">our flour guide</a>`,
+    );
   });
 
   it("with drafts: preview, renders the draft with noindex and a visible notice, outside the sitemap and feeds", async () => {
     const root = await useTempDir();
     const site = await createSite(root, {
-      articles: [makeArticle(0), makeArticle(1, { status: "draft" }), makeArticle(2)],
+      articles: [LINKING, makeArticle(1, { status: "draft" }), makeArticle(2)],
       enrich: { drafts: "preview" },
     });
     const report = await runEnrich({ site });
@@ -58,7 +74,7 @@ describe("enrich: draft articles", () => {
     expect([...previews.matchAll(ROBOTS)].map((m) => m[1])).toEqual(["noindex, nofollow"]);
     const index = await readFile(join(site.paths.output, "blog/index.html"), "utf8");
     expect(index).toContain('<a href="drafts/" rel="nofollow">draft previews</a>');
-    // No published page (article, neighbour links, related block, listings) points at the draft.
+    // No published page (article text, neighbour links, related block, listings, hreflang) points at the draft.
     for (const f of await walkTree(site.paths.output)) {
       if (!f.path.endsWith(".html") || f.path.startsWith("blog/drafts/") || f.path === DRAFT_PAGE) continue;
       const html = await readFile(join(site.paths.output, f.path), "utf8");
