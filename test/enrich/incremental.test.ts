@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -159,3 +160,37 @@ function diff(a: Snapshot, b: Snapshot): { added: string[]; removed: string[]; c
     .sort();
   return { added, removed, changed };
 }
+
+describe("enrich: copies of the site's files", () => {
+  // /dev/shm is a tmpfs on Linux, another file system than the temporary folder: link(2) fails with EXDEV there.
+  it.skipIf(!existsSync("/dev/shm"))("are hard links where possible and real copies across file systems", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: [makeArticle(0)] });
+    await runEnrich({ site });
+    const { stat } = await import("node:fs/promises");
+    const [src, linked] = await Promise.all([
+      stat(join(site.paths.export, "css/site.css")),
+      stat(join(site.paths.output, "css/site.css")),
+    ]);
+    expect(linked.ino).toBe(src.ino);
+
+    const { mkdtemp } = await import("node:fs/promises");
+    const other = await mkdtemp("/dev/shm/siteloom-enrich-");
+    try {
+      const away = { ...site, paths: { ...site.paths, output: join(other, "output") } };
+      const report = await runEnrich({ site: away });
+      const copy = await stat(join(away.paths.output, "css/site.css"));
+      expect(copy.ino).not.toBe(src.ino);
+      expect(Math.abs(copy.mtimeMs - src.mtimeMs)).toBeLessThan(1); // utimes keeps microseconds
+      const exported = await hashTree(site.paths.export);
+      const copied = await hashTree(away.paths.output);
+      for (const path of ["css/site.css", "images/loaf.png", "index.html", "contact.html"]) {
+        expect(copied.get(path), path).toBe(exported.get(path));
+      }
+      expect((await runEnrich({ site: away })).written).toEqual([]);
+      expect(report.written.length).toBeGreaterThan(10);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
