@@ -32,8 +32,19 @@ beforeAll(async () => {
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const site = await createSite(root, {
     url: origin,
-    articles: Array.from({ length: 14 }, (_, i) => makeArticle(i)),
-    enrich: { navLink: { enabled: true }, perPage: 5, languages: ["en"] },
+    // 14 articles in English, a German translation of the first (hreflang pairs), and a draft preview (its noindex
+    // page and the listing of previews are checked too).
+    articles: [
+      ...Array.from({ length: 14 }, (_, i) => makeArticle(i, i === 0 ? { translationKey: "sourdough" } : {})),
+      makeArticle(14, {
+        slug: "warum-sauerteig-zeit-braucht",
+        title: "Warum Sauerteig Zeit braucht",
+        language: "de",
+        translationKey: "sourdough",
+      }),
+      makeArticle(15, { status: "draft" }),
+    ],
+    enrich: { navLink: { enabled: true }, perPage: 5, languages: ["en", "de"], drafts: "preview" },
   });
   output = site.paths.output;
   await runEnrich({ site });
@@ -48,6 +59,14 @@ describe("enrich: checked by the Nu HTML checker", () => {
   it("finds 0 errors on every page of the enriched example site", async () => {
     const pages = (await walkTree(output)).filter((f) => f.path.endsWith(".html")).map((f) => join(output, f.path));
     expect(pages.length).toBeGreaterThan(20);
+    // Archive pages, the German translation, the draft and the listing of previews are among them.
+    for (const p of [
+      "blog/page/1/index.html",
+      "blog/warum-sauerteig-zeit-braucht/index.html",
+      "blog/drafts/index.html",
+    ]) {
+      expect(pages).toContain(join(output, p));
+    }
     const { stdout, stderr } = await _run("java", ["-jar", VNU, "--errors-only", "--format", "json", ...pages]);
     const report = JSON.parse(stderr || stdout) as { messages: { type: string; url: string; message: string }[] };
     const errors = report.messages.filter((m) => m.type === "error" || m.type === "non-document-error");
@@ -76,7 +95,7 @@ describe("enrich: feeds follow the RSS 2.0 and Atom rules", () => {
     expect(channel).toContain(`<atom:link href="${origin}blog/feed.xml" rel="self" type="application/rss+xml"/>`);
     expect(inner(elements(channel, "lastBuildDate")[0]!)).toMatch(RFC822);
     const items = elements(xml, "item");
-    expect(items).toHaveLength(14);
+    expect(items).toHaveLength(15); // the draft stays out
     const guids = new Set<string>();
     for (const item of items) {
       const guid = inner(elements(item, "guid")[0]!);
@@ -100,7 +119,7 @@ describe("enrich: feeds follow the RSS 2.0 and Atom rules", () => {
     expect(inner(elements(head, "updated")[0]!)).toMatch(RFC3339);
     expect(head).toContain(`<link rel="self" type="application/atom+xml" href="${origin}blog/atom.xml"/>`);
     const entries = elements(xml, "entry");
-    expect(entries).toHaveLength(14);
+    expect(entries).toHaveLength(15);
     const ids = new Set(entries.map((e) => inner(elements(e, "id")[0]!)));
     expect(ids.size).toBe(entries.length);
     for (const e of entries) {
