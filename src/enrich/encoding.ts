@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import iconv from "iconv-lite";
 
 /** How a page's bytes map to text, so edits can be spliced back into the original bytes. */
@@ -133,12 +134,8 @@ function _normaliseLabel(label: string): string | undefined {
 }
 
 function _isUtf8(bytes: Buffer): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  // node:buffer's check validates without decoding into a string (a fatal TextDecoder built one per call).
+  return isUtf8(bytes);
 }
 
 /** Maps character offsets of the decoded text to byte offsets of the file, or undefined when that is unsafe. */
