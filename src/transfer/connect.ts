@@ -48,7 +48,7 @@ export async function createRemoteConnector(
   const warn = options.warn ?? ((message: string) => console.error(`warning: ${message}`));
   if (remote.protocol === "local") {
     const { createLocalRemote } = await import("./local.ts");
-    return async () => createLocalRemote({ root: remote.root });
+    return async () => createLocalRemote({ root: remote.root, onUnsafe: options.onUnsafe });
   }
   const host = remote.host;
   if (!host) {

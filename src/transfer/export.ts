@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { createMatcher } from "./deploy/plan.ts";
+import { createMatcher, isTempName } from "./deploy/plan.ts";
 import type { RemotePool } from "./types.ts";
 import { type RemoteItem, walkRemote } from "./walk.ts";
 
@@ -131,7 +131,10 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
     if (_underExcluded(path, excluded)) continue;
     if (excluded(path)) result.skipped.push({ path, reason: "excluded" });
     else if (_unsafe(path)) result.skipped.push({ path, reason: "unsafe name" });
-    else if (item.type === "symlink") {
+    else if (isTempName(path)) {
+      // a deploy's upload cut short (`.in.<name>.<run>`): not part of the site; the next deploy resumes or removes it
+      result.skipped.push({ path, reason: "unfinished upload of an interrupted deploy" });
+    } else if (item.type === "symlink") {
       result.skipped.push({ path, reason: `symlink${item.target ? ` to ${item.target}` : ""}` });
     } else if (item.size > options.config.maxFileSize) {
       result.skipped.push({ path, reason: `larger than export.maxFileSize (${item.size} bytes)` });

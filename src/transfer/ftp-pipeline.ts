@@ -58,6 +58,8 @@ export interface TransferOptions {
   port: number;
   /** Checks a TLS data connection once it is up (certificate pinning); throws to refuse it. */
   checkData?: (socket: TLSSocket) => void;
+  /** Commands pipelined before the transfer command (e.g. the rename of the file sent before); replies come first. */
+  before?: string[];
   /** Commands pipelined after the transfer command (e.g. SIZE of the file); their replies follow the transfer's. */
   after?: string[];
 }
@@ -93,10 +95,10 @@ export function retrieveTo(
 /**
  * Runs a transfer command (`STOR path`, `RETR path`…) over a passive data connection to `options.port`, sending the
  * command and opening the connection at once, and moving the data as soon as it is open (`streams` gives the
- * pipeline's two ends). Resolves on the final 2xx reply once the data is through, with the replies to the command
- * and to `options.after`. An error reply to the command rejects with the FTPError once every reply has arrived,
- * leaving the control connection usable; anything else (a reset, a timeout, a refused certificate) closes the
- * control connection, whose state is then unknown.
+ * pipeline's two ends). Resolves once every reply has arrived (and the data is through, unless the server refused
+ * the command) with the replies to `options.before`, the command and `options.after`, in that order; an error reply
+ * is returned, not thrown, and leaves the control connection usable. Anything else (a reset, a timeout, a refused
+ * certificate) rejects and closes the control connection, whose state is then unknown.
  */
 function transfer(
   ftp: FTPContext,
@@ -110,7 +112,8 @@ function transfer(
   let data: Socket | TLSSocket = raw;
   // The transfer command and the ones pipelined after it: the server runs those once the transfer is over, so
   // their replies follow the transfer's without a round trip of their own.
-  const commands = [command, ...(options.after ?? [])];
+  const commands = [...(options.before ?? []), command, ...(options.after ?? [])];
+  const own = options.before?.length ?? 0;
   const verb = command.split(" ")[0];
   const replies: PipelinedReply[] = [];
   let refused: FTPError | undefined;
@@ -134,8 +137,7 @@ function transfer(
       if (settled || replies.length < commands.length || !(moved || refused)) return;
       settled = true;
       stopData();
-      if (refused) reject(refused);
-      else resolve(replies);
+      resolve(replies);
     };
     raw.setNoDelay(true);
     raw.setTimeout(ftp.timeout, () => fail(new Error(`Timeout (data connection to ${host}:${options.port})`)));
@@ -190,7 +192,7 @@ function transfer(
         }
         if (!(response instanceof FTPError) && response.code < 200) return; // 150/125: the data is on its way
         replies.push(response);
-        if (replies.length === 1) {
+        if (replies.length === own + 1) {
           if (response instanceof FTPError) {
             // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
             refused = response;

@@ -15,7 +15,7 @@ import {
   type UnsafeEntryHandler,
 } from "./paths.ts";
 import { isConnectionError } from "./pool.ts";
-import type { RemoteEntry, RemoteFS } from "./types.ts";
+import type { PutOptions, RemoteEntry, RemoteFS } from "./types.ts";
 
 export interface FtpRemoteOptions {
   host: string;
@@ -104,9 +104,14 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   // A passive port asked for ahead of time (pipelined with the last rename) for the next atomic upload. Any other
   // command sequence may open its own, which closes this one on most servers: only `put` keeps it.
   let prefetched: { port: number; at: number } | undefined;
-  function serial<T>(fn: () => Promise<T>, keepPassive = false): Promise<T> {
-    const run = () => {
-      if (!keepPassive) prefetched = undefined;
+  /**
+   * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `put` also carries
+   * the pending rename along itself, which any other operation sends first.
+   */
+  function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "other" = "other"): Promise<T> {
+    const run = async () => {
+      if (kind === "other") prefetched = undefined;
+      if (kind !== "put") await flushPending();
       return fn();
     };
     const next = queue.then(run, run);
@@ -117,17 +122,17 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   let usePasv = features.has("PASV") && !features.has("EPSV");
 
   /** A passive port for the next transfer: the one asked for ahead of time while still fresh, else a new one. */
-  async function passive(): Promise<number> {
+  async function passive(reply?: PipelinedReply): Promise<number> {
     const ahead =
       prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
     prefetched = undefined;
-    if (ahead) return ahead.port;
-    const [reply] = await sendPipelined(client.ftp, [usePasv ? "PASV" : "EPSV"]);
-    if (reply instanceof FTPError && !usePasv) {
+    if (ahead && reply === undefined) return ahead.port;
+    const answer = reply ?? (await sendPipelined(client.ftp, [usePasv ? "PASV" : "EPSV"]))[0];
+    if (answer instanceof FTPError && !usePasv) {
       usePasv = true;
       return passive();
     }
-    return passivePort(okReply(reply, "PASV"));
+    return passivePort(okReply(answer, "PASV"));
   }
 
   /** The passive command to pipeline after a transfer, so that the next one needs no round trip of its own. */
@@ -142,7 +147,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     try {
       // No EPSV pipelined behind RETR: some servers (ftp-srv) tear the data channel down after a transfer
       // asynchronously, taking a passive port opened right behind it along.
-      await retrieveTo(client.ftp, sink, `RETR ${path}`, { port, ...(checkData ? { checkData } : {}) });
+      const [reply] = await retrieveTo(client.ftp, sink, `RETR ${path}`, { port, ...(checkData ? { checkData } : {}) });
+      okReply(reply, "RETR");
       return true;
     } catch (error) {
       if (_isMissing(error)) return false;
@@ -159,36 +165,110 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       : undefined;
 
   /** The atomic upload of one file: STOR to the temp name, size check, then RNFR/RNTO with the next EPSV. */
-  async function put(
-    source: string | Readable,
-    temp: string,
-    path: string,
-    expectedSize: number | undefined,
-  ): Promise<void> {
+  // A verified upload whose rename is still to be sent (`put` with `onPlaced`): it rides in the next batch of
+  // commands on this connection, or goes out on its own before any other operation and on `flush`.
+  let pending: { from: string; to: string; onPlaced: (error?: Error) => void } | undefined;
+
+  /** The rename commands of the pending upload, with what reads their two replies or reports a broken session. */
+  function takePending(): {
+    commands: string[];
+    read: (replies: readonly PipelinedReply[]) => void;
+    fail: (error: unknown) => void;
+  } {
+    const rename = pending;
+    pending = undefined;
+    if (rename === undefined) return { commands: [], read: () => {}, fail: () => {} };
+    let told = false;
+    const tell = (error?: Error) => {
+      if (!told) rename.onPlaced(error);
+      told = true;
+    };
+    return {
+      commands: [`RNFR ${rename.from}`, `RNTO ${rename.to}`],
+      read: (replies) => {
+        try {
+          okReply(replies[0], "RNFR");
+          okReply(replies[1], "RNTO");
+          tell();
+        } catch (error) {
+          tell(_opError(error, "rename", rename.to, label));
+        }
+      },
+      // the session broke before the replies: whether the rename happened is unknown, and the caller is told so
+      fail: (error) => tell(_opError(error, "rename", rename.to, label)),
+    };
+  }
+
+  async function flushPending(): Promise<void> {
+    if (pending === undefined) return;
+    const rename = takePending();
+    try {
+      rename.read(await sendPipelined(client.ftp, rename.commands));
+    } catch (error) {
+      rename.fail(error);
+      throw error;
+    }
+  }
+
+  async function put(source: string | Readable, temp: string, path: string, opts: PutOptions): Promise<void> {
     const tempPath = full(temp, "upload");
     const target = full(path, "upload");
-    const port = await passive();
+    // the previous upload's rename rides in this upload's first batch
+    const rename = takePending();
+    let before = rename.commands;
+    let port: number;
+    try {
+      const ahead =
+        prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
+      prefetched = undefined;
+      if (ahead === undefined) {
+        const replies = await sendPipelined(client.ftp, [...before, usePasv ? "PASV" : "EPSV"]);
+        rename.read(replies);
+        before = [];
+        port = await passive(replies.at(-1));
+      } else port = ahead.port;
+    } catch (error) {
+      rename.fail(error);
+      throw error;
+    }
     const input = client.ftp.hasTLS ? await _delayEmptyEnd(source) : source;
-    // SIZE rides behind STOR: the server answers it as soon as the file is complete.
-    const sizeAfter = expectedSize !== undefined && features.has("SIZE");
-    const [, sizeReply] = await storeTo(client.ftp, input, `STOR ${tempPath}`, {
-      port,
-      ...(sizeAfter ? { after: [`SIZE ${tempPath}`] } : {}),
-      ...(checkData ? { checkData } : {}),
-    });
-    if (expectedSize !== undefined) {
-      const size = sizeAfter ? _sizeOf(sizeReply) : await _remoteSize(tempPath, temp);
-      if (size !== expectedSize) {
+    // SIZE rides behind STOR (the server answers it once the file is complete), then the next passive port.
+    const sizeAfter = opts.expectedSize !== undefined && features.has("SIZE");
+    const deferred = opts.onPlaced !== undefined;
+    const after = [...(sizeAfter ? [`SIZE ${tempPath}`] : []), ...(deferred ? [nextPassive()] : [])];
+    let replies: PipelinedReply[];
+    try {
+      replies = await storeTo(client.ftp, input, `STOR ${tempPath}`, {
+        port,
+        before,
+        after,
+        ...(checkData ? { checkData } : {}),
+      });
+    } catch (error) {
+      if (before.length > 0) rename.fail(error);
+      throw error;
+    }
+    if (before.length > 0) rename.read(replies);
+    const own = replies.slice(before.length);
+    okReply(own[0], "STOR");
+    if (deferred) keepPassive(own.at(-1));
+    if (opts.expectedSize !== undefined) {
+      const size = sizeAfter ? _sizeOf(own[1]) : await _remoteSize(tempPath, temp);
+      if (size !== opts.expectedSize) {
         throw new SiteloomError(
           "ERR_TRANSFER_IO",
-          `size check failed after upload: the server has ${size ?? "no"} bytes, expected ${expectedSize}`,
+          `size check failed after upload: the server has ${size ?? "no"} bytes, expected ${opts.expectedSize}`,
         );
       }
     }
-    const replies = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, nextPassive()]);
-    okReply(replies[0], "RNFR");
-    okReply(replies[1], "RNTO");
-    keepPassive(replies[2]);
+    if (opts.onPlaced) {
+      pending = { from: tempPath, to: target, onPlaced: opts.onPlaced };
+      return;
+    }
+    const renamed = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, nextPassive()]);
+    okReply(renamed[0], "RNFR");
+    okReply(renamed[1], "RNTO");
+    keepPassive(renamed[2]);
   }
 
   /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
@@ -273,7 +353,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             },
             label,
           ),
-        true,
+        "transfer",
       ),
     read: (path) =>
       serial(
@@ -294,7 +374,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             },
             label,
           ),
-        true,
+        "transfer",
       ),
     upload: (source, path, uploadOptions = {}) =>
       serial(() =>
@@ -385,7 +465,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         ),
       ),
     put: (source, temp, path, putOptions = {}) =>
-      serial(() => _op("upload", path, () => put(source, temp, path, putOptions.expectedSize), label), true),
+      serial(() => _op("upload", path, () => put(source, temp, path, putOptions), label), "put"),
+    flush: () => serial(async () => {}, "transfer"),
     mkdirMany: (paths) =>
       serial(() =>
         _op(
@@ -415,6 +496,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       ),
     async close() {
       await queue.catch(() => undefined);
+      // a rename never sent: the caller learns the file is not in place
+      takePending().fail(new Error("the connection was closed before the rename was sent"));
       client.close();
     },
   };

@@ -16,11 +16,14 @@ import { isAbsolute, join, resolve as resolvePath, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SiteloomError } from "../errors.ts";
+import type { UnsafeEntryHandler } from "./paths.ts";
 import type { RemoteEntry, RemoteFS } from "./types.ts";
 
 export interface LocalRemoteOptions {
   /** The directory that plays the remote root (absolute, or relative to the current directory). */
   root: string;
+  /** Called for every listing entry left out: a symlink leading outside the root (as the network backends do). */
+  onUnsafe?: UnsafeEntryHandler | undefined;
 }
 
 /**
@@ -80,7 +83,11 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
         if (_unsafeSegment(name) !== undefined) continue;
         const entry = await _entry(join(full, name), name);
         // like the network backends: a symlink is listed only when it resolves inside the root
-        if (entry?.type === "symlink" && !(await leadsInside(join(full, name)))) continue;
+        if (entry?.type === "symlink" && !(await leadsInside(join(full, name)))) {
+          const reason = `a symlink pointing outside the remote root${entry.target ? ` (to ${entry.target})` : ""}`;
+          options.onUnsafe?.({ dir: _checkPath(dir, "list").join("/"), name, reason });
+          continue;
+        }
         if (entry !== undefined) entries.push(entry);
       }
       return entries;

@@ -121,6 +121,25 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
         return result;
       }
     },
+    async each(fn) {
+      // every idle connection, borrowed at once; one that breaks is discarded as in `run`
+      const borrowed = idle.splice(0);
+      await Promise.all(
+        borrowed.map(async (fs) => {
+          try {
+            await fn(fs);
+          } catch (error) {
+            if (classify(error)) {
+              discard(fs, error);
+              return;
+            }
+            release(fs);
+            throw error;
+          }
+          release(fs);
+        }),
+      );
+    },
     async close() {
       closed = true;
       const open = [...all];

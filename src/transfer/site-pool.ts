@@ -36,7 +36,10 @@ export async function openSitePool(
   if (remote.protocol === "local") {
     const root = isAbsolute(remote.root) ? remote.root : resolvePath(ws.root, remote.root);
     return {
-      pool: createRemotePool({ size, connect: async () => wrap(createLocalRemote({ root })) }),
+      pool: createRemotePool({
+        size,
+        connect: async () => wrap(createLocalRemote({ root, onUnsafe: (entry) => unsafe.push(entry) })),
+      }),
       describe: `local:${root}`,
       unsafe,
     };

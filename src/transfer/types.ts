@@ -43,10 +43,23 @@ export interface RemoteFS {
    * `temp`, then (with `expectedSize`) a check of the size the server holds, then a rename over `path` — in as few
    * round trips as the protocol allows. Callers without it do upload, stat and rename.
    */
-  put?(source: string | Readable, temp: string, path: string, options?: { expectedSize?: number }): Promise<void>;
+  put?(source: string | Readable, temp: string, path: string, options?: PutOptions): Promise<void>;
+  /** Optional: sends what `put` with `onPlaced` left pending (the last rename) and waits for it. */
+  flush?(): Promise<void>;
   /** Optional: creates directories whose parents exist or come earlier in `paths`, in as few round trips as possible. */
   mkdirMany?(paths: string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface PutOptions {
+  /** Checked on the server before the rename; a mismatch fails the put and leaves `path` as it was. */
+  expectedSize?: number;
+  /**
+   * Defer the rename: `put` returns once the temp file is verified, and the rename goes out with the connection's next
+   * command batch (saving a round trip per file), or on `flush`. Called once the rename is done, or with the error
+   * when it failed or the session broke before its reply (then whether it happened is unknown: upload again).
+   */
+  onPlaced?: (error?: Error) => void;
 }
 
 /**
@@ -57,6 +70,8 @@ export interface RemoteFS {
 export interface RemotePool {
   readonly size: number;
   run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T>;
+  /** Runs `fn` on every open connection that is not busy (e.g. to flush deferred work), waiting for all. */
+  each(fn: (fs: RemoteFS) => Promise<void>): Promise<void>;
   /** Connections opened so far (initial + replacements), for statistics. */
   readonly connectionsOpened: number;
   close(): Promise<void>;

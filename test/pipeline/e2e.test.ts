@@ -144,9 +144,12 @@ describe.each<ServerKind>(["vsftpd-ftp", "sftp"])("pipeline: end to end against 
       const deploy = stopped.events.find((e): e is StepFinished => e.type === "step-finished" && e.step === "deploy");
       expect(deploy?.status).toBe("interrupted");
       // nothing partial at a final name: every file on the server is either the original or the finished output
+      // (temp names `.in.<name>.<run>` of uploads cut short may remain: the rerun's export skips them, its deploy
+      // removes them)
       const output = await tree(join(root, "sites/example/output"));
       const original = await tree(EXAMPLE_SITE);
       for (const [path, hash] of withoutManifest(await tree(server.rootDir))) {
+        if (/(^|\/)\.in\.[^/]+$/.test(path)) continue;
         expect([output.get(path), original.get(path)], path).toContain(hash);
       }
       const store = openStateStore({ stateDir: join(root, ".siteloom") });

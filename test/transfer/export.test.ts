@@ -2,7 +2,13 @@ import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ExportSchema } from "../../src/config/schema.ts";
-import { createLocalRemote, createRemotePool, type ExportOptions, runExport } from "../../src/transfer/index.ts";
+import {
+  createLocalRemote,
+  createRemotePool,
+  type ExportOptions,
+  runExport,
+  type UnsafeEntry,
+} from "../../src/transfer/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { createOpLog, type OpLog, recordOps, snapshot, writeSite } from "./helpers/trees.ts";
 
@@ -11,6 +17,7 @@ describe("transfer: export (local backend)", () => {
   let remote: string;
   let exportDir: string;
   let log: OpLog;
+  let unsafe: UnsafeEntry[];
 
   beforeEach(async () => {
     dir = await useTempDir("siteloom-export-");
@@ -18,13 +25,14 @@ describe("transfer: export (local backend)", () => {
     exportDir = join(dir, "site/export");
     await writeSite(remote, { bigBytes: 300_000 });
     log = createOpLog();
+    unsafe = [];
   });
 
   async function exportSite(extra: Partial<ExportOptions> & { exportConfig?: Record<string, unknown> } = {}) {
     const { exportConfig, ...rest } = extra;
     const pool = createRemotePool({
       size: 4,
-      connect: async () => recordOps(log, createLocalRemote({ root: remote })),
+      connect: async () => recordOps(log, createLocalRemote({ root: remote, onUnsafe: (entry) => unsafe.push(entry) })),
     });
     try {
       return await runExport({
@@ -92,11 +100,16 @@ describe("transfer: export (local backend)", () => {
     expect(snap.dirs).not.toContain("cgi-bin");
   });
 
-  it("never writes outside export/: a symlink to /etc on the server is reported, not followed", async () => {
+  it("never writes outside export/: a symlink to /etc is reported, not followed; a deploy's temp file is skipped", async () => {
     await symlink("/etc", join(remote, "etc-link"));
     await symlink("../../../../../../etc/passwd", join(remote, "passwd"));
+    await symlink("index.html", join(remote, "inside-link"));
+    await writeFile(join(remote, ".in.index.html.0123abcd"), "half an upload");
     const result = await exportSite();
-    expect(result.skipped.map((s) => s.path).sort()).toEqual(["etc-link", "passwd"]);
+    // links leading out are left out of the listing and reported; one inside the root is listed and skipped
+    expect(unsafe.map((u) => u.name).sort()).toEqual(["etc-link", "passwd"]);
+    // so is a deploy's unfinished upload
+    expect(result.skipped.map((s) => s.path).sort()).toEqual([".in.index.html.0123abcd", "inside-link"]);
     const snap = await snapshot(exportDir);
     expect(Object.keys(snap.files).some((p) => p.startsWith("etc-link") || p === "passwd")).toBe(false);
   });

@@ -483,21 +483,64 @@ interface _RunContext {
 const RESUME_MIN_BYTES = 256 * 1024;
 
 /**
- * Uploads a phase: every file goes to a temp name, is checked and renamed into place on one pooled connection, the
- * pool's connections working in parallel. Where the backend has `put` (FTP) that is a few pipelined round trips.
+ * Uploads a phase: every file goes to a temp name, is checked and renamed into place, the pool's connections working
+ * in parallel. Where the backend has `put` (FTP) that is a few pipelined round trips, and each rename rides in the
+ * connection's next batch; the phase ends when every connection has sent its last rename.
  */
 async function _deployPhase(ctx: _RunContext, phaseFiles: LocalFile[], phase: Phase): Promise<void> {
   // Big files first: a slow transfer starting last would keep the phase waiting at its end.
   const files = [...phaseFiles].sort((a, b) => b.size - a.size || _cmp(a.path, b.path));
-  await _parallel(files, ctx.pool.size, async (file) => {
-    const ok = await _putFile(ctx, file);
+  const placed: Promise<void>[] = [];
+  const record = async (file: LocalFile, ok: boolean) => {
     if (ok) {
       await ctx.log.append({ kind: "done", path: file.path, size: file.size, hash: file.hash, mtime: file.mtime });
       ctx.result.stats.uploaded++;
       ctx.result.stats.bytes += file.size;
     }
     _phaseProgress(ctx, phase, files.length, file, ok);
+  };
+  await _parallel(files, ctx.pool.size, async (file) => {
+    const deferred = await _putDeferred(ctx, file);
+    if (deferred === undefined) await record(file, await _putFile(ctx, file));
+    else placed.push(deferred.placed.then((ok) => record(file, ok)));
   });
+  // the renames still pending on each connection, then what their outcomes set off (a re-upload when one failed)
+  await ctx.pool.each(async (fs) => fs.flush?.()).catch(() => {});
+  await Promise.all(placed);
+}
+
+/**
+ * The fast path: an upload whose rename is deferred (`put` with `onPlaced`). Returns undefined when the backend or
+ * the settings need the plain path (no `put`, hash verification, a large file that may need resuming); else `placed`, a
+ * promise of whether the file ended in place. A failed or uncertain rename uploads the file again on the plain path.
+ */
+async function _putDeferred(ctx: _RunContext, file: LocalFile): Promise<{ placed: Promise<boolean> } | undefined> {
+  const { options } = ctx;
+  const verify = options.config.verify;
+  // large files take the plain path, whose retries resume from what arrived
+  if (verify === "hash" || file.size >= RESUME_MIN_BYTES) return undefined;
+  const local = join(options.outputDir, ...file.path.split("/"));
+  const tmp = tempNameFor(file.path, ctx.runId);
+  let settle: (ok: boolean) => void = () => {};
+  const done = new Promise<boolean>((resolve) => {
+    settle = resolve;
+  });
+  const onPlaced = (error?: Error) => {
+    if (error === undefined) settle(true);
+    else void _putFile(ctx, file).then(settle);
+  };
+  let plain = false;
+  const sent = await _withRetries(ctx, file.path, async (fs) => {
+    // deferral needs `flush` to end the phase: a backend (or a wrapper) without it takes the plain path
+    if (!fs.put || !fs.flush) {
+      plain = true;
+      return;
+    }
+    await fs.put(local, tmp, file.path, { ...(verify === "size" ? { expectedSize: file.size } : {}), onPlaced });
+  });
+  if (plain) return undefined;
+  if (!sent) settle(false);
+  return { placed: done };
 }
 
 /**
