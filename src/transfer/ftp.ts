@@ -59,6 +59,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   const tlsOptions = _tlsOptions(options);
   let features = new Map<string, string>();
   let root = normalizeRoot(options.root ?? "/");
+  let firstPassive: PipelinedReply | undefined;
   try {
     if (secure === "implicit") await client.connectImplicitTLS(options.host, port, tlsOptions);
     else await client.connect(options.host, port);
@@ -78,6 +79,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       // Servers without MLST refuse this one: harmless, and cheaper than a round trip of its own after FEAT.
       "OPTS MLST type;size;modify;unix.mode;",
       ...(root.startsWith("/") ? [] : ["PWD"]),
+      // a passive port for the first transfer (most sessions start with one: the manifest, a listing)
+      "EPSV",
     ];
     const [user, pass, ...replies] = await sendPipelined(client.ftp, [...login, ...settings]);
     // 331 then 230; or 230 at once (no password needed: PASS is then refused or ignored).
@@ -92,6 +95,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     if (client.ftp.hasTLS) okReply(reply("PROT P"), "PROT P");
     client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
     if (!root.startsWith("/")) root = normalizeRoot(`${_parsePwd(okReply(reply("PWD"), "PWD"))}/${root}`);
+    firstPassive = reply("EPSV");
   } catch (error) {
     client.close();
     throw _connectError(error, label, options);
@@ -101,9 +105,12 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
   // does must not interleave commands: serialise.
   let queue: Promise<unknown> = Promise.resolve();
-  // A passive port asked for ahead of time (pipelined with the last rename) for the next atomic upload. Any other
-  // command sequence may open its own, which closes this one on most servers: only `put` keeps it.
+  // A passive port asked for ahead of time (pipelined with the login or the last rename) for the next transfer. Any
+  // other command sequence may open its own, which closes this one on most servers: only transfers keep it.
   let prefetched: { port: number; at: number } | undefined;
+  if (firstPassive !== undefined && !(firstPassive instanceof FTPError) && firstPassive.code === 229) {
+    prefetched = { port: passivePort(firstPassive), at: Date.now() };
+  }
   /**
    * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `put` also carries
    * the pending rename along itself, which any other operation sends first.

@@ -29,7 +29,7 @@ export interface FaultProxyOptions {
   target: { host: string; port: number };
   /** Rewrite PASV/EPSV replies (plain FTP only: FTPS control traffic is encrypted). */
   ftp?: boolean;
-  /** FTP: answer EPSV with 502 itself, like an old server or firewall, so clients must fall back to PASV. */
+  /** FTP: make the server refuse EPSV, like an old server or firewall, so clients must fall back to PASV. */
   refuseEpsv?: boolean;
 }
 
@@ -190,8 +190,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         while (cut >= 0) {
           const line = commands.slice(0, cut + 1);
           commands = commands.slice(cut + 1);
-          if (/^EPSV/i.test(line)) queue = queue.then(() => void client.write("502 EPSV not available here.\r\n"));
-          else write(Buffer.from(line, "latin1"));
+          // forwarded as an unknown command: the server's "500" comes back in order (clients pipeline commands)
+          write(Buffer.from(/^EPSV/i.test(line) ? "XEPSV\r\n" : line, "latin1"));
           cut = commands.indexOf("\n");
         }
       },
