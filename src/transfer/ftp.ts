@@ -108,9 +108,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   // A passive port asked for ahead of time (pipelined with the login or the last rename) for the next transfer. Any
   // other command sequence may open its own, which closes this one on most servers: only transfers keep it.
   let prefetched: { port: number; at: number } | undefined;
-  if (firstPassive !== undefined && !(firstPassive instanceof FTPError) && firstPassive.code === 229) {
-    prefetched = { port: passivePort(firstPassive), at: Date.now() };
-  }
+  keepPassive(firstPassive);
   /**
    * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `put` also carries
    * the pending rename along itself, which any other operation sends first.
@@ -144,9 +142,10 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
 
   /** The passive command to pipeline after a transfer, so that the next one needs no round trip of its own. */
   const nextPassive = () => (usePasv ? "PASV" : "EPSV");
-  const keepPassive = (reply: PipelinedReply | undefined) => {
-    if (reply !== undefined && !(reply instanceof FTPError)) prefetched = { port: passivePort(reply), at: Date.now() };
-  };
+  function keepPassive(reply: PipelinedReply | undefined): void {
+    if (reply === undefined || reply instanceof FTPError || (reply.code !== 229 && reply.code !== 227)) return;
+    prefetched = { port: passivePort(reply), at: Date.now() };
+  }
 
   /** RETR into `sink` on the fast path; returns false when the file does not exist. */
   async function retrieve(path: string, sink: Writable): Promise<boolean> {
@@ -171,7 +170,6 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         }
       : undefined;
 
-  /** The atomic upload of one file: STOR to the temp name, size check, then RNFR/RNTO with the next EPSV. */
   // A verified upload whose rename is still to be sent (`put` with `onPlaced`): it rides in the next batch of
   // commands on this connection, or goes out on its own before any other operation and on `flush`.
   let pending: { from: string; to: string; onPlaced: (error?: Error) => void } | undefined;
@@ -217,6 +215,10 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     }
   }
 
+  /**
+   * The atomic upload of one file: STOR to the temp name with SIZE behind it, then RNFR/RNTO — sent at once, or
+   * (`onPlaced`) left pending to ride in this connection's next batch.
+   */
   async function put(source: string | Readable, temp: string, path: string, opts: PutOptions): Promise<void> {
     const tempPath = full(temp, "upload");
     const target = full(path, "upload");
@@ -565,19 +567,19 @@ async function _quickStat(
     return null;
   }
   if (!features.has("SIZE")) return null;
-  let size: number;
-  try {
-    size = await client.size(target);
-  } catch (error) {
-    if (error instanceof FTPError) return null; // a directory, a missing file, or SIZE refused: ask the listing
-    throw error;
-  }
-  const mtime = features.has("MDTM")
-    ? await client.lastMod(target).then(
-        (d) => d.getTime(),
-        () => undefined,
-      )
-    : undefined;
+  // SIZE and MDTM in one round trip (pipelined)
+  const withTime = features.has("MDTM");
+  const [sizeReply, timeReply] = await sendPipelined(client.ftp, [
+    `SIZE ${target}`,
+    ...(withTime ? [`MDTM ${target}`] : []),
+  ]);
+  // a directory, a missing file, or SIZE refused: ask the listing
+  const size = _sizeOf(sizeReply);
+  if (size === undefined) return null;
+  const mtime =
+    timeReply === undefined || timeReply instanceof FTPError
+      ? undefined
+      : _parseMlsxTime(/^213\s+(\S+)/.exec(timeReply.message.trim())?.[1]);
   return { name, type: "file", size, mtime };
 }
 

@@ -73,14 +73,32 @@ describe("transfer: deploy (local backend)", () => {
     );
   });
 
-  it("a no-op deploy logs in once and reads the manifest, without any listing", async () => {
+  it("a no-op deploy logs in once and checks the manifest with one stat, without any listing", async () => {
     await deploy();
     log.reset();
     const result = await deploy();
-    expect(log.ops).toEqual([{ op: "read", path: ".siteloom/manifest.json" }]);
+    // the manifest on the server is the one this machine wrote (same size and time): no download
+    expect(log.ops).toEqual([{ op: "stat", path: ".siteloom/manifest.json" }]);
     expect(result.stats.connections).toBe(1);
     expect(result.stats.uploaded).toBe(0);
     expect(result.mode).toBe("manifest");
+  });
+
+  it("a manifest rewritten on the server (another machine, by hand) is downloaded, not trusted from the stamp", async () => {
+    await deploy();
+    // another machine deploys a change: the manifest on the server is now its own
+    await writeFile(join(output, "css/site.css"), "body{margin:2px}");
+    const other = await deploy({ stateDir: join(dir, "other-machine") });
+    expect(other.stats.uploaded).toBe(1);
+    log.reset();
+    const result = await deploy();
+    expect(log.ops.map((o) => o.op)).toEqual(["stat", "read", "stat"]);
+    expect(result.notes.join("\n")).toMatch(/last deployed by another run/);
+    expect(result.stats.uploaded).toBe(0);
+    // that read recorded the new manifest's stamp: the next no-op is one stat again
+    log.reset();
+    await deploy();
+    expect(log.ops).toEqual([{ op: "stat", path: ".siteloom/manifest.json" }]);
   });
 
   it("uploads only what changed, deletes with --delete, and keeps protected paths", async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -8,7 +8,7 @@ import type { SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { isConnectionError } from "../pool.ts";
-import type { RemoteFS, RemotePool } from "../types.ts";
+import type { RemoteEntry, RemoteFS, RemotePool } from "../types.ts";
 import { walkRemote } from "../walk.ts";
 import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
 import { acquireDeployLock } from "./lock.ts";
@@ -154,10 +154,20 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const stateBase = join(options.stateDir, "deploy", `${site}.${env}`);
   const stateFile = `${stateBase}.json`;
   const journalFile = `${stateBase}.journal`;
+  const stampFile = `${stateBase}.stamp.json`;
 
   const release = options.dryRun ? async () => {} : await acquireDeployLock(`${stateBase}.lock`, `${site} (${env})`);
   try {
-    return await _deploy(options, { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, random });
+    return await _deploy(options, {
+      started,
+      manifestDir,
+      manifestFile,
+      keepRemote,
+      stateFile,
+      journalFile,
+      stampFile,
+      random,
+    });
   } finally {
     await release();
   }
@@ -169,17 +179,24 @@ interface _Setup {
   manifestFile: string;
   keepRemote: (path: string, isDir?: boolean) => boolean;
   stateFile: string;
+  /** Size and server time of the remote manifest file as last written or read, with its id (see _readRemote). */
+  stampFile: string;
   journalFile: string;
   random: () => number;
 }
 
 async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployResult> {
   const { pool, config, site, env } = options;
-  const { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, random } = setup;
+  const { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, stampFile, random } = setup;
   const progress = options.onProgress ?? (() => {});
+  const localManifest = await loadLocalManifest(stateFile, site);
+  // The remote manifest is asked for first: logging in and reading it takes round trips that the local scan overlaps.
+  const again = <T>(fn: () => Promise<T>) => _retry(config, random, fn);
+  const trusted = options.verify || options.purge ? undefined : localManifest;
+  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, stampFile, trusted)));
+  remoteRead.catch(() => {}); // awaited below; not an unhandled rejection while the scan runs
   // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
   progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
-  const localManifest = await loadLocalManifest(stateFile, site);
   const cache = new Map(Object.entries(localManifest?.files ?? {}).map(([p, e]) => [p, e]));
   const tree = await scanTree(options.outputDir, {
     cache,
@@ -187,10 +204,10 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   });
   const localDirs = tree.dirs.filter((d) => d !== manifestDir);
 
-  // 2. the remote manifest: one small read
+  // 2. the remote manifest: one small read (or a stat showing it is the one we wrote or read last time)
   progress({ phase: "manifest", done: 0, total: 1, bytes: 0, totalBytes: 0 });
-  const again = <T>(fn: () => Promise<T>) => _retry(config, random, fn);
-  const remoteData = await again(() => pool.run((fs) => fs.read(manifestFile)));
+  const remote = await remoteRead;
+  const remoteData = remote === "unchanged" && localManifest ? serializeManifest(localManifest) : remote || undefined;
   const notes: string[] = [];
   let base: Manifest | undefined;
   let mode: DeployResult["mode"] = "manifest";
@@ -456,8 +473,9 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   for (const dir of deleteDirs) if (!failed.has(`${dir}/`)) dirs.delete(dir);
   const manifest = createManifest({ previousId: base?.id, site, env, files, dirs: [...dirs] });
   progress({ ..._counts(ctx), phase: "finish", done: 0, total: 1 });
-  await _writeRemoteManifest(ctx, manifestDir, manifest, remoteData === undefined);
+  const written = await _writeRemoteManifest(ctx, manifestDir, manifest, remoteData === undefined);
   await writeFileAtomic(stateFile, serializeManifest(manifest));
+  await _writeStamp(stampFile, manifest.id, written);
   result.manifestId = manifest.id;
   // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
   if (result.failures.length === 0) await removeJournal(journalFile);
@@ -680,23 +698,24 @@ async function _writeRemoteManifest(
   manifestDir: string,
   manifest: Manifest,
   firstTime: boolean,
-): Promise<void> {
+): Promise<RemoteEntry | undefined> {
   const target = `${manifestDir}/${MANIFEST_FILE}`;
   const tmp = tempNameFor(target, ctx.runId);
   const data = serializeManifest(manifest);
   try {
-    await ctx.pool.run(async (fs) => {
+    return await ctx.pool.run(async (fs) => {
       if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
         const htaccess = `${manifestDir}/.htaccess`;
         await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, ctx.runId));
         await fs.rename(tempNameFor(htaccess, ctx.runId), htaccess);
       }
-      if (fs.put) {
-        await fs.put(Readable.from([data]), tmp, target, { expectedSize: data.length });
-        return;
+      if (fs.put) await fs.put(Readable.from([data]), tmp, target, { expectedSize: data.length });
+      else {
+        await fs.upload(Readable.from([data]), tmp);
+        await fs.rename(tmp, target);
       }
-      await fs.upload(Readable.from([data]), tmp);
-      await fs.rename(tmp, target);
+      // its size and time on the server: the next run's stat recognises it without downloading it
+      return fs.stat(target).catch(() => undefined);
     });
   } catch (error) {
     throw new SiteloomError(
@@ -705,6 +724,55 @@ async function _writeRemoteManifest(
       { site: ctx.options.site, cause: error },
     );
   }
+}
+
+/**
+ * Reads the remote manifest, or returns "unchanged" when a stat shows it is still the file we last wrote or read
+ * (same size and server time as recorded in the stamp, for the manifest id of our local copy): one round trip instead
+ * of a download that grows with the site. Without a usable stamp it downloads, then records a stamp for next time.
+ * A manifest rewritten by someone else changes its time (and almost surely its size), so it is downloaded.
+ */
+async function _readRemote(
+  fs: RemoteFS,
+  manifestFile: string,
+  stampFile: string,
+  local: Manifest | undefined,
+): Promise<Buffer | "unchanged" | undefined> {
+  const stamp = local ? await _readStamp(stampFile) : undefined;
+  if (stamp !== undefined && stamp.id === local?.id) {
+    const now = await fs.stat(manifestFile);
+    if (now?.type === "file" && now.size === stamp.size && now.mtime === stamp.mtime) return "unchanged";
+  }
+  const data = await fs.read(manifestFile);
+  const parsed = data === undefined || local === undefined ? undefined : parseManifest(data, { site: local.site });
+  // this manifest becomes our local copy (now, or after this run's changes replace it with a new stamp)
+  if (parsed?.ok) await _writeStamp(stampFile, parsed.manifest.id, await fs.stat(manifestFile).catch(() => undefined));
+  return data;
+}
+
+interface _Stamp {
+  id: string;
+  size: number;
+  mtime: number;
+}
+
+async function _readStamp(file: string): Promise<_Stamp | undefined> {
+  try {
+    const value = JSON.parse(await readFile(file, "utf8")) as Partial<_Stamp>;
+    const ok = typeof value.id === "string" && typeof value.size === "number" && typeof value.mtime === "number";
+    return ok ? (value as _Stamp) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records the remote manifest's size and server time; a server that gives no time gets no stamp (always read). */
+async function _writeStamp(file: string, id: string, entry: RemoteEntry | undefined): Promise<void> {
+  if (entry?.type !== "file" || entry.mtime === undefined) {
+    await rm(file, { force: true });
+    return;
+  }
+  await writeFileAtomic(file, `${JSON.stringify({ id, size: entry.size, mtime: entry.mtime })}\n`);
 }
 
 async function _purge(
