@@ -110,10 +110,11 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   let prefetched: { port: number; at: number } | undefined;
   keepPassive(firstPassive);
   /**
-   * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `put` also carries
-   * the pending rename along itself, which any other operation sends first.
+   * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `command`: one
+   * that opens no data connection (DELE), so a prefetched port stays good; `put` also carries the pending rename along
+   * itself, which any other operation sends first. Others (listings through basic-ftp) drop the prefetched port.
    */
-  function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "other" = "other"): Promise<T> {
+  function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
     const run = async () => {
       if (kind === "other") prefetched = undefined;
       if (kind !== "put") await flushPending();
@@ -204,11 +205,14 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     };
   }
 
-  async function flushPending(): Promise<void> {
+  /** Sends the pending rename; `withPassive` also asks for a passive port for the transfer expected next. */
+  async function flushPending(withPassive = false): Promise<void> {
     if (pending === undefined) return;
     const rename = takePending();
     try {
-      rename.read(await sendPipelined(client.ftp, rename.commands));
+      const replies = await sendPipelined(client.ftp, [...rename.commands, ...(withPassive ? [nextPassive()] : [])]);
+      rename.read(replies);
+      if (withPassive) keepPassive(replies[2]);
     } catch (error) {
       rename.fail(error);
       throw error;
@@ -414,15 +418,17 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         ),
       ),
     remove: (path) =>
-      serial(() =>
-        _op(
-          "remove",
-          path,
-          async () => {
-            await client.remove(full(path, "remove"));
-          },
-          label,
-        ),
+      serial(
+        () =>
+          _op(
+            "remove",
+            path,
+            async () => {
+              await client.remove(full(path, "remove"));
+            },
+            label,
+          ),
+        "command",
       ),
     removeDir: (path) =>
       serial(() =>
@@ -475,7 +481,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       ),
     put: (source, temp, path, putOptions = {}) =>
       serial(() => _op("upload", path, () => put(source, temp, path, putOptions), label), "put"),
-    flush: () => serial(async () => {}, "transfer"),
+    // at the end of a deploy phase: the next phase's first upload on this connection finds its passive port ready
+    flush: () => serial(() => _op("rename", pending?.to ?? "", () => flushPending(true), label), "put"),
     mkdirMany: (paths) =>
       serial(() =>
         _op(

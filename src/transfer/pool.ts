@@ -121,6 +121,24 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
         return result;
       }
     },
+    prewarm(count) {
+      // logins in the background, for work that is about to come; a refused one is simply not there
+      const wanted = Math.min(count, limit) - slotsInUse;
+      for (let i = 0; i < wanted && !closed; i++) {
+        slotsInUse++;
+        options.connect().then(
+          (fs) => {
+            opened++;
+            all.add(fs);
+            release(fs);
+          },
+          () => {
+            slotsInUse--;
+            _wake();
+          },
+        );
+      }
+    },
     async each(fn) {
       // every idle connection, borrowed at once; one that breaks is discarded as in `run`
       const borrowed = idle.splice(0);

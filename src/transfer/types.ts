@@ -70,6 +70,8 @@ export interface PutOptions {
 export interface RemotePool {
   readonly size: number;
   run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T>;
+  /** Starts logging in connections (up to `count` in all) in the background, for work about to come. */
+  prewarm(count: number): void;
   /** Runs `fn` on every open connection that is not busy (e.g. to flush deferred work), waiting for all. */
   each(fn: (fs: RemoteFS) => Promise<void>): Promise<void>;
   /** Connections opened so far (initial + replacements), for statistics. */

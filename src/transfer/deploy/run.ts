@@ -203,6 +203,9 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     skip: (path) => path === manifestDir || isTempName(path),
   });
   const localDirs = tree.dirs.filter((d) => d !== manifestDir);
+  // Changes against our last deploy mean uploads are coming: log the other connections in while the manifest is read.
+  const changed = [...tree.files.values()].filter((f) => localManifest?.files[f.path]?.hash !== f.hash).length;
+  if (!options.dryRun && changed > 0) pool.prewarm(Math.min(pool.size, changed + 1));
 
   // 2. the remote manifest: one small read (or a stat showing it is the one we wrote or read last time)
   progress({ phase: "manifest", done: 0, total: 1, bytes: 0, totalBytes: 0 });
