@@ -69,11 +69,12 @@ export interface TransferOptions {
  */
 export function storeTo(
   ftp: FTPContext,
-  source: string | Readable,
+  source: string | Readable | Buffer,
   command: string,
   options: TransferOptions & { localStart?: number },
 ): Promise<PipelinedReply[]> {
   return transfer(ftp, command, options, (data) => {
+    if (Buffer.isBuffer(source)) return source;
     const input =
       typeof source === "string"
         ? createReadStream(source, options.localStart ? { start: options.localStart } : {})
@@ -95,7 +96,7 @@ export function retrieveTo(
 /**
  * Runs a transfer command (`STOR path`, `RETR path`…) over a passive data connection to `options.port`, sending the
  * command and opening the connection at once, and moving the data as soon as it is open (`streams` gives the
- * pipeline's two ends). Resolves once every reply has arrived (and the data is through, unless the server refused
+ * pipeline's two ends, or a Buffer to send as it is). Resolves once every reply has arrived (and the data is through, unless the server refused
  * the command) with the replies to `options.before`, the command and `options.after`, in that order; an error reply
  * is returned, not thrown, and leaves the control connection usable. Anything else (a reset, a timeout, a refused
  * certificate) rejects and closes the control connection, whose state is then unknown.
@@ -104,7 +105,7 @@ function transfer(
   ftp: FTPContext,
   command: string,
   options: TransferOptions,
-  streams: (data: Socket) => [Readable, Writable],
+  streams: (data: Socket) => [Readable, Writable] | Buffer,
 ): Promise<PipelinedReply[]> {
   const host = ftp.socket.remoteAddress;
   if (host === undefined) return Promise.reject(new Error("the control connection is closed"));
@@ -172,8 +173,8 @@ function transfer(
     const move = () => {
       // The control connection is quiet while the data flows: the data socket's inactivity timeout watches instead.
       ftp.socket.setTimeout(0);
-      const [from, to] = streams(data);
-      pipeline(from, to, (error) => {
+      const flow = streams(data);
+      const done = (error?: Error | null) => {
         if (refused) return;
         if (error) fail(error);
         else {
@@ -181,7 +182,10 @@ function transfer(
           ftp.socket.setTimeout(ftp.timeout);
           finish();
         }
-      });
+      };
+      // a small file already in memory: one write and the end, no stream machinery
+      if (Buffer.isBuffer(flow)) data.end(flow, () => done());
+      else pipeline(flow[0], flow[1], done);
     };
     ftp
       .handle(undefined, (response, task) => {

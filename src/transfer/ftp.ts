@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync, statSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
@@ -244,7 +244,13 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       rename.fail(error);
       throw error;
     }
-    const input = client.ftp.hasTLS ? await _delayEmptyEnd(source) : source;
+    // A small file is read in one go: cheaper than a stream (open, reads, close through the thread pool) per file.
+    let input: string | Readable | Buffer = source;
+    if (typeof source === "string") {
+      const size = statSync(source).size;
+      if (size > 0 && size <= _INLINE_MAX_BYTES) input = readFileSync(source);
+    }
+    if (client.ftp.hasTLS && !Buffer.isBuffer(input)) input = await _delayEmptyEnd(input);
     // SIZE rides behind STOR (the server answers it once the file is complete), then the next passive port.
     const sizeAfter = opts.expectedSize !== undefined && features.has("SIZE");
     const deferred = opts.onPlaced !== undefined;
@@ -735,6 +741,9 @@ const _EMPTY_UPLOAD_DELAY_MS = 100;
 
 /** A prefetched passive port older than this is not trusted (servers stop listening after a while). */
 const _PREFETCH_MAX_AGE_MS = 5_000;
+
+/** Files up to this size are read whole before an upload instead of streamed. */
+const _INLINE_MAX_BYTES = 1 << 20;
 
 /** Commands per pipelined write (directory creation). */
 const _PIPELINE_BATCH = 100;
