@@ -95,9 +95,13 @@ try {
   step("result on the FTP server");
   say(`  ${added.length} file(s) added, ${changed.length} changed, ${before.size - changed.length} untouched`);
   // the blog index and the article pages first; categories, tags and feeds are counted
-  const pages = added.filter((p) => p === "blog/index.html" || /^blog\/[^/]+\/index\.html$/.test(p));
+  const pages = added.filter(
+    (p) => p === "blog/index.html" || (/^blog\/[^/]+\/index\.html$/.test(p) && p !== "blog/drafts/index.html"),
+  );
   for (const p of pages) say(`  + ${p}`);
-  if (added.length > pages.length) say(`  + ${added.length - pages.length} more (category and tag pages, feeds)`);
+  if (added.length > pages.length) {
+    say(`  + ${added.length - pages.length} more (category and tag pages, the drafts list, feeds, sitemap)`);
+  }
   for (const p of changed) say(`  ~ ${p}`);
   say(`  the deployed site: ${live}`);
   if (keep) say(`  the workspace:     ${workspace}   (try: node ${relative(ROOT, CLI)} --workspace ${workspace} runs)`);
