@@ -20,8 +20,9 @@ export type PipelinedReply = FTPResponse | FTPError;
  * skipped). Error replies are returned, not thrown: the caller knows which ones matter. A broken connection rejects.
  */
 export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
+  const shown = (command: string) => (command.startsWith("PASS ") ? "PASS ###" : command);
   for (const command of commands) {
-    if (/[\r\n\0]/.test(command)) throw new Error(`Invalid command: contains control characters (${command})`);
+    if (/[\r\n\0]/.test(command)) throw new Error(`Invalid command: contains control characters (${shown(command)})`);
   }
   const replies: PipelinedReply[] = [];
   const done = ftp.handle(undefined, (response, task) => {
@@ -32,7 +33,7 @@ export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<Pipe
     } else if (response.code >= 200) replies.push(response);
     if (replies.length === commands.length) task.resolve(replies as unknown as FTPResponse);
   }) as unknown as Promise<PipelinedReply[]>;
-  for (const command of commands) ftp.log(`> ${command.startsWith("PASS ") ? "PASS ###" : command}`);
+  for (const command of commands) ftp.log(`> ${shown(command)}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
   return done;
 }
