@@ -84,14 +84,15 @@ export function storeTo(
   });
 }
 
-/** Downloads with RETR into `sink` (see `transfer`). */
+/** Downloads with RETR into `sink`, or into what the `sink` factory makes once the data flows (see `transfer`). */
 export function retrieveTo(
   ftp: FTPContext,
-  sink: Writable,
+  sink: Writable | (() => Writable),
   command: string,
   options: TransferOptions,
 ): Promise<PipelinedReply[]> {
-  return transfer(ftp, command, options, (data) => [data, sink]);
+  // a factory is called only once the data connection is up: a refused RETR makes no local file
+  return transfer(ftp, command, options, (data) => [data, typeof sink === "function" ? sink() : sink]);
 }
 
 /**
@@ -145,7 +146,12 @@ function transfer(
     raw.setTimeout(ftp.timeout, () => fail(new Error(`Timeout (data connection to ${host}:${options.port})`)));
     raw.on("error", (error) => fail(new Error(`Can't open data connection in passive mode: ${error.message}`)));
     raw.connect({ port: options.port, host, family: ftp.ipFamily }, () => {
-      if (refused) return;
+      // The commands go out once the data connection is up (it waits in the server's backlog), not before: a server
+      // that got STOR first sits in accept() with the file open and locked (vsftpd lock_upload_files) until its
+      // accept timeout if this client dies in between, and a rerun writing the same temp name would wait for it.
+      // It costs no round trip: the server accepts at once, and the data is sent alongside.
+      for (const line of commands) ftp.log(`> ${line}`);
+      ftp.socket.write(commands.map((line) => `${line}\r\n`).join(""), ftp.encoding);
       if (!(ftp.socket && "encrypted" in ftp.socket)) {
         move();
         return;
@@ -213,7 +219,5 @@ function transfer(
         finish();
       })
       .catch(() => undefined);
-    for (const line of commands) ftp.log(`> ${line}`);
-    ftp.socket.write(commands.map((line) => `${line}\r\n`).join(""), ftp.encoding);
   });
 }

@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync, statSync } from "node:fs";
+import { createWriteStream, readFileSync, statSync, type WriteStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
@@ -149,7 +149,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   }
 
   /** RETR into `sink` on the fast path; returns false when the file does not exist. */
-  async function retrieve(path: string, sink: Writable): Promise<boolean> {
+  async function retrieve(path: string, sink: Writable | (() => Writable)): Promise<boolean> {
     const port = await passive();
     try {
       // No EPSV pipelined behind RETR: some servers (ftp-srv) tear the data channel down after a transfer
@@ -360,13 +360,23 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             path,
             async () => {
               const target = full(path, "download");
-              // The local file is made as the data arrives; a refused or broken download leaves none behind.
-              const found = await retrieve(target, createWriteStream(localFile)).catch(async (error: unknown) => {
+              // The local file is made once the data flows; a refused or broken download leaves none behind (its
+              // stream is closed first: removing a file still being opened would let the open re-create it).
+              let file: WriteStream | undefined;
+              const discard = async () => {
+                if (file !== undefined && !file.closed)
+                  await new Promise<void>((done) => file?.once("close", () => done()));
                 await rm(localFile, { force: true });
+              };
+              const found = await retrieve(target, () => {
+                file = createWriteStream(localFile);
+                return file;
+              }).catch(async (error: unknown) => {
+                await discard();
                 throw error;
               });
               if (!found) {
-                await rm(localFile, { force: true });
+                await discard();
                 throw new FTPError({ code: 550, message: `550 ${printablePath(path)}: no such file` });
               }
             },

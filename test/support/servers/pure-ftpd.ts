@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chown, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -35,7 +36,8 @@ export async function startPureFtpd(options: PureFtpdOptions): Promise<RawServer
   const login = `web${owner.name.slice(3)}`;
   const password = owner.password;
   // `openssl passwd -6` (SHA-512 crypt): pure-ftpd's own default hash is deliberately slow to check.
-  const { stdout: hash } = await run("openssl", ["passwd", "-6", password]);
+  // the password goes on stdin: a generated one may start with "-", and argv is visible to other processes
+  const hash = execFileSync("openssl", ["passwd", "-6", "-stdin"], { input: `${password}\n`, encoding: "utf8" });
   const passwdFile = join(dirs.etc, "pureftpd.passwd");
   const pdbFile = join(dirs.etc, "pureftpd.pdb");
   // account:hash:uid:gid:gecos:home(/./ = chroot):... (pure-pw(8) format, 18 fields)
