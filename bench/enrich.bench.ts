@@ -27,24 +27,10 @@ const suite: BenchSuite = async () => {
         ok: full.ms < 10_000,
         note: `${full.written} files written; CPU ${(full.cpuMs / 1000).toFixed(1)} s; load avg ${_load()}`,
       },
-      {
-        group: "enrich",
-        name: "peak RSS, cold run",
-        value: full.rssMb,
-        unit: "MB",
-        target: "< 500 MB",
-        ok: full.rssMb < 500,
-      },
+      _peakRss("peak RSS, cold run", full),
     );
     const add = _child(root, "add");
-    rows.push(_incremental("add one article", add), {
-      group: "enrich",
-      name: "peak RSS, add one article",
-      value: add.rssMb,
-      unit: "MB",
-      target: "< 500 MB",
-      ok: add.rssMb < 500,
-    });
+    rows.push(_incremental("add one article", add), _peakRss("peak RSS, add one article", add));
     const remove = _child(root, "remove");
     rows.push(_incremental("remove that article again", remove));
     const nav = _child(root, "nav");
@@ -80,6 +66,11 @@ interface ChildResult {
   written: number;
   unchanged: number;
   removed: number;
+}
+
+/** A peak-memory row: target < 500 MB. */
+function _peakRss(name: string, r: ChildResult): BenchRow {
+  return { group: "enrich", name, value: r.rssMb, unit: "MB", target: "< 500 MB", ok: r.rssMb < 500 };
 }
 
 /** A row for a small change to the big site: target < 1 s, with files touched, CPU time and the load beside it. */

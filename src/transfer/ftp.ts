@@ -100,7 +100,15 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     client.close();
     throw _connectError(error, label, options);
   }
-  if (secure !== false && options.tlsFingerprint) _pinDataConnections(client, options, label);
+  // Data connections are new TLS sockets: with a pinned certificate each is checked too. A resumed session is the
+  // control connection's own, already checked: it carries no certificate.
+  const checkData =
+    secure !== false && options.tlsFingerprint
+      ? (socket: TLSSocket) => {
+          if (!socket.isSessionReused()) _checkFingerprint(socket, options, label);
+        }
+      : undefined;
+  if (checkData) _pinDataConnections(client, checkData);
   const protocol = secure === false ? "ftp" : "ftps";
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
   // does must not interleave commands: serialise.
@@ -129,16 +137,22 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
 
   /** A passive port for the next transfer: the one asked for ahead of time while still fresh, else a new one. */
   async function passive(reply?: PipelinedReply): Promise<number> {
-    const ahead =
-      prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
-    prefetched = undefined;
-    if (ahead && reply === undefined) return ahead.port;
+    const ahead = takePrefetched();
+    if (ahead !== undefined && reply === undefined) return ahead;
     const answer = reply ?? (await sendPipelined(client.ftp, [usePasv ? "PASV" : "EPSV"]))[0];
     if (answer instanceof FTPError && !usePasv) {
       usePasv = true;
       return passive();
     }
     return passivePort(okReply(answer, "PASV"));
+  }
+
+  /** The prefetched passive port while still fresh (it is used once either way). */
+  function takePrefetched(): number | undefined {
+    const ahead =
+      prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
+    prefetched = undefined;
+    return ahead?.port;
   }
 
   /** The passive command to pipeline after a transfer, so that the next one needs no round trip of its own. */
@@ -162,14 +176,6 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       throw error;
     }
   }
-
-  const checkData =
-    secure !== false && options.tlsFingerprint
-      ? (socket: TLSSocket) => {
-          // A resumed session is the control connection's own, already checked: it carries no certificate.
-          if (!socket.isSessionReused()) _checkFingerprint(socket, options, label);
-        }
-      : undefined;
 
   // A verified upload whose rename is still to be sent (`put` with `onPlaced`): it rides in the next batch of
   // commands on this connection, or goes out on its own before any other operation and on `flush`.
@@ -231,15 +237,13 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     let before = rename.commands;
     let port: number;
     try {
-      const ahead =
-        prefetched !== undefined && Date.now() - prefetched.at < _PREFETCH_MAX_AGE_MS ? prefetched : undefined;
-      prefetched = undefined;
+      const ahead = takePrefetched();
       if (ahead === undefined) {
         const replies = await sendPipelined(client.ftp, [...before, usePasv ? "PASV" : "EPSV"]);
         rename.read(replies);
         before = [];
         port = await passive(replies.at(-1));
-      } else port = ahead.port;
+      } else port = ahead;
     } catch (error) {
       rename.fail(error);
       throw error;
@@ -674,7 +678,7 @@ function _checkFingerprint(socket: TLSSocket, options: FtpRemoteOptions, label: 
 }
 
 /** Data connections are new TLS sockets: check their certificate against the pin too. */
-function _pinDataConnections(client: Client, options: FtpRemoteOptions, label: string): void {
+function _pinDataConnections(client: Client, checkData: (socket: TLSSocket) => void): void {
   let inner = client.prepareTransfer;
   Object.defineProperty(client, "prepareTransfer", {
     configurable: true,
@@ -684,10 +688,8 @@ function _pinDataConnections(client: Client, options: FtpRemoteOptions, label: s
         const data = ftp.dataSocket as TLSSocket | undefined;
         if (data && typeof data.getPeerCertificate === "function") {
           const check = () => {
-            // A resumed session is the control connection's own, already checked: it carries no certificate.
-            if (data.isSessionReused()) return;
             try {
-              _checkFingerprint(data, options, label);
+              checkData(data);
             } catch (error) {
               ftp.closeWithError(error as Error);
             }

@@ -19,6 +19,7 @@ import {
   MANIFEST_FILE,
   type Manifest,
   type ManifestEntry,
+  type ParsedManifest,
   parseManifest,
   serializeManifest,
   writeFileAtomic,
@@ -193,7 +194,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   // The remote manifest is asked for first: logging in and reading it takes round trips that the local scan overlaps.
   const again = <T>(fn: () => Promise<T>) => _retry(config, random, fn);
   const trusted = options.verify || options.purge ? undefined : localManifest;
-  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, stampFile, trusted)));
+  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, stampFile, site, trusted)));
   remoteRead.catch(() => {}); // awaited below; not an unhandled rejection while the scan runs
   // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
   progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
@@ -209,29 +210,27 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
 
   // 2. the remote manifest: one small read (or a stat showing it is the one we wrote or read last time)
   progress({ phase: "manifest", done: 0, total: 1, bytes: 0, totalBytes: 0 });
-  const remote = await remoteRead;
-  const remoteData = remote === "unchanged" && localManifest ? serializeManifest(localManifest) : remote || undefined;
+  const parsed = await remoteRead;
+  const remoteMissing = parsed === undefined;
   const notes: string[] = [];
   let base: Manifest | undefined;
   let mode: DeployResult["mode"] = "manifest";
-  if (remoteData === undefined) {
+  if (parsed === undefined) {
     mode = "listing";
     notes.push(
       localManifest === undefined
         ? "no deploy manifest on the server (first deploy here): comparing with a listing of the server"
         : `the deploy manifest ${manifestFile} is missing on the server (removed by hand?): comparing with a listing`,
     );
-  } else {
-    const parsed = parseManifest(remoteData, { site });
-    if (parsed.ok) {
-      base = parsed.manifest;
-      if (localManifest !== undefined && localManifest.id !== base.id) {
-        notes.push(`the server was last deployed by another run (manifest ${base.id.slice(0, 8)}), using its manifest`);
-      }
-    } else {
-      mode = "listing";
-      notes.push(`the deploy manifest on the server cannot be trusted (${parsed.reason}): comparing with a listing`);
+  } else if (parsed.ok) {
+    base = parsed.manifest;
+    if (localManifest !== undefined && localManifest.id !== parsed.manifest.id) {
+      const id = parsed.manifest.id.slice(0, 8);
+      notes.push(`the server was last deployed by another run (manifest ${id}), using its manifest`);
     }
+  } else {
+    mode = "listing";
+    notes.push(`the deploy manifest on the server cannot be trusted (${parsed.reason}): comparing with a listing`);
   }
   if (options.verify && mode === "manifest") {
     mode = "listing";
@@ -427,7 +426,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   try {
     // directories, parents first, one depth level at a time (siblings in parallel)
     const needDirs = new Set(mkdirs);
-    if (remoteData === undefined || mode === "purge") needDirs.add(manifestDir);
+    if (remoteMissing || mode === "purge") needDirs.add(manifestDir);
     await _mkdirs(ctx, [...needDirs].sort(_byDepth));
     for (const phase of PHASES) {
       const batch = uploads.filter((u) => phaseOf(u.file.path) === phase).map((u) => u.file);
@@ -476,7 +475,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   for (const dir of deleteDirs) if (!failed.has(`${dir}/`)) dirs.delete(dir);
   const manifest = createManifest({ previousId: base?.id, site, env, files, dirs: [...dirs] });
   progress({ ..._counts(ctx), phase: "finish", done: 0, total: 1 });
-  const written = await _writeRemoteManifest(ctx, manifestDir, manifest, remoteData === undefined);
+  const written = await _writeRemoteManifest(ctx, manifestDir, manifest, remoteMissing);
   await writeFileAtomic(stateFile, serializeManifest(manifest));
   await _writeStamp(stampFile, manifest.id, written);
   result.manifestId = manifest.id;
@@ -739,18 +738,24 @@ async function _readRemote(
   fs: RemoteFS,
   manifestFile: string,
   stampFile: string,
+  site: string,
   local: Manifest | undefined,
-): Promise<Buffer | "unchanged" | undefined> {
+): Promise<ParsedManifest | undefined> {
   const stamp = local ? await _readStamp(stampFile) : undefined;
-  if (stamp !== undefined && stamp.id === local?.id) {
+  if (local !== undefined && stamp?.id === local.id) {
     const now = await fs.stat(manifestFile);
-    if (now?.type === "file" && now.size === stamp.size && now.mtime === stamp.mtime) return "unchanged";
+    if (now?.type === "file" && now.size === stamp.size && now.mtime === stamp.mtime) {
+      return { ok: true, manifest: local };
+    }
   }
   const data = await fs.read(manifestFile);
-  const parsed = data === undefined || local === undefined ? undefined : parseManifest(data, { site: local.site });
+  if (data === undefined) return undefined;
+  const parsed = parseManifest(data, { site });
   // this manifest becomes our local copy (now, or after this run's changes replace it with a new stamp)
-  if (parsed?.ok) await _writeStamp(stampFile, parsed.manifest.id, await fs.stat(manifestFile).catch(() => undefined));
-  return data;
+  if (parsed.ok && local !== undefined) {
+    await _writeStamp(stampFile, parsed.manifest.id, await fs.stat(manifestFile).catch(() => undefined));
+  }
+  return parsed;
 }
 
 interface _Stamp {
