@@ -1,46 +1,51 @@
 import { spawnSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   ArticleSchema,
-  buildServer,
-  createRemote,
-  createSecretStore,
+  BUILTIN_STEPS,
+  initWorkspace,
   loadWorkspace,
-  openSecretStore,
   openStateStore,
-  readAuditLog,
-  runDeploy,
-  runEnrich,
-  runExport,
-  runGenerate,
   runPipeline,
   STEP_NAMES,
-  summarizeCosts,
-  verifyAuditLog,
 } from "../src/index.ts";
 
 const LIBRARY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
 describe("public library API (src/index.ts)", () => {
-  it("exports each domain's entry points as functions", () => {
-    const entries = {
-      loadWorkspace,
-      createSecretStore,
-      openSecretStore,
-      readAuditLog,
-      verifyAuditLog,
-      createRemote,
-      runExport,
-      runDeploy,
-      runGenerate,
-      summarizeCosts,
-      runEnrich,
-      runPipeline,
-      openStateStore,
-      buildServer,
-    };
-    for (const [name, value] of Object.entries(entries)) expect(typeof value, name).toBe("function");
+  it("generates articles for the example workspace through runPipeline and records the run", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "siteloom-library-"));
+    try {
+      await initWorkspace({ dir, example: true });
+      const workspace = await loadWorkspace({ workspace: dir, flags: { "llm.provider": "offline" }, vars: {} });
+      const events: string[] = [];
+      const report = await runPipeline({
+        workspace,
+        sites: ["example"],
+        registry: BUILTIN_STEPS,
+        steps: ["generate"],
+        onEvent: (event) => events.push(event.type),
+      });
+      expect(report.exitCode).toBe(0);
+      expect(report.sites[0]?.steps.map((s) => [s.step, s.status])).toEqual([["generate", "succeeded"]]);
+      expect(events[0]).toBe("run-started");
+      expect(events.at(-1)).toBe("run-finished");
+      const topics = (await readFile(join(dir, "sites/example/topics.csv"), "utf8")).trim().split("\n").length - 1;
+      const articles = await readdir(join(dir, "sites/example/articles"));
+      expect(articles.filter((name) => name.endsWith(".json"))).toHaveLength(topics);
+      const store = openStateStore({ stateDir: workspace.stateDir });
+      try {
+        expect((await store.listRuns()).map((run) => [run.id, run.status])).toEqual([[report.run.id, "succeeded"]]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("lists the built-in steps in pipeline order (the CLI's `run --help` spells out the same list)", () => {

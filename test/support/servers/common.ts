@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -92,10 +92,6 @@ export async function createServerDirs(prefix: string): Promise<ServerDirs> {
   await mkdir(etc, { mode: 0o700 });
   await mkdir(root, { mode: 0o755 });
   return { base, etc, root };
-}
-
-export async function chownTree(path: string, uid: number, gid: number): Promise<void> {
-  await chown(path, uid, gid);
 }
 
 export interface TlsMaterial {

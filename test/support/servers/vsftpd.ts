@@ -1,20 +1,7 @@
-import { chown, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  createSelfSignedCert,
-  createServerDirs,
-  createSystemUser,
-  freePort,
-  passiveRange,
-  recordPid,
-  removeDir,
-  spawnServer,
-  startWatchdog,
-  stopChild,
-  type TlsMaterial,
-  waitForGreeting,
-  waitForPort,
-} from "./common.ts";
+import { createSelfSignedCert, freePort, passiveRange, type TlsMaterial } from "./common.ts";
+import { describeDaemon, launchDaemon } from "./daemon.ts";
 import type { RawServer } from "./types.ts";
 
 export interface VsftpdOptions {
@@ -26,66 +13,23 @@ export interface VsftpdOptions {
 
 /** vsftpd on 127.0.0.1 with a real local user chrooted into its home (the server's root directory). */
 export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
-  const dirs = await createServerDirs(
-    options.implicit ? "vsftpd-ftps-implicit" : options.tls ? "vsftpd-ftps" : "vsftpd-ftp",
-  );
-  const user = await createSystemUser(dirs.root);
-  await chown(dirs.root, user.uid, user.gid);
-  const empty = join(dirs.base, "empty");
-  await mkdir(empty, { mode: 0o755 });
-  const tls = options.tls ? await createSelfSignedCert(dirs.etc) : undefined;
-  const port = await freePort();
-  const [pasvMin, pasvMax] = passiveRange();
-  const confFile = join(dirs.etc, "vsftpd.conf");
-  await writeFile(
-    confFile,
-    _config({
-      port,
-      pasvMin,
-      pasvMax,
-      empty,
-      tls,
-      implicit: options.implicit === true,
-      log: join(dirs.etc, "vsftpd.log"),
-    }),
-  );
-  const server = spawnServer("/usr/sbin/vsftpd", [confFile]);
-  let { child, output } = server;
-  const ready = () =>
-    options.implicit ? waitForPort(port, child, output) : waitForGreeting(port, "220", child, output);
-  try {
-    await ready();
-  } catch (error) {
-    await stopChild(child);
-    await user.remove();
-    await removeDir(dirs.base);
-    throw error;
-  }
-  await recordPid(dirs.base, child.pid);
-  const watchdog = startWatchdog({ pid: () => child.pid, user: user.name, dir: dirs.base });
-  return {
-    host: "127.0.0.1",
-    port,
-    user: user.name,
-    password: user.password,
-    uid: user.uid,
-    gid: user.gid,
-    rootDir: dirs.root,
-    remoteRoot: "/",
-    tls,
-    async restart() {
-      await stopChild(child);
-      ({ child, output } = spawnServer("/usr/sbin/vsftpd", [confFile]));
-      await recordPid(dirs.base, child.pid);
-      await ready();
-    },
-    async stop() {
-      watchdog.cancel();
-      await stopChild(child);
-      await user.remove();
-      await removeDir(dirs.base);
-    },
-  };
+  const prefix = options.implicit ? "vsftpd-ftps-implicit" : options.tls ? "vsftpd-ftps" : "vsftpd-ftp";
+  const daemon = await launchDaemon(prefix, async ({ dirs }) => {
+    const empty = join(dirs.base, "empty");
+    await mkdir(empty, { mode: 0o755 });
+    const tls = options.tls ? await createSelfSignedCert(dirs.etc) : undefined;
+    const port = await freePort();
+    const [pasvMin, pasvMax] = passiveRange();
+    const confFile = join(dirs.etc, "vsftpd.conf");
+    const implicit = options.implicit === true;
+    await writeFile(
+      confFile,
+      _config({ port, pasvMin, pasvMax, empty, tls, implicit, log: join(dirs.etc, "vsftpd.log") }),
+    );
+    // implicit TLS greets only after the handshake: wait for the port instead
+    return { command: "/usr/sbin/vsftpd", args: [confFile], port, greeting: implicit ? undefined : "220", extra: tls };
+  });
+  return describeDaemon(daemon, { tls: daemon.extra });
 }
 
 // --- internal ---
