@@ -1,10 +1,4 @@
-// Note for transfer engineer B (from A): no interface changed. Clarified: `upload(..., { startAt })` means the remote
-// already holds the first startAt bytes; a file source is read from that offset, a stream must already start there;
-// ftp/sftp check the remote size equals startAt first (else ERR_TRANSFER_IO) and append. Network backends drop
-// unsafe listing entries (paths.ts filterListing) and report them through the `onUnsafe` option of createRemote.
-// Errors: ERR_TRANSFER_CONNECT = connection-level (pool discards it), ERR_TRANSFER_IO = operation-level, plus
-// ERR_TRANSFER_AUTH / _TLS / _HOST_KEY / _UNSAFE_PATH. createRemotePool retries `fn` once on a fresh connection after
-// a connection-level error (`reconnectRetries`, default 1), so `fn` must be safe to run again (open streams inside it).
+// The RemoteFS contract every backend keeps (resume, unsafe entries, error codes, pool retries): docs/transfer.md.
 import type { Readable } from "node:stream";
 
 /** One entry of a remote directory listing. Names are single path segments, already checked for safety. */
