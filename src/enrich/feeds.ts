@@ -1,3 +1,4 @@
+import { escapeHtml } from "./html.ts";
 import { type ArticleEntry, newest, rfc822, rfc3339, type SiteInfo } from "./model.ts";
 import { absoluteUrl } from "./urls.ts";
 
@@ -7,6 +8,13 @@ export interface FeedItem {
   /** Article HTML, every URL absolute. */
   html: string;
 }
+
+/*
+ * Written here rather than with the `feed` package: feed 6.0.0 writes item titles as `type="html"` CDATA (markup in
+ * a title runs in readers), passes URLs through `new URL()` (which turns "jav\tascript:" into "javascript:"), splits
+ * only the first "]]>" of a CDATA section (a second one ends it early) and keeps control characters XML forbids.
+ * Feed content comes from a model; every byte of escaping has to be ours to check.
+ */
 
 /** RSS 2.0 with `atom:link rel="self"`, RFC 822 dates, permalink guids and `content:encoded`. */
 export function renderRss(site: SiteInfo, items: FeedItem[]): string {
@@ -35,7 +43,9 @@ export function renderRss(site: SiteInfo, items: FeedItem[]): string {
     if (a.author) out.push(`<dc:creator>${xmlEscape(a.author)}</dc:creator>`);
     if (entry.category) out.push(`<category>${xmlEscape(entry.category.name)}</category>`);
     for (const t of entry.tags) out.push(`<category>${xmlEscape(t.name)}</category>`);
-    out.push(`<description>${xmlEscape(a.excerpt)}</description>`);
+    // Readers render <description> as HTML: the excerpt goes in as text (HTML-escaped, then XML-escaped), so markup
+    // in it shows as characters instead of running.
+    out.push(`<description>${xmlEscape(escapeHtml(a.excerpt))}</description>`);
     out.push(`<content:encoded>${xmlEscape(html)}</content:encoded>`);
     out.push("</item>");
   }

@@ -76,11 +76,6 @@ export function getAttr(el: HtmlElement, name: string): string | undefined {
   return el.attrs.find((a) => a.name === name)?.value;
 }
 
-export function findTag(doc: HtmlDocument | HtmlElement, tag: string): HtmlElement | undefined {
-  for (const [el] of walkElements(doc)) if (el.tagName === tag) return el;
-  return undefined;
-}
-
 /** Character offsets of an element's inner content (between its tags), when both tags are in the source. */
 export function innerRange(el: HtmlElement): { start: number; end: number } | undefined {
   const loc = el.sourceCodeLocation;

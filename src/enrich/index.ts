@@ -1,7 +1,7 @@
 export { decodePage, detectEncoding, encodeText, type PageEncoding, spliceBytes, type TextEdit } from "./encoding.ts";
 export { renderAtom, renderRss, xmlEscape } from "./feeds.ts";
 export { localizeUrls, type RenderMarkdownOptions, renderMarkdown } from "./markdown.ts";
-export { slugify } from "./model.ts";
+export { taxonomySlug } from "./model.ts";
 export { mergeRobots } from "./robots.ts";
 export { runEnrich } from "./run.ts";
 export { buildJsonLd, GENERATED_MARKER } from "./seo.ts";

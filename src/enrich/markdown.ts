@@ -1,5 +1,6 @@
 import { Marked } from "marked";
 import sanitizeHtml from "sanitize-html";
+import { IMAGE_SCHEMES, LINK_SCHEMES, safeUrl } from "./urls.ts";
 
 /** Options of `renderMarkdown`. */
 export interface RenderMarkdownOptions {
@@ -60,18 +61,27 @@ export function renderMarkdown(markdown: string, options: RenderMarkdownOptions)
         ]),
       ),
       a: (_tag, attribs) => {
-        const href = attribs.href?.trim();
         const next: sanitizeHtml.Attributes = { ...attribs };
-        if (href !== undefined) {
-          next.href = _siteRooted(href);
-          if (_isExternal(href, options.siteHost)) next.rel = "noopener noreferrer";
-          else delete next.rel;
+        if (attribs.href === undefined) return { tagName: "a", attribs: next };
+        const href = safeUrl(attribs.href, LINK_SCHEMES);
+        if (href === undefined) {
+          // An unsafe link (any spelling of javascript:, data:, a control character) keeps only its text.
+          removed.push("link with an unsafe URL");
+          return { tagName: UNSAFE_TAG, attribs: {} };
         }
+        next.href = _siteRooted(href);
+        if (_isExternal(href, options.siteHost)) next.rel = "noopener noreferrer";
+        else delete next.rel;
         return { tagName: "a", attribs: next };
       },
       img: (_tag, attribs) => {
         const next: sanitizeHtml.Attributes = { ...attribs, loading: "lazy" };
-        if (next.src) next.src = _siteRooted(next.src.trim());
+        if (next.src !== undefined) {
+          const src = safeUrl(next.src, IMAGE_SCHEMES);
+          if (src === undefined) removed.push("image with an unsafe URL");
+          if (src) next.src = _siteRooted(src);
+          else delete next.src;
+        }
         return { tagName: "img", attribs: next };
       },
     },
@@ -96,6 +106,12 @@ export function localizeUrls(html: string, map: (rootPath: string) => string): s
 // --- internal ---
 
 const MARKED = new Marked({ gfm: true, breaks: false });
+
+/**
+ * What an unsafe link becomes: a plain span around its text. (Renaming it to a disallowed tag would drop it, but
+ * sanitize-html 2.17 then forgets to clear its rename and closes the next link at that depth with the wrong tag.)
+ */
+const UNSAFE_TAG = "span";
 
 const ALLOWED_TAGS = [
   "p",
@@ -142,6 +158,7 @@ const ALLOWED_TAGS = [
   "small",
   "kbd",
   "s",
+  UNSAFE_TAG,
 ];
 
 function _dropTitleHeading(markdown: string, title: string): string {

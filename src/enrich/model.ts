@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Article } from "../content/index.ts";
+import { type Article, slugify } from "../content/index.ts";
 
 /** What every page of the blog needs to know about the site. */
 export interface SiteInfo {
@@ -44,15 +44,13 @@ export interface Taxonomy {
   slug: string;
 }
 
-/** "Crème brûlée!" → "creme-brulee"; never empty. */
-export function slugify(text: string): string {
-  const slug = text
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  return slug || `t-${createHash("sha256").update(text).digest("hex").slice(0, 8)}`;
+/**
+ * Folder name of a category or tag: the slug articles get (content's `slugify`, which transliterates Cyrillic and
+ * Greek), so "Хлеб" is "khleb" in both. A name with nothing to transliterate (Chinese, emoji) still needs a folder: a
+ * short hash of it.
+ */
+export function taxonomySlug(name: string): string {
+  return slugify(name) || `t-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
 }
 
 /** Keeps an ISO timestamp that has an offset as written (RFC 3339 / W3C datetime); otherwise normalises to UTC. */

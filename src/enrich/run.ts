@@ -17,7 +17,7 @@ import {
   writeFileAtomic,
 } from "./files.ts";
 import { localizeUrls, renderMarkdown } from "./markdown.ts";
-import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, slugify, type Taxonomy } from "./model.ts";
+import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, type Taxonomy, taxonomySlug } from "./model.ts";
 import { findRelated, type ListingPage, paginate, renderArticleBody, renderListingBody } from "./pages.ts";
 import { mergeRobots } from "./robots.ts";
 import { type Alternate, type Crumb, GENERATED_MARKER, type HeadInfo, renderHead } from "./seo.ts";
@@ -33,7 +33,7 @@ import {
   type Template,
 } from "./template.ts";
 import type { EnrichReport, RunEnrichOptions, SkippedItem } from "./types.ts";
-import { absoluteUrl, dirOf } from "./urls.ts";
+import { absoluteUrl, dirOf, IMAGE_SCHEMES, safeUrl } from "./urls.ts";
 
 /**
  * Builds sites/<name>/output/ from export/ and articles/: the live site byte for byte, plus article pages in the
@@ -77,6 +77,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     site.paths.articles,
     info,
     skipped,
+    warnings,
     previewDrafts,
     cache,
   );
@@ -543,12 +544,13 @@ async function _loadArticles(
   dir: string,
   info: SiteInfo,
   skipped: SkippedItem[],
+  warnings: string[],
   previewDrafts: boolean,
   cache: Cache,
 ): Promise<{ entries: ArticleEntry[]; drafts: number; invalid: number; draftSlugs: Set<string> }> {
   const files = (await walkTree(dir)).filter((f) => !f.path.includes("/") && f.path.endsWith(".json"));
   const entries: ArticleEntry[] = [];
-  const slugs = new Set<string>();
+  const slugs = new Map<string, { file: string; draft: boolean }>();
   let drafts = 0;
   let invalid = 0;
   const draftSlugs = new Set<string>();
@@ -602,13 +604,25 @@ async function _loadArticles(
   }
   // Ready articles claim their slugs first: a draft preview never displaces a published article.
   candidates.sort((x, y) => Number(x.draft) - Number(y.draft));
-  for (const { f, hash, article, draft } of candidates) {
-    if (slugs.has(article.slug)) {
-      skipped.push({ path: `articles/${f.path}`, reason: `duplicate slug "${article.slug}"` });
+  for (const { f, hash, article: loaded, draft } of candidates) {
+    const holder = slugs.get(loaded.slug);
+    if (holder) {
+      if (holder.draft === draft) {
+        // "First file name wins" would publish one of the two silently: the user has to choose.
+        throw new SiteloomError(
+          "ERR_ENRICH",
+          `enrich: articles/${holder.file} and articles/${f.path} have the same slug "${loaded.slug}"; change the slug of one of them (or remove one)`,
+        );
+      }
+      skipped.push({
+        path: `articles/${f.path}`,
+        reason: `duplicate slug "${loaded.slug}": the published articles/${holder.file} holds it`,
+      });
       invalid++;
       continue;
     }
-    slugs.add(article.slug);
+    slugs.set(loaded.slug, { file: f.path, draft });
+    const article = _withSafeImage(loaded, `articles/${f.path}`, warnings);
     const entryDir = `${info.blogPath}/${article.slug}`;
     const reserved = ["page", "category", "tag", DRAFTS_FOLDER];
     if (reserved.includes(article.slug)) {
@@ -619,7 +633,7 @@ async function _loadArticles(
     const tags: Taxonomy[] = [];
     const seen = new Set<string>();
     for (const t of article.tags) {
-      const slug = slugify(t);
+      const slug = taxonomySlug(t);
       if (!seen.has(slug)) {
         seen.add(slug);
         tags.push({ name: t, slug });
@@ -633,7 +647,7 @@ async function _loadArticles(
       url: absoluteUrl(info.baseUrl, `${entryDir}/`),
       published: article.publishedAt,
       modified: article.updatedAt ?? article.publishedAt,
-      ...(article.category ? { category: { name: article.category, slug: slugify(article.category) } } : {}),
+      ...(article.category ? { category: { name: article.category, slug: taxonomySlug(article.category) } } : {}),
       tags,
       draft,
     });
@@ -831,6 +845,20 @@ function _translations(entries: ArticleEntry[], info: SiteInfo): Map<ArticleEntr
     for (const e of byLanguage.values()) out.set(e, alternates);
   }
   return out;
+}
+
+/** The article with its image URL checked: http(s) or a site path, else the image is left out (and reported). */
+function _withSafeImage(article: Article, file: string, warnings: string[]): Article {
+  if (!article.image) return article;
+  const url = safeUrl(article.image.url, IMAGE_SCHEMES);
+  if (url === undefined) {
+    warnings.push(
+      `${file}: image left out: its url ${JSON.stringify(article.image.url)} is neither http(s) nor a site path`,
+    );
+    const { image: _dropped, ...rest } = article;
+    return rest;
+  }
+  return url === article.image.url ? article : { ...article, image: { ...article.image, url } };
 }
 
 function _attr(text: string): string {

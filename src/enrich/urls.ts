@@ -65,9 +65,41 @@ export function rebaseCssUrls(css: string, oldDir: string, newDir: string): stri
     });
 }
 
-/** Absolute URL of a site path under the site's base URL (which ends with "/"). */
+/** Schemes an article's links may use. */
+export const LINK_SCHEMES: ReadonlySet<string> = new Set(["http", "https", "mailto", "tel"]);
+/** Schemes an article's images may use. */
+export const IMAGE_SCHEMES: ReadonlySet<string> = new Set(["http", "https"]);
+
+/**
+ * Judges a URL from untrusted article content the way a browser's URL parser reads it, and returns it cleaned, or
+ * undefined when it is unsafe. Browsers drop leading/trailing control characters and spaces and every tab and
+ * newline anywhere ("jav\tascript:" is "javascript:"), read backslashes as slashes, and decode character references
+ * in attributes ("jav&#x09;ascript:"): the scheme is judged on that reading. Allowed: a scheme of `schemes`, or a
+ * path (document- or root-relative, "?query", "#fragment"); never a protocol-relative "//host" URL.
+ */
+export function safeUrl(raw: string, schemes: ReadonlySet<string> = LINK_SCHEMES): string | undefined {
+  const url = _browserReading(raw);
+  if (url === undefined) return undefined;
+  // Judged on the text as written too, and once more with character references decoded: either reading is unsafe.
+  for (const reading of [url, _browserReading(_decodeReferences(url))]) {
+    if (reading === undefined || reading.startsWith("//")) return undefined;
+    const scheme = /^([^/?#]*?):/.exec(reading)?.[1];
+    if (scheme !== undefined && !(/^[a-z][a-z0-9+.-]*$/i.test(scheme) && schemes.has(scheme.toLowerCase()))) {
+      return undefined;
+    }
+  }
+  return url;
+}
+
+/**
+ * Absolute URL of a site path under the site's base URL (which ends with "/"); an absolute http(s) URL (an image on
+ * a CDN) is kept. Anything else is read as a path below the base, so no scheme ever comes out of it: `new URL()`
+ * would otherwise turn "jav\tascript:x" back into "javascript:x".
+ */
 export function absoluteUrl(baseUrl: string, sitePath: string): string {
-  return new URL(sitePath.replace(/^\/+/, ""), baseUrl).href;
+  const clean = sitePath.replace(/[\t\n\r]/g, "").trim();
+  if (/^https?:\/\//i.test(clean)) return new URL(clean).href;
+  return new URL(`./${clean.replace(/^[/\\]+/, "")}`, baseUrl).href;
 }
 
 /** Folder of a site-relative file path ("a/b.html" → "a", "index.html" → ""). */
@@ -77,6 +109,37 @@ export function dirOf(sitePath: string): string {
 }
 
 // --- internal ---
+
+/** A URL as a browser's URL parser sees it, or undefined when control characters remain inside it. */
+function _browserReading(raw: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls a URL parser strips are the point
+  const url = raw.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").replace(/[\t\n\r]/g, "");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: any other control character makes the URL suspect
+  if (/[\u0000-\u001f\u007f]/.test(url)) return undefined;
+  return url.replace(/\\/g, "/");
+}
+
+/** Decodes numeric character references and the named ones that spell URL punctuation or whitespace. */
+function _decodeReferences(text: string): string {
+  if (!text.includes("&")) return text;
+  return text
+    .replace(/&#x([0-9a-f]+);?/gi, (_m, hex: string) => _fromCodePoint(Number.parseInt(hex, 16)))
+    .replace(/&#(\d+);?/g, (_m, dec: string) => _fromCodePoint(Number.parseInt(dec, 10)))
+    .replace(/&(tab|newline|colon|sol|bsol|nbsp);/gi, (_m, name: string) => NAMED_REFERENCES[name.toLowerCase()]!);
+}
+
+function _fromCodePoint(code: number): string {
+  return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : "\ufffd";
+}
+
+const NAMED_REFERENCES: Record<string, string> = {
+  tab: "\t",
+  newline: "\n",
+  colon: ":",
+  sol: "/",
+  bsol: "\\",
+  nbsp: "\u00a0",
+};
 
 function _trimDir(dir: string): string {
   return dir.replace(/^\.\/?/, "").replace(/\/+$/, "");
