@@ -112,9 +112,7 @@ export function dirOf(sitePath: string): string {
 
 /** A URL as a browser's URL parser sees it, or undefined when control characters remain inside it. */
 function _browserReading(raw: string): string | undefined {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls a URL parser strips are the point
   const url = raw.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").replace(/[\t\n\r]/g, "");
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: any other control character makes the URL suspect
   if (/[\u0000-\u001f\u007f]/.test(url)) return undefined;
   return url.replace(/\\/g, "/");
 }
