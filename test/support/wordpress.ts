@@ -18,11 +18,10 @@
  * It starts slowly (mariadb-install-db dominates): start it once per test file.
  */
 import { randomBytes } from "node:crypto";
-import { cp, link, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chown, cp, link, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import {
-  chownTree,
   createServerDirs,
   freePort,
   recordPid,
@@ -158,7 +157,7 @@ export async function startWordpress(options: StartWordpressOptions = {}): Promi
     // Apache's children run as www-data: they write uploads and read the config.
     const { stdout } = await run("id", ["-u", "www-data"]);
     const { stdout: gid } = await run("id", ["-g", "www-data"]);
-    await chownTree(join(content, "uploads"), Number(stdout.trim()), Number(gid.trim()));
+    await chown(join(content, "uploads"), Number(stdout.trim()), Number(gid.trim()));
   }
 
   const php = async (code: string, input: unknown = null, prelude = ""): Promise<string> => {
