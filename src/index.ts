@@ -36,10 +36,12 @@ export type {
   SecretStore,
 } from "./secrets/index.ts";
 export { createSecretResolver, createSecretStore, openSecretStore } from "./secrets/index.ts";
-export type { BuildServerOptions, Role } from "./server/index.ts";
-export { buildServer, createToken, listTokens, revokeToken } from "./server/index.ts";
+export type { BuildServerOptions } from "./server/index.ts";
+export { buildServer } from "./server/index.ts";
 export type { OpenStateStoreOptions, RunRecord, StateStore } from "./store/index.ts";
 export { openStateStore } from "./store/index.ts";
+export type { Role } from "./tokens/index.ts";
+export { createToken, listTokens, revokeToken } from "./tokens/index.ts";
 export type {
   CreateRemoteOptions,
   DeployOptions,

@@ -26,6 +26,8 @@ export interface AuditEntry {
   outcome: string;
   error?: string;
   version?: number;
+  /** Where the action came from: `cli`, or the client address of an API request. */
+  source?: string;
   /** Hash of the previous entry (64 zeros for the first). */
   prev: string;
   /** sha256 of this entry without `hash`, chaining it to `prev`. */

@@ -55,19 +55,22 @@ export function createCliContext(program: Command): CliContext {
     async loadWorkspace(extra = {}) {
       const g = globals();
       const warn = (line: string) => ctx.warn(line);
-      const [{ askHidden, guardPlaintext, startAudit, workspaceSecrets }, { loadWorkspace }] = await Promise.all([
-        import("../secrets/index.ts"),
-        import("../workspace/index.ts"),
-      ]);
+      const [{ askHidden, guardPlaintext, workspaceSecrets }, { loadWorkspace }, { attachWorkspaceAudit }] =
+        await Promise.all([
+          import("../secrets/index.ts"),
+          import("../workspace/index.ts"),
+          import("../audit/index.ts"),
+        ]);
       // secret:// resolves through the configured store (audited); plaintext credentials warn, or fail in production
       const workspace = await loadWorkspace({
         workspace: g.workspace,
         env: g.env,
         flags: await parseSetFlags(g.set ?? []),
-        secrets: workspaceSecrets({ warn, askPassphrase: askHidden }),
+        secrets: workspaceSecrets({ askPassphrase: askHidden }),
         ...extra,
       });
-      startAudit(workspace, warn);
+      // every event this command publishes from here on (secret accesses, config writes) joins the audit log
+      attachWorkspaceAudit(workspace, warn);
       return guardPlaintext(workspace, { warn });
     },
     async logger() {

@@ -7,7 +7,6 @@ export {
   type StorePayload,
 } from "./backends/file.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
-export { currentActor, publishConfigChange, publishSecretEvent, SECRETS_CHANNEL } from "./events.ts";
 export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
 export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
 export {
@@ -29,7 +28,6 @@ export {
 } from "./plaintext.ts";
 export { askHidden, type ReadValueOptions, readSecretValue } from "./prompt.ts";
 export {
-  auditLogPath,
   createBackend,
   defaultStoreName,
   isFileBackend,
@@ -42,4 +40,9 @@ export {
 export { createSecretResolver } from "./resolver.ts";
 export { type CreateSecretStoreOptions, createSecretStore, type SecretStore } from "./store.ts";
 export type * from "./types.ts";
-export { guardPlaintext, startAudit, type WorkspaceSecretsOptions, workspaceSecrets } from "./workspace.ts";
+export {
+  guardPlaintext,
+  type ResolvingWorkspace,
+  type WorkspaceSecretsOptions,
+  workspaceSecrets,
+} from "./workspace.ts";

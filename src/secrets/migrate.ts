@@ -2,8 +2,8 @@ import { readFile, stat } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { SECRET_NAME_PATTERN } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
+import { currentActor, publishEvent } from "../events.ts";
 import { MASK, Secret } from "../secret.ts";
-import { currentActor, publishSecretEvent } from "./events.ts";
 import { ensurePrivateDir, writeFileAtomic } from "./fs-util.ts";
 import { configFiles, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
 import type { SecretStore } from "./store.ts";
@@ -128,7 +128,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
       const backup = join(backupDir, `${relative(options.root, r.file).replace(/[/\\]/g, "__")}.${stamp}.bak`);
       await writeFileAtomic(backup, r.text, 0o600);
       await writeFileAtomic(r.file, r.next, (await stat(r.file)).mode & 0o777);
-      publishSecretEvent({
+      publishEvent({
         action: "config.write",
         ref: relative(options.root, r.file),
         store: "-",

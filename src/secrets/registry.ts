@@ -1,18 +1,25 @@
-import { join, resolve } from "node:path";
-import type { StoreConfig } from "../config/index.ts";
+import { resolve } from "node:path";
+import type { StoreConfig, WorkspaceConfig } from "../config/index.ts";
 import { EnvStoreSchema, FileStoreSchema, resolveValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import type { Workspace } from "../workspace/index.ts";
+import { currentActor } from "../events.ts";
 import { envBackend } from "./backends/env.ts";
 import { createFileBackend, type FileBackend } from "./backends/file.ts";
 import { vaultBackend } from "./backends/vault.ts";
-import { currentActor } from "./events.ts";
 import { defaultIdentityPath, loadIdentity } from "./identity.ts";
 import { createSecretStore, type SecretStore } from "./store.ts";
 import type { SecretBackend } from "./types.ts";
 
 /** The part of a workspace the secrets layer needs (a loaded `Workspace` fits). */
-export type SecretsWorkspace = Pick<Workspace, "root" | "stateDir" | "env" | "config">;
+export interface SecretsWorkspace {
+  /** Absolute path of the workspace root. */
+  root: string;
+  /** Absolute path of `.siteloom/`. */
+  stateDir: string;
+  /** The active environment. */
+  env: string;
+  config: Pick<WorkspaceConfig, "secrets">;
+}
 
 export interface OpenStoreOptions {
   /** Store name; default: SITELOOM_SECRETS_BACKEND, then `secrets.backend`. */
@@ -123,11 +130,6 @@ export function createBackend(
 /** True when the backend is the age file store (recipients, init, export use its extra operations). */
 export function isFileBackend(backend: SecretBackend): backend is FileBackend {
   return backend.type === "file";
-}
-
-/** The audit log of a workspace. */
-export function auditLogPath(workspace: Pick<Workspace, "stateDir">): string {
-  return join(workspace.stateDir, "audit.log");
 }
 
 // --- internal ---

@@ -1,9 +1,9 @@
 import type { SecretReference } from "../config/index.ts";
 import { parseSecretReference } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
+import { currentActor, type EventAction, publishEvent } from "../events.ts";
 import { registerSecretValue, Secret } from "../secret.ts";
-import { currentActor, publishSecretEvent } from "./events.ts";
-import type { SecretAction, SecretBackend, SecretInfo, SecretStoreApi, SecretVersionInfo } from "./types.ts";
+import type { SecretBackend, SecretInfo, SecretStoreApi, SecretVersionInfo } from "./types.ts";
 
 export interface CreateSecretStoreOptions {
   /** Store name as configured (`file`, `env`, `ci`, ...). */
@@ -28,11 +28,11 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
   const actor = options.actor ?? currentActor();
   const meta = { actor };
 
-  async function audited<T>(action: SecretAction, ref: string, fn: () => Promise<T>, version?: number): Promise<T> {
+  async function audited<T>(action: EventAction, ref: string, fn: () => Promise<T>, version?: number): Promise<T> {
     try {
       const result = await fn();
       const v = typeof result === "number" ? result : version;
-      publishSecretEvent({ action, ref, store: name, env, actor, outcome: "ok", ...(v ? { version: v } : {}) });
+      publishEvent({ action, ref, store: name, env, actor, outcome: "ok", ...(v ? { version: v } : {}) });
       return result;
     } catch (error) {
       const code = isSiteloomError(error) ? error.code : "ERR_INTERNAL";
@@ -42,9 +42,9 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
           : code === "ERR_SECRET_LOCKED" || code === "ERR_SECRET_READ_ONLY" || code === "ERR_PERMISSIONS"
             ? "denied"
             : "error";
-      publishSecretEvent({ action, ref, store: name, env, actor, outcome, error: code });
+      publishEvent({ action, ref, store: name, env, actor, outcome, error: code });
       if (code === "ERR_SECRET_LOCKED") {
-        publishSecretEvent({
+        publishEvent({
           action: "unlock",
           ref: `store:${name}`,
           store: name,
@@ -96,7 +96,7 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
     }
   }
 
-  async function read(refText: string, action: SecretAction): Promise<Secret> {
+  async function read(refText: string, action: EventAction): Promise<Secret> {
     const ref = parse(refText);
     return audited(
       action,

@@ -70,36 +70,6 @@ export interface SecretBackend {
 
 export type BackendFactory<O> = (options: O) => SecretBackend;
 
-/** An access to a secret as published on the `siteloom:secrets` diagnostics channel; never carries a value. */
-export interface SecretEvent {
-  action: SecretAction;
-  /** `secret://scope/NAME` (with `?version=N` when one was asked for), or the store for store-wide actions. */
-  ref: string;
-  store: string;
-  env: string;
-  actor: string;
-  outcome: "ok" | "not-found" | "denied" | "error";
-  /** Short error code on failure (ERR_SECRET_LOCKED, ...). */
-  error?: string;
-  version?: number;
-}
-
-export type SecretAction =
-  | "read"
-  | "reveal"
-  | "write"
-  | "rotate"
-  | "rollback"
-  | "delete"
-  | "list"
-  | "history"
-  | "unlock"
-  | "init"
-  | "recipients"
-  | "export"
-  | "copy"
-  | "config.write";
-
 /** The public face of a configured store. */
 export interface SecretStoreApi {
   readonly name: string;

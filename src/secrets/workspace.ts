@@ -1,40 +1,25 @@
-import { attachAuditLog } from "../audit/index.ts";
 import { isReference, type SecretResolver } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import type { Workspace } from "../workspace/index.ts";
+import type { Secret } from "../secret.ts";
 import { findPlaintextCredentials, type PlaintextFinding } from "./plaintext.ts";
-import { auditLogPath, type OpenStoreOptions, type SecretsWorkspace } from "./registry.ts";
+import type { OpenStoreOptions, SecretsWorkspace } from "./registry.ts";
 import { createSecretResolver } from "./resolver.ts";
 
-export interface WorkspaceSecretsOptions extends Omit<OpenStoreOptions, "name" | "env"> {
-  /** Where audit and plaintext warnings go. */
-  warn?: (line: string) => void;
-}
-
-const attached = new Set<string>();
+export type WorkspaceSecretsOptions = Omit<OpenStoreOptions, "name" | "env">;
 
 /**
- * Starts the audit log of a workspace for this process (once per log file): every secret access published on the
- * diagnostics channel from now on is appended to `.siteloom/audit.log`.
- */
-export function startAudit(workspace: Pick<Workspace, "stateDir">, warn?: (line: string) => void): void {
-  const file = auditLogPath(workspace);
-  if (attached.has(file)) return;
-  attached.add(file);
-  attachAuditLog(file, (error) => warn?.(`could not write the audit log ${file}: ${(error as Error).message}`));
-}
-
-/**
- * The `secrets` option of `loadWorkspace`: a factory that, given the loaded workspace, starts its audit log and
- * returns the resolver of its default store.
+ * The `secrets` option of `loadWorkspace`: a factory that, given the loaded workspace, returns the resolver of its
+ * default store (which store is itself configuration, so it is chosen once the workspace is loaded).
  */
 export function workspaceSecrets(
   options: WorkspaceSecretsOptions = {},
-): (workspace: SecretsWorkspace & Pick<Workspace, "stateDir">) => SecretResolver {
-  return (workspace) => {
-    startAudit(workspace, options.warn);
-    return createSecretResolver(workspace, options);
-  };
+): (workspace: SecretsWorkspace) => SecretResolver {
+  return (workspace) => createSecretResolver(workspace, options);
+}
+
+/** A loaded workspace as `guardPlaintext` sees it. */
+export interface ResolvingWorkspace extends SecretsWorkspace {
+  resolve(value: string, origin?: string): Promise<Secret>;
 }
 
 export interface GuardPlaintextOptions {
@@ -45,7 +30,7 @@ export interface GuardPlaintextOptions {
  * Wraps `workspace.resolve` so that a credential written in plain text keeps working with a warning naming the
  * file:line and the migrate command, and is refused in `production` unless `secrets.allowPlaintext: true`.
  */
-export function guardPlaintext<W extends Workspace>(workspace: W, options: GuardPlaintextOptions): W {
+export function guardPlaintext<W extends ResolvingWorkspace>(workspace: W, options: GuardPlaintextOptions): W {
   const inner = workspace.resolve.bind(workspace);
   let findings: Promise<PlaintextFinding[]> | undefined;
   const warned = new Set<string>();

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { SiteloomError } from "../errors.ts";
+import { envAllows, type Principal } from "../tokens/index.ts";
 import type { ConfigSnapshot } from "./runtime.ts";
-import { envAllows, type Principal } from "./tokens.ts";
 
 /** Shared JSON Schema pieces of the routes. */
 export const ENV_PARAM = {

@@ -1,7 +1,6 @@
 export { createAuditLogSink } from "./audit-sink.ts";
 export { type ErrorBody, toErrorResponse } from "./plugins/error-handler.ts";
-export type { AuditFilter, AuditRecord, AuditSink, Role, RunStarter, ServerAuditEntry } from "./ports.ts";
-export { ROLES } from "./ports.ts";
+export type { AuditFilter, AuditRecord, AuditSink, RunStarter, ServerAuditEntry } from "./ports.ts";
 export {
   type ApplyChangeOptions,
   type ChangeSource,
@@ -17,22 +16,6 @@ export {
   readConfigFiles,
 } from "./runtime.ts";
 export { type BuildServerOptions, buildServer, SERVER_VERSION } from "./server.ts";
-export {
-  ALL_ENVS,
-  type CreateTokenOptions,
-  createToken,
-  envAllows,
-  hashToken,
-  listTokens,
-  type Principal,
-  parseDuration,
-  revokeToken,
-  roleAllows,
-  TOKEN_PREFIX,
-  type TokenInfo,
-  type TokenStore,
-  verifyToken,
-} from "./tokens.ts";
 export { createStoreVersionRepository } from "./versions.ts";
 export {
   applyMergePatchToDocument,

@@ -1,11 +1,6 @@
 // Small interfaces for the collaborators the server reaches through options, so each can be swapped (another audit
 // sink, the pipeline's run starter) without the routes knowing.
 
-/** Roles, lowest to highest. */
-export type Role = "viewer" | "editor" | "admin";
-
-export const ROLES: readonly Role[] = ["viewer", "editor", "admin"];
-
 /** One audit entry as the server writes it (never a secret value). */
 export interface ServerAuditEntry {
   /** Token name, or `anonymous` / `file-watcher`. */

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { attachAuditLog } from "../audit/index.ts";
+import { attachAuditLog, auditLogPath } from "../audit/index.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import type { OpenStoreOptions } from "../secrets/index.ts";
 import { openStateStore, type StateStore } from "../store/index.ts";
@@ -74,7 +74,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const logger = options.logger ?? createSilentLogger();
   const ownStore = options.store === undefined;
   const store = options.store ?? openStateStore({ stateDir });
-  const auditFile = join(stateDir, "audit.log");
+  const auditFile = auditLogPath({ stateDir });
   const ownAudit = options.audit ? undefined : createAuditLogSink(auditFile);
   const audit = options.audit ?? ownAudit!;
   const versions = createStoreVersionRepository(store);

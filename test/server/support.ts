@@ -2,8 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateX25519Identity } from "age-encryption";
 import type { FastifyInstance } from "fastify";
-import { type BuildServerOptions, buildServer, createToken, type Role } from "../../src/server/index.ts";
+import { type BuildServerOptions, buildServer } from "../../src/server/index.ts";
 import { openStateStore, type StateStore } from "../../src/store/index.ts";
+import { createToken, type Role } from "../../src/tokens/index.ts";
 
 export const WORKSPACE_YAML = `# siteloom workspace used by the server tests
 environment: development

@@ -20,10 +20,7 @@ export const registerAuditCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExamples:\n  siteloom audit --since 7d --action reveal\n  siteloom audit verify`)
     .action(async (opts: AuditOptions) => {
       const ws = await ctx.loadWorkspace();
-      const [{ readAuditLog }, { auditLogPath }] = await Promise.all([
-        import("../../audit/index.ts"),
-        import("../../secrets/index.ts"),
-      ]);
+      const { auditLogPath, readAuditLog } = await import("../../audit/index.ts");
       const since = opts.since ? _since(opts.since) : undefined;
       const entries = readAuditLog(auditLogPath(ws), { since, actor: opts.actor, action: opts.action, ref: opts.ref });
       if (ctx.globals().json) {
@@ -50,10 +47,7 @@ export const registerAuditCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExample:\n  siteloom audit verify && echo intact`)
     .action(async () => {
       const ws = await ctx.loadWorkspace();
-      const [{ verifyAuditLog }, { auditLogPath }] = await Promise.all([
-        import("../../audit/index.ts"),
-        import("../../secrets/index.ts"),
-      ]);
+      const { auditLogPath, verifyAuditLog } = await import("../../audit/index.ts");
       const result = verifyAuditLog(auditLogPath(ws));
       if (ctx.globals().json) ctx.printJson(result);
       if (!result.ok) {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { SiteloomError } from "../../errors.ts";
+import { currentActor, publishEvent } from "../../events.ts";
 import type { ExportFormat, SecretStore } from "../../secrets/index.ts";
 import type { Workspace } from "../../workspace/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
@@ -40,18 +41,14 @@ The key goes to $XDG_CONFIG_HOME/siteloom/ (mode 0600); in CI set SITELOOM_AGE_I
     .action(async (opts: StoreOpt) => {
       const {
         createIdentityFile,
-        currentActor,
         defaultIdentityPath,
         defaultStoreName,
         isFileBackend,
         loadIdentity,
         openSecretStore,
-        publishSecretEvent,
-        startAudit,
         storeConfig,
       } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      startAudit(ws, ctx.warn);
       const name = opts.store ?? defaultStoreName(ws);
       const config = storeConfig(ws, name);
       if (config.type !== "file") {
@@ -85,7 +82,7 @@ The key goes to $XDG_CONFIG_HOME/siteloom/ (mode 0600); in CI set SITELOOM_AGE_I
       if (!backend.exists()) {
         await backend.init();
         created = true;
-        publishSecretEvent({
+        publishEvent({
           action: "init",
           ref: `store:${name}`,
           store: name,
@@ -303,11 +300,8 @@ Values are never taken from arguments: they would end up in shell history and pr
         scope?: string;
         dryRun?: boolean;
       }) => {
-        const { askHidden, currentActor, openSecretStore, publishSecretEvent, startAudit } = await import(
-          "../../secrets/index.ts"
-        );
+        const { askHidden, openSecretStore } = await import("../../secrets/index.ts");
         const ws = await ctx.loadWorkspace();
-        startAudit(ws, ctx.warn);
         const from = openSecretStore(ws, { name: opts.from, env: opts.fromEnv ?? ws.env, askPassphrase: askHidden });
         const to = openSecretStore(ws, {
           name: opts.to,
@@ -333,7 +327,7 @@ Values are never taken from arguments: they would end up in shell history and pr
           }
         }
         if (!opts.dryRun) {
-          publishSecretEvent({
+          publishEvent({
             action: "copy",
             ref: `store:${from.name}(${from.env})->${to.name}(${to.env})`,
             store: to.name,
@@ -372,14 +366,12 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExamples:\n  siteloom secrets export --to env --scope shop --out shop.env --env production\n  siteloom secrets export --to compose --out ./secrets\n  siteloom secrets export --to k8s --out secret.yaml`,
     )
     .action(async (opts: StoreOpt & { to: string; scope?: string; out?: string }) => {
-      const { buildExport, currentActor, ensurePrivateDir, publishSecretEvent, writeFileAtomic } = await import(
-        "../../secrets/index.ts"
-      );
+      const { buildExport, ensurePrivateDir, writeFileAtomic } = await import("../../secrets/index.ts");
       if (!["env", "compose", "k8s"].includes(opts.to))
         usageError(`--to must be env, compose or k8s (got "${opts.to}")`);
       const { ws, store } = await _open(ctx, opts);
       const files = await buildExport(store, { format: opts.to as ExportFormat, scope: opts.scope });
-      publishSecretEvent({
+      publishEvent({
         action: "export",
         ref: `store:${store.name}${opts.scope ? `/${opts.scope}` : ""}`,
         store: store.name,
@@ -428,9 +420,8 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExample:\n  siteloom secrets migrate --dry-run\n  siteloom secrets migrate --from-dotenv .env --env production\nOnly the values change in the YAML (comments and formatting stay); a backup goes to .siteloom/backups/ (0600).`,
     )
     .action(async (opts: StoreOpt & { dryRun?: boolean; fromDotenv?: string }) => {
-      const { askHidden, openSecretStore, runMigrate, startAudit } = await import("../../secrets/index.ts");
+      const { askHidden, openSecretStore, runMigrate } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      startAudit(ws, ctx.warn);
       const stores = new Map<string, SecretStore>();
       const result = await runMigrate({
         root: ws.root,
@@ -509,19 +500,18 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Make a store the default (writes secrets.backend in siteloom.yaml)")
     .addHelpText("after", `\nExample:\n  siteloom secrets backend use env`)
     .action(async (name: string) => {
-      const [
-        { currentActor, publishSecretEvent, startAudit, storeConfig, writeFileAtomic },
-        { WORKSPACE_FILE },
-        { parseDocument },
-      ] = await Promise.all([import("../../secrets/index.ts"), import("../../workspace/index.ts"), import("yaml")]);
+      const [{ storeConfig, writeFileAtomic }, { WORKSPACE_FILE }, { parseDocument }] = await Promise.all([
+        import("../../secrets/index.ts"),
+        import("../../workspace/index.ts"),
+        import("yaml"),
+      ]);
       const ws = await ctx.loadWorkspace();
-      startAudit(ws, ctx.warn);
       storeConfig(ws, name);
       const file = join(ws.root, WORKSPACE_FILE);
       const doc = parseDocument(await readFile(file, "utf8"));
       doc.setIn(["secrets", "backend"], name);
       await writeFileAtomic(file, doc.toString(), 0o644);
-      publishSecretEvent({
+      publishEvent({
         action: "config.write",
         ref: `${WORKSPACE_FILE}#secrets.backend`,
         store: name,
@@ -559,13 +549,12 @@ Values are never taken from arguments: they would end up in shell history and pr
         `\nExample:\n  siteloom secrets recipients ${verb} age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq`,
       )
       .action(async (list: string[], opts: StoreOpt) => {
-        const { currentActor, publishSecretEvent } = await import("../../secrets/index.ts");
         const { ws, store } = await _open(ctx, { ...recipients.opts<StoreOpt>(), ...opts });
         for (const r of list)
           if (!/^age1[0-9a-z]{20,}$/.test(r)) usageError(`"${r}" is not an age recipient (age1...)`);
         const backend = await _fileBackend(store);
         const now = await backend.updateRecipients(verb === "add" ? list : [], verb === "remove" ? list : []);
-        publishSecretEvent({
+        publishEvent({
           action: "recipients",
           ref: `store:${store.name}`,
           store: store.name,
@@ -584,11 +573,8 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Unlock every store; with a site, resolve its credentials and log in to its host")
     .addHelpText("after", `\nExamples:\n  siteloom secrets test\n  siteloom secrets test shop --env production`)
     .action(async (site: string | undefined) => {
-      const { askHidden, defaultStoreName, openSecretStore, startAudit, storeNames } = await import(
-        "../../secrets/index.ts"
-      );
+      const { askHidden, defaultStoreName, openSecretStore, storeNames } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      startAudit(ws, ctx.warn);
       const results: { store: string; ok: boolean; message: string }[] = [];
       const current = defaultStoreName(ws);
       for (const name of storeNames(ws)) {
@@ -616,8 +602,7 @@ Values are never taken from arguments: they would end up in shell history and pr
 
 async function _open(ctx: CliContext, opts: StoreOpt): Promise<{ ws: Workspace; store: SecretStore }> {
   const ws = await ctx.loadWorkspace();
-  const { askHidden, openSecretStore, startAudit } = await import("../../secrets/index.ts");
-  startAudit(ws, ctx.warn);
+  const { askHidden, openSecretStore } = await import("../../secrets/index.ts");
   return { ws, store: openSecretStore(ws, { name: opts.store, askPassphrase: askHidden }) };
 }
 

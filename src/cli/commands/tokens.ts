@@ -1,8 +1,6 @@
-import type { Role } from "../../server/index.ts";
+import { currentActor, publishEvent } from "../../events.ts";
+import { ROLES, type Role } from "../../tokens/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
-
-/** The roles for `--help`, written out so registration does not load the server; `--role` is checked against ROLES. */
-const ROLE_NAMES: readonly Role[] = ["viewer", "editor", "admin"];
 
 interface CreateOptions {
   name: string;
@@ -25,7 +23,7 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     .command("create")
     .description("Create a token and print it once")
     .requiredOption("--name <name>", "token name (the actor in audit entries)")
-    .requiredOption("--role <role>", `one of ${ROLE_NAMES.join(", ")}`)
+    .requiredOption("--role <role>", `one of ${ROLES.join(", ")}`)
     .option("--env <list>", "comma-separated environments the token may use (default: all)")
     .option("--expires <duration>", "lifetime: 30d, 12h, 90m, 2w (default: no expiry)")
     .addHelpText(
@@ -33,8 +31,8 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
       `\nRoles: viewer reads masked config, runs and its own audit entries; editor also patches config and starts runs\nin its environments; admin also manages secrets, tokens and rollbacks in every environment.\n\nExample:\n  siteloom tokens create --name deploy-bot --role editor --env staging,production --expires 90d`,
     )
     .action(async (opts: CreateOptions) => {
-      const [{ createToken, ROLES }, { openStateStore }] = await Promise.all([
-        import("../../server/index.ts"),
+      const [{ createToken }, { openStateStore }] = await Promise.all([
+        import("../../tokens/index.ts"),
         import("../../store/index.ts"),
       ]);
       if (!ROLES.includes(opts.role as Role)) usageError(`invalid --role "${opts.role}": use ${ROLES.join(", ")}`);
@@ -59,7 +57,7 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
           envs,
           expires: opts.expires,
         });
-        await _audit(ws, "tokens.create", record.name);
+        _audit("tokens.create", record.name);
         if (ctx.globals().json) {
           // the one place a token is written out: printed raw, on purpose, exactly once
           process.stdout.write(`${JSON.stringify({ ...record, token }, null, 2)}\n`);
@@ -81,13 +79,13 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     .action(async () => {
       const ws = await ctx.loadWorkspace();
       const [{ listTokens }, { openStateStore }] = await Promise.all([
-        import("../../server/index.ts"),
+        import("../../tokens/index.ts"),
         import("../../store/index.ts"),
       ]);
       const store = openStateStore({ stateDir: ws.stateDir });
       try {
         const list = await listTokens(store);
-        await _audit(ws, "tokens.list", "*");
+        _audit("tokens.list", "*");
         if (ctx.globals().json) return ctx.printJson(list);
         if (list.length === 0) return ctx.info("no tokens; create one with siteloom tokens create");
         const now = Date.now();
@@ -116,13 +114,13 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     .action(async (name: string) => {
       const ws = await ctx.loadWorkspace();
       const [{ revokeToken }, { openStateStore }] = await Promise.all([
-        import("../../server/index.ts"),
+        import("../../tokens/index.ts"),
         import("../../store/index.ts"),
       ]);
       const store = openStateStore({ stateDir: ws.stateDir });
       try {
         const record = await revokeToken(store, name);
-        await _audit(ws, "tokens.revoke", name);
+        _audit("tokens.revoke", name);
         if (ctx.globals().json) return ctx.printJson(record);
         ctx.print(`token "${name}" revoked`);
       } finally {
@@ -133,10 +131,6 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
 
 // --- internal ---
 
-async function _audit(ws: { stateDir: string }, action: string, key: string): Promise<void> {
-  const [{ auditLogPath, currentActor }, { createAuditLogSink }] = await Promise.all([
-    import("../../secrets/index.ts"),
-    import("../../server/index.ts"),
-  ]);
-  createAuditLogSink(auditLogPath(ws)).append({ actor: currentActor(), action, key, outcome: "ok", source: "cli" });
+function _audit(action: "tokens.create" | "tokens.list" | "tokens.revoke", key: string): void {
+  publishEvent({ action, ref: key, env: "", actor: currentActor(), outcome: "ok", source: "cli" });
 }

@@ -3,8 +3,8 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { SiteloomError } from "../../errors.ts";
 import type { Logger } from "../../log/index.ts";
-import type { AuditSink, Role } from "../ports.ts";
-import { type Principal, roleAllows, type TokenStore, verifyToken } from "../tokens.ts";
+import { type Principal, type Role, roleAllows, type TokenStore, verifyToken } from "../../tokens/index.ts";
+import type { AuditSink } from "../ports.ts";
 
 /** What a route declares in `config.access`: the least role it needs and the audit action it records. */
 export interface RouteAccess {

@@ -2,10 +2,10 @@ import type { FastifyPluginAsync } from "fastify";
 import { SiteloomError } from "../../errors.ts";
 import { STEP_NAMES } from "../../pipeline/index.ts";
 import type { RunStatus, StateStore } from "../../store/index.ts";
+import { envAllows } from "../../tokens/index.ts";
 import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
 import type { RunStarter } from "../ports.ts";
 import type { ConfigRuntime } from "../runtime.ts";
-import { envAllows } from "../tokens.ts";
 
 export interface RunRoutesOptions {
   runtime: ConfigRuntime;

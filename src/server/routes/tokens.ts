@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { listTokens, revokeToken, type TokenStore } from "../tokens.ts";
+import { listTokens, revokeToken, type TokenStore } from "../../tokens/index.ts";
 
 export interface TokenRoutesOptions {
   tokens: TokenStore;

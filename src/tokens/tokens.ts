@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { SiteloomError } from "../errors.ts";
 import type { StateStore, TokenRecord } from "../store/index.ts";
-import { ROLES, type Role } from "./ports.ts";
+import { ROLES, type Role } from "./roles.ts";
 
 /** Prefix of every API token, so a leaked one is recognisable (and secret scanners can match it). */
 export const TOKEN_PREFIX = "slt_";
@@ -126,11 +126,6 @@ export function parseDuration(text: string): number {
   }
   const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as "s"];
   return Number(match[1]) * unit;
-}
-
-/** True when the role is at least `needed`. */
-export function roleAllows(role: Role, needed: Role): boolean {
-  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
 }
 
 /** True when the principal may act in `env` (admins and tokens without a list may use every environment). */
