@@ -18,6 +18,7 @@ export type ErrorCode =
   | "ERR_SECRET_READ_ONLY"
   | "ERR_SECRET_LOCKED"
   | "ERR_SECRET_CORRUPT"
+  | "ERR_SECRET_DENIED"
   | "ERR_PERMISSIONS"
   | "ERR_AUDIT_TAMPERED"
   | "ERR_TRANSFER_AUTH"
@@ -99,6 +100,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_SECRET_READ_ONLY":
     case "ERR_SECRET_LOCKED":
     case "ERR_SECRET_CORRUPT":
+    case "ERR_SECRET_DENIED":
     case "ERR_PERMISSIONS":
       return EXIT_CODES.secrets;
     case "ERR_TRANSFER_AUTH":

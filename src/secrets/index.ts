@@ -1,3 +1,4 @@
+export { type AwsBackendOptions, awsBackend } from "./backends/aws.ts";
 export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
 export {
   createFileBackend,

@@ -39,7 +39,10 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
       const outcome =
         code === "ERR_SECRET_NOT_FOUND"
           ? "not-found"
-          : code === "ERR_SECRET_LOCKED" || code === "ERR_SECRET_READ_ONLY" || code === "ERR_PERMISSIONS"
+          : code === "ERR_SECRET_LOCKED" ||
+              code === "ERR_SECRET_READ_ONLY" ||
+              code === "ERR_SECRET_DENIED" ||
+              code === "ERR_PERMISSIONS"
             ? "denied"
             : "error";
       publishEvent({ action, ref, store: name, env, actor, outcome, error: code });

@@ -44,13 +44,26 @@ export interface WriteMeta {
 export interface SecretBackend {
   /** Backend type: "file", "env", ... */
   readonly type: string;
-  readonly capabilities: { write: boolean; list: boolean; history: boolean };
+  readonly capabilities: {
+    write: boolean;
+    list: boolean;
+    history: boolean;
+    /** False when the service keeps no per-version author (history then shows the backend type as actor). */
+    actors?: boolean;
+    /** Largest value the service stores, in UTF-8 bytes, when it is below 64 KiB. */
+    maxValueBytes?: number;
+  };
   /** The value of a key (the current version, or `version`), or undefined when absent. */
   get(key: SecretKey, version?: number): Promise<StoredValue | undefined>;
   /** Metadata of every secret, optionally of one scope. */
   list(scope?: string): Promise<SecretInfo[]>;
   /** Versions of a key, oldest first; empty when absent. */
   history(key: SecretKey): Promise<SecretVersionInfo[]>;
+  /**
+   * Current values of every secret (of one scope) in as few requests as the service allows: resolvers prefetch
+   * with it instead of one read per reference.
+   */
+  getAll?(scope?: string): Promise<Map<SecretKey, StoredValue>>;
   /** Writes a new version (version 1 for a new key); returns its number. */
   set?(key: SecretKey, value: string, meta: WriteMeta): Promise<number>;
   /** Writes a new version only when the key exists (rotation); returns its number. */
