@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -81,6 +81,11 @@ export interface ServerDirs {
   etc: string;
   /** The user's home / FTP root: the bytes that land on the server. */
   root: string;
+}
+
+/** Gives `path` itself (not its contents) to `uid:gid`. */
+export async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
 }
 
 /** Creates the per-instance folders under the system temp dir. */
