@@ -3,8 +3,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquireSiteLock, defineStep, runPipeline } from "../src/pipeline/index.ts";
-import { createSqliteStore, type NewRun } from "../src/store/index.ts";
+import { defineStep, runPipeline } from "../src/pipeline/index.ts";
+import { acquireLock, createSqliteStore, type NewRun } from "../src/store/index.ts";
 import { loadWorkspace } from "../src/workspace/index.ts";
 import { type BenchRow, type BenchSuite, timeMs } from "./support.ts";
 
@@ -43,7 +43,7 @@ const suite: BenchSuite = async () => {
 
     const lock = await timeMs(async () => {
       for (let i = 0; i < 100; i++) {
-        const held = await acquireSiteLock({ store, site: "bench", owner: `o${i}` });
+        const held = await acquireLock({ store, name: "site:bench", owner: `o${i}`, subject: "site bench" });
         await held.release();
       }
     }, 5);

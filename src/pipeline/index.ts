@@ -2,7 +2,6 @@
  * The pipeline: `runPipeline` runs steps (export → generate → enrich → deploy) for one or many sites, with per-site
  * locks in the state store, concurrency across sites, progress events and a run record per run.
  */
-export { type AcquireSiteLockOptions, acquireSiteLock, isProcessAlive, isStaleHolder, type SiteLock } from "./lock.ts";
 export {
   createProgressRenderer,
   formatBytes,
@@ -13,7 +12,7 @@ export {
   type ProgressRenderer,
   type ProgressRendererOptions,
 } from "./progress/index.ts";
-export { type RunPipelineOptions, reconcileStaleRuns, resolveStepNames, runPipeline } from "./run.ts";
+export { type RunPipelineOptions, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName } from "./run.ts";
 export { BUILTIN_STEPS, STEP_NAMES } from "./steps/index.ts";
 export type {
   PipelineEvent,

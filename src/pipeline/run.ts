@@ -2,9 +2,15 @@ import { hostname, userInfo } from "node:os";
 import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
-import { openStateStore, type RunStepRecord, type StateStore, type StepStatus } from "../store/index.ts";
+import {
+  acquireLock,
+  type HeldLock,
+  openStateStore,
+  type RunStepRecord,
+  type StateStore,
+  type StepStatus,
+} from "../store/index.ts";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
-import { acquireSiteLock, type SiteLock } from "./lock.ts";
 import type {
   PipelineEvent,
   PipelineStep,
@@ -35,8 +41,8 @@ export interface RunPipelineOptions {
   onEvent?: (event: PipelineEvent) => void;
   /** How long to wait for a site another run holds; 0 fails that site at once. @default 0 */
   lockWaitMs?: number;
-  /** Lock staleness for holders on other hosts. @default 60000 */
-  lockStaleMs?: number;
+  /** The lease of the site locks: a holder on another host that stops renewing it for this long is stale. @default 60000 */
+  lockLeaseMs?: number;
   /** Who started the run (recorded). @default user@host */
   actor?: string;
   /** Extra options recorded with the run (flags given). */
@@ -138,6 +144,11 @@ export function resolveStepNames(registry: PipelineStep[], requested?: string[])
   return known.filter((name) => requested.includes(name));
 }
 
+/** The store lock a run holds for each of its sites. */
+export function siteLockName(site: string): string {
+  return `site:${site}`;
+}
+
 /**
  * Marks runs whose process is gone (killed while running) as interrupted, so history does not show them running
  * forever. Only runs started on this host can be checked.
@@ -208,14 +219,16 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
     return finish("failed", _asError(error));
   }
 
-  let lock: SiteLock;
+  let lock: HeldLock;
   try {
-    lock = await acquireSiteLock({
+    lock = await acquireLock({
       store,
-      site: siteName,
+      name: siteLockName(siteName),
       owner: runId,
+      subject: `site ${siteName}`,
+      site: siteName,
       waitMs: options.lockWaitMs ?? 0,
-      ...(options.lockStaleMs === undefined ? {} : { staleMs: options.lockStaleMs }),
+      ...(options.lockLeaseMs === undefined ? {} : { leaseMs: options.lockLeaseMs }),
       signal,
       onWait: (holder, message) =>
         emit({

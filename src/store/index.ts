@@ -28,14 +28,16 @@
  * await store.createToken({ name: "ci", role: "editor", envs: ["staging"], hash: "sha256:…", expires: undefined });
  * await store.findTokenByHash(hash);  await store.revokeToken("ci");  await store.touchToken("ci");
  *
- * // locks (per-site run locks use this; see src/pipeline/lock.ts for the stale-holder rules)
- * await store.acquireLock({ name: "site:example", owner: runId, pid, host }, (holder) => isDead(holder));
- * await store.heartbeatLock("site:example", runId);  await store.releaseLock("site:example", runId);
+ * // locks: use acquireLock() of ./lock.ts (lease, heartbeat, stale-holder rules, waiting); the raw calls are
+ * const held = await acquireLock({ store, name: "site:example", owner: runId, subject: "site example" });
+ * await held.release();
+ * await store.acquireLock({ name, owner, pid, host, leaseMs }, isStale);  await store.heartbeatLock(name, owner, leaseMs);
  *
  * await store.close();
  * ```
  *
- * Tables (migration 1): runs, run_steps, documents, config_versions, tokens, locks, plus schema_migrations.
+ * Tables (migration 1): runs, run_steps, documents, config_versions, tokens, locks, plus schema_migrations;
+ * migration 2 gives locks a lease expiry.
  * Times are ISO-8601 UTC strings. Several processes may open the same database at once (WAL, busy timeout).
  */
 import { join } from "node:path";
@@ -43,6 +45,14 @@ import { SiteloomError } from "../errors.ts";
 import { createSqliteStore } from "./sqlite.ts";
 import type { StateStore } from "./types.ts";
 
+export {
+  type AcquireLockOptions,
+  acquireLock,
+  DEFAULT_LEASE_MS,
+  type HeldLock,
+  isProcessAlive,
+  isStaleHolder,
+} from "./lock.ts";
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
 export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
 export type {

@@ -90,6 +90,11 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "locks: lease expiry",
+    statements: ["ALTER TABLE locks ADD COLUMN expires TEXT"],
+  },
 ];
 
 /** The newest schema version this build knows. */

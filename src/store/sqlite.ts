@@ -346,19 +346,29 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       const attempt = db.transaction(() => {
         const row = stmt("SELECT * FROM locks WHERE name = ?").get(lock.name) as LockRecord | undefined;
         if (row && !isStale(row)) return { acquired: false as const, holder: row };
-        const now = _now();
+        const now = Date.now();
+        const time = new Date(now).toISOString();
         stmt(
-          `INSERT INTO locks (name, owner, pid, host, acquired, heartbeat) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO locks (name, owner, pid, host, acquired, heartbeat, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
-            acquired = excluded.acquired, heartbeat = excluded.heartbeat`,
-        ).run(lock.name, lock.owner, lock.pid, lock.host, now, now);
+            acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires`,
+        ).run(lock.name, lock.owner, lock.pid, lock.host, time, time, new Date(now + lock.leaseMs).toISOString());
         return { acquired: true as const, previous: row };
       });
       return attempt.immediate();
     },
 
-    async heartbeatLock(name, owner) {
-      return stmt("UPDATE locks SET heartbeat = ? WHERE name = ? AND owner = ?").run(_now(), name, owner).changes > 0;
+    async heartbeatLock(name, owner, leaseMs) {
+      const now = Date.now();
+      const expires = new Date(now + leaseMs).toISOString();
+      return (
+        stmt("UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?").run(
+          new Date(now).toISOString(),
+          expires,
+          name,
+          owner,
+        ).changes > 0
+      );
     },
 
     async releaseLock(name, owner) {

@@ -119,7 +119,7 @@ export interface TokenRecord {
 
 export type NewToken = Omit<TokenRecord, "created" | "revoked" | "lastUsed"> & { created?: string };
 
-/** The holder of a named lock (per-site run locks). */
+/** The holder of a named lock (per-site run locks, deploy targets); see ./lock.ts. */
 export interface LockRecord {
   name: string;
   /** Run id or another description of what holds it. */
@@ -127,8 +127,10 @@ export interface LockRecord {
   pid: number;
   host: string;
   acquired: string;
-  /** Refreshed by the holder while it works; a lock whose heartbeat stops is stale. */
+  /** When the holder last renewed its lease. */
   heartbeat: string;
+  /** When the lease runs out unless renewed (heartbeat + lease); unset in records written before leases. */
+  expires?: string | null;
 }
 
 /**
@@ -197,11 +199,11 @@ export interface StateStore {
    * `{ acquired: false, holder }`.
    */
   acquireLock(
-    lock: Omit<LockRecord, "acquired" | "heartbeat">,
+    lock: Omit<LockRecord, "acquired" | "heartbeat" | "expires"> & { leaseMs: number },
     isStale: (current: LockRecord) => boolean,
   ): Promise<{ acquired: true; previous: LockRecord | undefined } | { acquired: false; holder: LockRecord }>;
-  /** Refreshes the heartbeat; false if the lock is no longer ours (taken over). */
-  heartbeatLock(name: string, owner: string): Promise<boolean>;
+  /** Renews the lease: heartbeat = now, expires = now + leaseMs; false if the lock is no longer ours (taken over). */
+  heartbeatLock(name: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Releases the lock if `owner` still holds it. Synchronous for exit handlers where the backend allows it. */
   releaseLock(name: string, owner: string): Promise<void>;
   getLock(name: string): Promise<LockRecord | undefined>;

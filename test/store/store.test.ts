@@ -239,14 +239,18 @@ describe("store: documents, config versions, tokens", () => {
 describe("store: locks", () => {
   it("a held lock is refused; a stale one is taken over and reported", async () => {
     await withStore(async (store) => {
-      const lock = { name: "site:alpha", owner: "run-1", pid: 1, host: "h" };
+      const lock = { name: "site:alpha", owner: "run-1", pid: 1, host: "h", leaseMs: 60_000 };
       const first = await store.acquireLock(lock, () => false);
       expect(first).toEqual({ acquired: true, previous: undefined });
       const refused = await store.acquireLock({ ...lock, owner: "run-2" }, () => false);
       expect(refused.acquired).toBe(false);
       expect(!refused.acquired && refused.holder.owner).toBe("run-1");
-      expect(await store.heartbeatLock("site:alpha", "run-2")).toBe(false);
-      expect(await store.heartbeatLock("site:alpha", "run-1")).toBe(true);
+      const held = await store.getLock("site:alpha");
+      expect(Date.parse(held?.expires ?? "") - Date.parse(held?.heartbeat ?? "")).toBe(60_000);
+      expect(await store.heartbeatLock("site:alpha", "run-2", 1000)).toBe(false);
+      expect(await store.heartbeatLock("site:alpha", "run-1", 5000)).toBe(true);
+      const renewed = await store.getLock("site:alpha");
+      expect(Date.parse(renewed?.expires ?? "") - Date.parse(renewed?.heartbeat ?? "")).toBe(5000);
       const takeover = await store.acquireLock({ ...lock, owner: "run-2" }, (holder) => holder.owner === "run-1");
       expect(takeover.acquired && takeover.previous?.owner).toBe("run-1");
       // the old owner's release must not free the new owner's lock

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DeploySchema } from "../../src/config/schema.ts";
 import { SiteloomError } from "../../src/errors.ts";
+import { openStateStore } from "../../src/store/index.ts";
 import {
   createLocalRemote,
   createRemotePool,
@@ -289,14 +290,21 @@ describe("transfer: deploy (local backend)", () => {
 
   it("refuses a second deploy of the same target while one runs, and takes over the lock of a dead process", async () => {
     const { hostname } = await import("node:os");
-    await mkdir(join(dir, "state/deploy"), { recursive: true });
-    const lock = join(dir, "state/deploy/demo.test.lock");
-    await writeFile(lock, `${process.pid}@${hostname()}`);
-    await expect(deploy()).rejects.toMatchObject({ code: "ERR_LOCKED" });
-    await writeFile(lock, `999999999@${hostname()}`);
-    const result = await deploy();
-    expect(result.failures).toEqual([]);
-    await expect(stat(lock)).rejects.toThrow();
+    const store = openStateStore({ stateDir: join(dir, "state") });
+    try {
+      const holder = { name: "deploy:demo:test", owner: "other-run", host: hostname(), leaseMs: 60_000 };
+      await store.acquireLock({ ...holder, pid: process.pid }, () => false);
+      const refused = await deploy().catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "ERR_LOCKED" });
+      expect((refused as Error).message).toMatch(/^the deploy of demo \(test\) is being run by run other-run \(pid /);
+      await store.releaseLock(holder.name, holder.owner);
+      await store.acquireLock({ ...holder, pid: 999_999_999 }, () => false);
+      const result = await deploy();
+      expect(result.failures).toEqual([]);
+      expect(await store.listLocks()).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 
   it("--dry-run changes nothing and lists the plan", async () => {

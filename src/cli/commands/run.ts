@@ -132,12 +132,12 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
       BUILTIN_STEPS,
       createProgressRenderer,
       formatRunSummary,
-      isProcessAlive,
       reconcileStaleRuns,
       resolveStepNames,
       runPipeline,
+      siteLockName,
     },
-    { openStateStore },
+    { isProcessAlive, openStateStore },
   ] = await Promise.all([import("../../pipeline/index.ts"), import("../../store/index.ts")]);
   if (flags.all && names.length > 0) usageError("give site names or --all, not both");
   const requested = flags.steps === undefined ? undefined : _list(flags.steps);
@@ -181,7 +181,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
     // Second signal: record and unlock synchronously (SQLite answers synchronously), then leave.
     if (runId) {
       void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
-      for (const site of sites) void store.releaseLock(`site:${site}`, runId);
+      for (const site of sites) void store.releaseLock(siteLockName(site), runId);
     }
     process.exit(130);
   };
@@ -221,7 +221,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
 
 async function _withStore(ctx: CliContext, fn: (store: StateStore) => Promise<void>): Promise<void> {
   const workspace = await ctx.loadWorkspace();
-  const [{ isProcessAlive, reconcileStaleRuns }, { openStateStore }] = await Promise.all([
+  const [{ reconcileStaleRuns }, { isProcessAlive, openStateStore }] = await Promise.all([
     import("../../pipeline/index.ts"),
     import("../../store/index.ts"),
   ]);

@@ -72,6 +72,8 @@ export const deployStep = defineStep({
         env: workspace.env,
         outputDir: site.paths.output,
         stateDir: workspace.stateDir,
+        store: ctx.store,
+        lockOwner: ctx.runId,
         pool,
         config: cfg,
         dryRun: ctx.dryRun,

@@ -6,12 +6,12 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
+import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { isConnectionError } from "../pool.ts";
 import type { RemoteEntry, RemoteFS, RemotePool } from "../types.ts";
 import { walkRemote } from "../walk.ts";
 import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
-import { acquireDeployLock } from "./lock.ts";
 import {
   createManifest,
   DENY_ALL_HTACCESS,
@@ -44,6 +44,13 @@ export interface DeployOptions {
   outputDir: string;
   /** The workspace state directory (.siteloom); the local manifest copy and the journal live under deploy/. */
   stateDir: string;
+  /**
+   * The state store holding the deploy target's lock (`deploy:<site>:<env>`).
+   * @default the workspace's store in stateDir, opened and closed by this call
+   */
+  store?: StateStore;
+  /** What holds the deploy lock, shown to a second deploy of the same target: the run id. @default a new id */
+  lockOwner?: string;
   /** Connections to the host. The caller closes it. */
   pool: RemotePool;
   /** The site's `deploy` configuration section. */
@@ -157,8 +164,20 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const journalFile = `${stateBase}.journal`;
   const stampFile = `${stateBase}.stamp.json`;
 
-  const release = options.dryRun ? async () => {} : await acquireDeployLock(`${stateBase}.lock`, `${site} (${env})`);
+  // Two deploys of one target at once would fight over the journal and the temp names.
+  const store = options.store ?? (options.dryRun ? undefined : openStateStore({ stateDir: options.stateDir }));
+  let lock: HeldLock | undefined;
   try {
+    if (store && !options.dryRun) {
+      lock = await acquireLock({
+        store,
+        name: `deploy:${site}:${env}`,
+        owner: options.lockOwner ?? newRunId(),
+        subject: `the deploy of ${site} (${env})`,
+        site,
+        hint: "wait for it to finish, then deploy again",
+      });
+    }
     return await _deploy(options, {
       started,
       manifestDir,
@@ -170,7 +189,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       random,
     });
   } finally {
-    await release();
+    await lock?.release();
+    if (store && !options.store) await store.close();
   }
 }
 
