@@ -175,7 +175,16 @@ export const ContentSchema = z
 export const EnrichSchema = z
   .strictObject({
     template: z.string().optional().describe("Page used as the layout (default: detected)"),
+    listingTemplate: z
+      .string()
+      .optional()
+      .describe("Page used as the layout of blog listings (default: a detected listing page, else the article layout)"),
     contentSelector: z.string().optional().describe("CSS selector of the content region (default: detected)"),
+    keep: z
+      .array(z.string())
+      .default([])
+      .describe("Selectors of parts never left out of generated pages (the layout model treats them as chrome)"),
+    remove: z.array(z.string()).default([]).describe("Selectors of parts left out of generated pages (a hero)"),
     blogPath: z.string().default("blog"),
     perPage: z.number().int().min(1).max(100).default(10),
     navLink: z

@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ARTICLE_SCHEMA_VERSION, type Article, ArticleSchema } from "../content/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { decodePage, spliceBytes } from "./encoding.ts";
+import { type DecodedPage, decodePage, spliceBytes } from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
 import {
   copyFileAtomic,
@@ -16,6 +16,15 @@ import {
   walkTree,
   writeFileAtomic,
 } from "./files.ts";
+import { parseHtml, querySelector } from "./html.ts";
+import {
+  classifyPage,
+  findLayoutRegion,
+  type LayoutRegion,
+  type LayoutSample,
+  MAX_LAYOUT_SAMPLES,
+  type PageKind,
+} from "./layout.ts";
 import { localizeUrls, renderMarkdown } from "./markdown.ts";
 import { type ArticleEntry, isoWithOffset, newest, type SiteInfo, type Taxonomy, taxonomySlug } from "./model.ts";
 import { findRelated, type ListingPage, paginate, renderArticleBody, renderListingBody } from "./pages.ts";
@@ -26,13 +35,15 @@ import {
   CONTENT_SELECTORS,
   findNavInsertionFast,
   hasServerSideCode,
+  type NavLinkOptions,
   navLinkEdit,
   prepareTemplate,
   renderFromTemplate,
+  resolveBase,
   TEMPLATE_CANDIDATES,
   type Template,
 } from "./template.ts";
-import type { EnrichReport, RunEnrichOptions, SkippedItem } from "./types.ts";
+import type { EnrichReport, LayoutExplanation, RunEnrichOptions, SkippedItem } from "./types.ts";
 import { absoluteUrl, dirOf, IMAGE_SCHEMES, safeUrl } from "./urls.ts";
 
 /**
@@ -89,11 +100,26 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
 
   mark("articles");
   // --- template ---
-  const tpl = await _loadTemplate(site, exportIndex, skipped);
-  const template = prepareTemplate(tpl.path, tpl.page, {
-    contentSelector: cfg.contentSelector,
-    nav: cfg.navLink.enabled ? { label: cfg.navLink.label, selector: cfg.navLink.selector, blogDir } : undefined,
-  });
+  const layouts = await _loadLayouts(site, exportIndex, blogDir, skipped);
+  const navOptions = cfg.navLink.enabled
+    ? { label: cfg.navLink.label, selector: cfg.navLink.selector, blogDir }
+    : undefined;
+  const prepare = (l: ChosenLayout): Template =>
+    prepareTemplate(l.sample.path, l.page, {
+      doc: l.sample.doc,
+      region: l.region,
+      nav: navOptions,
+      siteUrl: info.baseUrl,
+    });
+  const template = prepare(layouts.article);
+  const listingTemplate = layouts.listing === layouts.article ? template : prepare(layouts.listing);
+  if (cfg.navLink.enabled && !template.nav && !_navFound(layouts.article, navOptions!)) {
+    warnings.push(
+      cfg.navLink.selector
+        ? `enrich.navLink.selector "${cfg.navLink.selector}" matches nothing in ${template.path}: no Blog link on generated pages`
+        : `found no navigation (nav ul, nav) outside the content region of ${template.path}: no Blog link on generated pages; set enrich.navLink.selector`,
+    );
+  }
 
   const desired = new Map<string, Desired>();
   const generatedUrls: SitemapUrl[] = [];
@@ -131,6 +157,9 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   // Everything a generated page depends on besides its own content: layout, site settings.
   const layoutKey = _digest([
     createHash("sha256").update(template.page.bytes).digest("hex"),
+    createHash("sha256").update(listingTemplate.page.bytes).digest("hex"),
+    layouts.article.region,
+    layouts.listing.region,
     info,
     cfg.contentSelector ?? "",
     cfg.navLink,
@@ -281,7 +310,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
         page.entries.map((e) => [e.hash, e.dir]),
       ]);
       const render = (): Buffer =>
-        renderFromTemplate(template, {
+        renderFromTemplate(listingTemplate, {
           dir,
           language: info.language,
           head: renderHead(info, headInfo),
@@ -334,7 +363,16 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     if (f.path.startsWith(blogDir) && (await _isGenerated(site.paths.export, f))) continue; // a removed article
     if (f.path.includes(TEMP_PREFIX) && _isTempPath(f.path)) continue;
     if (cfg.navLink.enabled && /\.(?:html?|shtml|php)$/i.test(f.path)) {
-      const edited = await _navEdit(site.paths.export, outputIndex.get(f.path), f, cfg, blogDir, cache, skipped);
+      const edited = await _navEdit(
+        site.paths.export,
+        outputIndex.get(f.path),
+        f,
+        cfg,
+        blogDir,
+        info.baseUrl,
+        cache,
+        skipped,
+      );
       desired.set(f.path, edited);
       continue;
     }
@@ -363,15 +401,15 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   // Most files are settled by what stat said (copies carry their source's size and mtime; generated pages match the
   // memo of their inputs): decided in one synchronous pass, so only real work goes through the I/O queue.
   const work: [string, Desired][] = [];
+  /** Copies of the site's files, linked once every page is built. */
+  const links: [string, Desired][] = [];
   for (const [path, want] of desired) {
     const have = outputIndex.get(path);
     if (want.kind === "keep") unchanged++;
     else if (want.kind === "copy" || want.kind === "nav-unchanged") {
       if (have && have.size === want.file.size && Math.abs(have.mtimeMs - want.file.mtimeMs) < 1) unchanged++;
       else if (dryRun) written.push(path);
-      else if (linkCopy(join(site.paths.export, path), join(site.paths.output, path), { exists: !!have, dirs })) {
-        written.push(path);
-      } else work.push([path, want]);
+      else links.push([path, want]);
     } else if (want.kind === "lazy") {
       // Same inputs as when this output file was written, and the file is as it was left: nothing to render.
       const memo = cache.prev.pages[path];
@@ -382,6 +420,28 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     } else work.push([path, want]);
   }
   mark("settled");
+  // Every page is built before the first byte is written: a page that cannot be built stops the run with output/
+  // as it was, never half-written.
+  const rendered = new Map<string, Buffer>();
+  for (const [path, want] of work) {
+    if (want.kind !== "lazy") continue;
+    try {
+      rendered.set(path, want.render());
+    } catch (error) {
+      throw new SiteloomError(
+        "ERR_ENRICH",
+        `enrich: could not build ${path} from the layout ${template.path}: ${(error as Error).message}; nothing was written (see \`siteloom enrich ${site.name} --explain\`, and set enrich.contentSelector or enrich.template)`,
+        { site: site.name, cause: error },
+      );
+    }
+  }
+  mark("rendered");
+  for (const [path, want] of links) {
+    const have = outputIndex.get(path);
+    if (linkCopy(join(site.paths.export, path), join(site.paths.output, path), { exists: !!have, dirs })) {
+      written.push(path);
+    } else work.push([path, want]);
+  }
   await forEachLimit(work, IO_CONCURRENCY, async ([path, want]) => {
     const have = outputIndex.get(path);
     const target = join(site.paths.output, path);
@@ -391,7 +451,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
       await copyFileAtomic(join(site.paths.export, path), target, want.file.mtimeMs);
       return;
     }
-    const data = want.kind === "lazy" ? want.render() : want.data;
+    const data = want.kind === "lazy" ? rendered.get(path)! : want.data;
     let now: { size: number; mtimeMs: number } | undefined = have;
     if (have && have.size === data.length && (await readFile(target)).equals(data)) unchanged++;
     else {
@@ -420,7 +480,9 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     site: site.name,
     dryRun,
     template: template.path,
-    contentSelector: cfg.contentSelector ?? "(detected)",
+    listingTemplate: listingTemplate.path,
+    contentSelector: cfg.contentSelector ?? layouts.article.region.selector,
+    layout: { article: _explain(layouts.article), listing: _explain(layouts.listing) },
     encoding: template.page.encoding.name,
     articles: { published: entries.filter((e) => !e.draft).length, drafts, invalid },
     written,
@@ -441,6 +503,10 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
  * version and field names are part of it: a cached body also means "these bytes passed the schema".
  */
 const RENDER_VERSION = `3/${ARTICLE_SCHEMA_VERSION}/${Object.keys(ArticleSchema.shape).join(",")}`;
+/** The href of a page's `<base>` element (pages declare it in their head). */
+const BASE_HREF = /<base\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)/i;
+/** Paths that suggest a page worth reading when learning the layout (posts, articles, listings). */
+const LAYOUT_HINT = /(?:post|article|blog|news|archive)/i;
 /** Folder of the draft previews' listing inside the blog (a reserved slug). */
 const DRAFTS_FOLDER = "drafts";
 /** Files read, written or copied at once. */
@@ -661,18 +727,57 @@ async function _loadArticles(
   return { entries, drafts, invalid, draftSlugs };
 }
 
-async function _loadTemplate(
+interface ChosenLayout {
+  sample: LayoutSample;
+  page: DecodedPage;
+  kind: PageKind;
+  why: string;
+  region: LayoutRegion;
+}
+
+/**
+ * Reads a handful of the site's pages and picks the layouts: for articles, a page that already is an article, else
+ * a plain content page, the home page last; for listings, a listing-like page, else the article layout. The regions
+ * are found by comparing each layout page with the others (`findLayoutRegion`). `enrich.template` and
+ * `enrich.listingTemplate` pin the pages.
+ */
+async function _loadLayouts(
   site: RunEnrichOptions["site"],
   exportIndex: Map<string, TreeFile>,
+  blogDir: string,
   skipped: SkippedItem[],
-): Promise<{ path: string; page: ReturnType<typeof decodePage> }> {
+): Promise<{ article: ChosenLayout; listing: ChosenLayout }> {
   const cfg = site.config.enrich;
-  const candidates = cfg.template ? [cfg.template.replace(/^\/+/, "")] : TEMPLATE_CANDIDATES;
-  for (const path of candidates) {
-    if (!exportIndex.has(path)) continue;
-    const page = decodePage(await readFile(join(site.paths.export, path)));
-    if (hasServerSideCode(page.text) && cfg.skipServerSide) {
-      if (cfg.template) {
+  const pinned = [cfg.template, cfg.listingTemplate]
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/^\/+/, ""));
+  for (const p of pinned) {
+    if (!exportIndex.has(p)) {
+      throw new SiteloomError(
+        "ERR_ENRICH",
+        `enrich: template ${p} is not in ${site.paths.export}; fix enrich.template / enrich.listingTemplate in sites/${site.name}/site.yaml`,
+        { site: site.name },
+      );
+    }
+  }
+  const html = [...exportIndex.values()].filter(
+    (f) => pinned.includes(f.path) || (/\.html?$/i.test(f.path) && !f.path.startsWith(blogDir)),
+  );
+  const rank = (path: string): number => {
+    const known = TEMPLATE_CANDIDATES.indexOf(path);
+    if (pinned.includes(path)) return -1;
+    if (known >= 0) return known;
+    return 100 + path.split("/").length * 10 + (LAYOUT_HINT.test(path) ? 0 : 5);
+  };
+  const ordered = html.map((f) => f.path).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  const samples: { sample: LayoutSample; page: DecodedPage }[] = [];
+  for (const path of ordered) {
+    if (samples.length >= MAX_LAYOUT_SAMPLES) break;
+    const bytes = await readFile(join(site.paths.export, path));
+    const page = decodePage(bytes);
+    if (page.text.includes(GENERATED_MARKER)) continue;
+    if (cfg.skipServerSide && hasServerSideCode(page.text)) {
+      if (pinned.includes(path)) {
         throw new SiteloomError(
           "ERR_ENRICH",
           `enrich: template ${path} contains server-side code (PHP/SSI); pick a static page with enrich.template or set enrich.skipServerSide: false`,
@@ -682,15 +787,70 @@ async function _loadTemplate(
       skipped.push({ path, reason: "not used as template: contains server-side code" });
       continue;
     }
-    return { path, page };
+    samples.push({ sample: { path, doc: parseHtml(page.text) }, page });
   }
-  throw new SiteloomError(
-    "ERR_ENRICH",
-    cfg.template
-      ? `enrich: template ${cfg.template} is not in ${site.paths.export}; fix enrich.template in sites/${site.name}/site.yaml`
-      : `enrich: no layout page found in export/ (tried ${TEMPLATE_CANDIDATES.join(", ")}); set enrich.template in sites/${site.name}/site.yaml`,
-    { site: site.name },
+  if (samples.length === 0) {
+    throw new SiteloomError(
+      "ERR_ENRICH",
+      `enrich: no static HTML page in export/ to take the layout from; set enrich.template in sites/${site.name}/site.yaml`,
+      { site: site.name },
+    );
+  }
+  const kinds = new Map(samples.map((s) => [s, classifyPage(s.sample.path, s.sample.doc)]));
+  const pick = (pin: string | undefined, score: (k: PageKind) => number, what: string) => {
+    if (pin) {
+      const s = samples.find((x) => x.sample.path === pin.replace(/^\/+/, ""))!;
+      return { s, why: `set by enrich.${what === "listing" ? "listingTemplate" : "template"}` };
+    }
+    let best: (typeof samples)[number] | undefined;
+    for (const s of samples) if (!best || score(kinds.get(s)!) > score(kinds.get(best)!)) best = s;
+    return { s: best!, why: "" };
+  };
+  const build = (chosen: { s: (typeof samples)[number]; why: string }, fallbackWhy: string): ChosenLayout => {
+    const kind = kinds.get(chosen.s)!;
+    const peers = samples.filter((x) => x !== chosen.s).map((x) => x.sample);
+    const region = findLayoutRegion(chosen.s.sample, peers, {
+      contentSelector: cfg.contentSelector,
+      keep: cfg.keep,
+      remove: cfg.remove,
+    });
+    const why = chosen.why || (kind.signals.length > 0 ? kind.signals.join(", ") : fallbackWhy);
+    return { sample: chosen.s.sample, page: chosen.s.page, kind, why, region };
+  };
+  // Article layout: article-like first; then a plain content page (not the home page, not a listing).
+  const articlePick = pick(
+    cfg.template,
+    (k) => (k.article > 0 ? 100 + k.article : 0) - (k.listing > 0 ? 50 : 0) - (k.home ? 20 : 0),
+    "article",
   );
+  const article = build(articlePick, "a plain content page");
+  const listingScore = (k: PageKind) => k.listing - (k.article > 2 ? 1 : 0);
+  const listingPick = cfg.listingTemplate
+    ? pick(cfg.listingTemplate, listingScore, "listing")
+    : (() => {
+        const p = pick(undefined, listingScore, "listing");
+        return kinds.get(p.s)!.listing > 0 && p.s !== articlePick.s ? p : undefined;
+      })();
+  const listing = listingPick ? build(listingPick, "a listing page") : article;
+  return { article, listing };
+}
+
+/** The layout as `--explain` shows it. */
+function _explain(l: ChosenLayout): LayoutExplanation {
+  return {
+    page: l.sample.path,
+    why: l.why,
+    region: l.region.selector,
+    regionWhy: l.region.reason,
+    chrome: l.region.chrome,
+    pageSpecific: l.region.removed.map((r) => `${r.selector} (${r.why})`),
+  };
+}
+
+/** Whether the navigation selector matches anything in the layout page. */
+function _navFound(l: ChosenLayout, nav: NavLinkOptions): boolean {
+  const sel = nav.selector ? [nav.selector] : ["nav ul", "nav"];
+  return sel.some((s) => querySelector(l.sample.doc, s) !== undefined);
 }
 
 async function _readExistingSitemap(
@@ -733,6 +893,7 @@ async function _navEdit(
   f: TreeFile,
   cfg: RunEnrichOptions["site"]["config"]["enrich"],
   blogDir: string,
+  siteUrl: string,
   cache: Cache,
   skipped: SkippedItem[],
 ): Promise<Desired> {
@@ -763,7 +924,15 @@ async function _navEdit(
     cache.next.nav[f.path] = entry;
     return { kind: "nav-unchanged", file: f };
   }
-  const dir = dirOf(f.path);
+  // Under a <base href>, the link is relative to the base, not to the page's folder.
+  const baseHref = BASE_HREF.exec(page.text.slice(0, 8192))?.[1];
+  const base = baseHref === undefined ? undefined : resolveBase(baseHref, f.path, siteUrl);
+  if (base && "absolute" in base) {
+    skipped.push({ path: f.path, reason: "its <base href> points outside the site: navigation left as it is" });
+    cache.next.nav[f.path] = entry;
+    return { kind: "nav-unchanged", file: f };
+  }
+  const dir = base ? base.dir : dirOf(f.path);
   const ins = findNavInsertionFast(page.text, dir, {
     label: cfg.navLink.label,
     selector: cfg.navLink.selector,

@@ -6,7 +6,6 @@ import {
   getAttr,
   type HtmlDocument,
   type HtmlElement,
-  innerRange,
   outerRange,
   parseHtml,
   parseSelector,
@@ -14,8 +13,9 @@ import {
   querySelectorAll,
   walkElements,
 } from "./html.ts";
+import type { LayoutRegion } from "./layout.ts";
 import { localizeUrls } from "./markdown.ts";
-import { dirOf, isRelativeUrl, rebaseCssUrls, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
+import { absoluteUrl, dirOf, isRelativeUrl, rebaseCssUrls, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
 
 /** Content regions tried in order when `enrich.contentSelector` is not set. */
 export const CONTENT_SELECTORS = ["main", "article", "#content", ".content", "#main", ".main"];
@@ -57,6 +57,11 @@ export interface Template {
   urlAttrs: { start: number; end: number; name: string; value: string; kind: "url" | "srcset" | "css" }[];
   /** `<style>` blocks outside the content region whose CSS holds relative URLs: the range of their text. */
   styleBlocks: { start: number; end: number; css: string }[];
+  /**
+   * The template's `<base href>`, when it has one: relative URLs of a page resolve against it, not the page's folder.
+   * `dir` is the site folder it names; `absolute` when it points outside the site (links are then written absolute).
+   */
+  base?: { dir: string } | { absolute: string } | undefined;
   /** Where the "Blog" link goes (navLink enabled and the nav does not link to the blog yet). */
   nav?: (NavInsertion & { label: string; blogDir: string }) | undefined;
 }
@@ -90,28 +95,17 @@ export function hasServerSideCode(text: string): boolean {
   );
 }
 
-/** Prepares the layout page. `contentSelector` wins over detection; a missing region is a config error. */
+/**
+ * Prepares the layout page: `region` (from the layout model, `findLayoutRegion`) says where the article goes and
+ * which page-specific parts are left out; `doc` is the page's parse that the region's offsets refer to.
+ */
 export function prepareTemplate(
   path: string,
   page: DecodedPage,
-  options: { contentSelector?: string | undefined; nav?: NavLinkOptions | undefined },
+  options: { doc: HtmlDocument; region: LayoutRegion; nav?: NavLinkOptions | undefined; siteUrl: string },
 ): Template {
-  const doc = parseHtml(page.text);
-  const selectors = options.contentSelector ? [options.contentSelector] : CONTENT_SELECTORS;
-  let region: HtmlElement | undefined;
-  for (const s of selectors) {
-    region = querySelector(doc, parseSelector(s));
-    if (region) break;
-  }
-  const content = region ? innerRange(region) : undefined;
-  if (!region || !content) {
-    throw new SiteloomError(
-      "ERR_ENRICH",
-      options.contentSelector
-        ? `enrich: template ${path} has no element matching "${options.contentSelector}" with both tags written out; fix enrich.contentSelector`
-        : `enrich: found no content region (${CONTENT_SELECTORS.join(", ")}) in template ${path}; set enrich.contentSelector in site.yaml`,
-    );
-  }
+  const { doc, region } = options;
+  const content = region.content;
   const head = querySelector(doc, "head");
   const headInsertAt = head ? endInsertionPoint(head) : undefined;
   if (!head || headInsertAt === undefined) {
@@ -120,7 +114,14 @@ export function prepareTemplate(
       `enrich: template ${path} has no <head>; pick another page with enrich.template`,
     );
   }
-  const fixedEdits: TextEdit[] = [];
+  const fixedEdits: TextEdit[] = region.removed.map((r) => ({
+    start: r.range.start,
+    end: _eatLineEnd(page.text, r.range.end),
+    text: "",
+  }));
+  const replaced = [content, ...region.removed.map((r) => r.range)];
+  const inReplaced = (loc: { startOffset: number; endOffset: number }) =>
+    replaced.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end);
   for (const [el] of walkElements(head)) {
     if (_isSeoElement(el)) {
       const r = outerRange(el);
@@ -131,7 +132,7 @@ export function prepareTemplate(
   for (const [el] of walkElements(doc)) {
     if (el.tagName !== "a" && el.tagName !== "li") continue;
     const loc = el.sourceCodeLocation?.attrs?.["aria-current"];
-    if (loc && !(loc.startOffset >= content.start && loc.endOffset <= content.end)) {
+    if (loc && !inReplaced(loc)) {
       const start = page.text[loc.startOffset - 1] === " " ? loc.startOffset - 1 : loc.startOffset;
       fixedEdits.push({ start, end: loc.endOffset, text: "" });
     }
@@ -147,15 +148,16 @@ export function prepareTemplate(
   const dir = dirOf(path);
   const urlAttrs: Template["urlAttrs"] = [];
   const styleBlocks: Template["styleBlocks"] = [];
-  const inContent = (loc: { startOffset: number; endOffset: number }) =>
-    loc.startOffset >= content.start && loc.endOffset <= content.end;
-  const hasBase = querySelectorAll(doc, "base").some((b) => getAttr(b, "href") !== undefined);
-  if (!hasBase) {
+  const baseHref = querySelectorAll(doc, "base")
+    .map((b) => getAttr(b, "href"))
+    .find((h) => h !== undefined);
+  const base = baseHref === undefined ? undefined : resolveBase(baseHref, path, options.siteUrl);
+  if (!base) {
     for (const [el] of walkElements(doc)) {
       if (el.tagName === "style") {
         for (const child of el.childNodes) {
           const loc = child.sourceCodeLocation;
-          if (child.nodeName !== "#text" || !loc || inContent(loc)) continue;
+          if (child.nodeName !== "#text" || !loc || inReplaced(loc)) continue;
           // The source text, not the node's value: the parser turns CRLF into LF, and only URLs may change.
           const css = page.text.slice(loc.startOffset, loc.endOffset);
           if (rebaseCssUrls(css, dir, "x/y") !== css)
@@ -175,17 +177,42 @@ export function prepareTemplate(
                 : undefined;
         if (!kind) continue;
         const loc = locs[attr.name];
-        if (!loc || inContent(loc)) continue;
+        if (!loc || inReplaced(loc)) continue;
         if (kind === "url" && !isRelativeUrl(attr.value)) continue;
         if (kind === "css" && rebaseCssUrls(attr.value, dir, "x/y") === attr.value) continue;
         urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value: attr.value, kind });
       }
     }
   }
-  const insertion = options.nav ? findNavInsertion(doc, page.text, dir, options.nav) : undefined;
+  let insertion = options.nav
+    ? findNavInsertion(doc, page.text, base && "dir" in base ? base.dir : dir, options.nav)
+    : undefined;
+  // A navigation inside a replaced part is not on generated pages: there is nothing to add the link to.
+  if (insertion && replaced.some((r) => insertion!.insertAt > r.start && insertion!.insertAt < r.end)) {
+    insertion = undefined;
+  }
   const nav =
     insertion && options.nav ? { ...insertion, label: options.nav.label, blogDir: options.nav.blogDir } : undefined;
-  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, nav };
+  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, base, nav };
+}
+
+/**
+ * What a `<base href>` of the page at site path `pagePath` means for links we write: the site folder it names, or
+ * (pointing elsewhere) that links must be absolute. `siteUrl` is the site's public base URL, ending with "/".
+ */
+export function resolveBase(href: string, pagePath: string, siteUrl: string): { dir: string } | { absolute: string } {
+  let target: URL;
+  try {
+    target = new URL(href.trim(), new URL(pagePath, siteUrl));
+  } catch {
+    return { absolute: siteUrl };
+  }
+  const site = new URL(siteUrl);
+  const path = target.pathname.replace(/[^/]*$/, "");
+  if (target.origin === site.origin && path.startsWith(site.pathname)) {
+    return { dir: decodeURI(path.slice(site.pathname.length)).replace(/\/+$/, "") };
+  }
+  return { absolute: siteUrl };
 }
 
 /** Fills the template for one page; only the regions that differ from the template are new bytes. */
@@ -205,8 +232,14 @@ export function renderFromTemplate(tpl: Template, content: PageContent): Buffer 
   const langAttr = `lang="${escapeHtml(content.language)}"`;
   if ("insertAt" in tpl.lang) edits.push({ start: tpl.lang.insertAt, end: tpl.lang.insertAt, text: ` ${langAttr}` });
   else edits.push({ start: tpl.lang.start, end: tpl.lang.end, text: langAttr });
-  edits.push({ start: tpl.content.start, end: tpl.content.end, text: localizeForDir(content.body, content.dir) });
-  if (tpl.nav) edits.push(navLinkEdit(tpl.nav, content.dir, tpl.nav));
+  // Under a <base href>, relative URLs resolve against the base, whatever folder the page is in.
+  const linkDir = tpl.base && "dir" in tpl.base ? tpl.base.dir : content.dir;
+  const body =
+    tpl.base && "absolute" in tpl.base
+      ? localizeUrls(content.body, (p) => absoluteUrl((tpl.base as { absolute: string }).absolute, p))
+      : localizeForDir(content.body, linkDir);
+  edits.push({ start: tpl.content.start, end: tpl.content.end, text: body });
+  if (tpl.nav) edits.push(navLinkEdit(tpl.nav, linkDir, tpl.nav));
   return spliceBytes(tpl.page, edits);
 }
 

@@ -39,9 +39,14 @@ export interface SkippedItem {
 export interface EnrichReport {
   site: string;
   dryRun: boolean;
-  /** Layout page used for generated pages. */
+  /** Layout page used for article pages. */
   template: string;
+  /** Layout page used for listing pages (the article layout when the site has no listing page). */
+  listingTemplate: string;
+  /** Region the article fills (the configured selector, or the detected one). */
   contentSelector: string;
+  /** What the layout model decided and why (`siteloom enrich <site> --explain`). */
+  layout: { article: LayoutExplanation; listing: LayoutExplanation };
   encoding: string;
   articles: { published: number; drafts: number; invalid: number };
   /** Output paths created or changed. */
@@ -53,4 +58,18 @@ export interface EnrichReport {
   skipped: SkippedItem[];
   warnings: string[];
   durationMs: number;
+}
+
+/** Why a page was taken as a layout, and what the layout model made of it. */
+export interface LayoutExplanation {
+  page: string;
+  /** Why this page (its signals: an article path, one <article>, BlogPosting JSON-LD...). */
+  why: string;
+  /** Selector of the region the article fills: put it in enrich.contentSelector to pin it. */
+  region: string;
+  regionWhy: string;
+  /** Parts every page shares, kept on generated pages. */
+  chrome: string[];
+  /** Parts of the layout page that are its own (a masthead, its title): left out of generated pages. */
+  pageSpecific: string[];
 }

@@ -64,3 +64,16 @@ describe("cli: siteloom enrich", () => {
     expect(res.stdout).toContain("$ siteloom enrich shop --dry-run");
   });
 });
+
+describe("cli: siteloom enrich --explain", () => {
+  it("prints the layout page and why, the region, chrome and left-out parts, and writes nothing", async () => {
+    const root = await workspace("domain: www.example.com\n");
+    const res = await runCli(["enrich", "demo", "--explain"], { cwd: root });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain("article pages: layout about.html");
+    expect(res.stdout).toMatch(/content region: main#content — /);
+    expect(res.stdout).toMatch(/chrome header\.site-header/);
+    expect(res.stdout).toContain("enrich.contentSelector");
+    expect(existsSync(join(root, "sites/demo/output"))).toBe(false);
+  });
+});

@@ -11,6 +11,7 @@ export const registerEnrichCommands: RegisterCommands = (program, ctx) => {
     )
     .argument("<site>", "site name (a folder under sites/)")
     .option("--dry-run", "report what would be written or removed; change nothing")
+    .option("--explain", "show which page is the layout and why, the content region, chrome and page-specific parts")
     .addHelpText(
       "after",
       `
@@ -18,26 +19,40 @@ Examples:
   $ siteloom enrich shop                 # write sites/shop/output/
   $ siteloom enrich shop --dry-run       # what would change, nothing written
   $ siteloom enrich shop --json          # machine-readable report
+  $ siteloom enrich shop --explain       # how the layout was learned (changes nothing)
 
 Files that need no change keep their bytes and modification time, so the next deploy uploads little.
 Pages with server-side code (<?php, SSI) are left as they are and listed as skipped.`,
     )
-    .action(async (siteName: string, opts: { dryRun?: boolean }) => {
+    .action(async (siteName: string, opts: { dryRun?: boolean; explain?: boolean }) => {
       const workspace = await ctx.loadWorkspace();
       const site = await workspace.site(siteName);
       await mkdir(workspace.stateDir, { recursive: true, mode: 0o700 });
       const { runEnrich } = await import("../../enrich/index.ts");
       const report = await runEnrich({
         site,
-        dryRun: Boolean(opts.dryRun),
+        dryRun: Boolean(opts.dryRun || opts.explain),
         logger: await ctx.logger(),
         cacheFile: join(workspace.stateDir, "enrich", `${site.name}.json`),
       });
       if (ctx.globals().json) {
-        ctx.printJson(report);
+        ctx.printJson(opts.explain ? { site: report.site, layout: report.layout } : report);
         return;
       }
       const c = ctx.color;
+      if (opts.explain) {
+        for (const [what, l] of Object.entries(report.layout)) {
+          ctx.print(`${c.bold(`${what} pages`)}: layout ${l.page} (${l.why})`);
+          ctx.print(`  content region: ${l.region} — ${l.regionWhy}`);
+          for (const p of l.chrome) ctx.print(`  ${c.green("chrome")} ${p}`);
+          for (const p of l.pageSpecific) ctx.print(`  ${c.yellow("left out")} ${p}`);
+        }
+        ctx.print(
+          "To change it, in site.yaml: enrich.template / enrich.listingTemplate (the page), enrich.contentSelector (the region), enrich.keep / enrich.remove (selectors).",
+        );
+        for (const w of report.warnings) ctx.warn(w);
+        return;
+      }
       const verb = report.dryRun ? "would write" : "wrote";
       ctx.print(
         `${c.bold(site.name)}: ${report.articles.published} article(s) in the layout of ${report.template} (${report.encoding})`,
