@@ -27,6 +27,7 @@ export type ErrorCode =
   | "ERR_TRANSFER_TLS"
   | "ERR_TRANSFER_IO"
   | "ERR_TRANSFER_UNSAFE_PATH"
+  | "ERR_TRANSFER_LIMIT"
   | "ERR_DEPLOY_FAILED"
   | "ERR_CSV_INVALID"
   | "ERR_LLM_REQUEST"
@@ -109,6 +110,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_TRANSFER_TLS":
     case "ERR_TRANSFER_IO":
     case "ERR_TRANSFER_UNSAFE_PATH":
+    case "ERR_TRANSFER_LIMIT":
     case "ERR_DEPLOY_FAILED":
       return EXIT_CODES.transfer;
     case "ERR_BUDGET_EXCEEDED":

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, exitCodeFor, isSiteloomError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import { redact } from "../secret.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { createCliContext } from "./context.ts";
@@ -67,12 +68,13 @@ function _report(error: unknown, debug: boolean): number {
     return EXIT_CODES.usage;
   }
   if (isSiteloomError(error)) {
-    process.stderr.write(`${redact(`error: ${error.message}`)}\n`);
-    for (const line of error.details) process.stderr.write(`${redact(line)}\n`);
+    // messages may quote what a server or a file said: shown inert, whatever it holds
+    process.stderr.write(`${redact(`error: ${printable(error.message)}`)}\n`);
+    for (const line of error.details) process.stderr.write(`${redact(printable(line))}\n`);
     if (debug) process.stderr.write(`${redact(String(error.stack))}\n`);
     return exitCodeFor(error.code);
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = printable(error instanceof Error ? error.message : String(error));
   process.stderr.write(`${redact(`error: ${message}`)}\n`);
   process.stderr.write(
     debug

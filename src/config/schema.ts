@@ -143,9 +143,34 @@ export const ExportSchema = z
       .int()
       .positive()
       .default(100 * 1024 * 1024)
-      .describe("Bytes; larger files are skipped"),
+      .describe("Bytes; larger files are skipped, and a download is cut off here even if the listing said less"),
+    maxTotalBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(20 * 1024 ** 3)
+      .describe("Bytes downloaded in one export at most; a larger plan is refused before any download"),
+    maxDepth: z.number().int().min(1).default(64).describe("Folder levels listed below remote.root at most"),
+    maxPathLength: z
+      .number()
+      .int()
+      .min(16)
+      .default(1024)
+      .describe("Longest path (UTF-8 bytes below remote.root) mirrored; longer ones are skipped"),
+    maxEntriesPerDir: z
+      .number()
+      .int()
+      .min(1)
+      .default(50_000)
+      .describe("Entries one folder may list; a larger listing is not mirrored"),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .default(500_000)
+      .describe("Entries in the whole remote tree; listing stops there and nothing is mirrored"),
   })
-  .describe("Mirroring the live site down");
+  .describe("Mirroring the live site down; the limits bound what a broken or hostile server can make it do");
 
 export const DeploySchema = z
   .strictObject({

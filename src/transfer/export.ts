@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import { createMatcher, isTempName } from "./deploy/plan.ts";
+import { localNameProblem, printablePath } from "./paths.ts";
 import type { RemotePool } from "./types.ts";
 import { type RemoteItem, walkRemote } from "./walk.ts";
 
@@ -112,11 +114,21 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
 
   // 1. the server's tree (excluded directories are not even listed)
   let listed = 0;
+  const limits = options.config;
   const remote = await walkRemote(pool, {
     dir: options.remoteDir ?? "",
     skipDir: (p) => excluded(_rel(options.remoteDir, p), true),
     onDir: () => progress({ phase: "listing", done: ++listed, total: 0, bytes: 0, totalBytes: 0 }),
+    limits,
   });
+  // A tree cut short by a limit is a failure (what is beyond it is unknown), and no local file is removed then.
+  for (const hit of remote.limited) {
+    result.failures.push({
+      path: _rel(options.remoteDir, hit.path) || "/",
+      message: `${hit.message.replace(hit.limit, `export.${hit.limit}`)}; raise export.${hit.limit} if the site really is like this`,
+    });
+    result.stats.failed++;
+  }
   const wanted = new Map<string, RemoteItem>();
   const wantedDirs = new Set<string>();
   for (const full of remote.dirs.keys()) {
@@ -124,6 +136,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
     if (excluded(path, true) || _underExcluded(path, excluded))
       result.skipped.push({ path: `${path}/`, reason: "excluded" });
     else if (_unsafe(path)) result.skipped.push({ path, reason: "unsafe name" });
+    else if (localNameProblem(path) !== undefined) result.skipped.push({ path, reason: localNameProblem(path)! });
     else wantedDirs.add(path);
   }
   for (const [full, item] of remote.files) {
@@ -131,11 +144,12 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
     if (_underExcluded(path, excluded)) continue;
     if (excluded(path)) result.skipped.push({ path, reason: "excluded" });
     else if (_unsafe(path)) result.skipped.push({ path, reason: "unsafe name" });
+    else if (localNameProblem(path) !== undefined) result.skipped.push({ path, reason: localNameProblem(path)! });
     else if (isTempName(path)) {
       // a deploy's upload cut short (`.in.<name>.<run>`): not part of the site; the next deploy resumes or removes it
       result.skipped.push({ path, reason: "unfinished upload of an interrupted deploy" });
     } else if (item.type === "symlink") {
-      result.skipped.push({ path, reason: `symlink${item.target ? ` to ${item.target}` : ""}` });
+      result.skipped.push({ path, reason: `symlink${item.target ? ` to ${printablePath(item.target)}` : ""}` });
     } else if (item.size > options.config.maxFileSize) {
       result.skipped.push({ path, reason: `larger than export.maxFileSize (${item.size} bytes)` });
     } else wanted.set(path, { ...item, path: full });
@@ -158,12 +172,21 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const skippedPaths = new Set(result.skipped.map((s) => s.path));
   const keepLocal = (path: string) =>
     wanted.has(path) || skippedPaths.has(path) || excluded(path) || _underExcluded(path, excluded);
-  const deletes = [...local.files.keys()].filter((p) => !keepLocal(p) && !wantedDirs.has(p));
-  const deleteDirs = [...local.dirs]
+  const complete = remote.limited.length === 0;
+  const deletes = complete ? [...local.files.keys()].filter((p) => !keepLocal(p) && !wantedDirs.has(p)) : [];
+  const deleteDirs = [...(complete ? local.dirs : [])]
     .filter((d) => !wantedDirs.has(d) && !excluded(d, true) && !_underExcluded(d, excluded))
     .sort((a, b) => b.split("/").length - a.split("/").length);
   result.downloaded = downloads.map((d) => d.path);
   result.deleted = [...deletes, ...deleteDirs.map((d) => `${d}/`)];
+  const planned = downloads.reduce((n, d) => n + d.item.size, 0);
+  if (planned > options.config.maxTotalBytes) {
+    throw new SiteloomError(
+      "ERR_TRANSFER_LIMIT",
+      `export of ${site}: the server lists ${planned} bytes to download, more than export.maxTotalBytes (${options.config.maxTotalBytes}); nothing was downloaded — raise export.maxTotalBytes or exclude folders with export.exclude`,
+      { site },
+    );
+  }
   if (options.dryRun) return _finish(result, started, pool);
 
   // 3. directories, then downloads (temp file → size check → mtime → rename)
@@ -177,14 +200,16 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
     await _ensureDir(root, dir);
     result.stats.dirsCreated++;
   }
-  const totalBytes = downloads.reduce((n, d) => n + d.item.size, 0);
+  const totalBytes = planned;
+  // bytes a download may still take: files that turn out larger on a retry draw on what the plan left over
+  const budget = { left: options.config.maxTotalBytes - planned };
   const downloadStart = performance.now();
   let done = 0;
   let next = 0;
   const worker = async () => {
     while (next < downloads.length) {
       const { path, item } = downloads[next++]!;
-      const message = await _download(options, root, path, item, retries, () => {
+      const message = await _download(options, root, path, item, retries, budget, () => {
         result.stats.retries++;
         progress({
           phase: "download",
@@ -196,9 +221,9 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
           outcome: "retry",
         });
       });
-      if (message === undefined) {
+      if (typeof message === "number") {
         result.stats.downloaded++;
-        result.stats.bytes += item.size;
+        result.stats.bytes += message;
       } else {
         result.failures.push({ path, message });
         result.stats.failed++;
@@ -210,7 +235,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
         bytes: result.stats.bytes,
         totalBytes,
         path,
-        outcome: message === undefined ? "downloaded" : "failed",
+        outcome: typeof message === "number" ? "downloaded" : "failed",
       });
     }
   };
@@ -245,28 +270,37 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
 
 // --- internal ---
 
+/**
+ * One file: into a temp file, capped at the size announced (the listing's, or a fresh stat's on a retry) and at
+ * export.maxFileSize while it streams; a size that still does not match after the retries is a failure and nothing is
+ * kept. Returns the bytes written, or the failure's message.
+ */
 async function _download(
   options: ExportOptions,
   root: string,
   path: string,
-  item: RemoteItem,
+  listed: RemoteItem,
   retries: number,
+  budget: { left: number },
   onRetry: () => void,
-): Promise<string | undefined> {
+): Promise<number | string> {
   const base = options.retryBaseMs ?? 250;
   const max = options.retryMaxMs ?? 10_000;
   const segments = path.split("/");
   const final = join(root, ...segments);
   const tmp = join(root, ...segments.slice(0, -1), `.in.${segments.at(-1)}.${randomBytes(4).toString("hex")}`);
+  let item = listed;
   for (let attempt = 0; ; attempt++) {
+    let wrongSize = false;
     try {
       await _refuseSymlinkedParents(root, path);
-      await options.pool.run((fs) => fs.download(item.path, tmp));
+      await options.pool.run((fs) => fs.download(item.path, tmp, { maxBytes: item.size }));
       const st = await stat(tmp);
-      if (st.size !== item.size && attempt < retries) {
+      if (st.size !== item.size) {
+        wrongSize = true;
         throw new SiteloomError(
           "ERR_TRANSFER_IO",
-          `got ${st.size} bytes, the listing said ${item.size} (changing on the server?)`,
+          `got ${st.size} bytes, the server announced ${item.size} (changing on the server?)`,
         );
       }
       if (item.mtime !== undefined) {
@@ -276,15 +310,29 @@ async function _download(
       const existing = await lstat(final).catch(() => undefined);
       if (existing?.isDirectory() || existing?.isSymbolicLink()) await _removeEntry(final);
       await rename(tmp, final);
-      return undefined;
+      return st.size;
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => {});
-      const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+      const message = printable(error instanceof Error ? error.message : String(error));
       const permanent = error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH";
       if (permanent || attempt >= retries) return message;
       onRetry();
       const cap = Math.min(max, base * 2 ** attempt);
       await sleep(Math.round(cap / 2 + (Math.random() * cap) / 2));
+      // the file may have changed since it was listed: take the size the server states now, within the limits
+      if (wrongSize || (error instanceof SiteloomError && error.code === "ERR_TRANSFER_LIMIT")) {
+        const now = await options.pool.run((fs) => fs.stat(item.path)).catch(() => undefined);
+        if (now === undefined || now.type !== "file") return `${message}; gone from the server since it was listed`;
+        if (now.size > options.config.maxFileSize) {
+          return `${message}; the server now states ${now.size} bytes, more than export.maxFileSize (${options.config.maxFileSize})`;
+        }
+        const grows = Math.max(0, now.size - item.size);
+        if (grows > budget.left) {
+          return `${message}; the server now states ${now.size} bytes, beyond export.maxTotalBytes (${options.config.maxTotalBytes})`;
+        }
+        budget.left -= grows;
+        item = { ...item, size: now.size, mtime: now.mtime ?? item.mtime };
+      }
     }
   }
 }

@@ -1,11 +1,13 @@
-import { createWriteStream, readFileSync, statSync, type WriteStream } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { Readable, Transform, Writable } from "node:stream";
 import type { TLSSocket, ConnectionOptions as TlsOptions } from "node:tls";
-import { Client, type FileInfo, FileType, FTPError } from "basic-ftp";
+import { Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp";
 import { SiteloomError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import type { Secret } from "../secret.ts";
 import { okReply, type PipelinedReply, passivePort, retrieveTo, sendPipelined, storeTo } from "./ftp-pipeline.ts";
+import { createCappedFileStream } from "./limit.ts";
 import {
   filterListing,
   joinRemote,
@@ -50,12 +52,21 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   const encoding = options.encoding ?? "utf8";
   const port = options.port ?? (secure === "implicit" ? 990 : 21);
   const label = `${secure === false ? "ftp" : "ftps"}://${options.host}:${port}`;
-  const client = new Client(options.timeoutMs ?? 30_000);
+  const client = new Client(options.timeoutMs ?? 30_000, { maxListingBytes: _LISTING_MAX_BYTES });
   client.ftp.encoding = encoding;
   if (options.debug) {
     client.ftp.verbose = true;
-    client.ftp.log = (message: string) => options.debug?.(message);
+    // the trace shows server replies and listings: inert, whatever the server sends
+    client.ftp.log = (message: string) => options.debug?.(printable(message, { newlines: "keep" }));
   }
+  // Lines of a listing that basic-ftp drops without a word (a '/' inside an MLSD name, a line it cannot read) are
+  // reported like every other refused entry.
+  let listing: string | undefined;
+  client.parseList = (text: string) => {
+    const parsed = parseList(text);
+    if (listing !== undefined) _reportDropped(text, parsed, listing, options.onUnsafe);
+    return parsed;
+  };
   const tlsOptions = _tlsOptions(options);
   let features = new Map<string, string>();
   let root = normalizeRoot(options.root ?? "/");
@@ -310,13 +321,23 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     const target = full(dir, "list");
     // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
     await client.cd(target);
-    const raw = await client.list();
+    listing = splitRemotePath(dir).join("/");
+    const raw = await client.list().catch((error: unknown) => {
+      if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
+        throw new SiteloomError(
+          "ERR_TRANSFER_LIMIT",
+          `${label}: the listing of "${printablePath(dir)}" is larger than ${_LISTING_MAX_BYTES} bytes: not read`,
+        );
+      }
+      throw error;
+    });
     const mapped = raw.map(_toEntry).filter((entry): entry is RemoteEntry => entry !== undefined);
     if (mapped.some((entry) => entry.type === "symlink" && !entry.target)) {
       // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
       const saved = client.availableListCommands;
       client.availableListCommands = ["LIST -a", "LIST"];
       try {
+        listing = undefined; // reported once, by the first listing
         const targets = new Map((await client.list()).map((info) => [info.name, info.link]));
         for (const entry of mapped) {
           const link = targets.get(entry.name);
@@ -356,7 +377,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
           label,
         ),
       ),
-    download: (path, localFile) =>
+    download: (path, localFile, downloadOptions = {}) =>
       serial(
         () =>
           _op(
@@ -366,14 +387,14 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
               const target = full(path, "download");
               // The local file is made once the data flows; a refused or broken download leaves none behind (its
               // stream is closed first: removing a file still being opened would let the open re-create it).
-              let file: WriteStream | undefined;
+              let file: Writable | undefined;
               const discard = async () => {
                 if (file !== undefined && !file.closed)
                   await new Promise<void>((done) => file?.once("close", () => done()));
                 await rm(localFile, { force: true });
               };
               const found = await retrieve(target, () => {
-                file = createWriteStream(localFile);
+                file = createCappedFileStream(localFile, downloadOptions.maxBytes, path);
                 return file;
               }).catch(async (error: unknown) => {
                 await discard();
@@ -646,7 +667,7 @@ function _parseFeatures(reply: PipelinedReply | undefined): Map<string, string> 
 /** `257 "/the/dir" is the current directory` → /the/dir (a doubled quote inside stands for one). */
 function _parsePwd(reply: { message: string }): string {
   const match = /"((?:[^"]|"")+)"/.exec(reply.message);
-  if (!match?.[1]) throw new Error(`cannot read the directory from the reply "${reply.message.trim()}"`);
+  if (!match?.[1]) throw new Error(`cannot read the directory from the reply "${printable(reply.message.trim())}"`);
   return match[1].replace(/""/g, '"');
 }
 
@@ -757,6 +778,42 @@ const _PREFETCH_MAX_AGE_MS = 5_000;
 /** Files up to this size are read whole before an upload instead of streamed. */
 const _INLINE_MAX_BYTES = 1 << 20;
 
+/** Bytes of one directory listing at most (about 100,000 entries); a larger one is refused while it streams. */
+const _LISTING_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Listing lines basic-ftp left out (it drops MLSD names with a '/' and lines it cannot parse), to `onUnsafe`. */
+function _reportDropped(
+  text: string,
+  parsed: readonly FileInfo[],
+  dir: string,
+  onUnsafe: UnsafeEntryHandler | undefined,
+): void {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "" && !/^total\b/.test(line));
+  if (onUnsafe === undefined || lines.length <= parsed.length) return;
+  const names = new Set(parsed.map((info) => info.name));
+  let unreadable = 0;
+  for (const line of lines) {
+    // MLSD: "fact=value;fact=value; name"
+    const mlsd = _MLSD_LINE.exec(line);
+    if (mlsd === null) {
+      if (!/ \.\.?$/.test(line)) unreadable++;
+      continue;
+    }
+    const name = mlsd[2] ?? "";
+    if (/type=[cp]dir/i.test(mlsd[1] ?? "") || names.has(name) || name === "." || name === "..") continue;
+    const reason = name.includes("/") ? "a '/' inside a name" : "a name the FTP library cannot read";
+    onUnsafe({ dir, name: printablePath(name.slice(0, _SHOWN_NAME_MAX)), reason });
+  }
+  // LIST lines: those the parser kept are not told apart from the others cheaply (in an MLSD listing, none was kept)
+  if (!lines.some((line) => _MLSD_LINE.test(line))) unreadable -= parsed.length;
+  if (unreadable > 0) onUnsafe({ dir, name: "*", reason: `${unreadable} listing line(s) that cannot be read` });
+}
+
+const _MLSD_LINE = /^(\S*=\S*;) (.*)$/;
+
+/** Characters of a refused name shown at most. */
+const _SHOWN_NAME_MAX = 200;
+
 /** Commands per pipelined write (directory creation). */
 const _PIPELINE_BATCH = 100;
 
@@ -826,11 +883,11 @@ function _opError(error: unknown, op: string, path: string, label: string): Site
   if (error instanceof SiteloomError) return error;
   const what = `${label}: cannot ${op} "${printablePath(path)}"`;
   if (error instanceof FTPError) {
-    const reply = `${error.message}`.trim();
+    const reply = printable(`${error.message}`.trim());
     const code = error.code === 421 ? "ERR_TRANSFER_CONNECT" : "ERR_TRANSFER_IO";
     return new SiteloomError(code, `${what}: server replied ${reply}`, { cause: error });
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = printable(error instanceof Error ? error.message : String(error));
   if (isConnectionError(error)) {
     return new SiteloomError("ERR_TRANSFER_CONNECT", `${what}: connection lost (${message})`, { cause: error });
   }
@@ -839,12 +896,13 @@ function _opError(error: unknown, op: string, path: string, label: string): Site
 
 function _connectError(error: unknown, label: string, options: FtpRemoteOptions): SiteloomError {
   if (error instanceof SiteloomError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  // a login reply is the first thing a hostile server controls: ESC[2J, OSC titles and BEL stay inert
+  const message = printable(error instanceof Error ? error.message : String(error));
   const code = (error as NodeJS.ErrnoException).code;
   if (error instanceof FTPError && error.code === 530) {
     return new SiteloomError(
       "ERR_TRANSFER_AUTH",
-      `${label}: login as "${options.user ?? "anonymous"}" refused (${message.trim()}); check remote.user and remote.password`,
+      `${label}: login as "${printable(options.user ?? "anonymous")}" refused (${message.trim()}); check remote.user and remote.password`,
       { cause: error },
     );
   }

@@ -23,6 +23,7 @@ export {
   filterListing,
   joinLocal,
   joinRemote,
+  localNameProblem,
   normalizeRemotePath,
   printablePath,
   splitRemotePath,

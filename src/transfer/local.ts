@@ -9,6 +9,7 @@ import {
   realpath,
   rename,
   rm,
+  stat,
   truncate,
   unlink,
 } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { isAbsolute, join, resolve as resolvePath, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SiteloomError } from "../errors.ts";
+import { tooLargeError } from "./limit.ts";
 import type { UnsafeEntryHandler } from "./paths.ts";
 import type { RemoteEntry, RemoteFS } from "./types.ts";
 
@@ -99,9 +101,13 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
       return _entry(full, segments.at(-1) ?? "");
     },
 
-    async download(path, localFile) {
+    async download(path, localFile, downloadOptions = {}) {
       const full = await inside(path, "download");
       await _refuseSymlink(full, path, "download");
+      const max = downloadOptions.maxBytes;
+      if (max !== undefined && (await stat(full).catch(_io("download", path))).size > max) {
+        throw tooLargeError(path, max);
+      }
       await copyFile(full, localFile).catch(_io("download", path));
     },
 

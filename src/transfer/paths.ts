@@ -1,5 +1,6 @@
 import { isAbsolute, posix, relative, resolve as resolveLocal, sep } from "node:path";
 import { SiteloomError } from "../errors.ts";
+import { printable } from "../printable.ts";
 
 /** An entry a server listed that was refused (and left out of the listing). */
 export interface UnsafeEntry {
@@ -124,7 +125,7 @@ export function joinLocal(localRoot: string, path: string, op = "write"): string
 
 /** A path with control characters shown as `\xNN`, safe to print on one line. */
 export function printablePath(path: string): string {
-  return path.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return printable(path, { newlines: "escape" });
 }
 
 /**
@@ -150,7 +151,27 @@ export function filterListing<T extends { name: string; type: string; target?: s
   return safe;
 }
 
+/**
+ * Why a remote name cannot be a file here although it is safe on the server, or undefined: longer than file systems
+ * allow, or (on Windows) a device name such as `con` or `lpt1`, or a character Windows refuses.
+ */
+export function localNameProblem(path: string, platform: NodeJS.Platform = process.platform): string | undefined {
+  for (const segment of path.split("/")) {
+    if (Buffer.byteLength(segment) > _NAME_MAX_BYTES) return `a name longer than ${_NAME_MAX_BYTES} bytes`;
+    if (platform !== "win32") continue;
+    if (_WINDOWS_DEVICE.test(segment)) return "a Windows device name";
+    if (/[<>:"|?*]|[. ]$/.test(segment)) return "a name Windows cannot store";
+  }
+  return undefined;
+}
+
 // --- internal ---
+
+/** Longest file name most file systems store (ext4, APFS, NTFS in UTF-16 units, roughly). */
+const _NAME_MAX_BYTES = 255;
+
+/** CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension: devices, not files, on Windows. */
+const _WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 
 // C0 controls, DEL and C1 controls: they corrupt terminals and log lines and no web host needs them.
 const _CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

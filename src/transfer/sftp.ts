@@ -7,7 +7,9 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type SftpClient from "ssh2-sftp-client";
 import { SiteloomError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import type { Secret } from "../secret.ts";
+import { tooLargeError } from "./limit.ts";
 import {
   filterListing,
   joinRemote,
@@ -99,7 +101,7 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     }
     if (options.passphrase) config.passphrase = options.passphrase.reveal();
   }
-  if (options.debug) config.debug = (line: string) => options.debug?.(line);
+  if (options.debug) config.debug = (line: string) => options.debug?.(printable(line, { newlines: "keep" }));
   try {
     await client.connect(config);
   } catch (error) {
@@ -216,10 +218,15 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
           throw error;
         }
       }),
-    download: (path, localFile) =>
+    download: (path, localFile, downloadOptions = {}) =>
       op("download", path, async () => {
         const target = full(path, "download");
         await inside(target, path, "download");
+        // fastGet reads the size the server states when it opens the file: check that first against the cap
+        if (downloadOptions.maxBytes !== undefined) {
+          const attrs = await _call<_Attrs>(sftp, "stat", target);
+          if (attrs.size > downloadOptions.maxBytes) throw tooLargeError(path, downloadOptions.maxBytes);
+        }
         await _call<void>(sftp, "fastGet", target, localFile, { concurrency: 16, chunkSize: 32_768 });
       }),
     read: (path) =>
@@ -403,7 +410,7 @@ async function _op<T>(
   if (dead) {
     throw new SiteloomError(
       "ERR_TRANSFER_CONNECT",
-      `${label}: cannot ${name} "${printablePath(path)}": connection lost (${dead.message})`,
+      `${label}: cannot ${name} "${printablePath(path)}": connection lost (${printable(dead.message)})`,
       {
         cause: dead,
       },
@@ -416,7 +423,7 @@ async function _op<T>(
     if (lost && !(error instanceof SiteloomError)) {
       throw new SiteloomError(
         "ERR_TRANSFER_CONNECT",
-        `${label}: cannot ${name} "${printablePath(path)}": connection lost (${lost.message})`,
+        `${label}: cannot ${name} "${printablePath(path)}": connection lost (${printable(lost.message)})`,
         {
           cause: error,
         },
@@ -428,7 +435,8 @@ async function _op<T>(
 
 function _opError(error: unknown, name: string, path: string, label: string): SiteloomError {
   if (error instanceof SiteloomError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  // SFTP status messages are the server's own text
+  const message = printable(error instanceof Error ? error.message : String(error));
   const what = `${label}: cannot ${name} "${printablePath(path)}"`;
   if (isConnectionError(error)) {
     return new SiteloomError("ERR_TRANSFER_CONNECT", `${what}: connection lost (${message})`, { cause: error });
@@ -437,7 +445,7 @@ function _opError(error: unknown, name: string, path: string, label: string): Si
 }
 
 function _connectError(error: unknown, label: string, options: SftpRemoteOptions): SiteloomError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = printable(error instanceof Error ? error.message : String(error));
   const level = (error as { level?: unknown }).level;
   if (/parse privateKey|passphrase|encrypted private/i.test(message)) {
     return new SiteloomError(

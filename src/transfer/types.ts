@@ -21,8 +21,11 @@ export interface RemoteFS {
   list(dir: string): Promise<RemoteEntry[]>;
   /** undefined when the path does not exist. */
   stat(path: string): Promise<RemoteEntry | undefined>;
-  /** Downloads into a local file (the caller renames it into place). */
-  download(path: string, localFile: string): Promise<void>;
+  /**
+   * Downloads into a local file (the caller renames it into place). With `maxBytes`, a download that grows past it is
+   * cut off while it streams and fails with ERR_TRANSFER_LIMIT (the partial file is removed).
+   */
+  download(path: string, localFile: string, options?: DownloadOptions): Promise<void>;
   /** Reads a small file fully (manifests); undefined when missing. */
   read(path: string): Promise<Buffer | undefined>;
   /** Uploads a local file or a stream; `startAt` resumes a partial upload where the server supports it. */
@@ -43,6 +46,11 @@ export interface RemoteFS {
   /** Optional: creates directories whose parents exist or come earlier in `paths`, in as few round trips as possible. */
   mkdirMany?(paths: string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface DownloadOptions {
+  /** Bytes the server may send at most (what its listing announced); more is refused while streaming. */
+  maxBytes?: number;
 }
 
 export interface PutOptions {

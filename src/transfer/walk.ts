@@ -5,6 +5,26 @@ export interface RemoteItem extends RemoteEntry {
   path: string;
 }
 
+/** Bounds on a remote tree, so a hostile or broken server cannot make a walk endless or its result unbounded. */
+export interface WalkLimits {
+  /** Folder levels below the start directory; deeper folders are not listed. */
+  maxDepth: number;
+  /** Longest path (UTF-8 bytes, relative to the start directory); longer entries are left out. */
+  maxPathLength: number;
+  /** Entries in one folder; a larger listing is left out whole. */
+  maxEntriesPerDir: number;
+  /** Entries in the whole tree; the walk stops there. */
+  maxEntries: number;
+}
+
+/** Where a walk stopped short of a limit. */
+export interface WalkLimitHit {
+  /** The folder or entry concerned, relative to the remote root. */
+  path: string;
+  limit: keyof WalkLimits;
+  message: string;
+}
+
 export interface WalkRemoteOptions {
   /** Directory to start from ("" is the root). @default "" */
   dir?: string;
@@ -12,6 +32,8 @@ export interface WalkRemoteOptions {
   skipDir?: (path: string) => boolean;
   /** Called for every directory listed (progress). */
   onDir?: (path: string) => void;
+  /** Bounds; each one missing is unbounded. */
+  limits?: Partial<WalkLimits>;
 }
 
 export interface RemoteTree {
@@ -19,36 +41,73 @@ export interface RemoteTree {
   files: Map<string, RemoteItem>;
   /** Directories by path (not the start directory itself). */
   dirs: Map<string, RemoteItem>;
+  /** Limits the walk ran into: the tree is incomplete below these paths (the whole tree for maxEntries). */
+  limited: WalkLimitHit[];
 }
 
-/** Lists a remote tree, several directories at once (one per pool connection). */
+/** Lists a remote tree, several directories at once (one per pool connection), within `limits`. */
 export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = {}): Promise<RemoteTree> {
+  const limits = { ..._UNBOUNDED, ...options.limits };
+  const start = options.dir ?? "";
   const files = new Map<string, RemoteItem>();
   const dirs = new Map<string, RemoteItem>();
-  const queue: string[] = [options.dir ?? ""];
+  const limited: WalkLimitHit[] = [];
+  const queue: { dir: string; depth: number }[] = [{ dir: start, depth: 0 }];
+  let entries = 0;
+  let stopped = false;
   let active = 0;
   let failure: unknown;
+  const hit = (path: string, limit: keyof WalkLimits, message: string) => {
+    limited.push({ path, limit, message });
+  };
+  const accept = (dir: string, depth: number, listing: RemoteEntry[]) => {
+    if (listing.length > limits.maxEntriesPerDir) {
+      hit(
+        dir,
+        "maxEntriesPerDir",
+        `lists ${listing.length} entries, more than maxEntriesPerDir (${limits.maxEntriesPerDir})`,
+      );
+      return;
+    }
+    for (const entry of listing) {
+      if (entries >= limits.maxEntries) {
+        // A tree this large is not mirrored at all: the rest would be a guess.
+        hit(start, "maxEntries", `more than maxEntries (${limits.maxEntries}) entries: listing stopped`);
+        stopped = true;
+        queue.length = 0;
+        return;
+      }
+      const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+      const rel = start === "" ? path : path.slice(start.length + 1);
+      if (Buffer.byteLength(rel) > limits.maxPathLength) {
+        hit(path, "maxPathLength", `path longer than maxPathLength (${limits.maxPathLength} bytes)`);
+        continue;
+      }
+      entries++;
+      const item: RemoteItem = { ...entry, path };
+      if (entry.type !== "dir") {
+        files.set(path, item);
+        continue;
+      }
+      dirs.set(path, item);
+      if (options.skipDir?.(path)) continue;
+      if (depth + 1 >= limits.maxDepth)
+        hit(path, "maxDepth", `deeper than maxDepth (${limits.maxDepth} levels): not listed`);
+      else queue.push({ dir: path, depth: depth + 1 });
+    }
+  };
   await new Promise<void>((resolve) => {
     const pump = () => {
       if (failure !== undefined && active === 0) return resolve();
       if (queue.length === 0 && active === 0) return resolve();
       while (failure === undefined && active < pool.size && queue.length > 0) {
-        const dir = queue.shift()!;
+        const { dir, depth } = queue.shift()!;
         active++;
         pool
           .run((fs) => fs.list(dir))
-          .then((entries) => {
+          .then((listing) => {
             options.onDir?.(dir);
-            for (const entry of entries) {
-              const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
-              const item: RemoteItem = { ...entry, path };
-              if (entry.type === "dir") {
-                dirs.set(path, item);
-                if (!options.skipDir?.(path)) queue.push(path);
-              } else {
-                files.set(path, item);
-              }
-            }
+            if (!stopped) accept(dir, depth, listing);
           })
           .catch((error: unknown) => {
             failure ??= error;
@@ -62,5 +121,14 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
     pump();
   });
   if (failure !== undefined) throw failure;
-  return { files, dirs };
+  return { files, dirs, limited };
 }
+
+// --- internal ---
+
+const _UNBOUNDED: WalkLimits = {
+  maxDepth: Number.POSITIVE_INFINITY,
+  maxPathLength: Number.POSITIVE_INFINITY,
+  maxEntriesPerDir: Number.POSITIVE_INFINITY,
+  maxEntries: Number.POSITIVE_INFINITY,
+};

@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { SiteloomError } from "../../errors.ts";
+import { printable } from "../../printable.ts";
 import type { DeployProgress, DeployResult, ExportProgress, ExportResult } from "../../transfer/index.ts";
 import type { SiteContext, Workspace } from "../../workspace/index.ts";
 import type { CliContext, RegisterCommands } from "../context.ts";
@@ -117,14 +118,17 @@ async function _export(ctx: CliContext, siteName: string, flags: ExportFlags): P
     ctx.printJson({ env: ws.env, ...result });
   } else {
     if (flags.dryRun) {
-      for (const path of result.deleted) ctx.print(`would remove   ${path}`);
-      for (const path of result.downloaded) ctx.print(`would download ${path}`);
+      for (const path of result.deleted) ctx.print(`would remove   ${_shown(path)}`);
+      for (const path of result.downloaded) ctx.print(`would download ${_shown(path)}`);
     }
-    for (const s of result.skipped) ctx.print(`skipped        ${s.path} (${s.reason})`);
-    for (const f of result.failures) ctx.print(`${ctx.color.red("failed")}         ${f.path}: ${f.message}`);
+    // paths and reasons come from the server: shown inert
+    for (const s of result.skipped) ctx.print(`skipped        ${_shown(s.path)} (${printable(s.reason)})`);
+    for (const f of result.failures) {
+      ctx.print(`${ctx.color.red("failed")}         ${_shown(f.path)}: ${printable(f.message)}`);
+    }
     const st = result.stats;
     ctx.print(
-      `${flags.dryRun ? "would download" : "downloaded"} ${st.downloaded || result.downloaded.length} file(s) (${_bytes(st.bytes)}), unchanged ${st.unchanged}, ${flags.dryRun ? "would remove" : "removed"} ${flags.dryRun ? result.deleted.length : st.deleted}, skipped ${st.skipped}, failed ${st.failed} — ${_secs(st.durationMs)}, ${_bytes(st.throughput)}/s, ${st.retries} retries, ${st.connections} connection(s)`,
+      `${flags.dryRun ? "would download" : "downloaded"} ${flags.dryRun ? result.downloaded.length : st.downloaded} file(s) (${_bytes(st.bytes)}), unchanged ${st.unchanged}, ${flags.dryRun ? "would remove" : "removed"} ${flags.dryRun ? result.deleted.length : st.deleted}, skipped ${st.skipped}, failed ${st.failed} — ${_secs(st.durationMs)}, ${_bytes(st.throughput)}/s, ${st.retries} retries, ${st.connections} connection(s)`,
     );
   }
   if (result.failures.length > 0) {
@@ -203,7 +207,7 @@ function _printDeploy(ctx: CliContext, r: DeployResult): void {
     );
     return;
   }
-  for (const f of r.failures) ctx.print(`${ctx.color.red("failed")}  ${f.path}: ${f.message}`);
+  for (const f of r.failures) ctx.print(`${ctx.color.red("failed")}  ${_shown(f.path)}: ${printable(f.message)}`);
   const s = r.stats;
   const nothing = s.uploaded === 0 && s.deleted === 0 && s.failed === 0 && s.dirsCreated === 0;
   ctx.print(
@@ -260,10 +264,10 @@ function _progress(ctx: CliContext, json: boolean): _Bar {
     message?: string;
   }) => {
     if (e.outcome === "retry") {
-      if (verbose) line(`retry   ${e.path}: ${e.message ?? ""}`);
+      if (verbose) line(`retry   ${_shown(e.path ?? "")}: ${printable(e.message ?? "")}`);
       return;
     }
-    if (e.outcome === "failed") line(`failed  ${e.path}`);
+    if (e.outcome === "failed") line(`failed  ${_shown(e.path ?? "")}`);
     if (tty) {
       draw(e.phase, e.done, e.total, e.bytes, e.totalBytes);
       return;
@@ -273,7 +277,7 @@ function _progress(ctx: CliContext, json: boolean): _Bar {
       // plain lines: one per phase that moves files, with its size
       if (!["scan", "manifest", "finish"].includes(e.phase)) line(`${e.phase}${e.total > 0 ? ` (${e.total})` : ""}…`);
     }
-    if (verbose && e.path !== undefined && e.outcome !== undefined) line(`${e.outcome.padEnd(10)} ${e.path}`);
+    if (verbose && e.path !== undefined && e.outcome !== undefined) line(`${e.outcome.padEnd(10)} ${_shown(e.path)}`);
   };
   return {
     deploy: event,
@@ -281,6 +285,11 @@ function _progress(ctx: CliContext, json: boolean): _Bar {
     pause: clear,
     done: clear,
   };
+}
+
+/** A path (possibly named by the server) shown with its control characters escaped. */
+function _shown(path: string): string {
+  return printable(path, { newlines: "escape" });
 }
 
 function _manifestExclude(dir: string | undefined): string[] {

@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { SiteConfig } from "../../config/index.ts";
+import { ExportSchema, type SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
+import { printablePath } from "../paths.ts";
 import { isConnectionError } from "../pool.ts";
 import type { RemoteEntry, RemoteFS, RemotePool } from "../types.ts";
-import { walkRemote } from "../walk.ts";
+import { type RemoteTree, type WalkRemoteOptions, walkRemote } from "../walk.ts";
 import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
 import {
   createManifest,
@@ -300,7 +301,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   const tempsToRemove: string[] = [];
   if (options.purge) {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
-    const remote = await again(() => walkRemote(pool, { skipDir: (p) => keepRemote(p, true) }));
+    const remote = await again(() => _walkWhole(pool, site, { skipDir: (p) => keepRemote(p, true) }));
     const files = [...remote.files.keys()].filter((p) => !keepRemote(p) && !_underKept(p, keepRemote));
     const dirs = [...remote.dirs.keys()].filter((p) => !keepRemote(p, true) && !_underKept(p, keepRemote));
     result.plan.purge = [...files, ...dirs.map((d) => `${d}/`)];
@@ -322,7 +323,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   if (mode === "listing") {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
     const remote = await again(() =>
-      walkRemote(pool, {
+      _walkWhole(pool, site, {
         skipDir: (p) => p === manifestDir,
         onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
       }),
@@ -505,6 +506,22 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
 }
 
 // --- internal ---
+
+/** The server's tree within the export limits' defaults; a deploy never plans from a listing cut short. */
+async function _walkWhole(pool: RemotePool, site: string, options: WalkRemoteOptions): Promise<RemoteTree> {
+  const tree = await walkRemote(pool, { ...options, limits: _WALK_LIMITS });
+  const hit = tree.limited[0];
+  if (hit !== undefined) {
+    throw new SiteloomError(
+      "ERR_TRANSFER_LIMIT",
+      `deploy of ${site}: the server's tree at "${printablePath(hit.path)}" ${hit.message}; nothing was changed`,
+      { site },
+    );
+  }
+  return tree;
+}
+
+const _WALK_LIMITS = ExportSchema.parse({});
 
 interface _RunContext {
   options: DeployOptions;
