@@ -9,6 +9,8 @@ export interface PageEncoding {
   bomLength: number;
   /** Where the encoding came from. */
   source: "bom" | "meta" | "sniffed" | "default";
+  /** The page declares UTF-8 but its bytes are not (read as windows-1252, as its bytes most likely are). */
+  mislabelled?: boolean;
 }
 
 /** A page decoded for editing: its text (without BOM) and what is needed to write it back. */
@@ -43,7 +45,11 @@ export function detectEncoding(bytes: Buffer): PageEncoding {
 }
 
 export function decodePage(bytes: Buffer): DecodedPage {
-  const encoding = detectEncoding(bytes);
+  let encoding = detectEncoding(bytes);
+  if (encoding.name === "utf-8" && encoding.source === "meta" && !_isUtf8(bytes)) {
+    // Declared UTF-8, written in a single-byte encoding: read byte for byte, so edits keep every other byte.
+    encoding = { name: "windows-1252", bomLength: 0, source: "sniffed", mislabelled: true };
+  }
   const body = bytes.subarray(encoding.bomLength);
   const text = encoding.name === "utf-8" ? body.toString("utf8") : iconv.decode(body, encoding.name);
   return { text, encoding, bytes };
@@ -61,18 +67,47 @@ export function escapeNonAscii(text: string): string {
 }
 
 /**
+ * The page as a new UTF-8 page: its text (decoded from whatever it was written in) with the charset declaration
+ * changed to utf-8, or one added at the top of <head>. New pages are always UTF-8, as the HTML standard requires.
+ */
+export function toUtf8Page(page: DecodedPage): DecodedPage {
+  if (page.encoding.name === "utf-8" && page.encoding.bomLength === 0 && !page.encoding.mislabelled) return page;
+  let declared = false;
+  const head = page.text.slice(0, 4096).replace(/<meta\b[^>]*>/gi, (tag) => {
+    if (/\bcharset\s*=/i.test(tag) && !/http-equiv/i.test(tag)) {
+      declared = true;
+      return '<meta charset="utf-8">';
+    }
+    if (/http-equiv\s*=\s*["']?content-type/i.test(tag)) {
+      declared = true;
+      return tag.replace(/(charset\s*=\s*)[\w.:-]+/i, "$1utf-8");
+    }
+    return tag;
+  });
+  let text = head + page.text.slice(4096);
+  if (!declared) {
+    const open = /<head\b[^>]*>/i.exec(text) ?? /<html\b[^>]*>/i.exec(text);
+    const at = open ? open.index + open[0].length : 0;
+    text = `${text.slice(0, at)}<meta charset="utf-8">${text.slice(at)}`;
+  }
+  return { text, bytes: Buffer.from(text, "utf8"), encoding: { name: "utf-8", bomLength: 0, source: "meta" } };
+}
+
+/** Whether edits to this page can keep every byte outside them (else it must be left as it is). */
+export function canSpliceBytes(page: DecodedPage): boolean {
+  return _offsetMapper(page) !== undefined;
+}
+
+/**
  * Applies edits to the page's original bytes: bytes outside the edited ranges are copied as they are, so a page
- * changes only where something was inserted or replaced, whatever odd bytes it holds elsewhere.
+ * changes only where something was inserted or replaced, whatever odd bytes it holds elsewhere. A page whose bytes
+ * cannot be mapped to its text (invalid sequences in a multi-byte encoding) is refused, never re-encoded whole.
  */
 export function spliceBytes(page: DecodedPage, edits: TextEdit[]): Buffer {
   const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
   const toByte = _offsetMapper(page);
   if (!toByte) {
-    // Text and bytes disagree (invalid sequences): splice the text and re-encode it whole.
-    return Buffer.concat([
-      page.bytes.subarray(0, page.encoding.bomLength),
-      encodeText(spliceText(page.text, sorted), page.encoding),
-    ]);
+    throw new Error(`its ${page.encoding.name} bytes do not round-trip, so it cannot be edited byte for byte`);
   }
   const parts: Buffer[] = [];
   let cursor = 0;
@@ -146,7 +181,13 @@ function _offsetMapper(page: DecodedPage): ((offset: number) => number) | undefi
   if (name === "utf-16le" || name === "utf-16be") {
     return page.text.length * 2 === bodyLength ? (o) => bomLength + 2 * o : undefined;
   }
-  if (name !== "utf-8") return undefined;
+  if (name !== "utf-8") {
+    // Multi-byte encodings (Shift_JIS, EUC-JP, GB18030, Big5): when the text encodes back to exactly the page's bytes,
+    // a character offset's byte offset is the encoded length of the text before it (these encodings are stateless).
+    const body = page.bytes.subarray(bomLength);
+    if (!iconv.encodingExists(name) || !iconv.encode(page.text, name).equals(body)) return undefined;
+    return (o) => bomLength + iconv.encode(page.text.slice(0, o), name).length;
+  }
   if (!_isUtf8(page.bytes.subarray(bomLength))) return undefined;
   // Incremental: edits are asked for in ascending order, so walk forward from the last answer.
   let lastChar = 0;

@@ -4,7 +4,14 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ARTICLE_SCHEMA_VERSION, type Article, ArticleSchema } from "../content/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { type DecodedPage, decodePage, spliceBytes } from "./encoding.ts";
+import {
+  canSpliceBytes,
+  type DecodedPage,
+  decodePage,
+  type PageEncoding,
+  spliceBytes,
+  toUtf8Page,
+} from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
 import {
   copyFileAtomic,
@@ -483,7 +490,9 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     listingTemplate: listingTemplate.path,
     contentSelector: cfg.contentSelector ?? layouts.article.region.selector,
     layout: { article: _explain(layouts.article), listing: _explain(layouts.listing) },
-    encoding: template.page.encoding.name,
+    encoding: layouts.article.source.mislabelled
+      ? `${layouts.article.source.name} (declared utf-8)`
+      : layouts.article.source.name,
     articles: { published: entries.filter((e) => !e.draft).length, drafts, invalid },
     written,
     unchanged,
@@ -729,7 +738,10 @@ async function _loadArticles(
 
 interface ChosenLayout {
   sample: LayoutSample;
+  /** The layout page as UTF-8. */
   page: DecodedPage;
+  /** The encoding the site wrote it in. */
+  source: PageEncoding;
   kind: PageKind;
   why: string;
   region: LayoutRegion;
@@ -770,7 +782,7 @@ async function _loadLayouts(
     return 100 + path.split("/").length * 10 + (LAYOUT_HINT.test(path) ? 0 : 5);
   };
   const ordered = html.map((f) => f.path).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
-  const samples: { sample: LayoutSample; page: DecodedPage }[] = [];
+  const samples: { sample: LayoutSample; page: DecodedPage; source: PageEncoding }[] = [];
   for (const path of ordered) {
     if (samples.length >= MAX_LAYOUT_SAMPLES) break;
     const bytes = await readFile(join(site.paths.export, path));
@@ -787,7 +799,9 @@ async function _loadLayouts(
       skipped.push({ path, reason: "not used as template: contains server-side code" });
       continue;
     }
-    samples.push({ sample: { path, doc: parseHtml(page.text) }, page });
+    // New pages are UTF-8 whatever the layout page was written in: its text, its charset declaration changed.
+    const utf8 = toUtf8Page(page);
+    samples.push({ sample: { path, doc: parseHtml(utf8.text) }, page: utf8, source: page.encoding });
   }
   if (samples.length === 0) {
     throw new SiteloomError(
@@ -815,7 +829,7 @@ async function _loadLayouts(
       remove: cfg.remove,
     });
     const why = chosen.why || (kind.signals.length > 0 ? kind.signals.join(", ") : fallbackWhy);
-    return { sample: chosen.s.sample, page: chosen.s.page, kind, why, region };
+    return { sample: chosen.s.sample, page: chosen.s.page, source: chosen.s.source, kind, why, region };
   };
   // Article layout: article-like first; then a plain content page (not the home page, not a listing).
   const articlePick = pick(
@@ -939,6 +953,14 @@ async function _navEdit(
     blogDir,
   });
   if (!ins) {
+    cache.next.nav[f.path] = entry;
+    return { kind: "nav-unchanged", file: f };
+  }
+  if (!canSpliceBytes(page)) {
+    skipped.push({
+      path: f.path,
+      reason: `its ${page.encoding.name} bytes do not decode and encode back the same: navigation left as it is`,
+    });
     cache.next.nav[f.path] = entry;
     return { kind: "nav-unchanged", file: f };
   }

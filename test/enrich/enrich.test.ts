@@ -228,7 +228,7 @@ describe("enrich: example site", () => {
 });
 
 describe("enrich: legacy windows-1252 site with PHP and SSI pages", () => {
-  it("writes generated pages in the template's encoding and leaves server-side pages alone", async () => {
+  it("writes generated pages as UTF-8 from a windows-1252 layout and leaves server-side pages alone", async () => {
     const root = await useTempDir();
     const site = await createSite(root, {
       from: join(FIXTURES, "legacy"),
@@ -249,11 +249,14 @@ describe("enrich: legacy windows-1252 site with PHP and SSI pages", () => {
       );
     }
     const bytes = await readFile(join(site.paths.output, "blog/creme-brulee/index.html"));
-    // Template bytes stay windows-1252 (é = 0xE9), inserted text uses character references.
-    expect(bytes.includes(Buffer.from([0x43, 0x61, 0x66, 0xe9]))).toBe(true); // "Café"
-    const text = iconv.decode(bytes, "windows-1252");
-    expect(text).toContain('content="text/html; charset=windows-1252"');
-    expect(text).toContain("<h1>Cr&#xe8;me br&#xfb;l&#xe9;e &#x2014; the caf&#xe9; way</h1>");
+    // A new page is UTF-8: the template's bytes transcoded ("Café" is 43 61 66 C3 A9) and its declaration changed.
+    expect(bytes.includes(Buffer.from("Café", "utf8"))).toBe(true);
+    expect(bytes.includes(Buffer.from([0x66, 0xe9]))).toBe(false);
+    const text = bytes.toString("utf8");
+    expect(text).not.toContain("\ufffd");
+    expect(text).toContain('content="text/html; charset=utf-8"');
+    expect(text).not.toContain("windows-1252");
+    expect(text).toContain("<h1>Crème brûlée — the café way</h1>");
     expect(text).toContain('<LINK rel="stylesheet" href="../../style.css">');
     expect(text).toContain('href="../../pages/menu.html"');
     // The nav edit of a windows-1252 page only inserts the link.
