@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
-import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
 import { decodePage, runEnrich, spliceBytes } from "../../src/enrich/index.ts";
 import { useTempDir } from "../support/cli.ts";
