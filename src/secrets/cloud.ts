@@ -35,13 +35,13 @@ export function deniedError(at: CloudAction, fix: string, cause?: unknown): Site
   return new SiteloomError(
     "ERR_SECRET_DENIED",
     `${at.backend}: permission denied for ${at.action} on ${at.resource}; ${fix}`,
-    { cause },
+    { cause: safeCause(cause) },
   );
 }
 
 /** Refused or missing credentials. */
 export function credentialsError(backend: string, detail: string, fix: string, cause?: unknown): SiteloomError {
-  return new SiteloomError("ERR_SECRET_LOCKED", `${backend}: ${detail}; ${fix}`, { cause });
+  return new SiteloomError("ERR_SECRET_LOCKED", `${backend}: ${detail}; ${fix}`, { cause: safeCause(cause) });
 }
 
 /** Any other service failure, on one line; `values` are removed from the service's text first. */
@@ -49,8 +49,22 @@ export function serviceError(at: CloudAction, detail: string, values: string[] =
   return new SiteloomError(
     "ERR_SECRET_BACKEND",
     `${at.backend}: ${at.action} on ${at.resource} failed: ${scrub(detail, values)}`,
-    { cause },
+    { cause: safeCause(cause, values) },
   );
+}
+
+/**
+ * An SDK error reduced to its name, code and scrubbed message. SDK errors carry the request (headers with tokens,
+ * bodies with values), so they are never kept as a `cause` that --debug would print.
+ */
+export function safeCause(error: unknown, values: string[] = []): Error | undefined {
+  if (error === undefined) return undefined;
+  const e = error as { name?: unknown; message?: unknown; code?: unknown; status?: unknown };
+  const safe = new Error(scrub(String(e.message ?? error), values)) as Error & { code?: unknown; status?: unknown };
+  safe.name = typeof e.name === "string" ? e.name : "Error";
+  if (typeof e.code === "string" || typeof e.code === "number") safe.code = e.code;
+  if (typeof e.status === "string" || typeof e.status === "number") safe.status = e.status;
+  return safe;
 }
 
 /** Removes secret values (and their JSON/URL forms) from a text that came back from a service. */
@@ -95,4 +109,50 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
       await new Promise((resolve) => setTimeout(resolve, Math.min(maxMs, error.afterMs ?? backoff)));
     }
   }
+}
+
+/**
+ * Joins name parts for services that allow only letters, digits and `-` (Key Vault; Secret Manager also takes
+ * `_`), reversibly: `-` becomes `-d`, `_` becomes `-u`, any other character `-x` and its UTF-8 bytes in hex,
+ * and parts are joined by `--`, which an encoded part never holds.
+ */
+export function encodeName(parts: string[]): string {
+  return parts.map(_encodePart).join("--");
+}
+
+/** The parts of an `encodeName` result; undefined when the text is not one. */
+export function decodeName(text: string): string[] | undefined {
+  const parts: string[] = [];
+  for (const part of text.split("--")) {
+    const bytes: number[] = [];
+    for (let i = 0; i < part.length; i++) {
+      const c = part[i]!;
+      if (c !== "-") {
+        bytes.push(...Buffer.from(c));
+        continue;
+      }
+      const kind = part[i + 1];
+      if (kind === "d" || kind === "u") {
+        bytes.push(kind === "d" ? 0x2d : 0x5f);
+        i += 1;
+      } else if (kind === "x" && /^[0-9a-f]{2}$/.test(part.slice(i + 2, i + 4))) {
+        bytes.push(Number.parseInt(part.slice(i + 2, i + 4), 16));
+        i += 3;
+      } else return undefined;
+    }
+    parts.push(Buffer.from(bytes).toString("utf8"));
+  }
+  return parts;
+}
+
+function _encodePart(part: string): string {
+  let out = "";
+  for (const byte of Buffer.from(part)) {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9]/.test(c)) out += c;
+    else if (c === "-") out += "-d";
+    else if (c === "_") out += "-u";
+    else out += `-x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return out;
 }

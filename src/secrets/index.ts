@@ -7,6 +7,7 @@ export {
   fileBackend,
   type StorePayload,
 } from "./backends/file.ts";
+export { type GcpBackendOptions, gcpBackend } from "./backends/gcp.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
 export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
 export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";

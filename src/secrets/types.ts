@@ -12,6 +12,8 @@ export interface SecretVersionInfo {
   actor: string;
   /** The version this one was copied from by `rollback`, if any. */
   rolledBackFrom?: number;
+  /** Set when the service keeps the version but will not give its value ("disabled", "destroyed"). */
+  state?: string;
 }
 
 /** What `list` shows about a secret: never its value. */

@@ -1,6 +1,6 @@
 import type * as Sdk from "@aws-sdk/client-secrets-manager";
 import { SiteloomError } from "../../errors.ts";
-import { type CloudAction, credentialsError, deniedError, importOptional, serviceError } from "../cloud.ts";
+import { type CloudAction, credentialsError, deniedError, importOptional, safeCause, serviceError } from "../cloud.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
 
 export const AWS_SDK = "@aws-sdk/client-secrets-manager";
@@ -352,7 +352,7 @@ function _mapError(error: unknown, at: CloudAction, where: string, values: strin
         return new SiteloomError(
           "ERR_SECRET_BACKEND",
           `aws: cannot reach AWS Secrets Manager (${where}): ${e.message.split("\n")[0]}; check the store's region/endpoint and the network`,
-          { cause: error },
+          { cause: safeCause(error) },
         );
       }
       return serviceError(at, `${e.name}: ${e.message}`, values, error);
