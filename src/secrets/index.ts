@@ -1,4 +1,5 @@
 export { type AwsBackendOptions, awsBackend } from "./backends/aws.ts";
+export { type AzureBackendOptions, azureBackend } from "./backends/azure.ts";
 export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
 export {
   createFileBackend,

@@ -32,6 +32,7 @@ import {
   stopChild,
   waitForPort,
 } from "./servers/common.ts";
+import { makeTestCertificates } from "./tls.ts";
 
 /** Where Debian's `wordpress` package puts WordPress. */
 export const WORDPRESS_DIR = process.env.SITELOOM_WORDPRESS_DIR ?? "/usr/share/wordpress";
@@ -136,7 +137,7 @@ export async function startWordpress(options: StartWordpressOptions = {}): Promi
   // --- TLS: a CA made now, and a server certificate for 127.0.0.1 signed by it
   const etc = dirs.etc;
   const caFile = join(base, "ca.pem");
-  await _makeCertificates(etc, caFile);
+  await makeTestCertificates(etc, caFile);
 
   // --- WordPress: a private tree of Debian's files with our own wp-config.php and wp-content/
   const port = await freePort();
@@ -325,69 +326,6 @@ async function _linkTree(from: string, to: string): Promise<void> {
     else if (entry.isSymbolicLink()) await cp(src, dst, { dereference: false, verbatimSymlinks: true });
     else await link(src, dst).catch(() => cp(src, dst));
   }
-}
-
-async function _makeCertificates(etc: string, caFile: string): Promise<void> {
-  const caKey = join(etc, "ca.key");
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=siteloom test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-    "-keyout",
-    caKey,
-    "-out",
-    caFile,
-  ]);
-  const csr = join(etc, "server.csr");
-  await run("openssl", [
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    join(etc, "server.key"),
-    "-out",
-    csr,
-  ]);
-  const ext = join(etc, "server.ext");
-  await writeFile(
-    ext,
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-  );
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    caFile,
-    "-CAkey",
-    caKey,
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    ext,
-    "-out",
-    join(etc, "server.crt"),
-  ]);
 }
 
 function _wpConfig(o: { url: string; socket: string; dbPassword: string; root: string }): string {
