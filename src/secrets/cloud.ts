@@ -1,4 +1,5 @@
 import { SiteloomError } from "../errors.ts";
+import type { StoredValue } from "./types.ts";
 
 /**
  * Loads an optional SDK on first use. A missing package is one line saying what to install, with the version this
@@ -155,4 +156,23 @@ function _encodePart(part: string): string {
     else out += `-x${byte.toString(16).padStart(2, "0")}`;
   }
   return out;
+}
+
+/** Reads keys one by one with at most `parallel` requests in flight (services without a batch read). */
+export async function readEach(
+  keys: string[],
+  get: (key: string) => Promise<StoredValue | undefined>,
+  parallel = 16,
+): Promise<Map<string, StoredValue>> {
+  const found = new Map<string, StoredValue>();
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      const value = await get(key);
+      if (value) found.set(key, value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, keys.length) }, worker));
+  return found;
 }

@@ -9,6 +9,7 @@ import {
   deniedError,
   encodeName,
   importOptional,
+  readEach,
   safeCause,
   serviceError,
 } from "../cloud.ts";
@@ -35,8 +36,6 @@ export interface AzureBackendOptions {
   /** Credential; without it `DefaultAzureCredential` (environment, workload identity, managed identity, Azure CLI). */
   credential?: TokenCredential | undefined;
 }
-
-const PARALLEL_READS = 16;
 
 /**
  * Azure Key Vault through `@azure/keyvault-secrets` and `@azure/identity`. One Key Vault secret per siteloom secret,
@@ -177,17 +176,7 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
     async getAll(scope) {
       // Key Vault has no batch read: one listing, then the values with a bounded number in flight
       const keys = (await listNames()).map((s) => s.key).filter((k) => !scope || k.startsWith(`${scope}/`));
-      const found = new Map<string, StoredValue>();
-      let next = 0;
-      const worker = async () => {
-        while (next < keys.length) {
-          const key = keys[next++]!;
-          const value = await get(key);
-          if (value) found.set(key, value);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, keys.length) }, worker));
-      return found;
+      return readEach(keys, get);
     },
     async list(scope) {
       const out: SecretInfo[] = [];

@@ -8,6 +8,7 @@ import {
   encodeName,
   importOptional,
   RetryableError,
+  readEach,
   safeCause,
   serviceError,
   withRetry,
@@ -40,8 +41,6 @@ export interface GcpBackendOptions {
 
 type Client = InstanceType<typeof Sdk.v1.SecretManagerServiceClient>;
 type Version = { version: number; createdAt: string; state: string };
-
-const PARALLEL_READS = 16;
 
 /**
  * Google Secret Manager through the official client over its REST transport (`fallback`; no gRPC native code).
@@ -202,17 +201,7 @@ export const gcpBackend: BackendFactory<GcpBackendOptions> = (options) => {
     async getAll(scope) {
       // Secret Manager has no batch read: one listing, then the values with a bounded number in flight
       const keys = (await listSecrets()).map((s) => s.key).filter((k) => !scope || k.startsWith(`${scope}/`));
-      const found = new Map<string, StoredValue>();
-      let next = 0;
-      const worker = async () => {
-        while (next < keys.length) {
-          const key = keys[next++]!;
-          const value = await get(key);
-          if (value) found.set(key, value);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, keys.length) }, worker));
-      return found;
+      return readEach(keys, get);
     },
     async list(scope) {
       const out: SecretInfo[] = [];
