@@ -75,6 +75,7 @@ try {
   step(`creating a workspace from the example: siteloom init ${workspace} --example`);
   await run(process.execPath, [CLI, "init", workspace, "--example"], { quiet: true });
   await pointSiteAt(join(workspace, "sites", "example", "site.yaml"), ftp.port);
+  await allowVariable(join(workspace, "siteloom.yaml"), "DEMO_FTP_PASSWORD");
   say(
     "  sites/example/site.yaml → remote: { protocol: ftp, host: 127.0.0.1, user: demo, password: ${DEMO_FTP_PASSWORD} }",
   );
@@ -181,6 +182,13 @@ async function startFtp(root, user, password) {
   server.on("client-error", () => {});
   await server.listen();
   return { server, port };
+}
+
+// ${NAME} references read only the variables the workspace lists under env:
+async function allowVariable(workspaceFile, name) {
+  const doc = parseDocument(await readFile(workspaceFile, "utf8"));
+  doc.set("env", [name]);
+  await writeFile(workspaceFile, doc.toString());
 }
 
 async function pointSiteAt(siteFile, port) {

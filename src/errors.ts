@@ -13,6 +13,7 @@ export type ErrorCode =
   | "ERR_CONFIG_ENV_UNKNOWN"
   | "ERR_REFERENCE_INVALID"
   | "ERR_REFERENCE_UNRESOLVED"
+  | "ERR_REFERENCE_FORBIDDEN"
   | "ERR_SECRET_NOT_FOUND"
   | "ERR_SECRET_BACKEND"
   | "ERR_SECRET_READ_ONLY"
@@ -95,6 +96,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_CONFIG_ENV_UNKNOWN":
     case "ERR_REFERENCE_INVALID":
     case "ERR_REFERENCE_UNRESOLVED":
+    case "ERR_REFERENCE_FORBIDDEN":
       return EXIT_CODES.config;
     case "ERR_SECRET_NOT_FOUND":
     case "ERR_SECRET_BACKEND":

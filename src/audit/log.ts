@@ -109,7 +109,9 @@ export interface VerifyResult {
 /**
  * Checks the hash chain: every entry's hash matches its content and its `prev` is the hash of the line before.
  * An edited line fails its own hash; a deleted, inserted or moved line breaks the link of the line after it; lines
- * cut off the end are caught by the head record (`audit.log.head`) written with every append.
+ * cut off the end are caught by the head record (`audit.log.head`) written with every append. A missing or
+ * unreadable head is a failure too (deleting it would otherwise hide a cut tail), and so is a head that had to be
+ * rebuilt by an append after it went missing.
  */
 export function verifyAuditLog(file: string): VerifyResult {
   if (!existsSync(file)) return { ok: true, entries: 0 };
@@ -141,6 +143,22 @@ export function verifyAuditLog(file: string): VerifyResult {
     hashes.push(hash);
   }
   const head = _readHead(file);
+  if (!head && lines.length > 0) {
+    return {
+      ok: false,
+      entries: lines.length,
+      line: lines.length + 1,
+      problem: `${headPath(file)} is missing or damaged, so entries cut off the end cannot be ruled out`,
+    };
+  }
+  if (head?.rebuiltAt !== undefined) {
+    return {
+      ok: false,
+      entries: lines.length,
+      line: head.rebuiltAt,
+      problem: `${headPath(file)} went missing and was rebuilt at entry ${head.rebuiltAt}: entries before it may have been cut off the end`,
+    };
+  }
   if (head) {
     const at = hashes.indexOf(head.hash);
     if (at < 0 || head.count > lines.length) {
@@ -196,15 +214,18 @@ function _lastHash(file: string): string {
 function _writeHead(file: string, hash: string): void {
   const head = _readHead(file);
   let count = (head?.count ?? 0) + 1;
-  // the head is advisory for the count: recount when it is missing (first use or older log)
-  if (!head)
+  let rebuiltAt = head?.rebuiltAt;
+  if (!head) {
     count = readFileSync(file, "utf8")
       .split("\n")
       .filter((l) => l.trim() !== "").length;
+    // a head missing before this entry (a log that already had entries) stays on record: verify reports it
+    if (count > 1) rebuiltAt = count;
+  }
   const tmp = `${headPath(file)}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w", 0o600);
   try {
-    writeSync(fd, JSON.stringify({ count, hash }));
+    writeSync(fd, JSON.stringify(rebuiltAt === undefined ? { count, hash } : { count, hash, rebuiltAt }));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -212,9 +233,11 @@ function _writeHead(file: string, hash: string): void {
   renameSync(tmp, headPath(file));
 }
 
-function _readHead(file: string): { count: number; hash: string } | undefined {
+function _readHead(file: string): { count: number; hash: string; rebuiltAt?: number } | undefined {
   try {
-    return JSON.parse(readFileSync(headPath(file), "utf8")) as { count: number; hash: string };
+    const head = JSON.parse(readFileSync(headPath(file), "utf8")) as { count?: unknown; hash?: unknown };
+    if (typeof head?.count !== "number" || typeof head.hash !== "string") return undefined;
+    return head as { count: number; hash: string; rebuiltAt?: number };
   } catch {
     return undefined;
   }

@@ -106,11 +106,13 @@ export function createCliContext(program: Command): CliContext {
 export async function parseSetFlags(sets: readonly string[]): Promise<Record<string, unknown>> {
   const flags: Record<string, unknown> = {};
   if (sets.length === 0) return flags;
-  const { parseSettingValue, SiteConfigSchema } = await import("../config/index.ts");
+  const { parseSettingValue, PROTOTYPE_KEYS, SiteConfigSchema } = await import("../config/index.ts");
   for (const item of sets) {
     const eq = item.indexOf("=");
     if (eq <= 0) usageError(`--set expects path=value (e.g. --set deploy.parallel=4), got "${item}"`);
     const path = item.slice(0, eq).trim();
+    const bad = path.split(".").find((segment) => PROTOTYPE_KEYS.has(segment));
+    if (bad) usageError(`--set ${path}: "${bad}" is not a setting name`);
     flags[path] = parseSettingValue(item.slice(eq + 1), SiteConfigSchema, path.split("."));
   }
   return flags;

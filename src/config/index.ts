@@ -1,3 +1,5 @@
+export type { GuardedChange } from "./guard.ts";
+export { guardedChanges } from "./guard.ts";
 export type {
   ConfigFile,
   ConfigLayer,
@@ -14,8 +16,10 @@ export {
   getPath,
   isPlainObject,
   LAYERS,
+  MAX_CONFIG_BYTES,
   mergeLayers,
   originsOf,
+  PROTOTYPE_KEYS,
   parseConfigText,
   parseSettingValue,
   RESERVED_VARIABLES,
@@ -28,17 +32,38 @@ export {
 export { MASK, maskCredentials } from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { dedupeProblems, describeIssue, didYouMean, formatProblem, levenshtein, showValue } from "./problems.ts";
-export type { EnvReference, Reference, ResolveValueOptions, SecretReference, SecretResolver } from "./references.ts";
+export type {
+  EnvReference,
+  Reference,
+  ReferenceUse,
+  ResolveValueOptions,
+  SecretReference,
+  SecretResolver,
+} from "./references.ts";
 export {
+  checkReferenceUse,
   isReference,
   parseReference,
   parseSecretReference,
+  referenceUse,
   resolveValue,
   SCOPE_PATTERN,
   SECRET_NAME_PATTERN,
   SECRET_SCHEME,
+  UNREADABLE_VARIABLES,
 } from "./references.ts";
 export * from "./schema.ts";
-export { CREDENTIAL_META, describeAt, isCredentialAt, kindAt, schemasAt, validKeysAt } from "./schema-walk.ts";
+export type { Guard, GuardedField } from "./schema-walk.ts";
+export {
+  CREDENTIAL_META,
+  describeAt,
+  GUARD_META,
+  globalNamesAt,
+  guardedFields,
+  isCredentialAt,
+  kindAt,
+  schemasAt,
+  validKeysAt,
+} from "./schema-walk.ts";
 export type { SiteTemplateOptions, WorkspaceTemplateOptions } from "./template.ts";
 export { generateJsonSchemas, renderSiteTemplate, renderWorkspaceTemplate } from "./template.ts";

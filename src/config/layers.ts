@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, parse as parseYaml, type Node as YamlNode } from "yaml";
 import type { ZodType } from "zod";
 import { type ConfigProblem, describeIssue, didYouMean } from "./problems.ts";
@@ -80,8 +80,25 @@ export const RESERVED_VARIABLES = [
   "SITELOOM_DEBUG",
 ];
 
+/** Largest configuration file read (a workspace file with every option commented is about 10 KB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Keys that would reach an object's prototype: never settings, refused wherever they are written. */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
 /** Reads and parses a YAML config file, keeping positions; syntax errors become problems, never throws on them. */
 export async function readConfigFile(absPath: string, file: string): Promise<ConfigFile> {
+  const size = statSync(absPath).size;
+  if (size > MAX_CONFIG_BYTES) {
+    const problem = {
+      file,
+      line: 1,
+      col: 1,
+      path: "",
+      message: `the file is ${(size / 1024 / 1024).toFixed(1)} MB; configuration files are limited to ${MAX_CONFIG_BYTES / 1024 / 1024} MB`,
+    };
+    return { file, data: {}, positions: new Map(), problems: [problem] };
+  }
   // a synchronous read of a small file skips the thread-pool round trip: loading 100 sites is mostly these reads
   return parseConfigText(readFileSync(absPath, "utf8"), file);
 }
@@ -107,7 +124,33 @@ export function parseConfigText(text: string, file: string): ConfigFile {
   const positions = new Map<string, NodePosition>();
   if (problems.length > 0) return { file, data: {}, positions, problems };
   if (doc.contents) _walk(doc.contents as YamlNode, [], positions, lineCounter);
-  const data: unknown = doc.toJS();
+  for (const [path, pos] of positions) {
+    const key = path.split(".").at(-1)!;
+    if (PROTOTYPE_KEYS.has(key)) {
+      problems.push({
+        file,
+        line: pos.keyLine ?? pos.line,
+        col: pos.keyCol ?? pos.col,
+        path,
+        message: `"${key}" is not a setting name (it is refused everywhere in configuration)`,
+      });
+      return { file, data: {}, positions, problems };
+    }
+  }
+  let data: unknown;
+  try {
+    // maxAliasCount (100) stops alias bombs: a few lines that expand to billions of nodes
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      path: "",
+      message: `YAML aliases expand too far (${_firstLine((error as Error).message)}); write the values out`,
+    });
+    return { file, data: {}, positions, problems };
+  }
   if (data === null || data === undefined) return { file, data: {}, positions, problems };
   if (typeof data !== "object" || Array.isArray(data)) {
     const start = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
@@ -260,6 +303,11 @@ export function settingsFromFlags(
     let ok = segments.length > 0;
     for (let i = 0; ok && i < segments.length; i++) {
       const parent = segments.slice(0, i);
+      if (PROTOTYPE_KEYS.has(segments[i]!)) {
+        problems.push({ file: source, path: "", message: `"${segments[i]}" is not a setting name` });
+        ok = false;
+        break;
+      }
       if (kindAt(schema, parent) === "record") continue;
       const keys = validKeysAt(schema, parent);
       if (!keys.includes(segments[i]!) || NOT_FROM_VARIABLES.has(segments[i]!)) {
@@ -287,7 +335,7 @@ export function parseSettingValue(raw: string, schema: ZodType, path: readonly s
 export function getPath(data: unknown, path: readonly (string | number)[]): unknown {
   let cursor: unknown = data;
   for (const segment of path) {
-    if (typeof cursor !== "object" || cursor === null) return undefined;
+    if (typeof cursor !== "object" || cursor === null || !Object.hasOwn(cursor, String(segment))) return undefined;
     cursor = (cursor as Record<string, unknown>)[String(segment)];
   }
   return cursor;
@@ -385,6 +433,8 @@ function _apply(
   where: Map<string, Located>,
 ): void {
   for (const [key, value] of Object.entries(over)) {
+    // parseConfigText and settingsFromFlags refuse these; a layer built another way still cannot reach a prototype
+    if (PROTOTYPE_KEYS.has(key)) continue;
     const p = [...path, key];
     if (value === null) {
       delete target[key];
@@ -427,7 +477,7 @@ function _record(value: unknown, path: string[], layer: ConfigLayer, where: Map<
 function _valueAt(data: unknown, path: readonly string[]): { present: boolean; value: unknown } {
   let cursor: unknown = data;
   for (const segment of path) {
-    if (typeof cursor !== "object" || cursor === null || !(segment in cursor)) {
+    if (typeof cursor !== "object" || cursor === null || !Object.hasOwn(cursor, segment)) {
       return { present: false, value: undefined };
     }
     cursor = (cursor as Record<string, unknown>)[segment];

@@ -1,5 +1,7 @@
 import { SiteloomError } from "../errors.ts";
 import { Secret } from "../secret.ts";
+import { SiteConfigSchema, type WorkspaceConfig } from "./schema.ts";
+import { globalNamesAt } from "./schema-walk.ts";
 
 /** `${NAME}` or `${NAME:-default}`: an environment variable. */
 export interface EnvReference {
@@ -77,7 +79,81 @@ export function parseSecretReference(value: string): SecretReference {
   return { kind: "secret", scope, name, version, raw: `${SECRET_SCHEME}${scope}/${name}${query ? `?${query}` : ""}` };
 }
 
+/**
+ * Where a configured credential is used, and what the workspace allows there. Resolution refuses a reference that
+ * does not belong (docs/secrets.md, "Where a reference may be used"), so even a hand-written file cannot move a
+ * secret or a variable into a field it was not made for.
+ */
+export interface ReferenceUse {
+  /** The credential field: `remote.password`, `llm.apiKey`, `secrets.stores.vault.token`. */
+  field: string;
+  /** The site whose configuration holds the value; undefined for the workspace's own fields. */
+  site?: string | undefined;
+  /** Variables `${NAME}` may read (the workspace's `env:` list). */
+  env: readonly string[];
+  /** Global secrets declared for fields beyond their conventional name (`secrets.globals`). */
+  globals: Readonly<Record<string, readonly string[]>>;
+  /** The conventional global names of the field (the schema's GLOBAL_NAMES_META). */
+  globalNames: RegExp | undefined;
+}
+
+/**
+ * What the workspace allows where a credential is used: the `env:` list and `secrets.globals` come from the
+ * workspace's own configuration (a site file cannot set them), the conventional global names from the schema.
+ */
+export function referenceUse(config: WorkspaceConfig, use: { field: string; site?: string | undefined }): ReferenceUse {
+  return {
+    field: use.field,
+    site: use.site,
+    env: config.env,
+    globals: config.secrets.globals,
+    globalNames: globalNamesAt(SiteConfigSchema, use.field.split(".")),
+  };
+}
+
+/** Variables no reference may read, whatever `env:` says: the keys that open the secret stores. */
+export const UNREADABLE_VARIABLES = /^SITELOOM_AGE_|^SITELOOM_SECRET_|^SITELOOM_TOKEN$/;
+
+/** Throws ERR_REFERENCE_FORBIDDEN when the reference may not be resolved into `use.field`. */
+export function checkReferenceUse(ref: Reference, use: ReferenceUse): void {
+  const fail = (why: string, fix: string): never => {
+    throw new SiteloomError("ERR_REFERENCE_FORBIDDEN", `${ref.raw} may not be used in ${_where(use)}: ${why}; ${fix}`);
+  };
+  if (ref.kind === "env") {
+    if (UNREADABLE_VARIABLES.test(ref.name)) {
+      fail(`${ref.name} holds a key of the secret stores`, "no configuration value may read it");
+    }
+    if (!use.env.includes(ref.name)) {
+      fail(
+        `\${${ref.name}} is not in the workspace's env: list`,
+        `add it to env: in siteloom.yaml if this workspace means to read it`,
+      );
+    }
+    return;
+  }
+  if (ref.scope === "global") {
+    const declared = Object.hasOwn(use.globals, ref.name) ? use.globals[ref.name] : undefined;
+    if (declared?.includes(use.field) || (!declared && use.globalNames?.test(ref.name))) return;
+    fail(
+      declared
+        ? `secrets.globals declares ${ref.name} for ${declared.join(", ") || "no field"} only`
+        : `a global secret goes only into the fields its name is for (${use.globalNames?.source ?? "none"})`,
+      `declare it in siteloom.yaml: secrets.globals.${ref.name}: [${use.field}]`,
+    );
+  }
+  if (ref.scope !== use.site) {
+    fail(
+      `it belongs to site "${ref.scope}"`,
+      use.site
+        ? `use secret://${use.site}/${ref.name} or a global secret`
+        : "the workspace's own fields use global secrets",
+    );
+  }
+}
+
 export interface ResolveValueOptions {
+  /** Where the value is used; given, the reference must be allowed there (checkReferenceUse). */
+  use?: ReferenceUse | undefined;
   /** Resolver for `secret://`; without one such a reference is a clear error. */
   secrets?: SecretResolver | undefined;
   /** Variables for `${NAME}`. @default process.env */
@@ -93,6 +169,7 @@ export interface ResolveValueOptions {
 export async function resolveValue(value: string, options: ResolveValueOptions = {}): Promise<Secret> {
   const ref = parseReference(value);
   if (!ref) return new Secret(value);
+  if (options.use) checkReferenceUse(ref, options.use);
   const where = options.origin ? ` (${options.origin})` : "";
   if (ref.kind === "env") {
     const env = options.env ?? process.env;
@@ -111,4 +188,10 @@ export async function resolveValue(value: string, options: ResolveValueOptions =
     );
   }
   return options.secrets.resolve(ref);
+}
+
+// --- internal ---
+
+function _where(use: ReferenceUse): string {
+  return use.site ? `${use.field} of site "${use.site}"` : `${use.field} of the workspace`;
 }

@@ -3,6 +3,30 @@ import { type ZodType, z } from "zod";
 /** Registry key marking a credential field (set by the schema's `credential()` helper). */
 export const CREDENTIAL_META = "x-siteloom-credential";
 
+/**
+ * Registry key of a field's guard: what a change to it can do to credentials, and so who may change it.
+ * - `credential`: holds a credential (or says which key file is one);
+ * - `destination`: decides where a credential is sent or whom the connection trusts (host, URL, TLS pinning);
+ * - `store`: decides where secrets are kept, who can decrypt them and what references may read (stores,
+ *   recipients, the `env:` allow-list); changed only by hand or through the CLI, never through the API.
+ * A field added later is guarded by marking it here, not by a list kept elsewhere (docs/server.md).
+ */
+export const GUARD_META = "x-siteloom-guard";
+export type Guard = "credential" | "destination" | "store";
+
+/**
+ * Registry key of a credential field's conventional global secret names (a regular expression source): a
+ * `secret://global/NAME` reference is resolved into the field only when NAME matches or `secrets.globals`
+ * declares the field for it (docs/secrets.md, "Where a reference may be used").
+ */
+export const GLOBAL_NAMES_META = "x-siteloom-global-names";
+
+/** A guarded field: its path (`*` stands for any key of a record or item of an array) and its guard. */
+export interface GuardedField {
+  path: string[];
+  guard: Guard;
+}
+
 type Def = { type: string; [key: string]: unknown };
 
 /**
@@ -16,7 +40,9 @@ export function schemasAt(schema: ZodType, path: readonly (string | number)[]): 
     for (const s of current) {
       const def = _def(s);
       if (def.type === "object") {
-        const child = (def.shape as Record<string, ZodType>)[String(segment)];
+        // own keys only: "toString" or "__proto__" are not settings, whatever Object.prototype says
+        const shape = def.shape as Record<string, ZodType>;
+        const child = Object.hasOwn(shape, String(segment)) ? shape[String(segment)] : undefined;
         if (child) next.push(..._unwrapAll(child));
       } else if (def.type === "record") {
         next.push(..._unwrapAll(def.valueType as ZodType));
@@ -53,6 +79,37 @@ export function isCredentialAt(schema: ZodType, path: readonly (string | number)
   return schemasAt(schema, path).some((s) => z.globalRegistry.get(s)?.[CREDENTIAL_META] === true);
 }
 
+/** Every guarded field of `schema`, outermost first (a guarded section is listed once, not its children). */
+export function guardedFields(schema: ZodType): GuardedField[] {
+  const out: GuardedField[] = [];
+  const visit = (s: ZodType, path: string[]): void => {
+    const guard = path.length > 0 ? _guardOf(s) : undefined;
+    if (guard) {
+      out.push({ path, guard });
+      return;
+    }
+    if (path.length > 16) return;
+    for (const core of _unwrapAll(s)) {
+      const def = _def(core);
+      if (def.type === "object") {
+        for (const [key, child] of Object.entries(def.shape as Record<string, ZodType>)) visit(child, [...path, key]);
+      } else if (def.type === "record") visit(def.valueType as ZodType, [...path, "*"]);
+      else if (def.type === "array") visit(def.element as ZodType, [...path, "*"]);
+    }
+  };
+  visit(schema, []);
+  return out;
+}
+
+/** The conventional global secret names of the credential field at `path` (see GLOBAL_NAMES_META). */
+export function globalNamesAt(schema: ZodType, path: readonly (string | number)[]): RegExp | undefined {
+  for (const s of schemasAt(schema, path)) {
+    const source = z.globalRegistry.get(s)?.[GLOBAL_NAMES_META];
+    if (typeof source === "string") return new RegExp(source);
+  }
+  return undefined;
+}
+
 /** The description of the field at `path`, looking through wrappers. */
 export function describeAt(schema: ZodType, path: readonly (string | number)[]): string | undefined {
   if (path.length === 0) return _descriptionOf(schema);
@@ -60,7 +117,7 @@ export function describeAt(schema: ZodType, path: readonly (string | number)[]):
   const last = path[path.length - 1]!;
   for (const parent of parents) {
     const def = _def(parent);
-    if (def.type === "object") {
+    if (def.type === "object" && Object.hasOwn(def.shape as object, String(last))) {
       const child = (def.shape as Record<string, ZodType>)[String(last)];
       if (child) return _descriptionOf(child);
     }
@@ -83,6 +140,28 @@ function _unwrapAll(schema: ZodType): ZodType[] {
   if (def.type === "lazy") return _unwrapAll((def.getter as () => ZodType)());
   if (def.type === "union") return (def.options as ZodType[]).flatMap(_unwrapAll);
   return [schema];
+}
+
+const GUARD_RANK: Record<Guard, number> = { credential: 1, destination: 1, store: 2 };
+
+/** The guard set on `schema` or on any wrapper or union option inside it (the strongest one). */
+function _guardOf(schema: ZodType): Guard | undefined {
+  let found: Guard | undefined;
+  const take = (g: unknown) => {
+    if ((g === "credential" || g === "destination" || g === "store") && (!found || GUARD_RANK[g] > GUARD_RANK[found])) {
+      found = g;
+    }
+  };
+  const visit = (s: ZodType, depth: number): void => {
+    if (depth > 8) return;
+    take(z.globalRegistry.get(s)?.[GUARD_META]);
+    const def = _def(s);
+    if (WRAPPERS.has(def.type)) visit(def.innerType as ZodType, depth + 1);
+    else if (def.type === "pipe") visit(def.in as ZodType, depth + 1);
+    else if (def.type === "union") for (const o of def.options as ZodType[]) visit(o, depth + 1);
+  };
+  visit(schema, 0);
+  return found;
 }
 
 function _descriptionOf(schema: ZodType): string | undefined {

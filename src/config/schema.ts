@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CREDENTIAL_META } from "./schema-walk.ts";
+import { CREDENTIAL_META, GLOBAL_NAMES_META, GUARD_META, type Guard } from "./schema-walk.ts";
 
 /**
  * The single source of truth for both configuration files. TypeScript types (`z.infer`), defaults, validation
@@ -13,11 +13,18 @@ import { CREDENTIAL_META } from "./schema-walk.ts";
  * A credential field: a string that should be a reference (`${ENV}`, `secret://scope/NAME`). Marked in the schema
  * registry so `config show` masks it wherever it is, and new credential fields are masked without a list to update.
  */
-const credential = () =>
+const credential = (globalNames: RegExp) =>
   z
     .string()
     .min(1)
-    .meta({ [CREDENTIAL_META]: true });
+    .meta({ [CREDENTIAL_META]: true, [GUARD_META]: "credential", [GLOBAL_NAMES_META]: globalNames.source });
+
+/**
+ * Marks a field with its guard (see GUARD_META in schema-walk.ts): below admin a `credential` or `destination`
+ * field cannot be changed through the API, and a `store` field cannot be changed through the API at all. Every new
+ * field that decides where a credential goes is marked here, and the rule follows it without another list.
+ */
+const guarded = <T extends z.ZodType>(guard: Guard, schema: T): T => schema.meta({ [GUARD_META]: guard }) as T;
 
 export const DEFAULT_PROFILES = ["development", "staging", "production"] as const;
 
@@ -47,7 +54,9 @@ export const VaultStoreSchema = z
   .strictObject({
     type: z.literal("vault"),
     address: z.string().url().describe("Vault address, e.g. https://vault.example.com:8200"),
-    token: credential().optional().describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
+    token: credential(/(^|_)VAULT_TOKEN$/)
+      .optional()
+      .describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
     mount: z.string().default("secret").describe("KV v2 mount"),
     prefix: z.string().default("siteloom").describe("Path prefix inside the mount"),
   })
@@ -57,12 +66,24 @@ export const StoreSchema = z.discriminatedUnion("type", [FileStoreSchema, EnvSto
 
 export const SecretsSchema = z
   .strictObject({
-    backend: z.string().default("file").describe("Name of the default store (a key of `stores`, or file/env)"),
-    stores: z.record(z.string(), StoreSchema).default({}).describe("Named secret stores"),
-    allowPlaintext: z
-      .boolean()
-      .default(false)
-      .describe("Allow plaintext credentials in production (they always warn elsewhere)"),
+    backend: guarded(
+      "store",
+      z.string().default("file").describe("Name of the default store (a key of `stores`, or file/env)"),
+    ),
+    stores: guarded("store", z.record(z.string(), StoreSchema).default({}).describe("Named secret stores")),
+    allowPlaintext: guarded(
+      "credential",
+      z.boolean().default(false).describe("Allow plaintext credentials in production (they always warn elsewhere)"),
+    ),
+    globals: guarded(
+      "store",
+      z
+        .record(z.string().regex(/^[A-Z0-9_]+$/), z.array(z.string()))
+        .default({})
+        .describe(
+          "Credential fields each global secret may be resolved into, beyond its conventional name: { MY_KEY: [llm.apiKey] }",
+        ),
+    ),
     historySize: z.number().int().min(1).max(1000).default(10).describe("Previous versions kept per secret"),
   })
   .describe("Secret stores and their use");
@@ -74,13 +95,21 @@ export const PriceSchema = z.strictObject({
 
 export const LlmSchema = z
   .strictObject({
-    provider: z
-      .enum(["openai", "openai-compatible", "anthropic", "ollama", "offline"])
-      .default("offline")
-      .describe("LLM provider; `offline` writes clearly-marked sample drafts without any API"),
+    provider: guarded(
+      "destination",
+      z
+        .enum(["openai", "openai-compatible", "anthropic", "ollama", "offline"])
+        .default("offline")
+        .describe("LLM provider; `offline` writes clearly-marked sample drafts without any API"),
+    ),
     model: z.string().default("gpt-4o-mini").describe("Model name"),
-    baseUrl: z.string().url().optional().describe("API base URL (OpenAI-compatible servers, proxies, tests)"),
-    apiKey: credential().optional().describe("API key — a reference: secret://global/OPENAI_API_KEY"),
+    baseUrl: guarded(
+      "destination",
+      z.string().url().optional().describe("API base URL (OpenAI-compatible servers, proxies, tests)"),
+    ),
+    apiKey: credential(/_API_KEY$/)
+      .optional()
+      .describe("API key — a reference: secret://global/OPENAI_API_KEY"),
     temperature: z.number().min(0).max(2).default(0.7),
     maxOutputTokens: z.number().int().positive().default(4096),
     concurrency: z.number().int().min(1).max(64).default(4).describe("Articles generated at once"),
@@ -117,20 +146,30 @@ export const FeaturesSchema = z
 
 export const RemoteSchema = z
   .strictObject({
-    protocol: z.enum(["ftp", "ftps", "sftp", "local"]).default("ftp"),
-    host: z.string().optional().describe("Host name or address"),
-    port: z.number().int().min(1).max(65535).optional().describe("Default 21 (ftp/ftps), 990 (implicit), 22 (sftp)"),
-    user: z.string().optional(),
-    password: credential().optional().describe("Reference: secret://<site>/FTP_PASSWORD"),
-    privateKey: z.string().optional().describe("SFTP private key file"),
-    passphrase: credential().optional().describe("Passphrase of the private key (reference)"),
-    root: z.string().default("/").describe("Remote directory of the site"),
+    protocol: guarded("destination", z.enum(["ftp", "ftps", "sftp", "local"]).default("ftp")),
+    host: guarded("destination", z.string().optional().describe("Host name or address")),
+    port: guarded(
+      "destination",
+      z.number().int().min(1).max(65535).optional().describe("Default 21 (ftp/ftps), 990 (implicit), 22 (sftp)"),
+    ),
+    user: guarded("destination", z.string().optional()),
+    password: credential(/(^|_)S?FTP_PASSWORD$/)
+      .optional()
+      .describe("Reference: secret://<site>/FTP_PASSWORD"),
+    privateKey: guarded("credential", z.string().optional().describe("SFTP private key file")),
+    passphrase: credential(/(^|_)SSH_KEY_PASSPHRASE$/)
+      .optional()
+      .describe("Passphrase of the private key (reference)"),
+    root: guarded("destination", z.string().default("/").describe("Remote directory of the site")),
     encoding: z.enum(["utf8", "latin1"]).default("utf8").describe("File name encoding of old FTP servers"),
-    implicitTls: z.boolean().default(false).describe("FTPS on port 990 (implicit TLS)"),
-    tlsFingerprint: z.string().optional().describe("Pinned SHA-256 certificate fingerprint of a self-signed host"),
-    caFile: z.string().optional().describe("CA certificate file for the host"),
-    insecure: z.boolean().default(false).describe("Skip TLS verification (warns on every run)"),
-    hostKey: z.string().optional().describe("Pinned SSH host key fingerprint (SHA256:...)"),
+    implicitTls: guarded("destination", z.boolean().default(false).describe("FTPS on port 990 (implicit TLS)")),
+    tlsFingerprint: guarded(
+      "destination",
+      z.string().optional().describe("Pinned SHA-256 certificate fingerprint of a self-signed host"),
+    ),
+    caFile: guarded("destination", z.string().optional().describe("CA certificate file for the host")),
+    insecure: guarded("destination", z.boolean().default(false).describe("Skip TLS verification (warns on every run)")),
+    hostKey: guarded("destination", z.string().optional().describe("Pinned SSH host key fingerprint (SHA256:...)")),
     timeoutMs: z.number().int().positive().default(30_000),
   })
   .describe("Where the live site is hosted");
@@ -235,9 +274,9 @@ export const EnrichSchema = z
 
 export const WordpressSchema = z
   .strictObject({
-    url: z.string().url().describe("Site URL; the REST API is at /wp-json/"),
-    user: z.string(),
-    appPassword: credential().describe("Application password (reference)"),
+    url: guarded("destination", z.string().url().describe("Site URL; the REST API is at /wp-json/")),
+    user: guarded("destination", z.string()),
+    appPassword: credential(/(^|_)WP_APP_PASSWORD$/).describe("Application password (reference)"),
     status: z.enum(["draft", "publish", "future"]).default("draft"),
   })
   .describe("Publishing to WordPress");
@@ -264,7 +303,17 @@ export const SiteSectionsShape = {
 /** Keys only the workspace file has. */
 export const WorkspaceOnlyShape = {
   $schema: z.string().optional(),
-  environment: z.string().optional().describe("Default environment when neither --env nor SITELOOM_ENV is given"),
+  environment: guarded(
+    "destination",
+    z.string().optional().describe("Default environment when neither --env nor SITELOOM_ENV is given"),
+  ),
+  env: guarded(
+    "store",
+    z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name such as FTP_PASSWORD"))
+      .default([])
+      .describe("Environment variables that ${NAME} references may read; any other is refused at use"),
+  ),
   profiles: z
     .array(z.string().regex(/^[a-z][a-z0-9-]*$/))
     .default([...DEFAULT_PROFILES])

@@ -622,7 +622,7 @@ async function _apiKey(llm: LlmConfig, workspace: Workspace, site: string): Prom
     }
     return undefined;
   }
-  return workspace.resolve(llm.apiKey, "llm.apiKey");
+  return workspace.resolve(llm.apiKey, { field: "llm.apiKey", site });
 }
 
 function _failure(topic: Topic, error: unknown): FailedItem {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { StoreConfig, WorkspaceConfig } from "../config/index.ts";
-import { EnvStoreSchema, FileStoreSchema, resolveValue } from "../config/index.ts";
+import { EnvStoreSchema, FileStoreSchema, referenceUse, resolveValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { currentActor } from "../events.ts";
 import { envBackend } from "./backends/env.ts";
@@ -110,7 +110,13 @@ export function createBackend(
         env,
         token: _memo(async () => {
           if (tokenRef)
-            return (await resolveValue(tokenRef, { env: vars, origin: `secrets.stores.${name}.token` })).reveal();
+            return (
+              await resolveValue(tokenRef, {
+                env: vars,
+                origin: `secrets.stores.${name}.token`,
+                use: referenceUse(workspace.config, { field: `secrets.stores.${name}.token` }),
+              })
+            ).reveal();
           if (vars.VAULT_TOKEN) return vars.VAULT_TOKEN;
           throw new SiteloomError(
             "ERR_SECRET_LOCKED",

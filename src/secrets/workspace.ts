@@ -34,11 +34,15 @@ export function guardPlaintext<W extends ResolvingWorkspace>(workspace: W, optio
   const inner = workspace.resolve.bind(workspace);
   let findings: Promise<PlaintextFinding[]> | undefined;
   const warned = new Set<string>();
-  workspace.resolve = async (value, origin) => {
+  workspace.resolve = async (value, use) => {
     if (!isReference(value)) {
       findings ??= findPlaintextCredentials(workspace.root).catch(() => []);
       const found = (await findings).find((f) => f.value.reveal() === value);
-      const where = found ? `${found.file}:${found.line} (${found.path.join(".")})` : (origin ?? "the configuration");
+      const where = found
+        ? `${found.file}:${found.line} (${found.path.join(".")})`
+        : use.site
+          ? `${use.field} of site ${use.site}`
+          : use.field;
       if (workspace.env === "production" && !workspace.config.secrets.allowPlaintext) {
         throw new SiteloomError(
           "ERR_CONFIG_INVALID",
@@ -52,7 +56,7 @@ export function guardPlaintext<W extends ResolvingWorkspace>(workspace: W, optio
         );
       }
     }
-    return inner(value, origin);
+    return inner(value, use);
   };
   return workspace;
 }

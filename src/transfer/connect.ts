@@ -8,8 +8,11 @@ import { createRemotePool } from "./pool.ts";
 import { createSftpRemote } from "./sftp.ts";
 import type { RemoteFS, RemotePool } from "./types.ts";
 
-/** Resolves a credential value from config (a `secret://` or `${ENV}` reference, or a literal): `workspace.resolve`. */
-export type CredentialResolver = (value: string) => Promise<Secret>;
+/**
+ * Resolves a credential value from config (a `secret://` or `${ENV}` reference, or a literal) used in `field`
+ * (`remote.password`): `workspace.resolve`, which refuses references that do not belong there.
+ */
+export type CredentialResolver = (value: string, field: string) => Promise<Secret>;
 
 export interface CreateRemoteOptions {
   /** Called for every listing entry refused for safety (export reports them as skipped). */
@@ -57,13 +60,14 @@ export async function createRemoteConnector(
       `remote.host is missing for protocol ${remote.protocol}: set the server name in site.yaml`,
     );
   }
-  const password = remote.password === undefined ? undefined : await resolve(remote.password);
+  const password = remote.password === undefined ? undefined : await resolve(remote.password, "remote.password");
   if (remote.protocol === "sftp") {
     if (!remote.user) throw new SiteloomError("ERR_CONFIG_INVALID", "remote.user is missing: SFTP needs a user name");
     if (password === undefined && remote.privateKey === undefined) {
       throw new SiteloomError("ERR_CONFIG_INVALID", "remote.password or remote.privateKey is needed for SFTP");
     }
-    const passphrase = remote.passphrase === undefined ? undefined : await resolve(remote.passphrase);
+    const passphrase =
+      remote.passphrase === undefined ? undefined : await resolve(remote.passphrase, "remote.passphrase");
     const user = remote.user;
     return () =>
       createSftpRemote({

@@ -44,7 +44,7 @@ export async function openSitePool(
       unsafe,
     };
   }
-  const connect = await createRemoteConnector(remote, (value) => ws.resolve(value), {
+  const connect = await createRemoteConnector(remote, (value, field) => ws.resolve(value, { field, site: site.name }), {
     onUnsafe: (entry) => unsafe.push(entry),
     ...(options.warn ? { warn: options.warn } : {}),
     ...(options.debug ? { debug: options.debug } : {}),

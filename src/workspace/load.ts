@@ -13,6 +13,7 @@ import {
   mergeLayers,
   originsOf,
   readConfigFile,
+  referenceUse,
   resolveValue,
   type SecretResolver,
   type Setting,
@@ -99,10 +100,15 @@ export async function loadWorkspace(options: LoadWorkspaceOptions = {}): Promise
       }
       return pending;
     },
-    resolve(value, origin) {
+    resolve(value, use) {
       if (typeof options.secrets === "function") resolver ??= options.secrets(workspace);
       else resolver ??= options.secrets;
-      return resolveValue(value, { secrets: resolver, env: vars, ...(origin ? { origin } : {}) });
+      return resolveValue(value, {
+        secrets: resolver,
+        env: vars,
+        origin: use.site ? `site ${use.site} ${use.field}` : use.field,
+        use: referenceUse(config!, use),
+      });
     },
   };
   return workspace;
@@ -255,7 +261,7 @@ export function configError(problems: ConfigProblem[], site?: string): SiteloomE
 
 // --- internal ---
 
-const WORKSPACE_ONLY = new Set(["environment", "profiles", "secrets", "server"]);
+const WORKSPACE_ONLY = new Set(["environment", "env", "profiles", "secrets", "server"]);
 
 async function _loadSite(prepared: PreparedWorkspace, env: string, name: string, sites: string[]) {
   if (!sites.includes(name)) {

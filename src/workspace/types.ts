@@ -25,6 +25,14 @@ export interface LoadWorkspaceOptions {
   secrets?: SecretResolver | ((workspace: Workspace) => SecretResolver);
 }
 
+/** Where a credential value is used: the field and the site whose configuration holds it. */
+export interface CredentialUse {
+  /** `remote.password`, `llm.apiKey`... */
+  field: string;
+  /** undefined for the workspace's own fields. */
+  site?: string | undefined;
+}
+
 /** One site of a workspace, its configuration fully layered and validated. */
 export interface SiteContext {
   name: string;
@@ -56,6 +64,9 @@ export interface Workspace {
   sites: string[];
   /** Loads and validates one site; throws ERR_SITE_NOT_FOUND / ERR_CONFIG_INVALID. */
   site(name: string): Promise<SiteContext>;
-  /** Resolves a credential value from config (a reference or a literal) at use. */
-  resolve(value: string, origin?: string): Promise<import("../secret.ts").Secret>;
+  /**
+   * Resolves a credential value from config (a reference or a literal) at use. `use` says which field of which
+   * site the value comes from: a reference that may not be used there is refused (ERR_REFERENCE_FORBIDDEN).
+   */
+  resolve(value: string, use: CredentialUse): Promise<import("../secret.ts").Secret>;
 }

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
@@ -75,6 +75,33 @@ describe("audit: hash-chained log", () => {
     expect(result.ok).toBe(false);
     expect(result.line).toBe(bad);
     expect(result.problem).toMatch(/\S/);
+  });
+
+  it("a cut tail with audit.log.head deleted is still a failure, also after the next append rebuilds the head", async () => {
+    const { file } = await logWith(6);
+    await writeFile(file, `${(await lines(file)).slice(0, 4).join("\n")}\n`);
+    await rm(`${file}.head`);
+    const missing = verifyAuditLog(file);
+    expect(missing).toMatchObject({ ok: false, entries: 4, line: 5 });
+    expect(missing.problem).toMatch(/audit\.log\.head is missing or damaged/);
+    appendAuditEntry(file, {
+      actor: "mallory",
+      action: "read",
+      ref: "secret://shop/X",
+      env: "development",
+      outcome: "ok",
+    });
+    const rebuilt = verifyAuditLog(file);
+    expect(rebuilt).toMatchObject({ ok: false, line: 5 });
+    expect(rebuilt.problem).toMatch(/went missing and was rebuilt at entry 5/);
+    await writeFile(`${file}.head`, "not json");
+    expect(verifyAuditLog(file).problem).toMatch(/missing or damaged/);
+  });
+
+  it("a new log's first entry writes a head that verifies", async () => {
+    const { file } = await logWith(1);
+    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 1 });
+    expect(JSON.parse(await readFile(`${file}.head`, "utf8"))).toEqual({ count: 1, hash: expect.any(String) });
   });
 
   it("records store accesses published on the diagnostics channel, never values", async () => {

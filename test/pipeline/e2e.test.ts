@@ -192,6 +192,7 @@ async function setupWorkspace(server: TestServer, llm: LlmServer, options: { par
   const wsFile = join(root, "siteloom.yaml");
   const ws = parseDocument(await readFile(wsFile, "utf8"));
   ws.set("llm", { provider: "openai", model: "test-model", baseUrl: llm.url, apiKey: "${E2E_LLM_KEY}" });
+  ws.set("env", ["E2E_LLM_KEY", ...Object.keys(server.env)]);
   await writeFile(wsFile, ws.toString());
   const env = { ...server.env, E2E_LLM_KEY: `sk-test-${Math.random().toString(36).slice(2)}` };
   return { root, env };

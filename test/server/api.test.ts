@@ -104,7 +104,8 @@ describe("server: configuration", () => {
     const r = await inject(
       "PATCH",
       "/config?site=shop",
-      s.tokens.editor,
+      // remote.user decides where the password goes: only an admin may change it (test/server/attack.test.ts)
+      s.tokens.admin,
       { content: { language: "fr", tone: "friendly" }, remote: { user: null } },
       { "content-type": "application/merge-patch+json" },
     );
@@ -124,7 +125,7 @@ describe("server: configuration", () => {
     expect(live.json().config.remote.user).toBeUndefined();
 
     const versions = await inject("GET", "/config/versions?limit=1", s.tokens.viewer);
-    expect(versions.json().versions[0]).toMatchObject({ version: body.version, actor: "editor", source: "api" });
+    expect(versions.json().versions[0]).toMatchObject({ version: body.version, actor: "admin", source: "api" });
     const one = await inject("GET", `/config/versions/${body.version}`, s.tokens.viewer);
     expect(one.json().diff).toContain("+  tone: friendly");
     expect(one.json().files["sites/shop/site.yaml"]).toBe(text);

@@ -22,7 +22,11 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
 
   async function workspace(remote: Record<string, unknown> = {}, deploy: Record<string, unknown> = {}) {
     const ws = await useTempDir("siteloom-cli-");
-    await writeFile(join(ws, "siteloom.yaml"), "environment: staging\n");
+    // the server's password is read through ${SITELOOM_TEST_PW_...}, which the workspace must declare
+    await writeFile(
+      join(ws, "siteloom.yaml"),
+      `environment: staging\nenv: ${JSON.stringify(Object.keys(server.env))}\n`,
+    );
     const site = join(ws, "sites/demo");
     await mkdir(site, { recursive: true });
     const yaml = {

@@ -17,7 +17,7 @@ async function makeWorkspace(): Promise<string> {
   const dir = await useTempDir();
   await writeFile(
     join(dir, "siteloom.yaml"),
-    "deploy:\n  parallel: 3\nenvironments:\n  production:\n    deploy:\n      parallel: 2\n",
+    "env: [SHOP_PW]\ndeploy:\n  parallel: 3\nenvironments:\n  production:\n    deploy:\n      parallel: 2\n",
   );
   await mkdir(join(dir, "sites", "shop"), { recursive: true });
   await writeFile(
@@ -48,14 +48,16 @@ describe("workspace: library API", () => {
     expectTypeOf(shop.origins.get("x")).toEqualTypeOf<Origin | undefined>();
     expect(shop.config.deploy.retries).toBe(9);
     expect(shop.config.deploy.verify).toBe("hash");
-    expect(shop.origins.get("deploy.parallel")).toMatchObject({ layer: "workspace-env", line: 6 });
+    expect(shop.origins.get("deploy.parallel")).toMatchObject({ layer: "workspace-env", line: 7 });
     expect(shop.paths.topics).toBe(join(dir, "sites", "shop", "topics.csv"));
     // references stay unresolved in config and resolve at use
     expect(shop.config.remote.password).toBe("${SHOP_PW}");
-    const secret = await ws.resolve(shop.config.remote.password!, "sites/shop/site.yaml:3:13");
+    const secret = await ws.resolve(shop.config.remote.password!, { field: "remote.password", site: "shop" });
     expect(secret.reveal()).toBe("pw-from-env");
     expect(String(secret)).toBe("****");
-    await expect(ws.resolve(shop.config.remote.user!)).rejects.toThrow(/secret:\/\/shop\/FTP_USER: no secret store/);
+    await expect(ws.resolve(shop.config.remote.user!, { field: "remote.password", site: "shop" })).rejects.toThrow(
+      /secret:\/\/shop\/FTP_USER \(site shop remote.password\): no secret store/,
+    );
   });
 
   it("uses a secrets resolver factory called with the loaded workspace", async () => {
@@ -72,7 +74,9 @@ describe("workspace: library API", () => {
         },
       }),
     });
-    expect((await ws.resolve("secret://shop/FTP_USER")).reveal()).toBe("u1");
+    expect((await ws.resolve("secret://shop/FTP_USER", { field: "remote.password", site: "shop" })).reveal()).toBe(
+      "u1",
+    );
     expect(seen).toEqual(["development:shop/FTP_USER"]);
   });
 

@@ -670,7 +670,9 @@ async function _testSite(
   const remote = site.config.remote;
   try {
     const { createRemote } = await import("../../transfer/index.ts");
-    const fs = await createRemote(remote, (value) => ws.resolve(value), { warn: (m) => ctx.warn(m) });
+    const fs = await createRemote(remote, (value, field) => ws.resolve(value, { field, site: name }), {
+      warn: (m) => ctx.warn(m),
+    });
     try {
       await fs.list("");
     } finally {

@@ -16,7 +16,11 @@ export interface FileBackendOptions {
   identity?: () => Promise<LoadedIdentity | undefined>;
   /** Returns the passphrase; set for a passphrase (scrypt) store. */
   passphrase?: () => Promise<string>;
-  /** Extra recipients from the configuration, besides those recorded in the store. */
+  /**
+   * Recipients from the configuration. They are taken when the store is created; an existing store is encrypted
+   * only to the recipients recorded in it, and one listed here but not recorded refuses the write: a recipient is
+   * added with `updateRecipients` (`siteloom secrets recipients add`), which needs the store's identity.
+   */
   recipients?: string[];
   /** Previous versions kept per secret. @default 10 */
   historySize?: number;
@@ -79,7 +83,7 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     return payload;
   }
 
-  async function write(payload: StorePayload): Promise<void> {
+  async function write(payload: StorePayload, created: boolean): Promise<void> {
     const { Encrypter } = await _age();
     const encrypter = new Encrypter();
     if (options.passphrase) {
@@ -88,7 +92,15 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
       payload.recipients = [];
     } else {
       const own = await _identity(options, path);
-      const all = [...new Set([...own.recipients, ...payload.recipients, ...(options.recipients ?? [])])];
+      const configured = options.recipients ?? [];
+      const unknown = configured.filter((r) => !payload.recipients.includes(r) && !own.recipients.includes(r));
+      if (!created && unknown.length > 0) {
+        throw new SiteloomError(
+          "ERR_CONFIG_INVALID",
+          `siteloom.yaml lists recipient ${unknown.join(", ")} that ${path} (${options.env}) is not encrypted to; nothing was written. A recipient is added only by someone holding the store's identity: siteloom secrets recipients add ${unknown[0]} --env ${options.env}`,
+        );
+      }
+      const all = [...new Set([...own.recipients, ...payload.recipients, ...configured])];
       for (const r of all) {
         try {
           encrypter.addRecipient(r);
@@ -112,9 +124,10 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
       path,
       async () => {
         cache = undefined;
-        const payload = (await read()) ?? _empty(options.env);
+        const existing = await read();
+        const payload = existing ?? _empty(options.env);
         const result = fn(payload);
-        await write(payload);
+        await write(payload, existing === undefined);
         return result;
       },
       options.lockStaleMs,

@@ -4,6 +4,7 @@ import { SiteFileSchema, WorkspaceFileSchema } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { SITE_FILE, WORKSPACE_FILE } from "../../workspace/index.ts";
 import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
+import { checkConfigWrite } from "../config-guard.ts";
 import type { ConfigRuntime, ConfigSnapshot } from "../runtime.ts";
 import { applyMergePatchToDocument, diffFiles, maskConfig, mergePatch } from "../yaml-edit.ts";
 
@@ -103,8 +104,9 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
       const snapshot = runtime.current();
       const { site, env } = request.query;
       const file = site ? `sites/${site}/${SITE_FILE}` : WORKSPACE_FILE;
-      const paths = _leafPaths(request.body);
-      request.auditInfo.key = `${file}${env ? `:environments.${env}` : ""}:${paths.join(",")}`.slice(0, 500);
+      // the file alone until the patch is known to be valid: a key name may be anything a client typed (a value)
+      request.auditInfo.key = `${file}${env ? `:environments.${env}` : ""}`;
+      const paths = patchPaths(request.body);
       if (env !== undefined) requestEnv(request, snapshot, env);
       else if (principal.role !== "admin" && principal.envs.length > 0) {
         throw new SiteloomError(
@@ -134,6 +136,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
           details: checked.error.issues.map((i) => `${file} ${i.path.join(".") || "(root)"}: ${i.message}`),
         });
       }
+      request.auditInfo.key = `${request.auditInfo.key}:${paths.join(",")}`.slice(0, 500);
       if (env && !doc.hasIn(["environments"])) doc.setIn(["environments"], doc.createNode({}));
       if (env && !doc.hasIn(base)) doc.setIn(base, doc.createNode({}));
       applyMergePatchToDocument(doc, request.body, base);
@@ -141,6 +144,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
       if (newText === text) {
         return { version: snapshot.version, changed: false, file, diff: "" };
       }
+      checkConfigWrite(principal, snapshot.files, { [file]: newText });
       const after = await runtime.applyChange({
         files: { [file]: newText },
         actor: principal.name,
@@ -155,9 +159,48 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
 
 // --- internal ---
 
-function _leafPaths(patch: unknown, prefix = ""): string[] {
-  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return prefix ? [prefix] : [];
+/** Deepest patch accepted (the schema's deepest path is 5 keys; environments add 2). */
+const MAX_PATCH_DEPTH = 16;
+/** Most keys in one patch, all levels together. */
+const MAX_PATCH_KEYS = 1000;
+/** What a configuration key may look like: names of the schema, environments, sites, models and secrets. */
+const PATCH_KEY = /^[A-Za-z0-9$_][A-Za-z0-9._:/@+-]{0,99}$/;
+
+/**
+ * The dotted leaf paths of a merge patch, walked without recursion after checking its shape: too deep, too many
+ * keys or a key that cannot be a configuration key is ERR_USAGE (400), before anything else looks at it.
+ */
+export function patchPaths(patch: unknown): string[] {
   const out: string[] = [];
-  for (const [key, value] of Object.entries(patch)) out.push(..._leafPaths(value, prefix ? `${prefix}.${key}` : key));
-  return out.length > 0 ? out : prefix ? [prefix] : [];
+  const stack: { value: unknown; prefix: string; depth: number }[] = [{ value: patch, prefix: "", depth: 0 }];
+  let keys = 0;
+  while (stack.length > 0) {
+    const { value, prefix, depth } = stack.pop()!;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      if (prefix) out.push(prefix);
+      continue;
+    }
+    const entries = Object.entries(value);
+    if (entries.length === 0 && prefix) out.push(prefix);
+    if (depth >= MAX_PATCH_DEPTH) {
+      throw new SiteloomError(
+        "ERR_USAGE",
+        `the patch is nested deeper than ${MAX_PATCH_DEPTH} levels; no configuration key is that deep`,
+      );
+    }
+    keys += entries.length;
+    if (keys > MAX_PATCH_KEYS) {
+      throw new SiteloomError("ERR_USAGE", `the patch has more than ${MAX_PATCH_KEYS} keys; send smaller patches`);
+    }
+    for (const [key, child] of entries.reverse()) {
+      if (!PATCH_KEY.test(key)) {
+        throw new SiteloomError(
+          "ERR_USAGE",
+          `a key under ${prefix || "the top level"} of the patch is not a configuration key name (letters, digits and . _ - : / @ +, at most 100 characters)`,
+        );
+      }
+      stack.push({ value: child, prefix: prefix ? `${prefix}.${key}` : key, depth: depth + 1 });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { SiteloomError } from "../../errors.ts";
 import { principalOf } from "../access.ts";
+import { checkConfigWrite } from "../config-guard.ts";
 import type { ConfigRuntime, ConfigVersionRepository } from "../runtime.ts";
 import { maskYamlText } from "../yaml-edit.ts";
 
@@ -76,7 +77,10 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (fa
     async (request) => {
       const principal = principalOf(request);
       request.auditInfo.key = `version ${request.params.v}`;
-      if (!(await versions.get(request.params.v))) throw _noVersion(request.params.v);
+      const target = await versions.get(request.params.v);
+      if (!target) throw _noVersion(request.params.v);
+      // a rollback is a write like any other: it may not restore older stores or recipients behind the CLI's back
+      checkConfigWrite(principal, runtime.current().files, target.files);
       const before = runtime.current().version;
       const after = await runtime.rollback(request.params.v, principal.name);
       request.auditInfo.version = after.version;

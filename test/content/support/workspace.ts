@@ -25,6 +25,8 @@ export async function writeTestWorkspace(dir: string, options: TestWorkspaceOpti
   await writeFile(
     join(dir, "siteloom.yaml"),
     stringify({
+      // the test LLM key is read through ${LLM_KEY}, which the workspace must declare
+      env: ["LLM_KEY"],
       ...options.workspace,
       llm: options.llm ?? { provider: "offline" },
       ...(options.budgets ? { budgets: options.budgets } : {}),
