@@ -33,6 +33,7 @@ export { MASK, maskCredentials } from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { dedupeProblems, describeIssue, didYouMean, formatProblem, levenshtein, showValue } from "./problems.ts";
 export type {
+  CredentialUse,
   EnvReference,
   Reference,
   ReferenceUse,

@@ -97,11 +97,19 @@ export interface ReferenceUse {
   globalNames: RegExp | undefined;
 }
 
+/** Where a credential value is used: the field and the site whose configuration holds it. */
+export interface CredentialUse {
+  /** `remote.password`, `llm.apiKey`... */
+  field: string;
+  /** undefined for the workspace's own fields. */
+  site?: string | undefined;
+}
+
 /**
  * What the workspace allows where a credential is used: the `env:` list and `secrets.globals` come from the
  * workspace's own configuration (a site file cannot set them), the conventional global names from the schema.
  */
-export function referenceUse(config: WorkspaceConfig, use: { field: string; site?: string | undefined }): ReferenceUse {
+export function referenceUse(config: Pick<WorkspaceConfig, "env" | "secrets">, use: CredentialUse): ReferenceUse {
   return {
     field: use.field,
     site: use.site,

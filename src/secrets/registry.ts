@@ -18,7 +18,7 @@ export interface SecretsWorkspace {
   stateDir: string;
   /** The active environment. */
   env: string;
-  config: Pick<WorkspaceConfig, "secrets">;
+  config: Pick<WorkspaceConfig, "secrets" | "env">;
 }
 
 export interface OpenStoreOptions {

@@ -1,4 +1,4 @@
-import { isReference, type SecretResolver } from "../config/index.ts";
+import { type CredentialUse, isReference, type SecretResolver } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import { findPlaintextCredentials, type PlaintextFinding } from "./plaintext.ts";
@@ -19,7 +19,7 @@ export function workspaceSecrets(
 
 /** A loaded workspace as `guardPlaintext` sees it. */
 export interface ResolvingWorkspace extends SecretsWorkspace {
-  resolve(value: string, origin?: string): Promise<Secret>;
+  resolve(value: string, use: CredentialUse): Promise<Secret>;
 }
 
 export interface GuardPlaintextOptions {

@@ -1,7 +1,7 @@
 import { parse } from "yaml";
 import { type GuardedChange, guardedChanges } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { type Principal, roleAllows } from "./tokens.ts";
+import { type Principal, roleAllows } from "../tokens/index.ts";
 
 /**
  * The API's rule for configuration writes (docs/server.md, "Who may change what"): no token below admin changes

@@ -1,5 +1,8 @@
 import type { Origin } from "../config/layers.ts";
-import type { SecretResolver } from "../config/references.ts";
+import type { CredentialUse, SecretResolver } from "../config/references.ts";
+
+export type { CredentialUse } from "../config/references.ts";
+
 import type { SiteConfig, WorkspaceConfig } from "../config/schema.ts";
 
 export type { Origin } from "../config/layers.ts";
@@ -23,14 +26,6 @@ export interface LoadWorkspaceOptions {
    * workspace, since which store to use is itself configuration.
    */
   secrets?: SecretResolver | ((workspace: Workspace) => SecretResolver);
-}
-
-/** Where a credential value is used: the field and the site whose configuration holds it. */
-export interface CredentialUse {
-  /** `remote.password`, `llm.apiKey`... */
-  field: string;
-  /** undefined for the workspace's own fields. */
-  site?: string | undefined;
 }
 
 /** One site of a workspace, its configuration fully layered and validated. */
