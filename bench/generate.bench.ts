@@ -14,9 +14,22 @@ import type { BenchRow, BenchSuite } from "./support.ts";
 const TOPICS = 100;
 const LATENCY_MS = 500;
 const CONCURRENCY = 8;
+const DRY_RUN_ROWS = [2_500, 5_000, 10_000, 20_000];
 
 const suite: BenchSuite = async () => {
   const rows: BenchRow[] = [];
+  // issue 18 item 7: planning must be linear (it was quadratic: 20,000 rows took 50-138 s)
+  for (const count of DRY_RUN_ROWS) {
+    const { wallMs, cpuMs } = await _dryRun(count);
+    rows.push({
+      group: "content",
+      name: `generate --dry-run, ${count.toLocaleString("en")} topics (in process)`,
+      value: wallMs,
+      unit: "ms",
+      ...(count === 20_000 ? { target: "< 2000 ms, linear", ok: wallMs < 2000 } : {}),
+      note: `${cpuMs.toFixed(0)} ms CPU, ${((cpuMs * 1000) / count).toFixed(0)} µs CPU per topic; load average ${loadavg()[0]!.toFixed(1)}`,
+    });
+  }
   // same run without latency: what the machine adds per article (SDK, validation, ledger, atomic writes)
   const zero = await _run(0);
   rows.push({
@@ -43,6 +56,28 @@ const suite: BenchSuite = async () => {
 export default suite;
 
 // --- internal ---
+
+async function _dryRun(count: number): Promise<{ wallMs: number; cpuMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "siteloom-bench-dry-run-"));
+  try {
+    await writeTestWorkspace(dir, {
+      llm: { provider: "openai", model: "gpt-4o-mini", apiKey: "${BENCH_KEY}" },
+      budgets: { maxMonthlyCost: 1000 },
+      topics: `topic,keywords,category\n${Array.from({ length: count }, (_, i) => `Topic number ${i} about baking,kw${i};flour,Cat${i % 20}`).join("\n")}\n`,
+    });
+    const workspace = await loadWorkspace({ workspace: dir, vars: { BENCH_KEY: testApiKey() } });
+    const site = await workspace.site("shop");
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const report = await runGenerate({ workspace, site, dryRun: true });
+    const wallMs = performance.now() - start;
+    const used = process.cpuUsage(cpu);
+    if (report.planned.length !== count) throw new Error(`planned ${report.planned.length} of ${count}`);
+    return { wallMs, cpuMs: (used.user + used.system) / 1000 };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 async function _run(
   latencyMs: number,

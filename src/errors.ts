@@ -32,6 +32,7 @@ export type ErrorCode =
   | "ERR_DEPLOY_FAILED"
   | "ERR_CSV_INVALID"
   | "ERR_LLM_REQUEST"
+  | "ERR_LLM_AUTH"
   | "ERR_LLM_RATE_LIMITED"
   | "ERR_LLM_OUTPUT"
   | "ERR_BUDGET_EXCEEDED"
@@ -92,6 +93,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_SITE_INVALID_NAME":
       return EXIT_CODES.usage;
     case "ERR_WORKSPACE_NOT_FOUND":
+    case "ERR_CSV_INVALID":
     case "ERR_CONFIG_INVALID":
     case "ERR_CONFIG_ENV_UNKNOWN":
     case "ERR_REFERENCE_INVALID":
@@ -105,6 +107,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_SECRET_CORRUPT":
     case "ERR_SECRET_DENIED":
     case "ERR_PERMISSIONS":
+    case "ERR_LLM_AUTH":
       return EXIT_CODES.secrets;
     case "ERR_TRANSFER_AUTH":
     case "ERR_TRANSFER_CONNECT":

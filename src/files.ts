@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync } from "node:fs";
-import { chmod, mkdir, open, rename, rm } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { isProcessAlive } from "./processes.ts";
 
 export interface WriteFileAtomicOptions {
   /** Mode of the new file (applied even under a restrictive umask). @default 0o644 */
@@ -30,7 +31,7 @@ export async function writeFileAtomic(
   const dir = dirname(file);
   const mode = options.mode ?? 0o644;
   if (options.mkdir !== false) await mkdir(dir, { recursive: true });
-  const prefix = options.tempPrefix ?? `.${basename(file)}.tmp-`;
+  const prefix = options.tempPrefix ?? `.${basename(file)}${TEMP_MARK}`;
   const tmp = join(dir, `${prefix}${process.pid}-${randomBytes(4).toString("hex")}`);
   const handle = await open(tmp, "wx", mode);
   try {
@@ -52,6 +53,36 @@ export async function writeFileAtomic(
   if (options.syncDir !== false) fsyncDir(dir);
 }
 
+export interface RemoveStaleTempFilesOptions {
+  /** A temp file whose writer is still alive is removed only after this long. @default 3600000 (1 hour) */
+  olderThanMs?: number;
+  /** Clock. @default Date.now() */
+  now?: number;
+}
+
+/**
+ * Removes the temporary files `writeFileAtomic` left in `dir` when its process was killed between write and rename
+ * (`.<name>.tmp-<pid>-<hex>`): at once when that pid is gone, else once older than `olderThanMs` (a reused pid, or a
+ * writer on another host of a shared folder). Returns the names removed. The one cleanup for the one naming rule.
+ */
+export async function removeStaleTempFiles(dir: string, options: RemoveStaleTempFilesOptions = {}): Promise<string[]> {
+  const now = options.now ?? Date.now();
+  const olderThanMs = options.olderThanMs ?? 3_600_000;
+  const removed: string[] = [];
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (!match) continue;
+    const file = join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    if (isProcessAlive(Number(match[1])) && now - info.mtimeMs < olderThanMs) continue;
+    await rm(file, { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /** Makes renames in `dir` durable; a no-op where directories cannot be opened for fsync. */
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
@@ -64,3 +95,9 @@ export function fsyncDir(dir: string): void {
     if (fd !== undefined) closeSync(fd);
   }
 }
+
+// --- internal ---
+
+/** What marks a temporary file: `.<name>` + TEMP_MARK + `<pid>-<hex>`. */
+const TEMP_MARK = ".tmp-";
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;

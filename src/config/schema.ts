@@ -228,8 +228,8 @@ export const ContentSchema = z
   .strictObject({
     language: z.string().default("en"),
     author: z.string().optional(),
-    minWords: z.number().int().positive().default(600),
-    maxWords: z.number().int().positive().default(1500),
+    minWords: z.number().int().positive().max(20_000).default(600),
+    maxWords: z.number().int().positive().max(20_000).default(1500),
     tone: z.string().optional(),
     audience: z.string().optional(),
     status: z.enum(["draft", "ready"]).default("ready").describe("Status of generated articles"),

@@ -1,5 +1,6 @@
 import type { LlmConfig } from "../config/schema.ts";
-import { SiteloomError } from "../errors.ts";
+import { type ErrorCode, SiteloomError } from "../errors.ts";
+import { removeStaleTempFiles } from "../files.ts";
 import type { Secret } from "../secret.ts";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
 import { ARTICLE_SCHEMA_VERSION, type Article } from "./article.ts";
@@ -13,6 +14,7 @@ import {
   ArticleOutputSchema,
   articlePrompt,
   type LinkTarget,
+  MAX_LINK_TARGETS,
   type OutlineOutput,
   OutlineOutputSchema,
   outlinePrompt,
@@ -23,7 +25,7 @@ import {
 } from "./prompts.ts";
 import { loadSitePages } from "./site-pages.ts";
 import { normalizeTitle } from "./slug.ts";
-import { loadArticle, loadArticles, removeStaleTemps, type StoredArticle, writeArticle } from "./store.ts";
+import { loadArticle, loadArticles, type StoredArticle, writeArticle } from "./store.ts";
 import { loadTopics, type Topic } from "./topics.ts";
 
 /** Model calls per article when nothing needs repair: outline, then article. */
@@ -76,7 +78,8 @@ export interface SkippedItem {
   topic: string;
   line: number;
   slug: string;
-  reason: "exists" | "duplicate" | "limit";
+  /** `stopped`: not started because the run stopped (budget, refused key, interrupt). */
+  reason: "exists" | "duplicate" | "limit" | "stopped";
   detail: string;
 }
 
@@ -114,7 +117,12 @@ export interface GenerateReport {
   costUsd: number;
   month: { month: string; spentUsd: number; budgetUsd: number | null; leftUsd: number | null };
   warnings: string[];
-  /** Set when a budget stopped the run. */
+  /**
+   * Set when the run stopped (or, in a dry run, would stop) as a whole: a budget (ERR_BUDGET_EXCEEDED) or a refused
+   * API key (ERR_LLM_AUTH). The topics not started are skipped with reason `stopped`.
+   */
+  stopped?: { code: ErrorCode; message: string };
+  /** The message of `stopped` when a budget stopped the run. */
   budgetStop?: string;
 }
 
@@ -143,23 +151,39 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     skipped.push({ topic: topic.topic, line: topic.line, slug: topic.slug, reason: "limit", detail: "beyond --limit" });
   }
 
-  // link targets: exported pages, existing articles, and the other topics of this run
-  const linkTargets: LinkTarget[] = [
+  // link targets: exported pages, existing articles, and the other topics of this run (first one of a URL wins)
+  const byUrl = new Map<string, LinkTarget>();
+  for (const target of [
     ...pages,
     ...stored.articles.map(({ article }) => ({ url: articleUrl(article.slug), title: article.title })),
     ...limited.map((t) => ({ url: articleUrl(t.slug), title: t.topic })),
-  ].filter((target, i, all) => all.findIndex((o) => o.url === target.url) === i);
+  ]) {
+    if (!byUrl.has(target.url)) byUrl.set(target.url, target);
+  }
+  const linkTargets = [...byUrl.values()];
+  // the prompt lists at most MAX_LINK_TARGETS pages: one more than that, minus the topic's own, is all a topic needs
+  const promptTargets = linkTargets.slice(0, MAX_LINK_TARGETS + 1);
+  const sharedTargets = promptTargets.slice(0, MAX_LINK_TARGETS);
+  const sharedUrls = new Set(sharedTargets.map((t) => t.url));
   const siteUrl = site.config.url ?? (site.config.domain ? `https://${site.config.domain}/` : undefined);
   const linkIndex = createLinkIndex(linkTargets, siteUrl);
-  const contextFor = (topic: Topic): PromptContext => ({
-    siteName: site.config.name ?? site.config.domain ?? site.name,
-    language: topic.language ?? content.language,
-    minWords: topic.minWords ?? Math.min(content.minWords, topic.maxWords ?? content.minWords),
-    maxWords: topic.maxWords ?? Math.max(content.maxWords, topic.minWords ?? content.maxWords),
-    tone: topic.tone ?? content.tone,
-    audience: topic.audience ?? content.audience,
-    linkTargets: linkTargets.filter((t) => t.url !== articleUrl(topic.slug)),
-  });
+  const contextFor = (topic: Topic): PromptContext => {
+    const own = articleUrl(topic.slug);
+    return {
+      siteName: site.config.name ?? site.config.domain ?? site.name,
+      language: topic.language ?? content.language,
+      minWords: topic.minWords ?? Math.min(content.minWords, topic.maxWords ?? content.minWords),
+      maxWords: topic.maxWords ?? Math.max(content.maxWords, topic.minWords ?? content.maxWords),
+      tone: topic.tone ?? content.tone,
+      audience: topic.audience ?? content.audience,
+      // one shared list (and prompt text) for every topic not in it; its own neighbours for those that are
+      linkTargets: sharedUrls.has(own)
+        ? promptTargets.filter((t) => t.url !== own).slice(0, MAX_LINK_TARGETS)
+        : sharedTargets,
+    };
+  };
+  // titles a generated article must not take: exported pages and other articles (caught before paying for the body)
+  const takenTitles = _titleIndex(pages, stored.articles, articleUrl);
 
   const price = offline ? { input: 0, output: 0 } : resolvePrice(llm.provider, llm.model, llm.prices);
   // the offline provider makes no calls: nothing to estimate
@@ -221,10 +245,19 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     warnings.push("llm.provider is offline: writing clearly-marked sample drafts, not real articles");
   }
   for (const message of warnings) options.onEvent?.({ type: "warning", message });
-  if (options.dryRun || limited.length === 0) return report;
+  if (limited.length === 0) return report;
+  const refusal = _checkBudgetsAtStart(planned, budgets, spentUsd, Boolean(options.dryRun));
+  if (refusal) {
+    _stop(report, "ERR_BUDGET_EXCEEDED", refusal);
+    if (!options.dryRun) {
+      for (const p of planned) _skipStopped(report, p, refusal);
+      report.planned = [];
+    }
+    return report;
+  }
+  if (options.dryRun) return report;
 
-  _checkBudgetsAtStart(planned, budgets, spentUsd, report);
-  await removeStaleTemps(site.paths.articles);
+  await removeStaleTempFiles(site.paths.articles);
   const apiKey = offline ? undefined : await _apiKey(llm, workspace, site.name);
   const client = offline
     ? undefined
@@ -240,6 +273,9 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
         },
       });
 
+  // one controller for the whole run: a refused key aborts the calls of every worker at once
+  const halt = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, halt.signal]) : halt.signal;
   const state: RunState = { spentUsd, stop: undefined };
   const previousBySlug = new Map(stored.articles.map(({ article }) => [article.slug, article]));
   options.onEvent?.({ type: "start", total: limited.length });
@@ -249,7 +285,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     for (let topic = work.shift(); topic; topic = work.shift()) {
       if (options.signal?.aborted) break;
       if (state.stop) {
-        report.failed.push(_failure(topic, new SiteloomError("ERR_BUDGET_EXCEEDED", `not started: ${state.stop}`)));
+        _skipStopped(report, topic, state.stop.message);
         continue;
       }
       try {
@@ -261,9 +297,11 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
           price: price ?? { input: 0, output: 0 },
           state,
           options,
+          signal,
           now,
           articleUrl,
           linkIndex,
+          takenTitles,
           previous: previousBySlug.get(topic.slug),
         });
         report.generated.push(item);
@@ -271,6 +309,19 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
         options.onEvent?.({ type: "generated", item });
       } catch (error) {
         if (options.signal?.aborted) break;
+        if (error instanceof SiteloomError && error.code === "ERR_LLM_AUTH") {
+          // the same key would be refused for every topic (and providers lock keys after repeated failures)
+          state.stop ??= { code: error.code, message: error.message };
+          halt.abort(error);
+        }
+        if (state.stop && halt.signal.aborted && error !== halt.signal.reason) {
+          _skipStopped(report, topic, state.stop.message);
+          continue;
+        }
+        if (state.stop && error instanceof SiteloomError && error.code === state.stop.code) {
+          _skipStopped(report, topic, state.stop.message);
+          continue;
+        }
         const item = _failure(topic, error);
         report.failed.push(item);
         options.onEvent?.({ type: "failed", item });
@@ -282,9 +333,10 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   report.costUsd = _round(state.spentUsd - spentUsd);
   report.month.spentUsd = _round(state.spentUsd);
   if (budgetUsd !== null) report.month.leftUsd = _round(Math.max(0, budgetUsd - state.spentUsd));
-  if (state.stop) report.budgetStop = state.stop;
+  if (state.stop) _stop(report, state.stop.code, state.stop.message);
   report.generated.sort((a, b) => a.line - b.line);
   report.failed.sort((a, b) => a.line - b.line);
+  report.skipped.sort((a, b) => a.line - b.line);
   return report;
 }
 
@@ -293,8 +345,8 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
 interface RunState {
   /** Month's spend so far, including this run. */
   spentUsd: number;
-  /** Why the run stopped starting calls (monthly budget). */
-  stop: string | undefined;
+  /** Why the run stopped starting calls (monthly budget, refused key). */
+  stop: { code: ErrorCode; message: string } | undefined;
 }
 
 interface OneOptions {
@@ -307,9 +359,13 @@ interface OneOptions {
   price: ModelPrice;
   state: RunState;
   options: GenerateOptions;
+  /** The run's signal: the caller's, or the run halting (a refused key). */
+  signal: AbortSignal;
   now: () => Date;
   articleUrl: (slug: string) => string;
   linkIndex: ReturnType<typeof createLinkIndex>;
+  /** Normalised titles already used on the site → where (shared by the workers: titles of this run are added). */
+  takenTitles: Map<string, string>;
 }
 
 async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
@@ -323,10 +379,21 @@ async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
     ({ outline, article: draft } = buildOfflineArticle(topic, ctx));
   } else {
     const call = _caller(one, spent);
-    outline = await call("outline", OutlineOutputSchema, outlinePrompt(topic, ctx), (o) =>
-      o.sections.length === 0 ? "the outline has no sections" : undefined,
-    );
-    draft = await call("article", ArticleOutputSchema, articlePrompt(topic, ctx, outline), (a) => _checkDraft(a, ctx));
+    const own = one.articleUrl(topic.slug);
+    outline = await call("outline", OutlineOutputSchema, outlinePrompt(topic, ctx), (o) => {
+      const problems = o.sections.length === 0 ? ["sections: the outline has no sections"] : [];
+      // a title the model invented may duplicate a page or article: caught before the article is paid for
+      const taken = _takenBy(one.takenTitles, o.title, own);
+      if (taken) problems.push(`title: "${o.title}" is already used by ${taken}; choose a different title`);
+      return problems;
+    });
+    draft = await call("article", ArticleOutputSchema, articlePrompt(topic, ctx, outline), (a) => {
+      const problems = _checkDraft(a, ctx);
+      const taken = _takenBy(one.takenTitles, a.title, own);
+      if (taken) problems.push(`title: "${a.title}" is already used by ${taken}; keep the outline's title`);
+      return problems;
+    });
+    one.takenTitles.set(normalizeTitle(draft.title), own);
   }
   const links = checkLinks(draft.bodyMarkdown, draft.internalLinks, one.linkIndex);
   const wordCount = countWords(links.bodyMarkdown);
@@ -381,25 +448,28 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
     step: "outline" | "article",
     schema: import("zod").ZodType<T>,
     prompt: string,
-    validate: (value: T) => string | undefined,
+    validate: (value: T) => string[],
   ): Promise<T> => {
-    let problem: string | undefined;
+    let problems: string[] = [];
     for (let attempt = 0; attempt <= llm.repairAttempts; attempt++) {
-      const fullPrompt = problem ? prompt + repairNote(problem, ctx) : prompt;
+      const fullPrompt = problems.length ? prompt + repairNote(problems, ctx) : prompt;
       const estimated = costOf(
         price,
         Math.ceil((systemPrompt(ctx).length + fullPrompt.length) / CHARS_PER_TOKEN),
         step === "outline" ? OUTLINE_OUTPUT_TOKENS : _articleOutputTokens(ctx, llm),
       );
       if (budgets.maxMonthlyCost !== undefined && state.spentUsd + estimated > budgets.maxMonthlyCost) {
-        state.stop ??= `budgets.maxMonthlyCost $${budgets.maxMonthlyCost} reached: $${_fmt(state.spentUsd)} spent this month, $${_fmt(Math.max(0, budgets.maxMonthlyCost - state.spentUsd))} left, the next call is estimated at $${_fmt(estimated)}`;
-        throw new SiteloomError("ERR_BUDGET_EXCEEDED", state.stop);
+        state.stop ??= {
+          code: "ERR_BUDGET_EXCEEDED",
+          message: `budgets.maxMonthlyCost $${_fmt(budgets.maxMonthlyCost)} reached: $${_fmt(state.spentUsd)} spent this month, $${_fmt(Math.max(0, budgets.maxMonthlyCost - state.spentUsd))} left, the next call is estimated at $${_fmt(estimated)}`,
+        };
+        throw new SiteloomError(state.stop.code, state.stop.message);
       }
-      if (state.stop) throw new SiteloomError("ERR_BUDGET_EXCEEDED", `stopped: ${state.stop}`);
+      if (state.stop) throw new SiteloomError(state.stop.code, `stopped: ${state.stop.message}`);
       if (budgets.maxCostPerArticle !== undefined && spent.usd + estimated > budgets.maxCostPerArticle) {
         throw new SiteloomError(
           "ERR_BUDGET_EXCEEDED",
-          `stopped before the ${step} call: $${_fmt(spent.usd)} spent on this article, the call is estimated at $${_fmt(estimated)}, budgets.maxCostPerArticle is $${budgets.maxCostPerArticle}`,
+          `stopped before the ${step} call: $${_fmt(spent.usd)} spent on this article, the call is estimated at $${_fmt(estimated)}, budgets.maxCostPerArticle is $${_fmt(budgets.maxCostPerArticle)}`,
         );
       }
       const result = await client!.generate({
@@ -407,14 +477,15 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
         prompt: fullPrompt,
         schema,
         schemaName: step,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal: one.signal,
       });
       const cost = costOf(price, result.usage.inputTokens, result.usage.outputTokens);
       spent.usd += cost;
       spent.inputTokens += result.usage.inputTokens;
       spent.outputTokens += result.usage.outputTokens;
       state.spentUsd += cost;
-      problem = result.value === undefined ? (result.problem ?? "no output") : validate(result.value);
+      problems =
+        result.value === undefined ? (result.problems ?? [result.problem ?? "no output"]) : validate(result.value);
       await ledger.append({
         time: one.now().toISOString(),
         site: options.site.name,
@@ -426,13 +497,13 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
         inputTokens: result.usage.inputTokens,
         outputTokens: result.usage.outputTokens,
         costUsd: cost,
-        ok: problem === undefined,
+        ok: problems.length === 0,
       });
-      if (problem === undefined) {
+      if (problems.length === 0) {
         if (budgets.maxCostPerArticle !== undefined && spent.usd > budgets.maxCostPerArticle) {
           throw new SiteloomError(
             "ERR_BUDGET_EXCEEDED",
-            `the article cost $${_fmt(spent.usd)}, over budgets.maxCostPerArticle $${budgets.maxCostPerArticle}; not written`,
+            `the article cost $${_fmt(spent.usd)}, over budgets.maxCostPerArticle $${_fmt(budgets.maxCostPerArticle)}; not written`,
           );
         }
         return result.value as T;
@@ -440,7 +511,7 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
     }
     throw new SiteloomError(
       "ERR_LLM_OUTPUT",
-      `${step}: no usable output after ${llm.repairAttempts + 1} attempt(s): ${problem}`,
+      `${step}: no usable output after ${llm.repairAttempts + 1} attempt(s): ${problems.join("; ")}`,
     );
   };
 }
@@ -471,19 +542,52 @@ async function _unlinkFailed(
   }
 }
 
-function _checkDraft(draft: ArticleOutput, ctx: PromptContext): string | undefined {
+function _checkDraft(draft: ArticleOutput, ctx: PromptContext): string[] {
   const problems: string[] = [];
-  if (!draft.title.trim()) problems.push("title is empty");
-  if (draft.title.length > 200) problems.push("title is longer than 200 characters");
+  if (!draft.title.trim()) problems.push("title: empty");
+  if (draft.title.length > 200) problems.push("title: longer than 200 characters");
   const meta = draft.metaDescription.trim();
-  if (!meta) problems.push("metaDescription is empty");
-  if (meta.length > 160) problems.push(`metaDescription has ${meta.length} characters; the limit is 160`);
-  if (!draft.excerpt.trim()) problems.push("excerpt is empty");
+  if (!meta) problems.push("metaDescription: empty");
+  if (meta.length > 160) problems.push(`metaDescription: ${meta.length} characters; the limit is 160`);
+  if (!draft.excerpt.trim()) problems.push("excerpt: empty");
   const words = countWords(draft.bodyMarkdown);
   if (words < ctx.minWords || words > ctx.maxWords) {
-    problems.push(`bodyMarkdown has ${words} words; it must have between ${ctx.minWords} and ${ctx.maxWords}`);
+    problems.push(`bodyMarkdown: ${words} words; it must have between ${ctx.minWords} and ${ctx.maxWords}`);
   }
-  return problems.length ? problems.join("; ") : undefined;
+  return problems;
+}
+
+/** Normalised title → where it is used: exported pages (and their own title before " | Site"), articles. */
+function _titleIndex(
+  pages: LinkTarget[],
+  articles: StoredArticle[],
+  articleUrl: (slug: string) => string,
+): Map<string, string> {
+  const taken = new Map<string, string>();
+  for (const page of pages) {
+    taken.set(normalizeTitle(page.title), `the page ${page.url}`);
+    const own = page.title.split(/\s+[|–—-]\s+/)[0];
+    if (own && own !== page.title) taken.set(normalizeTitle(own), `the page ${page.url}`);
+  }
+  for (const { article } of articles) taken.set(normalizeTitle(article.title), articleUrl(article.slug));
+  return taken;
+}
+
+/** Where `title` is already used, unless it is this article's own URL (regenerating with --force). */
+function _takenBy(taken: Map<string, string>, title: string, ownUrl: string): string | undefined {
+  const key = normalizeTitle(title);
+  if (!key) return undefined;
+  const where = taken.get(key);
+  return where === undefined || where === ownUrl ? undefined : where;
+}
+
+function _stop(report: GenerateReport, code: ErrorCode, message: string): void {
+  report.stopped = { code, message };
+  if (code === "ERR_BUDGET_EXCEEDED") report.budgetStop = message;
+}
+
+function _skipStopped(report: GenerateReport, topic: { topic: string; line: number; slug: string }, why: string): void {
+  report.skipped.push({ topic: topic.topic, line: topic.line, slug: topic.slug, reason: "stopped", detail: why });
 }
 
 function _plan(
@@ -576,26 +680,24 @@ function _articleOutputTokens(ctx: PromptContext, llm: LlmConfig): number {
   return Math.min(llm.maxOutputTokens, Math.ceil(ctx.maxWords * 1.4) + 600);
 }
 
+/** Why the run would be refused before its first call, or undefined when the budgets allow it to start. */
 function _checkBudgetsAtStart(
   planned: PlannedItem[],
   budgets: { maxCostPerArticle?: number | undefined; maxMonthlyCost?: number | undefined },
   spentUsd: number,
-  report: GenerateReport,
-): void {
+  dryRun: boolean,
+): string | undefined {
+  const prefix = dryRun ? "the run would be refused (exit 6): " : "";
   if (budgets.maxCostPerArticle !== undefined) {
     const worst = planned.reduce((max, p) => Math.max(max, p.estimatedCostUsd ?? 0), 0);
     if (worst > budgets.maxCostPerArticle) {
-      throw new SiteloomError(
-        "ERR_BUDGET_EXCEEDED",
-        `an article is estimated at up to $${_fmt(worst)}, over budgets.maxCostPerArticle $${budgets.maxCostPerArticle}; raise it, lower content.maxWords, or choose a cheaper model`,
-        { site: report.site },
-      );
+      return `${prefix}an article is estimated at up to $${_fmt(worst)}, over budgets.maxCostPerArticle $${_fmt(budgets.maxCostPerArticle)}; raise it, lower content.maxWords, or choose a cheaper model`;
     }
   }
-  if (budgets.maxMonthlyCost === undefined) return;
+  if (budgets.maxMonthlyCost === undefined) return undefined;
   const left = Math.max(0, budgets.maxMonthlyCost - spentUsd);
   const total = _sum(planned.map((p) => p.estimatedCostUsd ?? 0));
-  if (spentUsd + total <= budgets.maxMonthlyCost) return;
+  if (spentUsd + total <= budgets.maxMonthlyCost) return undefined;
   let fits = 0;
   let running = 0;
   for (const p of planned) {
@@ -603,11 +705,7 @@ function _checkBudgetsAtStart(
     if (running > left) break;
     fits++;
   }
-  throw new SiteloomError(
-    "ERR_BUDGET_EXCEEDED",
-    `budgets.maxMonthlyCost is $${budgets.maxMonthlyCost}: $${_fmt(spentUsd)} spent this month, $${_fmt(left)} left, and ${planned.length} article(s) are estimated at $${_fmt(total)}; ${fits > 0 ? `use --limit ${fits} or raise the budget` : "raise the budget or wait for next month"}`,
-    { site: report.site },
-  );
+  return `${prefix}budgets.maxMonthlyCost is $${_fmt(budgets.maxMonthlyCost)}: $${_fmt(spentUsd)} spent this month, $${_fmt(left)} left, and ${planned.length} article(s) are estimated at $${_fmt(total)}; ${fits > 0 ? `use --limit ${fits} or raise the budget` : "raise the budget or wait for next month"}`;
 }
 
 async function _apiKey(llm: LlmConfig, workspace: Workspace, site: string): Promise<Secret | undefined> {
@@ -644,6 +742,8 @@ function _round(n: number): number {
   return Math.round(n * 1e6) / 1e6;
 }
 
+/** Whole cents with 2 decimals ($5.00, $0.10), anything finer with 4 ($0.0969): never rounded up past a budget. */
 function _fmt(usd: number): string {
-  return usd < 0.01 && usd > 0 ? usd.toFixed(4) : usd.toFixed(2);
+  const cents = usd * 100;
+  return Math.abs(cents - Math.round(cents)) < 1e-6 ? usd.toFixed(2) : usd.toFixed(4);
 }

@@ -1,7 +1,16 @@
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { APICallError, generateText, type LanguageModel, NoObjectGeneratedError, Output } from "ai";
+import {
+  APICallError,
+  generateText,
+  JSONParseError,
+  type LanguageModel,
+  NoObjectGeneratedError,
+  NoOutputGeneratedError,
+  Output,
+  TypeValidationError,
+} from "ai";
 import type { z } from "zod";
 import type { LlmConfig } from "../config/schema.ts";
 import { SiteloomError } from "../errors.ts";
@@ -11,6 +20,24 @@ import type { Secret } from "../secret.ts";
 export const OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1";
 /** Longest `retry-after` honoured; a provider asking for more is treated as a failure. */
 const MAX_RETRY_AFTER_MS = 300_000;
+/** Problems of one answer named to the model and the user; the rest are counted. */
+const MAX_PROBLEMS = 8;
+const CUT_OFF = "the answer was cut off at the output-token limit";
+/** Socket errors worth another try (Node's and undici's codes). */
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
 
 export interface LlmClientOptions {
   /** The resolved `llm` config section. */
@@ -38,14 +65,18 @@ export interface LlmRequest<T> {
   schemaName: string;
   /** Aborts the call (the run is stopping). */
   signal?: AbortSignal;
+  /** Output-token cap of this call (the bound a budget reservation is computed from). @default llm.maxOutputTokens */
+  maxOutputTokens?: number;
 }
 
 /** The outcome of one structured-output call that reached the provider. */
 export interface LlmResult<T> {
   /** The parsed, schema-valid object; absent when the output was unusable. */
   value?: T;
-  /** Why the output was unusable (cut off, not JSON, not matching the schema). */
+  /** Why the output was unusable (cut off, not JSON, not matching the schema), as one line. */
   problem?: string;
+  /** The same, one "path: rule" entry per problem (for the repair prompt). */
+  problems?: string[];
   /** The raw text, when unusable (used for repair prompts). */
   text?: string;
   finishReason: string;
@@ -80,7 +111,14 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         } catch (error) {
           if (request.signal?.aborted) throw error;
           const failure = _classify(error, config);
-          if (!failure.retry || attempt >= config.maxRetries) throw failure.error;
+          if (!failure.retry) throw failure.error;
+          if (attempt >= config.maxRetries) {
+            throw new SiteloomError(
+              failure.error.code,
+              `${failure.error.message} (gave up after ${attempt + 1} attempts; llm.maxRetries is ${config.maxRetries})`,
+              { cause: error },
+            );
+          }
           const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** attempt) * (0.5 + Math.random());
           const delayMs = failure.retryAfterMs ?? backoff;
           if (failure.retryAfterMs !== undefined) pausedUntil = Math.max(pausedUntil, Date.now() + delayMs);
@@ -160,34 +198,43 @@ async function _call<T>(model: LanguageModel, config: LlmConfig, request: LlmReq
       prompt: request.prompt,
       output: Output.object({ schema: request.schema, name: request.schemaName }),
       temperature: config.temperature,
-      maxOutputTokens: config.maxOutputTokens,
+      maxOutputTokens: request.maxOutputTokens ?? config.maxOutputTokens,
       maxRetries: 0,
       abortSignal: signal,
     });
     const usage = _usage(result.usage);
     if (result.finishReason === "length") {
-      return {
-        problem: "the answer was cut off at the output-token limit",
-        text: result.text,
-        finishReason: "length",
-        usage,
-      };
+      return { problem: CUT_OFF, problems: [CUT_OFF], text: result.text, finishReason: "length", usage };
     }
-    return { value: result.output as T, finishReason: result.finishReason, usage };
+    try {
+      return { value: result.output as T, finishReason: result.finishReason, usage };
+    } catch (error) {
+      // the answer came (and was paid for) but holds no structured output, e.g. plain text instead of the json tool
+      if (!NoOutputGeneratedError.isInstance(error) && !NoObjectGeneratedError.isInstance(error)) throw error;
+      const problems = _problemsOf(error);
+      return { problem: problems.join("; "), problems, text: result.text, finishReason: result.finishReason, usage };
+    }
   } catch (error) {
     if (NoObjectGeneratedError.isInstance(error)) {
       const usage = _usage(error.usage);
       const finishReason = error.finishReason ?? "unknown";
-      const problem =
-        finishReason === "length"
-          ? "the answer was cut off at the output-token limit"
-          : _describeInvalid(error.cause ?? error);
-      return { problem, ...(error.text !== undefined ? { text: error.text } : {}), finishReason, usage };
+      const problems = finishReason === "length" ? [CUT_OFF] : _problemsOf(error.cause ?? error);
+      return {
+        problem: problems.join("; "),
+        problems,
+        ...(error.text !== undefined ? { text: error.text } : {}),
+        finishReason,
+        usage,
+      };
     }
     if (timeout.aborted && !request.signal?.aborted) {
-      throw new SiteloomError("ERR_LLM_REQUEST", `request timed out after ${config.timeoutMs} ms (llm.timeoutMs)`, {
-        cause: error,
-      });
+      throw new SiteloomError(
+        "ERR_LLM_REQUEST",
+        `${_where(config)}: request timed out after ${config.timeoutMs} ms (llm.timeoutMs)`,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -197,10 +244,45 @@ function _usage(usage: { inputTokens?: number | undefined; outputTokens?: number
   return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
 }
 
-function _describeInvalid(cause: unknown): string {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  // zod's message is a JSON array of issues; keep it short for the repair prompt and the report
-  return `the answer did not match the schema: ${message.replace(/\s+/g, " ").slice(0, 600)}`;
+/**
+ * What was wrong with an answer, as a list of "path: rule" lines (the model's repair prompt and the user's message
+ * both need these; the answer itself is long and goes only to --debug output).
+ */
+function _problemsOf(cause: unknown): string[] {
+  for (let error = cause, depth = 0; error && depth < 5; error = (error as { cause?: unknown }).cause, depth++) {
+    const issues = Array.isArray(error) ? error : (error as { issues?: unknown }).issues;
+    if (Array.isArray(issues) && issues.length > 0) return issues.slice(0, MAX_PROBLEMS).map(_describeIssue);
+    if (JSONParseError.isInstance(error)) {
+      const reason = error.cause instanceof Error ? error.cause.message : "not JSON";
+      return [`the answer is not valid JSON (${reason.replace(/\s+/g, " ").slice(0, 120)})`];
+    }
+    if (NoOutputGeneratedError.isInstance(error)) return ["the answer holds no JSON object (plain text only)"];
+    if (TypeValidationError.isInstance(error) && !(error as { cause?: unknown }).cause) break;
+  }
+  return ["the answer did not match the schema"];
+}
+
+function _describeIssue(issue: { path?: PropertyKey[]; code?: string; message?: string; expected?: string }): string {
+  const path = issue.path?.length ? issue.path.map(String).join(".") : "(the answer)";
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message ?? "")) {
+    return `${path}: missing (must be ${_article(issue.expected ?? "a value")})`;
+  }
+  if (issue.code === "invalid_type" && issue.expected) {
+    const received = /received (\w+)/.exec(issue.message ?? "")?.[1];
+    return `${path}: must be ${_article(issue.expected)}${received ? `, got ${_article(received)}` : ""}`;
+  }
+  if (issue.code === "unrecognized_keys") return `${path}: ${issue.message ?? "unknown keys"}`;
+  return `${path}: ${(issue.message ?? "invalid").replace(/^Invalid input: /, "")}`;
+}
+
+function _article(type: string): string {
+  return /^(a|an) /.test(type) || type === "undefined" || type === "null"
+    ? type
+    : `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
+}
+
+function _where(config: LlmConfig): string {
+  return `${config.provider} ${config.model}`;
 }
 
 interface Failure {
@@ -210,9 +292,18 @@ interface Failure {
 }
 
 function _classify(error: unknown, config: LlmConfig): Failure {
-  const where = `${config.provider} ${config.model}`;
+  const where = _where(config);
   if (error instanceof SiteloomError)
     return { error, retry: error.code === "ERR_LLM_REQUEST" && /timed out/.test(error.message) };
+  const network = _networkCode(error);
+  if (network) {
+    // a reset, a premature close or a truncated body: the SDK reports some as an API error with status 200
+    const refused = network === "ECONNREFUSED" || network === "ENOTFOUND" || network === "EAI_AGAIN";
+    const text = refused
+      ? `cannot connect (${network}); check llm.baseUrl and the network`
+      : `the connection dropped before the answer was complete (${network})`;
+    return { error: new SiteloomError("ERR_LLM_REQUEST", `${where}: ${text}`, { cause: error }), retry: true };
+  }
   if (APICallError.isInstance(error)) {
     const status = error.statusCode;
     const detail = _apiMessage(error);
@@ -230,7 +321,7 @@ function _classify(error: unknown, config: LlmConfig): Failure {
     if (status === 401 || status === 403) {
       return {
         error: new SiteloomError(
-          "ERR_LLM_REQUEST",
+          "ERR_LLM_AUTH",
           `${where}: the API key was refused (HTTP ${status})${detail}; check llm.apiKey`,
           { cause: error },
         ),
@@ -244,21 +335,28 @@ function _classify(error: unknown, config: LlmConfig): Failure {
     };
   }
   const message = error instanceof Error ? error.message : String(error);
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   return {
-    error: new SiteloomError(
-      "ERR_LLM_REQUEST",
-      `${where}: ${message}${cause?.code ? ` (${cause.code})` : ""}; check llm.baseUrl and the network`,
-      { cause: error },
-    ),
-    // network failures, resets and bodies that are not a valid API response are worth another try
+    error: new SiteloomError("ERR_LLM_REQUEST", `${where}: ${message}; check llm.baseUrl and the network`, {
+      cause: error,
+    }),
+    // bodies that are not a valid API response are worth another try
     retry: true,
   };
 }
 
+/** The socket-level code behind an SDK error (undici wraps it one or two causes deep), if any. */
+function _networkCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    if (e instanceof TypeError && e.message === "terminated") return "terminated";
+  }
+  return undefined;
+}
+
 function _apiMessage(error: APICallError): string {
   const data = error.data as { error?: { message?: string } } | undefined;
-  const text = data?.error?.message ?? error.message;
+  const text = (data?.error?.message ?? error.message)?.trim().replace(/[.\s]+$/, "");
   return text ? `: ${text.slice(0, 300)}` : "";
 }
 

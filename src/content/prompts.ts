@@ -5,7 +5,7 @@ import type { Topic } from "./topics.ts";
 export const PROMPT_VERSION = "2026-11-1";
 
 /** Pages listed to the model for internal linking; more would only add tokens. */
-const MAX_LINK_TARGETS = 150;
+export const MAX_LINK_TARGETS = 150;
 
 /** What the model returns for the first call. Every field required: OpenAI's strict JSON schema mode demands it. */
 export const OutlineOutputSchema = z.object({
@@ -82,14 +82,15 @@ export function articlePrompt(topic: Topic, ctx: PromptContext, outline: Outline
   ].join("\n");
 }
 
-/** Appended to a prompt when the previous answer was unusable. */
-export function repairNote(problem: string, ctx: PromptContext): string {
+/** Appended to a prompt when the previous answer was unusable: the problems, one "field: rule" line each. */
+export function repairNote(problems: string[], ctx: PromptContext): string {
   return [
     "",
-    `Your previous answer could not be used: ${problem}`,
-    /cut off/.test(problem)
+    "Your previous answer could not be used:",
+    ...problems.map((p) => `- ${p}`),
+    problems.some((p) => /cut off/.test(p))
       ? `Answer again, completely and more concisely (stay under ${ctx.maxWords} words in the body).`
-      : "Answer again with complete JSON that follows every rule.",
+      : "Answer again with complete JSON that fixes each of these and follows every rule.",
   ].join("\n");
 }
 
@@ -109,9 +110,16 @@ function _brief(topic: Topic, ctx: PromptContext): string[] {
 
 function _targets(targets: LinkTarget[]): string[] {
   if (targets.length === 0) return [];
-  return [
-    "",
-    "Pages of the site (URL — title):",
-    ...targets.slice(0, MAX_LINK_TARGETS).map((t) => `${t.url} — ${t.title}`),
-  ];
+  // most topics of a run share one list (see generate.ts), so its text is made once
+  let block = TARGET_BLOCKS.get(targets);
+  if (block === undefined) {
+    block = targets
+      .slice(0, MAX_LINK_TARGETS)
+      .map((t) => `${t.url} — ${t.title}`)
+      .join("\n");
+    TARGET_BLOCKS.set(targets, block);
+  }
+  return ["", "Pages of the site (URL — title):", block];
 }
+
+const TARGET_BLOCKS = new WeakMap<LinkTarget[], string>();

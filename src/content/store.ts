@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { SiteloomError } from "../errors.ts";
@@ -63,25 +63,6 @@ export async function writeArticle(dir: string, article: Article): Promise<strin
   const file = join(dir, `${checked.slug}.json`);
   await writeFileAtomic(file, `${JSON.stringify(checked, null, 2)}\n`);
   return file;
-}
-
-/**
- * Removes temporary files a killed run left behind (`.<hex>.tmp`). Only files older than a minute go, so a run of
- * the same site in another process is not disturbed.
- */
-export async function removeStaleTemps(dir: string, now = Date.now()): Promise<number> {
-  let removed = 0;
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!/^\.[0-9a-f]+\.tmp$/.test(name)) continue;
-    const file = join(dir, name);
-    const info = await stat(file).catch(() => undefined);
-    if (info && now - info.mtimeMs > 60_000) {
-      await rm(file, { force: true });
-      removed++;
-    }
-  }
-  return removed;
 }
 
 /** The published JSON Schema of article files (draft 2020-12). */

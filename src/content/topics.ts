@@ -21,6 +21,11 @@ export const TOPIC_COLUMNS = [
   "slug",
 ] as const;
 
+/** Longest article a row may ask for (min_words, max_words); anything above is a typo. */
+export const MAX_WORDS = 20_000;
+/** publish_at: a calendar date, optionally with a time and zone. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
 /** One row of topics.csv, parsed and checked. */
 export interface Topic {
   /** Stable id: hash of the row's values; an article with this id means the row is done. */
@@ -81,7 +86,7 @@ export function parseTopics(text: string, fileName = "topics.csv"): ParsedTopics
       relax_column_count: false,
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (error) {
-    if (error instanceof CsvError) throw _csvError(error, fileName);
+    if (error instanceof CsvError) throw _csvError(error, fileName, text);
     throw error;
   }
   const [head, ...rows] = records;
@@ -143,13 +148,15 @@ export function parseTopics(text: string, fileName = "topics.csv"): ParsedTopics
       const raw = cells[column];
       if (!raw) continue;
       if (!/^[1-9][0-9]*$/.test(raw)) fail(column, `expected a whole number of words, got "${raw}"`);
+      if (Number(raw) > MAX_WORDS) fail(column, `${raw} words is not a sensible length; the most is ${MAX_WORDS}`);
       topic[key] = Number(raw);
     }
     if (topic.minWords !== undefined && topic.maxWords !== undefined && topic.minWords > topic.maxWords) {
       fail("max_words", `max_words ${topic.maxWords} is below min_words ${topic.minWords}`);
     }
     if (cells.publish_at) {
-      const when = new Date(cells.publish_at);
+      // ISO 8601 only: Date() alone also takes "5" (year 2001) or "May" and guesses
+      const when = ISO_DATE.test(cells.publish_at) ? new Date(cells.publish_at) : new Date(Number.NaN);
       if (Number.isNaN(when.getTime())) {
         fail(
           "publish_at",
@@ -190,14 +197,44 @@ function _list(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/** Line of the opening quote of a field still open at the end of the text (RFC 4180 quoting), if any. */
+function _openQuoteLine(text: string): number | undefined {
+  let line = 1;
+  let openedAt: number | undefined;
+  let fieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (openedAt !== undefined) {
+      if (char === '"') {
+        if (text[i + 1] === '"') i++;
+        else openedAt = undefined;
+      } else if (char === "\n") line++;
+      continue;
+    }
+    if (char === '"' && fieldStart) openedAt = line;
+    if (char === "\n") line++;
+    fieldStart = char === "," || char === "\n" || (fieldStart && (char === " " || char === "\t" || char === "\r"));
+  }
+  return openedAt;
+}
+
 function _countNewlines(record: string[]): number {
   let count = 0;
   for (const cell of record) for (const char of cell) if (char === "\n") count++;
   return count;
 }
 
-function _csvError(error: CsvError, fileName: string): SiteloomError {
+function _csvError(error: CsvError, fileName: string, text: string): SiteloomError {
   const info = error as CsvError & { lines?: number; column?: number | string; index?: number };
+  if (error.code === "CSV_QUOTE_NOT_CLOSED") {
+    // csv-parse reports the end of the file; the user needs the line where the quote opens
+    const line = _openQuoteLine(text);
+    return new SiteloomError(
+      "ERR_CSV_INVALID",
+      `${fileName} line ${line ?? info.lines}: a quoted field opens here and is never closed; add the closing double quote (write "" for a quote inside a field)`,
+      { cause: error },
+    );
+  }
   const where = [
     info.lines !== undefined ? `line ${info.lines}` : undefined,
     info.index !== undefined ? `column ${info.index + 1}` : undefined,

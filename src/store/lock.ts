@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SiteloomError } from "../errors.ts";
+import { isProcessAlive } from "../processes.ts";
 import type { LockRecord, StateStore } from "./types.ts";
 
 /** Options of `acquireLock`. */
@@ -119,18 +120,7 @@ export function isStaleHolder(holder: LockRecord, options: { host: string; now?:
   return now > expires;
 }
 
-/** True when a process with this pid exists on this host. */
-export function isProcessAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isProcessAlive };
 
 // --- internal ---
 

@@ -115,7 +115,7 @@ describe("content: siteloom generate (built CLI)", () => {
   it("names line and column of a CSV error in one line, and warns about unknown columns", async () => {
     await writeTestWorkspace(dir, { topics: "topic,min_words\nBread,300\nCake,lots\n" });
     const run = await cli(["generate", "shop"]);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(3);
     expect(run.stderr.trim()).toBe(
       'error: topics.csv line 3, column 2 (min_words): expected a whole number of words, got "lots"',
     );

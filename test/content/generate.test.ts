@@ -242,16 +242,17 @@ describe("content: generation through the OpenAI wire format", () => {
 
   it("refuses to start when the month's budget cannot cover the estimate, saying what is left", async () => {
     const { workspace, site } = await setup({}, { budgets: { maxMonthlyCost: 0.0001 } });
-    await expect(runGenerate({ workspace, site })).rejects.toMatchObject({
-      code: "ERR_BUDGET_EXCEEDED",
-      message: expect.stringContaining("left"),
-    });
+    const report = await runGenerate({ workspace, site });
+    expect(report.stopped).toMatchObject({ code: "ERR_BUDGET_EXCEEDED", message: expect.stringContaining("left") });
+    expect(report.skipped.map((s) => s.reason)).toEqual(["stopped", "stopped"]);
     expect(server.requests).toHaveLength(0);
   });
 
   it("refuses an article estimated over maxCostPerArticle", async () => {
     const { workspace, site } = await setup({}, { budgets: { maxCostPerArticle: 0.00001 } });
-    await expect(runGenerate({ workspace, site })).rejects.toMatchObject({ code: "ERR_BUDGET_EXCEEDED" });
+    const report = await runGenerate({ workspace, site });
+    expect(report.stopped).toMatchObject({ code: "ERR_BUDGET_EXCEEDED" });
+    expect(report.stopped!.message).toContain("maxCostPerArticle");
     expect(server.requests).toHaveLength(0);
   });
 
@@ -261,7 +262,8 @@ describe("content: generation through the OpenAI wire format", () => {
     const report = await runGenerate({ workspace, site });
     expect(server.requests).toHaveLength(1);
     expect(report.budgetStop).toContain("left");
-    expect(report.failed.map((f) => f.code)).toEqual(["ERR_BUDGET_EXCEEDED", "ERR_BUDGET_EXCEEDED"]);
+    expect(report.failed).toEqual([]);
+    expect(report.skipped.map((s) => s.reason)).toEqual(["stopped", "stopped"]);
     expect(report.costUsd).toBeCloseTo(0.5, 6);
   });
 
@@ -319,7 +321,7 @@ describe("content: generation through the Anthropic wire format", () => {
     expect(report.generated[0]!.costUsd).toBeGreaterThan(0);
   });
 
-  it("honours retry-after-ms on 429 and fails fast on 401 with a hint about llm.apiKey", async () => {
+  it("honours retry-after-ms on 429 and stops at a 401 with a hint about llm.apiKey", async () => {
     const { workspace, site } = await setup(
       { provider: "anthropic", model: "claude-sonnet-4-5", prices: {}, concurrency: 1 },
       { topics: "topic\nOne topic\nTwo topic\n" },
@@ -329,9 +331,10 @@ describe("content: generation through the Anthropic wire format", () => {
     const report = await runGenerate({ workspace, site, onEvent: (e) => events.push(e) });
     expect(events.find((e) => e.type === "retry")).toMatchObject({ delayMs: 50 });
     expect(report.generated.map((g) => g.line)).toEqual([2]);
-    expect(report.failed[0]).toMatchObject({ line: 3, code: "ERR_LLM_REQUEST" });
-    expect(report.failed[0]!.message).toContain("check llm.apiKey");
-    expect(report.failed[0]!.message).not.toContain(key);
+    expect(report.stopped).toMatchObject({ code: "ERR_LLM_AUTH" });
+    expect(report.stopped!.message).toContain("(HTTP 401): scripted 401; check llm.apiKey");
+    expect(report.stopped!.message).not.toContain(key);
+    expect(report.skipped.map((s) => [s.line, s.reason])).toEqual([[3, "stopped"]]);
     expect(server.requests).toHaveLength(4);
   });
 

@@ -21,7 +21,8 @@ Examples:
   $ siteloom generate shop --force --json     # regenerate everything, machine-readable report
 
 Finished topics are skipped, so an interrupted run is resumed by running it again.
-Exit codes: 0 all generated or skipped, 1 some topics failed, 6 a budget stopped the run.`,
+Exit codes: 0 all generated or skipped, 1 some topics failed, 3 topics.csv is invalid, 4 the API key was refused
+(the run stops at the first refusal), 6 a budget stopped (or, with --dry-run, would stop) the run.`,
     )
     .action(async (siteName: string, opts: { limit?: string; force?: boolean; dryRun?: boolean }) => {
       const json = Boolean(ctx.globals().json);
@@ -77,10 +78,15 @@ Exit codes: 0 all generated or skipped, 1 some topics failed, 6 a budget stopped
         throw new SiteloomError("ERR_INTERRUPTED", "interrupted; run the same command again to resume");
       if (json) ctx.printJson(report);
       else _printReport(report, ctx);
-      if (report.budgetStop) {
-        if (json) process.exitCode = 6;
-        else throw new SiteloomError("ERR_BUDGET_EXCEEDED", report.budgetStop, { site: siteName });
-      } else if (report.failed.length > 0) process.exitCode = 1;
+      // the report is out (stdout); the outcome is an error that cli/program.ts turns into the exit code
+      if (report.stopped) throw new SiteloomError(report.stopped.code, report.stopped.message, { site: siteName });
+      if (report.failed.length > 0) {
+        throw new SiteloomError(
+          "ERR_STEP_FAILED",
+          `${report.failed.length} topic(s) failed; run the same command again to retry them`,
+          { site: siteName },
+        );
+      }
     });
 
   program
@@ -112,14 +118,24 @@ Examples:
       const monthSpent = month === "all" ? undefined : summarizeCosts(entries, { month }).total.costUsd;
       const budgetInfo =
         budget !== undefined && monthSpent !== undefined
-          ? {
-              maxMonthlyCost: budget,
-              spentUsd: monthSpent,
-              leftUsd: Math.max(0, Math.round((budget - monthSpent) * 1e6) / 1e6),
-            }
+          ? { maxMonthlyCost: budget, spentUsd: monthSpent, leftUsd: _left(budget, monthSpent) }
           : undefined;
+      // a site may set its own monthly limit (site.yaml); it is checked against the same workspace-wide spend
+      const siteBudgets: { site: string; maxMonthlyCost: number; spentUsd: number; leftUsd: number }[] = [];
+      if (monthSpent !== undefined) {
+        for (const name of opts.site ? [opts.site] : workspace.sites) {
+          if (!workspace.sites.includes(name)) continue;
+          const own = (await workspace.site(name)).config.budgets.maxMonthlyCost;
+          if (own === undefined || own === budget) continue;
+          siteBudgets.push({ site: name, maxMonthlyCost: own, spentUsd: monthSpent, leftUsd: _left(own, monthSpent) });
+        }
+      }
       if (ctx.globals().json) {
-        ctx.printJson({ ...summary, ...(budgetInfo ? { budget: budgetInfo } : {}) });
+        ctx.printJson({
+          ...summary,
+          ...(budgetInfo ? { budget: budgetInfo } : {}),
+          ...(siteBudgets.length ? { budgets: siteBudgets } : {}),
+        });
         return;
       }
       if (summary.rows.length === 0) {
@@ -151,15 +167,24 @@ Examples:
           `monthly budget $${budget}: $${budgetInfo.spentUsd.toFixed(4)} spent, $${budgetInfo.leftUsd.toFixed(4)} left`,
         );
       }
+      for (const b of siteBudgets) {
+        ctx.print(
+          `${b.site}: monthly budget $${b.maxMonthlyCost}: $${b.spentUsd.toFixed(4)} spent, $${b.leftUsd.toFixed(4)} left (site.yaml; all sites' spend counts)`,
+        );
+      }
     });
 };
 
 // --- internal ---
 
+function _left(budget: number, spent: number): number {
+  return Math.max(0, Math.round((budget - spent) * 1e6) / 1e6);
+}
+
 function _printReport(report: GenerateReport, ctx: Parameters<RegisterCommands>[1]): void {
   const c = ctx.color;
   for (const s of report.skipped) {
-    if (s.reason !== "limit")
+    if (s.reason !== "limit" && s.reason !== "stopped")
       ctx.print(
         `${c.dim("skip")} line ${s.line} ${s.slug}: ${s.reason === "exists" ? `done (${s.detail})` : `duplicate — ${s.detail}`}`,
       );
@@ -176,14 +201,15 @@ function _printReport(report: GenerateReport, ctx: Parameters<RegisterCommands>[
     );
     if (report.month.budgetUsd !== null) {
       ctx.print(
-        `monthly budget $${report.month.budgetUsd}: $${report.month.spentUsd.toFixed(4)} spent, $${(report.month.leftUsd ?? 0).toFixed(4)} left`,
+        `monthly budget $${report.month.budgetUsd}: $${report.month.spentUsd.toFixed(4)} spent, $${(report.month.leftUsd ?? 0).toFixed(4)} left${report.stopped ? "" : `, ~$${(e.costUsd ?? 0).toFixed(4)} of it needed`}`,
       );
     }
     return;
   }
   const limited = report.skipped.filter((s) => s.reason === "limit").length;
+  const stopped = report.skipped.filter((s) => s.reason === "stopped").length;
   ctx.print(
-    `${report.site}: ${report.generated.length} generated, ${report.skipped.length - limited} skipped, ${report.failed.length} failed${limited ? `, ${limited} left for later (--limit)` : ""}; spent $${report.costUsd.toFixed(4)}`,
+    `${report.site}: ${report.generated.length} generated, ${report.skipped.length - limited - stopped} skipped, ${report.failed.length} failed${stopped ? `, ${stopped} not started` : ""}${limited ? `, ${limited} left for later (--limit)` : ""}; spent $${report.costUsd.toFixed(4)}`,
   );
   for (const f of report.failed) ctx.print(`${c.red("failed")} line ${f.line} ${f.slug}: ${f.message}`);
 }

@@ -43,7 +43,7 @@ export const generateStep = defineStep({
           )
         : [],
     };
-    if (report.budgetStop) throw new SiteloomError("ERR_BUDGET_EXCEEDED", report.budgetStop, { site: ctx.site.name });
+    if (report.stopped) throw new SiteloomError(report.stopped.code, report.stopped.message, { site: ctx.site.name });
     if (report.failed.length > 0) {
       throw new SiteloomError(
         "ERR_LLM_OUTPUT",

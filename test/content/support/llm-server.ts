@@ -31,6 +31,12 @@ export interface ScriptStep {
   delayMs?: number;
   /** Close the connection without answering. */
   hangUp?: boolean;
+  /** Send the status line, headers and half of the body, then reset the connection (a response cut off mid-way). */
+  truncateBody?: boolean;
+  /** Drop these fields from the generated object (a schema failure that names them: "title: missing"). */
+  omit?: string[];
+  /** Overwrite fields of the generated object (wrong types, a chosen title). */
+  set?: Record<string, unknown>;
   /** Token usage to report instead of the computed one. */
   usage?: { input: number; output: number };
 }
@@ -57,6 +63,8 @@ export interface LlmServer {
   requests: RecordedRequest[];
   /** Queues answers for the next requests, in order. */
   script(...steps: ScriptStep[]): void;
+  /** Forgets the scripted answers not used yet and the recorded requests (one server per test file). */
+  reset(): void;
   latencyMs: number;
   close(): Promise<void>;
 }
@@ -106,19 +114,28 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       );
       return;
     }
-    const value = step.wrongShape
+    const value: Record<string, unknown> = step.wrongShape
       ? { unexpected: true }
-      : kind === "article"
-        ? _article(prompt, step.words)
-        : _outline(prompt);
+      : { ...(kind === "article" ? _article(prompt, step.words) : _outline(prompt)), ...step.set };
+    for (const field of step.omit ?? []) delete value[field];
     let text = JSON.stringify(value);
     if (step.malformed) text = `Sure! Here is the article: ${text.slice(0, 40)}`;
     if (step.cutOff) text = text.slice(0, Math.floor(text.length / 2));
     const usage = step.usage ?? { input: Math.ceil(prompt.length / 4), output: Math.ceil(text.length / 4) };
     counter++;
-    res.writeHead(200, { "content-type": "application/json", ...step.headers });
+    const end = (json: string) => {
+      if (!step.truncateBody) return void res.end(json);
+      // the full length is announced, half is sent, then the socket is reset: the client sees a premature close
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(json),
+        ...step.headers,
+      });
+      res.write(json.slice(0, Math.floor(json.length / 2)), () => res.socket?.resetAndDestroy());
+    };
+    if (!step.truncateBody) res.writeHead(200, { "content-type": "application/json", ...step.headers });
     if (dialect === "openai") {
-      res.end(
+      end(
         JSON.stringify({
           id: `chatcmpl-${counter}`,
           object: "chat.completion",
@@ -140,7 +157,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       via === "tool" && !step.malformed && !step.cutOff
         ? [{ type: "tool_use", id: `toolu_${counter}`, name: "json", input: value }]
         : [{ type: "text", text }];
-    res.end(
+    end(
       JSON.stringify({
         id: `msg_${counter}`,
         type: "message",
@@ -161,6 +178,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     requests,
     script(...steps) {
       queue.push(...steps);
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
     },
     get latencyMs() {
       return state.latencyMs;
