@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SiteloomError } from "../../errors.ts";
 import { registerSecretValue } from "../../secret.ts";
-import { ensurePrivateDir, removeStaleTemps, withFileLock, writeFileAtomic } from "../fs-util.ts";
+import { ensurePrivateDir, lostLockError, removeStaleTemps, withFileLock, writeFileAtomic } from "../fs-util.ts";
 import type { LoadedIdentity } from "../identity.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
@@ -83,7 +83,8 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     return payload;
   }
 
-  async function write(payload: StorePayload, created: boolean): Promise<void> {
+  /** Encrypts and replaces the file; `beforeCommit` runs after the (slow) encryption, right before the rename. */
+  async function write(payload: StorePayload, created: boolean, beforeCommit?: () => Promise<void>): Promise<void> {
     const { Encrypter } = await _age();
     const encrypter = new Encrypter();
     if (options.passphrase) {
@@ -112,6 +113,7 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     }
     const bytes = await encrypter.encrypt(JSON.stringify(payload));
     await ensurePrivateDir(dirname(path));
+    await beforeCommit?.();
     await removeStaleTemps(path);
     await writeFileAtomic(path, bytes, 0o600);
     cache = undefined;
@@ -122,12 +124,18 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     await ensurePrivateDir(dirname(path));
     return withFileLock(
       path,
-      async () => {
+      async (lock) => {
         cache = undefined;
+        const stamp = await _stamp(path);
         const existing = await read();
         const payload = existing ?? _empty(options.env);
         const result = fn(payload);
-        await write(payload, existing === undefined);
+        // the version read under the lock must still be the file's: a stalled holder whose lock was taken over
+        // would otherwise replace a newer store with its older one plus its change (a lost update)
+        await write(payload, existing === undefined, async () => {
+          lock.assertHeld();
+          if ((await _stamp(path)) !== stamp) throw lostLockError(path, options.lockStaleMs ?? 10_000);
+        });
         return result;
       },
       options.lockStaleMs,
@@ -269,6 +277,16 @@ export async function decryptStore(
 }
 
 // --- internal ---
+
+/** Identity of the file's current version: any replacement (atomic rename) changes the inode. */
+async function _stamp(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+  } catch {
+    return "absent";
+  }
+}
 
 function _empty(env: string): StorePayload {
   return { format: FORMAT, env, recipients: [], secrets: {} };
