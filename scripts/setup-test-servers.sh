@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real servers the transfer tests start on loopback: vsftpd (FTP + explicit FTPS), OpenSSH's sshd
-# (SFTP), openssl (certificates, password hashes) and pure-ftpd. pure-ftpd conflicts with vsftpd as a Debian package
+# (SFTP), openssl (certificates, password hashes), pure-ftpd and ProFTPD. pure-ftpd conflicts with vsftpd as a Debian package
 # (both provide ftp-server), so it is unpacked with `apt-get download` + `dpkg-deb -x` into a private folder instead.
 # Idempotent: reruns only check. Runs as root on a fresh Debian machine (CI).
 set -euo pipefail
 
 PURE_DIR="${SITELOOM_PURE_FTPD_DIR:-/opt/siteloom-test-servers/pure-ftpd}"
+PROFTPD_DIR="${SITELOOM_PROFTPD_DIR:-/opt/siteloom-test-servers/proftpd}"
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
@@ -39,4 +40,22 @@ if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ]; then
   fi
 fi
 
-echo "setup-test-servers: vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?'), sshd $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?'), pure-ftpd in $PURE_DIR"
+# ProFTPD (proftpd-core, and proftpd-mod-crypto for mod_tls) conflicts with vsftpd like pure-ftpd: unpacked too.
+if [ ! -x "$PROFTPD_DIR/usr/sbin/proftpd" ] || [ ! -f "$PROFTPD_DIR/usr/lib/proftpd/mod_tls.so" ]; then
+  echo "setup-test-servers: unpacking proftpd into $PROFTPD_DIR"
+  if [ "$updated" = "0" ]; then $SUDO apt-get update -qq; updated=1; fi
+  tmp="$(mktemp -d)"
+  chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download proftpd-core proftpd-mod-crypto >/dev/null)
+  $SUDO mkdir -p "$PROFTPD_DIR"
+  for deb in "$tmp"/*.deb; do $SUDO dpkg-deb -x "$deb" "$PROFTPD_DIR"; done
+  rm -rf "$tmp"
+fi
+# its runtime libraries are ordinary Debian packages without conflicts
+if ldd "$PROFTPD_DIR/usr/sbin/proftpd" "$PROFTPD_DIR/usr/lib/proftpd/mod_tls.so" | grep -q "not found"; then
+  if [ "$updated" = "0" ]; then $SUDO apt-get update -qq; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23 libssl3 libacl1 libcap2 >/dev/null
+fi
+
+echo "setup-test-servers: vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?'), sshd $(dpkg-query -W -f '${Version}' openssh-server 2>/dev/null || echo '?'), pure-ftpd in $PURE_DIR, proftpd in $PROFTPD_DIR"

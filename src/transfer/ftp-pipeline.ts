@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import { pipeline, type Readable, type Writable } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { type FTPContext, FTPError, type FTPResponse } from "basic-ftp";
+import { SiteloomError } from "../errors.ts";
 
 /** A reply, or the error reply (4xx/5xx) of one pipelined command. */
 export type PipelinedReply = FTPResponse | FTPError;
@@ -122,6 +123,11 @@ function transfer(
   let refused: FTPError | undefined;
   let moved = false;
   let settled = false;
+  // Commands written; the reply to the transfer command known (preliminary 1xx or final).
+  let sent = false;
+  let answered = false;
+  // A data connection error that came before the server's answer to the transfer command (see `dataFailed`).
+  let early: Error | undefined;
   return new Promise<PipelinedReply[]>((resolve, reject) => {
     const stopData = () => {
       data.destroy();
@@ -142,9 +148,19 @@ function transfer(
       stopData();
       resolve(replies);
     };
+    /**
+     * The data connection broke. A server refusing the command may reset the data connection it had already
+     * accepted (ProFTPD answers a RETR of a missing file with 550 and a reset), and the reset can arrive before the
+     * 550: until the answer is known, the error waits for it. A refusal explains it; anything else makes it a failure.
+     */
+    const dataFailed = (error: Error) => {
+      if (settled || refused) return;
+      if (!sent || answered) fail(error);
+      else early ??= error;
+    };
     raw.setNoDelay(true);
     raw.setTimeout(ftp.timeout, () => fail(new Error(`Timeout (data connection to ${host}:${options.port})`)));
-    raw.on("error", (error) => fail(new Error(`Can't open data connection in passive mode: ${error.message}`)));
+    raw.on("error", (error) => dataFailed(new Error(`Can't open data connection in passive mode: ${error.message}`)));
     raw.connect({ port: options.port, host, family: ftp.ipFamily }, () => {
       // The commands go out once the data connection is up (it waits in the server's backlog), not before: a server
       // that got STOR first sits in accept() with the file open and locked (vsftpd lock_upload_files) until its
@@ -152,6 +168,7 @@ function transfer(
       // It costs no round trip: the server accepts at once, and the data is sent alongside.
       for (const line of commands) ftp.log(`> ${line}`);
       ftp.socket.write(commands.map((line) => `${line}\r\n`).join(""), ftp.encoding);
+      sent = true;
       if (!(ftp.socket && "encrypted" in ftp.socket)) {
         move();
         return;
@@ -165,7 +182,7 @@ function transfer(
       tls.on("session", (session) => {
         ftp.tlsSessionStore = session;
       });
-      tls.on("error", (error) => fail(error));
+      tls.on("error", (error) => dataFailed(error));
       data = tls;
       tls.once("secureConnect", () => {
         try {
@@ -183,7 +200,10 @@ function transfer(
       const flow = streams(data);
       const done = (error?: Error | null) => {
         if (refused) return;
-        if (error) fail(error);
+        // our own refusal (a download over its announced size) fails at once; the connection's errors wait for
+        // the server's answer like any other data connection error
+        if (error instanceof SiteloomError) fail(error);
+        else if (error) dataFailed(error);
         else {
           moved = true;
           ftp.socket.setTimeout(ftp.timeout);
@@ -201,13 +221,23 @@ function transfer(
           fail(response);
           return;
         }
-        if (!(response instanceof FTPError) && response.code < 200) return; // 150/125: the data is on its way
+        const mine = replies.length === own;
+        if (mine) answered = true;
+        if (!(response instanceof FTPError) && response.code < 200) {
+          // 150/125: the data is on its way, so a data connection error before it is a real one
+          if (mine && early) fail(early);
+          return;
+        }
         replies.push(response);
-        if (replies.length === own + 1) {
+        if (mine) {
           if (response instanceof FTPError) {
             // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
             refused = response;
             stopData();
+          } else if (early) {
+            task.reject(early);
+            fail(early);
+            return;
           } else if (response.code >= 300) {
             task.reject(new Error("unexpected reply"));
             fail(new Error(`unexpected reply to ${verb}: ${response.message.trim()}`));

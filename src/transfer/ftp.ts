@@ -442,7 +442,15 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
               await client.uploadFrom(client.ftp.hasTLS ? await _delayEmptyEnd(source) : source, target);
               return;
             }
-            await _resume(client, source, target, startAt, path);
+            await _resume(client, target, startAt, path);
+            // APPE through the same data path as every other transfer (a refusal that resets the data connection
+            // reads as the refusal, ProFTPD without AllowStoreRestart)
+            const [reply] = await storeTo(client.ftp, source, `APPE ${target}`, {
+              port: await passive(),
+              ...(typeof source === "string" ? { localStart: startAt } : {}),
+              ...(checkData ? { checkData } : {}),
+            });
+            okReply(reply, "APPE");
           },
           label,
         ),
@@ -727,13 +735,8 @@ function _pinDataConnections(client: Client, checkData: (socket: TLSSocket) => v
   });
 }
 
-async function _resume(
-  client: Client,
-  source: string | Readable,
-  target: string,
-  startAt: number,
-  path: string,
-): Promise<void> {
+/** Checks that the server holds exactly the first `startAt` bytes of an upload to resume. */
+async function _resume(client: Client, target: string, startAt: number, path: string): Promise<void> {
   const size = await client.size(target).catch(() => -1);
   if (size !== startAt) {
     throw new SiteloomError(
@@ -741,8 +744,8 @@ async function _resume(
       `cannot resume the upload of "${printablePath(path)}" at byte ${startAt}: the server holds ${size < 0 ? "no such file" : `${size} bytes`}; upload it again from the start`,
     );
   }
-  // APPE after checking the size, rather than REST+STOR: servers disagree on whether STOR after REST truncates.
-  await client.appendFrom(source, target, typeof source === "string" ? { localStart: startAt } : {});
+  // the caller sends APPE after this check, rather than REST+STOR: servers disagree on whether STOR after REST
+  // truncates
 }
 
 /**

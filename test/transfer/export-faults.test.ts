@@ -9,11 +9,12 @@ import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
 
-describe("transfer: export and deploy faults against vsftpd", () => {
+// vsftpd (LIST) and ProFTPD (MLSD; resets a data connection it refuses a command for)
+describe.each(["vsftpd-ftp", "proftpd-ftp"] as const)("transfer: export and deploy faults against %s", (kind) => {
   let server: TestServer;
   let proxy: FaultProxy;
   beforeAll(async () => {
-    server = await startServer("vsftpd-ftp");
+    server = await startServer(kind);
     proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
   });
   afterAll(async () => {

@@ -22,6 +22,8 @@ const SERVERS: ServerRow[] = [
   { name: "vsftpd explicit ftps", kind: "vsftpd-ftps" },
   { name: "pure-ftpd ftp (MLSD)", kind: "pure-ftpd-ftp" },
   { name: "pure-ftpd explicit ftps (MLSD)", kind: "pure-ftpd-ftps", large: true },
+  { name: "proftpd ftp (MLSD)", kind: "proftpd-ftp", hidesOutsideLinks: true },
+  { name: "proftpd explicit ftps (mod_tls)", kind: "proftpd-ftps", large: true, hidesOutsideLinks: true },
   { name: "openssh sftp (password)", kind: "sftp", large: true },
   {
     name: "openssh sftp (key file)",
@@ -35,7 +37,11 @@ const SERVERS: ServerRow[] = [
 
 for (const row of SERVERS) {
   // network backends report refused listing entries through onUnsafe
-  testRemoteFS(row.name, () => _startServerTarget(row), { large: row.large === true, reportsUnsafe: true });
+  testRemoteFS(row.name, () => _startServerTarget(row), {
+    large: row.large === true,
+    reportsUnsafe: true,
+    hidesOutsideLinks: row.hidesOutsideLinks === true,
+  });
 }
 
 testRemoteFS(

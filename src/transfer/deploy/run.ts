@@ -622,7 +622,11 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
       await fs.put(local, tmp, file.path, verify === "size" ? { expectedSize: file.size } : {});
       return;
     }
-    await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp));
+    await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp)).catch((error: unknown) => {
+      // a server that refuses to append (ProFTPD without AllowStoreRestart): the retry sends the whole file
+      if (startAt > 0 && !isConnectionError(error)) tryResume = false;
+      throw error;
+    });
     if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
     if (verify !== "none") {
       const st = await fs.stat(tmp);

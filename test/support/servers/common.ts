@@ -9,6 +9,7 @@ const run = promisify(execFile);
 
 /** Where `scripts/setup-test-servers.sh` unpacks pure-ftpd. */
 export const PURE_FTPD_DIR = process.env.SITELOOM_PURE_FTPD_DIR ?? "/opt/siteloom-test-servers/pure-ftpd";
+export const PROFTPD_DIR = process.env.SITELOOM_PROFTPD_DIR ?? "/opt/siteloom-test-servers/proftpd";
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; there is a small window before the server binds it). */
 export async function freePort(): Promise<number> {

@@ -20,7 +20,7 @@
  *   await server.stop()    // in afterAll: kills the server, deletes its user and every file under rootDir
  *
  * Kinds: "vsftpd-ftp", "vsftpd-ftps" (explicit TLS), "vsftpd-ftps-implicit" (TLS from the first byte), "pure-ftpd-ftp", "pure-ftpd-ftps" (explicit TLS, MLSD),
- * "sftp" (OpenSSH sshd + internal-sftp). Servers are independent: start one per test file.
+ * "proftpd-ftp", "proftpd-ftps" (explicit TLS, mod_tls, MLSD), "sftp" (OpenSSH sshd + internal-sftp). Servers are independent: start one per test file.
  * Files written into rootDir by the test (as root) should be chowned to the server user with `server.own(path)` when
  * the server must be able to modify them.
  */
@@ -38,6 +38,8 @@ export const SERVER_KINDS = [
   "vsftpd-ftps-implicit",
   "pure-ftpd-ftp",
   "pure-ftpd-ftps",
+  "proftpd-ftp",
+  "proftpd-ftps",
   "sftp",
 ] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -144,6 +146,11 @@ async function _startRaw(kind: ServerKind): Promise<RawServer> {
     case "pure-ftpd-ftps": {
       const { startPureFtpd } = await import("./pure-ftpd.ts");
       return startPureFtpd({ tls: kind === "pure-ftpd-ftps" });
+    }
+    case "proftpd-ftp":
+    case "proftpd-ftps": {
+      const { startProftpd } = await import("./proftpd.ts");
+      return startProftpd({ tls: kind === "proftpd-ftps" });
     }
     case "sftp": {
       const { startSshd } = await import("./sshd.ts");
