@@ -27,6 +27,17 @@ export interface GuardedField {
   guard: Guard;
 }
 
+/**
+ * A credential field: a string that should be a reference (`${ENV}`, `secret://scope/NAME`). Marked in the schema
+ * registry so `config show` masks it wherever it is, and new credential fields are masked without a list to update.
+ * `globalNames` are the conventional `secret://global/NAME` names it may read.
+ */
+export const credential = (globalNames: RegExp) =>
+  z
+    .string()
+    .min(1)
+    .meta({ [CREDENTIAL_META]: true, [GUARD_META]: "credential", [GLOBAL_NAMES_META]: globalNames.source });
+
 type Def = { type: string; [key: string]: unknown };
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { CREDENTIAL_META, GLOBAL_NAMES_META, GUARD_META, type Guard } from "./schema-walk.ts";
+import { STORE_SCHEMAS } from "../secrets/backends/index.ts";
+import { credential, GUARD_META, type Guard } from "./schema-walk.ts";
 
 /**
  * The single source of truth for both configuration files. TypeScript types (`z.infer`), defaults, validation
@@ -10,16 +11,6 @@ import { CREDENTIAL_META, GLOBAL_NAMES_META, GUARD_META, type Guard } from "./sc
  */
 
 /**
- * A credential field: a string that should be a reference (`${ENV}`, `secret://scope/NAME`). Marked in the schema
- * registry so `config show` masks it wherever it is, and new credential fields are masked without a list to update.
- */
-const credential = (globalNames: RegExp) =>
-  z
-    .string()
-    .min(1)
-    .meta({ [CREDENTIAL_META]: true, [GUARD_META]: "credential", [GLOBAL_NAMES_META]: globalNames.source });
-
-/**
  * Marks a field with its guard (see GUARD_META in schema-walk.ts): below admin a `credential` or `destination`
  * field cannot be changed through the API, and a `store` field cannot be changed through the API at all. Every new
  * field that decides where a credential goes is marked here, and the rule follows it without another list.
@@ -28,41 +19,8 @@ const guarded = <T extends z.ZodType>(guard: Guard, schema: T): T => schema.meta
 
 export const DEFAULT_PROFILES = ["development", "staging", "production"] as const;
 
-export const FileStoreSchema = z
-  .strictObject({
-    type: z.literal("file"),
-    /** Store file; `{env}` is replaced by the environment name. */
-    path: z.string().default(".siteloom/secrets.{env}.age").describe("Encrypted store file; {env} → environment"),
-    /** age X25519 recipients (public keys) the store is encrypted to, besides the local identity. */
-    recipients: z.array(z.string()).default([]).describe("Extra age recipients (age1...) that can decrypt the store"),
-    /** Encrypt to a passphrase (scrypt) instead of X25519 identities. */
-    passphrase: z.boolean().default(false).describe("Encrypt with a passphrase instead of an X25519 identity"),
-    /** Identity file; default `$XDG_CONFIG_HOME/siteloom/<workspace-id>.<env>.key`. */
-    identityFile: z.string().optional().describe("Path of the age identity (private key) file"),
-  })
-  .describe("age-encrypted file store");
-
-export const EnvStoreSchema = z
-  .strictObject({
-    type: z.literal("env"),
-    prefix: z.string().default("SITELOOM_SECRET_").describe("Prefix of the variables read"),
-    secretsDir: z.string().default("/run/secrets").describe("Docker/Kubernetes secrets directory"),
-  })
-  .describe("Read-only store: environment variables, *_FILE variables and mounted secret files");
-
-export const VaultStoreSchema = z
-  .strictObject({
-    type: z.literal("vault"),
-    address: z.string().url().describe("Vault address, e.g. https://vault.example.com:8200"),
-    token: credential(/(^|_)VAULT_TOKEN$/)
-      .optional()
-      .describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
-    mount: z.string().default("secret").describe("KV v2 mount"),
-    prefix: z.string().default("siteloom").describe("Path prefix inside the mount"),
-  })
-  .describe("HashiCorp Vault KV v2");
-
-export const StoreSchema = z.discriminatedUnion("type", [FileStoreSchema, EnvStoreSchema, VaultStoreSchema]);
+/** One option per registered backend type (src/secrets/backends/index.ts): a new backend file adds its own. */
+export const StoreSchema = z.discriminatedUnion("type", STORE_SCHEMAS);
 
 export const SecretsSchema = z
   .strictObject({

@@ -9,7 +9,9 @@ export {
   type StorePayload,
 } from "./backends/file.ts";
 export { type GcpBackendOptions, gcpBackend } from "./backends/gcp.ts";
+export { BACKENDS, backendTypeList, findBackend } from "./backends/index.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
+export { type BackendContext, type BackendDefinition, defineBackend } from "./define.ts";
 export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
 export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
 export {

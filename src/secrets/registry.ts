@@ -1,12 +1,9 @@
-import { resolve } from "node:path";
 import type { StoreConfig, WorkspaceConfig } from "../config/index.ts";
-import { EnvStoreSchema, FileStoreSchema, referenceUse, resolveValue } from "../config/index.ts";
+import { referenceUse, resolveValue, StoreSchema } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { currentActor } from "../events.ts";
-import { envBackend } from "./backends/env.ts";
-import { createFileBackend, type FileBackend } from "./backends/file.ts";
-import { vaultBackend } from "./backends/vault.ts";
-import { defaultIdentityPath, loadIdentity } from "./identity.ts";
+import type { FileBackend } from "./backends/file.ts";
+import { backendTypeList, findBackend } from "./backends/index.ts";
 import { createSecretStore, type SecretStore } from "./store.ts";
 import type { SecretBackend } from "./types.ts";
 
@@ -51,8 +48,8 @@ export function defaultStoreName(
 export function storeConfig(workspace: SecretsWorkspace, name: string): StoreConfig {
   const configured = workspace.config.secrets.stores[name];
   if (configured) return configured;
-  if (name === "file") return FileStoreSchema.parse({ type: "file" });
-  if (name === "env") return EnvStoreSchema.parse({ type: "env" });
+  if (name === "file") return StoreSchema.parse({ type: "file" });
+  if (name === "env") return StoreSchema.parse({ type: "env" });
   throw new SiteloomError(
     "ERR_CONFIG_INVALID",
     `no secret store named "${name}"; configured stores: ${storeNames(workspace).join(", ")} (add one under secrets.stores in siteloom.yaml)`,
@@ -68,85 +65,37 @@ export function openSecretStore(workspace: SecretsWorkspace, options: OpenStoreO
   return createSecretStore(backend, { name, env, actor: currentActor(vars) });
 }
 
-/** Builds the backend of a named store. */
+/** Builds the backend of a named store through the backend registry (src/secrets/backends/index.ts). */
 export function createBackend(
   workspace: SecretsWorkspace,
   name: string,
   options: OpenStoreOptions & { vars: Record<string, string | undefined>; env: string },
 ): SecretBackend {
   const config = storeConfig(workspace, name);
-  const { vars, env } = options;
-  switch (config.type) {
-    case "file":
-      return createFileBackend({
-        path: resolve(workspace.root, config.path.replaceAll("{env}", env)),
-        env,
-        historySize: workspace.config.secrets.historySize,
-        recipients: config.recipients,
-        identity: _memo(() => loadIdentity({ root: workspace.root, env, identityFile: config.identityFile, vars })),
-        identityHint: defaultIdentityPath({ root: workspace.root, env, identityFile: config.identityFile, vars }),
-        ...(config.passphrase
-          ? {
-              passphrase: _memo(async () => {
-                if (vars.SITELOOM_AGE_PASSPHRASE) return vars.SITELOOM_AGE_PASSPHRASE;
-                if (options.askPassphrase) return options.askPassphrase(`Passphrase for the ${env} secret store: `);
-                throw new SiteloomError(
-                  "ERR_SECRET_LOCKED",
-                  `the ${env} store "${name}" is encrypted with a passphrase: set SITELOOM_AGE_PASSPHRASE or run on a terminal to be asked`,
-                );
-              }),
-            }
-          : {}),
-        ...(options.scryptWorkFactor ? { scryptWorkFactor: options.scryptWorkFactor } : {}),
-      });
-    case "env":
-      return envBackend({ prefix: config.prefix, env: vars, secretsDir: resolve(workspace.root, config.secretsDir) });
-    case "vault": {
-      const tokenRef = config.token;
-      return vaultBackend({
-        address: config.address,
-        mount: config.mount,
-        prefix: config.prefix,
-        env,
-        token: _memo(async () => {
-          if (tokenRef)
-            return (
-              await resolveValue(tokenRef, {
-                env: vars,
-                origin: `secrets.stores.${name}.token`,
-                use: referenceUse(workspace.config, { field: `secrets.stores.${name}.token` }),
-              })
-            ).reveal();
-          if (vars.VAULT_TOKEN) return vars.VAULT_TOKEN;
-          throw new SiteloomError(
-            "ERR_SECRET_LOCKED",
-            `no Vault token for store "${name}": set VAULT_TOKEN, or token: \${VAULT_TOKEN} on the store`,
-          );
-        }),
-      });
-    }
-    default:
-      throw new SiteloomError(
-        "ERR_NOT_IMPLEMENTED",
-        `store "${name}" has a type this version of siteloom does not support; use a file, env or vault store`,
-      );
+  const definition = findBackend(config.type);
+  if (!definition) {
+    throw new SiteloomError(
+      "ERR_NOT_IMPLEMENTED",
+      `store "${name}" has type "${config.type}", which this version of siteloom does not know; use ${backendTypeList()}`,
+    );
   }
+  const { vars, env } = options;
+  return definition.create(config, {
+    store: name,
+    env,
+    root: workspace.root,
+    vars,
+    historySize: workspace.config.secrets.historySize,
+    resolveCredential: async (value, origin) =>
+      (
+        await resolveValue(value, { env: vars, origin, use: referenceUse(workspace.config, { field: origin }) })
+      ).reveal(),
+    askPassphrase: options.askPassphrase,
+    scryptWorkFactor: options.scryptWorkFactor,
+  });
 }
 
 /** True when the backend is the age file store (recipients, init, export use its extra operations). */
 export function isFileBackend(backend: SecretBackend): backend is FileBackend {
   return backend.type === "file";
-}
-
-// --- internal ---
-
-function _memo<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => {
-    p ??= fn().catch((error) => {
-      p = undefined;
-      throw error;
-    });
-    return p;
-  };
 }

@@ -1,6 +1,8 @@
 import type * as Sdk from "@aws-sdk/client-secrets-manager";
+import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { type CloudAction, credentialsError, deniedError, importOptional, safeCause, serviceError } from "../cloud.ts";
+import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
 
 export const AWS_SDK = "@aws-sdk/client-secrets-manager";
@@ -277,6 +279,33 @@ export const awsBackend: BackendFactory<AwsBackendOptions> = (options) => {
     },
   } satisfies SecretBackend;
 };
+
+/** AWS Secrets Manager. */
+export const awsStore = defineBackend({
+  type: "aws",
+  summary: "AWS Secrets Manager (standard credential chain: env, profile, web identity, container, instance)",
+  writable: true,
+  packages: [{ name: AWS_SDK, version: AWS_SDK_VERSION }],
+  schema: z
+    .strictObject({
+      type: z.literal("aws"),
+      region: z.string().optional().describe("AWS region (default: AWS_REGION or the profile's)"),
+      endpoint: z.string().url().optional().describe("Service endpoint (VPC or FIPS endpoint)"),
+      kmsKeyId: z.string().optional().describe("KMS key for new secrets (default: aws/secretsmanager)"),
+      prefix: z.string().default("siteloom").describe("Secret names are <prefix>/<env>/<scope>/<NAME>"),
+      profile: z.string().optional().describe("Shared-config profile (default: AWS_PROFILE)"),
+      recoveryWindowDays: z
+        .number()
+        .int()
+        .min(7)
+        .max(30)
+        .optional()
+        .describe("Keep deleted secrets restorable this many days (default: delete at once)"),
+      maxAttempts: z.number().int().min(1).max(20).default(5).describe("Attempts per request (throttling included)"),
+    })
+    .describe("AWS Secrets Manager"),
+  create: (config, ctx) => awsBackend({ ...config, env: ctx.env }),
+});
 
 // --- internal ---
 

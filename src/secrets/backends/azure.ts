@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import type * as Sdk from "@azure/keyvault-secrets";
+import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import {
   type CloudAction,
@@ -13,6 +15,7 @@ import {
   safeCause,
   serviceError,
 } from "../cloud.ts";
+import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
 
 export const AZURE_SDK = "@azure/keyvault-secrets";
@@ -237,6 +240,36 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
     },
   } satisfies SecretBackend & { lastDeleteNote(): string };
 };
+
+/** Azure Key Vault. */
+export const azureStore = defineBackend({
+  type: "azure",
+  summary: "Azure Key Vault (DefaultAzureCredential: environment, workload or managed identity, Azure CLI)",
+  writable: true,
+  packages: [
+    { name: AZURE_SDK, version: AZURE_SDK_VERSION },
+    { name: AZURE_IDENTITY, version: AZURE_IDENTITY_VERSION },
+  ],
+  schema: z
+    .strictObject({
+      type: z.literal("azure"),
+      vaultUrl: z.string().url().describe("Vault URL, e.g. https://my-vault.vault.azure.net"),
+      prefix: z.string().default("siteloom").describe("Secret names are <prefix>--<env>--<scope>--<NAME>"),
+      purge: z.boolean().default(true).describe("Purge after delete when the vault allows it (no purge protection)"),
+      caFile: z.string().optional().describe("Extra CA certificate to trust for the vault (private endpoints)"),
+      verifyChallengeResource: z
+        .boolean()
+        .default(true)
+        .describe("Check that the vault's auth challenge names the vault's own domain"),
+    })
+    .describe("Azure Key Vault"),
+  create: (config, ctx) =>
+    azureBackend({
+      ...config,
+      env: ctx.env,
+      caFile: config.caFile ? resolve(ctx.root, config.caFile) : undefined,
+    }),
+});
 
 // --- internal ---
 

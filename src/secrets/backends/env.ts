@@ -1,7 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../../config/index.ts";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../../config/references.ts";
 import { SiteloomError } from "../../errors.ts";
+import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo } from "../types.ts";
 
 export interface EnvBackendOptions {
@@ -108,6 +110,24 @@ export const envBackend: BackendFactory<EnvBackendOptions> = (options) => {
 export function envVarName(prefix: string, scope: string, name: string): string {
   return `${prefix}${scope.toUpperCase().replace(/-/g, "_")}__${name}`;
 }
+
+export const EnvStoreSchema = z
+  .strictObject({
+    type: z.literal("env"),
+    prefix: z.string().default("SITELOOM_SECRET_").describe("Prefix of the variables read"),
+    secretsDir: z.string().default("/run/secrets").describe("Docker/Kubernetes secrets directory"),
+  })
+  .describe("Read-only store: environment variables, *_FILE variables and mounted secret files");
+
+/** Read-only: environment variables, `*_FILE` variables and mounted secret files (containers, CI). */
+export const envStore = defineBackend({
+  type: "env",
+  summary: "read-only: SITELOOM_SECRET_* variables, *_FILE variables and mounted secret files",
+  writable: false,
+  schema: EnvStoreSchema,
+  create: (config, ctx) =>
+    envBackend({ prefix: config.prefix, env: ctx.vars, secretsDir: resolve(ctx.root, config.secretsDir) }),
+});
 
 // --- internal ---
 

@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import type * as Sdk from "@google-cloud/secret-manager";
+import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import {
   type CloudAction,
@@ -13,6 +15,7 @@ import {
   serviceError,
   withRetry,
 } from "../cloud.ts";
+import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
 
 export const GCP_SDK = "@google-cloud/secret-manager";
@@ -261,6 +264,44 @@ export const gcpBackend: BackendFactory<GcpBackendOptions> = (options) => {
     },
   } satisfies SecretBackend;
 };
+
+/** Google Secret Manager. */
+export const gcpStore = defineBackend({
+  type: "gcp",
+  summary: "Google Secret Manager (Application Default Credentials)",
+  writable: true,
+  packages: [{ name: GCP_SDK, version: GCP_SDK_VERSION }],
+  schema: z
+    .strictObject({
+      type: z.literal("gcp"),
+      project: z.string().min(1).describe("Project id (or number) holding the secrets"),
+      prefix: z.string().default("siteloom").describe("Secret ids are <prefix>--<env>--<scope>--<NAME>"),
+      replication: z
+        .union([z.literal("automatic"), z.array(z.string()).min(1)])
+        .default("automatic")
+        .describe('"automatic", or the locations of user-managed replicas'),
+      keyFile: z.string().optional().describe("Service-account key file (default: Application Default Credentials)"),
+      endpoint: z.string().url().optional().describe("API endpoint (private or regional endpoint)"),
+    })
+    .describe("Google Secret Manager"),
+  create(config, ctx) {
+    const endpoint = config.endpoint ? new URL(config.endpoint) : undefined;
+    return gcpBackend({
+      env: ctx.env,
+      project: config.project,
+      prefix: config.prefix,
+      replication: config.replication,
+      keyFilename: config.keyFile ? resolve(ctx.root, config.keyFile) : undefined,
+      ...(endpoint
+        ? {
+            apiEndpoint: endpoint.hostname,
+            port: Number(endpoint.port || (endpoint.protocol === "http:" ? 80 : 443)),
+            protocol: endpoint.protocol === "http:" ? "http" : "https",
+          }
+        : {}),
+    });
+  },
+});
 
 // --- internal ---
 

@@ -1,4 +1,7 @@
+import { z } from "zod";
+import { credential } from "../../config/schema-walk.ts";
 import { SiteloomError } from "../../errors.ts";
+import { defineBackend, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
 export interface VaultBackendOptions {
@@ -209,6 +212,42 @@ export const vaultBackend: BackendFactory<VaultBackendOptions> = (options) => {
     },
   } satisfies SecretBackend;
 };
+
+export const VaultStoreSchema = z
+  .strictObject({
+    type: z.literal("vault"),
+    address: z.string().url().describe("Vault address, e.g. https://vault.example.com:8200"),
+    token: credential(/(^|_)VAULT_TOKEN$/)
+      .optional()
+      .describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
+    mount: z.string().default("secret").describe("KV v2 mount"),
+    prefix: z.string().default("siteloom").describe("Path prefix inside the mount"),
+  })
+  .describe("HashiCorp Vault KV v2");
+
+/** HashiCorp Vault KV v2 over its HTTP API. */
+export const vaultStore = defineBackend({
+  type: "vault",
+  summary: "HashiCorp Vault KV v2 (token from the store's token reference or VAULT_TOKEN)",
+  writable: true,
+  schema: VaultStoreSchema,
+  create(config, ctx) {
+    return vaultBackend({
+      address: config.address,
+      mount: config.mount,
+      prefix: config.prefix,
+      env: ctx.env,
+      token: memoize(async () => {
+        if (config.token) return ctx.resolveCredential(config.token, `secrets.stores.${ctx.store}.token`);
+        if (ctx.vars.VAULT_TOKEN) return ctx.vars.VAULT_TOKEN;
+        throw new SiteloomError(
+          "ERR_SECRET_LOCKED",
+          `no Vault token for store "${ctx.store}": set VAULT_TOKEN, or token: \${VAULT_TOKEN} on the store`,
+        );
+      }),
+    });
+  },
+});
 
 // --- internal ---
 

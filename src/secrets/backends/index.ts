@@ -1,0 +1,34 @@
+import type { BackendDefinition } from "../define.ts";
+import { awsStore } from "./aws.ts";
+import { azureStore } from "./azure.ts";
+import { envStore } from "./env.ts";
+import { fileStore } from "./file.ts";
+import { gcpStore } from "./gcp.ts";
+import { vaultStore } from "./vault.ts";
+
+/**
+ * Every backend type, in the order the docs and `secrets backend` show them. A backend is one file that exports
+ * its definition (schema, summary, factory); it is listed here once, and the config schema, the error messages,
+ * `secrets backend` and the docs all read this list. SDKs are imported by each backend on first use.
+ */
+const ALL = [fileStore, envStore, vaultStore, awsStore, gcpStore, azureStore] as const;
+
+export const BACKENDS: readonly BackendDefinition[] = ALL as unknown as readonly BackendDefinition[];
+
+/** The option schema of each type, for `secrets.stores.<name>` (a discriminated union on `type`). */
+export const STORE_SCHEMAS = ALL.map((b) => b.schema) as unknown as SchemasOf<typeof ALL>;
+
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [K in keyof T]: T[K] extends { schema: infer S } ? S : never;
+};
+
+/** The definition of a backend type; undefined when no backend has that name. */
+export function findBackend(type: string): BackendDefinition | undefined {
+  return BACKENDS.find((b) => b.type === type);
+}
+
+/** "file, env, vault, aws, gcp or azure": for messages. */
+export function backendTypeList(): string {
+  const types = BACKENDS.map((b) => b.type);
+  return `${types.slice(0, -1).join(", ")} or ${types.at(-1)}`;
+}
