@@ -1,5 +1,6 @@
 import { SiteloomError } from "../errors.ts";
 import { Secret } from "../secret.ts";
+import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "./patterns.ts";
 import { SiteConfigSchema, type WorkspaceConfig } from "./schema.ts";
 import { globalNamesAt } from "./schema-walk.ts";
 
@@ -29,8 +30,8 @@ export interface SecretResolver {
 }
 
 export const SECRET_SCHEME = "secret://";
-export const SCOPE_PATTERN = /^(global|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/;
-export const SECRET_NAME_PATTERN = /^[A-Z0-9_]+$/;
+export { SCOPE_PATTERN, SECRET_NAME_PATTERN };
+
 const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\}$/s;
 
 /** True when the string is written as a reference of either kind. */
