@@ -17,7 +17,11 @@ async function exportFrom(options: HostileFtpOptions, exportConfig: Record<strin
   const server = await startHostileFtp(options);
   try {
     const ws = await useTempDir("siteloom-hostile-");
-    await writeFile(join(ws, "siteloom.yaml"), "environment: staging\n");
+    // the remote password is a ${VAR} reference: the workspace declares the variables it may read
+    await writeFile(
+      join(ws, "siteloom.yaml"),
+      `environment: staging\nenv: ${JSON.stringify(Object.keys(server.env))}\n`,
+    );
     const site = join(ws, "sites/demo");
     await mkdir(site, { recursive: true });
     const yaml = {
