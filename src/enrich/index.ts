@@ -1,7 +1,9 @@
+export { type BrokenReference, type CheckReport, runCheck } from "./check.ts";
 export { decodePage, detectEncoding, encodeText, type PageEncoding, spliceBytes, type TextEdit } from "./encoding.ts";
 export { renderAtom, renderRss, xmlEscape } from "./feeds.ts";
 export { localizeUrls, type RenderMarkdownOptions, renderMarkdown } from "./markdown.ts";
 export { taxonomySlug } from "./model.ts";
+export { type Preview, startPreview } from "./preview.ts";
 export { mergeRobots } from "./robots.ts";
 export { runEnrich } from "./run.ts";
 export { buildJsonLd, GENERATED_MARKER } from "./seo.ts";

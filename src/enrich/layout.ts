@@ -171,7 +171,9 @@ export function findLayoutRegion(
     const wrapper =
       WRAPPERS.has(best.kid.tagName) &&
       (differing.length === 1 ||
-        (best.shared && (_isContentLike(best.kid) || bestText >= 0.5 * allText) && bestText > 0));
+        ((best.shared || _isContentLike(best.kid)) &&
+          (_isContentLike(best.kid) || bestText >= 0.5 * allText) &&
+          bestText > 0));
     if (!wrapper) break;
     // The content sits in `best`: what else differs here belongs to this page only (a masthead, a hero).
     for (const j of differing) {
@@ -265,8 +267,19 @@ const IGNORED = new Set(["script", "style", "link", "meta", "noscript", "templat
 const WRAPPERS = new Set(["div", "main", "section", "article", "td", "tr", "tbody", "table", "center", "font"]);
 const ACTIVE = /^(?:active|current|selected|is-active|current-menu-item|current_page_item)$/i;
 const CONTENT_HINT = /(?:^|[-_\s])(?:content|main|post|entry|article|page-content|body|text|primary)(?:$|[-_\s])/i;
-/** Elements whose presence makes a part chrome that is never removed whole (the site's navigation). */
-const LANDMARKS = ["nav"];
+/** A layout column or sidebar by its class (Bootstrap `col-md-3`, `sidebar`). */
+const COLUMN_CLASS = /(?:^|\s)(?:col(?:-[a-z]{2})?(?:-\d+)?|[\w-]*sidebar[\w-]*|aside)(?:\s|$)/i;
+/** Classes that mark a navigation in themes that do not use <nav>. */
+const NAV_CLASSES = new Set([
+  "navbar",
+  "nav",
+  "navigation",
+  "menu",
+  "site-nav",
+  "main-nav",
+  "topnav",
+  "main-navigation",
+]);
 
 function _elementChildren(el: HtmlElement): HtmlElement[] {
   return el.childNodes.filter((n): n is HtmlElement => "tagName" in n);
@@ -321,14 +334,20 @@ function _score(el: HtmlElement): number {
   if (el.tagName === "main" || getAttr(el, "role") === "main") s += 100;
   else if (el.tagName === "article") s += 60;
   else if (_isContentLike(el)) s += 40;
-  if (_hasLandmark(el)) s -= 30;
+  // The navigation itself is never where the article goes (a wrapper holding it may be).
+  if (_isNavLike(el)) s -= 1000;
   return s;
 }
 
+/** A navigation: <nav>, role="navigation", or a navbar/menu by its class (themes that use <div class="navbar">). */
+function _isNavLike(el: HtmlElement): boolean {
+  if (el.tagName === "nav" || getAttr(el, "role") === "navigation") return true;
+  return (getAttr(el, "class") ?? "").split(/\s+/).some((c) => NAV_CLASSES.has(c.toLowerCase()));
+}
+
 function _hasLandmark(el: HtmlElement): boolean {
-  for (const [d] of walkElements(el)) {
-    if (LANDMARKS.includes(d.tagName) || ["navigation", "banner"].includes(getAttr(d, "role") ?? "")) return true;
-  }
+  if (_isNavLike(el)) return true;
+  for (const [d] of walkElements(el)) if (_isNavLike(d)) return true;
   return false;
 }
 
@@ -348,11 +367,20 @@ function _leaveOut(
     return;
   }
   if (!_hasLandmark(el)) {
-    const range = outerRange(el);
-    if (range) removed.push({ selector: selectorOf(el), range, why: "differs from page to page, outside the content" });
+    // A column beside the content (a per-page table of contents) keeps its box, so the content column stays where
+    // the theme puts it; anything else goes whole.
+    const column = el.tagName === "aside" || COLUMN_CLASS.test(getAttr(el, "class") ?? "");
+    const range = column ? innerRange(el) : outerRange(el);
+    if (range) {
+      removed.push({
+        selector: selectorOf(el),
+        range,
+        why: column ? "a column of this page only: emptied" : "differs from page to page, outside the content",
+      });
+    }
     return;
   }
-  if (el.tagName === "nav" || getAttr(el, "role") === "navigation") {
+  if (_isNavLike(el)) {
     chrome.push(selectorOf(el));
     return;
   }

@@ -107,7 +107,10 @@ export function prepareTemplate(
   const { doc, region } = options;
   const content = region.content;
   const head = querySelector(doc, "head");
-  const headInsertAt = head ? endInsertionPoint(head) : undefined;
+  // A page whose <head> is implied (not written): the block goes before <body>, where the parser puts it in the head.
+  const headInsertAt =
+    (head ? endInsertionPoint(head) : undefined) ??
+    querySelector(doc, "body")?.sourceCodeLocation?.startTag?.startOffset;
   if (!head || headInsertAt === undefined) {
     throw new SiteloomError(
       "ERR_ENRICH",

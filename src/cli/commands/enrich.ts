@@ -68,4 +68,66 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
       for (const s of report.skipped) ctx.print(`  ${c.yellow("skipped")} ${s.path}: ${s.reason}`);
       for (const w of report.warnings) ctx.warn(w);
     });
+
+  program
+    .command("preview")
+    .description("Serve sites/<site>/output/ on 127.0.0.1 to look at it before deploying (Ctrl-C stops it)")
+    .argument("<site>", "site name (a folder under sites/)")
+    .option("--port <port>", "port on 127.0.0.1 (default: a free one)")
+    .action(async (siteName: string, opts: { port?: string }) => {
+      const workspace = await ctx.loadWorkspace();
+      const site = await workspace.site(siteName);
+      const { existsSync } = await import("node:fs");
+      if (!existsSync(site.paths.output)) {
+        const { SiteloomError } = await import("../../errors.ts");
+        throw new SiteloomError(
+          "ERR_ENRICH",
+          `preview: ${site.paths.output} does not exist; run \`siteloom enrich ${site.name}\` first`,
+          { site: site.name },
+        );
+      }
+      const { startPreview } = await import("../../enrich/index.ts");
+      const preview = await startPreview({ dir: site.paths.output, port: opts.port ? Number(opts.port) : 0 });
+      ctx.print(`${site.name}: serving ${site.paths.output} at ${preview.url} (Ctrl-C stops it)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void preview.close().then(resolve);
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+
+  program
+    .command("check")
+    .description(
+      "Crawl sites/<site>/output/ and report internal links, images, stylesheets and scripts that lead nowhere",
+    )
+    .argument("<site>", "site name (a folder under sites/)")
+    .action(async (siteName: string) => {
+      const workspace = await ctx.loadWorkspace();
+      const site = await workspace.site(siteName);
+      const { runCheck } = await import("../../enrich/index.ts");
+      const { SiteloomError } = await import("../../errors.ts");
+      const cfg = site.config;
+      const base = cfg.url ?? (cfg.domain ? `https://${cfg.domain}/` : "https://example.invalid/");
+      const report = await runCheck({
+        output: site.paths.output,
+        exportDir: site.paths.export,
+        baseUrl: base.endsWith("/") ? base : `${base}/`,
+      });
+      if (ctx.globals().json) ctx.printJson(report);
+      else {
+        ctx.print(
+          `${site.name}: ${report.pages} page(s), ${report.references} internal reference(s); ${report.introduced.length} broken by enrichment, ${report.alreadyBroken.length} already broken on the live site`,
+        );
+        for (const b of report.introduced) ctx.print(`  introduced ${b.page}: ${b.kind} ${b.url} → ${b.target}`);
+        for (const b of report.alreadyBroken) ctx.print(`  live site  ${b.page}: ${b.kind} ${b.url} → ${b.target}`);
+      }
+      if (report.introduced.length > 0) {
+        throw new SiteloomError(
+          "ERR_ENRICH",
+          `check: ${report.introduced.length} broken reference(s) introduced by enrichment in ${site.paths.output}`,
+          { site: site.name },
+        );
+      }
+    });
 };

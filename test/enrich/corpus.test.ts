@@ -1,0 +1,298 @@
+/// <reference lib="dom" />
+// Real-world sites made by real generators (Jekyll/minima, Pelican, MkDocs ×2, Hugo) and hand-written structures,
+// enriched with a dozen articles and judged in headless Chromium at 1280 and 390 px, by the Nu HTML checker, by
+// Lighthouse and by `runCheck`. Needs scripts/setup-site-generators.sh and scripts/setup-check-tools.sh.
+// One browser and one generation per run; screenshots go to test-output/enrich-corpus/.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodePage } from "../../src/enrich/encoding.ts";
+import { walkTree } from "../../src/enrich/files.ts";
+import { parseHtml, querySelectorAll, textContent } from "../../src/enrich/html.ts";
+import { type EnrichReport, type Preview, runCheck, runEnrich, startPreview } from "../../src/enrich/index.ts";
+import { type CorpusSite, generateCorpus } from "./corpus/generators.ts";
+import { createSite, makeArticle } from "./support.ts";
+
+const VNU = fileURLToPath(new URL("../../node_modules/vnu-jar/build/dist/vnu.jar", import.meta.url));
+const SHOTS = fileURLToPath(new URL("../../test-output/enrich-corpus/", import.meta.url));
+const CHROMIUM = process.env.CHROME_PATH ?? "/usr/bin/chromium";
+const ARTICLE = "blog/why-sourdough-needs-time/";
+const WIDTHS = [1280, 390];
+const LIGHTHOUSE_SITES = ["jekyll-minima", "mkdocs-readthedocs", "bootstrap-masthead"];
+const PARAGRAPH =
+  "Good bread starts with patience: a slow rise gives flavour and a better crumb, and the dough tells you when it is ready if you watch it closely.";
+
+interface Built {
+  site: CorpusSite;
+  report: EnrichReport;
+  output: string;
+  preview: Preview;
+  /** h1 texts of the site's own pages that are not the same on every page (a masthead's, a page's title). */
+  ownTitles: string[];
+}
+
+let root: string;
+let browser: Browser;
+let debugPort: number;
+const built: Built[] = [];
+const skipped: string[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "siteloom-corpus-"));
+  await mkdir(SHOTS, { recursive: true });
+  for (const site of await generateCorpus(join(root, "generated"))) {
+    if (site.missing) {
+      skipped.push(`${site.name}: ${site.missing} is not installed (scripts/setup-site-generators.sh)`);
+      continue;
+    }
+    const input = await createSite(join(root, "sites-root", site.name), {
+      from: site.dir,
+      name: site.name,
+      // The articles link only to the blog and to outside sites: these sites have no /about.html or /images/.
+      articles: Array.from({ length: 12 }, (_, i) =>
+        makeArticle(i, {
+          image: undefined,
+          bodyMarkdown: `${PARAGRAPH}\n\n## Details\n\n${PARAGRAPH} See [the guide](https://www.example.org/guide).\n`,
+        }),
+      ),
+    });
+    // Served on loopback from the folder runEnrich writes, and configured with that origin as its public URL.
+    const served = await startPreview({ dir: input.paths.output });
+    input.config.url = served.url;
+    const report = await runEnrich({ site: input });
+    built.push({ site, report, output: input.paths.output, preview: served, ownTitles: await _pageTitles(site.dir) });
+  }
+  debugPort = await _freePort();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--remote-debugging-port=${debugPort}`,
+    ],
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const b of built) await b.preview.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe("enrich: real-site corpus in Chromium", () => {
+  it("builds every corpus site", () => {
+    if (skipped.length > 0) console.warn(`corpus sites skipped:\n${skipped.join("\n")}`);
+    expect(built.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("article and listing pages have the site's chrome, one h1, the site's column, no overflow, no other page's masthead", async () => {
+    const problems: string[] = [];
+    const figures: string[] = [];
+    for (const b of built) {
+      const layoutPage = b.report.template;
+      for (const width of WIDTHS) {
+        const context = await browser.newContext({ viewport: { width, height: 900 } });
+        const page = await context.newPage();
+        const measure = async (path: string) => {
+          await page.goto(`${b.preview.url}${path}`, { waitUntil: "load" });
+          return page.evaluate(
+            ({ chrome, region }) => {
+              const text = (el: Element | null) => (el?.textContent ?? "").replace(/\s+/g, " ").trim();
+              const chromeTexts = chrome.map((sel: string) => {
+                try {
+                  return text(document.querySelector(sel.replace(/ /g, " ")));
+                } catch {
+                  return "";
+                }
+              });
+              const ourText = document.querySelector(".sl-article > p, .sl-posts");
+              let own: Element | null = null;
+              try {
+                const regionEl = document.querySelector(region);
+                own = regionEl?.matches("article")
+                  ? regionEl.querySelector("p")
+                  : (regionEl?.querySelector("p") ?? null);
+              } catch {
+                own = null;
+              }
+              const box = (el: Element | null) => {
+                const r = el?.getBoundingClientRect();
+                return r ? { left: Math.round(r.left), width: Math.round(r.width) } : null;
+              };
+              // Text outside what we generated (and outside the site's chrome is judged by the caller).
+              const rest = document.body.cloneNode(true) as HTMLElement;
+              for (const c of Array.from(rest.querySelectorAll(".sl-categories"))) c.previousElementSibling?.remove();
+              const ours =
+                ".sl-article, .sl-crumbs, .sl-posts, .sl-related, .sl-prevnext-nav, .sl-pager-nav, .sl-categories, .sl-feeds, h1";
+              for (const el of Array.from(rest.querySelectorAll(ours))) el.remove();
+              return {
+                outside: rest.textContent ?? "",
+                h1: document.querySelectorAll("h1").length,
+                overflow: document.documentElement.scrollWidth - window.innerWidth,
+                chromeTexts,
+                ours: box(ourText),
+                // h1 elements of the site's chrome (a site name set as h1): kept as the site has them.
+                chromeH1: chrome.reduce((n: number, sel: string) => {
+                  try {
+                    return n + (document.querySelector(sel)?.querySelectorAll("h1").length ?? 0);
+                  } catch {
+                    return n;
+                  }
+                }, 0),
+                own: box(own),
+              };
+            },
+            { chrome: b.report.layout.article.chrome, region: b.report.layout.article.region },
+          );
+        };
+        const own = await measure(layoutPage.replace(/index\.html$/, ""));
+        for (const [label, path] of [
+          ["article", ARTICLE],
+          ["listing", "blog/"],
+        ] as const) {
+          const m = await measure(path);
+          const where = `${b.site.name} ${label} @${width}`;
+          await page.screenshot({ path: join(SHOTS, `${b.site.name}-${label}-${width}.png`), fullPage: true });
+          if (m.h1 - m.chromeH1 !== 1) problems.push(`${where}: ${m.h1} h1 elements (${m.chromeH1} in the chrome)`);
+          if (m.overflow > 1) problems.push(`${where}: overflows by ${m.overflow}px`);
+          m.chromeTexts.forEach((t, i) => {
+            if (t !== own.chromeTexts[i])
+              problems.push(`${where}: chrome ${b.report.layout.article.chrome[i]} differs`);
+          });
+          // Another page's masthead or title: shown outside our content, and not part of the site's chrome.
+          const chromeText = own.chromeTexts.join(" ");
+          for (const title of b.ownTitles) {
+            if (m.outside.includes(title) && !chromeText.includes(title)) problems.push(`${where}: shows "${title}"`);
+          }
+          if (label === "article" && own.own && m.ours) {
+            const dl = Math.abs(own.own.left - m.ours.left);
+            const dw = Math.abs(own.own.width - m.ours.width);
+            figures.push(`${where}: left ${m.ours.left} vs ${own.own.left}, width ${m.ours.width} vs ${own.own.width}`);
+            if (dl > 8 || dw > 8) problems.push(`${where}: column off by ${dl}px left, ${dw}px width`);
+          }
+        }
+        await context.close();
+      }
+    }
+    console.info(figures.join("\n"));
+    expect(problems).toEqual([]);
+  }, 300_000);
+
+  it("introduces no broken internal link, image, stylesheet or script", async () => {
+    for (const b of built) {
+      const check = await runCheck({
+        output: b.output,
+        exportDir: join(b.output, "..", "export"),
+        baseUrl: b.preview.url,
+      });
+      expect(check.references, b.site.name).toBeGreaterThan(20);
+      expect(
+        check.introduced.map((r) => `${b.site.name} ${r.page}: ${r.url}`),
+        b.site.name,
+      ).toEqual([]);
+    }
+  }, 120_000);
+
+  it("the Nu HTML checker finds no error kind on generated pages that the site's own pages do not have", async () => {
+    const files: string[] = [];
+    for (const b of built) {
+      files.push(join(b.output, ARTICLE, "index.html"), join(b.output, "blog/index.html"));
+      for (const f of await walkTree(join(b.output, "..", "export"))) {
+        if (/\.html?$/.test(f.path)) files.push(join(b.output, "..", "export", f.path));
+      }
+    }
+    const { stdout, stderr } = await promisify(execFile)(
+      "java",
+      ["-jar", VNU, "--errors-only", "--format", "json", ...files],
+      { maxBuffer: 64 << 20 },
+    ).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? "", stderr: e.stderr ?? "" }));
+    const messages = (JSON.parse(stderr || stdout) as { messages: { type: string; url: string; message: string }[] })
+      .messages;
+    const kind = (m: string) => m.replace(/“[^”]*”/g, "“…”");
+    const introduced: string[] = [];
+    for (const b of built) {
+      const exportDir = join(b.output, "..", "export");
+      const own = new Set(messages.filter((m) => m.url.includes(exportDir)).map((m) => kind(m.message)));
+      for (const m of messages) {
+        if (!m.url.includes(`${b.output}/`)) continue;
+        if (m.type !== "error" && m.type !== "non-document-error") continue;
+        if (!own.has(kind(m.message)))
+          introduced.push(`${b.site.name} ${m.url.slice(m.url.indexOf("/blog/"))}: ${m.message}`);
+      }
+    }
+    expect(introduced).toEqual([]);
+  }, 300_000);
+
+  it("Lighthouse: SEO 100 and accessibility at least the site's own page's", async () => {
+    const { default: lighthouse } = await import("lighthouse");
+    const scores: string[] = [];
+    const problems: string[] = [];
+    const score = async (url: string) => {
+      const result = await lighthouse(url, {
+        port: debugPort,
+        onlyCategories: ["seo", "accessibility"],
+        logLevel: "error",
+        output: "json",
+      });
+      const lhr = result!.lhr;
+      const failed = Object.values(lhr.audits)
+        .filter((a) => a.score !== null && a.score < 1 && a.scoreDisplayMode === "binary")
+        .map((a) => a.id);
+      return {
+        seo: Math.round((lhr.categories.seo?.score ?? 0) * 100),
+        a11y: Math.round((lhr.categories.accessibility?.score ?? 0) * 100),
+        failed,
+      };
+    };
+    // Lighthouse costs ~13 s a page: three sites of different kinds keep the file's CI time modest.
+    for (const b of built.filter((x) => LIGHTHOUSE_SITES.includes(x.site.name))) {
+      const own = await score(`${b.preview.url}${b.site.ownPage.replace(/index\.html$/, "")}`);
+      const article = await score(`${b.preview.url}${ARTICLE}`);
+      scores.push(`${b.site.name}: own a11y ${own.a11y}, article SEO ${article.seo} a11y ${article.a11y}`);
+      if (article.seo !== 100) problems.push(`${b.site.name}: SEO ${article.seo} (${article.failed.join(", ")})`);
+      if (article.a11y < own.a11y) {
+        problems.push(`${b.site.name}: a11y ${article.a11y} < own ${own.a11y} (${article.failed.join(", ")})`);
+      }
+    }
+    console.info(scores.join("\n"));
+    expect(problems).toEqual([]);
+  }, 600_000);
+});
+
+// --- internal ---
+
+/** h1 texts of the site's own pages, leaving out any that every page shows (the site's name). */
+async function _pageTitles(dir: string): Promise<string[]> {
+  const counts = new Map<string, number>();
+  let pages = 0;
+  for (const f of await walkTree(dir)) {
+    if (!/\.html?$/.test(f.path) || f.path.startsWith("404")) continue;
+    pages++;
+    const doc = parseHtml(decodePage(await readFile(join(dir, f.path))).text);
+    const seen = new Set(querySelectorAll(doc, "h1").map((h) => textContent(h).replace(/\s+/g, " ").trim()));
+    for (const t of seen) if (t.length > 3) counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return [...counts].filter(([, n]) => n < pages).map(([t]) => t);
+}
+
+function _freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as import("node:net").AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
