@@ -29,7 +29,7 @@ export {
   settingsFromVariables,
   validateMerged,
 } from "./layers.ts";
-export { MASK, maskCredentials } from "./mask.ts";
+export { MASK, maskCredentials, plaintextCredentialPaths } from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { dedupeProblems, describeIssue, didYouMean, formatProblem, levenshtein, showValue } from "./problems.ts";
 export type {

@@ -15,6 +15,21 @@ export function maskCredentials<T>(config: T, schema: ZodType = SiteConfigSchema
   return _mask(config, [], schema) as T;
 }
 
+/** Paths of the credential fields in `data` that hold a plaintext value instead of a reference. */
+export function plaintextCredentialPaths(data: unknown, schema: ZodType = SiteConfigSchema): string[][] {
+  const out: string[][] = [];
+  const visit = (value: unknown, path: string[]): void => {
+    if (Array.isArray(value)) value.forEach((item, i) => visit(item, [...path, String(i)]));
+    else if (typeof value === "object" && value !== null) {
+      for (const [key, child] of Object.entries(value)) visit(child, [...path, key]);
+    } else if (typeof value === "string" && path.length > 0 && !isReference(value) && isCredentialAt(schema, path)) {
+      out.push(path);
+    }
+  };
+  visit(data, []);
+  return out;
+}
+
 // --- internal ---
 
 function _mask(value: unknown, path: string[], schema: ZodType): unknown {

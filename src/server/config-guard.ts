@@ -1,5 +1,12 @@
 import { parse } from "yaml";
-import { type GuardedChange, guardedChanges } from "../config/index.ts";
+import {
+  type GuardedChange,
+  getPath,
+  guardedChanges,
+  isCredentialAt,
+  isReference,
+  SiteConfigSchema,
+} from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { type Principal, roleAllows } from "../tokens/index.ts";
 
@@ -17,7 +24,8 @@ export function checkConfigWrite(
   for (const [file, text] of Object.entries(after)) {
     const old = before[file] ?? "";
     if (old === text) continue;
-    const changes = guardedChanges(_data(old), _data(text));
+    const data = _data(text);
+    const changes = guardedChanges(_data(old), data);
     const store = changes.find((c) => c.guard === "store");
     if (store) {
       throw new SiteloomError(
@@ -30,6 +38,17 @@ export function checkConfigWrite(
       throw new SiteloomError(
         "ERR_FORBIDDEN",
         `${file} ${guarded.path}: ${_why(guarded)}; changing it needs an admin token (token "${principal.name}" has role ${principal.role})`,
+      );
+    }
+    const plaintext = changes.find((c) => {
+      const value = getPath(data, c.path.split("."));
+      return typeof value === "string" && !isReference(value) && isCredentialAt(SiteConfigSchema, c.field.split("."));
+    });
+    if (plaintext) {
+      // a value written here stays in the version history, which the API cannot purge
+      throw new SiteloomError(
+        "ERR_CONFIG_INVALID",
+        `${file} ${plaintext.path}: a plaintext credential is never written through the API (it would stay in the version history); store it with PUT /secrets/<site|global>/<NAME> and write its reference secret://<site|global>/<NAME>`,
       );
     }
   }

@@ -25,8 +25,20 @@ export interface AddSiteOptions {
   remote?: { protocol?: string; host?: string; port?: number; user?: string; root?: string };
 }
 
+/**
+ * Names Windows cannot have as a file or folder (with any extension): a workspace with such a site could not be
+ * checked out or copied there.
+ */
+export const WINDOWS_DEVICE_NAMES = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
 /** Throws ERR_SITE_INVALID_NAME unless `name` is a usable site name; the message suggests one. */
 export function checkSiteName(name: string): void {
+  if (WINDOWS_DEVICE_NAMES.test(name)) {
+    throw new SiteloomError(
+      "ERR_SITE_INVALID_NAME",
+      `"${name}" is a Windows device name and cannot be a folder there; choose another site name (e.g. ${name}-site)`,
+    );
+  }
   if (name === "global") {
     throw new SiteloomError(
       "ERR_SITE_INVALID_NAME",

@@ -1,4 +1,11 @@
-import { type ConfigProblem, dedupeProblems, mergeLayers, SiteConfigSchema, validateMerged } from "../config/index.ts";
+import {
+  type ConfigProblem,
+  dedupeProblems,
+  mergeLayers,
+  plaintextCredentialPaths,
+  SiteConfigSchema,
+  validateMerged,
+} from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import {
   layerSite,
@@ -10,8 +17,8 @@ import {
   WORKSPACE_FILE,
   workspaceLayers,
 } from "./load.ts";
-import { SITE_NAME_PATTERN } from "./sites.ts";
-import type { LoadWorkspaceOptions } from "./types.ts";
+import { SITE_NAME_PATTERN, WINDOWS_DEVICE_NAMES } from "./sites.ts";
+import type { LoadWorkspaceOptions, SiteContext } from "./types.ts";
 
 /** What `siteloom config validate` reports. */
 export interface ValidationReport {
@@ -65,20 +72,45 @@ export async function validateWorkspace(options: ValidateWorkspaceOptions = {}):
     }
   }
   for (const name of sites) {
-    if (!SITE_NAME_PATTERN.test(name) || name === "global") {
+    if (!SITE_NAME_PATTERN.test(name) || name === "global" || WINDOWS_DEVICE_NAMES.test(name)) {
       problems.push({
         file: `sites/${name}/site.yaml`,
         line: 1,
         col: 1,
         path: "",
-        message: `"${name}" is not a usable site name (lowercase letters, digits and hyphens; not "global"); rename the folder`,
+        message: `"${name}" is not a usable site name (lowercase letters, digits and hyphens; not "global" nor a Windows device name such as con, nul, com1); rename the folder`,
       });
     }
   }
   for (const env of environments) {
     const merged = mergeLayers([...workspaceLayers(prepared, env), ...tailLayers(prepared, undefined)]);
     problems.push(...validateMerged(SiteConfigSchema, merged, WORKSPACE_FILE).problems);
-    for (const name of sites) problems.push(...(await layerSite(prepared, env, name)).problems);
+    for (const name of sites) {
+      const layered = await layerSite(prepared, env, name);
+      problems.push(...layered.problems);
+      if (env === PRODUCTION && layered.context && !layered.context.config.secrets.allowPlaintext) {
+        problems.push(..._plaintextProblems(layered.context));
+      }
+    }
   }
   return { root: prepared.root, environments, sites, problems: dedupeProblems(problems) };
+}
+
+// --- internal ---
+
+const PRODUCTION = "production";
+
+/** Plaintext credentials are refused in production (at use too); validate names each with its file and line. */
+function _plaintextProblems(site: SiteContext): ConfigProblem[] {
+  return plaintextCredentialPaths(site.config).map((path) => {
+    const dotted = path.join(".");
+    const origin = site.origins.get(dotted);
+    return {
+      file: origin?.source ?? `sites/${site.name}/site.yaml`,
+      line: origin?.line,
+      col: origin?.col,
+      path: dotted,
+      message: `is a plaintext credential, refused in production: move it into the secret store with siteloom secrets migrate --env production (or set secrets.allowPlaintext: true)`,
+    };
+  });
 }

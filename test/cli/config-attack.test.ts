@@ -70,4 +70,16 @@ describe("cli: hostile configuration input", { timeout: SLOW }, () => {
     expect(r.code, r.stderr).toBe(3);
     expectShortError(r.stdout + r.stderr, /the file is 50\.0 MB; configuration files are limited to 1 MB/);
   });
+
+  it("config validate --env production names a plaintext credential with its line (item 3)", async () => {
+    const dir = await workspace(
+      "domain: shop.example.com\nremote:\n  host: ftp.example.com\n  password: hunter2-plain\n",
+    );
+    const r = await runCli(["config", "validate", "--env", "production"], { cwd: dir });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout).toContain(
+      "sites/shop/site.yaml:4:13 remote.password: is a plaintext credential, refused in production: move it into the secret store with siteloom secrets migrate --env production",
+    );
+    expect(r.stdout + r.stderr).not.toContain("hunter2-plain");
+  });
 });

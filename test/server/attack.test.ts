@@ -354,6 +354,38 @@ describe("attack: no new key can read the store (PATCH, then an admin write)", (
   });
 });
 
+describe("attack: plaintext credentials through the API (item 3)", () => {
+  it.each([
+    ["/config?site=shop&env=production", { remote: { password: "plain-Pw-" } }],
+    ["/config?site=shop", { remote: { passphrase: "plain-Pw-" } }],
+    ["/config", { llm: { apiKey: "plain-Pw-" } }],
+    [
+      "/config?site=shop&env=staging",
+      { wordpress: { url: "https://shop.example.com/", user: "u", appPassword: "plain-Pw-" } },
+    ],
+  ])("an admin's %s with a plaintext credential → 422, nothing written or versioned", async (url, patch) => {
+    const value = `plain-Pw-${Math.random().toString(36).slice(2)}`;
+    const body = JSON.parse(JSON.stringify(patch).replace("plain-Pw-", value));
+    const versionsBefore = (await inject("GET", "/config/versions?limit=1", s.tokens.viewer)).json().versions[0]
+      .version;
+    const r = await inject("PATCH", url, s.tokens.admin, body);
+    expect(r.statusCode, r.body).toBe(422);
+    expect(r.json().message).toMatch(/a plaintext credential is never written through the API/);
+    expect(r.body).not.toContain(value);
+    expect(await readFile(join(dir, "sites", "shop", "site.yaml"), "utf8")).toBe(SHOP_YAML);
+    expect(await readFile(join(dir, "siteloom.yaml"), "utf8")).toBe(WORKSPACE_YAML);
+    const versionsAfter = (await inject("GET", "/config/versions?limit=1", s.tokens.viewer)).json().versions[0].version;
+    expect(versionsAfter).toBe(versionsBefore);
+  });
+
+  it("a reference is accepted where the plaintext was refused", async () => {
+    const r = await inject("PATCH", "/config?site=shop&env=production", s.tokens.admin, {
+      remote: { password: "secret://shop/FTP_PASSWORD" },
+    });
+    expect(r.statusCode, r.body).toBe(200);
+  });
+});
+
 describe("attack: hostile PATCH bodies", () => {
   it("a body nested 10,000 levels is a 400 with a message, and the server goes on", async () => {
     const deep = `${'{"content":'.repeat(1)}${'{"a":'.repeat(10_000)}1${"}".repeat(10_001)}`;

@@ -61,10 +61,11 @@ describe("cli: tokens and serve", () => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
       child.stdout.on("data", (d) => {
         stdout += d;
-        const match = /"url": "([^"]+)"/.exec(stdout);
-        if (match) {
+        // the first line of stdout is the whole JSON document (issue 15 item 10)
+        const newline = stdout.indexOf("\n");
+        if (newline >= 0) {
           clearTimeout(timer);
-          resolve(match[1]!);
+          resolve((JSON.parse(stdout.slice(0, newline)) as { url: string }).url);
         }
       });
       child.on("exit", () => reject(new Error(`serve exited: ${stderr}`)));

@@ -11,6 +11,7 @@ import {
   validateWorkspace,
   type Workspace,
 } from "../../src/index.ts";
+import { checkSiteName } from "../../src/workspace/index.ts";
 import { useTempDir } from "../support/cli.ts";
 
 async function makeWorkspace(): Promise<string> {
@@ -107,11 +108,23 @@ describe("workspace: validateWorkspace", () => {
     const dir = await makeWorkspace();
     await mkdir(join(dir, "sites", "My_Site"), { recursive: true });
     await writeFile(join(dir, "sites", "My_Site", "site.yaml"), "domain: my.example.com\n");
+    await mkdir(join(dir, "sites", "nul"), { recursive: true });
+    await writeFile(join(dir, "sites", "nul", "site.yaml"), "domain: nul.example.com\n");
     const report = await validateWorkspace({ workspace: dir, vars: {} });
+    const why =
+      '(lowercase letters, digits and hyphens; not "global" nor a Windows device name such as con, nul, com1)';
     expect(report.problems.map((p) => `${p.file}: ${p.message}`)).toEqual([
-      'sites/My_Site/site.yaml: "My_Site" is not a usable site name (lowercase letters, digits and hyphens; not "global"); rename the folder',
+      `sites/My_Site/site.yaml: "My_Site" is not a usable site name ${why}; rename the folder`,
+      `sites/nul/site.yaml: "nul" is not a usable site name ${why}; rename the folder`,
     ]);
   });
+
+  it.each(["con", "nul", "aux", "prn", "com1", "lpt9", "CON"])(
+    "refuses the Windows device name %s as a site name",
+    (name) => {
+      expect(() => checkSiteName(name)).toThrow(/Windows device name|not a usable|lowercase/);
+    },
+  );
 });
 
 describe("workspace: production isolation", () => {

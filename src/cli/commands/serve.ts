@@ -68,7 +68,9 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
       const actualPort = typeof address === "object" && address ? address.port : port;
       const url = `${https ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
       const tokens = await store.listTokens();
-      if (g.json) ctx.printJson({ url, configVersion: app.configRuntime.current().version });
+      // one line: a supervisor reads the first line of stdout as the JSON document
+      if (g.json)
+        process.stdout.write(`${JSON.stringify({ url, configVersion: app.configRuntime.current().version })}\n`);
       else
         ctx.info(`siteloom serve: listening on ${url} (configuration version ${app.configRuntime.current().version})`);
       if (!tokens.some((t) => !t.revoked)) {
