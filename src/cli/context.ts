@@ -35,6 +35,25 @@ export interface CliContext {
   warn(line: string): void;
   /** Colours, off when not a TTY, with NO_COLOR, or with --no-color. */
   color: ReturnType<typeof pc.createColors>;
+  /**
+   * How progress is shown: `json` with --json, `plain` lines when stderr is not a terminal, in CI or with --quiet,
+   * else `tty` (bars redrawn in place).
+   */
+  progressMode(): "tty" | "plain" | "json";
+  /**
+   * Aborted by the first Ctrl-C (or SIGTERM), with an ERR_INTERRUPTED reason; calling it is what makes a command
+   * interruptible (program.ts catches the signals from then on). A second Ctrl-C runs the `onForcedExit` hooks and
+   * exits with 130 at once.
+   */
+  signal(): AbortSignal;
+  /** Registers a synchronous clean-up for a second Ctrl-C (record the run as interrupted, release locks). */
+  onForcedExit(hook: () => void): void;
+}
+
+/** What program.ts gives the context: the one place that turns Ctrl-C into an abort. */
+export interface Interrupts {
+  signal(): AbortSignal;
+  onForcedExit(hook: () => void): void;
 }
 
 /**
@@ -43,7 +62,7 @@ export interface CliContext {
  */
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export function createCliContext(program: Command): CliContext {
+export function createCliContext(program: Command, interrupts: Interrupts): CliContext {
   let logger: Logger | undefined;
   const globals = () => program.opts<GlobalOptions>();
   const colorEnabled = () =>
@@ -95,6 +114,13 @@ export function createCliContext(program: Command): CliContext {
     get color() {
       return pc.createColors(colorEnabled());
     },
+    progressMode() {
+      const g = globals();
+      if (g.json) return "json";
+      return g.quiet || !process.stderr.isTTY || process.env.CI ? "plain" : "tty";
+    },
+    signal: () => interrupts.signal(),
+    onForcedExit: (hook) => interrupts.onForcedExit(hook),
   };
   return ctx;
 }

@@ -1,14 +1,14 @@
 import { Command, CommanderError } from "commander";
-import { EXIT_CODES, exitCodeFor, isSiteloomError } from "../errors.ts";
+import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import { redact } from "../secret.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { createCliContext } from "./context.ts";
+import { createCliContext, type Interrupts } from "./context.ts";
 
 const VERSION = "0.1.0";
 
 /** Builds the program (exported so argument parsing can be tested in-process). */
-export function buildProgram(): Command {
+export function buildProgram(interrupts: Interrupts = _createInterrupts(false)): Command {
   const program = new Command("siteloom")
     .description("Export, enrich and deploy small websites on shared hosting, with secrets kept out of config.")
     .version(VERSION, "-V, --version")
@@ -41,23 +41,84 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid configuration, 4 secrets, 
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  const ctx = createCliContext(program);
+  const ctx = createCliContext(program, interrupts);
   for (const register of COMMANDS) register(program, ctx);
   return program;
 }
 
+/**
+ * Runs the CLI and returns the exit code: the one place where errors become exit codes (the table in errors.ts),
+ * Ctrl-C becomes an abort and then exit code 130, and a closed stdout (`siteloom --help | head -1`) ends output quietly.
+ */
 export async function runMain(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+  const interrupts = _createInterrupts(argv.includes("--json"));
+  const program = buildProgram(interrupts);
   const debug = argv.includes("--debug");
+  process.stdout.on("error", _onStdoutError);
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
     return _report(error, debug);
+  } finally {
+    interrupts.dispose();
   }
 }
 
 // --- internal ---
+
+/**
+ * The reader of our stdout went away (`| head -1`): what is left to print is no longer wanted, and the work goes on
+ * (a run still records itself). Any other write error is reported once.
+ */
+function _onStdoutError(error: NodeJS.ErrnoException): void {
+  if (error.code === "EPIPE") return;
+  process.stderr.write(`error: cannot write to stdout: ${error.message}\n`);
+  process.exitCode = EXIT_CODES.failure;
+}
+
+/** Ctrl-C handling, installed when a command first asks for the abort signal. */
+function _createInterrupts(json: boolean): Interrupts & { dispose(): void } {
+  let controller: AbortController | undefined;
+  const hooks: (() => void)[] = [];
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1 && controller) {
+      if (!json) {
+        process.stderr.write(`${signal}: stopping after the current operations (press Ctrl-C again to quit now)\n`);
+      }
+      controller.abort(new SiteloomError("ERR_INTERRUPTED", `interrupted by ${signal}`));
+      return;
+    }
+    // Second signal: clean up synchronously (SQLite answers synchronously), then leave at once.
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch {
+        // leaving anyway
+      }
+    }
+    process.exit(EXIT_CODES.interrupted);
+  };
+  return {
+    signal() {
+      if (!controller) {
+        controller = new AbortController();
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      }
+      return controller.signal;
+    },
+    onForcedExit(hook) {
+      hooks.push(hook);
+    },
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
 
 function _report(error: unknown, debug: boolean): number {
   if (error instanceof CommanderError) {

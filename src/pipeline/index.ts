@@ -1,19 +1,10 @@
 /**
  * The pipeline: `runPipeline` runs steps (export → generate → enrich → deploy) for one or many sites, with per-site
- * locks in the state store, concurrency across sites, progress events and a run record per run.
+ * locks in the state store, concurrency across sites, typed progress events and a run record per run. Rendering the
+ * events is the CLI's job (src/cli/progress/); a run's outcome is `RunReport.error`, which the CLI maps to an exit code.
  */
-export {
-  createProgressRenderer,
-  formatBytes,
-  formatCost,
-  formatDuration,
-  formatRunSummary,
-  formatTable,
-  type ProgressRenderer,
-  type ProgressRendererOptions,
-} from "./progress/index.ts";
 export { type RunPipelineOptions, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName } from "./run.ts";
-export { BUILTIN_STEPS, STEP_NAMES } from "./steps/index.ts";
+export { BUILTIN_STEPS, type DeployStepOptions, type GenerateStepOptions, STEP_NAMES } from "./steps/index.ts";
 export type {
   PipelineEvent,
   PipelineStep,

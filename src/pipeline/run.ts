@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
+import { type ErrorCode, EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
 import {
@@ -45,6 +45,8 @@ export interface RunPipelineOptions {
   lockLeaseMs?: number;
   /** Who started the run (recorded). @default user@host */
   actor?: string;
+  /** Options for single steps, by step name (`{ deploy: { purge: true } }`); each step reads its own (`ctx.options`). */
+  stepOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Extra options recorded with the run (flags given). */
   recordOptions?: Record<string, unknown>;
   logger?: Logger;
@@ -110,13 +112,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   const interrupted = signal.aborted || siteReports.some((r) => r.status === "interrupted");
   const failed = siteReports.filter((r) => r.status === "failed");
   const status = interrupted ? "interrupted" : failed.length > 0 ? "failed" : "succeeded";
-  const exitCode = interrupted ? EXIT_CODES.interrupted : failed.length > 0 ? _exitCodeOf(failed) : EXIT_CODES.ok;
-  const finished = new Date().toISOString();
-  const error = interrupted
-    ? "interrupted"
+  const outcome = interrupted
+    ? new SiteloomError("ERR_INTERRUPTED", "interrupted; run the same command again to resume")
     : failed.length > 0
-      ? `${failed.length} of ${sites.length} site(s) failed: ${failed.map((f) => f.site).join(", ")}`
+      ? new SiteloomError(
+          _firstCode(failed),
+          `${failed.length} of ${sites.length} site(s) failed: ${failed.map((f) => f.site).join(", ")}`,
+        )
       : undefined;
+  const exitCode = outcome ? exitCodeFor(outcome.code) : EXIT_CODES.ok;
+  const finished = new Date().toISOString();
+  const error = interrupted ? "interrupted" : outcome?.message;
   await store.updateRun(run.id, { status, finished, costUsd, error });
   const record = (await store.getRun(run.id)) ?? run;
   emit({
@@ -129,7 +135,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
     exitCode,
   });
   if (ownStore) await store.close();
-  return { run: record, sites: siteReports, exitCode };
+  return { run: record, sites: siteReports, error: outcome, exitCode };
 }
 
 /** The step names to run, in pipeline order; unknown names are a usage error listing the known ones. */
@@ -176,10 +182,14 @@ interface SiteRunInput {
   signal: AbortSignal;
   emit: (event: PipelineEvent) => void;
   logger: Logger;
+  /** What the site's steps handed over with ctx.detail(), by step name. */
+  details?: Record<string, unknown>;
 }
 
 async function _runSite(input: SiteRunInput): Promise<SiteReport> {
   const { siteName, steps, store, runId, options, signal, emit } = input;
+  const details: Record<string, unknown> = {};
+  input.details = details;
   const finish = async (status: SiteStatus, error?: SiteloomError | Error): Promise<SiteReport> => {
     const message = error ? redact(error.message) : undefined;
     emit({
@@ -196,7 +206,9 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
       status,
       ...(message === undefined ? {} : { error: message }),
       ...(error && isSiteloomError(error) ? { errorCode: error.code } : {}),
+      ...(error ? { failure: error } : {}),
       steps: records,
+      details,
     };
   };
   const skipRest = async (from: number, status: StepStatus, reason: string) => {
@@ -331,6 +343,10 @@ async function _runStep(
         info: log("info"),
         warn: log("warn"),
         previous,
+        options: options.stepOptions?.[step.name] ?? {},
+        detail: (value) => {
+          if (input.details) input.details[step.name] = value;
+        },
       })) ?? {};
     if (pending) emit({ type: "step-progress", time: _now(), runId, site: siteName, step: step.name, ...pending });
     const durationMs = Date.now() - startedAt;
@@ -404,12 +420,13 @@ async function _markInterrupted(store: StateStore, runId: string, reason: string
   await store.updateRun(runId, { status: "interrupted", finished: run.finished ?? _now(), error: reason });
 }
 
-function _exitCodeOf(failed: SiteReport[]): number {
+/** The code of the first failure that has one (an unexpected error counts as ERR_INTERNAL). */
+function _firstCode(failed: SiteReport[]): ErrorCode {
   for (const report of failed) {
     const code = report.errorCode ?? report.steps.find((s: RunStepRecord) => s.status === "failed")?.errorCode;
-    if (code && code !== "ERR_INTERNAL") return exitCodeFor(code as Parameters<typeof exitCodeFor>[0]);
+    if (code && code !== "ERR_INTERNAL") return code as ErrorCode;
   }
-  return EXIT_CODES.failure;
+  return "ERR_INTERNAL";
 }
 
 async function _pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

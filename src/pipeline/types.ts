@@ -1,3 +1,4 @@
+import type { SiteloomError } from "../errors.ts";
 import type { Logger } from "../log/index.ts";
 import type { RunRecord, RunStatus, RunStepRecord, StateStore, StepStatus } from "../store/index.ts";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
@@ -32,6 +33,16 @@ export interface StepContext {
   warn(message: string): void;
   /** Results of this site's earlier steps in this run, by step name. */
   previous: Readonly<Record<string, StepResult>>;
+  /**
+   * Options the caller gave this step (`RunPipelineOptions.stepOptions[step.name]`): a single command's flags, such
+   * as deploy's `--purge`. Each step reads its own shape; empty when none were given.
+   */
+  options: Readonly<Record<string, unknown>>;
+  /**
+   * Hands the domain's full report (a DeployResult, a GenerateReport...) to the caller, even when the step then
+   * fails: single commands print it and `--json` shows it. Not recorded in the store.
+   */
+  detail(value: unknown): void;
 }
 
 /** What a step reports when it finishes. */
@@ -148,12 +159,21 @@ export interface SiteReport {
   error?: string;
   errorCode?: string;
   steps: RunStepRecord[];
+  /** The error that stopped this site, as thrown (a SiteloomError with its code and details, or an unexpected one). */
+  failure?: Error;
+  /** What each step handed over with `ctx.detail()`, by step name. */
+  details: Record<string, unknown>;
 }
 
 /** The outcome of `runPipeline`. */
 export interface RunReport {
   run: RunRecord;
   sites: SiteReport[];
-  /** Process exit code: 0, 130 when interrupted, else the code of the first failure. */
+  /**
+   * Why the run did not succeed: ERR_INTERRUPTED when it was interrupted, else an error with the code of the first
+   * failed site (the CLI turns it into the exit code); undefined when every site succeeded.
+   */
+  error: SiteloomError | undefined;
+  /** `exitCodeFor(error.code)` (the table in errors.ts), 0 without an error: for library callers and the events. */
   exitCode: number;
 }

@@ -145,3 +145,44 @@ describe("cli: siteloom run", () => {
     );
   });
 });
+
+describe("cli: single commands run through the pipeline", () => {
+  it("export, generate, enrich and deploy alone each take the site's lock and write a run record", async () => {
+    const { root } = await setup();
+    for (const step of ["export", "generate", "enrich", "deploy"]) {
+      const result = await runCli(["--workspace", root, step, "example"]);
+      expect(result.code, result.stderr).toBe(0);
+    }
+    const runs = await runCli(["--workspace", root, "runs", "--json"]);
+    const list = JSON.parse(runs.stdout) as { steps: string[]; sites: string[]; status: string }[];
+    expect(list.map((r) => [r.steps.join(","), r.sites.join(","), r.status])).toEqual([
+      ["deploy", "example", "succeeded"],
+      ["enrich", "example", "succeeded"],
+      ["generate", "example", "succeeded"],
+      ["export", "example", "succeeded"],
+    ]);
+
+    // a live holder of the site's lock (this test process) makes a single command exit 7, naming the holder
+    const { openStateStore } = await import("../../src/store/index.ts");
+    const { hostname } = await import("node:os");
+    const store = openStateStore({ stateDir: join(root, ".siteloom") });
+    try {
+      const holder = {
+        name: "site:example",
+        owner: "held-by-test",
+        pid: process.pid,
+        host: hostname(),
+        leaseMs: 60_000,
+      };
+      await store.acquireLock(holder, () => false);
+      const refused = await runCli(["--workspace", root, "enrich", "example"]);
+      expect(refused.code).toBe(7);
+      expect(refused.stderr.trim()).toMatch(
+        /^error: site example is being run by run held-by-test \(pid \d+ on .+\); wait for it/,
+      );
+      await store.releaseLock(holder.name, holder.owner);
+    } finally {
+      await store.close();
+    }
+  });
+});

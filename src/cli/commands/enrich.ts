@@ -1,6 +1,5 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import type { RegisterCommands } from "../context.ts";
+import type { EnrichReport } from "../../enrich/index.ts";
+import type { CliContext, RegisterCommands } from "../context.ts";
 
 /** enrich (site enrichment) */
 export const registerEnrichCommands: RegisterCommands = (program, ctx) => {
@@ -25,48 +24,13 @@ Files that need no change keep their bytes and modification time, so the next de
 Pages with server-side code (<?php, SSI) are left as they are and listed as skipped.`,
     )
     .action(async (siteName: string, opts: { dryRun?: boolean; explain?: boolean }) => {
-      const workspace = await ctx.loadWorkspace();
-      const site = await workspace.site(siteName);
-      await mkdir(workspace.stateDir, { recursive: true, mode: 0o700 });
-      const { runEnrich } = await import("../../enrich/index.ts");
-      const report = await runEnrich({
-        site,
-        dryRun: Boolean(opts.dryRun || opts.explain),
-        logger: await ctx.logger(),
-        cacheFile: join(workspace.stateDir, "enrich", `${site.name}.json`),
-      });
-      if (ctx.globals().json) {
-        ctx.printJson(opts.explain ? { site: report.site, layout: report.layout } : report);
-        return;
-      }
-      const c = ctx.color;
-      if (opts.explain) {
-        for (const [what, l] of Object.entries(report.layout)) {
-          ctx.print(`${c.bold(`${what} pages`)}: layout ${l.page} (${l.why})`);
-          ctx.print(`  content region: ${l.region} — ${l.regionWhy}`);
-          for (const p of l.chrome) ctx.print(`  ${c.green("chrome")} ${p}`);
-          for (const p of l.pageSpecific) ctx.print(`  ${c.yellow("left out")} ${p}`);
-        }
-        ctx.print(
-          "To change it, in site.yaml: enrich.template / enrich.listingTemplate (the page), enrich.contentSelector (the region), enrich.keep / enrich.remove (selectors).",
-        );
-        for (const w of report.warnings) ctx.warn(w);
-        return;
-      }
-      const verb = report.dryRun ? "would write" : "wrote";
-      ctx.print(
-        `${c.bold(site.name)}: ${report.articles.published} article(s) in the layout of ${report.template} (${report.encoding})`,
+      const { runStepCommand } = await import("../run-step.ts");
+      // --explain is a dry run that shows how the layout was learned instead of the files
+      await runStepCommand<EnrichReport>(
+        ctx,
+        { step: "enrich", site: siteName, dryRun: Boolean(opts.dryRun || opts.explain) },
+        (report) => (opts.explain ? _printExplain(ctx, report) : _printReport(ctx, siteName, report)),
       );
-      ctx.print(
-        `${verb} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.dryRun ? "would remove" : "removed"} ${report.removed.length}, skipped ${report.skipped.length}`,
-      );
-      // Per-file lines only while they stay readable; --json has the full lists.
-      if (report.written.length + report.removed.length <= 50) {
-        for (const p of report.written) ctx.info(`  ${c.green("+")} ${p}`);
-        for (const p of report.removed) ctx.info(`  ${c.red("-")} ${p}`);
-      }
-      for (const s of report.skipped) ctx.print(`  ${c.yellow("skipped")} ${s.path}: ${s.reason}`);
-      for (const w of report.warnings) ctx.warn(w);
     });
 
   program
@@ -131,3 +95,43 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
       }
     });
 };
+
+// --- internal ---
+
+function _printExplain(ctx: CliContext, report: EnrichReport): void {
+  if (ctx.globals().json) {
+    ctx.printJson({ site: report.site, layout: report.layout });
+    return;
+  }
+  const c = ctx.color;
+  for (const [what, l] of Object.entries(report.layout)) {
+    ctx.print(`${c.bold(`${what} pages`)}: layout ${l.page} (${l.why})`);
+    ctx.print(`  content region: ${l.region} — ${l.regionWhy}`);
+    for (const p of l.chrome) ctx.print(`  ${c.green("chrome")} ${p}`);
+    for (const p of l.pageSpecific) ctx.print(`  ${c.yellow("left out")} ${p}`);
+  }
+  ctx.print(
+    "To change it, in site.yaml: enrich.template / enrich.listingTemplate (the page), enrich.contentSelector (the region), enrich.keep / enrich.remove (selectors).",
+  );
+}
+
+function _printReport(ctx: CliContext, siteName: string, report: EnrichReport): void {
+  if (ctx.globals().json) {
+    ctx.printJson(report);
+    return;
+  }
+  const c = ctx.color;
+  const verb = report.dryRun ? "would write" : "wrote";
+  ctx.print(
+    `${c.bold(siteName)}: ${report.articles.published} article(s) in the layout of ${report.template} (${report.encoding})`,
+  );
+  ctx.print(
+    `${verb} ${report.written.length} file(s), ${report.unchanged} unchanged, ${report.dryRun ? "would remove" : "removed"} ${report.removed.length}, skipped ${report.skipped.length}`,
+  );
+  // Per-file lines only while they stay readable; --json has the full lists.
+  if (report.written.length + report.removed.length <= 50) {
+    for (const p of report.written) ctx.info(`  ${c.green("+")} ${p}`);
+    for (const p of report.removed) ctx.info(`  ${c.red("-")} ${p}`);
+  }
+  for (const s of report.skipped) ctx.print(`  ${c.yellow("skipped")} ${s.path}: ${s.reason}`);
+}

@@ -1,6 +1,6 @@
 import { Option } from "commander";
 import type { GenerateReport } from "../../content/index.ts";
-import { SiteloomError } from "../../errors.ts";
+import type { GenerateStepOptions } from "../../pipeline/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
 /** generate, costs (article generation) */
@@ -31,62 +31,17 @@ Exit codes: 0 all generated or skipped, 1 some topics failed, 3 topics.csv is in
         if (!/^\d+$/.test(opts.limit)) usageError(`--limit expects a whole number, got "${opts.limit}"`);
         limit = Number(opts.limit);
       }
-      const workspace = await ctx.loadWorkspace();
-      const site = await workspace.site(siteName);
-      const { runGenerate } = await import("../../content/index.ts");
-      const controller = new AbortController();
-      const onSignal = () => controller.abort(new SiteloomError("ERR_INTERRUPTED", "interrupted"));
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      let report: GenerateReport;
-      try {
-        report = await runGenerate({
-          workspace,
-          site,
-          limit,
-          force: opts.force,
-          dryRun: opts.dryRun,
-          signal: controller.signal,
-          onEvent(event) {
-            if (json) {
-              if (event.type === "warning") ctx.warn(event.message);
-              return;
-            }
-            const c = ctx.color;
-            if (event.type === "warning") ctx.warn(event.message);
-            if (event.type === "start") ctx.info(`generating ${event.total} article(s) for ${siteName}`);
-            if (event.type === "generated") {
-              const item = event.item;
-              ctx.info(
-                `${c.green("✓")} ${item.slug} (${item.wordCount} words, $${item.costUsd.toFixed(4)})${item.removedLinks.length ? ` — removed links to missing pages: ${item.removedLinks.join(", ")}` : ""}`,
-              );
-            }
-            if (event.type === "failed")
-              ctx.info(`${c.red("✗")} line ${event.item.line} ${event.item.slug}: ${event.item.message}`);
-            if (event.type === "retry") {
-              ctx.info(
-                `  retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt}): ${event.reason}`,
-              );
-            }
-          },
-        });
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
-      if (controller.signal.aborted)
-        throw new SiteloomError("ERR_INTERRUPTED", "interrupted; run the same command again to resume");
-      if (json) ctx.printJson(report);
-      else _printReport(report, ctx);
-      // the report is out (stdout); the outcome is an error that cli/program.ts turns into the exit code
-      if (report.stopped) throw new SiteloomError(report.stopped.code, report.stopped.message, { site: siteName });
-      if (report.failed.length > 0) {
-        throw new SiteloomError(
-          "ERR_STEP_FAILED",
-          `${report.failed.length} topic(s) failed; run the same command again to retry them`,
-          { site: siteName },
-        );
-      }
+      const { runStepCommand } = await import("../run-step.ts");
+      const options: GenerateStepOptions = {
+        ...(limit === undefined ? {} : { limit }),
+        ...(opts.force ? { force: true } : {}),
+      };
+      // a budget stop (exit 6) or failed topics (exit 1) are thrown after the report is printed
+      await runStepCommand<GenerateReport>(
+        ctx,
+        { step: "generate", site: siteName, dryRun: opts.dryRun === true, options: { ...options } },
+        (report) => (json ? ctx.printJson(report) : _printReport(report, ctx)),
+      );
     });
 
   program

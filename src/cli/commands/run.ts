@@ -42,7 +42,7 @@ Exit code: 0 when every site succeeded; 130 when interrupted (Ctrl-C); else the 
 `,
     )
     .action(async (sites: string[], flags: RunFlags) => {
-      process.exitCode = await _run(ctx, sites, flags);
+      await _run(ctx, sites, flags);
     });
 
   const runs = program
@@ -64,7 +64,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  $ siteloom runs list --site shop --limit 5")
     .action(async (flags: { site?: string; limit: string }) => {
       await _withStore(ctx, async (store) => {
-        const { formatCost, formatDuration, formatTable } = await import("../../pipeline/index.ts");
+        const { formatCost, formatDuration, formatTable } = await import("../progress/index.ts");
         const limit = _positiveInt(flags.limit, "--limit");
         const list = await store.listRuns({ ...(flags.site ? { site: flags.site } : {}), limit });
         if (ctx.globals().json) return ctx.printJson(list);
@@ -92,7 +92,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  $ siteloom runs show 20261125-2107 --json")
     .action(async (id: string) => {
       await _withStore(ctx, async (store) => {
-        const { formatRunSummary } = await import("../../pipeline/index.ts");
+        const { formatRunSummary } = await import("../progress/index.ts");
         const run = await store.findRun(id);
         if (!run) throw new SiteloomError("ERR_USAGE", `no run "${id}"; list them with siteloom runs`);
         const steps = await store.listSteps(run.id);
@@ -125,20 +125,18 @@ Examples:
 
 // --- internal ---
 
-async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<number> {
+/** Runs the pipeline; a run that did not succeed is thrown (program.ts turns it into the exit code). */
+async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<void> {
   const globals = ctx.globals();
   const [
-    {
-      BUILTIN_STEPS,
-      createProgressRenderer,
-      formatRunSummary,
-      reconcileStaleRuns,
-      resolveStepNames,
-      runPipeline,
-      siteLockName,
-    },
+    { BUILTIN_STEPS, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName },
     { isProcessAlive, openStateStore },
-  ] = await Promise.all([import("../../pipeline/index.ts"), import("../../store/index.ts")]);
+    { createProgressRenderer, formatRunSummary },
+  ] = await Promise.all([
+    import("../../pipeline/index.ts"),
+    import("../../store/index.ts"),
+    import("../progress/index.ts"),
+  ]);
   if (flags.all && names.length > 0) usageError("give site names or --all, not both");
   const requested = flags.steps === undefined ? undefined : _list(flags.steps);
   // Checked before loading anything, so a typo fails fast with the list of steps.
@@ -160,34 +158,16 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
   }
 
   const store = openStateStore({ stateDir: workspace.stateDir });
-  await reconcileStaleRuns(store, isProcessAlive);
-  // `siteloom run --json | head` closes the pipe early: the run goes on, its output is simply no longer wanted.
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-  });
-  const mode = globals.json ? "json" : globals.quiet || !process.stderr.isTTY || process.env.CI ? "plain" : "tty";
+  const mode = ctx.progressMode();
   const renderer = createProgressRenderer({ mode, colors: ctx.color, verbose: Boolean(globals.verbose) });
-  const controller = new AbortController();
   let runId: string | undefined;
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      if (mode !== "json")
-        ctx.warn(`${signal}: stopping after the current operations (press Ctrl-C again to quit now)`);
-      controller.abort(new SiteloomError("ERR_INTERRUPTED", `interrupted by ${signal}`));
-      return;
-    }
-    // Second signal: record and unlock synchronously (SQLite answers synchronously), then leave.
-    if (runId) {
-      void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
-      for (const site of sites) void store.releaseLock(siteLockName(site), runId);
-    }
-    process.exit(130);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  ctx.onForcedExit(() => {
+    if (runId === undefined) return;
+    void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
+    for (const site of sites) void store.releaseLock(siteLockName(site), runId);
+  });
   try {
+    await reconcileStaleRuns(store, isProcessAlive);
     const report = await runPipeline({
       workspace,
       sites,
@@ -196,7 +176,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
       store,
       concurrency,
       dryRun: Boolean(flags.dryRun),
-      signal: controller.signal,
+      signal: ctx.signal(),
       lockWaitMs: waitMs,
       logger: await ctx.logger(),
       recordOptions: { dryRun: Boolean(flags.dryRun), waitMs, ...(requested ? { requestedSteps: requested } : {}) },
@@ -210,11 +190,10 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
       ctx.print("");
       for (const line of formatRunSummary(report, ctx.color)) ctx.print(line);
     }
-    return report.exitCode;
+    // the table (or the events) said what failed; program.ts prints the run's error and maps its code
+    if (report.error) throw report.error;
   } finally {
     renderer.close();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     await store.close();
   }
 }

@@ -4,6 +4,14 @@ import { SiteloomError } from "../../errors.ts";
 import { defineStep } from "../types.ts";
 import { enrichCacheFile, isEmptyDir } from "./transfer.ts";
 
+/** What `siteloom generate` passes to the generate step (`ctx.options`); `siteloom run` passes none. */
+export interface GenerateStepOptions {
+  /** Generate at most this many articles. */
+  limit?: number;
+  /** Regenerate topics whose article exists. */
+  force?: boolean;
+}
+
 /** Writes one article per new topic of topics.csv (skips topics already written; spends within the budgets). */
 export const generateStep = defineStep({
   name: "generate",
@@ -11,21 +19,32 @@ export const generateStep = defineStep({
   async run(ctx) {
     let total = 0;
     let done = 0;
+    const flags = ctx.options as GenerateStepOptions;
     const report = await runGenerate({
       workspace: ctx.workspace,
       site: ctx.site,
       dryRun: ctx.dryRun,
       signal: ctx.signal,
+      ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+      ...(flags.force === undefined ? {} : { force: flags.force }),
       onEvent(event) {
+        if (event.type === "warning") ctx.warn(event.message);
         if (event.type === "start") total = event.total;
         if (event.type === "generated" || event.type === "failed") done++;
-        if (event.type === "generated") ctx.progress({ done, total, unit: "articles", message: event.item.slug });
+        if (event.type === "generated") {
+          const item = event.item;
+          ctx.progress({ done, total, unit: "articles", message: item.slug });
+          const removed = item.removedLinks.length
+            ? ` — removed links to missing pages: ${item.removedLinks.join(", ")}`
+            : "";
+          ctx.info(`✓ ${item.slug} (${item.wordCount} words, $${item.costUsd.toFixed(4)})${removed}`);
+        }
         if (event.type === "failed") ctx.warn(`line ${event.item.line} ${event.item.slug}: ${event.item.message}`);
         if (event.type === "retry") ctx.info(`retrying in ${event.delayMs} ms: ${event.reason}`);
       },
     });
     if (ctx.signal.aborted) throw new SiteloomError("ERR_INTERRUPTED", "generation interrupted");
-    for (const warning of report.warnings) ctx.warn(warning);
+    ctx.detail(report);
     const result = {
       costUsd: report.costUsd,
       counts: ctx.dryRun
@@ -60,8 +79,9 @@ export const enrichStep = defineStep({
   name: "enrich",
   description: "build sites/<name>/output/: the site plus blog pages, sitemap, robots and feeds",
   async run(ctx) {
-    // A dry run of a site never exported has nothing to build from yet; the export above says what it would fetch.
-    if (ctx.dryRun && (await isEmptyDir(ctx.site.paths.export))) {
+    // In a dry run of the whole pipeline, a site never exported has nothing to build from yet: the export above says
+    // what it would fetch. Enrich alone reports the missing export.
+    if (ctx.dryRun && ctx.previous.export !== undefined && (await isEmptyDir(ctx.site.paths.export))) {
       return { summary: "nothing to build yet: export/ is empty (a real run exports first)" };
     }
     const report = await runEnrich({
@@ -70,6 +90,7 @@ export const enrichStep = defineStep({
       logger: ctx.logger,
       cacheFile: enrichCacheFile(ctx.workspace.stateDir, ctx.site.name),
     });
+    ctx.detail(report);
     for (const warning of report.warnings) ctx.warn(warning);
     const a = report.articles;
     const drafts =

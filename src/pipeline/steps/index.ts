@@ -1,4 +1,8 @@
 import type { PipelineStep } from "../types.ts";
+
+export type { GenerateStepOptions } from "./content.ts";
+export type { DeployStepOptions } from "./transfer.ts";
+
 import { enrichStep, generateStep } from "./content.ts";
 import { deployStep, exportStep } from "./transfer.ts";
 

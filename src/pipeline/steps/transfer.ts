@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SiteloomError } from "../../errors.ts";
-import { normaliseManifestDir, openSitePool, runDeploy, runExport } from "../../transfer/index.ts";
+import { normaliseManifestDir, openSitePool, runDeploy, runExport, type SitePool } from "../../transfer/index.ts";
 import { defineStep, type StepContext } from "../types.ts";
 
 /** Mirrors the live site down into sites/<name>/export/ (incremental). */
@@ -12,7 +12,7 @@ export const exportStep = defineStep({
     const { site } = ctx;
     const cfg = site.config;
     const manifestDir = normaliseManifestDir(cfg.deploy.manifestPath);
-    const result = await _withPool(ctx, (pool) =>
+    const result = await _withPool(ctx, "←", ({ pool, unsafe }) =>
       runExport({
         site: site.name,
         exportDir: site.paths.export,
@@ -26,8 +26,16 @@ export const exportStep = defineStep({
         onProgress: (e) =>
           e.phase === "download" &&
           ctx.progress({ done: e.done, total: e.total, unit: "files", message: e.path ?? "" }),
+      }).then((exported) => {
+        // entries the server listed that were refused for safety are part of the "skipped" report
+        for (const u of unsafe) {
+          exported.skipped.push({ path: u.dir === "" ? u.name : `${u.dir}/${u.name}`, reason: `refused: ${u.reason}` });
+          exported.stats.skipped++;
+        }
+        return exported;
       }),
     );
+    ctx.detail(result);
     for (const skipped of result.skipped) ctx.info(`skipped ${skipped.path} (${skipped.reason})`);
     if (result.failures.length > 0) {
       throw new SiteloomError("ERR_TRANSFER_IO", `${result.failures.length} file(s) could not be downloaded`, {
@@ -51,6 +59,17 @@ export const exportStep = defineStep({
   },
 });
 
+/** What `siteloom deploy` passes to the deploy step (`ctx.options`); `siteloom run` passes none. */
+export interface DeployStepOptions {
+  /** Delete remote files that are not in output/ (besides `deploy.delete`). */
+  delete?: boolean;
+  /** Empty the remote root first; `confirmPurge` must agree. */
+  purge?: boolean;
+  /** Compare with a listing of the server instead of trusting the manifest. */
+  verify?: boolean;
+  confirmPurge?: (paths: string[]) => Promise<boolean>;
+}
+
 /** Uploads what changed in sites/<name>/output/ to the host (temporary names, then renamed into place). */
 export const deployStep = defineStep({
   name: "deploy",
@@ -63,10 +82,12 @@ export const deployStep = defineStep({
   async run(ctx) {
     const { site, workspace } = ctx;
     const cfg = site.config.deploy;
-    if (ctx.dryRun && (await isEmptyDir(site.paths.output))) {
+    const flags = ctx.options as DeployStepOptions;
+    // In a dry run of the whole pipeline, enrich only said what it would write; deploy alone reports the missing output.
+    if (ctx.dryRun && ctx.previous.enrich !== undefined && (await isEmptyDir(site.paths.output))) {
       return { summary: "nothing to deploy yet: output/ is empty (a real run builds it first)" };
     }
-    const result = await _withPool(ctx, (pool) =>
+    const result = await _withPool(ctx, "→", ({ pool }) =>
       runDeploy({
         site: site.name,
         env: workspace.env,
@@ -77,18 +98,22 @@ export const deployStep = defineStep({
         pool,
         config: cfg,
         dryRun: ctx.dryRun,
-        delete: cfg.delete,
+        delete: flags.delete === true || cfg.delete,
+        purge: flags.purge === true,
+        verify: flags.verify === true,
+        ...(flags.confirmPurge ? { confirmPurge: flags.confirmPurge } : {}),
         onProgress: (e) => {
           if (e.totalBytes > 0)
             ctx.progress({ done: e.bytes, total: e.totalBytes, unit: "bytes", message: e.path ?? "" });
         },
       }),
     );
+    ctx.detail(result);
     for (const note of result.notes) ctx.info(note);
     if (result.failures.length > 0) {
       throw new SiteloomError(
         "ERR_DEPLOY_FAILED",
-        `${result.failures.length} file(s) failed to deploy; run again to retry only those`,
+        `${result.failures.length} file(s) failed to deploy; rerun \`siteloom deploy ${site.name}\` to retry only those`,
         { site: site.name, details: result.failures.map((f) => `  ${f.path}: ${f.message}`) },
       );
     }
@@ -132,11 +157,14 @@ export async function isEmptyDir(dir: string): Promise<boolean> {
 
 // --- internal ---
 
-async function _withPool<T>(
-  ctx: StepContext,
-  fn: (pool: Awaited<ReturnType<typeof openSitePool>>["pool"]) => Promise<T>,
-): Promise<T> {
-  const { pool } = await openSitePool(ctx.site, ctx.workspace, ctx.site.config.deploy.parallel);
+/** Opens the site's connection pool, says where it points (`deploy shop (env production) → ftp://…`), runs `fn`. */
+async function _withPool<T>(ctx: StepContext, arrow: "←" | "→", fn: (sitePool: SitePool) => Promise<T>): Promise<T> {
+  const sitePool = await openSitePool(ctx.site, ctx.workspace, ctx.site.config.deploy.parallel, { warn: ctx.warn });
+  const { pool } = sitePool;
+  const verb = arrow === "→" ? "deploy" : "export";
+  ctx.info(
+    `${verb} ${ctx.site.name} (env ${ctx.workspace.env}) ${arrow} ${sitePool.describe}${ctx.dryRun ? " [dry run]" : ""}`,
+  );
   // Ctrl-C: closing the connections abandons transfers in flight; uploads and downloads go to temporary names and
   // are renamed into place only when complete, so nothing partial is left at a final name, and a rerun resumes.
   const onAbort = () => {
@@ -144,7 +172,7 @@ async function _withPool<T>(
   };
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await fn(pool);
+    return await fn(sitePool);
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
     await pool.close().catch(() => {});

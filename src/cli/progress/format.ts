@@ -66,6 +66,15 @@ export function formatBar(done: number, total: number, width = 20): string {
   return `${"█".repeat(full)}${"░".repeat(width - full)}`;
 }
 
+/** Clips a line to `columns` visible characters without cutting an escape sequence in half. */
+export function clipLine(line: string, columns: number): string {
+  // Clipping must not cut an escape sequence in half; lines without colour are clipped exactly.
+  const visible = line.replace(/\u001b\[[0-9;]*m/g, "");
+  if (visible.length <= columns) return line;
+  if (visible.length === line.length) return `${line.slice(0, columns - 1)}…`;
+  return `${visible.slice(0, columns - 1)}…`;
+}
+
 // --- internal ---
 
 const ANSI = /\u001b\[[0-9;]*m/g;

@@ -1,8 +1,10 @@
 import type pc from "picocolors";
+import type { PipelineEvent, RunReport, SiteReport, StepProgress } from "../../pipeline/index.ts";
+import { printable } from "../../printable.ts";
 import { redact } from "../../secret.ts";
 import type { RunStatus, StepStatus } from "../../store/index.ts";
-import type { PipelineEvent, RunReport, StepProgress } from "../types.ts";
 import {
+  clipLine,
   formatBar,
   formatBytes,
   formatCost,
@@ -13,6 +15,7 @@ import {
 } from "./format.ts";
 
 export { formatBar, formatBytes, formatCost, formatCounts, formatDuration, formatTable } from "./format.ts";
+export { createStepRenderer, type StepRendererOptions } from "./step.ts";
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -51,7 +54,10 @@ export function createProgressRenderer(options: ProgressRendererOptions): Progre
 }
 
 /** The end-of-run table: every site and step with status, counts, bytes, cost and duration. */
-export function formatRunSummary(report: Pick<RunReport, "run" | "sites">, colors: Colors): string[] {
+export function formatRunSummary(
+  report: { run: RunReport["run"]; sites: Pick<SiteReport, "site" | "status" | "error" | "steps">[] },
+  colors: Colors,
+): string[] {
   const rows: string[][] = [["SITE", "STEP", "STATUS", "RESULT", "BYTES", "COST", "TIME"]];
   for (const site of report.sites) {
     if (site.steps.length === 0)
@@ -103,7 +109,7 @@ function _status(status: StepStatus | RunStatus | string, c: Colors): string {
   }
 }
 
-function _siteCounts(report: Pick<RunReport, "sites">): string {
+function _siteCounts(report: { sites: Pick<SiteReport, "status">[] }): string {
   const by = new Map<string, number>();
   for (const site of report.sites) by.set(site.status, (by.get(site.status) ?? 0) + 1);
   return [...by.entries()].map(([status, n]) => `${n} ${status}`).join(", ");
@@ -140,8 +146,10 @@ function _plainRenderer(options: ProgressRendererOptions): ProgressRenderer {
           line(`${event.site} ${event.step}: started`);
           break;
         case "step-log":
-          if (event.level === "warn") line(`${c.yellow("warning:")} ${event.site} ${event.step}: ${event.message}`);
-          else if (options.verbose !== false) line(`${event.site} ${event.step}: ${event.message}`);
+          // a step's notice may quote a server (a reply, a file name): shown inert
+          if (event.level === "warn") {
+            line(`${c.yellow("warning:")} ${event.site} ${event.step}: ${printable(event.message)}`);
+          } else if (options.verbose !== false) line(`${event.site} ${event.step}: ${printable(event.message)}`);
           break;
         case "step-finished": {
           const detail = event.error ?? event.summary ?? formatCounts(event.counts);
@@ -224,7 +232,7 @@ function _ttyRenderer(options: ProgressRendererOptions): ProgressRenderer {
     if (waiting > 0) lines.push(c.dim(`· ${waiting} more site(s) waiting`));
     if (lines.length > rows - 1) lines.splice(0, lines.length - (rows - 1));
     erase();
-    const clipped = lines.map((l) => _clip(l, columns - 1));
+    const clipped = lines.map((l) => clipLine(l, columns - 1));
     if (clipped.length > 0) write(`${clipped.join("\n")}\n`);
     drawnLines = clipped.length;
     frame++;
@@ -263,7 +271,9 @@ function _ttyRenderer(options: ProgressRendererOptions): ProgressRenderer {
           break;
         }
         case "step-log":
-          if (event.level === "warn") above(`${c.yellow("warning:")} ${event.site} ${event.step}: ${event.message}`);
+          if (event.level === "warn") {
+            above(`${c.yellow("warning:")} ${event.site} ${event.step}: ${printable(event.message)}`);
+          }
           break;
         case "step-finished": {
           const step = sites.get(event.site)?.get(event.step);
@@ -338,12 +348,4 @@ function _stepLine(name: string, step: TreeStep, width: number, c: Colors, frame
     default:
       return `${c.dim("·")} ${c.dim(label)}`;
   }
-}
-
-function _clip(line: string, columns: number): string {
-  // Clipping must not cut an escape sequence in half; lines without colour are clipped exactly.
-  const visible = line.replace(/\u001b\[[0-9;]*m/g, "");
-  if (visible.length <= columns) return line;
-  if (visible.length === line.length) return `${line.slice(0, columns - 1)}…`;
-  return `${visible.slice(0, columns - 1)}…`;
 }
