@@ -9,7 +9,7 @@
 //
 //   npm run demo                  # run, print where the result is, exit
 //   npm run demo -- --serve       # ... then keep serving the deployed site on http://127.0.0.1:<port>/ (Ctrl-C stops)
-//   npm run demo -- --keep        # keep the temporary folders (they are removed at exit otherwise)
+//   npm run demo -- --keep        # keep the temporary folders and print them (removed at exit otherwise)
 //   npm run demo -- --no-build    # use the existing dist/ build
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -104,8 +104,11 @@ try {
     say(`  + ${added.length - pages.length} more (category and tag pages, the drafts list, feeds, sitemap)`);
   }
   for (const p of changed) say(`  ~ ${p}`);
-  say(`  the deployed site: ${live}`);
-  if (keep) say(`  the workspace:     ${workspace}   (try: node ${relative(ROOT, CLI)} --workspace ${workspace} runs)`);
+  // only folders that outlive this script are pointed at
+  if (keep) {
+    say(`  the deployed site: ${live}`);
+    say(`  the workspace:     ${workspace}   (try: node ${relative(ROOT, CLI)} --workspace ${workspace} runs)`);
+  }
 
   if (serve) {
     http = await startHttp(live);
@@ -114,9 +117,12 @@ try {
       process.once("SIGINT", resolveStop);
       process.once("SIGTERM", resolveStop);
     });
+  } else if (keep) {
+    say(`\nTo browse it: python3 -m http.server -d ${live}`);
+    say(`The folders stay until you remove them: rm -rf ${tmp}`);
   } else {
-    say(`\nTo browse it: npm run demo -- --serve   (or: python3 -m http.server -d ${live})`);
-    if (!keep) say("(temporary folders are removed now; add -- --keep to keep them)");
+    say("\nTo browse it: npm run demo -- --serve");
+    say("To keep the workspace and the deployed site (and see where they are): npm run demo -- --keep");
   }
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -129,18 +135,30 @@ try {
 
 // --- internal ---
 
-/** Runs a command; resolves its exit code. The FTP server lives in this process, so never block with spawnSync. */
+/**
+ * Runs a command; resolves its exit code. `quiet` keeps its output (shown only when it fails). The FTP server lives
+ * in this process, so never block with spawnSync.
+ */
 function run(command, argv, { env = {}, quiet = false } = {}) {
   return new Promise((resolveRun, reject) => {
     const child = spawn(command, argv, {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: quiet ? ["ignore", "ignore", "inherit"] : "inherit",
+      stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
+    let output = "";
+    child.stdout?.on("data", (d) => {
+      output += d;
+    });
+    child.stderr?.on("data", (d) => {
+      output += d;
     });
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      if (quiet && code !== 0) reject(new Error(`${command} ${argv.join(" ")} exited with ${code ?? signal}`));
-      else resolveRun(code ?? 1);
+      if (quiet && code !== 0) {
+        process.stderr.write(output);
+        reject(new Error(`${command} ${argv.join(" ")} exited with ${code ?? signal}`));
+      } else resolveRun(code ?? 1);
     });
   });
 }

@@ -46,5 +46,8 @@ describe("pipeline: npm run demo", () => {
     expect(result.stdout.match(/^ {2}\+ blog\/[a-z0-9-]+\/index\.html$/gm)?.length).toBeGreaterThanOrEqual(5);
     expect(result.stdout).toContain("~ sitemap.xml");
     expect(result.stdout).toContain("To browse it: npm run demo -- --serve");
+    // the temporary folders are gone when it exits: its closing lines point at none of them
+    const closing = result.stdout.slice(result.stdout.indexOf("result on the FTP server"));
+    expect(closing).not.toMatch(/siteloom-demo-/);
   });
 });
