@@ -6,6 +6,8 @@ export interface SitemapUrl {
   lastmod?: string;
   changefreq?: string;
   priority?: string;
+  /** Extension elements of the site's own entry, as written (`<image:image>`, `<xhtml:link>`, `<video:video>` …). */
+  extra?: string;
 }
 
 /** The existing sitemap of the site, as found in export/. */
@@ -14,6 +16,8 @@ export interface ExistingSitemap {
   urls: SitemapUrl[];
   /** For an index: the sitemaps it lists. */
   sitemaps: { loc: string; lastmod?: string }[];
+  /** Namespace declarations of the site's `<urlset>` other than the default one (`xmlns:image="…"`). */
+  namespaces?: Record<string, string>;
 }
 
 /** One file to write. */
@@ -42,10 +46,18 @@ export function parseSitemap(xml: string | undefined): ExistingSitemap {
       if (lastmod) u.lastmod = lastmod;
       if (changefreq) u.changefreq = changefreq;
       if (priority) u.priority = priority;
+      // Extension elements (prefixed names) are kept as the site wrote them.
+      if (/<[\w-]+:/.test(m[1]!)) {
+        const extra = m[1]!.replace(STANDARD_TAGS, "").trim();
+        if (extra) u.extra = extra;
+      }
       return u;
     })
     .filter((u) => u.loc);
-  return { kind: "urlset", urls, sitemaps: [] };
+  const namespaces: Record<string, string> = {};
+  const open = /<urlset\b[^>]*>/.exec(xml)?.[0] ?? "";
+  for (const ns of open.matchAll(/\bxmlns:([\w.-]+)\s*=\s*(["'])(.*?)\2/g)) namespaces[ns[1]!] = ns[3]!;
+  return { kind: "urlset", urls, sitemaps: [], namespaces };
 }
 
 /**
@@ -85,25 +97,31 @@ export function buildSitemaps(options: {
       { path: "sitemap.xml", content: renderIndex(entries) },
     ];
   }
-  if (merged.length <= limit) return [{ path: "sitemap.xml", content: renderUrlset(merged) }];
+  const ns = existing.namespaces;
+  if (merged.length <= limit) return [{ path: "sitemap.xml", content: renderUrlset(merged, ns) }];
   const files = _chunk(merged, limit).map((chunk, i) => ({ path: `sitemap-${i + 1}.xml`, urls: chunk }));
   const index = files.map((f) => ({ loc: new URL(f.path, baseUrl).href, ..._lastmodOf(f.urls) }));
   return [
-    ...files.map((f) => ({ path: f.path, content: renderUrlset(f.urls) })),
+    ...files.map((f) => ({ path: f.path, content: renderUrlset(f.urls, ns) })),
     { path: "sitemap.xml", content: renderIndex(index) },
   ];
 }
 
-export function renderUrlset(urls: SitemapUrl[]): string {
+/** A `<urlset>`; `namespaces` are the site's own extension namespaces (kept so its entries' extensions stay valid). */
+export function renderUrlset(urls: SitemapUrl[], namespaces: Record<string, string> = {}): string {
+  const declarations = Object.entries(namespaces)
+    .map(([prefix, uri]) => ` xmlns:${prefix}="${xmlEscape(uri)}"`)
+    .join("");
   const out = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">`,
+    `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"${declarations}>`,
   ];
   for (const u of urls) {
     let line = `<url><loc>${xmlEscape(u.loc)}</loc>`;
     if (u.lastmod) line += `<lastmod>${xmlEscape(u.lastmod)}</lastmod>`;
     if (u.changefreq) line += `<changefreq>${xmlEscape(u.changefreq)}</changefreq>`;
     if (u.priority) line += `<priority>${xmlEscape(u.priority)}</priority>`;
+    if (u.extra) line += u.extra;
     out.push(`${line}</url>`);
   }
   out.push("</urlset>", "");
@@ -127,6 +145,7 @@ export function renderIndex(entries: { loc: string; lastmod?: string }[]): strin
 // --- internal ---
 
 const TAG_RES = new Map<string, RegExp>();
+const STANDARD_TAGS = /<(loc|lastmod|changefreq|priority)\b[^>]*>[\s\S]*?<\/\1>/g;
 
 function _tag(block: string, name: string): string | undefined {
   // Most blocks lack most optional tags: a substring test is far cheaper than a regex that fails.
