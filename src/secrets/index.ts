@@ -1,5 +1,6 @@
 export { type AwsBackendOptions, awsBackend } from "./backends/aws.ts";
 export { type AzureBackendOptions, azureBackend } from "./backends/azure.ts";
+export { type DigitalOceanBackendOptions, digitaloceanBackend } from "./backends/digitalocean.ts";
 export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
 export {
   createFileBackend,

@@ -70,10 +70,8 @@ export const envBackend: BackendFactory<EnvBackendOptions> = (options) => {
       };
       for (const variable of Object.keys(env).sort()) {
         if (!variable.startsWith(prefix) || !env[variable]) continue;
-        const rest = variable.slice(prefix.length).replace(/_FILE$/, "");
-        const sep = rest.indexOf("__");
-        if (sep <= 0) continue;
-        add(rest.slice(0, sep).toLowerCase().replace(/_/g, "-"), rest.slice(sep + 2), variable);
+        const key = envVarKey(prefix, variable.replace(/_FILE$/, ""));
+        if (key) add(key.scope, key.name, variable);
       }
       if (existsSync(dir)) {
         for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -105,6 +103,15 @@ export const envBackend: BackendFactory<EnvBackendOptions> = (options) => {
     },
   } satisfies SecretBackend;
 };
+
+/** `SITELOOM_SECRET_SHOP_EU__FTP_PASSWORD` → `shop-eu`, `FTP_PASSWORD`; undefined for other variables. */
+export function envVarKey(prefix: string, variable: string): { scope: string; name: string } | undefined {
+  if (!variable.startsWith(prefix)) return undefined;
+  const rest = variable.slice(prefix.length);
+  const sep = rest.indexOf("__");
+  if (sep <= 0) return undefined;
+  return { scope: rest.slice(0, sep).toLowerCase().replace(/_/g, "-"), name: rest.slice(sep + 2) };
+}
 
 /** `shop-eu`, `FTP_PASSWORD` → `SITELOOM_SECRET_SHOP_EU__FTP_PASSWORD`. */
 export function envVarName(prefix: string, scope: string, name: string): string {

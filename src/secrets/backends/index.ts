@@ -1,6 +1,7 @@
 import type { BackendDefinition } from "../define.ts";
 import { awsStore } from "./aws.ts";
 import { azureStore } from "./azure.ts";
+import { digitaloceanStore } from "./digitalocean.ts";
 import { envStore } from "./env.ts";
 import { fileStore } from "./file.ts";
 import { gcpStore } from "./gcp.ts";
@@ -11,7 +12,7 @@ import { vaultStore } from "./vault.ts";
  * its definition (schema, summary, factory); it is listed here once, and the config schema, the error messages,
  * `secrets backend` and the docs all read this list. SDKs are imported by each backend on first use.
  */
-const ALL = [fileStore, envStore, vaultStore, awsStore, gcpStore, azureStore] as const;
+const ALL = [fileStore, envStore, vaultStore, awsStore, gcpStore, azureStore, digitaloceanStore] as const;
 
 export const BACKENDS: readonly BackendDefinition[] = ALL as unknown as readonly BackendDefinition[];
 
