@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { isProcessAlive } from "./processes.ts";
@@ -31,8 +31,7 @@ export async function writeFileAtomic(
   const dir = dirname(file);
   const mode = options.mode ?? 0o644;
   if (options.mkdir !== false) await mkdir(dir, { recursive: true });
-  const prefix = options.tempPrefix ?? `.${basename(file)}${TEMP_MARK}`;
-  const tmp = join(dir, `${prefix}${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = tempPathFor(file, options.tempPrefix);
   const handle = await open(tmp, "wx", mode);
   try {
     await handle.writeFile(data);
@@ -81,6 +80,47 @@ export async function removeStaleTempFiles(dir: string, options: RemoveStaleTemp
     removed.push(name);
   }
   return removed;
+}
+
+/** `writeFileAtomic` for the few writers that must stay synchronous (the audit log's head record). */
+export function writeFileAtomicSync(
+  file: string,
+  data: Uint8Array | string,
+  options: WriteFileAtomicOptions = {},
+): void {
+  const dir = dirname(file);
+  const mode = options.mode ?? 0o644;
+  if (options.mkdir !== false) mkdirSync(dir, { recursive: true });
+  const tmp = tempPathFor(file, options.tempPrefix);
+  const fd = openSync(tmp, "wx", mode);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+    closeSync(fd);
+    chmodSync(tmp, mode);
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  if (options.syncDir !== false) fsyncDir(dir);
+}
+
+/**
+ * Atomic, durable write of a private file (secret store, identity, backups, deploy state): mode 0600, its folder
+ * created 0700 when missing.
+ */
+export async function writePrivateFile(file: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(file, data, { mode: 0o600, mkdir: false });
+}
+
+/**
+ * The one temp-file naming rule of atomic writes: `.<name>.tmp-<pid>-<random>` in the target's folder (hidden, and
+ * recognised by `removeStaleTempFiles`, which removes what a killed writer left).
+ */
+export function tempPathFor(file: string, prefix = `.${basename(file)}${TEMP_MARK}`): string {
+  return join(dirname(file), `${prefix}${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
 /** Makes renames in `dir` durable; a no-op where directories cannot be opened for fsync. */

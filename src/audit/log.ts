@@ -8,12 +8,12 @@ import {
   openSync,
   readFileSync,
   readSync,
-  renameSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
 import lockfile from "proper-lockfile";
 import { SiteloomError } from "../errors.ts";
+import { writeFileAtomicSync } from "../files.ts";
 
 /** One line of `.siteloom/audit.log`. Never holds a secret value. */
 export interface AuditEntry {
@@ -222,15 +222,8 @@ function _writeHead(file: string, hash: string): void {
     // a head missing before this entry (a log that already had entries) stays on record: verify reports it
     if (count > 1) rebuiltAt = count;
   }
-  const tmp = `${headPath(file)}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, JSON.stringify(rebuiltAt === undefined ? { count, hash } : { count, hash, rebuiltAt }));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, headPath(file));
+  const record = rebuiltAt === undefined ? { count, hash } : { count, hash, rebuiltAt };
+  writeFileAtomicSync(headPath(file), JSON.stringify(record), { mode: 0o600, mkdir: false });
 }
 
 function _readHead(file: string): { count: number; hash: string; rebuiltAt?: number } | undefined {

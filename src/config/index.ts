@@ -1,3 +1,4 @@
+export { SITE_FILE, SITES_DIR, WORKSPACE_FILE } from "./files.ts";
 export type { GuardedChange } from "./guard.ts";
 export { guardedChanges } from "./guard.ts";
 export type {
@@ -68,3 +69,10 @@ export {
 } from "./schema-walk.ts";
 export type { SiteTemplateOptions, WorkspaceTemplateOptions } from "./template.ts";
 export { generateJsonSchemas, renderSiteTemplate, renderWorkspaceTemplate } from "./template.ts";
+export {
+  type ConfigEdit,
+  type ConfigFileUpdate,
+  type UpdateConfigFileOptions,
+  updateConfigFile,
+  withConfigFileLock,
+} from "./update.ts";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants, type Dirent, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, rmdir, utimes } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { writeFileAtomic as writeFileAtomicShared } from "../files.ts";
+import { writeFileAtomic } from "../files.ts";
 
 /** A file of a tree: site-relative POSIX path and what `stat` said. */
 export interface TreeFile {
@@ -46,8 +46,8 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
  * Atomic write (src/files.ts) of an output file; temp names carry TEMP_PREFIX so an interrupted run's leftovers are
  * recognised. No directory fsync: output/ is rebuildable and holds thousands of files.
  */
-export function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  return writeFileAtomicShared(file, data, { tempPrefix: TEMP_PREFIX, syncDir: false });
+export function writeOutputFile(file: string, data: Buffer | string): Promise<void> {
+  return writeFileAtomic(file, data, { tempPrefix: TEMP_PREFIX, syncDir: false });
 }
 
 /** Copies a file atomically and gives the copy the source's mtime, so "unchanged" can be decided by stat alone. */

@@ -21,7 +21,7 @@ import {
   TEMP_PREFIX,
   type TreeFile,
   walkTree,
-  writeFileAtomic,
+  writeOutputFile,
 } from "./files.ts";
 import { parseHtml, querySelector } from "./html.ts";
 import {
@@ -464,7 +464,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     else {
       written.push(path);
       if (dryRun) return;
-      await writeFileAtomic(target, data);
+      await writeOutputFile(target, data);
       now = await stat(target);
     }
     if (dryRun || !now) return;
@@ -576,7 +576,7 @@ async function _loadCache(file: string | undefined): Promise<Cache> {
 
 async function _saveCache(file: string | undefined, cache: Cache): Promise<void> {
   if (!file) return;
-  await writeFileAtomic(file, JSON.stringify({ version: RENDER_VERSION, ...cache.next }));
+  await writeOutputFile(file, JSON.stringify({ version: RENDER_VERSION, ...cache.next }));
 }
 
 function _siteInfo(site: RunEnrichOptions["site"]): SiteInfo {

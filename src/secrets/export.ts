@@ -1,5 +1,8 @@
+import { join } from "node:path";
 import { SiteloomError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
 import { envVarName } from "./backends/env.ts";
+import { ensurePrivateDir } from "./fs-util.ts";
 import type { SecretStore } from "./store.ts";
 
 export type ExportFormat = "env" | "compose" | "k8s";
@@ -16,6 +19,24 @@ export interface BuildExportOptions {
   scope?: string | undefined;
   /** Name of the Kubernetes Secret. @default "siteloom-secrets" */
   k8sName?: string;
+}
+
+/**
+ * Writes the files of an export (mode 0600 each, atomically): the one file at `out`, or, for Compose, every file into
+ * the folder `out` (created 0700). Returns the paths written.
+ */
+export async function writeExport(files: ExportFile[], format: ExportFormat, out: string): Promise<string[]> {
+  if (format !== "compose") {
+    await writeFileAtomic(out, files[0]!.content, { mode: files[0]!.mode });
+    return [out];
+  }
+  await ensurePrivateDir(out);
+  const written: string[] = [];
+  for (const f of files) {
+    await writeFileAtomic(join(out, f.name), f.content, { mode: f.mode, mkdir: false });
+    written.push(join(out, f.name));
+  }
+  return written;
 }
 
 /**

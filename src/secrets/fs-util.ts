@@ -1,26 +1,6 @@
-import { chmod, mkdir, readdir, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { chmod, mkdir, stat } from "node:fs/promises";
 import lockfile from "proper-lockfile";
 import { SiteloomError } from "../errors.ts";
-import { writeFileAtomic as writeFileAtomicShared } from "../files.ts";
-
-/** Atomic, durable write (src/files.ts) of a private file: mode 0600 unless told otherwise. */
-export function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  return writeFileAtomicShared(file, data, { mode, mkdir: false });
-}
-
-/** Removes temp files a killed writer left behind (call only while holding the file's lock). */
-export async function removeStaleTemps(file: string): Promise<void> {
-  const dir = dirname(file);
-  const prefix = `.${basename(file)}.tmp-`;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(join(dir, n), { force: true })));
-}
 
 /** Creates a directory (and parents) with mode 0700, tightening an existing one we own. */
 export async function ensurePrivateDir(dir: string): Promise<void> {

@@ -4,8 +4,9 @@ import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { SiteloomError } from "../errors.ts";
+import { writePrivateFile } from "../files.ts";
 import { registerSecretValue } from "../secret.ts";
-import { ensurePrivateDir, writeFileAtomic } from "./fs-util.ts";
+import { ensurePrivateDir } from "./fs-util.ts";
 
 /** An unlocked age X25519 identity and where it came from (for messages; never the key itself). */
 export interface LoadedIdentity {
@@ -89,7 +90,7 @@ export async function createIdentityFile(file: string): Promise<LoadedIdentity> 
   registerSecretValue(identity);
   const recipient = await identityToRecipient(identity);
   const text = `# created: ${new Date().toISOString()} by siteloom\n# public key: ${recipient}\n${identity}\n`;
-  await writeFileAtomic(file, text, 0o600);
+  await writePrivateFile(file, text);
   return { identities: [identity], recipients: [recipient], source: file };
 }
 

@@ -13,8 +13,13 @@ export { type GcpBackendOptions, gcpBackend } from "./backends/gcp.ts";
 export { BACKENDS, backendTypeList, findBackend } from "./backends/index.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
 export { type BackendContext, type BackendDefinition, defineBackend } from "./define.ts";
-export { type BuildExportOptions, buildExport, type ExportFile, type ExportFormat } from "./export.ts";
-export { ensurePrivateDir, withFileLock, writeFileAtomic } from "./fs-util.ts";
+export {
+  type BuildExportOptions,
+  buildExport,
+  type ExportFile,
+  type ExportFormat,
+  writeExport,
+} from "./export.ts";
 export {
   configDir,
   createIdentityFile,
@@ -45,6 +50,7 @@ export {
 } from "./registry.ts";
 export { createSecretResolver } from "./resolver.ts";
 export { type CreateSecretStoreOptions, createSecretStore, type SecretStore } from "./store.ts";
+export { useSecretStore } from "./stores.ts";
 export type * from "./types.ts";
 export {
   guardPlaintext,

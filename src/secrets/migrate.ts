@@ -1,10 +1,11 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
-import { SECRET_NAME_PATTERN } from "../config/index.ts";
+import { SECRET_NAME_PATTERN, updateConfigFile } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
-import { currentActor, publishEvent } from "../events.ts";
+import { currentActor } from "../events.ts";
+import { writePrivateFile } from "../files.ts";
 import { MASK, Secret } from "../secret.ts";
-import { ensurePrivateDir, writeFileAtomic } from "./fs-util.ts";
+import { ensurePrivateDir } from "./fs-util.ts";
 import { configFiles, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
 import type { SecretStore } from "./store.ts";
 
@@ -125,18 +126,24 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     for (const r of rewrites) {
       await ensurePrivateDir(backupDir);
-      const backup = join(backupDir, `${relative(options.root, r.file).replace(/[/\\]/g, "__")}.${stamp}.bak`);
-      await writeFileAtomic(backup, r.text, 0o600);
-      await writeFileAtomic(r.file, r.next, (await stat(r.file)).mode & 0o777);
-      publishEvent({
-        action: "config.write",
-        ref: relative(options.root, r.file),
-        store: "-",
-        env: options.env,
-        actor,
-        outcome: "ok",
-      });
-      result.files.push({ file: relative(options.root, r.file), backup: relative(options.root, backup) });
+      const rel = relative(options.root, r.file);
+      const backup = join(backupDir, `${rel.replace(/[/\\]/g, "__")}.${stamp}.bak`);
+      await writePrivateFile(backup, r.text);
+      await updateConfigFile(
+        r.file,
+        (_doc, text) => {
+          // the values were stored for the text read above; a file edited meanwhile is left for a rerun
+          if (text !== r.text) {
+            throw new SiteloomError(
+              "ERR_CONFIG_INVALID",
+              `${rel} changed while migrating; run siteloom secrets migrate again`,
+            );
+          }
+          return r.next;
+        },
+        { env: options.env, actor, ref: rel },
+      );
+      result.files.push({ file: rel, backup: relative(options.root, backup) });
     }
   } else {
     for (const r of rewrites) result.files.push({ file: relative(options.root, r.file), backup: undefined });

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from "yaml";
-import { isReference } from "../config/index.ts";
+import { isReference, SITE_FILE, SITES_DIR, WORKSPACE_FILE } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 
@@ -44,11 +44,11 @@ export async function findPlaintextCredentials(root: string): Promise<PlaintextF
 
 /** The config files of a workspace and the secret scope each one's credentials belong to. */
 export function configFiles(root: string): { file: string; scope: string }[] {
-  const files = [{ file: join(root, "siteloom.yaml"), scope: "global" }];
-  const sites = join(root, "sites");
+  const files = [{ file: join(root, WORKSPACE_FILE), scope: "global" }];
+  const sites = join(root, SITES_DIR);
   if (existsSync(sites)) {
     for (const d of readdirSync(sites, { withFileTypes: true })) {
-      const f = join(sites, d.name, "site.yaml");
+      const f = join(sites, d.name, SITE_FILE);
       if (d.isDirectory() && existsSync(f)) files.push({ file: f, scope: d.name });
     }
   }

@@ -2,6 +2,7 @@ export { createAuditLogSink } from "./audit-sink.ts";
 export { type ErrorBody, toErrorResponse } from "./plugins/error-handler.ts";
 export type { AuditFilter, AuditRecord, AuditSink, RunStarter, ServerAuditEntry } from "./ports.ts";
 export {
+  type AppliedChange,
   type ApplyChangeOptions,
   type ChangeSource,
   type ConfigRuntime,
@@ -13,7 +14,6 @@ export {
   createConfigRuntime,
   type RejectedChange,
   type ResolvedEnvironment,
-  readConfigFiles,
 } from "./runtime.ts";
 export { type BuildServerOptions, buildServer, SERVER_VERSION } from "./server.ts";
 export { createStoreVersionRepository } from "./versions.ts";

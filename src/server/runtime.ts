@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import { existsSync, type FSWatcher, watch } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { SiteConfig } from "../config/index.ts";
+import { type SiteConfig, updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { type LoadWorkspaceOptions, loadWorkspace, SITE_FILE, WORKSPACE_FILE } from "../workspace/index.ts";
@@ -87,11 +87,29 @@ export interface ConfigRuntimeOptions {
 }
 
 export interface ApplyChangeOptions {
-  /** Relative path → new text. */
-  files: Record<string, string>;
+  /**
+   * Relative path → new text, or an edit that gets the file's text as it is on disk once the files are locked (so a
+   * change made meanwhile by another request or process is built upon, not overwritten).
+   */
+  files: Record<string, string | ((current: string) => string)>;
   actor: string;
   source: ChangeSource;
   message: string;
+  /** Refuse with ERR_STORE_CONFLICT unless the configuration is at this version when the files are locked. */
+  ifMatch?: number | undefined;
+  /** Environment the change concerns (recorded with the `config.write` events). */
+  env?: string | undefined;
+}
+
+/** What `applyChange` did. */
+export interface AppliedChange {
+  /** The snapshot in force afterwards. */
+  snapshot: ConfigSnapshot;
+  /** False when the change equalled what was there (nothing written, no new version). */
+  changed: boolean;
+  /** Relative path → text before and after, for the files the change named. */
+  before: Record<string, string>;
+  after: Record<string, string>;
 }
 
 export interface ConfigRuntime extends EventEmitter {
@@ -99,10 +117,14 @@ export interface ConfigRuntime extends EventEmitter {
   current(): ConfigSnapshot;
   /** The last refused change since the last accepted one, if any. */
   lastRejected(): RejectedChange | undefined;
-  /** Validates, writes atomically, swaps, records a version. Throws ERR_CONFIG_INVALID and changes nothing. */
-  applyChange(options: ApplyChangeOptions): Promise<ConfigSnapshot>;
+  /**
+   * Locks the files, catches up with what is on disk, checks `ifMatch`, validates, writes (updateConfigFile), swaps
+   * and records a version, all in one critical section. Throws ERR_CONFIG_INVALID / ERR_STORE_CONFLICT and changes
+   * nothing.
+   */
+  applyChange(options: ApplyChangeOptions): Promise<AppliedChange>;
   /** Makes a new version whose files equal those of `version`. */
-  rollback(version: number, actor: string): Promise<ConfigSnapshot>;
+  rollback(version: number, actor: string): Promise<AppliedChange>;
   /** Reads the files now (what the watcher calls); resolves to the snapshot in force afterwards. */
   reloadFromDisk(): Promise<ConfigSnapshot>;
   close(): Promise<void>;
@@ -248,31 +270,59 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
   const runtime = Object.assign(emitter, {
     current: () => snapshot,
     lastRejected: () => rejected,
-    applyChange(change: ApplyChangeOptions): Promise<ConfigSnapshot> {
-      return serial(async () => {
-        const files = { ...snapshot.files, ...change.files };
-        for (const name of Object.keys(change.files)) _checkRelativePath(name);
-        // validate a copy first: an invalid change never touches the real files
-        const dir = await mkdtemp(join(tmpdir(), "siteloom-candidate-"));
-        try {
-          await _writeTree(dir, files);
-          await _loadAll(dir, vars);
-        } catch (error) {
-          throw _withoutDir(_asConfigError(error), dir);
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-        for (const [name, text] of Object.entries(change.files)) {
-          if (snapshot.files[name] !== text) await _writeAtomic(join(opts.root, name), text);
-        }
-        const state = await _loadStable(opts.root, vars);
-        snapshot = await _record(state, change.source, change.actor, change.message);
-        rejected = undefined;
-        emitter.emit("reload", { snapshot, ms: 0 });
-        return snapshot;
-      });
+    applyChange(change: ApplyChangeOptions): Promise<AppliedChange> {
+      const names = Object.keys(change.files);
+      for (const name of names) _checkRelativePath(name);
+      // one critical section per change: this process's queue, then the files' locks (other processes)
+      return serial(() =>
+        withConfigFileLock(
+          names.map((name) => join(opts.root, name)),
+          async () => {
+            // another process (a second server, the CLI) may have written since our last look: catch up first
+            const disk = await _readFiles(opts.root);
+            if (!_sameFiles(disk, snapshot.files)) await doReload(performance.now());
+            if (change.ifMatch !== undefined && change.ifMatch !== snapshot.version) {
+              throw new SiteloomError(
+                "ERR_STORE_CONFLICT",
+                `the configuration is at version ${snapshot.version}, not ${change.ifMatch}; fetch it again and reapply your change`,
+              );
+            }
+            const before: Record<string, string> = {};
+            const after: Record<string, string> = {};
+            for (const [name, value] of Object.entries(change.files)) {
+              before[name] = disk[name] ?? "";
+              after[name] = typeof value === "function" ? value(before[name]) : value;
+            }
+            const changed = names.filter((name) => after[name] !== disk[name]);
+            if (changed.length === 0) return { snapshot, changed: false, before, after };
+            // validate a copy first: an invalid change never touches the real files
+            const dir = await mkdtemp(join(tmpdir(), "siteloom-candidate-"));
+            try {
+              await _writeTree(dir, { ...disk, ...after });
+              await _loadAll(dir, vars);
+            } catch (error) {
+              throw _withoutDir(_asConfigError(error), dir);
+            } finally {
+              await rm(dir, { recursive: true, force: true });
+            }
+            for (const name of changed) {
+              await updateConfigFile(join(opts.root, name), () => after[name]!, {
+                locked: true,
+                actor: change.actor,
+                env: change.env,
+                ref: name,
+              });
+            }
+            const state = await _loadStable(opts.root, vars);
+            snapshot = await _record(state, change.source, change.actor, change.message);
+            rejected = undefined;
+            emitter.emit("reload", { snapshot, ms: 0 });
+            return { snapshot, changed: true, before, after };
+          },
+        ),
+      );
     },
-    async rollback(version: number, actor: string): Promise<ConfigSnapshot> {
+    async rollback(version: number, actor: string): Promise<AppliedChange> {
       const target = await opts.versions.get(version);
       if (!target) {
         throw new SiteloomError("ERR_USAGE", `no configuration version ${version}; see GET /config/versions`);
@@ -294,11 +344,6 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
     },
   });
   return runtime;
-}
-
-/** The configuration files of a workspace, relative path → text. */
-export async function readConfigFiles(root: string): Promise<Record<string, string>> {
-  return _readFiles(root);
 }
 
 // --- internal ---
@@ -384,20 +429,6 @@ async function _writeTree(dir: string, files: Record<string, string>): Promise<v
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);
   }
-}
-
-/** temp file in the same folder, fsync, rename: readers see the old or the new file, never half of one. */
-async function _writeAtomic(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(tmp, "w", 0o644);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
 }
 
 function _asConfigError(error: unknown): SiteloomError {

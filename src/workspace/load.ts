@@ -17,20 +17,21 @@ import {
   resolveValue,
   type SecretResolver,
   type Setting,
+  SITE_FILE,
+  SITES_DIR,
   type SiteConfig,
   SiteConfigSchema,
   settingLayer,
   settingsFromFlags,
   settingsFromVariables,
   validateMerged,
+  WORKSPACE_FILE,
 } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import type { EnvSource, LoadWorkspaceOptions, SiteContext, Workspace } from "./types.ts";
 
-export const WORKSPACE_FILE = "siteloom.yaml";
-export const SITE_FILE = "site.yaml";
+export { SITE_FILE, SITES_DIR, WORKSPACE_FILE };
 export const STATE_DIR = ".siteloom";
-export const SITES_DIR = "sites";
 
 /** Finds the workspace root: explicit option, then SITELOOM_WORKSPACE, then walking up from cwd like git. */
 export function findWorkspaceRoot(options: LoadWorkspaceOptions = {}): string {

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { SiteloomError } from "../../errors.ts";
 import { currentActor, publishEvent } from "../../events.ts";
 import type { ExportFormat, SecretStore } from "../../secrets/index.ts";
@@ -366,7 +365,7 @@ Values are never taken from arguments: they would end up in shell history and pr
       `\nExamples:\n  siteloom secrets export --to env --scope shop --out shop.env --env production\n  siteloom secrets export --to compose --out ./secrets\n  siteloom secrets export --to k8s --out secret.yaml`,
     )
     .action(async (opts: StoreOpt & { to: string; scope?: string; out?: string }) => {
-      const { buildExport, ensurePrivateDir, writeFileAtomic } = await import("../../secrets/index.ts");
+      const { buildExport, writeExport } = await import("../../secrets/index.ts");
       if (!["env", "compose", "k8s"].includes(opts.to))
         usageError(`--to must be env, compose or k8s (got "${opts.to}")`);
       const { ws, store } = await _open(ctx, opts);
@@ -388,18 +387,7 @@ Values are never taken from arguments: they would end up in shell history and pr
         ctx.warn("values are masked in this preview; pass --out to write the files (they hold PLAINTEXT secrets)");
         return;
       }
-      const out = resolve(opts.out);
-      const written: string[] = [];
-      if (opts.to === "compose") {
-        await ensurePrivateDir(out);
-        for (const f of files) {
-          await writeFileAtomic(join(out, f.name), f.content, f.mode);
-          written.push(join(opts.out, f.name));
-        }
-      } else {
-        await writeFileAtomic(out, files[0]!.content, files[0]!.mode);
-        written.push(opts.out);
-      }
+      const written = await writeExport(files, opts.to as ExportFormat, opts.out);
       ctx.warn(
         `${written.join(", ")} hold${written.length === 1 ? "s" : ""} PLAINTEXT secrets (mode 0600): keep out of git, delete after use`,
       );
@@ -500,26 +488,10 @@ Values are never taken from arguments: they would end up in shell history and pr
     .description("Make a store the default (writes secrets.backend in siteloom.yaml)")
     .addHelpText("after", `\nExample:\n  siteloom secrets backend use env`)
     .action(async (name: string) => {
-      const [{ storeConfig, writeFileAtomic }, { WORKSPACE_FILE }, { parseDocument }] = await Promise.all([
-        import("../../secrets/index.ts"),
-        import("../../workspace/index.ts"),
-        import("yaml"),
-      ]);
+      const { useSecretStore } = await import("../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      storeConfig(ws, name);
-      const file = join(ws.root, WORKSPACE_FILE);
-      const doc = parseDocument(await readFile(file, "utf8"));
-      doc.setIn(["secrets", "backend"], name);
-      await writeFileAtomic(file, doc.toString(), 0o644);
-      publishEvent({
-        action: "config.write",
-        ref: `${WORKSPACE_FILE}#secrets.backend`,
-        store: name,
-        env: ws.env,
-        actor: currentActor(),
-        outcome: "ok",
-      });
-      ctx.print(`default store is now "${name}" (secrets.backend in ${WORKSPACE_FILE})`);
+      const { file } = await useSecretStore(ws, name);
+      ctx.print(`default store is now "${name}" (secrets.backend in ${file})`);
     });
 
   const recipients = secrets

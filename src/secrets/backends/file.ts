@@ -3,9 +3,10 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
+import { removeStaleTempFiles, writePrivateFile } from "../../files.ts";
 import { registerSecretValue } from "../../secret.ts";
 import { defineBackend, memoize } from "../define.ts";
-import { ensurePrivateDir, lostLockError, removeStaleTemps, withFileLock, writeFileAtomic } from "../fs-util.ts";
+import { ensurePrivateDir, lostLockError, withFileLock } from "../fs-util.ts";
 import { defaultIdentityPath, type LoadedIdentity, loadIdentity } from "../identity.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
@@ -116,8 +117,8 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     const bytes = await encrypter.encrypt(JSON.stringify(payload));
     await ensurePrivateDir(dirname(path));
     await beforeCommit?.();
-    await removeStaleTemps(path);
-    await writeFileAtomic(path, bytes, 0o600);
+    await removeStaleTempFiles(dirname(path));
+    await writePrivateFile(path, bytes);
     cache = undefined;
   }
 

@@ -116,43 +116,42 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
       }
       if (site) requireSite(snapshot, site);
       const ifMatch = request.headers["if-match"];
-      if (typeof ifMatch === "string" && ifMatch.replaceAll('"', "").trim() !== String(snapshot.version)) {
-        throw new SiteloomError(
-          "ERR_STORE_CONFLICT",
-          `the configuration is at version ${snapshot.version}, not ${ifMatch}; fetch it again and reapply your change`,
-        );
-      }
-      const text = snapshot.files[file] ?? "";
-      const doc = parseDocument(text);
-      const current = (doc.toJS() ?? {}) as Record<string, unknown>;
       const base = env ? ["environments", env] : [];
-      const next = env
-        ? mergePatch(current, { environments: { [env]: request.body } })
-        : mergePatch(current, request.body);
       const schema = site ? SiteFileSchema : WorkspaceFileSchema;
-      const checked = schema.safeParse(next);
-      if (!checked.success) {
-        throw new SiteloomError("ERR_CONFIG_INVALID", `the patch makes ${file} invalid; nothing was changed`, {
-          details: checked.error.issues.map((i) => `${file} ${i.path.join(".") || "(root)"}: ${i.message}`),
-        });
-      }
-      request.auditInfo.key = `${request.auditInfo.key}:${paths.join(",")}`.slice(0, 500);
-      if (env && !doc.hasIn(["environments"])) doc.setIn(["environments"], doc.createNode({}));
-      if (env && !doc.hasIn(base)) doc.setIn(base, doc.createNode({}));
-      applyMergePatchToDocument(doc, request.body, base);
-      const newText = doc.toString();
-      if (newText === text) {
-        return { version: snapshot.version, changed: false, file, diff: "" };
-      }
-      checkConfigWrite(principal, snapshot.files, { [file]: newText });
-      const after = await runtime.applyChange({
-        files: { [file]: newText },
+      // the edit runs under the file's lock on the text then on disk; the version check happens there too
+      const edit = (text: string): string => {
+        const doc = parseDocument(text);
+        const current = (doc.toJS() ?? {}) as Record<string, unknown>;
+        const next = env
+          ? mergePatch(current, { environments: { [env]: request.body } })
+          : mergePatch(current, request.body);
+        const checked = schema.safeParse(next);
+        if (!checked.success) {
+          throw new SiteloomError("ERR_CONFIG_INVALID", `the patch makes ${file} invalid; nothing was changed`, {
+            details: checked.error.issues.map((i) => `${file} ${i.path.join(".") || "(root)"}: ${i.message}`),
+          });
+        }
+        if (env && !doc.hasIn(["environments"])) doc.setIn(["environments"], doc.createNode({}));
+        if (env && !doc.hasIn(base)) doc.setIn(base, doc.createNode({}));
+        request.auditInfo.key = `${request.auditInfo.key}:${paths.join(",")}`.slice(0, 500);
+        applyMergePatchToDocument(doc, request.body, base);
+        const newText = doc.toString();
+        // the policy sees the files as they are under the lock (the runtime caught up with the disk first)
+        if (newText !== text) checkConfigWrite(principal, runtime.current().files, { [file]: newText });
+        return newText;
+      };
+      const result = await runtime.applyChange({
+        files: { [file]: edit },
+        ifMatch: typeof ifMatch === "string" && ifMatch.trim() !== "*" ? _parseIfMatch(ifMatch) : undefined,
         actor: principal.name,
         source: "api",
+        env,
         message: `PATCH ${file}${env ? ` environments.${env}` : ""}: ${paths.join(", ")}`.slice(0, 300),
       });
-      request.auditInfo.version = after.version;
-      return { version: after.version, changed: true, file, diff: diffFiles({ [file]: text }, { [file]: newText }) };
+      const version = result.snapshot.version;
+      if (!result.changed) return { version, changed: false, file, diff: "" };
+      request.auditInfo.version = version;
+      return { version, changed: true, file, diff: diffFiles(result.before, result.after) };
     },
   );
 };
@@ -203,4 +202,10 @@ export function patchPaths(patch: unknown): string[] {
     }
   }
   return out;
+}
+
+/** `"5"`, `5` or `W/"5"` → 5; anything else can never match a version. */
+function _parseIfMatch(header: string): number {
+  const text = header.replace(/^W\//, "").replaceAll('"', "").trim();
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : -1;
 }

@@ -81,10 +81,9 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (fa
       if (!target) throw _noVersion(request.params.v);
       // a rollback is a write like any other: it may not restore older stores or recipients behind the CLI's back
       checkConfigWrite(principal, runtime.current().files, target.files);
-      const before = runtime.current().version;
-      const after = await runtime.rollback(request.params.v, principal.name);
-      request.auditInfo.version = after.version;
-      return { version: after.version, rolledBackTo: request.params.v, changed: after.version !== before };
+      const { snapshot, changed } = await runtime.rollback(request.params.v, principal.name);
+      request.auditInfo.version = snapshot.version;
+      return { version: snapshot.version, rolledBackTo: request.params.v, changed };
     },
   );
 };

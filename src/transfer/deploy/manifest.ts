@@ -1,7 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { writeFileAtomic as writeFileAtomicShared } from "../../files.ts";
+import { readFile } from "node:fs/promises";
 
 /** What was deployed: path → size, hash, mtime of the local file. */
 export interface ManifestEntry {
@@ -83,12 +81,6 @@ export async function loadLocalManifest(file: string, site: string): Promise<Man
   if (data === undefined) return undefined;
   const parsed = parseManifest(data, { site });
   return parsed.ok ? parsed.manifest : undefined;
-}
-
-/** Atomic, durable write (src/files.ts) of a state file: private folder and file. */
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomicShared(file, data, { mode: 0o600, mkdir: false });
 }
 
 /** The deny-all .htaccess written next to the remote manifest (Apache 2.4 and 2.2 syntax). */

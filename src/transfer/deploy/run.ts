@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ExportSchema, type SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
+import { writePrivateFile } from "../../files.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { printablePath } from "../paths.ts";
@@ -23,7 +24,6 @@ import {
   type ParsedManifest,
   parseManifest,
   serializeManifest,
-  writeFileAtomic,
 } from "./manifest.ts";
 import {
   createMatcher,
@@ -416,7 +416,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   if (options.dryRun) return _finish(result, started, pool);
   if (nothingToDo && mode === "manifest" && base !== undefined && tempsToRemove.length === 0) {
     // a no-op deploy: keep the local copy in step (another machine may have deployed) and stop
-    if (localManifest?.id !== base.id) await writeFileAtomic(stateFile, serializeManifest(base));
+    if (localManifest?.id !== base.id) await writePrivateFile(stateFile, serializeManifest(base));
     if (journal !== undefined) await removeJournal(journalFile);
     return _finish(result, started, pool);
   }
@@ -497,7 +497,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   const manifest = createManifest({ previousId: base?.id, site, env, files, dirs: [...dirs] });
   progress({ ..._counts(ctx), phase: "finish", done: 0, total: 1 });
   const written = await _writeRemoteManifest(ctx, manifestDir, manifest, remoteMissing);
-  await writeFileAtomic(stateFile, serializeManifest(manifest));
+  await writePrivateFile(stateFile, serializeManifest(manifest));
   await _writeStamp(stampFile, manifest.id, written);
   result.manifestId = manifest.id;
   // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
@@ -821,7 +821,7 @@ async function _writeStamp(file: string, id: string, entry: RemoteEntry | undefi
     await rm(file, { force: true });
     return;
   }
-  await writeFileAtomic(file, `${JSON.stringify({ id, size: entry.size, mtime: entry.mtime })}\n`);
+  await writePrivateFile(file, `${JSON.stringify({ id, size: entry.size, mtime: entry.mtime })}\n`);
 }
 
 async function _purge(

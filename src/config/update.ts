@@ -1,0 +1,143 @@
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import lockfile from "proper-lockfile";
+import { type Document, parseDocument } from "yaml";
+import { SiteloomError } from "../errors.ts";
+import { currentActor, publishEvent } from "../events.ts";
+import { writeFileAtomic } from "../files.ts";
+
+/**
+ * An edit of a config file: change `doc` in place (comments, key order and layout of everything else are kept), or
+ * return the whole new text. Runs while the file is locked, on the text as it is on disk at that moment.
+ */
+export type ConfigEdit = (doc: Document, text: string) => string | undefined;
+
+export interface UpdateConfigFileOptions {
+  /** Environment recorded with the `config.write` event. @default "-" */
+  env?: string | undefined;
+  /** Who writes (a token name for the API). @default currentActor() */
+  actor?: string | undefined;
+  /** The file as the event names it, relative to the workspace. @default the file's base name */
+  ref?: string | undefined;
+  /** What changed, appended to the event's ref as `#<detail>` (a dotted path, never a value). */
+  detail?: string | undefined;
+  /** The caller already holds the file's lock (`withConfigFileLock`), e.g. to check a version first. */
+  locked?: boolean;
+}
+
+export interface ConfigFileUpdate {
+  /** The text before the edit ("" for a new file). */
+  before: string;
+  /** The text after the edit. */
+  after: string;
+  /** False when the edit changed nothing (nothing was written, no event). */
+  changed: boolean;
+}
+
+/**
+ * The one way siteloom writes a configuration file (siteloom.yaml, a site.yaml): under the file's lock (one writer at
+ * a time in this process and across processes), the edit is applied to the text read under that lock, the result is
+ * written atomically (the file's mode kept) and a `config.write` event is published. Reruns are safe: an edit that
+ * changes nothing writes nothing.
+ */
+export async function updateConfigFile(
+  file: string,
+  edit: ConfigEdit,
+  options: UpdateConfigFileOptions = {},
+): Promise<ConfigFileUpdate> {
+  const run = async (): Promise<ConfigFileUpdate> => {
+    const before = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return "";
+      throw error;
+    });
+    const doc = parseDocument(before);
+    if (doc.errors.length > 0) {
+      throw new SiteloomError(
+        "ERR_CONFIG_INVALID",
+        `${options.ref ?? basename(file)} is not valid YAML (${doc.errors[0]!.message.split("\n")[0]}); fix it before changing it`,
+      );
+    }
+    const returned = edit(doc, before);
+    const after = typeof returned === "string" ? returned : doc.toString();
+    if (after === before) return { before, after, changed: false };
+    const mode = (await stat(file).catch(() => undefined))?.mode;
+    await writeFileAtomic(file, after, { mode: mode === undefined ? 0o644 : mode & 0o777 });
+    const ref = options.ref ?? basename(file);
+    publishEvent({
+      action: "config.write",
+      ref: options.detail ? `${ref}#${options.detail}` : ref,
+      env: options.env ?? "-",
+      actor: options.actor ?? currentActor(),
+      outcome: "ok",
+    });
+    return { before, after, changed: true };
+  };
+  return options.locked ? run() : withConfigFileLock([file], run);
+}
+
+/**
+ * Runs `fn` holding the write lock of every file given: first an in-process queue per file (so concurrent writers of
+ * one process wait their turn without polling), then a lock file next to it (`.<name>.lock`, proper-lockfile) that
+ * other siteloom processes (another `serve`, a CLI) respect. Files are locked in sorted order, so two writers of
+ * overlapping sets cannot deadlock. A lock left by a killed process is taken over once stale; if ours is taken over
+ * while `fn` runs, the result is refused.
+ */
+export async function withConfigFileLock<T>(files: readonly string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(files.map((f) => resolve(f)))].sort();
+  const acquire = (i: number): Promise<T> => (i === sorted.length ? fn() : _withLock(sorted[i]!, () => acquire(i + 1)));
+  return acquire(0);
+}
+
+// --- internal ---
+
+const STALE_MS = 10_000;
+const queues = new Map<string, Promise<void>>();
+
+async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(file) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((r) => {
+    done = r;
+  });
+  const tail = previous.then(() => mine);
+  queues.set(file, tail);
+  await previous;
+  try {
+    let compromised: Error | undefined;
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(file, {
+        realpath: false,
+        lockfilePath: join(dirname(file), `.${basename(file)}.lock`),
+        stale: STALE_MS,
+        update: STALE_MS / 2,
+        retries: { retries: 1000, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+        onCompromised: (error) => {
+          compromised = error;
+        },
+      });
+    } catch (error) {
+      throw new SiteloomError(
+        "ERR_LOCKED",
+        `${basename(file)} is being changed by another siteloom process; try again (a lock left by a crash clears itself after ${STALE_MS / 1000} s)`,
+        { cause: error },
+      );
+    }
+    try {
+      const result = await fn();
+      if (compromised) {
+        throw new SiteloomError(
+          "ERR_LOCKED",
+          `the lock of ${basename(file)} was taken over by another process while this change was written; check the file and try again`,
+          { cause: compromised },
+        );
+      }
+      return result;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  } finally {
+    done();
+    if (queues.get(file) === tail) queues.delete(file);
+  }
+}
