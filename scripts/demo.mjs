@@ -95,13 +95,12 @@ try {
   const changed = [...after.keys()].filter((p) => before.has(p) && before.get(p) !== after.get(p)).sort();
   step("result on the FTP server");
   say(`  ${added.length} file(s) added, ${changed.length} changed, ${before.size - changed.length} untouched`);
-  // the blog index and the article pages first; categories, tags and feeds are counted
+  // the blog index and the article pages first, then the rest (category and tag pages, the drafts list, feeds)
   const pages = added.filter(
     (p) => p === "blog/index.html" || (/^blog\/[^/]+\/index\.html$/.test(p) && p !== "blog/drafts/index.html"),
   );
-  for (const p of pages) say(`  + ${p}`);
-  if (added.length > pages.length) {
-    say(`  + ${added.length - pages.length} more (category and tag pages, the drafts list, feeds, sitemap)`);
+  for (const p of [...pages, ...added.filter((p) => !pages.includes(p))]) {
+    say(`  + ${p}${p.startsWith(".siteloom/") ? "   (what siteloom deployed, for the next deploy; not served)" : ""}`);
   }
   for (const p of changed) say(`  ~ ${p}`);
   // only folders that outlive this script are pointed at
