@@ -381,7 +381,21 @@ function _leaveOut(
     return;
   }
   if (_isNavLike(el)) {
-    chrome.push(selectorOf(el));
+    // A menu whose links are mostly those of the other pages is the site's (its state differs); one whose links are
+    // this page's own (a table of contents) is emptied, keeping its box.
+    const links = (x: HtmlElement) => new Set(querySelectorAll(x, "a").map((a) => _text(a)));
+    const mine = links(el);
+    const theirs = peers[0] ? links(peers[0]) : mine;
+    const shared = [...mine].filter((t) => theirs.has(t)).length;
+    const union = new Set([...mine, ...theirs]).size;
+    const range = innerRange(el);
+    if (union > 0 && shared / union < 0.5 && range) {
+      removed.push({
+        selector: selectorOf(el),
+        range,
+        why: "a navigation of this page only (a table of contents): emptied",
+      });
+    } else chrome.push(selectorOf(el));
     return;
   }
   for (const kid of _elementChildren(el)) {
