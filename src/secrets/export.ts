@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { SiteloomError } from "../errors.ts";
+import { currentActor, publishEvent } from "../events.ts";
 import { writeFileAtomic } from "../files.ts";
 import { envVarName } from "./backends/env.ts";
 import { ensurePrivateDir } from "./fs-util.ts";
@@ -19,6 +20,20 @@ export interface BuildExportOptions {
   scope?: string | undefined;
   /** Name of the Kubernetes Secret. @default "siteloom-secrets" */
   k8sName?: string;
+}
+
+/** `buildExport` as an audited action: the export (which reveals every value it holds) is one audit event. */
+export async function exportSecrets(store: SecretStore, options: BuildExportOptions): Promise<ExportFile[]> {
+  const files = await buildExport(store, options);
+  publishEvent({
+    action: "export",
+    ref: `store:${store.name}${options.scope ? `/${options.scope}` : ""}`,
+    store: store.name,
+    env: store.env,
+    actor: currentActor(),
+    outcome: "ok",
+  });
+  return files;
 }
 
 /**

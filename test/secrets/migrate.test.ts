@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { rewriteYamlValues, scanYaml } from "../../src/secrets/index.ts";
+import { rewriteYamlValues, scanYaml } from "../../src/secrets/plaintext.ts";
 import { randomValue, tempWorkspace } from "./helpers.ts";
 
 describe("secrets: migrate", { timeout: 300_000 }, () => {

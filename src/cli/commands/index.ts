@@ -4,7 +4,7 @@ import { registerConfigCommands } from "./config.ts";
 import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
 import { registerRunCommands } from "./run.ts";
-import { registerSecretsCommands } from "./secrets.ts";
+import { registerSecretsCommands } from "./secrets/index.ts";
 import { registerServeCommands } from "./serve.ts";
 import { registerTokensCommands } from "./tokens.ts";
 import { registerTransferCommands } from "./transfer.ts";

@@ -8,7 +8,7 @@ import { registerSecretValue } from "../../secret.ts";
 import { defineBackend, memoize } from "../define.ts";
 import { ensurePrivateDir, lostLockError, withFileLock } from "../fs-util.ts";
 import { defaultIdentityPath, type LoadedIdentity, loadIdentity } from "../identity.ts";
-import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
+import type { SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
 export interface FileBackendOptions {
   /** Absolute path of the store (`.siteloom/secrets.<env>.age`). */
@@ -64,8 +64,6 @@ export interface FileBackend extends SecretBackend {
 const FORMAT = "siteloom-secrets/1";
 
 /** The default backend: the whole store as one standard age file, recoverable with the `age` CLI alone. */
-export const fileBackend: BackendFactory<FileBackendOptions> = (options) => createFileBackend(options);
-
 export function createFileBackend(options: FileBackendOptions): FileBackend {
   const path = options.path;
   const historySize = options.historySize ?? 10;
@@ -268,15 +266,6 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
       });
     },
   };
-}
-
-/** Decrypts a store file, turning every failure into a message that says which failure it is. */
-export async function decryptStore(
-  bytes: Uint8Array,
-  path: string,
-  options: FileBackendOptions,
-): Promise<StorePayload> {
-  return _decrypt(bytes, path, options);
 }
 
 export const FileStoreSchema = z

@@ -1,0 +1,37 @@
+import type { Command } from "commander";
+import type { CliContext } from "../../context.ts";
+import { rel, table } from "./shared.ts";
+
+/** secrets backend [use <name>]: the configured stores and the default one. */
+export function registerBackendCommands(secrets: Command, ctx: CliContext): void {
+  const backendCmd = secrets
+    .command("backend")
+    .description("Show the configured stores and which one is the default")
+    .addHelpText("after", `\nExample:\n  siteloom secrets backend\n  siteloom secrets backend use env`)
+    .action(async () => {
+      const { defaultStoreName, describeSecretStores } = await import("../../../secrets/index.ts");
+      const ws = await ctx.loadWorkspace();
+      const rows = describeSecretStores(ws).map((r) => ({ ...r, where: rel(ws, r.where) }));
+      if (ctx.globals().json) {
+        ctx.printJson({ env: ws.env, default: defaultStoreName(ws), stores: rows });
+        return;
+      }
+      table(
+        ctx,
+        ["", "STORE", "TYPE", "WHERE"],
+        rows.map((r) => [r.default ? "*" : "", r.name, r.type, r.where]),
+      );
+      if (process.env.SITELOOM_SECRETS_BACKEND)
+        ctx.info(`(default chosen by SITELOOM_SECRETS_BACKEND=${process.env.SITELOOM_SECRETS_BACKEND})`);
+    });
+  backendCmd
+    .command("use <name>")
+    .description("Make a store the default (writes secrets.backend in siteloom.yaml)")
+    .addHelpText("after", `\nExample:\n  siteloom secrets backend use env`)
+    .action(async (name: string) => {
+      const { useSecretStore } = await import("../../../secrets/index.ts");
+      const ws = await ctx.loadWorkspace();
+      const { file } = await useSecretStore(ws, name);
+      ctx.print(`default store is now "${name}" (secrets.backend in ${file})`);
+    });
+}
