@@ -129,6 +129,12 @@ export const RemoteSchema = z
     insecure: guarded("destination", z.boolean().default(false).describe("Skip TLS verification (warns on every run)")),
     hostKey: guarded("destination", z.string().optional().describe("Pinned SSH host key fingerprint (SHA256:...)")),
     timeoutMs: z.number().int().positive().default(30_000),
+    pipelining: z
+      .enum(["auto", "on", "off"])
+      .default("auto")
+      .describe(
+        "FTP: send commands whose replies do not decide the next ones in one write. auto: on, and off for the rest of the run (with a warning) once the server answers out of order or refuses a command sent early",
+      ),
   })
   .describe("Where the live site is hosted");
 

@@ -112,9 +112,18 @@ export async function createRemoteConnector(
       );
     }
   }
+  // one pipelining fault found by any connection turns it off for the connections opened after it, with one warning
+  let pipelining = remote.pipelining;
+  const onPipeliningFault = (message: string) => {
+    if (pipelining === "off") return;
+    pipelining = "off";
+    warn(`${message}: FTP command pipelining is off for the rest of this run (remote.pipelining: off skips the test)`);
+  };
   return () =>
     createFtpRemote({
       host,
+      pipelining,
+      onPipeliningFault,
       secure: !tls ? false : remote.implicitTls ? "implicit" : "explicit",
       password,
       root: remote.root,

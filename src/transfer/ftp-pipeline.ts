@@ -17,14 +17,73 @@ import { SiteloomError } from "../errors.ts";
 export type PipelinedReply = FTPResponse | FTPError;
 
 /**
+ * How a control connection sends batches: "on" in one write; "auto" in one write, with every reply checked against
+ * its command (a server that mishandles pipelining answers out of order or refuses commands sent early); "off" one
+ * command at a time, each after the previous reply.
+ */
+export type PipeliningMode = "auto" | "on" | "off";
+
+/** A server that mishandled a pipelined batch: the session's state is unknown, so it is given up. */
+export class PipeliningError extends Error {
+  override name = "PipeliningError";
+}
+
+/** Sets how batches are sent on this control connection (default "on"). */
+export function setPipelining(ftp: FTPContext, mode: PipeliningMode): void {
+  _MODES.set(ftp, mode);
+}
+
+/**
  * Sends `commands` in one write and resolves with one final reply per command, in order (preliminary 1xx replies are
  * skipped). Error replies are returned, not thrown: the caller knows which ones matter. A broken connection rejects.
  */
-export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
-  const shown = (command: string) => (command.startsWith("PASS ") ? "PASS ###" : command);
+export async function sendPipelined(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
   for (const command of commands) {
-    if (/[\r\n\0]/.test(command)) throw new Error(`Invalid command: contains control characters (${shown(command)})`);
+    if (/[\r\n\0]/.test(command)) {
+      throw new Error(`Invalid command: contains control characters (${_shown(command)})`);
+    }
   }
+  if (commands.length === 0) return [];
+  const mode = _MODES.get(ftp) ?? "on";
+  if (mode === "off" && commands.length > 1) {
+    const replies: PipelinedReply[] = [];
+    for (const command of commands) replies.push(...(await _sendBatch(ftp, [command])));
+    return replies;
+  }
+  const replies = await _sendBatch(ftp, commands);
+  if (mode === "auto") checkPipelinedReplies(ftp, commands, replies);
+  return replies;
+}
+
+/**
+ * Throws PipeliningError when a reply does not belong to its command: a positive reply of another command's kind
+ * (replies out of order, or one command dropped), or "500 unknown command" to a command every server knows (a
+ * server that refuses commands sent before the previous reply). Only for batches of several commands in "auto".
+ */
+export function checkPipelinedReplies(
+  ftp: FTPContext,
+  commands: readonly string[],
+  replies: readonly PipelinedReply[],
+): void {
+  if ((_MODES.get(ftp) ?? "on") !== "auto" || commands.length < 2) return;
+  for (const [i, command] of commands.entries()) {
+    const verb = (command.split(" ")[0] ?? "").toUpperCase();
+    const reply = replies[i];
+    if (reply === undefined) continue;
+    const allowed = _EXPECTED[verb];
+    const wrong =
+      reply instanceof FTPError
+        ? (reply.code === 500 || reply.code === 503) && _BASIC.has(verb)
+        : allowed !== undefined && !allowed.includes(reply.code);
+    if (wrong) {
+      throw new PipeliningError(
+        `the server answered "${_shown(command)}" with "${reply.message.trim().split("\n")[0]}" when its commands were pipelined`,
+      );
+    }
+  }
+}
+
+function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
   const replies: PipelinedReply[] = [];
   const done = ftp.handle(undefined, (response, task) => {
     if (response instanceof FTPError) replies.push(response);
@@ -34,10 +93,37 @@ export function sendPipelined(ftp: FTPContext, commands: string[]): Promise<Pipe
     } else if (response.code >= 200) replies.push(response);
     if (replies.length === commands.length) task.resolve(replies as unknown as FTPResponse);
   }) as unknown as Promise<PipelinedReply[]>;
-  for (const command of commands) ftp.log(`> ${shown(command)}`);
+  for (const command of commands) ftp.log(`> ${_shown(command)}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
   return done;
 }
+
+const _shown = (command: string) => (command.startsWith("PASS ") ? "PASS ###" : command);
+
+const _MODES = new WeakMap<FTPContext, PipeliningMode>();
+
+/** Positive replies each command can have (RFC 959, 2389, 2428, 3659); commands not listed are not checked. */
+const _EXPECTED: Record<string, readonly number[]> = {
+  USER: [230, 331, 332],
+  PASS: [230, 202, 332],
+  FEAT: [211, 214],
+  TYPE: [200],
+  PWD: [257],
+  EPSV: [229],
+  PASV: [227],
+  SIZE: [213],
+  MDTM: [213],
+  RNFR: [350],
+  RNTO: [250],
+  MKD: [257, 250],
+  DELE: [250],
+  CWD: [250, 200],
+  PBSZ: [200],
+  PROT: [200],
+};
+
+/** Commands every server knows: "500 unknown" or "503 bad sequence" to one of them means the batch was garbled. */
+const _BASIC = new Set(["USER", "TYPE", "PWD", "RNFR", "RNTO", "DELE", "CWD", "MKD"]);
 
 /** Throws the reply when it is an error reply. */
 export function okReply(reply: PipelinedReply | undefined, what: string): FTPResponse {
@@ -104,7 +190,27 @@ export function retrieveTo(
  * is returned, not thrown, and leaves the control connection usable. Anything else (a reset, a timeout, a refused
  * certificate) rejects and closes the control connection, whose state is then unknown.
  */
-function transfer(
+async function transfer(
+  ftp: FTPContext,
+  command: string,
+  options: TransferOptions,
+  streams: (data: Socket) => [Readable, Writable] | Buffer,
+): Promise<PipelinedReply[]> {
+  const mode = _MODES.get(ftp) ?? "on";
+  if (mode === "off") {
+    // one command at a time: what would ride before the transfer goes first, what would follow goes after it
+    const before = await sendPipelined(ftp, options.before ?? []);
+    const own = await _transfer(ftp, command, { ...options, before: [], after: [] }, streams);
+    const after = own[0] instanceof FTPError ? [] : await sendPipelined(ftp, options.after ?? []);
+    return [...before, ...own, ...after];
+  }
+  const replies = await _transfer(ftp, command, options, streams);
+  const commands = [...(options.before ?? []), command, ...(options.after ?? [])];
+  if (mode === "auto") checkPipelinedReplies(ftp, commands, replies);
+  return replies;
+}
+
+function _transfer(
   ftp: FTPContext,
   command: string,
   options: TransferOptions,

@@ -6,7 +6,17 @@ import { Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp"
 import { SiteloomError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import type { Secret } from "../secret.ts";
-import { okReply, type PipelinedReply, passivePort, retrieveTo, sendPipelined, storeTo } from "./ftp-pipeline.ts";
+import {
+  okReply,
+  type PipelinedReply,
+  PipeliningError,
+  type PipeliningMode,
+  passivePort,
+  retrieveTo,
+  sendPipelined,
+  setPipelining,
+  storeTo,
+} from "./ftp-pipeline.ts";
 import { createCappedFileStream } from "./limit.ts";
 import {
   filterListing,
@@ -42,6 +52,13 @@ export interface FtpRemoteOptions {
   timeoutMs?: number;
   /** Called for every refused listing entry. */
   onUnsafe?: UnsafeEntryHandler | undefined;
+  /**
+   * Command pipelining: "auto" pipelines and checks every reply, "on" pipelines unchecked, "off" sends one command at
+   * a time. @default "auto"
+   */
+  pipelining?: PipeliningMode;
+  /** Told when "auto" finds that the server mishandles pipelining (the session is then given up or redone with "off"). */
+  onPipeliningFault?: (message: string) => void;
   /** Logs every FTP command and reply (passwords are never logged by basic-ftp beyond "PASS ###"). */
   debug?: (line: string) => void;
 }
@@ -54,6 +71,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   const label = `${secure === false ? "ftp" : "ftps"}://${options.host}:${port}`;
   const client = new Client(options.timeoutMs ?? 30_000, { maxListingBytes: _LISTING_MAX_BYTES });
   client.ftp.encoding = encoding;
+  const pipelining = options.pipelining ?? "auto";
+  setPipelining(client.ftp, pipelining);
   if (options.debug) {
     client.ftp.verbose = true;
     // the trace shows server replies and listings: inert, whatever the server sends
@@ -109,6 +128,11 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     firstPassive = reply("EPSV");
   } catch (error) {
     client.close();
+    if (error instanceof PipeliningError && pipelining === "auto") {
+      // the login batch came back garbled: log in again one command at a time
+      options.onPipeliningFault?.(`${label}: ${printable(error.message)}`);
+      return createFtpRemote({ ...options, pipelining: "off" });
+    }
     throw _connectError(error, label, options);
   }
   // Data connections are new TLS sockets: with a pinned certificate each is checked too. A resumed session is the
@@ -135,9 +159,18 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
    */
   function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
     const run = async () => {
-      if (kind === "other") prefetched = undefined;
-      if (kind !== "put") await flushPending();
-      return fn();
+      try {
+        if (kind === "other") prefetched = undefined;
+        if (kind !== "put") await flushPending();
+        return await fn();
+      } catch (error) {
+        // a batch answered out of order: nothing on this session can be trusted any more
+        if (error instanceof SiteloomError && error.cause instanceof PipeliningError) {
+          client.close();
+          options.onPipeliningFault?.(error.message);
+        }
+        throw error;
+      }
     };
     const next = queue.then(run, run);
     queue = next.catch(() => undefined);
@@ -884,6 +917,16 @@ async function _op<T>(op: string, path: string, fn: () => Promise<T>, label: str
 
 function _opError(error: unknown, op: string, path: string, label: string): SiteloomError {
   if (error instanceof SiteloomError) return error;
+  if (error instanceof PipeliningError) {
+    // connection-level: the pool gives this session up and runs the operation again on a fresh one
+    return new SiteloomError(
+      "ERR_TRANSFER_CONNECT",
+      `${label}: cannot ${op} "${printablePath(path)}": ${printable(error.message)}`,
+      {
+        cause: error,
+      },
+    );
+  }
   const what = `${label}: cannot ${op} "${printablePath(path)}"`;
   if (error instanceof FTPError) {
     const reply = printable(`${error.message}`.trim());

@@ -31,6 +31,11 @@ export interface FaultProxyOptions {
   ftp?: boolean;
   /** FTP: make the server refuse EPSV, like an old server or firewall, so clients must fall back to PASV. */
   refuseEpsv?: boolean;
+  /**
+   * FTP: a server that mishandles pipelining. Of every client write holding two commands or more (and for which
+   * `when` holds), the first two are passed on swapped, so their replies come back out of order.
+   */
+  reorderPipelined?: { when?: (commands: string[]) => boolean };
 }
 
 export interface FaultProxy {
@@ -39,7 +44,15 @@ export interface FaultProxy {
   clearFaults(): void;
   /** Transforms server→client bytes on data connections (hostile listings). Applied per chunk. */
   rewriteData: ((chunk: Buffer) => Buffer) | undefined;
-  readonly stats: { control: number; data: number; resets: number; stalls: number };
+  /** `pipelined`: client writes holding two commands or more; `reordered`: those passed on swapped. */
+  readonly stats: {
+    control: number;
+    data: number;
+    resets: number;
+    stalls: number;
+    pipelined: number;
+    reordered: number;
+  };
   close(): Promise<void>;
 }
 
@@ -47,7 +60,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const faults: Array<Fault & { left: number }> = [];
   const sockets = new Set<Socket>();
   const servers = new Set<Server>();
-  const stats = { control: 0, data: 0, resets: 0, stalls: 0 };
+  const stats = { control: 0, data: 0, resets: 0, stalls: 0, pipelined: 0, reordered: 0 };
   let closed = false;
 
   const proxy: FaultProxy = {
@@ -181,19 +194,28 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
       },
       (chunk, write) => {
-        if (!options.refuseEpsv) {
+        if (!options.refuseEpsv && !options.reorderPipelined) {
+          // passed on untouched (FTPS control traffic is encrypted); plain commands are still counted
+          if ((chunk.toString("latin1").match(/\r\n/g) ?? []).length >= 2) stats.pipelined++;
           write(chunk);
           return;
         }
         commands += chunk.toString("latin1");
-        let cut = commands.indexOf("\n");
-        while (cut >= 0) {
-          const line = commands.slice(0, cut + 1);
-          commands = commands.slice(cut + 1);
-          // forwarded as an unknown command: the server's "500" comes back in order (clients pipeline commands)
-          write(Buffer.from(/^EPSV/i.test(line) ? "XEPSV\r\n" : line, "latin1"));
-          cut = commands.indexOf("\n");
+        const cut = commands.lastIndexOf("\n");
+        if (cut < 0) return;
+        // forwarded as an unknown command: the server's "500" comes back in order (clients pipeline commands)
+        const lines = (commands.slice(0, cut + 1).match(/[^\n]*\n/g) ?? []).map((line) =>
+          options.refuseEpsv && /^EPSV/i.test(line) ? "XEPSV\r\n" : line,
+        );
+        commands = commands.slice(cut + 1);
+        if (lines.length >= 2) {
+          stats.pipelined++;
+          if (options.reorderPipelined && (options.reorderPipelined.when?.(lines) ?? true)) {
+            stats.reordered++;
+            [lines[0], lines[1]] = [lines[1] as string, lines[0] as string];
+          }
         }
+        write(Buffer.from(lines.join(""), "latin1"));
       },
     );
   });
