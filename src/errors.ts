@@ -30,6 +30,9 @@ export type ErrorCode =
   | "ERR_TRANSFER_UNSAFE_PATH"
   | "ERR_TRANSFER_LIMIT"
   | "ERR_DEPLOY_FAILED"
+  | "ERR_PUBLISH_AUTH"
+  | "ERR_PUBLISH_CONNECT"
+  | "ERR_PUBLISH_FAILED"
   | "ERR_CSV_INVALID"
   | "ERR_LLM_REQUEST"
   | "ERR_LLM_AUTH"
@@ -117,6 +120,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_TRANSFER_UNSAFE_PATH":
     case "ERR_TRANSFER_LIMIT":
     case "ERR_DEPLOY_FAILED":
+    case "ERR_PUBLISH_AUTH":
+    case "ERR_PUBLISH_CONNECT":
+    case "ERR_PUBLISH_FAILED":
       return EXIT_CODES.transfer;
     case "ERR_BUDGET_EXCEEDED":
       return EXIT_CODES.budget;

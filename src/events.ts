@@ -25,7 +25,11 @@ export type EventAction =
   | "config.write"
   | "tokens.create"
   | "tokens.list"
-  | "tokens.revoke";
+  | "tokens.revoke"
+  | "wordpress.publish"
+  | "wordpress.upload"
+  | "wordpress.unpublish"
+  | "wordpress.trash";
 
 /** One event as published on `siteloom:events`; never carries a value (secret, token or file content). */
 export interface SiteloomEvent {

@@ -241,7 +241,28 @@ export const WordpressSchema = z
     url: guarded("destination", z.string().url().describe("Site URL; the REST API is at /wp-json/")),
     user: guarded("destination", z.string()),
     appPassword: credential(/(^|_)WP_APP_PASSWORD$/).describe("Application password (reference)"),
-    status: z.enum(["draft", "publish", "future"]).default("draft"),
+    status: z
+      .enum(["draft", "publish", "future"])
+      .default("draft")
+      .describe("Post status (per environment: draft in staging, publish in production); future dates stay future"),
+    author: z.number().int().positive().optional().describe("WordPress user id of the posts' author"),
+    caFile: guarded(
+      "destination",
+      z.string().optional().describe("CA certificate file for a WordPress with a private certificate"),
+    ),
+    concurrency: z.number().int().min(1).max(16).default(2).describe("Requests at once (shared hosting is slow)"),
+    timeoutMs: z.number().int().positive().default(30_000).describe("Timeout of one request"),
+    retries: z.number().int().min(0).max(10).default(4).describe("Retries on 429/5xx and connection errors"),
+    retryBaseMs: z.number().int().positive().default(500).describe("First retry delay (doubles each time)"),
+    retryMaxMs: z.number().int().positive().default(30_000).describe("Longest wait between retries (Retry-After too)"),
+    onRemoved: z
+      .enum(["keep", "draft", "trash"])
+      .default("keep")
+      .describe("What happens to the post of an article removed from articles/ (or no longer ready)"),
+    otherLinks: z
+      .enum(["absolute", "text"])
+      .default("absolute")
+      .describe("Links to pages not on WordPress: absolute links to the static site, or plain text"),
   })
   .describe("Publishing to WordPress");
 

@@ -5,6 +5,7 @@
  */
 export { type RunPipelineOptions, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName } from "./run.ts";
 export { BUILTIN_STEPS, type DeployStepOptions, type GenerateStepOptions, STEP_NAMES } from "./steps/index.ts";
+export { createPublishStep, type PublishStepOptions } from "./steps/publish.ts";
 export type {
   PipelineEvent,
   PipelineStep,

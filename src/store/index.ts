@@ -36,8 +36,12 @@
  * await store.close();
  * ```
  *
+ * // published items of second targets (migration 3): what a WordPress publish put where, with the hash sent
+ * await store.savePublished({ target, kind: "post", key: articleId, remoteId: "42", hash, info: { link } });
+ * await store.listPublished(target, "post");  await store.deletePublished(target, "post", articleId);
+ *
  * Tables (migration 1): runs, run_steps, documents, config_versions, tokens, locks, plus schema_migrations;
- * migration 2 gives locks a lease expiry.
+ * migration 2 gives locks a lease expiry; migration 3 adds published.
  * Times are ISO-8601 UTC strings. Several processes may open the same database at once (WAL, busy timeout).
  */
 import { join } from "node:path";
@@ -62,6 +66,7 @@ export type {
   NewConfigVersion,
   NewRun,
   NewToken,
+  PublishedItem,
   RunRecord,
   RunStatus,
   RunStepPatch,

@@ -95,6 +95,22 @@ export const MIGRATIONS: Migration[] = [
     name: "locks: lease expiry",
     statements: ["ALTER TABLE locks ADD COLUMN expires TEXT"],
   },
+  {
+    version: 3,
+    name: "published items of second targets (WordPress posts, media, terms)",
+    statements: [
+      `CREATE TABLE published (
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        remote_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        info TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (target, kind, item_key)
+      )`,
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -7,6 +7,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.ts";
 import type {
   ConfigVersion,
   LockRecord,
+  PublishedItem,
   RunRecord,
   RunStepRecord,
   StateStore,
@@ -227,6 +228,39 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       return rows.map((row) => _doc<T>(row));
     },
 
+    async listPublished(target, kind) {
+      const rows = (
+        kind === undefined
+          ? stmt("SELECT * FROM published WHERE target = ? ORDER BY kind, item_key").all(target)
+          : stmt("SELECT * FROM published WHERE target = ? AND kind = ? ORDER BY item_key").all(target, kind)
+      ) as PublishedRow[];
+      return rows.map(
+        (row): PublishedItem => ({
+          target: row.target,
+          kind: row.kind,
+          key: row.item_key,
+          remoteId: row.remote_id,
+          hash: row.hash,
+          info: JSON.parse(row.info) as Record<string, unknown>,
+          updated: row.updated,
+        }),
+      );
+    },
+
+    async savePublished(item) {
+      stmt(
+        `INSERT INTO published (target, kind, item_key, remote_id, hash, info, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (target, kind, item_key) DO UPDATE SET remote_id = excluded.remote_id, hash = excluded.hash,
+          info = excluded.info, updated = excluded.updated`,
+      ).run(item.target, item.kind, item.key, item.remoteId, item.hash, JSON.stringify(item.info), _now());
+    },
+
+    async deletePublished(target, kind, key) {
+      return (
+        stmt("DELETE FROM published WHERE target = ? AND kind = ? AND item_key = ?").run(target, kind, key).changes > 0
+      );
+    },
+
     async addConfigVersion(version) {
       const write = db.transaction((): ConfigVersion => {
         const row = stmt("SELECT MAX(id) AS id FROM config_versions").get() as { id: number | null };
@@ -436,6 +470,16 @@ interface StepRow {
   plan: string;
   error: string | null;
   error_code: string | null;
+}
+
+interface PublishedRow {
+  target: string;
+  kind: string;
+  item_key: string;
+  remote_id: string;
+  hash: string;
+  info: string;
+  updated: string;
 }
 
 interface DocRow {

@@ -134,6 +134,26 @@ export interface LockRecord {
 }
 
 /**
+ * Something siteloom put on a second target (a WordPress post, media item or term), so a rerun can tell what is
+ * already there and whether it changed.
+ */
+export interface PublishedItem {
+  /** Which target: `wordpress:<site url>|<site name>`. */
+  target: string;
+  /** `post`, `media`, `category`, `tag`... */
+  kind: string;
+  /** Our key: the article id, the content hash of a file, a term slug. */
+  key: string;
+  /** The target's id for it (WordPress post/media/term id). */
+  remoteId: string;
+  /** Hash of what was last sent ("" when only reserved). */
+  hash: string;
+  /** Anything else worth keeping (permalink, slug, status), as JSON. */
+  info: Record<string, unknown>;
+  updated: string;
+}
+
+/**
  * The state store. One instance per process is enough; it is safe to open the same database from several
  * processes (SQLite in WAL mode with a busy timeout; writes are short transactions).
  */
@@ -208,6 +228,13 @@ export interface StateStore {
   releaseLock(name: string, owner: string): Promise<void>;
   getLock(name: string): Promise<LockRecord | undefined>;
   listLocks(): Promise<LockRecord[]>;
+
+  // published items (second targets)
+  /** Items of a target, optionally of one kind, ordered by kind and key. */
+  listPublished(target: string, kind?: string): Promise<PublishedItem[]>;
+  /** Creates or replaces one item (`updated` set by the store). */
+  savePublished(item: Omit<PublishedItem, "updated">): Promise<void>;
+  deletePublished(target: string, kind: string, key: string): Promise<boolean>;
 
   /** The applied schema version (number of the last migration). */
   schemaVersion(): Promise<number>;

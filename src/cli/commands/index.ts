@@ -3,6 +3,7 @@ import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
+import { registerPublishCommands } from "./publish.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSecretsCommands } from "./secrets/index.ts";
 import { registerServeCommands } from "./serve.ts";
@@ -21,5 +22,6 @@ export const COMMANDS: RegisterCommands[] = [
   registerTransferCommands,
   registerGenerateCommands,
   registerEnrichCommands,
+  registerPublishCommands,
   registerRunCommands,
 ];

@@ -7,7 +7,7 @@ import { type CliContext, type RegisterCommands, usageError } from "../context.t
  * The built-in step names for `run --help`. Written out because the pipeline module (which has STEP_NAMES) pulls in
  * every domain and is loaded only when a command runs; `--steps` itself is checked against the pipeline's list.
  */
-const STEP_NAMES = ["export", "generate", "enrich", "deploy"];
+const STEP_NAMES = ["export", "generate", "enrich", "deploy", "publish"];
 
 interface RunFlags {
   all?: boolean;
