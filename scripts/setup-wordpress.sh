@@ -16,6 +16,7 @@ need=()
 ls /usr/lib/apache2/modules/libphp*.so >/dev/null 2>&1 || need+=(libapache2-mod-php)
 php -m 2>/dev/null | grep -qx mysqli || need+=(php-mysql)
 php -m 2>/dev/null | grep -qx gd || need+=(php-gd)
+php -m 2>/dev/null | grep -qx xml || need+=(php-xml) # XML-RPC (the post marker) parses with ext/xml
 command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server mariadb-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 

@@ -84,10 +84,12 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
     headers: Record<string, string>,
     idempotent: boolean,
   ): Promise<{ status: number; text: string }> =>
-    limit(() =>
-      pRetry(
+    limit(() => {
+      let tries = 0;
+      return pRetry(
         async () => {
           if (fatal) throw new AbortError(fatal);
+          tries++;
           opts.signal?.throwIfAborted();
           stats.requests++;
           if (method !== "GET") stats.writes++;
@@ -151,14 +153,14 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
         if (error instanceof RetryableError) {
           throw new SiteloomError(
             error.status === undefined ? "ERR_PUBLISH_CONNECT" : "ERR_PUBLISH_FAILED",
-            `${error.message} (gave up after ${opts.retries + 1} tries)`,
+            tries > 1 ? `${error.message} (gave up after ${tries} tries)` : error.message,
             { cause: error },
           );
         }
         if ((error as Error).name === "AbortError" || opts.signal?.aborted) throw _interrupted();
         throw error;
-      }),
-    );
+      });
+    });
 
   return {
     stats,

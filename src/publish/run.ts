@@ -375,12 +375,7 @@ export async function runPublish(options: RunPublishOptions): Promise<PublishRep
           const file = neededFiles.get(hash)!;
           if (mediaFor.has(hash)) report.media.reused++;
           else {
-            const query = new URLSearchParams({ slug: _mediaSlug(hash), alt_text: file.alt, caption: file.caption });
-            const m = await client.rest<{ id: number; source_url: string }>(
-              "POST",
-              `/wp/v2/media?${query}&_fields=id,source_url`,
-              { raw: { data: file.data, contentType: _mime(file.path), filename: basename(file.path) } },
-            );
+            const m = await _upload(client, hash, file);
             mediaFor.set(hash, { id: m.id, url: m.source_url });
             report.media.uploaded++;
             audit("wordpress.upload", `${url} media ${m.id} ${basename(file.path)}`);
@@ -603,6 +598,33 @@ async function _createTerm(client: WordpressClient, endpoint: string, name: stri
     const cause = (error as SiteloomError).cause as { code?: string; data?: { term_id?: number } } | undefined;
     if (cause?.code === "term_exists" && typeof cause.data?.term_id === "number") return cause.data.term_id;
     throw error;
+  }
+}
+
+/**
+ * Uploads a file as a media item named by its hash. WordPress can fail an upload with HTTP 500 when two requests
+ * create the month's upload folder at once: then it is looked up by its slug and, when absent, sent once more.
+ */
+async function _upload(
+  client: WordpressClient,
+  hash: string,
+  file: { path: string; data: Buffer; alt: string; caption: string },
+): Promise<{ id: number; source_url: string }> {
+  const query = new URLSearchParams({ slug: _mediaSlug(hash), alt_text: file.alt, caption: file.caption });
+  const send = () =>
+    client.rest<{ id: number; source_url: string }>("POST", `/wp/v2/media?${query}&_fields=id,source_url`, {
+      raw: { data: file.data, contentType: _mime(file.path), filename: basename(file.path) },
+    });
+  try {
+    return await send();
+  } catch (error) {
+    if (!(isSiteloomError(error) && error.code === "ERR_PUBLISH_FAILED" && /HTTP 5\d\d/.test(error.message)))
+      throw error;
+    const [found] = await client.rest<{ id: number; source_url: string }[]>(
+      "GET",
+      `/wp/v2/media?slug=${_mediaSlug(hash)}&_fields=id,source_url`,
+    );
+    return found ?? (await send());
   }
 }
 

@@ -17,6 +17,7 @@
  * own wp-config.php and wp-content/ (the theme packages linked in), so several instances run side by side.
  * It starts slowly (mariadb-install-db dominates): start it once per test file.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chown, cp, link, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -209,7 +210,8 @@ echo json_encode(['id' => $r['user_id'], 'appPassword' => $app[0]]);`,
   await writeFile(confFile, await _apacheConfig({ port, root, etc, runDir, logs, isRoot }));
   let web: ReturnType<typeof spawnServer> | undefined;
   const startWeb = async () => {
-    web = spawnServer("/usr/sbin/apache2", ["-f", confFile, "-DFOREGROUND"]);
+    // its own process group: prefork's shutdown signals its whole group, which would otherwise include us
+    web = _spawnDetached("/usr/sbin/apache2", ["-f", confFile, "-DFOREGROUND"]);
     await recordPid(base, web.child.pid);
     await waitForPort(port, web.child, web.output, 30_000);
   };
@@ -275,13 +277,26 @@ export function countWrites(entries: readonly AccessEntry[]): number {
 
 // --- internal ---
 
+function _spawnDetached(command: string, args: string[]): ReturnType<typeof spawnServer> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let out = "";
+  const collect = (d: Buffer) => {
+    out = (out + d.toString()).slice(-10_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  child.on("error", (error) => {
+    out += String(error);
+  });
+  return { child, output: () => out };
+}
+
 async function _sql(socket: string, user: string, statements: string[]): Promise<void> {
   // SQL (with the database password) goes on stdin, never on the command line
   await _runWithInput("mariadb", ["--no-defaults", `--socket=${socket}`, `--user=${user}`], statements.join("\n"));
 }
 
 async function _runWithInput(command: string, args: string[], input: string): Promise<string> {
-  const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";

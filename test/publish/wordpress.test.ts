@@ -1,0 +1,343 @@
+/**
+ * `siteloom publish` against a real WordPress (Debian's wordpress + Apache/mod_php over HTTPS + MariaDB, started once
+ * for this file by test/support/wordpress.ts, ~10 s). Articles are written by `siteloom generate` (offline provider),
+ * then made ready, given tags, links between each other and images made by PHP's GD at test time.
+ * Requests are counted in Apache's access log.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { BIN, runCli } from "../support/cli.ts";
+import { type AccessEntry, countWrites, startWordpress, type WordpressServer } from "../support/wordpress.ts";
+
+let wp: WordpressServer;
+let dir: string;
+const env = () => ({ WP_APP_PASSWORD: wp.admin.appPassword, NO_COLOR: "1" });
+
+beforeAll(async () => {
+  wp = await startWordpress();
+  dir = join(wp.dir, "workspace");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "siteloom.yaml"), stringify({ llm: { provider: "offline" } }));
+}, 180_000);
+
+afterAll(async () => {
+  await wp?.stop();
+});
+
+interface Post {
+  id: number;
+  slug: string;
+  status: string;
+  link: string;
+  date_gmt: string;
+  title: { raw: string };
+  content: { raw: string };
+  categories: number[];
+  tags: number[];
+  featured_media: number;
+}
+
+describe("publish: a real WordPress", () => {
+  it("publishes 12 articles: titles, slugs, dates, terms, featured images with alt text, working links", async () => {
+    await makeSite("shop", 12, { status: "publish" });
+    const mark = await wp.accessLog();
+    const res = await publish(["publish", "shop", "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.created).toHaveLength(12);
+    const articles = await loadArticles("shop");
+    const posts = await postsOf(articles.map((a) => a.slug));
+    expect(posts).toHaveLength(12);
+    const requests = (await wp.accessLog()).slice(mark.length);
+    expect(requests.every((r) => r.status < 400)).toBe(true);
+
+    const cats = (await wp.rest("GET", "/wp/v2/categories?per_page=100")).json as { id: number; name: string }[];
+    const tags = (await wp.rest("GET", "/wp/v2/tags?per_page=100")).json as { id: number; name: string }[];
+    for (const article of articles) {
+      const post = posts.find((p) => p.slug === article.slug)!;
+      expect(post.title.raw).toBe(article.title);
+      expect(post.status).toBe("publish");
+      expect(`${post.date_gmt}Z`).toBe(new Date(article.publishedAt).toISOString().replace(/\.\d+Z$/, "Z"));
+      expect(post.categories.map((id) => cats.find((c) => c.id === id)?.name)).toEqual([article.category]);
+      expect(post.tags.map((id) => tags.find((t) => t.id === id)?.name).sort()).toEqual([...article.tags].sort());
+      if (article.image) {
+        const media = (await wp.rest("GET", `/wp/v2/media/${post.featured_media}?context=edit`)).json as {
+          alt_text: string;
+          source_url: string;
+        };
+        expect(media.alt_text).toBe(article.image.alt);
+        expect((await wp.get(media.source_url)).status).toBe(200);
+      } else expect(post.featured_media).toBe(0);
+      // every link into this WordPress resolves to one of the posts
+      const hrefs = [...post.content.raw.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, "&"));
+      const internal = hrefs.filter((h) => h.startsWith(wp.url));
+      expect(internal.length).toBeGreaterThan(0);
+      for (const href of internal) {
+        expect(posts.some((p) => p.link === href.split("#")[0])).toBe(true);
+        expect((await wp.get(href)).status).toBe(200);
+      }
+      expect(post.content.raw).not.toMatch(/href="\/blog\//);
+      expect(post.content.raw).toContain("FAQ");
+    }
+    // one featured image was used by two articles: uploaded once
+    const media = (await wp.rest("GET", "/wp/v2/media?per_page=100")).json as unknown[];
+    expect(media).toHaveLength(2);
+  });
+
+  it("rerun: zero requests; one changed article: exactly one write", async () => {
+    let mark = await wp.accessLog();
+    let res = await publish(["publish", "shop"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(since(mark, await wp.accessLog())).toEqual([]);
+    expect(res.stdout).toContain("12 unchanged");
+
+    const [first] = await loadArticles("shop");
+    await editArticle("shop", first!.slug, (a) => ({ ...a, title: `${a.title} (revised)` }));
+    mark = await wp.accessLog();
+    res = await publish(["publish", "shop", "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const requests = since(mark, await wp.accessLog());
+    expect(countWrites(requests)).toBe(1);
+    expect(JSON.parse(res.stdout).updated).toEqual([first!.slug]);
+    const [post] = await postsOf([first!.slug]);
+    expect(post!.title.raw).toBe(`${first!.title} (revised)`);
+  });
+
+  it("wiped state: posts and media are found again (slug + marker), nothing duplicated", async () => {
+    await rm(join(dir, ".siteloom", "state.db"), { force: true });
+    await rm(join(dir, ".siteloom", "state.db-wal"), { force: true });
+    await rm(join(dir, ".siteloom", "state.db-shm"), { force: true });
+    const res = await publish(["publish", "shop", "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.adopted).toHaveLength(12);
+    expect(report.created).toHaveLength(0);
+    expect(await postsOf((await loadArticles("shop")).map((a) => a.slug))).toHaveLength(12);
+    expect(await countAll("posts")).toBe(12 + 1); // + WordPress's own "Hello world!"
+    expect((await wp.rest("GET", "/wp/v2/media?per_page=100")).json).toHaveLength(2);
+  });
+
+  it("hostile article content never reaches a post", async () => {
+    await makeSite("hostile", 1, { status: "publish" });
+    const [article] = await loadArticles("hostile");
+    await editArticle("hostile", article!.slug, (a) => ({
+      ...a,
+      title: `<script>alert(1)</script>Safe title`,
+      bodyMarkdown: `${a.bodyMarkdown}\n\n<script>alert(2)</script>\n\n[click](javascript:alert(3))\n\n<img src="/x.png" alt="x" onerror="alert(4)">\n\n<a href="JaVaScRiPt:alert(5)" onclick="alert(6)">y</a>\n\n<iframe src="https://evil.example/"></iframe>\n`,
+      faq: [{ question: "<b onmouseover=alert(7)>Q</b>", answer: "<script>alert(8)</script>A" }],
+    }));
+    const res = await publish(["publish", "hostile"]);
+    expect(res.code, res.stderr).toBe(0);
+    const [post] = await postsOf([article!.slug]);
+    const html = `${post!.title.raw}\n${post!.content.raw}`;
+    // no active markup: no script or iframe element, no event handler attribute, no javascript: URL
+    expect(html).not.toMatch(/<script|<iframe/i);
+    expect(html).not.toMatch(/<[^>]*\son\w+\s*=/i);
+    expect(html).not.toMatch(/(?:href|src)\s*=\s*["']?\s*javascript:/i);
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;"); // the title's text stays text
+    expect(post!.title.raw).toContain("Safe title");
+  });
+
+  it("wrong password: one request, a clear error, exit code 5, the password nowhere", async () => {
+    const mark = await wp.accessLog();
+    const wrong = `${wp.admin.appPassword.slice(0, -4)}zzzz`;
+    const res = await runCli(["--workspace", dir, "publish", "shop", "--force"], {
+      env: { ...env(), WP_APP_PASSWORD: wrong },
+    });
+    expect(res.code).toBe(5);
+    expect(res.stderr).toContain("check wordpress.user / wordpress.appPassword");
+    expect(res.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect(since(mark, await wp.accessLog())).toHaveLength(1);
+    expect(res.stdout + res.stderr).not.toContain(wrong);
+    expect(res.stdout + res.stderr).not.toContain(Buffer.from(`${wp.admin.user}:${wrong}`).toString("base64"));
+  });
+
+  it("plain http is refused outside development, with the reason", async () => {
+    await makeSite("plain", 1, { status: "publish", url: wp.url.replace("https:", "http:") });
+    const res = await publish(["--env", "staging", "publish", "plain"]);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(/plain http:\/\/ .*unencrypted.*https:\/\//);
+  });
+
+  it("kill -9 in the middle: the rerun completes with no duplicate post or media item", async () => {
+    await makeSite("killed", 12, { status: "publish", concurrency: 1 });
+    const mediaBefore = await countAll("media");
+    const mark = await wp.accessLog();
+    const child = spawn(process.execPath, [BIN, "--workspace", dir, "publish", "killed"], {
+      env: { ...process.env, ...env() },
+      stdio: "ignore",
+    });
+    // kill once a few posts are reserved and some are filled in
+    await waitFor(
+      async () =>
+        since(mark, await wp.accessLog()).filter((r) => r.path.startsWith("/wp-json/wp/v2/posts/")).length >= 2,
+    );
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const res = await publish(["publish", "killed", "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    // the killed run had not finished: the rerun still had posts to fill in
+    const rerun = JSON.parse(res.stdout);
+    expect(rerun.created.length + rerun.updated.length + rerun.adopted.length).toBeGreaterThan(0);
+    const slugs = (await loadArticles("killed")).map((a) => a.slug);
+    const posts = await postsOf(slugs);
+    expect(posts).toHaveLength(12);
+    expect(new Set(posts.map((p) => p.slug)).size).toBe(12);
+    expect(posts.every((p) => p.status === "publish")).toBe(true);
+    // the featured images of this site are the shop's (same bytes): found, not uploaded again
+    expect(await countAll("media")).toBe(mediaBefore);
+  });
+
+  it("WordPress stopped mid-run: retries, then a clear failure; the rerun finishes without duplicates", async () => {
+    await makeSite("outage", 6, { status: "publish", concurrency: 1, retries: 2, retryBaseMs: 50, retryMaxMs: 200 });
+    const mark = await wp.accessLog();
+    const child = runCli(["--workspace", dir, "publish", "outage"], { env: env() });
+    await waitFor(async () => since(mark, await wp.accessLog()).some((r) => r.path.startsWith("/xmlrpc.php")));
+    await wp.stopWeb();
+    const res = await child;
+    await wp.startWeb();
+    expect(res.code).toBe(5);
+    expect(res.stderr).toMatch(/cannot reach https:\/\/127\.0\.0\.1:\d+: \w+/);
+    expect(res.stderr).toMatch(/gave up after 3 tries|UND_ERR|ECONNRESET/);
+    const again = await publish(["publish", "outage", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    const posts = await postsOf((await loadArticles("outage")).map((a) => a.slug));
+    expect(posts).toHaveLength(6);
+    const runs = JSON.parse((await publish(["runs", "--site", "outage", "--json"])).stdout) as { status: string }[];
+    expect(runs.map((r) => r.status)).toEqual(["succeeded", "failed"]);
+  });
+
+  it("staging and production publish with their own status", async () => {
+    await makeSite("envs", 1, {
+      status: "draft",
+      environments: { production: { wordpress: { status: "publish" } } },
+    });
+    const slug = (await loadArticles("envs"))[0]!.slug;
+    let res = await publish(["--env", "staging", "publish", "envs"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await postsOf([slug]))[0]!.status).toBe("draft");
+    res = await publish(["--env", "production", "publish", "envs"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await postsOf([slug]))[0]!.status).toBe("publish");
+  });
+});
+
+// --- helpers ---
+
+function publish(args: string[]) {
+  return runCli(["--workspace", dir, ...args], { env: env(), timeoutMs: 120_000 });
+}
+
+function since(mark: AccessEntry[], now: AccessEntry[]): AccessEntry[] {
+  return now.slice(mark.length);
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function postsOf(slugs: string[]): Promise<Post[]> {
+  const res = await wp.rest(
+    "GET",
+    `/wp/v2/posts?slug=${slugs.join(",")}&status=publish,future,draft,pending,private&context=edit&per_page=100`,
+  );
+  return res.json as Post[];
+}
+
+async function countAll(kind: "posts" | "media"): Promise<number> {
+  const status = kind === "posts" ? "&status=publish,future,draft,pending,private" : "";
+  const res = await wp.rest("GET", `/wp/v2/${kind}?per_page=1${status}`);
+  return Number(res.headers.get("x-wp-total"));
+}
+
+interface TestArticle {
+  id: string;
+  slug: string;
+  title: string;
+  bodyMarkdown: string;
+  category?: string;
+  tags: string[];
+  publishedAt: string;
+  image?: { url: string; alt: string };
+  [key: string]: unknown;
+}
+
+async function loadArticles(site: string): Promise<TestArticle[]> {
+  const folder = join(dir, "sites", site, "articles");
+  const names = (await readdir(folder)).filter((n) => n.endsWith(".json")).sort();
+  return Promise.all(names.map(async (n) => JSON.parse(await readFile(join(folder, n), "utf8")) as TestArticle));
+}
+
+async function editArticle(site: string, slug: string, edit: (a: TestArticle) => TestArticle): Promise<void> {
+  const file = join(dir, "sites", site, "articles", `${slug}.json`);
+  await writeFile(file, JSON.stringify(edit(JSON.parse(await readFile(file, "utf8"))), null, 2));
+}
+
+/**
+ * A site whose articles `siteloom generate` writes (offline provider), then made ready with tags, dates, links to
+ * each other and, for some, a featured image (PNG files drawn by PHP's GD).
+ */
+async function makeSite(
+  name: string,
+  count: number,
+  wordpress: Record<string, unknown> & { environments?: Record<string, unknown> },
+): Promise<void> {
+  const { environments, url, ...rest } = wordpress;
+  const siteDir = join(dir, "sites", name);
+  await mkdir(join(siteDir, "export", "img"), { recursive: true });
+  await writeFile(
+    join(siteDir, "site.yaml"),
+    stringify({
+      domain: "shop.example.com",
+      content: { minWords: 120, maxWords: 300 },
+      wordpress: {
+        url: url ?? wp.url,
+        user: wp.admin.user,
+        appPassword: "${WP_APP_PASSWORD}",
+        caFile: wp.caFile,
+        ...rest,
+      },
+      ...(environments ? { environments } : {}),
+    }),
+  );
+  await writeFile(
+    join(siteDir, "export", "index.html"),
+    "<!doctype html><html><body><main><p>Home</p></main></body></html>",
+  );
+  const topics = [
+    "topic,keywords,category",
+    ...Array.from(
+      { length: count },
+      (_, i) => `${name} bread topic ${i + 1},flour;water,${i % 2 ? "Bread" : "Pantry"}`,
+    ),
+  ];
+  await writeFile(join(siteDir, "topics.csv"), `${topics.join("\n")}\n`);
+  const gen = await runCli(["--workspace", dir, "generate", name], { env: env() });
+  expect(gen.code, gen.stderr).toBe(0);
+  await wp.php(
+    `foreach ($input as $i => $file) { $im = imagecreatetruecolor(40, 30); imagefill($im, 0, 0, imagecolorallocate($im, 40 * $i, 120, 200)); imagepng($im, $file); }`,
+    [join(siteDir, "export", "img", "one.png"), join(siteDir, "export", "img", "two.png")],
+  );
+  const articles = await loadArticles(name);
+  for (const [i, a] of articles.entries()) {
+    const next = articles[(i + 1) % articles.length]!;
+    await editArticle(name, a.slug, (x) => ({
+      ...x,
+      status: "ready",
+      tags: i % 3 === 0 ? ["Crust", "Oven"] : ["Crust"],
+      publishedAt: new Date(Date.UTC(2026, 0, 1 + i, 9, 30)).toISOString(),
+      bodyMarkdown: `${x.bodyMarkdown}\n\nRead also [${next.title}](/blog/${next.slug}/) and [the home page](/index.html).\n`,
+      // one picture shared by two articles (same file, same description): one media item
+      ...(i < 3
+        ? { image: { url: `/img/${i === 2 ? "two" : "one"}.png`, alt: `Loaf picture ${i === 2 ? 2 : 1}` } }
+        : {}),
+    }));
+  }
+}
