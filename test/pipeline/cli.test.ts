@@ -42,7 +42,7 @@ describe("cli: siteloom run", () => {
       [["run", "example", "--all"], /^error: give site names or --all, not both$/],
       [
         ["run", "example", "--steps", "export,deploi"],
-        /^error: unknown step deploi; the steps are export, generate, enrich, deploy$/,
+        /^error: unknown step deploi; the steps are export, generate, enrich, deploy, publish$/,
       ],
       [
         ["run", "example", "--concurrency", "0"],
@@ -66,7 +66,9 @@ describe("cli: siteloom run", () => {
     const result = await runCli(["--workspace", root, "run", "--all", "--concurrency", "2"], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
     // not a terminal: plain lines on stderr, the table on stdout
-    expect(result.stderr).toMatch(/^run \S+: example, second → export, generate, enrich, deploy \(env development\)$/m);
+    expect(result.stderr).toMatch(
+      /^run \S+: example, second → export, generate, enrich, deploy, publish \(env development\)$/m,
+    );
     expect(result.stderr).toMatch(/^second deploy: succeeded — \d+ uploaded, \d+ unchanged, 0 deleted \(.+\)$/m);
     expect(result.stdout).toMatch(/^SITE\s+STEP\s+STATUS\s+RESULT\s+BYTES\s+COST\s+TIME$/m);
     expect(result.stdout).toMatch(/^example\s+export\s+succeeded\s+9 downloaded, 0 unchanged, 0 removed/m);
@@ -87,7 +89,7 @@ describe("cli: siteloom run", () => {
     expect(show.stdout).toMatch(new RegExp(`^run ${id} succeeded$`, "m"));
     expect(show.stdout).toMatch(/^second\s+export\s+succeeded\s+9 downloaded/m);
     const showJson = JSON.parse((await runCli(["--workspace", root, "runs", "show", id, "--json"])).stdout);
-    expect(showJson.stepResults).toHaveLength(8);
+    expect(showJson.stepResults).toHaveLength(10); // 5 steps × 2 sites (publish skipped: no wordpress: section)
     expect(await runCli(["--workspace", root, "runs", "--site", "nobody", "--json"])).toMatchObject({
       stdout: "[]\n",
     });
