@@ -195,7 +195,7 @@ export async function runPublish(options: RunPublishOptions): Promise<PublishRep
   if (options.dryRun || work.length === 0) return report;
 
   // --- the WordPress side
-  const password = await workspace.resolve(cfg.appPassword, "wordpress.appPassword");
+  const password = await workspace.resolve(cfg.appPassword, { field: "wordpress.appPassword", site: site.name });
   const client = createWordpressClient({
     url,
     user: cfg.user,
