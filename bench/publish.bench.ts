@@ -19,7 +19,7 @@ const suite: BenchSuite = async () => {
   try {
     const dir = join(wp.dir, "bench");
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "siteloom.yaml"), stringify({ llm: { provider: "offline" } }));
+    await writeFile(join(dir, "siteloom.yaml"), stringify({ llm: { provider: "offline" }, env: ["WP_APP_PASSWORD"] }));
     const cli = async (args: string[]) => {
       const { stdout } = await run(process.execPath, [BIN, "--workspace", dir, ...args], {
         env: { ...process.env, WP_APP_PASSWORD: wp.admin.appPassword },

@@ -369,29 +369,29 @@ export async function runPublish(options: RunPublishOptions): Promise<PublishRep
       }
     }
     const limit = pLimit(cfg.concurrency);
-    await Promise.all(
-      lookups.map((hash) =>
-        limit(async () => {
-          const file = neededFiles.get(hash)!;
-          if (mediaFor.has(hash)) report.media.reused++;
-          else {
-            const m = await _upload(client, hash, file);
-            mediaFor.set(hash, { id: m.id, url: m.source_url });
-            report.media.uploaded++;
-            audit("wordpress.upload", `${url} media ${m.id} ${basename(file.path)}`);
-          }
-          const got = mediaFor.get(hash)!;
-          await store.savePublished({
-            target,
-            kind: "media",
-            key: hash,
-            remoteId: String(got.id),
-            hash,
-            info: { url: got.url, path: file.path },
-          });
-        }),
-      ),
-    );
+    const uploadOne = async (hash: string) => {
+      const file = neededFiles.get(hash)!;
+      if (mediaFor.has(hash)) report.media.reused++;
+      else {
+        const m = await _upload(client, hash, file);
+        mediaFor.set(hash, { id: m.id, url: m.source_url });
+        report.media.uploaded++;
+        audit("wordpress.upload", `${url} media ${m.id} ${basename(file.path)}`);
+      }
+      const got = mediaFor.get(hash)!;
+      await store.savePublished({
+        target,
+        kind: "media",
+        key: hash,
+        remoteId: String(got.id),
+        hash,
+        info: { url: got.url, path: file.path },
+      });
+    };
+    // the first upload alone: it creates the month's upload folder, which concurrent uploads would race to create
+    const [firstUpload, ...otherUploads] = lookups;
+    if (firstUpload !== undefined) await uploadOne(firstUpload);
+    await Promise.all(otherUploads.map((hash) => limit(() => uploadOne(hash))));
     report.media.reused += neededFiles.size - lookups.length;
     const mediaUrl = (p: string) => {
       const f = files.get(p);
