@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
-import { startWordpress, type WordpressServer } from "../test/support/wordpress.ts";
+import { startWordpress, type WordpressServer, writePublishingSite } from "../test/support/wordpress.ts";
 import type { BenchRow, BenchSuite } from "./support.ts";
 
 const run = promisify(execFile);
@@ -33,37 +33,37 @@ const suite: BenchSuite = async () => {
       return { ...report, ms: performance.now() - started };
     };
 
+    const perArticle = (name: string, requests: number, target: string, note?: string): BenchRow => ({
+      group: "publish",
+      name,
+      value: requests / 10,
+      unit: "req",
+      target,
+      ok: requests / 10 <= Number(target.replace(/[^\d.]/g, "")),
+      ...(note ? { note } : {}),
+    });
     await makeSite(wp, dir, cli, "plain", 10, { images: false, concurrency: 2 });
     const plain = await publish("plain");
-    rows.push({
-      group: "publish",
-      name: "requests per new article (no image)",
-      value: plain.requests / 10,
-      unit: "req",
-      target: "≤ 4",
-      ok: plain.requests / 10 <= 4,
-      note: `${plain.requests} requests for 10 linked articles, run overhead included`,
-    });
+    rows.push(
+      perArticle(
+        "requests per new article (no image)",
+        plain.requests,
+        "≤ 4",
+        `${plain.requests} requests for 10 linked articles, run overhead included`,
+      ),
+    );
     const again = await publish("plain");
-    rows.push({
-      group: "publish",
-      name: "requests per unchanged article",
-      value: again.requests / 10,
-      unit: "req",
-      target: "0",
-      ok: again.requests === 0,
-    });
+    rows.push(perArticle("requests per unchanged article", again.requests, "0"));
     await makeSite(wp, dir, cli, "pictures", 10, { images: true, concurrency: 2 });
     const pictures = await publish("pictures");
-    rows.push({
-      group: "publish",
-      name: "requests per new article (featured image)",
-      value: pictures.requests / 10,
-      unit: "req",
-      target: "≤ 6",
-      ok: pictures.requests / 10 <= 6,
-      note: `${pictures.requests} requests, 10 distinct images`,
-    });
+    rows.push(
+      perArticle(
+        "requests per new article (featured image)",
+        pictures.requests,
+        "≤ 6",
+        `${pictures.requests} requests, 10 distinct images`,
+      ),
+    );
     for (const concurrency of [1, 4]) {
       const site = `fifty-c${concurrency}`;
       await makeSite(wp, dir, cli, site, 50, { images: false, concurrency });
@@ -92,23 +92,7 @@ async function makeSite(
   o: { images: boolean; concurrency: number },
 ): Promise<void> {
   const siteDir = join(dir, "sites", name);
-  await mkdir(join(siteDir, "export", "img"), { recursive: true });
-  await writeFile(
-    join(siteDir, "site.yaml"),
-    stringify({
-      domain: "shop.example.com",
-      content: { minWords: 120, maxWords: 300 },
-      wordpress: {
-        url: wp.url,
-        user: wp.admin.user,
-        appPassword: "${WP_APP_PASSWORD}",
-        caFile: wp.caFile,
-        status: "publish",
-        concurrency: o.concurrency,
-      },
-    }),
-  );
-  await writeFile(join(siteDir, "export", "index.html"), "<!doctype html><html><body><main></main></body></html>");
+  await writePublishingSite(wp, siteDir, { status: "publish", concurrency: o.concurrency });
   const topics = Array.from({ length: count }, (_, i) => `${name} topic ${i + 1},flour,Bread`);
   await writeFile(join(siteDir, "topics.csv"), `topic,keywords,category\n${topics.join("\n")}\n`);
   await cli(["generate", name]);

@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { BIN, runCli } from "../support/cli.ts";
-import { type AccessEntry, countWrites, startWordpress, type WordpressServer } from "../support/wordpress.ts";
+import {
+  type AccessEntry,
+  countWrites,
+  startWordpress,
+  type WordpressServer,
+  writePublishingSite,
+} from "../support/wordpress.ts";
 
 let wp: WordpressServer;
 let dir: string;
@@ -289,28 +295,9 @@ async function makeSite(
   count: number,
   wordpress: Record<string, unknown> & { environments?: Record<string, unknown> },
 ): Promise<void> {
-  const { environments, url, ...rest } = wordpress;
+  const { environments, ...rest } = wordpress;
   const siteDir = join(dir, "sites", name);
-  await mkdir(join(siteDir, "export", "img"), { recursive: true });
-  await writeFile(
-    join(siteDir, "site.yaml"),
-    stringify({
-      domain: "shop.example.com",
-      content: { minWords: 120, maxWords: 300 },
-      wordpress: {
-        url: url ?? wp.url,
-        user: wp.admin.user,
-        appPassword: "${WP_APP_PASSWORD}",
-        caFile: wp.caFile,
-        ...rest,
-      },
-      ...(environments ? { environments } : {}),
-    }),
-  );
-  await writeFile(
-    join(siteDir, "export", "index.html"),
-    "<!doctype html><html><body><main><p>Home</p></main></body></html>",
-  );
+  await writePublishingSite(wp, siteDir, rest, environments ? { environments } : {});
   const topics = [
     "topic,keywords,category",
     ...Array.from(

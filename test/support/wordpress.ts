@@ -270,6 +270,39 @@ echo json_encode(['id' => $r['user_id'], 'appPassword' => $app[0]]);`,
   return server;
 }
 
+/**
+ * Writes `sites/<name>/` of a workspace for a site publishing to this WordPress: site.yaml (the password as the
+ * reference `${WP_APP_PASSWORD}`, the CA as `caFile`; `wordpress` overrides), a home page in export/ and export/img/.
+ */
+export async function writePublishingSite(
+  wp: WordpressServer,
+  siteDir: string,
+  wordpress: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const { stringify } = await import("yaml");
+  await mkdir(join(siteDir, "export", "img"), { recursive: true });
+  await writeFile(
+    join(siteDir, "site.yaml"),
+    stringify({
+      domain: "shop.example.com",
+      content: { minWords: 120, maxWords: 300 },
+      wordpress: {
+        url: wp.url,
+        user: wp.admin.user,
+        appPassword: "${WP_APP_PASSWORD}",
+        caFile: wp.caFile,
+        ...wordpress,
+      },
+      ...extra,
+    }),
+  );
+  await writeFile(
+    join(siteDir, "export", "index.html"),
+    "<!doctype html><html><body><main><p>Home</p></main></body></html>",
+  );
+}
+
 /** Counts the requests that change something (anything but GET/HEAD/OPTIONS). */
 export function countWrites(entries: readonly AccessEntry[]): number {
   return entries.filter((e) => !["GET", "HEAD", "OPTIONS"].includes(e.method)).length;
