@@ -4,7 +4,7 @@ import type { CliContext } from "./context.ts";
 /** What a single command (`siteloom deploy <site>` ...) asks of its step. */
 export interface RunStepCommandOptions {
   /** The built-in step to run. */
-  step: "export" | "generate" | "enrich" | "deploy";
+  step: "export" | "generate" | "enrich" | "deploy" | "publish";
   site: string;
   dryRun: boolean;
   /** The command's flags for the step (`ctx.options` inside it). */

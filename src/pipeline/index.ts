@@ -4,8 +4,13 @@
  * events is the CLI's job (src/cli/progress/); a run's outcome is `RunReport.error`, which the CLI maps to an exit code.
  */
 export { type RunPipelineOptions, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName } from "./run.ts";
-export { BUILTIN_STEPS, type DeployStepOptions, type GenerateStepOptions, STEP_NAMES } from "./steps/index.ts";
-export { createPublishStep, type PublishStepOptions } from "./steps/publish.ts";
+export {
+  BUILTIN_STEPS,
+  type DeployStepOptions,
+  type GenerateStepOptions,
+  type PublishStepOptions,
+  STEP_NAMES,
+} from "./steps/index.ts";
 export type {
   PipelineEvent,
   PipelineStep,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SiteloomError } from "../../errors.ts";
+import type { PublishStepOptions } from "../../pipeline/index.ts";
 import type { PublishReport } from "../../publish/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
@@ -38,56 +38,13 @@ Exit codes: 0 ok, 5 WordPress refused the credentials, was unreachable or an art
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
         usageError(`--limit expects a whole number of 1 or more, got "${flags.limit}"`);
       }
-      const workspace = await ctx.loadWorkspace();
-      await workspace.site(siteName);
-      const [{ createPublishStep, reconcileStaleRuns, runPipeline }, { isProcessAlive, openStateStore }] =
-        await Promise.all([import("../../pipeline/index.ts"), import("../../store/index.ts")]);
-      const store = openStateStore({ stateDir: workspace.stateDir });
-      let report: PublishReport | undefined;
-      const controller = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) =>
-        controller.abort(new SiteloomError("ERR_INTERRUPTED", `interrupted by ${signal}`));
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        await reconcileStaleRuns(store, isProcessAlive);
-        const run = await runPipeline({
-          workspace,
-          sites: [siteName],
-          registry: [
-            createPublishStep({
-              ...(limit !== undefined ? { limit } : {}),
-              force: flags.force === true,
-              onReport: (r) => {
-                report = r;
-              },
-            }),
-          ],
-          steps: ["publish"],
-          store,
-          dryRun: Boolean(flags.dryRun),
-          signal: controller.signal,
-          recordOptions: { command: "publish", limit: limit ?? null, force: flags.force === true },
-          onEvent(event) {
-            if (json) return;
-            if (event.type === "step-log") (event.level === "warn" ? ctx.warn : ctx.info)(event.message);
-          },
-        });
-        const step = run.sites[0]?.steps.find((s) => s.step === "publish");
-        if (report) _print(ctx, report, json, run.run.id);
-        if (run.exitCode !== 0) {
-          const failure = run.sites[0];
-          throw new SiteloomError(
-            (step?.errorCode ?? failure?.errorCode ?? "ERR_PUBLISH_FAILED") as SiteloomError["code"],
-            step?.error ?? failure?.error ?? "publish failed",
-            { site: siteName, details: report?.failed.map((f) => `  ${f.slug}: ${f.message}`) ?? [] },
-          );
-        }
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-        await store.close();
-      }
+      const { runStepCommand } = await import("../run-step.ts");
+      const options: PublishStepOptions = { ...(limit !== undefined ? { limit } : {}), force: flags.force === true };
+      await runStepCommand<PublishReport>(
+        ctx,
+        { step: "publish", site: siteName, dryRun: flags.dryRun === true, options: { ...options } },
+        (report, run) => _print(ctx, report, json, run.runId),
+      );
     });
 };
 

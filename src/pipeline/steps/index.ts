@@ -1,6 +1,7 @@
 import type { PipelineStep } from "../types.ts";
 
 export type { GenerateStepOptions } from "./content.ts";
+export type { PublishStepOptions } from "./publish.ts";
 export type { DeployStepOptions } from "./transfer.ts";
 
 import { enrichStep, generateStep } from "./content.ts";

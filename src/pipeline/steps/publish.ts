@@ -1,40 +1,33 @@
 import { SiteloomError } from "../../errors.ts";
-import type { PublishReport } from "../../publish/index.ts";
-import { defineStep, type PipelineStep, type StepContext, type StepResult } from "../types.ts";
+import { defineStep, type StepContext, type StepResult } from "../types.ts";
 
-/** Options of `siteloom publish` that `siteloom run` leaves at their defaults. */
+/** `siteloom publish` flags the step reads from `ctx.options` (`siteloom run` leaves them unset). */
 export interface PublishStepOptions {
   /** At most this many creates + updates. */
   limit?: number;
   /** Send every ready article again. */
   force?: boolean;
-  /** Receives the detailed report (the CLI prints it). */
-  onReport?: (report: PublishReport) => void;
-}
-
-/** The publish step with command-line options. */
-export function createPublishStep(options: PublishStepOptions = {}): PipelineStep {
-  return defineStep({
-    name: "publish",
-    description: "send ready articles to WordPress as posts (only what changed)",
-    skip(site, explicit) {
-      if (!site.config.wordpress) return explicit ? undefined : "no wordpress: section";
-      return site.config.features.autoPublish || explicit
-        ? undefined
-        : "features.autoPublish is off; run with --steps …,publish to publish";
-    },
-    run: (ctx) => _publish(ctx, options),
-  });
 }
 
 /** Publishes a site's ready articles to WordPress (after enrich; with features.autoPublish or --steps). */
-export const publishStep = createPublishStep();
+export const publishStep = defineStep({
+  name: "publish",
+  description: "send ready articles to WordPress as posts (only what changed)",
+  skip(site, explicit) {
+    if (!site.config.wordpress) return explicit ? undefined : "no wordpress: section";
+    return site.config.features.autoPublish || explicit
+      ? undefined
+      : "features.autoPublish is off; run with --steps …,publish to publish";
+  },
+  run: (ctx) => _publish(ctx),
+});
 
 // --- internal ---
 
-async function _publish(ctx: StepContext, options: PublishStepOptions): Promise<StepResult> {
+async function _publish(ctx: StepContext): Promise<StepResult> {
+  const options = ctx.options as PublishStepOptions;
   const { runPublish } = await import("../../publish/index.ts");
-  const report: PublishReport = await runPublish({
+  const report = await runPublish({
     workspace: ctx.workspace,
     site: ctx.site,
     store: ctx.store,
@@ -49,30 +42,26 @@ async function _publish(ctx: StepContext, options: PublishStepOptions): Promise<
       else ctx.info(event.message);
     },
   });
-  options.onReport?.(report);
-  const counts = ctx.dryRun
-    ? { planned: report.plan.length, unchanged: report.unchanged.length }
-    : {
-        created: report.created.length,
-        adopted: report.adopted.length,
-        updated: report.updated.length,
-        unchanged: report.unchanged.length,
-        removed: report.removed.length,
-        failed: report.failed.length,
-        requests: report.requests,
-      };
+  ctx.detail(report);
   if (report.failed.length > 0) {
     throw new SiteloomError(
       "ERR_PUBLISH_FAILED",
       `${report.failed.length} article(s) could not be published; run again to retry them`,
-      {
-        site: ctx.site.name,
-        details: report.failed.map((f) => `  ${f.slug}: ${f.message}`),
-      },
+      { site: ctx.site.name, details: report.failed.map((f) => `  ${f.slug}: ${f.message}`) },
     );
   }
   return {
-    counts,
+    counts: ctx.dryRun
+      ? { planned: report.plan.length, unchanged: report.unchanged.length }
+      : {
+          created: report.created.length,
+          adopted: report.adopted.length,
+          updated: report.updated.length,
+          unchanged: report.unchanged.length,
+          removed: report.removed.length,
+          failed: report.failed.length,
+          requests: report.requests,
+        },
     plan: ctx.dryRun ? report.plan : [],
     summary: ctx.dryRun
       ? `would send ${report.plan.length} change(s) to ${report.url}, ${report.unchanged.length} unchanged`
