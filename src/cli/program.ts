@@ -1,17 +1,16 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
+import { PACKAGE_VERSION } from "../package-info.ts";
 import { printable } from "../printable.ts";
 import { redact } from "../secret.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { createCliContext, type Interrupts } from "./context.ts";
 
-const VERSION = "0.1.0";
-
 /** Builds the program (exported so argument parsing can be tested in-process). */
 export function buildProgram(interrupts: Interrupts = _createInterrupts(false)): Command {
   const program = new Command("siteloom")
     .description("Export, enrich and deploy small websites on shared hosting, with secrets kept out of config.")
-    .version(VERSION, "-V, --version")
+    .version(PACKAGE_VERSION, "-V, --version")
     .option("-w, --workspace <dir>", "workspace root (default: search upward for siteloom.yaml, or SITELOOM_WORKSPACE)")
     .option("-e, --env <name>", "environment profile (default: SITELOOM_ENV, then `environment:` in siteloom.yaml)")
     .option(

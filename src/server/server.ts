@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { attachAuditLog, auditLogPath } from "../audit/index.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
+import { PACKAGE_VERSION } from "../package-info.ts";
 import type { OpenStoreOptions } from "../secrets/index.ts";
 import { openStateStore, type StateStore } from "../store/index.ts";
 import { findWorkspaceRoot, STATE_DIR } from "../workspace/index.ts";
@@ -23,7 +24,7 @@ import { type ConfigRuntime, createConfigRuntime } from "./runtime.ts";
 import { createStoreVersionRepository } from "./versions.ts";
 
 /** Version reported by /health and /openapi.json. */
-export const SERVER_VERSION = "0.1.0";
+export const SERVER_VERSION = PACKAGE_VERSION;
 
 export interface BuildServerOptions {
   /** Workspace root (the folder holding siteloom.yaml). */

@@ -1,27 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { findPackageRoot } from "../package-info.ts";
 
-/**
- * The installed siteloom package's root. Found by walking up from this module, because the build bundles code into
- * chunks at different depths of dist/ (and tests run it from src/): a fixed "../.." would be wrong somewhere.
- */
-export function findPackageRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "siteloom") return dir;
-      } catch {
-        // an unreadable package.json on the way up is not ours
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the siteloom package root above ${from}`);
-    dir = parent;
-  }
-}
+export { findPackageRoot };
 
 /** The bundled example workspace (examples/workspace in the package). */
 export function exampleWorkspaceDir(): string {

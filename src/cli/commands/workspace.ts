@@ -5,6 +5,7 @@ import { Option } from "commander";
 import { isSiteloomError, SiteloomError } from "../../errors.ts";
 import type { SiteContents } from "../../workspace/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
+import { printTable } from "../table.ts";
 
 /** init, site add|list|show|remove (foundation) */
 export const registerWorkspaceCommands: RegisterCommands = (program, ctx) => {
@@ -135,7 +136,7 @@ Examples:
         String(r.host ?? "-"),
         r.valid ? "ok" : "invalid (siteloom config validate)",
       ]);
-      _printTable(ctx, ["SITE", "DOMAIN", "PROTOCOL", "HOST", "CONFIG"], table);
+      printTable(ctx, ["SITE", "DOMAIN", "PROTOCOL", "HOST", "CONFIG"], table);
       ctx.info(`environment: ${workspace.env}`);
     });
 
@@ -256,15 +257,4 @@ function _describeData(contents: SiteContents): string {
   if (contents.articles > 0) parts.push(`articles/ (${_files(contents.articles)})`);
   if (contents.output > 0) parts.push(`output/ (${_files(contents.output)})`);
   return parts.join(", ");
-}
-
-function _printTable(ctx: CliContext, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  ctx.print(ctx.color.bold(line(header)));
-  for (const row of rows) ctx.print(line(row));
 }

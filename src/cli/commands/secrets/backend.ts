@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../../context.ts";
-import { rel, table } from "./shared.ts";
+import { printTable } from "../../table.ts";
+import { rel } from "./shared.ts";
 
 /** secrets backend [use <name>]: the configured stores and the default one. */
 export function registerBackendCommands(secrets: Command, ctx: CliContext): void {
@@ -16,7 +17,7 @@ export function registerBackendCommands(secrets: Command, ctx: CliContext): void
         ctx.printJson({ env: ws.env, default: defaultStoreName(ws), stores: rows });
         return;
       }
-      table(
+      printTable(
         ctx,
         ["", "STORE", "TYPE", "WHERE"],
         rows.map((r) => [r.default ? "*" : "", r.name, r.type, r.where]),

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../../context.ts";
-import { openStore, type StoreOpt, table } from "./shared.ts";
+import { printTable } from "../../table.ts";
+import { openStore, type StoreOpt } from "./shared.ts";
 
 /** secrets list | history: what is stored, never values. */
 export function registerListCommands(secrets: Command, ctx: CliContext): void {
@@ -23,7 +24,7 @@ export function registerListCommands(secrets: Command, ctx: CliContext): void {
         ctx.info(`no secrets in store "${store.name}" (${ws.env})${opts.scope ? ` for scope ${opts.scope}` : ""}`);
         return;
       }
-      table(
+      printTable(
         ctx,
         ["NAME", "SCOPE", "STORE", "VERSION", "UPDATED"],
         items.map((i) => [i.name, i.scope, store.name, String(i.version), i.updatedAt ?? i.source ?? ""]),
@@ -43,7 +44,7 @@ export function registerListCommands(secrets: Command, ctx: CliContext): void {
         return;
       }
       const current = versions.at(-1)?.version;
-      table(
+      printTable(
         ctx,
         ["VERSION", "CREATED", "ACTOR", "NOTE"],
         versions.map((v) => [

@@ -33,18 +33,6 @@ export function done(ctx: CliContext, json: Record<string, unknown>, line: strin
   else ctx.print(line);
 }
 
-/** Prints a table with a bold header, columns padded to their widest cell. */
-export function table(ctx: CliContext, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  ctx.print(ctx.color.bold(fmt(header)));
-  for (const row of rows) ctx.print(fmt(row));
-}
-
 /** Paths inside the workspace shown relative to it. */
 export function rel(ws: Workspace, text: string): string {
   return text.split(`${ws.root}/`).join("");
