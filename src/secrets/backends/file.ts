@@ -8,6 +8,7 @@ import { registerSecretValue } from "../../secret.ts";
 import { defineBackend, memoize } from "../define.ts";
 import { ensurePrivateDir, lostLockError, withFileLock } from "../fs-util.ts";
 import { defaultIdentityPath, type LoadedIdentity, loadIdentity } from "../identity.ts";
+import { explainMissing, explainUnopenable, writeSeal } from "../seal.ts";
 import type { SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
 export interface FileBackendOptions {
@@ -74,6 +75,9 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     try {
       info = await stat(path);
     } catch {
+      // never created is an empty store; deleted after siteloom wrote it is an error, not "secret not set"
+      const missing = await explainMissing(path);
+      if (missing) throw new SiteloomError("ERR_SECRET_CORRUPT", missing);
       return undefined;
     }
     const key = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
@@ -116,6 +120,7 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     await ensurePrivateDir(dirname(path));
     await beforeCommit?.();
     await removeStaleTempFiles(dirname(path));
+    await writeSeal(path, options.env, bytes, await readFile(path).catch(() => undefined));
     await writePrivateFile(path, bytes);
     cache = undefined;
   }
@@ -382,6 +387,8 @@ async function _decrypt(bytes: Uint8Array, path: string, options: FileBackendOpt
   } catch (error) {
     const message = (error as Error).message ?? "";
     if (message.includes("no identity matched")) {
+      const changed = await explainUnopenable(path, options.env, bytes);
+      if (changed) throw new SiteloomError("ERR_SECRET_CORRUPT", changed, { cause: error });
       throw new SiteloomError(
         "ERR_SECRET_LOCKED",
         isPassphrase

@@ -1,4 +1,4 @@
-import { chmod, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Decrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
@@ -103,6 +103,67 @@ describe("secrets: file backend", () => {
       expect(error.message, label).toMatch(pattern);
       expect(error.message, label).not.toContain("value-for-faults");
     }
+  });
+
+  it("a flipped byte in a recipient stanza, another environment's store and a deleted store each say what they are", async () => {
+    const dev = await setup();
+    await dev.store.set("secret://shop/A", "dev-value-seal");
+    // production has its own key, as `secrets init --env production` makes it
+    const prodId = await newIdentity();
+    const prodPath = join(dev.dir, ".siteloom", "secrets.production.age");
+    const prod = () =>
+      createSecretStore(createFileBackend({ path: prodPath, env: "production", identity: async () => prodId }), {
+        name: "file",
+        env: "production",
+      });
+    await prod().set("secret://shop/A", "prod-value-seal");
+    const failure = async (store: ReturnType<typeof prod>) =>
+      (await store.get("shop/A").catch((e) => e)) as SiteloomError;
+
+    // 1. a byte flipped inside the recipient stanza: age can only say "no identity matched"
+    const good = await readFile(prodPath);
+    const stanza = Buffer.from(good);
+    const at = stanza.indexOf("\n-> X25519 ") + 12;
+    stanza[at] = stanza[at] === 0x41 ? 0x42 : 0x41;
+    await writeFile(prodPath, stanza);
+    const flipped = await failure(prod());
+    expect(flipped.code).toBe("ERR_SECRET_CORRUPT");
+    expect(flipped.message).toMatch(
+      /is not the file siteloom last wrote .*age header is damaged or the file was replaced/,
+    );
+    expect(flipped.message).not.toContain("wrong key");
+
+    // 2. the development store copied over the production one
+    await writeFile(prodPath, await readFile(dev.path));
+    const copied = await failure(prod());
+    expect(copied.code).toBe("ERR_SECRET_CORRUPT");
+    expect(copied.message).toContain('is a copy of the store of environment "development", not the production store');
+
+    // 3. the file restored: opens again; then deleted
+    await writeFile(prodPath, good);
+    expect((await prod().get("shop/A")).reveal()).toBe("prod-value-seal");
+    await rm(prodPath);
+    const deleted = await failure(prod());
+    expect(deleted.code).toBe("ERR_SECRET_CORRUPT");
+    expect(deleted.message).toMatch(
+      /secrets\.production\.age was deleted \(siteloom last wrote it at .*\); restore it/,
+    );
+    // and a write does not silently start an empty store in its place
+    expect(
+      (
+        (await prod()
+          .set("secret://shop/B", "x")
+          .catch((e) => e)) as SiteloomError
+      ).message,
+    ).toMatch(/was deleted/);
+
+    // 4. a really wrong key is still called that
+    const stranger = await newIdentity();
+    const wrong = createSecretStore(
+      createFileBackend({ path: dev.path, env: "development", identity: async () => stranger }),
+      { name: "file", env: "development" },
+    );
+    expect((await failure(wrong)).message).toContain("wrong key");
   });
 
   it("a passphrase store opens with the passphrase and says so when it is wrong", async () => {
