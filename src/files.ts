@@ -16,6 +16,11 @@ export interface WriteFileAtomicOptions {
    * files (enrich output) turn it off: the file itself is still complete and atomic. @default true
    */
   syncDir?: boolean;
+  /**
+   * Runs once the new content is on disk, right before the rename: throwing aborts the write (the temporary file is
+   * removed, the target is untouched). The secret store checks here that its lock and the file are still as read.
+   */
+  beforeRename?: () => Promise<void>;
 }
 
 /**
@@ -44,6 +49,7 @@ export async function writeFileAtomic(
   await handle.close();
   try {
     await chmod(tmp, mode);
+    await options.beforeRename?.();
     await rename(tmp, file);
   } catch (error) {
     await rm(tmp, { force: true });
@@ -110,9 +116,13 @@ export function writeFileAtomicSync(
  * Atomic, durable write of a private file (secret store, identity, backups, deploy state): mode 0600, its folder
  * created 0700 when missing.
  */
-export async function writePrivateFile(file: string, data: Uint8Array | string): Promise<void> {
+export async function writePrivateFile(
+  file: string,
+  data: Uint8Array | string,
+  options: Pick<WriteFileAtomicOptions, "beforeRename"> = {},
+): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, data, { mode: 0o600, mkdir: false });
+  await writeFileAtomic(file, data, { mode: 0o600, mkdir: false, ...options });
 }
 
 /**

@@ -88,7 +88,7 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     return payload;
   }
 
-  /** Encrypts and replaces the file; `beforeCommit` runs after the (slow) encryption, right before the rename. */
+  /** Encrypts and replaces the file; `beforeCommit` runs with the new file written, right before the rename. */
   async function write(payload: StorePayload, created: boolean, beforeCommit?: () => Promise<void>): Promise<void> {
     const { Encrypter } = await _age();
     const encrypter = new Encrypter();
@@ -118,10 +118,10 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
     }
     const bytes = await encrypter.encrypt(JSON.stringify(payload));
     await ensurePrivateDir(dirname(path));
-    await beforeCommit?.();
     await removeStaleTempFiles(dirname(path));
     await writeSeal(path, options.env, bytes, await readFile(path).catch(() => undefined));
-    await writePrivateFile(path, bytes);
+    // checked with the new file complete on disk, right before the rename: the smallest window a stall can hit
+    await writePrivateFile(path, bytes, beforeCommit ? { beforeRename: beforeCommit } : {});
     cache = undefined;
   }
 
