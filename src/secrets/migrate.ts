@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
+import { parse } from "dotenv";
 import { SECRET_NAME_PATTERN, updateConfigFile } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { currentActor } from "../events.ts";
@@ -151,19 +152,20 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
   return result;
 }
 
-/** Parses a .env file: `KEY=value`, `export KEY=value`, quoted values, comments. */
+/**
+ * The non-empty variables of a .env file, parsed by dotenv (quotes, `export`, comments, multi-line values), each with
+ * the line it is set on (for the report).
+ */
 export function parseDotenv(text: string): { key: string; value: string; line: number }[] {
-  const out: { key: string; value: string; line: number }[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/.exec(raw);
-    if (!m) return;
-    let value = m[2]!;
-    if (/^"(.*)"$/s.test(value)) value = value.slice(1, -1).replace(/\\n/g, "\n").replace(/\\"/g, '"');
-    else if (/^'(.*)'$/s.test(value)) value = value.slice(1, -1);
-    else value = value.replace(/\s+#.*$/, "");
-    if (value !== "") out.push({ key: m[1]!, value, line: i + 1 });
-  });
-  return out;
+  const lines = text.split(/\r?\n/);
+  return Object.entries(parse(text))
+    .filter(([, value]) => value !== "")
+    .map(([key, value]) => {
+      const at = lines.findLastIndex((l) =>
+        new RegExp(`^\\s*(?:export\\s+)?${key.replaceAll(".", "\\.")}\\s*=`).test(l),
+      );
+      return { key, value, line: at + 1 };
+    });
 }
 
 // --- internal ---
