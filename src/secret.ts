@@ -66,13 +66,15 @@ export function registerSecretValue(value: string): void {
 export function redact(text: string): string {
   let out = stripUrlCredentials(text);
   if (REGISTERED.size === 0) return out;
-  pattern ??= new RegExp(
-    [...REGISTERED]
-      .sort((a, b) => b.length - a.length)
-      .map(_escapeRegExp)
-      .join("|"),
-    "g",
-  );
+  const forms = [...REGISTERED].sort((a, b) => b.length - a.length);
+  try {
+    pattern ??= new RegExp(forms.map(_escapeRegExp).join("|"), "g");
+  } catch {
+    // values too large for one expression (V8 limits its size): mask them one by one; the error that said so
+    // quoted the expression, values included, so it must never surface
+    for (const form of forms) out = out.split(form).join(MASK);
+    return out;
+  }
   out = out.replace(pattern, MASK);
   return out;
 }

@@ -1,5 +1,6 @@
 import { SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
+import { backendTypes } from "./backends/index.ts";
 import type { SecretStore } from "./store.ts";
 
 export interface CopySecretsOptions {
@@ -33,7 +34,10 @@ export async function copySecrets(
   if (to.readOnly) {
     throw new SiteloomError(
       "ERR_SECRET_READ_ONLY",
-      `store "${to.name}" is read-only; copy into a file (or Vault) store`,
+      `store "${to.name}" is read-only; copy into a store of a writable type (${backendTypes()
+        .filter((t) => t.writable)
+        .map((t) => t.type)
+        .join(", ")})`,
     );
   }
   const report: CopyReport = { copied: [], updated: [], unchanged: [] };

@@ -6,7 +6,7 @@ export { type DigitalOceanBackendOptions, digitaloceanBackend } from "./backends
 export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
 export { createFileBackend, type FileBackend, type FileBackendOptions } from "./backends/file.ts";
 export { type GcpBackendOptions, gcpBackend } from "./backends/gcp.ts";
-export { BACKENDS, backendTypeList, findBackend } from "./backends/index.ts";
+export { BACKENDS, type BackendTypeInfo, backendTypeList, backendTypes, findBackend } from "./backends/index.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
 export { type CopyReport, type CopySecretsOptions, copySecrets } from "./copy.ts";
 export { type BackendContext, type BackendDefinition, defineBackend } from "./define.ts";

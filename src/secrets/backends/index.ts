@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import type { BackendDefinition } from "../define.ts";
 import { awsStore } from "./aws.ts";
 import { azureStore } from "./azure.ts";
@@ -32,4 +33,33 @@ export function findBackend(type: string): BackendDefinition | undefined {
 export function backendTypeList(): string {
   const types = BACKENDS.map((b) => b.type);
   return `${types.slice(0, -1).join(", ")} or ${types.at(-1)}`;
+}
+
+/** What `secrets backend` and the docs show about a type: never loads an SDK, only looks whether it is installed. */
+export interface BackendTypeInfo {
+  type: string;
+  summary: string;
+  writable: boolean;
+  /** Options of `secrets.stores.<name>` besides `type`. */
+  options: string[];
+  packages: { name: string; version: string; installed: boolean }[];
+}
+
+export function backendTypes(): BackendTypeInfo[] {
+  const require = createRequire(import.meta.url);
+  const installed = (name: string) => {
+    try {
+      require.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return BACKENDS.map((b) => ({
+    type: b.type,
+    summary: b.summary,
+    writable: b.writable,
+    options: Object.keys(b.schema.shape).filter((k) => k !== "type"),
+    packages: (b.packages ?? []).map((p) => ({ ...p, installed: installed(p.name) })),
+  }));
 }

@@ -7,20 +7,33 @@ import { rel } from "./shared.ts";
 export function registerBackendCommands(secrets: Command, ctx: CliContext): void {
   const backendCmd = secrets
     .command("backend")
-    .description("Show the configured stores and which one is the default")
+    .description("Show the configured stores, which one is the default, and the backend types available")
     .addHelpText("after", `\nExample:\n  siteloom secrets backend\n  siteloom secrets backend use env`)
     .action(async () => {
-      const { defaultStoreName, describeSecretStores } = await import("../../../secrets/index.ts");
+      const { backendTypes, defaultStoreName, describeSecretStores } = await import("../../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       const rows = describeSecretStores(ws).map((r) => ({ ...r, where: rel(ws, r.where) }));
       if (ctx.globals().json) {
-        ctx.printJson({ env: ws.env, default: defaultStoreName(ws), stores: rows });
+        ctx.printJson({ env: ws.env, default: defaultStoreName(ws), stores: rows, types: backendTypes() });
         return;
       }
       printTable(
         ctx,
         ["", "STORE", "TYPE", "WHERE"],
         rows.map((r) => [r.default ? "*" : "", r.name, r.type, r.where]),
+      );
+      ctx.print("");
+      table(
+        ctx,
+        ["TYPE", "", "DESCRIPTION"],
+        backendTypes().map((t) => [
+          t.type,
+          t.writable ? "rw" : "ro",
+          `${t.summary}${t.packages
+            .filter((p) => !p.installed)
+            .map((p) => `; needs npm install ${p.name}@${p.version}`)
+            .join("")}`,
+        ]),
       );
       if (process.env.SITELOOM_SECRETS_BACKEND)
         ctx.info(`(default chosen by SITELOOM_SECRETS_BACKEND=${process.env.SITELOOM_SECRETS_BACKEND})`);
