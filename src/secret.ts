@@ -69,14 +69,15 @@ export function redact(text: string): string {
   const forms = [...REGISTERED].sort((a, b) => b.length - a.length);
   try {
     pattern ??= new RegExp(forms.map(_escapeRegExp).join("|"), "g");
+    // V8 compiles the expression on first use, so "too large" is thrown here, not by the constructor
+    return out.replace(pattern, MASK);
   } catch {
+    pattern = undefined;
     // values too large for one expression (V8 limits its size): mask them one by one; the error that said so
     // quoted the expression, values included, so it must never surface
     for (const form of forms) out = out.split(form).join(MASK);
     return out;
   }
-  out = out.replace(pattern, MASK);
-  return out;
 }
 
 /** Removes credentials from URLs inside text: `ftp://user:pw@host/` → `ftp://user:****@host/`. */
