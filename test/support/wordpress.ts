@@ -122,8 +122,9 @@ export async function startWordpress(options: StartWordpressOptions = {}): Promi
     "--performance-schema=OFF",
     `--log-error=${join(logs, "mysqld.err")}`,
   ]);
-  watchdogs.push(startWatchdog({ pid: () => db.child.pid, user: "", dir: join(base, "db-watch") }));
-  await recordPid(join(base, "db-watch"), db.child.pid);
+  // the database's pid file lives beside the folder, not in it: the folder's watchdog may remove it first
+  watchdogs.push(startWatchdog({ pid: () => db.child.pid, user: "", dir: `${base}-db` }));
+  await recordPid(`${base}-db`, db.child.pid);
   await waitForPort(dbPort, db.child, db.output, 60_000).catch(async (error) => {
     const log = await readFile(join(logs, "mysqld.err"), "utf8").catch(() => "");
     throw new Error(`${String(error)}\n${log.slice(-2000)}`);
@@ -264,7 +265,7 @@ echo json_encode(['id' => $r['user_id'], 'appPassword' => $app[0]]);`,
       for (const w of watchdogs) w.cancel();
       await removeDir(base);
       await rm(`${base}.pid`, { force: true });
-      await rm(join(base, "db-watch.pid"), { force: true });
+      await rm(`${base}-db.pid`, { force: true });
     },
   };
   return server;
