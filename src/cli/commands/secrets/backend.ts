@@ -23,7 +23,7 @@ export function registerBackendCommands(secrets: Command, ctx: CliContext): void
         rows.map((r) => [r.default ? "*" : "", r.name, r.type, r.where]),
       );
       ctx.print("");
-      table(
+      printTable(
         ctx,
         ["TYPE", "", "DESCRIPTION"],
         backendTypes().map((t) => [
