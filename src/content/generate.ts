@@ -1,10 +1,13 @@
+import { z } from "zod";
 import type { LlmConfig } from "../config/schema.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { removeStaleTempFiles } from "../files.ts";
 import type { Secret } from "../secret.ts";
+import { openStateStore, type StateStore } from "../store/index.ts";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
 import { ARTICLE_SCHEMA_VERSION, type Article } from "./article.ts";
-import { createLedger, currentMonth, type Ledger } from "./ledger.ts";
+import { type BudgetGuard, createBudgetGuard } from "./budget.ts";
+import { createLedger, currentMonth } from "./ledger.ts";
 import { checkLinks, countWords, createLinkIndex } from "./links.ts";
 import { createLlmClient, type LlmClient } from "./llm.ts";
 import { buildOfflineArticle, OFFLINE_MODEL } from "./offline.ts";
@@ -34,6 +37,15 @@ export const CALLS_PER_ARTICLE = 2;
 const CHARS_PER_TOKEN = 4;
 /** Expected output tokens of the outline call. */
 const OUTLINE_OUTPUT_TOKENS = 400;
+/** Output cap of the outline call (an outline is short; the cap bounds its reservation). */
+const OUTLINE_MAX_OUTPUT_TOKENS = 1500;
+/**
+ * Reservations need an upper bound of a call's input tokens before it is made: one token per 2 UTF-8 bytes of the
+ * prompts and the JSON schema (tokenizers average 3-4 bytes per token for prose, ~3 for CJK), plus the request's
+ * fixed framing (roles, tool definitions).
+ */
+const BYTES_PER_TOKEN_BOUND = 2;
+const REQUEST_OVERHEAD_TOKENS = 500;
 
 export interface GenerateOptions {
   workspace: Workspace;
@@ -54,6 +66,8 @@ export interface GenerateOptions {
   onEvent?: (event: GenerateEvent) => void;
   /** Stops the run: calls in flight are aborted and nothing more is started. */
   signal?: AbortSignal;
+  /** State store holding the cost ledger and budget reservations. @default the workspace's (opened and closed) */
+  store?: StateStore;
 }
 
 export type GenerateEvent =
@@ -131,6 +145,28 @@ export interface GenerateReport {
  * Idempotent: topics whose article exists are skipped, so a killed run is simply run again.
  */
 export async function runGenerate(options: GenerateOptions): Promise<GenerateReport> {
+  const store = options.store ?? openStateStore({ stateDir: options.workspace.stateDir });
+  const month = currentMonth((options.now ?? (() => new Date()))());
+  const { site } = options;
+  const budget = createBudgetGuard({
+    store,
+    month,
+    site: site.name,
+    maxMonthlyUsd: site.config.budgets.maxMonthlyCost,
+  });
+  try {
+    // the old ledger.jsonl (if any) is imported before the first budget check
+    await createLedger(options.workspace.stateDir, store).read({ month });
+    return await _runGenerate(options, budget, month);
+  } finally {
+    budget.close();
+    if (!options.store) await store.close();
+  }
+}
+
+// --- internal ---
+
+async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month: string): Promise<GenerateReport> {
   const { site, workspace } = options;
   const now = options.now ?? (() => new Date());
   const llm = site.config.llm;
@@ -204,9 +240,9 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     outputTokens: _sum(planned.map((p) => p.estimatedOutputTokens)),
     costUsd: price ? _round(_sum(planned.map((p) => p.estimatedCostUsd ?? 0))) : null,
   };
-  const ledger = createLedger(workspace.stateDir);
-  const month = currentMonth(now());
-  const spentUsd = await ledger.monthlySpend(month);
+  // calls in flight in other processes count: their reservations are part of what is spent
+  const atStart = await budget.spend();
+  const spentUsd = _round(atStart.settledUsd + atStart.reservedUsd);
   const budgetUsd = budgets.maxMonthlyCost ?? null;
   const report: GenerateReport = {
     site: site.name,
@@ -293,7 +329,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
           topic,
           ctx: contextFor(topic),
           client,
-          ledger,
+          budget,
           price: price ?? { input: 0, output: 0 },
           state,
           options,
@@ -331,8 +367,9 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   await Promise.all(workers);
   await _unlinkFailed(report, linkTargets, siteUrl, articleUrl, site.paths.articles);
   report.costUsd = _round(state.spentUsd - spentUsd);
-  report.month.spentUsd = _round(state.spentUsd);
-  if (budgetUsd !== null) report.month.leftUsd = _round(Math.max(0, budgetUsd - state.spentUsd));
+  const after = await budget.spend();
+  report.month.spentUsd = after.settledUsd;
+  if (budgetUsd !== null) report.month.leftUsd = _round(Math.max(0, budgetUsd - after.settledUsd));
   if (state.stop) _stop(report, state.stop.code, state.stop.message);
   report.generated.sort((a, b) => a.line - b.line);
   report.failed.sort((a, b) => a.line - b.line);
@@ -355,7 +392,7 @@ interface OneOptions {
   topic: Topic;
   ctx: PromptContext;
   client: LlmClient | undefined;
-  ledger: Ledger;
+  budget: BudgetGuard;
   price: ModelPrice;
   state: RunState;
   options: GenerateOptions;
@@ -439,9 +476,13 @@ async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
   };
 }
 
-/** Makes the structured-output call with budget checks, ledger entries and bounded repair. */
+/**
+ * Makes the structured-output call with bounded repair. Each attempt first reserves its worst-case cost (input bound
+ * + the call's output cap) in the state store against the workspace's monthly spend, then settles the real cost into
+ * the ledger, or releases the reservation when the call fails.
+ */
 function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; outputTokens: number }) {
-  const { topic, ctx, client, ledger, price, state, options } = one;
+  const { topic, ctx, client, budget, price, state, options } = one;
   const llm = options.site.config.llm;
   const budgets = options.site.config.budgets;
   return async <T>(
@@ -450,43 +491,53 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
     prompt: string,
     validate: (value: T) => string[],
   ): Promise<T> => {
+    const system = systemPrompt(ctx);
+    const maxOutputTokens =
+      step === "outline" ? Math.min(llm.maxOutputTokens, OUTLINE_MAX_OUTPUT_TOKENS) : llm.maxOutputTokens;
     let problems: string[] = [];
     for (let attempt = 0; attempt <= llm.repairAttempts; attempt++) {
       const fullPrompt = problems.length ? prompt + repairNote(problems, ctx) : prompt;
-      const estimated = costOf(
-        price,
-        Math.ceil((systemPrompt(ctx).length + fullPrompt.length) / CHARS_PER_TOKEN),
-        step === "outline" ? OUTLINE_OUTPUT_TOKENS : _articleOutputTokens(ctx, llm),
-      );
-      if (budgets.maxMonthlyCost !== undefined && state.spentUsd + estimated > budgets.maxMonthlyCost) {
+      const bound = costOf(price, _inputTokenBound(system, fullPrompt, schema), maxOutputTokens);
+      if (state.stop) throw new SiteloomError(state.stop.code, `stopped: ${state.stop.message}`);
+      if (budgets.maxCostPerArticle !== undefined && spent.usd + bound > budgets.maxCostPerArticle) {
+        throw new SiteloomError(
+          "ERR_BUDGET_EXCEEDED",
+          `stopped before the ${step} call: $${_fmt(spent.usd)} spent on this article and the call may cost up to $${_fmt(bound)}, over budgets.maxCostPerArticle $${_fmt(budgets.maxCostPerArticle)}`,
+        );
+      }
+      const held = await budget.reserve(topic.id, bound);
+      if (!held.granted) {
+        const max = budgets.maxMonthlyCost ?? 0;
+        const used = held.settledUsd + held.reservedUsd;
         state.stop ??= {
           code: "ERR_BUDGET_EXCEEDED",
-          message: `budgets.maxMonthlyCost $${_fmt(budgets.maxMonthlyCost)} reached: $${_fmt(state.spentUsd)} spent this month, $${_fmt(Math.max(0, budgets.maxMonthlyCost - state.spentUsd))} left, the next call is estimated at $${_fmt(estimated)}`,
+          message: `budgets.maxMonthlyCost $${_fmt(max)} reached: $${_fmt(held.settledUsd)} spent this month${held.reservedUsd > 0 ? ` and $${_fmt(held.reservedUsd)} held by calls in flight` : ""}, $${_fmt(Math.max(0, max - used))} left, the next call may cost up to $${_fmt(bound)}`,
         };
         throw new SiteloomError(state.stop.code, state.stop.message);
       }
-      if (state.stop) throw new SiteloomError(state.stop.code, `stopped: ${state.stop.message}`);
-      if (budgets.maxCostPerArticle !== undefined && spent.usd + estimated > budgets.maxCostPerArticle) {
-        throw new SiteloomError(
-          "ERR_BUDGET_EXCEEDED",
-          `stopped before the ${step} call: $${_fmt(spent.usd)} spent on this article, the call is estimated at $${_fmt(estimated)}, budgets.maxCostPerArticle is $${_fmt(budgets.maxCostPerArticle)}`,
-        );
+      let result: Awaited<ReturnType<LlmClient["generate"]>>;
+      try {
+        result = await client!.generate<T>({
+          system,
+          prompt: fullPrompt,
+          schema,
+          schemaName: step,
+          signal: one.signal,
+          maxOutputTokens,
+        });
+      } catch (error) {
+        // nothing was paid for (an error answer or no answer): the reservation goes back
+        await budget.release(held.id);
+        throw error;
       }
-      const result = await client!.generate({
-        system: systemPrompt(ctx),
-        prompt: fullPrompt,
-        schema,
-        schemaName: step,
-        signal: one.signal,
-      });
       const cost = costOf(price, result.usage.inputTokens, result.usage.outputTokens);
       spent.usd += cost;
       spent.inputTokens += result.usage.inputTokens;
       spent.outputTokens += result.usage.outputTokens;
       state.spentUsd += cost;
       problems =
-        result.value === undefined ? (result.problems ?? [result.problem ?? "no output"]) : validate(result.value);
-      await ledger.append({
+        result.value === undefined ? (result.problems ?? [result.problem ?? "no output"]) : validate(result.value as T);
+      await budget.settle(held.id, {
         time: one.now().toISOString(),
         site: options.site.name,
         topic: topic.topic,
@@ -515,6 +566,19 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
     );
   };
 }
+
+/** Upper bound of a call's input tokens (see BYTES_PER_TOKEN_BOUND); the schema's size is computed once. */
+function _inputTokenBound(system: string, prompt: string, schema: import("zod").ZodType<unknown>): number {
+  let schemaBytes = SCHEMA_BYTES.get(schema);
+  if (schemaBytes === undefined) {
+    schemaBytes = Buffer.byteLength(JSON.stringify(z.toJSONSchema(schema)));
+    SCHEMA_BYTES.set(schema, schemaBytes);
+  }
+  const bytes = Buffer.byteLength(system) + Buffer.byteLength(prompt) + schemaBytes;
+  return Math.ceil(bytes / BYTES_PER_TOKEN_BOUND) + REQUEST_OVERHEAD_TOKENS;
+}
+
+const SCHEMA_BYTES = new WeakMap<object, number>();
 
 /**
  * Articles of this run may link to other topics of the run; when one of those failed (or never started), the links

@@ -1,30 +1,13 @@
-import { mkdir, open, readFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import lockfile from "proper-lockfile";
 import { SiteloomError } from "../errors.ts";
+import { type CostEntry, openStateStore, type StateStore } from "../store/index.ts";
 
-/** File name of the cost ledger inside `.siteloom/`. */
+/** The old file ledger (before the state store held it); imported once, then renamed to `ledger.jsonl.imported`. */
 export const LEDGER_FILE = "ledger.jsonl";
 
 /** One paid (or attempted) model call. */
-export interface LedgerEntry {
-  /** ISO 8601 UTC. */
-  time: string;
-  site: string;
-  /** The topic text. */
-  topic: string;
-  /** Topic id (hash of the row). */
-  topicId: string;
-  provider: string;
-  model: string;
-  /** outline | article | repair */
-  step: string;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  /** Whether the call's output was accepted. */
-  ok: boolean;
-}
+export type LedgerEntry = CostEntry;
 
 export interface CostSummaryRow {
   site: string;
@@ -42,97 +25,46 @@ export interface CostSummary {
   total: { calls: number; inputTokens: number; outputTokens: number; costUsd: number };
 }
 
-/** Append-only JSON-lines ledger of model calls, shared by every process of the workspace (locked appends). */
+/**
+ * The cost ledger of the workspace: one entry per model call, in the state store's `cost_ledger` (written by
+ * `settleBudget`, in the same transaction that drops the call's budget reservation), shared by every process.
+ */
 export interface Ledger {
-  readonly file: string;
-  append(entry: LedgerEntry): Promise<void>;
-  read(): Promise<LedgerEntry[]>;
-  /** Total USD spent in a month (YYYY-MM, UTC) over all sites. */
+  readonly store: StateStore;
+  /** Entries in time order, optionally of one month (YYYY-MM, UTC) and/or site. */
+  read(filter?: { month?: string; site?: string }): Promise<LedgerEntry[]>;
+  /** Total USD settled in a month over all sites. */
   monthlySpend(month?: string): Promise<number>;
+  /** Closes the store if the ledger opened it. */
+  close(): Promise<void>;
 }
 
-export function createLedger(stateDir: string): Ledger {
-  const file = join(stateDir, LEDGER_FILE);
-  // group commit: entries appended while a write is in flight go out together in the next single write + fsync,
-  // so concurrent workers do not queue behind each other's lock and fsync
-  let pending: { line: string; done: (error?: unknown) => void }[] = [];
-  let flushing = false;
-  const writeLocked = async (text: string) => {
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    // the lock needs the file to exist; "a" creates it without truncating
-    await (await open(file, "a", 0o600)).close();
-    const release = await lockfile.lock(file, {
-      retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
-      stale: 10_000,
-    });
-    try {
-      const handle = await open(file, "a");
-      try {
-        // one write of whole lines under O_APPEND: a crash leaves whole lines or nothing (a torn tail is skipped)
-        await handle.write(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } finally {
-      await release();
-    }
+/**
+ * Opens the ledger on `store` (default: the workspace's state store). A `ledger.jsonl` left by an older siteloom is
+ * imported into the store on first use, once, and renamed so nothing reads it again.
+ */
+export function createLedger(stateDir: string, store?: StateStore): Ledger {
+  const own = store === undefined;
+  const db = store ?? openStateStore({ stateDir });
+  let imported: Promise<void> | undefined;
+  const ready = () => {
+    imported ??= _importJsonl(stateDir, db);
+    return imported;
   };
-  const flush = async () => {
-    while (pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      try {
-        await writeLocked(batch.map((p) => p.line).join(""));
-        for (const p of batch) p.done();
-      } catch (error) {
-        for (const p of batch) p.done(error);
-      }
-    }
-    flushing = false;
-  };
-  const ledger: Ledger = {
-    file,
-    append(entry) {
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ line: `${JSON.stringify(entry)}\n`, done: (error) => (error ? reject(error) : resolve()) });
-        if (!flushing) {
-          flushing = true;
-          void flush();
-        }
-      });
-    },
-    async read() {
-      let text: string;
-      try {
-        text = await readFile(file, "utf8");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-        throw error;
-      }
-      const entries: LedgerEntry[] = [];
-      text.split("\n").forEach((line, index) => {
-        if (!line.trim()) return;
-        try {
-          entries.push(JSON.parse(line) as LedgerEntry);
-        } catch (error) {
-          // a torn last line (power loss) is skipped; anything else is corruption worth reporting
-          if (index < text.split("\n").length - 2) {
-            throw new SiteloomError("ERR_INTERNAL", `${file} line ${index + 1} is not valid JSON; fix or remove it`, {
-              cause: error,
-            });
-          }
-        }
-      });
-      return entries;
+  return {
+    store: db,
+    async read(filter = {}) {
+      await ready();
+      return db.listCosts(filter);
     },
     async monthlySpend(month = currentMonth()) {
-      let sum = 0;
-      for (const entry of await ledger.read()) if (entry.time.startsWith(month)) sum += entry.costUsd;
-      return Math.round(sum * 1e6) / 1e6;
+      await ready();
+      return (await db.budgetSpend(month)).settledUsd;
+    },
+    async close() {
+      if (own) await db.close();
     },
   };
-  return ledger;
 }
 
 /** YYYY-MM of a date in UTC. */
@@ -169,4 +101,36 @@ export function summarizeCosts(entries: LedgerEntry[], filter: { site?: string; 
     .map((r) => ({ ...r, costUsd: round(r.costUsd) }))
     .sort((a, b) => a.site.localeCompare(b.site) || a.model.localeCompare(b.model));
   return { month: filter.month ?? "all", rows: sorted, total: { ...total, costUsd: round(total.costUsd) } };
+}
+
+// --- internal ---
+
+async function _importJsonl(stateDir: string, store: StateStore): Promise<void> {
+  const file = join(stateDir, LEDGER_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const lines = text.split("\n");
+  const entries: LedgerEntry[] = [];
+  lines.forEach((line, index) => {
+    if (!line.trim()) return;
+    try {
+      entries.push(JSON.parse(line) as LedgerEntry);
+    } catch (error) {
+      // a torn last line (power loss) is skipped; anything else is corruption worth reporting
+      if (index < lines.length - 2) {
+        throw new SiteloomError("ERR_INTERNAL", `${file} line ${index + 1} is not valid JSON; fix or remove it`, {
+          cause: error,
+        });
+      }
+    }
+  });
+  await store.importCosts(file, entries);
+  await rename(file, `${file}.imported`).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
 }

@@ -60,13 +60,18 @@ export {
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
 export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
 export type {
+  BudgetReservation,
+  BudgetSpend,
   ConfigVersion,
+  CostEntry,
   ListRunsOptions,
   LockRecord,
+  NewBudgetReservation,
   NewConfigVersion,
   NewRun,
   NewToken,
   PublishedItem,
+  ReserveBudgetResult,
   RunRecord,
   RunStatus,
   RunStepPatch,

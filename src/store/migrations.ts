@@ -111,6 +111,42 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: "cost ledger and budget reservations",
+    statements: [
+      `CREATE TABLE cost_ledger (
+        id TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        month TEXT NOT NULL,
+        site TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        topic_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        step TEXT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        ok INTEGER NOT NULL
+      )`,
+      "CREATE INDEX cost_ledger_month ON cost_ledger (month, time)",
+      `CREATE TABLE budget_reservations (
+        id TEXT PRIMARY KEY,
+        month TEXT NOT NULL,
+        site TEXT NOT NULL,
+        topic_id TEXT NOT NULL,
+        amount_usd DOUBLE PRECISION NOT NULL,
+        owner TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        created TEXT NOT NULL,
+        heartbeat TEXT NOT NULL
+      )`,
+      "CREATE INDEX budget_reservations_month ON budget_reservations (month)",
+      "CREATE INDEX budget_reservations_owner ON budget_reservations (owner)",
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */

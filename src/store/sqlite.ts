@@ -5,7 +5,9 @@ import Database from "better-sqlite3";
 import { SiteloomError } from "../errors.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.ts";
 import type {
+  BudgetReservation,
   ConfigVersion,
+  CostEntry,
   LockRecord,
   PublishedItem,
   RunRecord,
@@ -418,6 +420,100 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       return stmt("SELECT * FROM locks ORDER BY name").all() as LockRecord[];
     },
 
+    async reserveBudget(reservation, options) {
+      const attempt = db.transaction(() => {
+        const held = stmt("SELECT * FROM budget_reservations WHERE month = ?").all(
+          reservation.month,
+        ) as ReservationRow[];
+        let reservedUsd = 0;
+        for (const row of held) {
+          if (options.isStale(_reservation(row))) stmt("DELETE FROM budget_reservations WHERE id = ?").run(row.id);
+          else reservedUsd += row.amount_usd;
+        }
+        const settledUsd = _settled(stmt, reservation.month);
+        const spend = { settledUsd: _usd(settledUsd), reservedUsd: _usd(reservedUsd) };
+        if (
+          options.maxMonthlyUsd !== undefined &&
+          settledUsd + reservedUsd + reservation.amountUsd > options.maxMonthlyUsd + 1e-9
+        ) {
+          return { granted: false as const, ...spend };
+        }
+        const now = _now();
+        const record: BudgetReservation = {
+          ...reservation,
+          id: randomBytes(8).toString("hex"),
+          created: now,
+          heartbeat: now,
+        };
+        stmt(
+          `INSERT INTO budget_reservations (id, month, site, topic_id, amount_usd, owner, pid, host, created, heartbeat)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          record.id,
+          record.month,
+          record.site,
+          record.topicId,
+          record.amountUsd,
+          record.owner,
+          record.pid,
+          record.host,
+          record.created,
+          record.heartbeat,
+        );
+        return { granted: true as const, reservation: record, ...spend };
+      });
+      return attempt.immediate();
+    },
+
+    async settleBudget(reservationId, entry) {
+      db.transaction(() => {
+        if (reservationId !== undefined) stmt("DELETE FROM budget_reservations WHERE id = ?").run(reservationId);
+        _insertCost(stmt, entry);
+      }).immediate();
+    },
+
+    async releaseBudget(reservationId) {
+      if (db.open) stmt("DELETE FROM budget_reservations WHERE id = ?").run(reservationId);
+    },
+
+    async heartbeatBudget(owner) {
+      return stmt("UPDATE budget_reservations SET heartbeat = ? WHERE owner = ?").run(_now(), owner).changes;
+    },
+
+    async budgetSpend(month, isStale) {
+      const held = stmt("SELECT * FROM budget_reservations WHERE month = ?").all(month) as ReservationRow[];
+      const reservedUsd = held.filter((row) => !isStale?.(_reservation(row))).reduce((sum, r) => sum + r.amount_usd, 0);
+      return { settledUsd: _usd(_settled(stmt, month)), reservedUsd: _usd(reservedUsd) };
+    },
+
+    async listCosts(filter = {}) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (filter.month !== undefined) {
+        where.push("month = ?");
+        values.push(filter.month);
+      }
+      if (filter.site !== undefined) {
+        where.push("site = ?");
+        values.push(filter.site);
+      }
+      const sql = `SELECT * FROM cost_ledger ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time, id`;
+      return (stmt(sql).all(...values) as CostRow[]).map(_cost);
+    },
+
+    async importCosts(source, entries) {
+      return db
+        .transaction(() => {
+          if (stmt("SELECT 1 FROM documents WHERE namespace = 'cost-imports' AND doc_key = ?").get(source)) return 0;
+          for (const entry of entries) _insertCost(stmt, entry);
+          stmt(
+            "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
+          ).run(source, JSON.stringify({ entries: entries.length }), _now());
+          return entries.length;
+        })
+        .immediate();
+    },
+
     async schemaVersion() {
       return _currentVersion(db);
     },
@@ -509,6 +605,98 @@ interface TokenRow {
   expires: string | null;
   revoked: string | null;
   last_used: string | null;
+}
+
+interface ReservationRow {
+  id: string;
+  month: string;
+  site: string;
+  topic_id: string;
+  amount_usd: number;
+  owner: string;
+  pid: number;
+  host: string;
+  created: string;
+  heartbeat: string;
+}
+
+interface CostRow {
+  id: string;
+  time: string;
+  month: string;
+  site: string;
+  topic: string;
+  topic_id: string;
+  provider: string;
+  model: string;
+  step: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  ok: number;
+}
+
+function _reservation(row: ReservationRow): BudgetReservation {
+  return {
+    id: row.id,
+    month: row.month,
+    site: row.site,
+    topicId: row.topic_id,
+    amountUsd: row.amount_usd,
+    owner: row.owner,
+    pid: row.pid,
+    host: row.host,
+    created: row.created,
+    heartbeat: row.heartbeat,
+  };
+}
+
+function _cost(row: CostRow): CostEntry {
+  return {
+    time: row.time,
+    site: row.site,
+    topic: row.topic,
+    topicId: row.topic_id,
+    provider: row.provider,
+    model: row.model,
+    step: row.step,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    costUsd: row.cost_usd,
+    ok: row.ok === 1,
+  };
+}
+
+function _insertCost(stmt: (sql: string) => Database.Statement, entry: CostEntry): void {
+  stmt(
+    `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step, input_tokens,
+      output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    randomBytes(8).toString("hex"),
+    entry.time,
+    entry.time.slice(0, 7),
+    entry.site,
+    entry.topic,
+    entry.topicId,
+    entry.provider,
+    entry.model,
+    entry.step,
+    entry.inputTokens,
+    entry.outputTokens,
+    entry.costUsd,
+    entry.ok ? 1 : 0,
+  );
+}
+
+function _settled(stmt: (sql: string) => Database.Statement, month: string): number {
+  return (
+    stmt("SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM cost_ledger WHERE month = ?").get(month) as { usd: number }
+  ).usd;
+}
+
+/** USD rounded to a millionth (sums of doubles drift in the last digits). */
+function _usd(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
 }
 
 function _now(): string {

@@ -133,6 +133,58 @@ export interface LockRecord {
   expires?: string | null;
 }
 
+/** One model call in the cost ledger (accepted or not). */
+export interface CostEntry {
+  /** ISO 8601 UTC. */
+  time: string;
+  site: string;
+  /** The topic text. */
+  topic: string;
+  /** Topic id (hash of the row). */
+  topicId: string;
+  provider: string;
+  model: string;
+  /** outline | article | outline-repair | article-repair */
+  step: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Whether the call's output was accepted. */
+  ok: boolean;
+}
+
+/**
+ * Money set aside for one model call before it is made, so calls in flight in any process count against the
+ * budgets. Settled (turned into a ledger entry with the real cost) or released (the call failed) afterwards.
+ */
+export interface BudgetReservation {
+  id: string;
+  /** YYYY-MM (UTC) the spend counts in. */
+  month: string;
+  site: string;
+  topicId: string;
+  /** Upper bound of the call's cost, USD. */
+  amountUsd: number;
+  /** Who holds it (one id per process and run); heartbeats refresh every reservation of an owner. */
+  owner: string;
+  pid: number;
+  host: string;
+  created: string;
+  heartbeat: string;
+}
+
+export type NewBudgetReservation = Omit<BudgetReservation, "id" | "created" | "heartbeat">;
+
+/** The month's spend of the whole workspace: settled calls and reservations still held. */
+export interface BudgetSpend {
+  settledUsd: number;
+  reservedUsd: number;
+}
+
+export type ReserveBudgetResult =
+  | ({ granted: true; reservation: BudgetReservation } & BudgetSpend)
+  | ({ granted: false } & BudgetSpend);
+
 /**
  * Something siteloom put on a second target (a WordPress post, media item or term), so a rerun can tell what is
  * already there and whether it changed.
@@ -235,6 +287,33 @@ export interface StateStore {
   /** Creates or replaces one item (`updated` set by the store). */
   savePublished(item: Omit<PublishedItem, "updated">): Promise<void>;
   deletePublished(target: string, kind: string, key: string): Promise<boolean>;
+
+  // cost ledger and budget reservations
+  /**
+   * In one transaction: drops reservations `isStale` says are abandoned (their process died), sums the month's
+   * settled and reserved spend of the whole workspace, and adds the reservation only if that sum plus
+   * `amountUsd` stays within `maxMonthlyUsd` (no limit: always granted). Concurrent callers in any process or on any
+   * machine are serialised, so no interleaving overspends.
+   */
+  reserveBudget(
+    reservation: NewBudgetReservation,
+    options: { maxMonthlyUsd?: number | undefined; isStale: (current: BudgetReservation) => boolean },
+  ): Promise<ReserveBudgetResult>;
+  /** Records the call's real cost in the ledger and drops its reservation (if any), in one transaction. */
+  settleBudget(reservationId: string | undefined, entry: CostEntry): Promise<void>;
+  /** Drops a reservation whose call failed before it was paid for. */
+  releaseBudget(reservationId: string): Promise<void>;
+  /** Refreshes the heartbeat of every reservation `owner` holds; returns how many. */
+  heartbeatBudget(owner: string): Promise<number>;
+  /** The month's settled spend and live reservations (stale ones are not counted). */
+  budgetSpend(month: string, isStale?: (current: BudgetReservation) => boolean): Promise<BudgetSpend>;
+  /** Ledger entries in time order, optionally of one month (YYYY-MM) and/or one site. */
+  listCosts(filter?: { month?: string; site?: string }): Promise<CostEntry[]>;
+  /**
+   * Appends ledger entries kept elsewhere before (the old `ledger.jsonl`) in one transaction, once per `source`:
+   * a second import of the same source (another process, a rerun) adds nothing and returns 0.
+   */
+  importCosts(source: string, entries: CostEntry[]): Promise<number>;
 
   /** The applied schema version (number of the last migration). */
   schemaVersion(): Promise<number>;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
-import { testApiKey, writeTestWorkspace } from "./support/workspace.ts";
+import { readLedger, testApiKey, writeTestWorkspace } from "./support/workspace.ts";
 
 let server: LlmServer;
 let dir: string;
@@ -58,10 +58,7 @@ describe("content: siteloom generate (built CLI)", () => {
     expect(server.requests.every((r) => r.headers.authorization === `Bearer ${key}`)).toBe(true);
     expect(run.stdout).not.toContain(key);
 
-    const ledger = (await readFile(join(dir, ".siteloom/ledger.jsonl"), "utf8"))
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const ledger = await readLedger(dir);
     const costs = await cli(["costs", "--json"]);
     expect(costs.code).toBe(0);
     const summary = JSON.parse(costs.stdout);

@@ -5,11 +5,11 @@ import { once } from "node:events";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createLedger, type GenerateEvent, parseTopics, runGenerate } from "../../src/content/index.ts";
+import { type GenerateEvent, parseTopics, runGenerate } from "../../src/content/index.ts";
 import { loadWorkspace } from "../../src/workspace/index.ts";
 import { runCli, useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
-import { testApiKey, writeTestWorkspace } from "./support/workspace.ts";
+import { readLedger, testApiKey, writeTestWorkspace } from "./support/workspace.ts";
 
 const PAGES = {
   "index.html": "<html><head><title>Example Shop</title></head><body><h1>Home</h1></body></html>",
@@ -53,7 +53,7 @@ async function setup(extra: Record<string, unknown> = {}, options: Parameters<ty
 }
 
 const cli = (args: string[]) => runCli(["--workspace", dir, ...args], { env: { LLM_KEY: key } });
-const ledger = () => createLedger(join(dir, ".siteloom")).read();
+const ledger = () => readLedger(dir);
 const articles = async () =>
   (await readdir(join(dir, "sites/shop/articles")).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));
 

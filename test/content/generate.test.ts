@@ -6,7 +6,7 @@ import { envVarName, workspaceSecrets } from "../../src/secrets/index.ts";
 import { loadWorkspace } from "../../src/workspace/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
-import { testApiKey, writeTestWorkspace } from "./support/workspace.ts";
+import { readLedger, testApiKey, writeTestWorkspace } from "./support/workspace.ts";
 
 const PAGES = {
   "index.html": "<html><head><title>Example Shop</title></head><body><h1>Home</h1></body></html>",
@@ -49,16 +49,8 @@ async function setup(llm: Record<string, unknown> = {}, extra: Parameters<typeof
   return { workspace, site: await workspace.site("shop") };
 }
 
-async function ledgerLines() {
-  try {
-    return (await readFile(join(dir, ".siteloom/ledger.jsonl"), "utf8"))
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
-  } catch {
-    return [];
-  }
+function ledgerLines() {
+  return readLedger(dir);
 }
 
 describe("content: generation through the OpenAI wire format", () => {
@@ -101,13 +93,13 @@ describe("content: generation through the OpenAI wire format", () => {
 
     const ledger = await ledgerLines();
     expect(ledger).toHaveLength(4);
-    const first = ledger[0];
+    const first = ledger[0]!;
     expect(first).toMatchObject({ site: "shop", model: "test-model", provider: "openai", ok: true });
     expect(first.costUsd).toBeCloseTo((first.inputTokens * PRICE.input + first.outputTokens * PRICE.output) / 1e6, 6);
     const articleCost = ledger.filter((e) => e.topicId === article.id).reduce((s, e) => s + e.costUsd, 0);
     expect(article.usage.costUsd).toBeCloseTo(articleCost, 6);
     // the key appears nowhere on disk
-    const files = [join(dir, ".siteloom/ledger.jsonl"), ...report.generated.map((g) => g.file)];
+    const files = [join(dir, ".siteloom/state.db"), ...report.generated.map((g) => g.file)];
     for (const file of files) expect(await readFile(file, "utf8")).not.toContain(key);
   });
 
@@ -258,7 +250,7 @@ describe("content: generation through the OpenAI wire format", () => {
 
   it("stops before the next call when actual spend reaches the monthly budget", async () => {
     const { workspace, site } = await setup({ concurrency: 1 }, { budgets: { maxMonthlyCost: 0.5 } });
-    server.script({ usage: { input: 100_000, output: 200_000 } });
+    server.script({ usage: { input: 497_000, output: 1500 } });
     const report = await runGenerate({ workspace, site });
     expect(server.requests).toHaveLength(1);
     expect(report.budgetStop).toContain("left");
@@ -296,7 +288,7 @@ describe("content: API key from the secret store", () => {
     expect(server.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${key}`]);
     // shipped price of gpt-4o-mini
     const ledger = await ledgerLines();
-    expect(ledger[0].costUsd).toBeCloseTo((ledger[0].inputTokens * 0.15 + ledger[0].outputTokens * 0.6) / 1e6, 6);
+    expect(ledger[0]!.costUsd).toBeCloseTo((ledger[0]!.inputTokens * 0.15 + ledger[0]!.outputTokens * 0.6) / 1e6, 6);
   });
 });
 
@@ -317,7 +309,7 @@ describe("content: generation through the Anthropic wire format", () => {
     }
     const ledger = await ledgerLines();
     // shipped price of claude-sonnet-4-5: $3 / $15 per 1M tokens
-    expect(ledger[0].costUsd).toBeCloseTo((ledger[0].inputTokens * 3 + ledger[0].outputTokens * 15) / 1e6, 6);
+    expect(ledger[0]!.costUsd).toBeCloseTo((ledger[0]!.inputTokens * 3 + ledger[0]!.outputTokens * 15) / 1e6, 6);
     expect(report.generated[0]!.costUsd).toBeGreaterThan(0);
   });
 

@@ -46,7 +46,7 @@ Exit codes: 0 all generated or skipped, 1 some topics failed, 3 topics.csv is in
 
   program
     .command("costs")
-    .description("Report model spend from the cost ledger (.siteloom/ledger.jsonl)")
+    .description("Report model spend from the cost ledger (in the state store, .siteloom/state.db)")
     .option("-s, --site <name>", "only this site")
     .addOption(new Option("-m, --month <yyyy-mm>", "calendar month (UTC), or `all`").default(undefined, "this month"))
     .addHelpText(
@@ -65,7 +65,7 @@ Examples:
       }
       const workspace = await ctx.loadWorkspace();
       const ledger = createLedger(workspace.stateDir);
-      const entries = await ledger.read();
+      const entries = await ledger.read().finally(() => ledger.close());
       // a removed site's spend stays reportable; an unknown name that never spent anything is a typo
       if (opts.site && !entries.some((e) => e.site === opts.site)) await workspace.site(opts.site);
       const summary = summarizeCosts(entries, { ...(opts.site ? { site: opts.site } : {}), month });

@@ -121,7 +121,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     let text = JSON.stringify(value);
     if (step.malformed) text = `Sure! Here is the article: ${text.slice(0, 40)}`;
     if (step.cutOff) text = text.slice(0, Math.floor(text.length / 2));
-    const usage = step.usage ?? { input: Math.ceil(prompt.length / 4), output: Math.ceil(text.length / 4) };
+    const usage = { ...(step.usage ?? { input: Math.ceil(prompt.length / 4), output: Math.ceil(text.length / 4) }) };
+    // like a real provider, never more output than the request's cap
+    const cap = Number(body.max_tokens ?? body.max_completion_tokens ?? Number.POSITIVE_INFINITY);
+    usage.output = Math.min(usage.output, cap);
     counter++;
     const end = (json: string) => {
       if (!step.truncateBody) return void res.end(json);

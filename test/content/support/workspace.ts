@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { createLedger, type LedgerEntry } from "../../../src/content/index.ts";
 
 export interface TestWorkspaceOptions {
   /** `llm` section of siteloom.yaml. */
@@ -54,4 +55,14 @@ export async function writeTestWorkspace(dir: string, options: TestWorkspaceOpti
 /** A fresh API key for a test run (never a real one, never hard-coded). */
 export function testApiKey(): string {
   return `sk-test-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+}
+
+/** The workspace's cost ledger (in its state store), in time order. */
+export async function readLedger(dir: string): Promise<LedgerEntry[]> {
+  const ledger = createLedger(join(dir, ".siteloom"));
+  try {
+    return await ledger.read();
+  } finally {
+    await ledger.close();
+  }
 }

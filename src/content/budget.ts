@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { isProcessAlive } from "../processes.ts";
+import type { BudgetReservation, BudgetSpend, CostEntry, StateStore } from "../store/index.ts";
+
+/** A reservation not refreshed for this long belongs to a process that is gone (another host, or a reused pid). */
+export const RESERVATION_LEASE_MS = 60_000;
+/** How often a process with calls in flight refreshes its reservations. */
+const HEARTBEAT_MS = 15_000;
+
+export interface BudgetGuardOptions {
+  store: StateStore;
+  /** YYYY-MM the spend counts in. */
+  month: string;
+  site: string;
+  /** budgets.maxMonthlyCost of the site; undefined: no monthly limit (calls are still reserved and settled). */
+  maxMonthlyUsd?: number | undefined;
+}
+
+export type Reservation = { granted: true; id: string } | ({ granted: false } & BudgetSpend);
+
+/**
+ * Budgets as reservations: before a model call its worst-case cost is reserved in the state store against the
+ * month's settled + reserved spend of the whole workspace (one transaction), settled with the real usage after the
+ * call or released when it fails. Calls in flight in every process count, so no interleaving overspends.
+ */
+export interface BudgetGuard {
+  reserve(topicId: string, amountUsd: number): Promise<Reservation>;
+  /** Records the call in the ledger with its real cost and drops its reservation, atomically. */
+  settle(reservationId: string, entry: CostEntry): Promise<void>;
+  release(reservationId: string): Promise<void>;
+  /** The month's settled spend and live reservations. */
+  spend(): Promise<BudgetSpend>;
+  /** Stops the heartbeat (reservations still held are released by their callers). */
+  close(): void;
+}
+
+export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
+  const { store } = options;
+  const host = hostname();
+  const owner = `${host}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  let held = 0;
+  // the lease must outlive slow calls and retries: refreshed while anything is held
+  const timer = setInterval(() => {
+    if (held > 0) void store.heartbeatBudget(owner).catch(() => {});
+  }, HEARTBEAT_MS);
+  timer.unref();
+  const isStale = (r: BudgetReservation) => isStaleReservation(r, host);
+  return {
+    async reserve(topicId, amountUsd) {
+      const result = await store.reserveBudget(
+        { month: options.month, site: options.site, topicId, amountUsd, owner, pid: process.pid, host },
+        { maxMonthlyUsd: options.maxMonthlyUsd, isStale },
+      );
+      if (!result.granted) return result;
+      held++;
+      return { granted: true, id: result.reservation.id };
+    },
+    async settle(id, entry) {
+      await store.settleBudget(id, entry);
+      held--;
+    },
+    async release(id) {
+      await store.releaseBudget(id);
+      held--;
+    },
+    spend() {
+      return store.budgetSpend(options.month, isStale);
+    },
+    close() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * Whether a reservation was abandoned: on this host, its process is gone (or the pid was reused long after its
+ * heartbeat stopped); elsewhere, its heartbeat is older than the lease.
+ */
+export function isStaleReservation(r: BudgetReservation, host: string, now = Date.now()): boolean {
+  const age = now - Date.parse(r.heartbeat);
+  if (r.host === host) return !isProcessAlive(r.pid) || age > RESERVATION_LEASE_MS * 10;
+  return age > RESERVATION_LEASE_MS;
+}
