@@ -32,7 +32,7 @@ export {
 } from "./layers.ts";
 export { MASK, maskCredentials, plaintextCredentialPaths } from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
-export { dedupeProblems, describeIssue, didYouMean, formatProblem, levenshtein, showValue } from "./problems.ts";
+export { dedupeProblems, describeIssue, didYouMean, formatProblem, showValue } from "./problems.ts";
 export type {
   CredentialUse,
   EnvReference,

@@ -17,11 +17,3 @@ export {
 } from "./runtime.ts";
 export { type BuildServerOptions, buildServer, SERVER_VERSION } from "./server.ts";
 export { createStoreVersionRepository } from "./versions.ts";
-export {
-  applyMergePatchToDocument,
-  CREDENTIAL_KEYS,
-  diffFiles,
-  maskConfig,
-  maskYamlText,
-  mergePatch,
-} from "./yaml-edit.ts";
