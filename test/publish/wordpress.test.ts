@@ -49,7 +49,7 @@ interface Post {
 describe("publish: a real WordPress", () => {
   it("publishes 12 articles: titles, slugs, dates, terms, featured images with alt text, working links", async () => {
     await makeSite("shop", 12, { status: "publish" });
-    const mark = await wp.accessLog();
+    const mark = await settledLog();
     const res = await publish(["publish", "shop", "--json"]);
     expect(res.code, res.stderr).toBe(0);
     const report = JSON.parse(res.stdout);
@@ -94,7 +94,7 @@ describe("publish: a real WordPress", () => {
   });
 
   it("rerun: zero requests; one changed article: exactly one write", async () => {
-    let mark = await wp.accessLog();
+    let mark = await settledLog();
     let res = await publish(["publish", "shop"]);
     expect(res.code, res.stderr).toBe(0);
     expect(since(mark, await wp.accessLog())).toEqual([]);
@@ -102,7 +102,7 @@ describe("publish: a real WordPress", () => {
 
     const [first] = await loadArticles("shop");
     await editArticle("shop", first!.slug, (a) => ({ ...a, title: `${a.title} (revised)` }));
-    mark = await wp.accessLog();
+    mark = await settledLog();
     res = await publish(["publish", "shop", "--json"]);
     expect(res.code, res.stderr).toBe(0);
     const requests = since(mark, await wp.accessLog());
@@ -148,7 +148,7 @@ describe("publish: a real WordPress", () => {
   });
 
   it("wrong password: one request, a clear error, exit code 5, the password nowhere", async () => {
-    const mark = await wp.accessLog();
+    const mark = await settledLog();
     const wrong = `${wp.admin.appPassword.slice(0, -4)}zzzz`;
     const res = await runCli(["--workspace", dir, "publish", "shop", "--force"], {
       env: { ...env(), WP_APP_PASSWORD: wrong },
@@ -171,7 +171,7 @@ describe("publish: a real WordPress", () => {
   it("kill -9 in the middle: the rerun completes with no duplicate post or media item", async () => {
     await makeSite("killed", 12, { status: "publish", concurrency: 1 });
     const mediaBefore = await countAll("media");
-    const mark = await wp.accessLog();
+    const mark = await settledLog();
     const child = spawn(process.execPath, [BIN, "--workspace", dir, "publish", "killed"], {
       env: { ...process.env, ...env() },
       stdio: "ignore",
@@ -199,7 +199,7 @@ describe("publish: a real WordPress", () => {
 
   it("WordPress stopped mid-run: retries, then a clear failure; the rerun finishes without duplicates", async () => {
     await makeSite("outage", 6, { status: "publish", concurrency: 1, retries: 2, retryBaseMs: 50, retryMaxMs: 200 });
-    const mark = await wp.accessLog();
+    const mark = await settledLog();
     const child = runCli(["--workspace", dir, "publish", "outage"], { env: env() });
     await waitFor(async () => since(mark, await wp.accessLog()).some((r) => r.path.startsWith("/xmlrpc.php")));
     await wp.stopWeb();
@@ -239,6 +239,17 @@ describe("publish: a real WordPress", () => {
 
 function publish(args: string[]) {
   return runCli(["--workspace", dir, ...args], { env: env(), timeoutMs: 120_000 });
+}
+
+/** The access log once Apache has written the lines of requests already answered (it logs after responding). */
+async function settledLog(): Promise<AccessEntry[]> {
+  let before = await wp.accessLog();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = await wp.accessLog();
+    if (now.length === before.length) return now;
+    before = now;
+  }
 }
 
 function since(mark: AccessEntry[], now: AccessEntry[]): AccessEntry[] {
