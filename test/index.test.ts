@@ -49,7 +49,7 @@ describe("public library API (src/index.ts)", () => {
   });
 
   it("lists the built-in steps in pipeline order (the CLI's `run --help` spells out the same list)", () => {
-    expect(STEP_NAMES).toEqual(["export", "generate", "enrich", "deploy"]);
+    expect(STEP_NAMES).toEqual(["export", "generate", "enrich", "deploy", "publish"]);
   });
 
   it("exports the article schema, which rejects an empty article", () => {

@@ -19,8 +19,9 @@ export function maskCredentials<T>(config: T, schema: ZodType = SiteConfigSchema
 export function plaintextCredentialPaths(data: unknown, schema: ZodType = SiteConfigSchema): string[][] {
   const out: string[][] = [];
   const visit = (value: unknown, path: string[]): void => {
-    if (Array.isArray(value)) value.forEach((item, i) => visit(item, [...path, String(i)]));
-    else if (typeof value === "object" && value !== null) {
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) visit(item, [...path, String(i)]);
+    } else if (typeof value === "object" && value !== null) {
       for (const [key, child] of Object.entries(value)) visit(child, [...path, key]);
     } else if (typeof value === "string" && path.length > 0 && !isReference(value) && isCredentialAt(schema, path)) {
       out.push(path);
