@@ -13,6 +13,8 @@ export interface StepProgress {
   unit?: "files" | "bytes" | "articles" | "pages" | "items";
   /** Short text: the current file or topic. */
   message?: string;
+  /** Money spent so far by this step (model calls), in USD. */
+  costUsd?: number;
 }
 
 /** What a step gets: the resolved site, the run's state, and the means to report. */

@@ -56,4 +56,42 @@ describe("cli: the progress of a single command's step", () => {
     );
     expect(render("plain", false, false)).toBe("warning: server said \\x1b[2Jhello\n");
   });
+
+  it("generate on a terminal: articles done of the total, the money spent so far and the time left", () => {
+    let out = "";
+    let clock = 0;
+    const renderer = createStepRenderer({
+      mode: "tty",
+      colors: pc.createColors(false),
+      write: (t) => (out += t),
+      columns: 100,
+      now: () => clock,
+    });
+    const gen = { ...base, step: "generate" };
+    renderer.onEvent({ type: "step-started", ...gen });
+    clock = 20_000; // one article in 20 s: three left take about a minute
+    renderer.onEvent({
+      type: "step-progress",
+      ...gen,
+      done: 1,
+      total: 4,
+      unit: "articles",
+      costUsd: 0.0042,
+      message: "a",
+    });
+    expect(out).toContain("1/4 articles $0.0042 ETA 1m00s a");
+    clock = 80_000;
+    renderer.onEvent({
+      type: "step-progress",
+      ...gen,
+      done: 4,
+      total: 4,
+      unit: "articles",
+      costUsd: 0.0168,
+      message: "d",
+    });
+    // the last draw has no time left to show
+    expect(out).toContain("4/4 articles $0.02 d");
+    renderer.close();
+  });
 });

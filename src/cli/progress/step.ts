@@ -2,7 +2,7 @@ import type pc from "picocolors";
 import type { PipelineEvent, StepProgress } from "../../pipeline/index.ts";
 import { printable } from "../../printable.ts";
 import { redact } from "../../secret.ts";
-import { clipLine, formatBar, formatBytes } from "./format.ts";
+import { clipLine, formatBar, formatBytes, formatCost, formatDuration } from "./format.ts";
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -17,6 +17,8 @@ export interface StepRendererOptions {
   columns?: number;
   /** Also show the step's info notices (the warnings always show). @default true */
   verbose?: boolean;
+  /** Clock for the time left (tests pass their own). @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -30,8 +32,10 @@ export function createStepRenderer(options: StepRendererOptions): {
   const write = options.write ?? ((text: string) => process.stderr.write(text));
   const c = options.colors;
   const tty = options.mode === "tty";
+  const now = options.now ?? Date.now;
   let drawn = false;
   let lastDraw = 0;
+  let stepStarted = now();
   const clear = () => {
     if (drawn) write("\r\u001b[2K");
     drawn = false;
@@ -41,16 +45,19 @@ export function createStepRenderer(options: StepRendererOptions): {
     write(`${redact(text)}\n`);
   };
   const draw = (step: string, progress: StepProgress, final: boolean) => {
-    const now = Date.now();
-    if (!final && now - lastDraw < 80) return;
-    lastDraw = now;
+    const at = now();
+    if (!final && at - lastDraw < 80) return;
+    lastDraw = at;
     const done = progress.done ?? 0;
     const total = progress.total ?? 0;
     const amount =
       progress.unit === "bytes"
         ? `${formatBytes(done)}/${formatBytes(total)}`
         : `${done}/${total || "?"}${progress.unit ? ` ${progress.unit}` : ""}`;
-    const text = `${step.padEnd(8)} ${formatBar(done, total)} ${amount}${progress.message ? ` ${c.dim(progress.message)}` : ""}`;
+    const cost = progress.costUsd === undefined ? "" : ` ${formatCost(progress.costUsd)}`;
+    const left = _timeLeft(at - stepStarted, done, total, progress.unit);
+    const eta = left === undefined ? "" : ` ${c.dim(`ETA ${formatDuration(left)}`)}`;
+    const text = `${step.padEnd(8)} ${formatBar(done, total)} ${amount}${cost}${eta}${progress.message ? ` ${c.dim(progress.message)}` : ""}`;
     const columns = options.columns ?? process.stderr.columns ?? 80;
     write(`\r\u001b[2K${redact(clipLine(text, columns - 1))}`);
     drawn = true;
@@ -58,6 +65,9 @@ export function createStepRenderer(options: StepRendererOptions): {
   return {
     onEvent(event) {
       switch (event.type) {
+        case "step-started":
+          stepStarted = now();
+          break;
         case "lock-waiting":
         case "lock-takeover":
           line(`${c.yellow("!")} ${event.message}`);
@@ -80,4 +90,12 @@ export function createStepRenderer(options: StepRendererOptions): {
     },
     close: clear,
   };
+}
+
+// --- internal ---
+
+/** Time left at the pace so far; none before the first unit is done, when done, or for bytes (the bar says enough). */
+function _timeLeft(elapsedMs: number, done: number, total: number, unit: string | undefined): number | undefined {
+  if (unit === "bytes" || done <= 0 || total <= done || elapsedMs <= 0) return undefined;
+  return (elapsedMs / done) * (total - done);
 }

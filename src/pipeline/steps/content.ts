@@ -19,6 +19,7 @@ export const generateStep = defineStep({
   async run(ctx) {
     let total = 0;
     let done = 0;
+    let costUsd = 0;
     const flags = ctx.options as GenerateStepOptions;
     const report = await runGenerate({
       workspace: ctx.workspace,
@@ -30,10 +31,14 @@ export const generateStep = defineStep({
       onEvent(event) {
         if (event.type === "warning") ctx.warn(event.message);
         if (event.type === "start") total = event.total;
-        if (event.type === "generated" || event.type === "failed") done++;
+        if (event.type === "generated" || event.type === "failed") {
+          done++;
+          if (event.type === "generated") costUsd += event.item.costUsd;
+          // the bar on a terminal: articles done of the total, the money spent so far, the time left
+          ctx.progress({ done, total, unit: "articles", costUsd, message: event.item.slug });
+        }
         if (event.type === "generated") {
           const item = event.item;
-          ctx.progress({ done, total, unit: "articles", message: item.slug });
           const removed = item.removedLinks.length
             ? ` — removed links to missing pages: ${item.removedLinks.join(", ")}`
             : "";
