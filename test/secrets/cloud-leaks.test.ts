@@ -1,62 +1,10 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AwsSecretsManagerFake, startAwsSecretsManager } from "../support/cloud/aws-secrets-manager.ts";
-import { type AzureKeyVaultFake, startAzureKeyVault } from "../support/cloud/azure-key-vault.ts";
-import { type DigitalOceanAppsFake, startDigitalOceanApps } from "../support/cloud/digitalocean-apps.ts";
-import { type GcpSecretManagerFake, startGcpSecretManager } from "../support/cloud/gcp-secret-manager.ts";
-import { randomValue, tempWorkspace } from "./helpers.ts";
-import { startVaultServer } from "./support/vault-server.ts";
+import { describe, expect, it } from "vitest";
+import { randomValue } from "./helpers.ts";
+import { useCloudStores } from "./support/cloud-stores.ts";
 
-let aws: AwsSecretsManagerFake;
-let gcp: GcpSecretManagerFake;
-let azure: AzureKeyVaultFake;
-let digitalocean: DigitalOceanAppsFake;
-let vault: Awaited<ReturnType<typeof startVaultServer>>;
-const VAULT_TOKEN = `hvs.${randomValue("t")}`;
-
-beforeAll(async () => {
-  [aws, gcp, azure, digitalocean, vault] = await Promise.all([
-    startAwsSecretsManager(),
-    startGcpSecretManager(),
-    startAzureKeyVault(),
-    startDigitalOceanApps(),
-    startVaultServer(VAULT_TOKEN),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([aws?.close(), gcp?.close(), azure?.close(), digitalocean?.close(), vault?.close()]);
-});
-
-/** A workspace whose siteloom.yaml has one store of each remote type, and the environment the real SDKs read. */
-async function cloudWorkspace() {
-  const ws = await tempWorkspace({
-    "siteloom.yaml": `environment: development
-env: [DIGITALOCEAN_TOKEN]
-secrets:
-  stores:
-    aws: { type: aws, region: ${aws.credentials.region}, endpoint: "${aws.url}" }
-    gcp: { type: gcp, project: ${gcp.project}, keyFile: gcp-key.json, endpoint: "${gcp.url}" }
-    azure: { type: azure, vaultUrl: "${azure.vaultUrl}", verifyChallengeResource: false }
-    do: { type: digitalocean, appId: ${digitalocean.appId}, endpoint: "${digitalocean.url}", token: "\${DIGITALOCEAN_TOKEN}" }
-    vault: { type: vault, address: "${vault.address}" }
-`,
-  });
-  await writeFile(join(ws.root, "gcp-key.json"), JSON.stringify(gcp.serviceAccount), { mode: 0o600 });
-  const env = {
-    AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
-    NODE_EXTRA_CA_CERTS: azure.caFile,
-    ...azure.identityEnv,
-    DIGITALOCEAN_TOKEN: digitalocean.token,
-    VAULT_TOKEN,
-    SITELOOM_AGE_IDENTITY: undefined,
-  };
-  return {
-    ...ws,
-    run: (args: string[], input?: string) => ws.cli(args, { env, ...(input === undefined ? {} : { input }) }),
-  };
-}
+const { cloudWorkspace, servers } = useCloudStores();
 
 describe("secrets: leak canary over every remote store", { timeout: 600_000 }, () => {
   it("leak canary: a value never appears in output, errors, audit or state files, whichever store holds it", async () => {
@@ -86,18 +34,18 @@ describe("secrets: leak canary over every remote store", { timeout: 600_000 }, (
         `${canary}${"x".repeat(70_000)}`,
       );
     }
-    aws.deny.add("secretsmanager:GetSecretValue");
-    gcp.deny.add("secretmanager.versions.access");
-    azure.deny.add("getSecret");
+    servers.aws.deny.add("secretsmanager:GetSecretValue");
+    servers.gcp.deny.add("secretmanager.versions.access");
+    servers.azure.deny.add("getSecret");
     try {
       for (const store of ["aws", "gcp", "azure"]) {
         const denied = await run(["secrets", "get", "shop/FTP_PASSWORD", "--store", store, "--debug"]);
         expect(denied.stderr).toContain("permission denied for");
       }
     } finally {
-      aws.deny.clear();
-      gcp.deny.clear();
-      azure.deny.clear();
+      servers.aws.deny.clear();
+      servers.gcp.deny.clear();
+      servers.azure.deny.clear();
     }
     await run(["audit", "--json"]);
     const text = outputs.join("\n");
@@ -112,7 +60,7 @@ describe("secrets: leak canary over every remote store", { timeout: 600_000 }, (
     expect((await ws.run(["secrets", "get", "shop/FTP_PASSWORD", "--reveal", "--store", "azure"])).stdout).toBe(
       `${canary}\n`,
     );
-    expect(digitalocean.runtimeEnv.SITELOOM_SECRET_SHOP__FTP_PASSWORD).toBe(canary);
+    expect(servers.digitalocean.runtimeEnv.SITELOOM_SECRET_SHOP__FTP_PASSWORD).toBe(canary);
   });
 });
 
