@@ -49,7 +49,9 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
       },
     },
     async (request, reply) => {
-      const snapshot = runtime.current();
+      // the ETag must name what is on disk now: another process (a second server, the CLI) may have written since
+      // this one last looked, and a stale tag would make every If-Match write that follows a 409
+      const snapshot = await runtime.reloadFromDisk();
       const env = requestEnv(request, snapshot, request.query.env);
       const site = request.query.site;
       request.auditInfo.key = site ? `sites/${site}` : "workspace";
