@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import { SiteloomError } from "../errors.ts";
 import type { StoredValue } from "./types.ts";
 
@@ -80,38 +81,6 @@ export function scrub(text: string, values: string[]): string {
   return out.length > 300 ? `${out.slice(0, 300)}…` : out;
 }
 
-export interface RetryOptions {
-  /** Attempts in all. @default 5 */
-  attempts?: number;
-  /** First back-off in ms, doubled each time, with full jitter. @default 100 */
-  baseMs?: number;
-  /** Longest single wait in ms (a Retry-After above it is capped). @default 5000 */
-  maxMs?: number;
-}
-
-/** Thrown by an operation to ask `withRetry` for another attempt after `afterMs` (a Retry-After), if any. */
-export class RetryableError extends Error {
-  readonly afterMs: number | undefined;
-  constructor(message: string, afterMs?: number) {
-    super(message);
-    this.afterMs = afterMs;
-  }
-}
-
-/** Runs `fn`, retrying RetryableError (throttling, 5xx) with exponential back-off; the last one is rethrown. */
-export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const { attempts = 5, baseMs = 100, maxMs = 5000 } = options;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!(error instanceof RetryableError) || attempt >= attempts) throw error;
-      const backoff = Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-      await new Promise((resolve) => setTimeout(resolve, Math.min(maxMs, error.afterMs ?? backoff)));
-    }
-  }
-}
-
 /**
  * Joins name parts for services that allow only letters, digits and `-` (Key Vault; Secret Manager also takes
  * `_`), reversibly: `-` becomes `-d`, `_` becomes `-u`, any other character `-x` and its UTF-8 bytes in hex,
@@ -165,14 +134,14 @@ export async function readEach(
   parallel = 16,
 ): Promise<Map<string, StoredValue>> {
   const found = new Map<string, StoredValue>();
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      const value = await get(key);
-      if (value) found.set(key, value);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, keys.length) }, worker));
+  const limit = pLimit(parallel);
+  await Promise.all(
+    keys.map((key) =>
+      limit(async () => {
+        const value = await get(key);
+        if (value) found.set(key, value);
+      }),
+    ),
+  );
   return found;
 }

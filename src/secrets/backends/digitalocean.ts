@@ -1,10 +1,14 @@
 import { z } from "zod";
 import { credential } from "../../config/schema-walk.ts";
 import { SiteloomError } from "../../errors.ts";
-import { credentialsError, deniedError, RetryableError, scrub, serviceError, withRetry } from "../cloud.ts";
+import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
+import { credentialsError, deniedError, scrub, serviceError } from "../cloud.ts";
 import { defineBackend, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, StoredValue } from "../types.ts";
 import { envVarKey, envVarName } from "./env.ts";
+
+/** Longest wait between attempts, a Retry-After included. */
+const RETRY_MAX_MS = 5000;
 
 export interface DigitalOceanBackendOptions {
   /** App Platform app id. */
@@ -52,44 +56,50 @@ export const digitaloceanBackend: BackendFactory<DigitalOceanBackendOptions> = (
   async function request(method: "GET" | "PUT", body?: unknown, values: string[] = []): Promise<App> {
     const action = method === "GET" ? "apps:read" : "apps:update";
     const token = await options.token();
-    return withRetry(async () => {
-      let response: Response;
-      try {
-        response = await http(`${base}${resource}`, {
-          method,
-          headers: {
-            Authorization: `Bearer ${token}`,
-            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-      } catch (error) {
-        throw new SiteloomError(
-          "ERR_SECRET_BACKEND",
-          `digitalocean: cannot reach ${base}: ${(error as Error).message}; check the network and the store's endpoint`,
-        );
-      }
-      const text = await response.text();
-      if (response.ok) return (JSON.parse(text) as { app: App }).app;
-      const message = scrub(String((_json(text) as { message?: string }).message ?? text), values);
-      if (response.status === 429 || response.status >= 500) {
-        const after = Number(response.headers.get("retry-after"));
-        throw new RetryableError(`${response.status} ${message}`, Number.isFinite(after) ? after * 1000 : undefined);
-      }
-      const at = { backend: "digitalocean", action, resource };
-      if (response.status === 401) {
-        throw credentialsError(
-          "digitalocean",
-          `the API refused the token (${message})`,
-          "check the store's token reference (DIGITALOCEAN_TOKEN)",
-        );
-      }
-      if (response.status === 403) throw deniedError(at, "give the token the app:read and app:update scopes");
-      if (response.status === 404) {
-        throw serviceError(at, `no app ${options.appId} for this token; check the store's appId`);
-      }
-      throw serviceError(at, `${response.status} ${message}`, values);
-    }).catch((error) => {
+    return runWithRetry(
+      async () => {
+        let response: Response;
+        try {
+          response = await http(`${base}${resource}`, {
+            method,
+            headers: {
+              Authorization: `Bearer ${token}`,
+              ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+        } catch (error) {
+          throw new SiteloomError(
+            "ERR_SECRET_BACKEND",
+            `digitalocean: cannot reach ${base}: ${(error as Error).message}; check the network and the store's endpoint`,
+          );
+        }
+        const text = await response.text();
+        if (response.ok) return (JSON.parse(text) as { app: App }).app;
+        const message = scrub(String((_json(text) as { message?: string }).message ?? text), values);
+        if (response.status === 429 || response.status >= 500) {
+          const afterMs = parseRetryAfter(response.headers.get("retry-after"));
+          throw new RetryableError(`${response.status} ${message}`, {
+            afterMs: afterMs === undefined ? undefined : Math.min(afterMs, RETRY_MAX_MS),
+            status: response.status,
+          });
+        }
+        const at = { backend: "digitalocean", action, resource };
+        if (response.status === 401) {
+          throw credentialsError(
+            "digitalocean",
+            `the API refused the token (${message})`,
+            "check the store's token reference (DIGITALOCEAN_TOKEN)",
+          );
+        }
+        if (response.status === 403) throw deniedError(at, "give the token the app:read and app:update scopes");
+        if (response.status === 404) {
+          throw serviceError(at, `no app ${options.appId} for this token; check the store's appId`);
+        }
+        throw serviceError(at, `${response.status} ${message}`, values);
+      },
+      { baseMs: 100, maxMs: RETRY_MAX_MS },
+    ).catch((error) => {
       if (error instanceof RetryableError) {
         throw serviceError(
           { backend: "digitalocean", action, resource },

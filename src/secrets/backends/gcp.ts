@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type * as Sdk from "@google-cloud/secret-manager";
 import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
+import { runWithRetry } from "../../retry.ts";
 import {
   type CloudAction,
   credentialsError,
@@ -9,11 +10,9 @@ import {
   deniedError,
   encodeName,
   importOptional,
-  RetryableError,
   readEach,
   safeCause,
   serviceError,
-  withRetry,
 } from "../cloud.ts";
 import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
@@ -91,17 +90,12 @@ export const gcpBackend: BackendFactory<GcpBackendOptions> = (options) => {
     const client = await connect();
     const at: CloudAction = { backend: "gcp", action, resource };
     try {
-      return await withRetry(
-        async () => {
-          try {
-            return await fn(client);
-          } catch (error) {
-            if (_status(error).status === "RESOURCE_EXHAUSTED") throw new RetryableError("RESOURCE_EXHAUSTED");
-            throw error;
-          }
-        },
-        { attempts: options.attempts ?? 5, baseMs: 200 },
-      );
+      return await runWithRetry(() => fn(client), {
+        retries: (options.attempts ?? 5) - 1,
+        baseMs: 200,
+        maxMs: 5000,
+        classify: (error) => ({ retry: _status(error).status === "RESOURCE_EXHAUSTED" }),
+      });
     } catch (error) {
       if (_status(error).status === "NOT_FOUND") return undefined;
       throw _mapError(error, at, where, values);
