@@ -29,7 +29,10 @@ export type EventAction =
   | "wordpress.publish"
   | "wordpress.upload"
   | "wordpress.unpublish"
-  | "wordpress.trash";
+  | "wordpress.trash"
+  | "articles.approve"
+  | "articles.reject"
+  | "articles.edit";
 
 /** One event as published on `siteloom:events`; never carries a value (secret, token or file content). */
 export interface SiteloomEvent {

@@ -197,6 +197,12 @@ export const ContentSchema = z
     tone: z.string().optional(),
     audience: z.string().optional(),
     status: z.enum(["draft", "ready"]).default("ready").describe("Status of generated articles"),
+    review: z
+      .enum(["required", "off"])
+      .optional()
+      .describe(
+        "Editorial review: `required` makes generated articles drafts until approved (siteloom articles approve); default: required in the production environment, off elsewhere",
+      ),
   })
   .describe("Article generation defaults for the site");
 

@@ -22,6 +22,22 @@ export const ArticleImageSchema = z.strictObject({
   height: z.number().int().positive().optional(),
 });
 
+/** Where an article stands in editorial review: only `ready` articles are published, deployed or enriched. */
+export const ARTICLE_STATUSES = ["draft", "ready", "rejected"] as const;
+export type ArticleStatus = (typeof ARTICLE_STATUSES)[number];
+
+/** One review decision or edit, newest last in `Article.review`. */
+export const ReviewEntrySchema = z.strictObject({
+  action: z.enum(["approve", "reject", "edit"]),
+  from: z.enum(ARTICLE_STATUSES),
+  to: z.enum(ARTICLE_STATUSES),
+  /** Who: the OS user or SITELOOM_ACTOR on the CLI, the token name over the API. */
+  by: z.string().min(1),
+  /** ISO 8601 with offset. */
+  at: z.string().datetime({ offset: true }),
+  reason: z.string().max(500).optional(),
+});
+
 /** One generated article: `sites/<name>/articles/<slug>.json`. */
 export const ArticleSchema = z.strictObject({
   schemaVersion: z.literal(ARTICLE_SCHEMA_VERSION),
@@ -46,7 +62,9 @@ export const ArticleSchema = z.strictObject({
   publishedAt: z.string().datetime({ offset: true }),
   /** ISO 8601 with offset; defaults to publishedAt when absent. */
   updatedAt: z.string().datetime({ offset: true }).optional(),
-  status: z.enum(["draft", "ready"]),
+  status: z.enum(ARTICLE_STATUSES),
+  /** Review decisions and edits (who, when, from what status), oldest first. */
+  review: z.array(ReviewEntrySchema).optional(),
   /**
    * Articles that are translations of each other share this key (any string, e.g. the English slug); with
    * `enrich.languages` set, their pages name each other as hreflang alternates.
@@ -67,5 +85,6 @@ export const ArticleSchema = z.strictObject({
 });
 
 export type Article = z.infer<typeof ArticleSchema>;
+export type ReviewEntry = z.infer<typeof ReviewEntrySchema>;
 export type FaqItem = z.infer<typeof FaqItemSchema>;
 export type InternalLink = z.infer<typeof InternalLinkSchema>;

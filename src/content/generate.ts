@@ -26,6 +26,7 @@ import {
   repairNote,
   systemPrompt,
 } from "./prompts.ts";
+import { reviewRequired } from "./review.ts";
 import { loadSitePages } from "./site-pages.ts";
 import { normalizeTitle } from "./slug.ts";
 import { loadArticle, loadArticles, type StoredArticle, writeArticle } from "./store.ts";
@@ -93,7 +94,7 @@ export interface SkippedItem {
   line: number;
   slug: string;
   /** `stopped`: not started because the run stopped (budget, refused key, interrupt). */
-  reason: "exists" | "duplicate" | "limit" | "stopped";
+  reason: "exists" | "duplicate" | "limit" | "stopped" | "rejected";
   detail: string;
 }
 
@@ -454,8 +455,8 @@ async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
     // a regenerated article keeps its publication date and says when it changed
     publishedAt: topic.publishAt ?? one.previous?.publishedAt ?? one.now().toISOString(),
     ...(one.previous ? { updatedAt: one.now().toISOString() } : {}),
-    // sample articles are never "ready", whatever the row or config says
-    status: client ? (topic.status ?? content.status) : "draft",
+    // sample articles are never "ready", whatever the row or config says; under review nothing starts "ready"
+    status: client && !reviewRequired(site.config, options.workspace.env) ? (topic.status ?? content.status) : "draft",
     internalLinks: links.internalLinks,
     generatedBy: {
       provider: site.config.llm.provider,
@@ -684,6 +685,10 @@ function _plan(
     const title = normalizeTitle(topic.topic);
     const own = byId.get(topic.id);
     if (own) {
+      if (own.status === "rejected" && !force) {
+        skip("rejected", `articles/${own.slug}.json was rejected in review; --force regenerates it`);
+        continue;
+      }
       if (!force) {
         skip("exists", `articles/${own.slug}.json`);
         continue;

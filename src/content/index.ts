@@ -1,9 +1,12 @@
 export {
   ARTICLE_SCHEMA_VERSION,
+  ARTICLE_STATUSES,
   type Article,
   ArticleSchema,
+  type ArticleStatus,
   type FaqItem,
   type InternalLink,
+  type ReviewEntry,
 } from "./article.ts";
 export {
   CALLS_PER_ARTICLE,
@@ -31,6 +34,21 @@ export { createLlmClient, type LlmClient, type LlmClientOptions, OLLAMA_BASE_URL
 export { OFFLINE_MODEL } from "./offline.ts";
 export { costOf, DEFAULT_PRICES, type ModelPrice, resolvePrice } from "./prices.ts";
 export { PROMPT_VERSION } from "./prompts.ts";
+export {
+  type ArticleSummary,
+  applyArticleEdit,
+  EDITABLE_FIELDS,
+  formatArticleForEdit,
+  loadReviewArticle,
+  type ReviewAction,
+  type ReviewChange,
+  type ReviewOptions,
+  type ReviewTarget,
+  reviewArticles,
+  reviewRequired,
+  saveArticleEdit,
+  summarizeArticle,
+} from "./review.ts";
 export { loadSitePages } from "./site-pages.ts";
 export { normalizeTitle, slugify, transliterate } from "./slug.ts";
 export { ARTICLE_SCHEMA_FILE, articleJsonSchema, loadArticle, loadArticles, writeArticle } from "./store.ts";

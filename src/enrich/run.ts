@@ -664,6 +664,10 @@ async function _loadArticles(
         continue;
       }
     }
+    if (article.status === "rejected") {
+      skipped.push({ path: `articles/${f.path}`, reason: "rejected in review" });
+      continue;
+    }
     const draft = article.status !== "ready";
     if (draft) {
       drafts++;

@@ -141,7 +141,7 @@ function _printReport(report: GenerateReport, ctx: Parameters<RegisterCommands>[
   for (const s of report.skipped) {
     if (s.reason !== "limit" && s.reason !== "stopped")
       ctx.print(
-        `${c.dim("skip")} line ${s.line} ${s.slug}: ${s.reason === "exists" ? `done (${s.detail})` : `duplicate — ${s.detail}`}`,
+        `${c.dim("skip")} line ${s.line} ${s.slug}: ${s.reason === "exists" ? `done (${s.detail})` : s.reason === "rejected" ? s.detail : `duplicate — ${s.detail}`}`,
       );
   }
   if (report.dryRun) {

@@ -1,4 +1,5 @@
 import type { RegisterCommands } from "../context.ts";
+import { registerArticlesCommands } from "./articles/index.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerEnrichCommands } from "./enrich.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: RegisterCommands[] = [
   registerTokensCommands,
   registerTransferCommands,
   registerGenerateCommands,
+  registerArticlesCommands,
   registerEnrichCommands,
   registerPublishCommands,
   registerRunCommands,

@@ -1,0 +1,19 @@
+import type { RegisterCommands } from "../../context.ts";
+import { printChanges } from "./approve.ts";
+import { loadReviewTarget } from "./shared.ts";
+
+/** articles reject <site> <slug> [--reason R] */
+export const registerRejectCommand: RegisterCommands = (articles, ctx) => {
+  articles
+    .command("reject")
+    .description("Keep an article out of the site; its topic is not generated again unless generate --force")
+    .argument("<site>", "site name")
+    .argument("<slug>", "article slug")
+    .option("--reason <text>", "why (kept in the article's review history)")
+    .action(async (site: string, slug: string, opts: { reason?: string }) => {
+      const { reviewArticles } = await import("../../../content/index.ts");
+      const target = await loadReviewTarget(ctx, site);
+      const changes = await reviewArticles({ ...target, action: "reject", slugs: [slug], reason: opts.reason });
+      printChanges(ctx, site, changes, "rejected");
+    });
+};
