@@ -5,7 +5,7 @@ import { readAuditLog } from "../../src/audit/log.ts";
 import { applyArticleEdit, formatArticleForEdit, loadArticle, reviewRequired } from "../../src/content/index.ts";
 import { runCli, useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
-import { testApiKey, writeTestWorkspace } from "./support/workspace.ts";
+import { testApiKey, testLlmConfig, writeTestWorkspace } from "./support/workspace.ts";
 
 let server: LlmServer;
 let dir: string;
@@ -26,13 +26,7 @@ describe("content: editorial review (built CLI)", () => {
   beforeAll(async () => {
     dir = await useTempDir("siteloom-review-");
     await writeTestWorkspace(dir, {
-      llm: {
-        provider: "openai",
-        model: "test-model",
-        baseUrl: server.url,
-        apiKey: "${LLM_KEY}",
-        prices: { "test-model": { input: 1, output: 2 } },
-      },
+      llm: testLlmConfig(server.url),
       content: { review: "required" },
       topics: "topic\nBaking bread\nKeeping a starter\nProofing dough\n",
     });

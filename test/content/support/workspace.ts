@@ -66,3 +66,15 @@ export async function readLedger(dir: string): Promise<LedgerEntry[]> {
     await ledger.close();
   }
 }
+
+/** The `llm` section pointing at the test LLM server (OpenAI wire format, key read from ${LLM_KEY}). */
+export function testLlmConfig(baseUrl: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    provider: "openai",
+    model: "test-model",
+    baseUrl,
+    apiKey: "${LLM_KEY}",
+    prices: { "test-model": { input: 1, output: 2 } },
+    ...extra,
+  };
+}
