@@ -9,8 +9,6 @@ export interface WriteFileAtomicOptions {
   mode?: number;
   /** Create the parent directory first. @default true */
   mkdir?: boolean;
-  /** Prefix of the temporary file's name in the same directory. @default ".<name>.tmp-" */
-  tempPrefix?: string;
   /**
    * fsync the directory after the rename, so the rename survives a power cut. Writers of thousands of rebuildable
    * files (enrich output) turn it off: the file itself is still complete and atomic. @default true
@@ -36,7 +34,7 @@ export async function writeFileAtomic(
   const dir = dirname(file);
   const mode = options.mode ?? 0o644;
   if (options.mkdir !== false) await mkdir(dir, { recursive: true });
-  const tmp = tempPathFor(file, options.tempPrefix);
+  const tmp = tempPathFor(file);
   const handle = await open(tmp, "wx", mode);
   try {
     await handle.writeFile(data);
@@ -97,7 +95,7 @@ export function writeFileAtomicSync(
   const dir = dirname(file);
   const mode = options.mode ?? 0o644;
   if (options.mkdir !== false) mkdirSync(dir, { recursive: true });
-  const tmp = tempPathFor(file, options.tempPrefix);
+  const tmp = tempPathFor(file);
   const fd = openSync(tmp, "wx", mode);
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
@@ -129,8 +127,13 @@ export async function writePrivateFile(
  * The one temp-file naming rule of atomic writes: `.<name>.tmp-<pid>-<random>` in the target's folder (hidden, and
  * recognised by `removeStaleTempFiles`, which removes what a killed writer left).
  */
-export function tempPathFor(file: string, prefix = `.${basename(file)}${TEMP_MARK}`): string {
-  return join(dirname(file), `${prefix}${process.pid}-${randomBytes(4).toString("hex")}`);
+export function tempPathFor(file: string): string {
+  return join(dirname(file), `.${basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/** Whether `name` (a file name, no folder) is a temporary file of `tempPathFor`'s rule. */
+export function isTempFileName(name: string): boolean {
+  return TEMP_NAME.test(name);
 }
 
 /** Makes renames in `dir` durable; a no-op where directories cannot be opened for fsync. */

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { constants, type Dirent, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, rmdir, utimes } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { writeFileAtomic } from "../files.ts";
+import pLimit from "p-limit";
+import { isTempFileName, tempPathFor, writeFileAtomic } from "../files.ts";
 
 /** A file of a tree: site-relative POSIX path and what `stat` said. */
 export interface TreeFile {
@@ -10,9 +10,6 @@ export interface TreeFile {
   size: number;
   mtimeMs: number;
 }
-
-/** Temporary files carry this prefix, so an interrupted run's leftovers are recognised and removed. */
-export const TEMP_PREFIX = ".siteloom-tmp-";
 
 /**
  * Every regular file under `root` (symlinks are not followed), sorted by path; a missing root gives [].
@@ -43,17 +40,22 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
 }
 
 /**
- * Atomic write (src/files.ts) of an output file; temp names carry TEMP_PREFIX so an interrupted run's leftovers are
- * recognised. No directory fsync: output/ is rebuildable and holds thousands of files.
+ * Atomic write (src/files.ts) of an output file. No directory fsync: output/ is rebuildable and holds thousands of
+ * files.
  */
 export function writeOutputFile(file: string, data: Buffer | string): Promise<void> {
-  return writeFileAtomic(file, data, { tempPrefix: TEMP_PREFIX, syncDir: false });
+  return writeFileAtomic(file, data, { syncDir: false });
+}
+
+/** Whether a site-relative path is, or lies in, a temporary file an interrupted write left (src/files.ts's rule). */
+export function isTempPath(path: string): boolean {
+  return path.includes(".tmp-") && path.split("/").some(isTempFileName);
 }
 
 /** Copies a file atomically and gives the copy the source's mtime, so "unchanged" can be decided by stat alone. */
 export async function copyFileAtomic(src: string, dest: string, mtimeMs: number): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`);
+  const tmp = tempPathFor(dest);
   try {
     await copyFile(src, tmp, constants.COPYFILE_FICLONE);
     // Seconds as a number keep sub-millisecond precision that a Date would drop.
@@ -79,7 +81,7 @@ export function linkCopy(src: string, dest: string, options: { exists: boolean; 
     options.dirs.add(dir);
   }
   // A new name is linked in place (a link never leaves a partial file); an existing one is replaced by rename.
-  const target = options.exists ? join(dir, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}`) : dest;
+  const target = options.exists ? tempPathFor(dest) : dest;
   try {
     linkSync(src, target);
   } catch (error) {
@@ -100,14 +102,8 @@ export function linkCopy(src: string, dest: string, options: { exists: boolean; 
 
 /** Runs `fn` over `items` with at most `limit` at a time (file work is latency-bound, not CPU-bound). */
 export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const run = pLimit(limit);
+  await Promise.all(items.map((item) => run(() => fn(item))));
 }
 
 /** Removes a file and then its folders up to (not including) `root` while they are empty. */

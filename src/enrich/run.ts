@@ -16,9 +16,9 @@ import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
 import {
   copyFileAtomic,
   forEachLimit,
+  isTempPath,
   linkCopy,
   removeAndPrune,
-  TEMP_PREFIX,
   type TreeFile,
   walkTree,
   writeOutputFile,
@@ -368,7 +368,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     if (desired.has(f.path)) continue;
     if (existingSitemap.ownFiles.has(f.path)) continue;
     if (f.path.startsWith(blogDir) && (await _isGenerated(site.paths.export, f))) continue; // a removed article
-    if (f.path.includes(TEMP_PREFIX) && _isTempPath(f.path)) continue;
+    if (isTempPath(f.path)) continue;
     if (cfg.navLink.enabled && /\.(?:html?|shtml|php)$/i.test(f.path)) {
       const edited = await _navEdit(
         site.paths.export,
@@ -496,7 +496,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     articles: { published: entries.filter((e) => !e.draft).length, drafts, invalid },
     written,
     unchanged,
-    removed: removed.filter((p) => !_isTempPath(p)),
+    removed: removed.filter((p) => !isTempPath(p)),
     skipped,
     warnings,
     durationMs: Math.round(performance.now() - started),
@@ -1002,11 +1002,6 @@ function _unlinkDrafts(html: string, blogPath: string, drafts: Set<string>): { h
     return text;
   });
   return { html: out, unlinked };
-}
-
-/** A leftover temporary file of an interrupted run (its name, or a folder of its path, starts with TEMP_PREFIX). */
-function _isTempPath(path: string): boolean {
-  return path.split("/").some((part) => part.startsWith(TEMP_PREFIX));
 }
 
 /** sha256 of a JSON-able value: the memo key of a generated file's inputs. */
