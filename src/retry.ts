@@ -107,7 +107,7 @@ export async function runWithRetry<T>(fn: (attempt: number) => Promise<T>, optio
         const delayMs = Math.round(decision?.afterMs ?? cap / 2 + (random() * cap) / 2);
         const cause = error instanceof _Carrier ? error.original : error;
         options.onRetry?.({ attempt: attemptNumber, delayMs, reason: _message(cause), error: cause });
-        await _sleep(delayMs, o.signal);
+        await sleep(delayMs, o.signal);
       },
     },
   ).catch((error: unknown): never => {
@@ -137,6 +137,22 @@ export function parseRetryAfter(
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** Waits `ms`; rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 // --- internal ---
 
 const DEFAULTS = { retries: 4, baseMs: 1000, maxMs: 30_000 };
@@ -160,19 +176,4 @@ function _asError(value: unknown): Error {
 
 function _message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function _sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import { z } from "zod";
 import type { LlmConfig } from "../config/schema.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
@@ -316,56 +317,53 @@ async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month
   const state: RunState = { spentUsd, stop: undefined };
   const previousBySlug = new Map(stored.articles.map(({ article }) => [article.slug, article]));
   options.onEvent?.({ type: "start", total: limited.length });
-  const work = [...limited];
-  const concurrency = offline ? 1 : llm.concurrency;
-  const workers = Array.from({ length: Math.min(concurrency, work.length) }, async () => {
-    for (let topic = work.shift(); topic; topic = work.shift()) {
-      if (options.signal?.aborted) break;
-      if (state.stop) {
-        _skipStopped(report, topic, state.stop.message);
-        continue;
-      }
-      try {
-        const item = await _generateOne({
-          topic,
-          ctx: contextFor(topic),
-          client,
-          budget,
-          price: price ?? { input: 0, output: 0 },
-          state,
-          options,
-          signal,
-          now,
-          articleUrl,
-          linkIndex,
-          takenTitles,
-          previous: previousBySlug.get(topic.slug),
-        });
-        report.generated.push(item);
-        report.costUsd = _round(report.costUsd + item.costUsd);
-        options.onEvent?.({ type: "generated", item });
-      } catch (error) {
-        if (options.signal?.aborted) break;
-        if (error instanceof SiteloomError && error.code === "ERR_LLM_AUTH") {
-          // the same key would be refused for every topic (and providers lock keys after repeated failures)
-          state.stop ??= { code: error.code, message: error.message };
-          halt.abort(error);
-        }
-        if (state.stop && halt.signal.aborted && error !== halt.signal.reason) {
-          _skipStopped(report, topic, state.stop.message);
-          continue;
-        }
-        if (state.stop && error instanceof SiteloomError && error.code === state.stop.code) {
-          _skipStopped(report, topic, state.stop.message);
-          continue;
-        }
-        const item = _failure(topic, error);
-        report.failed.push(item);
-        options.onEvent?.({ type: "failed", item });
-      }
+  const limit = pLimit(offline ? 1 : llm.concurrency);
+  const generateOne = async (topic: (typeof limited)[number]): Promise<void> => {
+    if (options.signal?.aborted) return;
+    if (state.stop) {
+      _skipStopped(report, topic, state.stop.message);
+      return;
     }
-  });
-  await Promise.all(workers);
+    try {
+      const item = await _generateOne({
+        topic,
+        ctx: contextFor(topic),
+        client,
+        budget,
+        price: price ?? { input: 0, output: 0 },
+        state,
+        options,
+        signal,
+        now,
+        articleUrl,
+        linkIndex,
+        takenTitles,
+        previous: previousBySlug.get(topic.slug),
+      });
+      report.generated.push(item);
+      report.costUsd = _round(report.costUsd + item.costUsd);
+      options.onEvent?.({ type: "generated", item });
+    } catch (error) {
+      if (options.signal?.aborted) return;
+      if (error instanceof SiteloomError && error.code === "ERR_LLM_AUTH") {
+        // the same key would be refused for every topic (and providers lock keys after repeated failures)
+        state.stop ??= { code: error.code, message: error.message };
+        halt.abort(error);
+      }
+      if (state.stop && halt.signal.aborted && error !== halt.signal.reason) {
+        _skipStopped(report, topic, state.stop.message);
+        return;
+      }
+      if (state.stop && error instanceof SiteloomError && error.code === state.stop.code) {
+        _skipStopped(report, topic, state.stop.message);
+        return;
+      }
+      const item = _failure(topic, error);
+      report.failed.push(item);
+      options.onEvent?.({ type: "failed", item });
+    }
+  };
+  await Promise.all(limited.map((topic) => limit(() => generateOne(topic))));
   await _unlinkFailed(report, linkTargets, siteUrl, articleUrl, site.paths.articles);
   report.costUsd = _round(state.spentUsd - spentUsd);
   const after = await budget.spend();

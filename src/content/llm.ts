@@ -14,6 +14,7 @@ import {
 import type { z } from "zod";
 import type { LlmConfig } from "../config/schema.ts";
 import { SiteloomError } from "../errors.ts";
+import { parseRetryAfter, runWithRetry, sleep } from "../retry.ts";
 import type { Secret } from "../secret.ts";
 
 /** Ollama's OpenAI-compatible endpoint on the local machine. */
@@ -103,28 +104,48 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
     provider: config.provider,
     model: config.model,
     async generate<T>(request: LlmRequest<T>): Promise<LlmResult<T>> {
-      for (let attempt = 0; ; attempt++) {
-        const wait = pausedUntil - Date.now();
-        if (wait > 0) await _sleep(wait, request.signal);
-        try {
-          return await _call(model, config, request);
-        } catch (error) {
-          if (request.signal?.aborted) throw error;
-          const failure = _classify(error, config);
-          if (!failure.retry) throw failure.error;
-          if (attempt >= config.maxRetries) {
-            throw new SiteloomError(
-              failure.error.code,
-              `${failure.error.message} (gave up after ${attempt + 1} attempts; llm.maxRetries is ${config.maxRetries})`,
-              { cause: error },
-            );
-          }
-          const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** attempt) * (0.5 + Math.random());
-          const delayMs = failure.retryAfterMs ?? backoff;
-          if (failure.retryAfterMs !== undefined) pausedUntil = Math.max(pausedUntil, Date.now() + delayMs);
-          options.onRetry?.({ attempt: attempt + 1, delayMs, reason: failure.error.message });
-          await _sleep(delayMs, request.signal);
-        }
+      const failures = new WeakMap<SiteloomError, Failure>();
+      let attempts = 0;
+      try {
+        return await runWithRetry(
+          async () => {
+            attempts++;
+            const wait = pausedUntil - Date.now();
+            if (wait > 0) await sleep(wait, request.signal);
+            try {
+              return await _call(model, config, request);
+            } catch (error) {
+              if (request.signal?.aborted) throw error;
+              const failure = _classify(error, config);
+              failures.set(failure.error, failure);
+              throw failure.error;
+            }
+          },
+          {
+            retries: config.maxRetries,
+            baseMs: retryBaseMs,
+            maxMs: retryMaxMs,
+            signal: request.signal,
+            classify: (error) => {
+              const failure = failures.get(error as SiteloomError);
+              return { retry: failure?.retry ?? false, afterMs: failure?.retryAfterMs };
+            },
+            onRetry: ({ attempt, delayMs, reason, error }) => {
+              if (failures.get(error as SiteloomError)?.retryAfterMs !== undefined) {
+                pausedUntil = Math.max(pausedUntil, Date.now() + delayMs);
+              }
+              options.onRetry?.({ attempt, delayMs, reason });
+            },
+          },
+        );
+      } catch (error) {
+        const failure = failures.get(error as SiteloomError);
+        if (request.signal?.aborted || !failure?.retry) throw error;
+        throw new SiteloomError(
+          failure.error.code,
+          `${failure.error.message} (gave up after ${attempts} attempts; llm.maxRetries is ${config.maxRetries})`,
+          { cause: failure.error.cause ?? failure.error },
+        );
       }
     },
   };
@@ -308,7 +329,10 @@ function _classify(error: unknown, config: LlmConfig): Failure {
     const status = error.statusCode;
     const detail = _apiMessage(error);
     if (status === 429) {
-      const retryAfterMs = _retryAfter(error.responseHeaders);
+      const retryAfterMs = parseRetryAfter(
+        error.responseHeaders?.["retry-after"],
+        error.responseHeaders?.["retry-after-ms"],
+      );
       const tooLong = retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS;
       return {
         error: new SiteloomError("ERR_LLM_RATE_LIMITED", `${where}: rate limited (HTTP 429)${detail}`, {
@@ -358,30 +382,4 @@ function _apiMessage(error: APICallError): string {
   const data = error.data as { error?: { message?: string } } | undefined;
   const text = (data?.error?.message ?? error.message)?.trim().replace(/[.\s]+$/, "");
   return text ? `: ${text.slice(0, 300)}` : "";
-}
-
-function _retryAfter(headers: Record<string, string> | undefined): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers["retry-after-ms"];
-  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Number(ms);
-  const value = headers["retry-after"];
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,4 +1,5 @@
 import { hostname, userInfo } from "node:os";
+import pLimit from "p-limit";
 import { type ErrorCode, EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
@@ -105,7 +106,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
       await _runSite({ siteName, steps, explicit, store, runId: run.id, options, signal, emit, logger }),
     );
   };
-  await _pool(sites, Math.max(1, options.concurrency ?? 2), runSite);
+  const limit = pLimit(Math.max(1, options.concurrency ?? 2));
+  await Promise.all(sites.map((site) => limit(() => runSite(site))));
 
   const siteReports = sites.map((site) => reports.get(site) as SiteReport);
   const costUsd = siteReports.flatMap((r) => r.steps).reduce((sum, s) => sum + s.costUsd, 0);
@@ -427,17 +429,6 @@ function _firstCode(failed: SiteReport[]): ErrorCode {
     if (code && code !== "ERR_INTERNAL") return code as ErrorCode;
   }
   return "ERR_INTERNAL";
-}
-
-async function _pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function _asError(error: unknown): Error {
