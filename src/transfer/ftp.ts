@@ -476,14 +476,25 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
               return;
             }
             await _resume(client, target, startAt, path);
-            // APPE through the same data path as every other transfer (a refusal that resets the data connection
-            // reads as the refusal, ProFTPD without AllowStoreRestart)
-            const [reply] = await storeTo(client.ftp, source, `APPE ${target}`, {
+            // REST + STOR, never APPE: an earlier attempt's server process may still be writing this file (its
+            // session died, its data was still in flight). Its writes and ours land at their own offsets with the
+            // same bytes, where an APPE would put ours after its late ones. REST is sent alone: a server refusing
+            // it must not see a STOR that would overwrite the file from byte 0.
+            const [rest] = await sendPipelined(client.ftp, [`REST ${startAt}`]);
+            if (rest instanceof FTPError || rest?.code !== 350) {
+              throw new SiteloomError(
+                "ERR_TRANSFER_IO",
+                `the server does not resume uploads (REST ${startAt}: ${_replyText(rest)}); upload "${printablePath(path)}" again from the start`,
+              );
+            }
+            // through the same data path as every other transfer (a refusal that resets the data connection reads
+            // as the refusal: ProFTPD without AllowStoreRestart)
+            const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
               port: await passive(),
               ...(typeof source === "string" ? { localStart: startAt } : {}),
               ...(checkData ? { checkData } : {}),
             });
-            okReply(reply, "APPE");
+            okReply(reply, "STOR");
           },
           label,
         ),
@@ -777,8 +788,11 @@ async function _resume(client: Client, target: string, startAt: number, path: st
       `cannot resume the upload of "${printablePath(path)}" at byte ${startAt}: the server holds ${size < 0 ? "no such file" : `${size} bytes`}; upload it again from the start`,
     );
   }
-  // the caller sends APPE after this check, rather than REST+STOR: servers disagree on whether STOR after REST
-  // truncates
+}
+
+function _replyText(reply: PipelinedReply | undefined): string {
+  if (reply === undefined) return "no reply";
+  return printable(reply.message.trim());
 }
 
 /**

@@ -6,6 +6,8 @@
  *   const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
  *   proxy.addFault({ on: "data", afterBytes: 100_000, action: "reset" });  // next data connection dies mid-transfer
  *   proxy.addFault({ on: "control", afterBytes: 0, action: "stall", times: 2 });  // next 2 logins hang
+ *   // the first data connection to pass 1 MB: its client is reset, its last chunk reaches the server 2 s later
+ *   proxy.addFault({ on: "data", afterBytes: 1_000_000, action: "late", delayMs: 2000, claim: "crossing" });
  *   proxy.rewriteData = (chunk) => Buffer.from(chunk.toString("latin1").replace("x", "../x"), "latin1");
  *   proxy.stats    // { control, data, resets, stalls }
  *   await proxy.close();
@@ -19,9 +21,20 @@ export interface Fault {
   on: "control" | "data" | "any";
   /** Bytes (both directions together) let through before acting. */
   afterBytes: number;
-  /** reset: TCP RST on both sides; stall: stop forwarding and keep both sockets open until close(). */
-  action: "reset" | "stall";
-  /** How many new connections get this fault. @default 1 */
+  /**
+   * reset: TCP RST on both sides; stall: stop forwarding and keep both sockets open until close(); late: RST to the
+   * client at once, while the client's chunk that crossed the limit reaches the server `delayMs` later, followed by
+   * the end of the stream — a server process still writing an upload whose client is long gone.
+   */
+  action: "reset" | "stall" | "late";
+  /** For "late": how long the server side waits for its last chunk. @default 1000 */
+  delayMs?: number;
+  /**
+   * "next" (default): the next connections opened get the fault; "crossing": the first connections to pass
+   * `afterBytes` get it, whatever came before them (to hit one large transfer among many small ones).
+   */
+  claim?: "next" | "crossing";
+  /** How many connections get this fault. @default 1 */
   times?: number;
 }
 
@@ -50,6 +63,9 @@ export interface FaultProxy {
     data: number;
     resets: number;
     stalls: number;
+    /** "late" faults: tripped, and their held chunk passed on to the server. */
+    late: number;
+    lateDelivered: number;
     pipelined: number;
     reordered: number;
   };
@@ -60,7 +76,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const faults: Array<Fault & { left: number }> = [];
   const sockets = new Set<Socket>();
   const servers = new Set<Server>();
-  const stats = { control: 0, data: 0, resets: 0, stalls: 0, pipelined: 0, reordered: 0 };
+  const stats = { control: 0, data: 0, resets: 0, stalls: 0, late: 0, lateDelivered: 0, pipelined: 0, reordered: 0 };
   let closed = false;
 
   const proxy: FaultProxy = {
@@ -80,8 +96,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
   };
 
-  function takeFault(kind: "control" | "data"): Fault | undefined {
-    const index = faults.findIndex((fault) => fault.on === kind || fault.on === "any");
+  /** The fault for a new connection ("next" faults), or for one that has just passed `bytes` ("crossing" ones). */
+  function takeFault(kind: "control" | "data", bytes?: number): Fault | undefined {
+    const index = faults.findIndex(
+      (fault) =>
+        (fault.on === kind || fault.on === "any") &&
+        (bytes === undefined ? fault.claim !== "crossing" : fault.claim === "crossing" && bytes > fault.afterBytes),
+    );
     if (index < 0) return undefined;
     const fault = faults[index] as Fault & { left: number };
     fault.left--;
@@ -99,13 +120,22 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   ): void {
     sockets.add(client);
     sockets.add(upstream);
-    const fault = takeFault(kind);
+    let fault = takeFault(kind);
     let bytes = 0;
     let tripped = false;
-    const trip = () => {
+    const trip = (held?: Buffer) => {
       if (tripped || fault === undefined) return;
       tripped = true;
-      if (fault.action === "reset") {
+      if (fault.action === "late") {
+        stats.late++;
+        client.resetAndDestroy();
+        setTimeout(() => {
+          if (upstream.destroyed) return;
+          if (held !== undefined) upstream.write(held);
+          upstream.end();
+          stats.lateDelivered++;
+        }, fault.delayMs ?? 1000);
+      } else if (fault.action === "reset") {
         stats.resets++;
         client.resetAndDestroy();
         upstream.resetAndDestroy();
@@ -115,18 +145,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         upstream.pause();
       }
     };
-    const account = (n: number): boolean => {
-      if (fault === undefined) return true;
+    const account = (n: number, up?: Buffer): boolean => {
       if (tripped) return false;
       bytes += n;
+      fault ??= takeFault(kind, bytes);
+      if (fault === undefined) return true;
       if (bytes > fault.afterBytes) {
-        trip();
+        trip(up);
         return false;
       }
       return true;
     };
     client.on("data", (chunk: Buffer) => {
-      if (!account(chunk.length)) return;
+      if (!account(chunk.length, chunk)) return;
       if (transformUp) transformUp(chunk, (out) => upstream.write(out));
       else upstream.write(chunk);
     });
@@ -140,7 +171,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     const end = (from: Socket, to: Socket) => {
       from.on("end", () => {
-        if (!tripped || fault?.action !== "stall") to.end();
+        if (!tripped || fault?.action === "reset") to.end();
       });
       from.on("error", () => {
         if (!to.destroyed) to.destroy();

@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -242,14 +243,7 @@ describe("transfer: deploy (local backend)", () => {
           if (++renamed > 2 && !to.startsWith(".siteloom")) throw new Error("killed");
           return fs.rename(from, to);
         },
-        upload: async (source, path, options) => {
-          if (path.includes("big.bin") && typeof source === "string") {
-            const { createReadStream } = await import("node:fs");
-            await fs.upload(createReadStream(source, { end: 299_999 }), path);
-            throw new Error("killed");
-          }
-          return fs.upload(source, path, options);
-        },
+        upload: _bigDiesAt300k(fs),
       }),
     });
     expect(crash.failures.length).toBeGreaterThan(0);
@@ -261,6 +255,30 @@ describe("transfer: deploy (local backend)", () => {
     expect(log.ops.filter((o) => o.op === "upload").length).toBeLessThan(
       Object.keys((await snapshot(output)).files).length,
     );
+    expect(await snapshot(remote)).toEqual(await snapshot(output));
+  });
+
+  it("a rerun after the large file changed starts it again: a partial of the old content is never continued", async () => {
+    await writeFile(join(output, "media/big.bin"), Buffer.alloc(900_000, 1));
+    const crash = await deploy({
+      deployConfig: { retries: 0 },
+      wrap: (fs) => ({
+        ...fs,
+        protocol: fs.protocol,
+        close: () => fs.close(),
+        upload: _bigDiesAt300k(fs),
+      }),
+    });
+    expect(crash.failures.map((f) => f.path)).toEqual(["media/big.bin"]);
+    // same size, other bytes: only the journal's hash tells the partial is of the old version
+    await writeFile(join(output, "media/big.bin"), Buffer.alloc(900_000, 2));
+    log.reset();
+    const rerun = await deploy();
+    expect(rerun.failures).toEqual([]);
+    const bigUploads = log.ops.filter((o) => o.op === "upload" && o.path.includes("big.bin"));
+    expect(bigUploads.map((o) => o.startAt ?? 0)).toEqual([0]);
+    // in a temp file of its own, and the old partial is removed
+    expect(bigUploads[0]?.path).toMatch(/\.in\.big\.bin\.[0-9a-f]{8}-[0-9a-f]{4}$/);
     expect(await snapshot(remote)).toEqual(await snapshot(output));
   });
 
@@ -314,3 +332,14 @@ describe("transfer: deploy (local backend)", () => {
     expect(log.count("upload") + log.count("mkdir") + log.count("rename")).toBe(0);
   });
 });
+
+/** An upload that "dies" with the first 300,000 bytes of media/big.bin on the server; other files pass. */
+function _bigDiesAt300k(fs: RemoteFS): RemoteFS["upload"] {
+  return async (source, path, options) => {
+    if (path.includes("big.bin") && typeof source === "string") {
+      await fs.upload(createReadStream(source, { end: 299_999 }), path);
+      throw new Error("killed");
+    }
+    return fs.upload(source, path, options);
+  };
+}

@@ -1,4 +1,5 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploySchema, ExportSchema } from "../../src/config/schema.ts";
@@ -91,5 +92,46 @@ describe.each(["vsftpd-ftp", "proftpd-ftp"] as const)("transfer: export and depl
     const remote = await snapshot(server.rootDir);
     for (const name of ["fine.txt", "evil1.txt", "evil2.txt"]) delete remote.files[name];
     expect(remote).toEqual(await snapshot(output));
+  });
+
+  it("a server process still writing a broken upload never changes the file deployed after it", async () => {
+    const dir = await useTempDir("siteloom-stale-");
+    for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
+    const output = join(dir, "output");
+    await mkdir(join(output, "media"), { recursive: true });
+    const big = randomBytes(1_500_000);
+    await writeFile(join(output, "media/big.bin"), big);
+    await writeFile(join(output, "index.html"), "<p>stale</p>");
+    // attempt 1 dies at 400 KB; attempt 2 (a resume) dies at
+    // 300 KB with its last chunk reaching its server process only after the deploy is over; attempt 3 completes
+    const late = proxy.stats.lateDelivered;
+    proxy.addFault({ on: "data", claim: "crossing", afterBytes: 400_000, action: "reset" });
+    proxy.addFault({ on: "data", claim: "crossing", afterBytes: 300_000, action: "late", delayMs: 1500 });
+    const connect = await createRemoteConnector({ ...server.remoteConfig, port: proxy.port }, (v) => server.resolve(v));
+    const pool = createRemotePool({ size: 1, connect });
+    let notes: string[];
+    try {
+      const result = await runDeploy({
+        site: "stale",
+        env: "test",
+        outputDir: output,
+        stateDir: join(dir, "state"),
+        pool,
+        config: DeploySchema.parse({ parallel: 1, retryBaseMs: 10, retryMaxMs: 50 }),
+      });
+      expect(result.failures).toEqual([]);
+      notes = result.notes;
+    } finally {
+      await pool.close();
+      proxy.clearFaults();
+    }
+    for (let i = 0; i < 200 && proxy.stats.lateDelivered === late; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(proxy.stats.lateDelivered).toBe(late + 1);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the stale process writes what it was given
+    // the resume went on where attempt 1 ended
+    expect(notes.join("\n")).toMatch(/media\/big\.bin: resumed at byte/);
+    expect((await readFile(join(server.rootDir, "media/big.bin"))).equals(big)).toBe(true);
+    // the broken attempts' temp files are gone
+    expect((await readdir(join(server.rootDir, "media"))).sort()).toEqual(["big.bin"]);
   });
 });

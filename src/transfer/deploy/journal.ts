@@ -11,6 +11,21 @@ export interface JournalHeader {
   baseId: string | undefined;
   /** Paths the run planned to upload (their temp files may be left over). */
   planned: string[];
+  /**
+   * The files a rerun may resume (large ones): the content hash the partial temp file holds the start of, and that
+   * temp file's name when it is not the run's first (`tempNameFor` with a tag). A partial of other content is never
+   * resumed.
+   */
+  resumable?: Record<string, { hash: string; temp?: string }>;
+  /** Temp files of earlier runs still to remove. */
+  stale?: string[];
+}
+
+/** An upload moved to a new temp file (its earlier one is stale: removed, never renamed into place). */
+export interface JournalTemp {
+  kind: "temp";
+  path: string;
+  temp: string;
 }
 
 /** One file renamed into place. */
@@ -28,10 +43,10 @@ export interface JournalDeleted {
   path: string;
 }
 
-export type JournalRecord = JournalHeader | JournalDone | JournalDeleted;
+export type JournalRecord = JournalHeader | JournalDone | JournalDeleted | JournalTemp;
 
 export interface Journal {
-  append(record: JournalDone | JournalDeleted): Promise<void>;
+  append(record: JournalDone | JournalDeleted | JournalTemp): Promise<void>;
   /** Waits for every record to be on disk, then closes. */
   close(): Promise<void>;
 }
@@ -41,6 +56,10 @@ export interface JournalState {
   header: JournalHeader;
   done: Map<string, JournalDone>;
   deleted: Set<string>;
+  /** The temp file each upload was last writing to, where it is not the run's first name. */
+  temps: Map<string, string>;
+  /** Temp files that are no longer any upload's current one (and those the header listed). */
+  stale: Set<string>;
 }
 
 /** Reads a journal left behind by an interrupted deploy; undefined when there is none. A torn last line is ignored. */
@@ -50,6 +69,8 @@ export async function loadJournal(file: string): Promise<JournalState | undefine
   let header: JournalHeader | undefined;
   const done = new Map<string, JournalDone>();
   const deleted = new Set<string>();
+  const temps = new Map<string, string>();
+  const stale = new Set<string>();
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     let record: JournalRecord;
@@ -58,8 +79,15 @@ export async function loadJournal(file: string): Promise<JournalState | undefine
     } catch {
       continue; // a line cut by a crash
     }
-    if (record.kind === "start") header = record;
-    else if (record.kind === "done") {
+    if (record.kind === "start") {
+      header = record;
+      for (const temp of record.stale ?? []) stale.add(temp);
+      for (const [path, entry] of Object.entries(record.resumable ?? {})) if (entry.temp) temps.set(path, entry.temp);
+    } else if (record.kind === "temp") {
+      const before = temps.get(record.path);
+      if (before !== undefined) stale.add(before);
+      temps.set(record.path, record.temp);
+    } else if (record.kind === "done") {
       done.set(record.path, record);
       deleted.delete(record.path);
     } else if (record.kind === "deleted") {
@@ -67,7 +95,7 @@ export async function loadJournal(file: string): Promise<JournalState | undefine
       done.delete(record.path);
     }
   }
-  return header === undefined ? undefined : { header, done, deleted };
+  return header === undefined ? undefined : { header, done, deleted, temps, stale };
 }
 
 /**

@@ -20,15 +20,22 @@ export function phaseOf(path: string): Phase {
   return "assets";
 }
 
-/** The random part of temp names: 8 hex characters, shared by one run so a rerun can find its partial files. */
-export const TEMP_NAME = /^\.in\..+\.[0-9a-f]{8}$/;
+/**
+ * Temp names: `.in.<name>.<runId>`, the 8 hex characters shared by one run so a rerun can find its partial files,
+ * and `-<tag>` (4 hex) on an attempt that had to start again in a new file (see `tempNameFor`).
+ */
+export const TEMP_NAME = /^\.in\..+\.[0-9a-f]{8}(?:-[0-9a-f]{4})?$/;
 
-/** `dir/.in.<name>.<runId>`: the temp name a file is uploaded to before the rename over its final name. */
-export function tempNameFor(path: string, runId: string): string {
+/**
+ * `dir/.in.<name>.<runId>[-<tag>]`: the temp name a file is uploaded to before the rename over its final name. An
+ * attempt that starts from byte 0 again takes a new tag: a server process of the broken attempt may still be writing
+ * the old temp file (and would keep writing into it after a rename), so that file is only ever resumed or removed.
+ */
+export function tempNameFor(path: string, runId: string, tag?: string): string {
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "" : path.slice(0, slash + 1);
   const name = path.slice(slash + 1);
-  return `${dir}.in.${name}.${runId}`;
+  return `${dir}.in.${name}.${runId}${tag === undefined ? "" : `-${tag}`}`;
 }
 
 /** Whether a remote name is one of our temp files (left over by a crash). */

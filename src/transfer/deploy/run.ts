@@ -392,8 +392,13 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   // temp files of an interrupted run that this run does not resume
   const uploadPaths = new Set(uploads.map((u) => u.file.path));
   if (journal !== undefined) {
+    tempsToRemove.push(...journal.stale);
     for (const path of journal.header.planned) {
-      if (!uploadPaths.has(path)) tempsToRemove.push(tempNameFor(path, journal.header.runId));
+      const first = tempNameFor(path, journal.header.runId);
+      const current = journal.temps.get(path) ?? first;
+      if (current !== first) tempsToRemove.push(first);
+      // an upload of this run starts from its temp file (resumed) or moves away from it (`_freshTemp`)
+      if (!uploadPaths.has(path)) tempsToRemove.push(current);
     }
   }
   mkdirs.sort(_byDepth);
@@ -423,12 +428,32 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
 
   // 6. do it, journalled
   const runId = journal?.header.runId ?? randomBytes(4).toString("hex");
-  const resumable = new Set(journal?.header.runId === runId ? journal.header.planned : []);
+  // A partial temp file is resumed only when it holds the start of this very content (the same hash), so a rerun
+  // after the file changed starts again in a new temp file.
+  const resumable = new Map<string, string>();
+  const earlier = new Set(journal?.header.planned ?? []);
+  for (const { file } of uploads) {
+    if (file.size < RESUME_MIN_BYTES || journal === undefined) continue;
+    if (journal.header.resumable?.[file.path]?.hash !== file.hash) continue;
+    resumable.set(file.path, journal.temps.get(file.path) ?? tempNameFor(file.path, runId));
+  }
   const log = await createJournal(journalFile, {
     kind: "start",
     runId,
     baseId: base?.id,
     planned: uploads.map((u) => u.file.path),
+    resumable: Object.fromEntries(
+      uploads
+        .filter((u) => u.file.size >= RESUME_MIN_BYTES)
+        .map((u) => {
+          const temp = resumable.get(u.file.path);
+          return [
+            u.file.path,
+            { hash: u.file.hash, ...(temp && temp !== tempNameFor(u.file.path, runId) ? { temp } : {}) },
+          ];
+        }),
+    ),
+    stale: tempsToRemove.filter(isTempName),
   });
   const totalBytes = uploads.reduce((n, u) => n + u.file.size, 0);
   const ctx: _RunContext = {
@@ -437,6 +462,9 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     log,
     runId,
     resumable,
+    earlier,
+    temps: new Map([...(journal?.temps ?? [])].map(([path, name]) => [path, { name, used: true }])),
+    stale: [],
     result,
     progress,
     totalBytes,
@@ -478,7 +506,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
       }
       progress({ ..._counts(ctx), phase: "delete", done: ++deleted, total: deleteTotal, path: `${dir}/` });
     }
-    await Promise.all(tempsToRemove.map((tmp) => pool.run((fs) => fs.remove(tmp)).catch(() => {})));
+    await Promise.all([...tempsToRemove, ...ctx.stale].map((tmp) => pool.run((fs) => fs.remove(tmp)).catch(() => {})));
   } finally {
     await log.close();
   }
@@ -528,7 +556,14 @@ interface _RunContext {
   pool: RemotePool;
   log: Journal;
   runId: string;
-  resumable: Set<string>;
+  /** Large files whose partial temp file (the value) a rerun may continue. */
+  resumable: Map<string, string>;
+  /** Paths the interrupted run planned: their first temp names may hold its bytes. */
+  earlier: Set<string>;
+  /** Each upload's current temp file where it is not the first name, and whether an attempt has written to it. */
+  temps: Map<string, { name: string; used: boolean }>;
+  /** Temp files left behind by broken attempts: removed at the end, never renamed into place. */
+  stale: string[];
   result: DeployResult;
   progress: (event: DeployProgress) => void;
   totalBytes: number;
@@ -577,7 +612,6 @@ async function _putDeferred(ctx: _RunContext, file: LocalFile): Promise<{ placed
   // large files take the plain path, whose retries resume from what arrived
   if (verify === "hash" || file.size >= RESUME_MIN_BYTES) return undefined;
   const local = join(options.outputDir, ...file.path.split("/"));
-  const tmp = tempNameFor(file.path, ctx.runId);
   let settle: (ok: boolean) => void = () => {};
   const done = new Promise<boolean>((resolve) => {
     settle = resolve;
@@ -593,6 +627,7 @@ async function _putDeferred(ctx: _RunContext, file: LocalFile): Promise<{ placed
       plain = true;
       return;
     }
+    const tmp = await _freshTemp(ctx, file.path);
     await fs.put(local, tmp, file.path, { ...(verify === "size" ? { expectedSize: file.size } : {}), onPlaced });
   });
   if (plain) return undefined;
@@ -607,17 +642,21 @@ async function _putDeferred(ctx: _RunContext, file: LocalFile): Promise<{ placed
 async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
   const { options } = ctx;
   const local = join(options.outputDir, ...file.path.split("/"));
-  const tmp = tempNameFor(file.path, ctx.runId);
   const verify = options.config.verify;
   const large = file.size >= RESUME_MIN_BYTES;
-  let tryResume = large && ctx.resumable.has(file.path);
+  const carried = ctx.resumable.get(file.path);
+  if (carried !== undefined) ctx.temps.set(file.path, { name: carried, used: true });
+  let tryResume = carried !== undefined;
   return _withRetries(ctx, file.path, async (fs) => {
     let startAt = 0;
-    if (tryResume) {
+    let tmp = ctx.temps.get(file.path)?.name;
+    if (tryResume && tmp !== undefined) {
       const partial = await fs.stat(tmp).catch(() => undefined);
       if (partial?.type === "file" && partial.size > 0 && partial.size < file.size) startAt = partial.size;
     }
     tryResume = large; // a retry after a broken transfer resumes from what arrived
+    // starting from byte 0 means a temp file no earlier attempt wrote to
+    if (startAt === 0 || tmp === undefined) tmp = await _freshTemp(ctx, file.path);
     if (startAt === 0 && fs.put && verify !== "hash") {
       await fs.put(local, tmp, file.path, verify === "size" ? { expectedSize: file.size } : {});
       return;
@@ -628,7 +667,8 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
       throw error;
     });
     if (startAt > 0) ctx.result.notes.push(`${file.path}: resumed at byte ${startAt}`);
-    if (verify !== "none") {
+    // a resumed file is always measured: a server that took REST but wrote from byte 0 shows here
+    if (verify !== "none" || startAt > 0) {
       const st = await fs.stat(tmp);
       if (st === undefined || st.size !== file.size) {
         tryResume = false;
@@ -652,6 +692,24 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
     }
     await fs.rename(tmp, file.path);
   });
+}
+
+/**
+ * The temp name for an upload attempt that starts from byte 0: the file's first name while nothing has written to it,
+ * else a new one (`tempNameFor` with a tag), journalled so that a rerun removes it. The earlier one is stale: a server
+ * process of the broken attempt may still be writing it, and would go on writing into the file after a rename.
+ */
+async function _freshTemp(ctx: _RunContext, path: string): Promise<string> {
+  const current = ctx.temps.get(path) ?? { name: tempNameFor(path, ctx.runId), used: ctx.earlier.has(path) };
+  if (!current.used) {
+    ctx.temps.set(path, { name: current.name, used: true });
+    return current.name;
+  }
+  const name = tempNameFor(path, ctx.runId, randomBytes(2).toString("hex"));
+  ctx.stale.push(current.name);
+  ctx.temps.set(path, { name, used: true });
+  await ctx.log.append({ kind: "temp", path, temp: name });
+  return name;
 }
 
 function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: LocalFile, ok: boolean): void {
@@ -743,10 +801,12 @@ async function _writeRemoteManifest(
   firstTime: boolean,
 ): Promise<RemoteEntry | undefined> {
   const target = `${manifestDir}/${MANIFEST_FILE}`;
-  const tmp = tempNameFor(target, ctx.runId);
   const data = serializeManifest(manifest);
+  let attempts = 0;
   try {
     return await ctx.pool.run(async (fs) => {
+      // a retry writes a new temp file: the broken attempt's server process may still write the old one
+      const tmp = tempNameFor(target, ctx.runId, attempts++ === 0 ? undefined : randomBytes(2).toString("hex"));
       if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
         const htaccess = `${manifestDir}/.htaccess`;
         await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, ctx.runId));
