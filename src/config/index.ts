@@ -30,7 +30,13 @@ export {
   settingsFromVariables,
   validateMerged,
 } from "./layers.ts";
-export { MASK, maskCredentials, plaintextCredentialPaths } from "./mask.ts";
+export {
+  isCredentialInFile,
+  isCredentialVariable,
+  maskConfigText,
+  maskCredentials,
+  plaintextCredentialPaths,
+} from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { dedupeProblems, describeIssue, didYouMean, formatProblem, showValue } from "./problems.ts";
 export type {
@@ -58,6 +64,9 @@ export * from "./schema.ts";
 export type { Guard, GuardedField } from "./schema-walk.ts";
 export {
   CREDENTIAL_META,
+  credential,
+  type CredentialField,
+  credentialFields,
   describeAt,
   GUARD_META,
   globalNamesAt,

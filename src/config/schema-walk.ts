@@ -112,6 +112,40 @@ export function guardedFields(schema: ZodType): GuardedField[] {
   return out;
 }
 
+/** A credential field: its path (`*` for any key or item) and its conventional global secret names. */
+export interface CredentialField {
+  path: string[];
+  globalNames: RegExp | undefined;
+}
+
+/**
+ * Every credential field of `schema` (marked by `credential()`), inside guarded sections and union options too: the
+ * one list the rules that need names instead of paths derive from (`.env` variables, masking by key).
+ */
+export function credentialFields(schema: ZodType): CredentialField[] {
+  const out: CredentialField[] = [];
+  const visit = (s: ZodType, path: string[], depth: number): void => {
+    if (depth > 16) return;
+    for (const core of _unwrapAll(s)) {
+      const meta = z.globalRegistry.get(core);
+      if (meta?.[CREDENTIAL_META] === true) {
+        const source = meta[GLOBAL_NAMES_META];
+        out.push({ path, globalNames: typeof source === "string" ? new RegExp(source) : undefined });
+        continue;
+      }
+      const def = _def(core);
+      if (def.type === "object") {
+        for (const [key, child] of Object.entries(def.shape as Record<string, ZodType>)) {
+          visit(child, [...path, key], depth + 1);
+        }
+      } else if (def.type === "record") visit(def.valueType as ZodType, [...path, "*"], depth + 1);
+      else if (def.type === "array") visit(def.element as ZodType, [...path, "*"], depth + 1);
+    }
+  };
+  visit(schema, [], 0);
+  return out;
+}
+
 /** The conventional global secret names of the credential field at `path` (see GLOBAL_NAMES_META). */
 export function globalNamesAt(schema: ZodType, path: readonly (string | number)[]): RegExp | undefined {
   for (const s of schemasAt(schema, path)) {

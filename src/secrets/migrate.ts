@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { parse } from "dotenv";
-import { SECRET_NAME_PATTERN, updateConfigFile } from "../config/index.ts";
+import { isCredentialVariable, isReference, SECRET_NAME_PATTERN, updateConfigFile } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { currentActor } from "../events.ts";
 import { writePrivateFile } from "../files.ts";
 import { MASK, Secret } from "../secret.ts";
 import { ensurePrivateDir } from "./fs-util.ts";
-import { configFiles, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
+import { configFiles, looksLikeKey, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
 import type { SecretStore } from "./store.ts";
 
 /** One credential found and where it goes. */
@@ -170,13 +170,10 @@ export function parseDotenv(text: string): { key: string; value: string; line: n
 
 // --- internal ---
 
+/** A .env variable holding a credential: named so by the schema's credential fields, or key-shaped. */
 function _isCredentialVar(key: string, value: string): boolean {
-  if (value.startsWith("secret://") || /^\$\{/.test(value)) return false;
-  return (
-    /(PASS|PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|_KEY|PASSPHRASE)$/i.test(key) ||
-    /^SITELOOM_SECRET_/.test(key) ||
-    /^(sk-|gh[pousr]_|xox[abposr]-|AKIA|glpat-)/.test(value)
-  );
+  if (isReference(value)) return false;
+  return /^SITELOOM_SECRET_/.test(key) || isCredentialVariable(key) || looksLikeKey(value);
 }
 
 /** Masked line diff of the rewritten lines. */

@@ -2,7 +2,15 @@ import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from "yaml";
-import { isReference, SITE_FILE, SITES_DIR, WORKSPACE_FILE } from "../config/index.ts";
+import type { ZodType } from "zod";
+import {
+  isCredentialInFile,
+  isReference,
+  SITE_FILE,
+  SITES_DIR,
+  SiteConfigSchema,
+  WORKSPACE_FILE,
+} from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 
@@ -23,14 +31,14 @@ export interface PlaintextFinding {
   value: Secret;
 }
 
-/** Keys whose values are credentials. */
-const CREDENTIAL_KEY =
-  /^(password|pass|passwd|pwd|secret|token|api[_-]?key|apikey|key|passphrase|app[_-]?password|client[_-]?secret|access[_-]?token|auth[_-]?token|.*(password|passwd|secret|token|api[_-]?key))$/i;
-/** Keys that look like credentials but hold paths or public data. */
-const NOT_CREDENTIAL_KEY = /(file|path|dir|fingerprint|hostkey|host_key|privatekey|private_key|public.*|.*_?id)$/i;
-/** Values that look like API keys wherever they appear. */
+/** Values that look like API keys wherever they appear (a credential pasted into a field not meant for one). */
 const KEY_LIKE_VALUE =
   /^(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|glpat-[A-Za-z0-9_-]{20,}|AGE-SECRET-KEY-1[0-9A-Z]+)$/;
+
+/** True when `value` has the shape of a well-known kind of API key or token (OpenAI, GitHub, Slack, AWS, ...). */
+export function looksLikeKey(value: string): boolean {
+  return KEY_LIKE_VALUE.test(value);
+}
 
 /** Finds plaintext credentials in `siteloom.yaml` and every `sites/<name>/site.yaml` of a workspace. */
 export async function findPlaintextCredentials(root: string): Promise<PlaintextFinding[]> {
@@ -55,8 +63,13 @@ export function configFiles(root: string): { file: string; scope: string }[] {
   return files.filter((f) => existsSync(f.file));
 }
 
-/** Scans one YAML text. */
-export function scanYaml(text: string, file: string, scope: string): PlaintextFinding[] {
+/** Scans one YAML text: credential fields of `schema` holding a plaintext value, and key-shaped values anywhere. */
+export function scanYaml(
+  text: string,
+  file: string,
+  scope: string,
+  schema: ZodType = SiteConfigSchema,
+): PlaintextFinding[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, keepSourceTokens: true });
   if (doc.errors.length > 0) return [];
@@ -74,11 +87,10 @@ export function scanYaml(text: string, file: string, scope: string): PlaintextFi
       });
     } else if (isScalar(node) && typeof node.value === "string") {
       const value = node.value;
-      const key = String(path.at(-1) ?? "");
+      // the secret stores' own credentials cannot move into a store: they stay references by hand
       if (path[0] === "secrets" || path[0] === "$schema") return;
       if (value === "" || isReference(value)) return;
-      const byKey = CREDENTIAL_KEY.test(key) && !NOT_CREDENTIAL_KEY.test(key);
-      if (!byKey && !KEY_LIKE_VALUE.test(value)) return;
+      if (!isCredentialInFile(path, schema) && !looksLikeKey(value)) return;
       const pos = lineCounter.linePos(node.range?.[0] ?? 0);
       const env = path[0] === "environments" && typeof path[1] === "string" ? path[1] : undefined;
       out.push({

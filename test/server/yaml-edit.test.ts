@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
-import { applyMergePatchToDocument, maskConfig, maskYamlText, mergePatch } from "../../src/server/yaml-edit.ts";
+import { applyMergePatchToDocument, mergePatch } from "../../src/server/yaml-edit.ts";
 
 describe("server: JSON Merge Patch (RFC 7386)", () => {
   // the examples of RFC 7386 appendix A
@@ -73,26 +73,6 @@ llm:
     applyMergePatchToDocument(doc, { deploy: { retries: 1 } }, ["environments", "production"]);
     expect(doc.toString()).toBe(
       "deploy:\n  parallel: 4\nenvironments:\n  production:\n    deploy:\n      parallel: 2 # gentle\n      retries: 1\n",
-    );
-  });
-});
-
-describe("server: masking", () => {
-  it("masks literal credentials and keeps references, in objects and YAML text", () => {
-    const config = {
-      remote: { password: "hunter2-long", passphrase: "${PASS}", host: "h" },
-      llm: { apiKey: "secret://global/KEY" },
-      secrets: { stores: { vault: { token: "s.abcdef" } } },
-    };
-    expect(maskConfig(config)).toEqual({
-      remote: { password: "****", passphrase: "${PASS}", host: "h" },
-      llm: { apiKey: "secret://global/KEY" },
-      secrets: { stores: { vault: { token: "****" } } },
-    });
-    expect(config.remote.password).toBe("hunter2-long");
-    const yaml = "remote:\n  password: hunter2-long # old\n  user: u\nwordpress:\n  appPassword: secret://shop/WP\n";
-    expect(maskYamlText(yaml)).toBe(
-      'remote:\n  password: "****" # old\n  user: u\nwordpress:\n  appPassword: secret://shop/WP\n',
     );
   });
 });

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from "fastify";
 import { parseDocument } from "yaml";
-import { SiteFileSchema, WorkspaceFileSchema } from "../../config/index.ts";
+import { maskCredentials, SiteFileSchema, WorkspaceFileSchema } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { SITE_FILE, WORKSPACE_FILE } from "../../workspace/index.ts";
 import { ENV_PARAM, principalOf, requestEnv, requireSite, SITE_PARAM } from "../access.ts";
 import { checkConfigWrite } from "../config-guard.ts";
 import type { ConfigRuntime, ConfigSnapshot } from "../runtime.ts";
-import { applyMergePatchToDocument, diffFiles, maskConfig, mergePatch } from "../yaml-edit.ts";
+import { applyMergePatchToDocument, diffFiles, mergePatch } from "../yaml-edit.ts";
 
 export interface ConfigRoutesOptions {
   runtime: ConfigRuntime;
@@ -28,7 +28,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRoutesOptions> = async (fast
     const key = `${env}\u0000${site ?? ""}`;
     if (!views.has(key)) {
       const resolved = snapshot.resolved.get(env)!;
-      views.set(key, maskConfig(site ? resolved.sites.get(site) : resolved.workspace));
+      views.set(key, maskCredentials(site ? resolved.sites.get(site) : resolved.workspace));
     }
     return views.get(key);
   };

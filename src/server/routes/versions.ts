@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from "fastify";
+import { maskConfigText } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { principalOf } from "../access.ts";
 import { checkConfigWrite } from "../config-guard.ts";
 import type { ConfigRuntime, ConfigVersionRepository } from "../runtime.ts";
-import { maskYamlText } from "../yaml-edit.ts";
 
 export interface VersionRoutesOptions {
   runtime: ConfigRuntime;
@@ -57,7 +57,9 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (fa
       request.auditInfo.key = `version ${request.params.v}`;
       const record = await versions.get(request.params.v);
       if (!record) throw _noVersion(request.params.v);
-      const files = Object.fromEntries(Object.entries(record.files).map(([name, text]) => [name, maskYamlText(text)]));
+      const files = Object.fromEntries(
+        Object.entries(record.files).map(([name, text]) => [name, maskConfigText(text)]),
+      );
       return { ...record, files };
     },
   );
