@@ -64,8 +64,8 @@ export * from "./schema.ts";
 export type { Guard, GuardedField } from "./schema-walk.ts";
 export {
   CREDENTIAL_META,
-  credential,
   type CredentialField,
+  credential,
   credentialFields,
   describeAt,
   GUARD_META,

@@ -52,7 +52,7 @@ export function maskConfigText(text: string, schema: ZodType = SiteConfigSchema)
     if (isMap(node)) {
       for (const pair of node.items) visit(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : ""]);
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => visit(item, [...path, String(i)]));
+      for (const [i, item] of node.items.entries()) visit(item, [...path, String(i)]);
     } else if (isScalar(node) && node.value !== null && isCredentialInFile(path, schema)) {
       if (typeof node.value === "string" && isReference(node.value)) return;
       (node as Node & { value: unknown }).value = MASK;

@@ -44,7 +44,8 @@ describe("config: one credential rule", () => {
 
   it("masks by the schema's path, not by the key's name", () => {
     // `token` under server is not a credential field; `password` under environments.<env>.remote is one
-    const yaml = "server:\n  port: 8080\ncontent:\n  tone: password\nenvironments:\n  prod:\n    remote:\n      password: pw-1\n";
+    const yaml =
+      "server:\n  port: 8080\ncontent:\n  tone: password\nenvironments:\n  prod:\n    remote:\n      password: pw-1\n";
     expect(maskConfigText(yaml)).toBe(
       'server:\n  port: 8080\ncontent:\n  tone: password\nenvironments:\n  prod:\n    remote:\n      password: "****"\n',
     );
@@ -107,7 +108,10 @@ function expectEveryConsumerAgrees(schema: ZodType, field: CredentialField): voi
     expect(scanYaml(yaml, "siteloom.yaml", "global", schema).map((f) => f.path.join("."))).toEqual([path.join(".")]);
   }
   // .env variables named after the field's conventional name or its key
-  const key = path.at(-1)!.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+  const key = path
+    .at(-1)!
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toUpperCase();
   expect(isCredentialVariable(`SOME_${key}`, schema)).toBe(true);
   // the write guard: a change to it needs the right to change credentials (or its section's stronger guard)
   expect(
@@ -133,8 +137,9 @@ function _dataAt(path: string[], value: string): Record<string, unknown> {
 }
 
 function _storeTypeWith(key: string): string {
-  for (const option of (SiteConfigSchema.shape.secrets.unwrap().shape.stores.unwrap().valueType as z.ZodDiscriminatedUnion)
-    .options as z.ZodObject[]) {
+  for (const option of (
+    SiteConfigSchema.shape.secrets.unwrap().shape.stores.unwrap().valueType as z.ZodDiscriminatedUnion
+  ).options as z.ZodObject[]) {
     if (key in option.shape) return String((option.shape.type as z.ZodLiteral).value);
   }
   return "unknown";
