@@ -272,6 +272,51 @@ export const WordpressSchema = z
   })
   .describe("Publishing to WordPress");
 
+export const QueueSchema = z
+  .strictObject({
+    url: guarded(
+      "store",
+      z
+        .string()
+        .optional()
+        .describe(
+          "PostgreSQL of the job queue (pg-boss), a reference: ${SITELOOM_QUEUE_URL}; default: the state store's when it is PostgreSQL",
+        ),
+    ),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/)
+      .default("siteloom-run")
+      .describe("Queue the runs go to (`siteloom worker --queue` picks another)"),
+    retryLimit: z.number().int().min(0).max(20).default(3).describe("Retries of a failed job before the dead letters"),
+    retryDelaySeconds: z.number().int().min(1).default(10).describe("First retry delay; doubles each time"),
+    leaseSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(600)
+      .default(30)
+      .describe("A job whose worker stops heartbeating for this long is handed to another worker"),
+    graceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(30)
+      .describe("On SIGTERM a worker finishes its jobs for this long, then hands the rest back"),
+  })
+  .describe("Job queue and workers (many machines; see docs/many-machines.md)");
+
+export const ScheduleSchema = z
+  .strictObject({
+    cron: z
+      .string()
+      .regex(/^\S+(\s+\S+){4,5}$/, "expected a cron expression of 5 fields such as `0 3 * * *`")
+      .describe("When to run, cron syntax: `0 3 * * *` is every day at 03:00"),
+    tz: z.string().default("UTC").describe("Time zone of the cron expression, e.g. Europe/Paris"),
+    steps: z.array(z.string()).optional().describe("Steps to run; default: the pipeline's default steps"),
+  })
+  .describe("Scheduled runs of the site (enqueued for the workers)");
+
 /** Sections a site can set (and the workspace can default for every site). */
 export const SiteSectionsShape = {
   name: z.string().optional().describe("Display name of the site"),
@@ -289,6 +334,7 @@ export const SiteSectionsShape = {
   llm: LlmSchema.default(() => LlmSchema.parse({})),
   budgets: BudgetsSchema.default(() => BudgetsSchema.parse({})),
   features: FeaturesSchema.default(() => FeaturesSchema.parse({})),
+  schedule: ScheduleSchema.optional(),
 };
 
 /** Keys only the workspace file has. */
@@ -311,6 +357,7 @@ export const WorkspaceOnlyShape = {
     .describe("Known environment names"),
   secrets: SecretsSchema.default(() => SecretsSchema.parse({})),
   server: ServerSchema.default(() => ServerSchema.parse({})),
+  queue: QueueSchema.default(() => QueueSchema.parse({})),
 };
 
 /** The fully resolved configuration of one site (all layers merged). */
@@ -347,3 +394,5 @@ export type SecretsConfig = z.infer<typeof SecretsSchema>;
 export type StoreConfig = z.infer<typeof StoreSchema>;
 export type ServerConfig = z.infer<typeof ServerSchema>;
 export type FeaturesConfig = z.infer<typeof FeaturesSchema>;
+export type QueueConfig = z.infer<typeof QueueSchema>;
+export type ScheduleConfig = z.infer<typeof ScheduleSchema>;

@@ -50,6 +50,12 @@ export interface RunPipelineOptions {
   stepOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Extra options recorded with the run (flags given). */
   recordOptions?: Record<string, unknown>;
+  /**
+   * The run's id, chosen before it starts (a queued run: the id was printed when it was enqueued). When a run with
+   * this id is already recorded (a retried job whose worker died), the run resumes it: steps recorded as succeeded
+   * are not run again, and the site lock that run held is taken over without marking the run interrupted.
+   */
+  runId?: string;
   logger?: Logger;
 }
 
@@ -74,17 +80,28 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   const emit = (event: PipelineEvent) => options.onEvent?.(event);
   const started = Date.now();
 
-  const run = await store.createRun({
-    env: workspace.env,
-    sites,
-    steps: stepNames,
-    dryRun: options.dryRun ?? false,
-    started: new Date(started).toISOString(),
-    actor: options.actor ?? _actor(),
-    host: hostname(),
-    pid: process.pid,
-    options: { concurrency: options.concurrency ?? 2, ...options.recordOptions },
-  });
+  const existing = options.runId === undefined ? undefined : await store.getRun(options.runId);
+  const done = new Set<string>();
+  if (existing) {
+    for (const step of await store.listSteps(existing.id)) {
+      if (step.status === "succeeded") done.add(`${step.site}\u0000${step.step}`);
+    }
+    await store.updateRun(existing.id, { status: "running", error: undefined });
+  }
+  const run =
+    existing ??
+    (await store.createRun({
+      ...(options.runId === undefined ? {} : { id: options.runId }),
+      env: workspace.env,
+      sites,
+      steps: stepNames,
+      dryRun: options.dryRun ?? false,
+      started: new Date(started).toISOString(),
+      actor: options.actor ?? _actor(),
+      host: hostname(),
+      pid: process.pid,
+      options: { concurrency: options.concurrency ?? 2, ...options.recordOptions },
+    }));
   emit({
     type: "run-started",
     time: _now(),
@@ -96,14 +113,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   });
   // Every step of every site is recorded up front, so `runs show` of an interrupted run lists what never started.
   for (const site of sites) {
-    for (const [position, step] of stepNames.entries()) await store.saveStep(run.id, site, step, { position });
+    for (const [position, step] of stepNames.entries()) {
+      if (!done.has(`${site}\u0000${step}`)) await store.saveStep(run.id, site, step, { position, status: "pending" });
+    }
   }
 
   const reports = new Map<string, SiteReport>();
   const runSite = async (siteName: string): Promise<void> => {
     reports.set(
       siteName,
-      await _runSite({ siteName, steps, explicit, store, runId: run.id, options, signal, emit, logger }),
+      await _runSite({ siteName, steps, explicit, store, runId: run.id, options, signal, emit, logger, done }),
     );
   };
   const limit = pLimit(Math.max(1, options.concurrency ?? 2));
@@ -184,6 +203,8 @@ interface SiteRunInput {
   signal: AbortSignal;
   emit: (event: PipelineEvent) => void;
   logger: Logger;
+  /** Steps an earlier attempt of this run finished (`site\0step`): not run again. */
+  done: ReadonlySet<string>;
   /** What the site's steps handed over with ctx.detail(), by step name. */
   details?: Record<string, unknown>;
 }
@@ -271,7 +292,7 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
   }
 
   try {
-    if (lock.previous) {
+    if (lock.previous && lock.previous.owner !== runId) {
       await _markInterrupted(
         store,
         lock.previous.owner,
@@ -283,6 +304,10 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
       if (signal.aborted) {
         await skipRest(index, "interrupted", "not started: the run was interrupted");
         return await finish("interrupted");
+      }
+      if (input.done.has(`${siteName}\u0000${step.name}`)) {
+        emit(_finishedEvent(runId, siteName, step.name, "succeeded", 0, { summary: "done by an earlier attempt" }));
+        continue;
       }
       const skipReason = step.skip?.(site, input.explicit);
       if (skipReason !== undefined) {

@@ -5,6 +5,7 @@ import { registerConfigCommands } from "./config.ts";
 import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
 import { registerPublishCommands } from "./publish.ts";
+import { registerQueueCommands } from "./queue.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSecretsCommands } from "./secrets/index.ts";
 import { registerServeCommands } from "./serve.ts";
@@ -26,4 +27,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerEnrichCommands,
   registerPublishCommands,
   registerRunCommands,
+  registerQueueCommands,
 ];

@@ -15,6 +15,7 @@ interface RunFlags {
   concurrency?: string;
   dryRun?: boolean;
   wait?: string;
+  queue?: boolean;
 }
 
 /** run, runs, runs show (pipeline) */
@@ -28,6 +29,7 @@ export const registerRunCommands: RegisterCommands = (program, ctx) => {
     .option("-c, --concurrency <n>", "sites run at once", "2")
     .option("-n, --dry-run", "change no remote and spend nothing; print what each step would do")
     .option("--wait <seconds>", "wait this long for a site another run holds, instead of failing at once")
+    .option("-q, --queue", "enqueue one job per site for `siteloom worker` processes and print the run ids")
     .addHelpText(
       "after",
       `
@@ -37,6 +39,7 @@ Examples:
   $ siteloom run shop --steps export,enrich   # only these steps
   $ siteloom run --all --dry-run              # what would be uploaded, generated, written
   $ siteloom run --all --json | jq .type      # one JSON event per line
+  $ siteloom run --all --queue                # enqueue for the workers; follow with siteloom runs --follow <id>
 
 Exit code: 0 when every site succeeded; 130 when interrupted (Ctrl-C); else the code of the first failure.
 `,
@@ -61,8 +64,18 @@ Examples:
     .description("list recorded runs, newest first")
     .option("--site <name>", "only runs that included this site")
     .option("--limit <n>", "at most this many", "20")
-    .addHelpText("after", "\nExample:\n  $ siteloom runs list --site shop --limit 5")
-    .action(async (flags: { site?: string; limit: string }) => {
+    .option("--follow <id>", "stream the progress of a queued run wherever it runs, until it ends")
+    .option("--failed", "list the queued runs whose retries are spent (the dead letters)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ siteloom runs list --site shop --limit 5\n  $ siteloom runs --follow 20261125-210726-3f9a\n  $ siteloom runs --failed",
+    )
+    .action(async (flags: { site?: string; limit: string; follow?: string; failed?: boolean }) => {
+      if (flags.follow !== undefined || flags.failed) {
+        const { followQueuedRun, listFailedRuns } = await import("./queue.ts");
+        if (flags.follow !== undefined) return followQueuedRun(ctx, flags.follow);
+        return listFailedRuns(ctx, _positiveInt(flags.limit, "--limit"));
+      }
       await _withStore(ctx, async (store) => {
         const { formatCost, formatDuration, formatTable } = await import("../progress/index.ts");
         const limit = _positiveInt(flags.limit, "--limit");
@@ -157,6 +170,10 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
     );
   }
 
+  if (flags.queue) {
+    const { enqueueFromCli } = await import("./queue.ts");
+    return enqueueFromCli(ctx, workspace, { sites, steps: requested, dryRun: Boolean(flags.dryRun) });
+  }
   const store = openStateStore({ stateDir: workspace.stateDir });
   const mode = ctx.progressMode();
   const renderer = createProgressRenderer({ mode, colors: ctx.color, verbose: Boolean(globals.verbose) });

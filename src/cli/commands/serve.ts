@@ -40,15 +40,20 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
       ]);
       const logger = createLogger({ level: g.debug ? "debug" : g.quiet ? "error" : "info" });
       const store = openStateStore({ stateDir: ws.stateDir });
+      // with a queue database, POST /runs enqueues for the workers instead of running in this process
+      const { createQueueRunStarter, openWorkspaceQueue, resolveQueueUrl } = await import("../../queue/index.ts");
+      const queue = (await resolveQueueUrl(ws)) ? (await openWorkspaceQueue(ws, { logger })).client : undefined;
       const app = await buildServer({
         root: ws.root,
         store,
         logger,
+        ...(queue ? { runs: createQueueRunStarter(queue) } : {}),
         watch: opts.watch !== false,
         ...(https ? { https } : {}),
       });
       const closeAll = async () => {
         await app.close();
+        await queue?.close();
         await store.close();
       };
       try {

@@ -1,0 +1,284 @@
+import { hostname } from "node:os";
+import pg from "pg";
+import PgBoss from "pg-boss";
+import type { QueueConfig } from "../config/index.ts";
+import { SiteloomError } from "../errors.ts";
+import { createSilentLogger, type Logger } from "../log/index.ts";
+import type { Workspace } from "../workspace/index.ts";
+import { BOSS_SCHEMA, ensureQueueTables, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
+
+/** What one queued pipeline job carries: one site of one run (a site's steps run in order on one worker). */
+export interface RunJobData {
+  runId: string;
+  site: string;
+  env: string;
+  steps: string[] | undefined;
+  dryRun: boolean;
+  actor: string;
+  /** `api`, `cli`, `schedule:<name>`. */
+  via: string;
+}
+
+/** A run as the queue knows it (table siteloom_queue.runs). */
+export interface QueuedRun {
+  runId: string;
+  jobId: string | undefined;
+  queue: string;
+  site: string;
+  env: string;
+  /** queued, running, retrying, succeeded, failed */
+  status: string;
+  enqueued: string;
+  started: string | undefined;
+  finished: string | undefined;
+  attempts: number;
+  worker: string | undefined;
+  exitCode: number | undefined;
+  error: string | undefined;
+  /** True when the site already had a job waiting: that run is returned instead of a second one. */
+  alreadyQueued?: boolean;
+}
+
+export interface EnqueueRequest {
+  sites: string[];
+  env: string;
+  steps: string[] | undefined;
+  dryRun: boolean;
+  actor: string;
+  via: string;
+  /** Queue name. @default config.name */
+  queue?: string;
+}
+
+export interface OpenQueueOptions {
+  /** PostgreSQL URL (resolved: it may hold a password; never printed). */
+  url: string;
+  config: QueueConfig;
+  /** Workers run pg-boss's maintenance and cron monitor; clients (CLI, API) only send and read. @default "client" */
+  role?: "worker" | "client";
+  logger?: Logger;
+}
+
+/** An open connection to the queue: pg-boss and a small pool for the queue's own tables. */
+export interface QueueClient {
+  readonly boss: PgBoss;
+  readonly pool: pg.Pool;
+  readonly config: QueueConfig;
+  /** The name of the dead-letter queue of `queue`. */
+  deadLetterOf(queue: string): string;
+  /** Creates the run queue (and its dead letters) if missing. */
+  ensureQueue(queue: string): Promise<void>;
+  /** Enqueues one job per site; returns the runs in the order of the sites. */
+  enqueue(request: EnqueueRequest): Promise<QueuedRun[]>;
+  getRun(runId: string): Promise<QueuedRun | undefined>;
+  listRuns(filter?: { status?: string; limit?: number }): Promise<QueuedRun[]>;
+  close(): Promise<void>;
+}
+
+/** Job expiry: a last resort only; a dead worker's job is handed on by the heartbeat lease long before. */
+const JOB_EXPIRE_SECONDS = 6 * 3600;
+
+/**
+ * The queue's PostgreSQL URL: `queue.url` (a reference, resolved), else the state store's URL when it is PostgreSQL
+ * (`SITELOOM_STORE`). Undefined when neither is set: the workspace runs on one machine.
+ */
+export async function resolveQueueUrl(
+  workspace: Workspace,
+  vars: Record<string, string | undefined> = process.env,
+): Promise<string | undefined> {
+  const configured = workspace.config.queue.url;
+  if (configured !== undefined) return (await workspace.resolve(configured, { field: "queue.url" })).reveal();
+  const store = vars.SITELOOM_STORE;
+  if (store?.startsWith("postgres://") || store?.startsWith("postgresql://")) return store;
+  return undefined;
+}
+
+/**
+ * Opens the workspace's queue; without a queue database configured, ERR_USAGE says how to set one (a workspace on
+ * one machine runs everything in-process with `siteloom run`).
+ */
+export async function openWorkspaceQueue(
+  workspace: Workspace,
+  options: { role?: "worker" | "client"; logger?: Logger; vars?: Record<string, string | undefined> } = {},
+): Promise<{ client: QueueClient; url: string }> {
+  const url = await resolveQueueUrl(workspace, options.vars);
+  if (url === undefined) {
+    throw new SiteloomError(
+      "ERR_USAGE",
+      "no job queue configured: set queue.url (e.g. ${SITELOOM_QUEUE_URL}) or a PostgreSQL state store (SITELOOM_STORE=postgres://...); on one machine use siteloom run without --queue",
+    );
+  }
+  const client = await openQueue({
+    url,
+    config: workspace.config.queue,
+    ...(options.role ? { role: options.role } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  return { client, url };
+}
+
+/** The URL without its password, for messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ""}${u.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** Opens the queue (installing pg-boss's schema and the queue's tables on first use). */
+export async function openQueue(options: OpenQueueOptions): Promise<QueueClient> {
+  const logger = options.logger ?? createSilentLogger();
+  const worker = options.role === "worker";
+  const config = options.config;
+  const boss = new PgBoss({
+    connectionString: options.url,
+    schema: BOSS_SCHEMA,
+    application_name: `siteloom-${worker ? "worker" : "client"}`,
+    max: worker ? 6 : 3,
+    supervise: worker,
+    schedule: worker,
+    // a lost connection is reported here and retried by the next poll; unhandled it would end the process
+  });
+  boss.on("error", (error) => logger.warn({ err: error }, "queue: database error (retrying)"));
+  const pool = new pg.Pool({ connectionString: options.url, max: 4, application_name: "siteloom-queue" });
+  pool.on("error", (error) => logger.warn({ err: error }, "queue: idle connection lost"));
+  try {
+    await boss.start();
+    await ensureQueueTables(pool);
+  } catch (error) {
+    await boss.stop({ graceful: false, wait: false }).catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw new SiteloomError(
+      "ERR_STORE",
+      `cannot open the job queue at ${describeUrl(options.url)}: ${(error as Error).message}; check queue.url (or the store's URL) and that PostgreSQL is running`,
+      { cause: error },
+    );
+  }
+  const ensured = new Set<string>();
+  const deadLetterOf = (queue: string) => `${queue}-failed`;
+
+  const client: QueueClient = {
+    boss,
+    pool,
+    config,
+    deadLetterOf,
+    async ensureQueue(queue) {
+      if (ensured.has(queue)) return;
+      for (const [name, options] of [
+        [deadLetterOf(queue), { name: deadLetterOf(queue), policy: "standard" }],
+        [
+          queue,
+          {
+            name: queue,
+            // one job per site waiting and one active (singleton key = site): a site's runs never overlap
+            policy: "stately",
+            retryLimit: config.retryLimit,
+            retryDelay: config.retryDelaySeconds,
+            retryBackoff: true,
+            expireInSeconds: JOB_EXPIRE_SECONDS,
+            deadLetter: deadLetterOf(queue),
+          },
+        ],
+      ] as const) {
+        if (await boss.getQueue(name)) continue;
+        try {
+          await boss.createQueue(name, options as PgBoss.Queue);
+        } catch (error) {
+          // another process created it at the same moment
+          if (!(await boss.getQueue(name))) throw error;
+        }
+      }
+      ensured.add(queue);
+    },
+    async enqueue(request) {
+      const queue = request.queue ?? config.name;
+      await client.ensureQueue(queue);
+      const { newRunId } = await import("../store/index.ts");
+      const runs: QueuedRun[] = [];
+      for (const site of request.sites) {
+        const runId = newRunId();
+        await pool.query(
+          `INSERT INTO ${QUEUE_SCHEMA}.runs (run_id, queue, site, env, status) VALUES ($1, $2, $3, $4, 'queued')`,
+          [runId, queue, site, request.env],
+        );
+        const data: RunJobData = {
+          runId,
+          site,
+          env: request.env,
+          steps: request.steps,
+          dryRun: request.dryRun,
+          actor: request.actor,
+          via: request.via,
+        };
+        const jobId = await boss.send(queue, data as unknown as object, { singletonKey: site });
+        if (jobId === null) {
+          // the site already has a job waiting: that run will do it
+          await pool.query(`DELETE FROM ${QUEUE_SCHEMA}.runs WHERE run_id = $1`, [runId]);
+          const waiting = await _waitingRun(pool, queue, site);
+          if (waiting) runs.push({ ...waiting, alreadyQueued: true });
+          continue;
+        }
+        await pool.query(`UPDATE ${QUEUE_SCHEMA}.runs SET job_id = $2 WHERE run_id = $1`, [runId, jobId]);
+        runs.push((await client.getRun(runId)) as QueuedRun);
+      }
+      await pool.query("SELECT pg_notify($1, $2)", [JOBS_CHANNEL, queue]);
+      return runs;
+    },
+    async getRun(runId) {
+      const { rows } = await pool.query(`SELECT * FROM ${QUEUE_SCHEMA}.runs WHERE run_id = $1`, [runId]);
+      return rows[0] ? _run(rows[0]) : undefined;
+    },
+    async listRuns(filter = {}) {
+      const { rows } = await pool.query(
+        `SELECT * FROM ${QUEUE_SCHEMA}.runs WHERE ($1::text IS NULL OR status = $1) ORDER BY enqueued DESC LIMIT $2`,
+        [filter.status ?? null, filter.limit ?? 50],
+      );
+      return rows.map(_run);
+    },
+    async close() {
+      await boss.stop({ graceful: false, wait: true, close: true }).catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+  return client;
+}
+
+/** The worker's identity: host, pid and a random suffix (a restarted process is another worker). */
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}
+
+// --- internal ---
+
+async function _waitingRun(pool: pg.Pool, queue: string, site: string): Promise<QueuedRun | undefined> {
+  const { rows } = await pool.query(
+    `SELECT * FROM ${QUEUE_SCHEMA}.runs WHERE queue = $1 AND site = $2 AND status IN ('queued', 'retrying')
+      ORDER BY enqueued LIMIT 1`,
+    [queue, site],
+  );
+  return rows[0] ? _run(rows[0]) : undefined;
+}
+
+function _iso(value: unknown): string | undefined {
+  return value instanceof Date ? value.toISOString() : value == null ? undefined : String(value);
+}
+
+function _run(row: Record<string, unknown>): QueuedRun {
+  return {
+    runId: String(row.run_id),
+    jobId: row.job_id == null ? undefined : String(row.job_id),
+    queue: String(row.queue),
+    site: String(row.site),
+    env: String(row.env),
+    status: String(row.status),
+    enqueued: _iso(row.enqueued) as string,
+    started: _iso(row.started),
+    finished: _iso(row.finished),
+    attempts: Number(row.attempts),
+    worker: row.worker == null ? undefined : String(row.worker),
+    exitCode: row.exit_code == null ? undefined : Number(row.exit_code),
+    error: row.error == null ? undefined : String(row.error),
+  };
+}
