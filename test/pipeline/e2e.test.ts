@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { cp, lstat, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -10,6 +9,7 @@ import { openStateStore } from "../../src/store/index.ts";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
+import { tree, withoutManifest } from "../support/tree.ts";
 
 // Spawned CLIs and real servers: on a busy shared machine one test can take minutes; a timeout is not a finding.
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
@@ -202,31 +202,6 @@ async function setupWorkspace(server: TestServer, llm: LlmServer, options: { par
 async function emptyDir(dir: string): Promise<void> {
   const { rm } = await import("node:fs/promises");
   for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
-}
-
-/** path → sha256 of every file under dir. */
-async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string) => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const info = await lstat(join(dir, path));
-      if (info.isDirectory()) await walk(path);
-      else
-        out.set(
-          path,
-          createHash("sha256")
-            .update(await readFile(join(dir, path)))
-            .digest("hex"),
-        );
-    }
-  };
-  await walk("");
-  return out;
-}
-
-function withoutManifest(remote: Map<string, string>): Map<string, string> {
-  return new Map([...remote].filter(([path]) => !path.startsWith(".siteloom/")));
 }
 
 function parseEvents(stdout: string): PipelineEvent[] {

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { cp, lstat, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -11,6 +10,7 @@ import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
+import { tree, withoutManifest } from "../support/tree.ts";
 
 // Spawned CLIs and real servers on a busy shared machine: a timeout is not a finding.
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
@@ -78,13 +78,7 @@ describe("queue: workers on a local cluster", () => {
     expect(new Set(runs.map((r) => r.worker)).size).toBeGreaterThan(1);
 
     for (const site of sites) {
-      const remote = await tree(join(ftp.rootDir, ws.remote(site)));
-      expect(withoutManifest(remote), site).toEqual(await tree(join(ws.root, "sites", site, "output")));
-      expectLikeReference(remote, reference, site);
-      expect(
-        [...remote.keys()].filter((p) => /(^|\/)\.in\./.test(p)),
-        site,
-      ).toEqual([]);
+      await expectDeployed(ftp, ws, site, reference);
     }
     // each site ran (and deployed) exactly once, recorded like a run on one machine
     const store = openStateStore({ stateDir: join(ws.root, ".siteloom") });
@@ -149,13 +143,7 @@ describe("queue: workers on a local cluster", () => {
     const store = openStateStore({ stateDir: join(ws.root, ".siteloom") });
     let paidTwice = 0;
     for (const site of sites) {
-      const remote = await tree(join(ftp.rootDir, ws.remote(site)));
-      expect(withoutManifest(remote), site).toEqual(await tree(join(ws.root, "sites", site, "output")));
-      expectLikeReference(remote, reference, site);
-      expect(
-        [...remote.keys()].filter((p) => /(^|\/)\.in\./.test(p)),
-        site,
-      ).toEqual([]);
+      await expectDeployed(ftp, ws, site, reference);
       // every topic is paid for and written once, except the calls the killed worker had settled but not yet
       // written (the generate step keeps no record of them: they are generated again; see docs/many-machines.md)
       const articles = (await store.listCosts({ site })).filter((c) => c.ok && c.step === "article");
@@ -329,25 +317,18 @@ async function waitForStep(pg: TestPostgres, db: string, step: string, skip: Set
   }
 }
 
-/** path → sha256 of every file under dir. */
-async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string) => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const info = await lstat(join(dir, path));
-      if (info.isDirectory()) await walk(path);
-      else
-        out.set(
-          path,
-          createHash("sha256")
-            .update(await readFile(join(dir, path)))
-            .digest("hex"),
-        );
-    }
-  };
-  await walk("");
-  return out;
+/**
+ * The site's folder on the server holds exactly its output/ (no temp file of an interrupted upload left), and
+ * matches the reference site run on one machine.
+ */
+async function expectDeployed(ftp: TestServer, ws: Workspace, site: string, reference: Map<string, string>) {
+  const remote = await tree(join(ftp.rootDir, ws.remote(site)));
+  expect(withoutManifest(remote), site).toEqual(await tree(join(ws.root, "sites", site, "output")));
+  expectLikeReference(remote, reference, site);
+  expect(
+    [...remote.keys()].filter((p) => /(^|\/)\.in\./.test(p)),
+    site,
+  ).toEqual([]);
 }
 
 /**
@@ -361,8 +342,4 @@ function expectLikeReference(remote: Map<string, string>, reference: Map<string,
   for (const [path, hash] of ref) {
     if (!path.startsWith("blog/") && path !== "sitemap.xml") expect(mine.get(path), `${site} ${path}`).toBe(hash);
   }
-}
-
-function withoutManifest(remote: Map<string, string>): Map<string, string> {
-  return new Map([...remote].filter(([path]) => !path.startsWith(".siteloom/")));
 }
