@@ -1,6 +1,6 @@
 import { SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
-import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index.ts";
+import { BUILTIN_STEPS, type PipelineEvent, type PipelineStep, runPipeline } from "../pipeline/index.ts";
 import { createSecretResolver, guardPlaintext } from "../secrets/index.ts";
 import type { StateStore } from "../store/index.ts";
 import { loadWorkspace } from "../workspace/index.ts";
@@ -13,6 +13,8 @@ export interface PipelineRunStarterOptions {
   logger?: Logger;
   /** Steps available. @default BUILTIN_STEPS */
   registry?: PipelineStep[];
+  /** Every pipeline event of the runs started (the console streams them as live progress). */
+  onEvent?: (event: PipelineEvent) => void;
 }
 
 /** A RunStarter that can also stop the runs it started (graceful shutdown). */
@@ -55,6 +57,7 @@ export function createPipelineRunStarter(options: PipelineRunStarterOptions): Pi
           recordOptions: { via: "api" },
           logger,
           onEvent(event) {
+            options.onEvent?.(event);
             if (event.type === "run-started" && !started) {
               started = true;
               resolve({

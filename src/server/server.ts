@@ -1,7 +1,9 @@
+import { EventEmitter } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { attachAuditLog, auditLogPath } from "../audit/index.ts";
+import { consolePlugin, createSessionStore } from "../console/index.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { PACKAGE_VERSION } from "../package-info.ts";
 import type { OpenStoreOptions } from "../secrets/index.ts";
@@ -110,7 +112,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addContentTypeParser(MERGE_PATCH_TYPE, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
   // secret-store accesses made through the API reach the same log, with the token name as actor
   const detach = options.audit ? undefined : attachAuditLog(auditFile, (error) => logger.error({ err: error }));
-  const ownRuns = options.runs ? undefined : createPipelineRunStarter({ root, store, vars, logger });
+  // the console streams the progress of the runs this server starts
+  const runEvents = new EventEmitter();
+  runEvents.setMaxListeners(0);
+  const ownRuns = options.runs
+    ? undefined
+    : createPipelineRunStarter({ root, store, vars, logger, onEvent: (event) => runEvents.emit("event", event) });
   const runs = options.runs ?? ownRuns;
   app.addHook("onClose", async () => {
     // runs in progress are interrupted (and record themselves as such) before the store closes
@@ -127,7 +134,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     version: SERVER_VERSION,
     description: "Configuration, versions, secrets (metadata and writes), audit and runs of a siteloom workspace.",
   });
+  const sessions = createSessionStore({ secure: Boolean(options.https) });
   await app.register(authPlugin, {
+    sessions,
     tokens: store,
     audit,
     perToken: options.rateLimit?.perToken ?? perMinute,
@@ -148,5 +157,18 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await app.register(auditRoutes, { audit });
   await app.register(runRoutes, { runtime, store, runs });
   await app.register(tokenRoutes, { tokens: store });
+  await app.register(consolePlugin, {
+    root,
+    stateDir,
+    runtime,
+    store,
+    tokens: store,
+    sessions,
+    vars,
+    runEvents,
+    audit: async (entry) => {
+      await audit.append(entry);
+    },
+  });
   return app;
 }

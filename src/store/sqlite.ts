@@ -125,6 +125,11 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         where.push("status = ?");
         values.push(options.status);
       }
+      if (options.before !== undefined) {
+        // ids start with the UTC start time, so "older than this page" is "id sorts before"
+        where.push("id < ?");
+        values.push(options.before);
+      }
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;
       return (stmt(sql).all(...values, options.limit ?? 50) as RunRow[]).map(_run);
     },

@@ -72,6 +72,8 @@ export interface ListRunsOptions {
   status?: RunStatus;
   /** Newest first; at most this many. @default 50 */
   limit?: number;
+  /** Only runs whose id sorts before this one (the next page after a page ending with it). */
+  before?: string;
 }
 
 /** A generic JSON document, addressed by namespace and key (cost ledgers, manifests, service state). */

@@ -48,6 +48,17 @@ describe("server: public routes", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
+        "/articles",
+        "/articles/{site}/{slug}",
+        "/articles/{site}/{slug}/approve",
+        "/articles/{site}/{slug}/reject",
+        "/console/audit/verify",
+        "/console/config",
+        "/console/costs",
+        "/console/events",
+        "/console/preview/{site}/*",
+        "/console/session",
+        "/console/sites",
         "/audit",
         "/config",
         "/config/rollback/{v}",

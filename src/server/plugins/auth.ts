@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -43,7 +44,23 @@ export interface AuthPluginOptions {
   /** @default 60000 */
   windowMs?: number;
   logger?: Logger | undefined;
+  /**
+   * Browser sessions (the web console): a request without a bearer token may present a session cookie instead;
+   * its writes must then carry the session's CSRF token.
+   */
+  sessions?: SessionLookup | undefined;
 }
+
+/** What the auth hook needs of the console's sessions. */
+export interface SessionLookup {
+  /** The API token and CSRF token of the request's session cookie, if it names a live session. */
+  lookup(request: FastifyRequest): { token: string; csrf: string } | undefined;
+}
+
+/** Header that carries the CSRF token of a cookie-authenticated write. */
+export const CSRF_HEADER = "x-csrf-token";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Tokens are marked as used at most this often, so a busy client does not write to the store on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -76,7 +93,17 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => 
     if (!limited.isAllowed && limited.isExceeded) _tooMany(limited.ttlInSeconds, "this address");
     const access = request.routeOptions.config.access;
     if (!access) return;
-    const presented = _bearer(request);
+    let presented = _bearer(request);
+    if (presented === undefined && options.sessions) {
+      const session = options.sessions.lookup(request);
+      if (session) {
+        // a cookie rides along on any request the browser makes, so a write must prove it came from the console
+        if (!SAFE_METHODS.has(request.method) && !_sameSecret(request.headers[CSRF_HEADER], session.csrf)) {
+          throw new SiteloomError("ERR_FORBIDDEN", `missing or wrong ${CSRF_HEADER} header: reload the console`);
+        }
+        presented = session.token;
+      }
+    }
     if (presented === undefined) {
       throw new SiteloomError(
         "ERR_UNAUTHORIZED",
@@ -136,6 +163,13 @@ function _bearer(request: FastifyRequest): string | undefined {
   if (typeof header !== "string") return undefined;
   const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
   return match ? match[1] : undefined;
+}
+
+function _sameSecret(presented: string | string[] | undefined, expected: string): boolean {
+  if (typeof presented !== "string") return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function _tooMany(ttlSeconds: number, who: string): never {

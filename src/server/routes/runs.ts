@@ -16,7 +16,7 @@ export interface RunRoutesOptions {
 
 /** GET /runs (the state store's run records), POST /runs (start a pipeline run). */
 export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, options) => {
-  fastify.get<{ Querystring: { site?: string; status?: RunStatus; limit?: number } }>(
+  fastify.get<{ Querystring: { site?: string; status?: RunStatus; limit?: number; before?: string } }>(
     "/runs",
     {
       config: { access: { role: "viewer", action: "runs.list" } },
@@ -30,6 +30,7 @@ export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, o
             site: SITE_PARAM,
             status: { type: "string", enum: ["running", "succeeded", "failed", "interrupted"] },
             limit: { type: "integer", minimum: 1, maximum: 500, default: 50 },
+            before: { type: "string", pattern: "^[0-9a-z-]{1,64}$", description: "Next page: runs older than this id" },
           },
         },
       },
@@ -40,6 +41,7 @@ export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, o
       const runs = await options.store.listRuns({
         ...(q.site ? { site: q.site } : {}),
         ...(q.status ? { status: q.status } : {}),
+        ...(q.before ? { before: q.before } : {}),
         limit: q.limit ?? 50,
       });
       return { runs: runs.filter((run) => envAllows(principal, run.env)) };
