@@ -22,13 +22,13 @@ export async function runStepCommand<T>(
   options: RunStepCommandOptions,
   onDetail: (detail: T, run: { env: string; runId: string }) => void,
 ): Promise<T | undefined> {
-  const [{ BUILTIN_STEPS, reconcileStaleRuns, runPipeline, siteLockName }, { isProcessAlive, openStateStore }] =
-    await Promise.all([import("../pipeline/index.ts"), import("../store/index.ts")]);
+  const [{ BUILTIN_STEPS, reconcileStaleRuns, runPipeline, siteLockName }, { isProcessAlive }, { openWorkspaceStore }] =
+    await Promise.all([import("../pipeline/index.ts"), import("../store/index.ts"), import("../workspace/index.ts")]);
   const { createStepRenderer } = await import("./progress/index.ts");
   const workspace = await ctx.loadWorkspace();
   // Loaded once up front so that a bad site fails before any run is recorded, as the command always did.
   await workspace.site(options.site);
-  const store = openStateStore({ stateDir: workspace.stateDir });
+  const store = openWorkspaceStore(workspace);
   const mode = ctx.progressMode();
   const renderer =
     mode === "json"

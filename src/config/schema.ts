@@ -95,6 +95,17 @@ export const ServerSchema = z
   })
   .describe("Runtime configuration API (siteloom serve)");
 
+export const StateStoreSchema = z
+  .strictObject({
+    url: credential(/(^|_)STORE_URL$|^DATABASE_URL$/)
+      .optional()
+      .describe(
+        "PostgreSQL holding the shared state of many machines, a reference to a postgres:// URL: secret://global/STORE_URL; unset = .siteloom/state.db (SQLite)",
+      ),
+    poolSize: z.number().int().min(1).max(100).default(10).describe("PostgreSQL connections per process"),
+  })
+  .describe("Where runs, locks, the audit log, the cost ledger, manifests and articles live (SITELOOM_STORE wins)");
+
 export const FeaturesSchema = z
   .strictObject({
     autoPublish: z.boolean().default(false).describe("Publish to WordPress after a run"),
@@ -358,6 +369,7 @@ export const WorkspaceOnlyShape = {
   secrets: SecretsSchema.default(() => SecretsSchema.parse({})),
   server: ServerSchema.default(() => ServerSchema.parse({})),
   queue: QueueSchema.default(() => QueueSchema.parse({})),
+  store: StateStoreSchema.default(() => StateStoreSchema.parse({})),
 };
 
 /** The fully resolved configuration of one site (all layers merged). */

@@ -4,8 +4,8 @@ import type { LlmConfig } from "../config/schema.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { removeStaleTempFiles } from "../files.ts";
 import type { Secret } from "../secret.ts";
-import { openStateStore, type StateStore } from "../store/index.ts";
-import type { SiteContext, Workspace } from "../workspace/index.ts";
+import type { StateStore } from "../store/index.ts";
+import { openWorkspaceStore, type SiteContext, type Workspace } from "../workspace/index.ts";
 import { ARTICLE_SCHEMA_VERSION, type Article } from "./article.ts";
 import { type BudgetGuard, createBudgetGuard } from "./budget.ts";
 import { createLedger, currentMonth } from "./ledger.ts";
@@ -147,7 +147,7 @@ export interface GenerateReport {
  * Idempotent: topics whose article exists are skipped, so a killed run is simply run again.
  */
 export async function runGenerate(options: GenerateOptions): Promise<GenerateReport> {
-  const store = options.store ?? openStateStore({ stateDir: options.workspace.stateDir });
+  const store = options.store ?? openWorkspaceStore(options.workspace);
   const month = currentMonth((options.now ?? (() => new Date()))());
   const { site } = options;
   const budget = createBudgetGuard({

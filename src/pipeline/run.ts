@@ -3,15 +3,8 @@ import pLimit from "p-limit";
 import { type ErrorCode, EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
-import {
-  acquireLock,
-  type HeldLock,
-  openStateStore,
-  type RunStepRecord,
-  type StateStore,
-  type StepStatus,
-} from "../store/index.ts";
-import type { SiteContext, Workspace } from "../workspace/index.ts";
+import { acquireLock, type HeldLock, type RunStepRecord, type StateStore, type StepStatus } from "../store/index.ts";
+import { openWorkspaceStore, type SiteContext, type Workspace } from "../workspace/index.ts";
 import type {
   PipelineEvent,
   PipelineStep,
@@ -74,7 +67,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   const sites = [...new Set(options.sites)];
   if (sites.length === 0) throw new SiteloomError("ERR_USAGE", "no site to run; name one or more sites, or use --all");
   const ownStore = options.store === undefined;
-  const store = options.store ?? openStateStore({ stateDir: workspace.stateDir });
+  const store = options.store ?? openWorkspaceStore(workspace);
   const logger = options.logger ?? createSilentLogger();
   const signal = options.signal ?? new AbortController().signal;
   const emit = (event: PipelineEvent) => options.onEvent?.(event);

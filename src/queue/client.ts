@@ -80,7 +80,7 @@ const JOB_EXPIRE_SECONDS = 6 * 3600;
 
 /**
  * The queue's PostgreSQL URL: `queue.url` (a reference, resolved), else the state store's URL when it is PostgreSQL
- * (`SITELOOM_STORE`). Undefined when neither is set: the workspace runs on one machine.
+ * (`SITELOOM_STORE`, else `store.url`). Undefined when neither is set: the workspace runs on one machine.
  */
 export async function resolveQueueUrl(
   workspace: Workspace,
@@ -90,6 +90,9 @@ export async function resolveQueueUrl(
   if (configured !== undefined) return (await workspace.resolve(configured, { field: "queue.url" })).reveal();
   const store = vars.SITELOOM_STORE;
   if (store?.startsWith("postgres://") || store?.startsWith("postgresql://")) return store;
+  if (store) return undefined;
+  const storeUrl = workspace.config.store.url;
+  if (storeUrl !== undefined) return (await workspace.resolve(storeUrl, { field: "store.url" })).reveal();
   return undefined;
 }
 

@@ -1,8 +1,9 @@
 /**
  * State store: runs and their steps, generic JSON documents, runtime-config versions, API tokens and named locks,
  * behind one small async interface (`StateStore`, see ./types.ts). SQLite (better-sqlite3) at
- * `.siteloom/state.db` is the embedded default; the SQL is portable and migrations are versioned (./migrations.ts)
- * so a PostgreSQL implementation can follow behind the same interface.
+ * `.siteloom/state.db` is the embedded default; PostgreSQL (./postgres.ts, `store.url: postgres://…` or
+ * SITELOOM_STORE) is the shared store of many machines. Both run the same versioned migrations (./migrations.ts)
+ * and pass one contract suite (test/store/contract.test.ts).
  *
  * ```ts
  * import { openStateStore } from "../store/index.ts";
@@ -46,6 +47,7 @@
  */
 import { join } from "node:path";
 import { SiteloomError } from "../errors.ts";
+import { createPostgresStore, redactUrl } from "./postgres.ts";
 import { createSqliteStore } from "./sqlite.ts";
 import type { StateStore } from "./types.ts";
 
@@ -57,7 +59,15 @@ export {
   isProcessAlive,
   isStaleHolder,
 } from "./lock.ts";
-export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
+export {
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  type Migration,
+  type MigrationStatement,
+  type StoreDialect,
+  statementSql,
+} from "./migrations.ts";
+export { createPostgresStore, type PostgresStoreOptions, redactUrl } from "./postgres.ts";
 export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
 export type {
   BudgetReservation,
@@ -90,26 +100,30 @@ export interface OpenStateStoreOptions {
   stateDir: string;
   /**
    * Store location: unset or `sqlite:` for `<stateDir>/state.db`, `sqlite:<path>` for another file,
-   * `:memory:` for a throwaway store. (`postgres://` is reserved for the PostgreSQL implementation.)
-   * @default process.env.SITELOOM_STORE
+   * `:memory:` for a throwaway store, `postgres://user:password@host:port/database` for PostgreSQL.
+   * SITELOOM_STORE, when set, wins (it is how one process is pointed elsewhere without editing siteloom.yaml).
    */
   url?: string | undefined;
+  /**
+   * The PostgreSQL URL as a reference resolved at first use (`store.url` of siteloom.yaml): opening stays
+   * synchronous, and a secret is fetched only when the store is used. Ignored when `url` or SITELOOM_STORE is set.
+   */
+  resolveUrl?: (() => Promise<string>) | undefined;
+  /** PostgreSQL connections kept by this process. @default 10 */
+  poolSize?: number | undefined;
 }
 
 /** Opens the workspace's state store (creating and migrating it on first use). */
 export function openStateStore(options: OpenStateStoreOptions): StateStore {
-  const url = options.url ?? process.env.SITELOOM_STORE ?? "";
+  const url = process.env.SITELOOM_STORE || options.url || "";
+  const pool = options.poolSize === undefined ? {} : { poolSize: options.poolSize };
+  if (url === "" && options.resolveUrl) return createPostgresStore({ url: options.resolveUrl, ...pool });
   if (url === "" || url === "sqlite:") return createSqliteStore({ path: join(options.stateDir, STATE_DB_FILE) });
   if (url === ":memory:") return createSqliteStore({ path: ":memory:" });
   if (url.startsWith("sqlite:")) return createSqliteStore({ path: url.slice("sqlite:".length) });
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    throw new SiteloomError(
-      "ERR_NOT_IMPLEMENTED",
-      "the PostgreSQL state store is not available yet; unset SITELOOM_STORE to use .siteloom/state.db",
-    );
-  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return createPostgresStore({ url, ...pool });
   throw new SiteloomError(
     "ERR_USAGE",
-    `unknown state store "${url.split("@").pop()}"; use sqlite:<path> or leave SITELOOM_STORE unset`,
+    `unknown state store "${redactUrl(url)}"; use postgres://…, sqlite:<path>, or leave SITELOOM_STORE and store.url unset`,
   );
 }

@@ -4,12 +4,24 @@
  *
  * The SQL is kept portable between SQLite and PostgreSQL: TEXT, INTEGER, BIGINT, DOUBLE PRECISION and plain
  * PRIMARY KEY / UNIQUE constraints only; no AUTOINCREMENT/SERIAL (ids are assigned by the store), no JSON column
- * types (JSON is stored as TEXT), times as ISO-8601 TEXT.
+ * types (JSON is stored as TEXT), times as ISO-8601 TEXT. Where the dialects must differ, a statement is written
+ * once per dialect (`{ sqlite, postgres }`) and `statementSql` picks the one the store speaks.
  */
 export interface Migration {
   version: number;
   name: string;
-  statements: string[];
+  statements: MigrationStatement[];
+}
+
+/** SQL both engines run unchanged, or one text per dialect. */
+export type MigrationStatement = string | { sqlite: string; postgres: string };
+
+/** The SQL dialects of the state store. */
+export type StoreDialect = "sqlite" | "postgres";
+
+/** The text of `statement` for `dialect`. */
+export function statementSql(statement: MigrationStatement, dialect: StoreDialect): string {
+  return typeof statement === "string" ? statement : statement[dialect];
 }
 
 export const MIGRATIONS: Migration[] = [

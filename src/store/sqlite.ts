@@ -3,19 +3,42 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SiteloomError } from "../errors.ts";
-import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.ts";
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
+import {
+  type ConfigRow,
+  type CostRow,
+  configFromRow,
+  costFromRow,
+  type DocRow,
+  docFromRow,
+  newRunId,
+  newStepRecord,
+  nowIso,
+  type PublishedRow,
+  publishedFromRow,
+  type ReservationRow,
+  type RunRow,
+  reservationFromRow,
+  roundUsd,
+  runFromRow,
+  type StepRow,
+  stepFromRow,
+  type TokenRow,
+  tokenFromRow,
+} from "./rows.ts";
 import type {
   BudgetReservation,
   ConfigVersion,
   CostEntry,
   LockRecord,
-  PublishedItem,
   RunRecord,
   RunStepRecord,
   StateStore,
   StoredDocument,
   TokenRecord,
 } from "./types.ts";
+
+export { newRunId };
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. Its folder is created (mode 0700) when missing. */
@@ -99,7 +122,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 
     async getRun(id) {
       const row = stmt("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
-      return row ? _run(row) : undefined;
+      return row ? runFromRow(row) : undefined;
     },
 
     async findRun(idOrPrefix) {
@@ -111,7 +134,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       if (rows.length > 1) {
         throw new SiteloomError("ERR_USAGE", `run id "${idOrPrefix}" is ambiguous; give more characters`);
       }
-      return rows[0] ? _run(rows[0]) : undefined;
+      return rows[0] ? runFromRow(rows[0]) : undefined;
     },
 
     async listRuns(options = {}) {
@@ -131,7 +154,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         values.push(options.before);
       }
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;
-      return (stmt(sql).all(...values, options.limit ?? 50) as RunRow[]).map(_run);
+      return (stmt(sql).all(...values, options.limit ?? 50) as RunRow[]).map(runFromRow);
     },
 
     async saveStep(runId, site, step, patch) {
@@ -141,24 +164,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
           site,
           step,
         ) as StepRow | undefined;
-        const base: RunStepRecord = existing
-          ? _step(existing)
-          : {
-              runId,
-              site,
-              step,
-              position: 0,
-              status: "pending",
-              started: undefined,
-              finished: undefined,
-              counts: {},
-              bytes: 0,
-              costUsd: 0,
-              summary: undefined,
-              plan: [],
-              error: undefined,
-              errorCode: undefined,
-            };
+        const base: RunStepRecord = existing ? stepFromRow(existing) : newStepRecord(runId, site, step);
         const next: RunStepRecord = { ...base, ...patch, runId, site, step };
         stmt(
           `INSERT INTO run_steps (run_id, site, step, position, status, started, finished, counts, bytes, cost_usd,
@@ -190,7 +196,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 
     async listSteps(runId) {
       return (stmt("SELECT * FROM run_steps WHERE run_id = ? ORDER BY site, position").all(runId) as StepRow[]).map(
-        _step,
+        stepFromRow,
       );
     },
 
@@ -198,7 +204,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       const row = stmt("SELECT * FROM documents WHERE namespace = ? AND doc_key = ?").get(namespace, key) as
         | DocRow
         | undefined;
-      return row ? _doc<T>(row) : undefined;
+      return row ? docFromRow<T>(row) : undefined;
     },
 
     async putDocument<T>(namespace: string, key: string, value: T, options: { expectedVersion?: number } = {}) {
@@ -213,7 +219,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
             `${namespace}/${key} changed meanwhile (version ${current}, expected ${options.expectedVersion}); reload and retry`,
           );
         }
-        const doc: StoredDocument<T> = { namespace, key, value, version: current + 1, updated: _now() };
+        const doc: StoredDocument<T> = { namespace, key, value, version: current + 1, updated: nowIso() };
         stmt(
           `INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (namespace, doc_key) DO UPDATE SET value = excluded.value, version = excluded.version,
@@ -232,7 +238,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       const rows = stmt(
         "SELECT * FROM documents WHERE namespace = ? AND substr(doc_key, 1, ?) = ? ORDER BY doc_key",
       ).all(namespace, prefix.length, prefix) as DocRow[];
-      return rows.map((row) => _doc<T>(row));
+      return rows.map((row) => docFromRow<T>(row));
     },
 
     async listPublished(target, kind) {
@@ -241,17 +247,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
           ? stmt("SELECT * FROM published WHERE target = ? ORDER BY kind, item_key").all(target)
           : stmt("SELECT * FROM published WHERE target = ? AND kind = ? ORDER BY item_key").all(target, kind)
       ) as PublishedRow[];
-      return rows.map(
-        (row): PublishedItem => ({
-          target: row.target,
-          kind: row.kind,
-          key: row.item_key,
-          remoteId: row.remote_id,
-          hash: row.hash,
-          info: JSON.parse(row.info) as Record<string, unknown>,
-          updated: row.updated,
-        }),
-      );
+      return rows.map(publishedFromRow);
     },
 
     async savePublished(item) {
@@ -259,7 +255,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         `INSERT INTO published (target, kind, item_key, remote_id, hash, info, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (target, kind, item_key) DO UPDATE SET remote_id = excluded.remote_id, hash = excluded.hash,
           info = excluded.info, updated = excluded.updated`,
-      ).run(item.target, item.kind, item.key, item.remoteId, item.hash, JSON.stringify(item.info), _now());
+      ).run(item.target, item.kind, item.key, item.remoteId, item.hash, JSON.stringify(item.info), nowIso());
     },
 
     async deletePublished(target, kind, key) {
@@ -273,7 +269,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         const row = stmt("SELECT MAX(id) AS id FROM config_versions").get() as { id: number | null };
         const record: ConfigVersion = {
           id: (row.id ?? 0) + 1,
-          time: version.time ?? _now(),
+          time: version.time ?? nowIso(),
           actor: version.actor,
           source: version.source,
           env: version.env,
@@ -298,7 +294,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 
     async getConfigVersion(id) {
       const row = stmt("SELECT * FROM config_versions WHERE id = ?").get(id) as ConfigRow | undefined;
-      return row ? _config(row) : undefined;
+      return row ? configFromRow(row) : undefined;
     },
 
     async listConfigVersions(options = {}) {
@@ -313,7 +309,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         values.push(options.beforeId);
       }
       const sql = `SELECT * FROM config_versions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-      return (stmt(sql).all(...values, options.limit ?? 50) as ConfigRow[]).map(_config);
+      return (stmt(sql).all(...values, options.limit ?? 50) as ConfigRow[]).map(configFromRow);
     },
 
     async latestConfigVersion(env) {
@@ -327,7 +323,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         role: token.role,
         envs: token.envs,
         hash: token.hash,
-        created: token.created ?? _now(),
+        created: token.created ?? nowIso(),
         expires: token.expires,
         revoked: undefined,
         lastUsed: undefined,
@@ -356,26 +352,26 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 
     async getToken(name) {
       const row = stmt("SELECT * FROM tokens WHERE name = ?").get(name) as TokenRow | undefined;
-      return row ? _token(row) : undefined;
+      return row ? tokenFromRow(row) : undefined;
     },
 
     async findTokenByHash(hash) {
       const row = stmt("SELECT * FROM tokens WHERE hash = ?").get(hash) as TokenRow | undefined;
-      return row ? _token(row) : undefined;
+      return row ? tokenFromRow(row) : undefined;
     },
 
     async listTokens() {
-      return (stmt("SELECT * FROM tokens ORDER BY name").all() as TokenRow[]).map(_token);
+      return (stmt("SELECT * FROM tokens ORDER BY name").all() as TokenRow[]).map(tokenFromRow);
     },
 
     async revokeToken(name, time) {
       return (
-        stmt("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE name = ?").run(time ?? _now(), name).changes > 0
+        stmt("UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE name = ?").run(time ?? nowIso(), name).changes > 0
       );
     },
 
     async touchToken(name, time) {
-      stmt("UPDATE tokens SET last_used = ? WHERE name = ?").run(time ?? _now(), name);
+      stmt("UPDATE tokens SET last_used = ? WHERE name = ?").run(time ?? nowIso(), name);
     },
 
     async deleteToken(name) {
@@ -432,18 +428,19 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         ) as ReservationRow[];
         let reservedUsd = 0;
         for (const row of held) {
-          if (options.isStale(_reservation(row))) stmt("DELETE FROM budget_reservations WHERE id = ?").run(row.id);
+          if (options.isStale(reservationFromRow(row)))
+            stmt("DELETE FROM budget_reservations WHERE id = ?").run(row.id);
           else reservedUsd += row.amount_usd;
         }
         const settledUsd = _settled(stmt, reservation.month);
-        const spend = { settledUsd: _usd(settledUsd), reservedUsd: _usd(reservedUsd) };
+        const spend = { settledUsd: roundUsd(settledUsd), reservedUsd: roundUsd(reservedUsd) };
         if (
           options.maxMonthlyUsd !== undefined &&
           settledUsd + reservedUsd + reservation.amountUsd > options.maxMonthlyUsd + 1e-9
         ) {
           return { granted: false as const, ...spend };
         }
-        const now = _now();
+        const now = nowIso();
         const record: BudgetReservation = {
           ...reservation,
           id: randomBytes(8).toString("hex"),
@@ -482,13 +479,15 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async heartbeatBudget(owner) {
-      return stmt("UPDATE budget_reservations SET heartbeat = ? WHERE owner = ?").run(_now(), owner).changes;
+      return stmt("UPDATE budget_reservations SET heartbeat = ? WHERE owner = ?").run(nowIso(), owner).changes;
     },
 
     async budgetSpend(month, isStale) {
       const held = stmt("SELECT * FROM budget_reservations WHERE month = ?").all(month) as ReservationRow[];
-      const reservedUsd = held.filter((row) => !isStale?.(_reservation(row))).reduce((sum, r) => sum + r.amount_usd, 0);
-      return { settledUsd: _usd(_settled(stmt, month)), reservedUsd: _usd(reservedUsd) };
+      const reservedUsd = held
+        .filter((row) => !isStale?.(reservationFromRow(row)))
+        .reduce((sum, r) => sum + r.amount_usd, 0);
+      return { settledUsd: roundUsd(_settled(stmt, month)), reservedUsd: roundUsd(reservedUsd) };
     },
 
     async listCosts(filter = {}) {
@@ -503,7 +502,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         values.push(filter.site);
       }
       const sql = `SELECT * FROM cost_ledger ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time, id`;
-      return (stmt(sql).all(...values) as CostRow[]).map(_cost);
+      return (stmt(sql).all(...values) as CostRow[]).map(costFromRow);
     },
 
     async importCosts(source, entries) {
@@ -513,7 +512,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
           for (const entry of entries) _insertCost(stmt, entry);
           stmt(
             "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
-          ).run(source, JSON.stringify({ entries: entries.length }), _now());
+          ).run(source, JSON.stringify({ entries: entries.length }), nowIso());
           return entries.length;
         })
         .immediate();
@@ -530,147 +529,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
   return store;
 }
 
-/** A new run id: UTC start time plus a random suffix, so ids sort by time and never collide in practice. */
-export function newRunId(date = new Date()): string {
-  const iso = date.toISOString();
-  const stamp = `${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}`;
-  return `${stamp}-${randomBytes(2).toString("hex")}`;
-}
-
 // --- internal ---
-
-interface RunRow {
-  id: string;
-  status: RunRecord["status"];
-  env: string;
-  sites: string;
-  steps: string;
-  dry_run: number;
-  started: string;
-  finished: string | null;
-  actor: string;
-  host: string;
-  pid: number;
-  cost_usd: number;
-  error: string | null;
-  options: string;
-}
-
-interface StepRow {
-  run_id: string;
-  site: string;
-  step: string;
-  position: number;
-  status: RunStepRecord["status"];
-  started: string | null;
-  finished: string | null;
-  counts: string;
-  bytes: number;
-  cost_usd: number;
-  summary: string | null;
-  plan: string;
-  error: string | null;
-  error_code: string | null;
-}
-
-interface PublishedRow {
-  target: string;
-  kind: string;
-  item_key: string;
-  remote_id: string;
-  hash: string;
-  info: string;
-  updated: string;
-}
-
-interface DocRow {
-  namespace: string;
-  doc_key: string;
-  value: string;
-  version: number;
-  updated: string;
-}
-
-interface ConfigRow {
-  id: number;
-  time: string;
-  actor: string;
-  source: string;
-  env: string | null;
-  diff: string;
-  snapshot: string;
-}
-
-interface TokenRow {
-  name: string;
-  role: string;
-  envs: string;
-  hash: string;
-  created: string;
-  expires: string | null;
-  revoked: string | null;
-  last_used: string | null;
-}
-
-interface ReservationRow {
-  id: string;
-  month: string;
-  site: string;
-  topic_id: string;
-  amount_usd: number;
-  owner: string;
-  pid: number;
-  host: string;
-  created: string;
-  heartbeat: string;
-}
-
-interface CostRow {
-  id: string;
-  time: string;
-  month: string;
-  site: string;
-  topic: string;
-  topic_id: string;
-  provider: string;
-  model: string;
-  step: string;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  ok: number;
-}
-
-function _reservation(row: ReservationRow): BudgetReservation {
-  return {
-    id: row.id,
-    month: row.month,
-    site: row.site,
-    topicId: row.topic_id,
-    amountUsd: row.amount_usd,
-    owner: row.owner,
-    pid: row.pid,
-    host: row.host,
-    created: row.created,
-    heartbeat: row.heartbeat,
-  };
-}
-
-function _cost(row: CostRow): CostEntry {
-  return {
-    time: row.time,
-    site: row.site,
-    topic: row.topic,
-    topicId: row.topic_id,
-    provider: row.provider,
-    model: row.model,
-    step: row.step,
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    costUsd: row.cost_usd,
-    ok: row.ok === 1,
-  };
-}
 
 function _insertCost(stmt: (sql: string) => Database.Statement, entry: CostEntry): void {
   stmt(
@@ -697,15 +556,6 @@ function _settled(stmt: (sql: string) => Database.Statement, month: string): num
   return (
     stmt("SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM cost_ledger WHERE month = ?").get(month) as { usd: number }
   ).usd;
-}
-
-/** USD rounded to a millionth (sums of doubles drift in the last digits). */
-function _usd(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
-}
-
-function _now(): string {
-  return new Date().toISOString();
 }
 
 function _set(sets: string[], values: unknown[], column: string, value: unknown): void {
@@ -746,89 +596,12 @@ function _migrate(db: Database.Database): void {
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
-      for (const sql of migration.statements) db.exec(sql);
+      for (const statement of migration.statements) db.exec(statementSql(statement, "sqlite"));
       db.prepare("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)").run(
         migration.version,
         migration.name,
-        _now(),
+        nowIso(),
       );
     }
   }).immediate();
-}
-
-function _opt(value: string | null): string | undefined {
-  return value ?? undefined;
-}
-
-function _run(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    status: row.status,
-    env: row.env,
-    sites: JSON.parse(row.sites),
-    steps: JSON.parse(row.steps),
-    dryRun: row.dry_run === 1,
-    started: row.started,
-    finished: _opt(row.finished),
-    actor: row.actor,
-    host: row.host,
-    pid: row.pid,
-    costUsd: row.cost_usd,
-    error: _opt(row.error),
-    options: JSON.parse(row.options),
-  };
-}
-
-function _step(row: StepRow): RunStepRecord {
-  return {
-    runId: row.run_id,
-    site: row.site,
-    step: row.step,
-    position: row.position,
-    status: row.status,
-    started: _opt(row.started),
-    finished: _opt(row.finished),
-    counts: JSON.parse(row.counts),
-    bytes: row.bytes,
-    costUsd: row.cost_usd,
-    summary: _opt(row.summary),
-    plan: JSON.parse(row.plan),
-    error: _opt(row.error),
-    errorCode: _opt(row.error_code),
-  };
-}
-
-function _doc<T>(row: DocRow): StoredDocument<T> {
-  return {
-    namespace: row.namespace,
-    key: row.doc_key,
-    value: JSON.parse(row.value) as T,
-    version: row.version,
-    updated: row.updated,
-  };
-}
-
-function _config(row: ConfigRow): ConfigVersion {
-  return {
-    id: row.id,
-    time: row.time,
-    actor: row.actor,
-    source: row.source,
-    env: _opt(row.env),
-    diff: JSON.parse(row.diff),
-    snapshot: JSON.parse(row.snapshot),
-  };
-}
-
-function _token(row: TokenRow): TokenRecord {
-  return {
-    name: row.name,
-    role: row.role,
-    envs: JSON.parse(row.envs),
-    hash: row.hash,
-    created: row.created,
-    expires: _opt(row.expires),
-    revoked: _opt(row.revoked),
-    lastUsed: _opt(row.last_used),
-  };
 }

@@ -21,5 +21,6 @@ export {
   type SiteContents,
   TOPICS_HEADER,
 } from "./sites.ts";
+export { openWorkspaceStore } from "./store.ts";
 export type { EnvSource, LoadWorkspaceOptions, Origin, SiteContext, Workspace } from "./types.ts";
 export { type ValidateWorkspaceOptions, type ValidationReport, validateWorkspace } from "./validate.ts";

@@ -64,8 +64,11 @@ Examples:
         usageError(`--month expects YYYY-MM or all, got "${month}"`);
       }
       const workspace = await ctx.loadWorkspace();
-      const ledger = createLedger(workspace.stateDir);
-      const entries = await ledger.read().finally(() => ledger.close());
+      const { openWorkspaceStore } = await import("../../workspace/index.ts");
+      const store = openWorkspaceStore(workspace);
+      const entries = await createLedger(workspace.stateDir, store)
+        .read()
+        .finally(() => store.close());
       // a removed site's spend stays reportable; an unknown name that never spent anything is a typo
       if (opts.site && !entries.some((e) => e.site === opts.site)) await workspace.site(opts.site);
       const summary = summarizeCosts(entries, { ...(opts.site ? { site: opts.site } : {}), month });

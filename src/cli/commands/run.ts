@@ -143,12 +143,14 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
   const globals = ctx.globals();
   const [
     { BUILTIN_STEPS, reconcileStaleRuns, resolveStepNames, runPipeline, siteLockName },
-    { isProcessAlive, openStateStore },
+    { isProcessAlive },
     { createProgressRenderer, formatRunSummary },
+    { openWorkspaceStore },
   ] = await Promise.all([
     import("../../pipeline/index.ts"),
     import("../../store/index.ts"),
     import("../progress/index.ts"),
+    import("../../workspace/index.ts"),
   ]);
   if (flags.all && names.length > 0) usageError("give site names or --all, not both");
   const requested = flags.steps === undefined ? undefined : _list(flags.steps);
@@ -174,7 +176,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
     const { enqueueFromCli } = await import("./queue.ts");
     return enqueueFromCli(ctx, workspace, { sites, steps: requested, dryRun: Boolean(flags.dryRun) });
   }
-  const store = openStateStore({ stateDir: workspace.stateDir });
+  const store = openWorkspaceStore(workspace);
   const mode = ctx.progressMode();
   const renderer = createProgressRenderer({ mode, colors: ctx.color, verbose: Boolean(globals.verbose) });
   let runId: string | undefined;
@@ -217,11 +219,12 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
 
 async function _withStore(ctx: CliContext, fn: (store: StateStore) => Promise<void>): Promise<void> {
   const workspace = await ctx.loadWorkspace();
-  const [{ reconcileStaleRuns }, { isProcessAlive, openStateStore }] = await Promise.all([
+  const [{ reconcileStaleRuns }, { isProcessAlive }, { openWorkspaceStore }] = await Promise.all([
     import("../../pipeline/index.ts"),
     import("../../store/index.ts"),
+    import("../../workspace/index.ts"),
   ]);
-  const store = openStateStore({ stateDir: workspace.stateDir });
+  const store = openWorkspaceStore(workspace);
   try {
     await reconcileStaleRuns(store, isProcessAlive);
     await fn(store);

@@ -33,13 +33,13 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
             key: await _readPem(resolve(ws.root, tls.key), "server.tls.key"),
           }
         : undefined;
-      const [{ createLogger }, { buildServer }, { openStateStore }] = await Promise.all([
+      const [{ createLogger }, { buildServer }, { openWorkspaceStore }] = await Promise.all([
         import("../../log/index.ts"),
         import("../../server/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
       const logger = createLogger({ level: g.debug ? "debug" : g.quiet ? "error" : "info" });
-      const store = openStateStore({ stateDir: ws.stateDir });
+      const store = openWorkspaceStore(ws);
       // with a queue database, POST /runs enqueues for the workers instead of running in this process
       const { createQueueRunStarter, openWorkspaceQueue, resolveQueueUrl } = await import("../../queue/index.ts");
       const queue = (await resolveQueueUrl(ws)) ? (await openWorkspaceQueue(ws, { logger })).client : undefined;

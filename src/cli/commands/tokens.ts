@@ -31,9 +31,9 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
       `\nRoles: viewer reads masked config, runs and its own audit entries; editor also patches config and starts runs\nin its environments; admin also manages secrets, tokens and rollbacks in every environment.\n\nExample:\n  siteloom tokens create --name deploy-bot --role editor --env staging,production --expires 90d`,
     )
     .action(async (opts: CreateOptions) => {
-      const [{ createToken }, { openStateStore }] = await Promise.all([
+      const [{ createToken }, { openWorkspaceStore }] = await Promise.all([
         import("../../tokens/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
       if (!ROLES.includes(opts.role as Role)) usageError(`invalid --role "${opts.role}": use ${ROLES.join(", ")}`);
       // the root program's --env takes the flag whichever side of "create" it is written; here it means the list
@@ -49,7 +49,7 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
       for (const env of envs) {
         if (!known.includes(env)) usageError(`unknown environment "${env}" in --env; known: ${known.join(", ")}`);
       }
-      const store = openStateStore({ stateDir: ws.stateDir });
+      const store = openWorkspaceStore(ws);
       try {
         const { token, record } = await createToken(store, {
           name: opts.name,
@@ -78,11 +78,11 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExample:\n  siteloom tokens list --json`)
     .action(async () => {
       const ws = await ctx.loadWorkspace();
-      const [{ listTokens }, { openStateStore }] = await Promise.all([
+      const [{ listTokens }, { openWorkspaceStore }] = await Promise.all([
         import("../../tokens/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
-      const store = openStateStore({ stateDir: ws.stateDir });
+      const store = openWorkspaceStore(ws);
       try {
         const list = await listTokens(store);
         _audit("tokens.list", "*");
@@ -113,11 +113,11 @@ export const registerTokensCommands: RegisterCommands = (program, ctx) => {
     .addHelpText("after", `\nExample:\n  siteloom tokens revoke ci`)
     .action(async (name: string) => {
       const ws = await ctx.loadWorkspace();
-      const [{ revokeToken }, { openStateStore }] = await Promise.all([
+      const [{ revokeToken }, { openWorkspaceStore }] = await Promise.all([
         import("../../tokens/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
-      const store = openStateStore({ stateDir: ws.stateDir });
+      const store = openWorkspaceStore(ws);
       try {
         const record = await revokeToken(store, name);
         _audit("tokens.revoke", name);

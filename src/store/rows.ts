@@ -1,0 +1,276 @@
+/**
+ * Table rows of the state store (migrations.ts) and their mapping to the records of types.ts, shared by the SQLite
+ * and PostgreSQL implementations so both return exactly the same shapes.
+ */
+import { randomBytes } from "node:crypto";
+import type {
+  BudgetReservation,
+  ConfigVersion,
+  CostEntry,
+  PublishedItem,
+  RunRecord,
+  RunStepRecord,
+  StoredDocument,
+  TokenRecord,
+} from "./types.ts";
+
+export interface RunRow {
+  id: string;
+  status: RunRecord["status"];
+  env: string;
+  sites: string;
+  steps: string;
+  dry_run: number;
+  started: string;
+  finished: string | null;
+  actor: string;
+  host: string;
+  pid: number;
+  cost_usd: number;
+  error: string | null;
+  options: string;
+}
+
+export interface StepRow {
+  run_id: string;
+  site: string;
+  step: string;
+  position: number;
+  status: RunStepRecord["status"];
+  started: string | null;
+  finished: string | null;
+  counts: string;
+  bytes: number;
+  cost_usd: number;
+  summary: string | null;
+  plan: string;
+  error: string | null;
+  error_code: string | null;
+}
+
+export interface PublishedRow {
+  target: string;
+  kind: string;
+  item_key: string;
+  remote_id: string;
+  hash: string;
+  info: string;
+  updated: string;
+}
+
+export interface DocRow {
+  namespace: string;
+  doc_key: string;
+  value: string;
+  version: number;
+  updated: string;
+}
+
+export interface ConfigRow {
+  id: number;
+  time: string;
+  actor: string;
+  source: string;
+  env: string | null;
+  diff: string;
+  snapshot: string;
+}
+
+export interface TokenRow {
+  name: string;
+  role: string;
+  envs: string;
+  hash: string;
+  created: string;
+  expires: string | null;
+  revoked: string | null;
+  last_used: string | null;
+}
+
+export interface ReservationRow {
+  id: string;
+  month: string;
+  site: string;
+  topic_id: string;
+  amount_usd: number;
+  owner: string;
+  pid: number;
+  host: string;
+  created: string;
+  heartbeat: string;
+}
+
+export interface CostRow {
+  id: string;
+  time: string;
+  month: string;
+  site: string;
+  topic: string;
+  topic_id: string;
+  provider: string;
+  model: string;
+  step: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  ok: number;
+}
+
+export function reservationFromRow(row: ReservationRow): BudgetReservation {
+  return {
+    id: row.id,
+    month: row.month,
+    site: row.site,
+    topicId: row.topic_id,
+    amountUsd: row.amount_usd,
+    owner: row.owner,
+    pid: row.pid,
+    host: row.host,
+    created: row.created,
+    heartbeat: row.heartbeat,
+  };
+}
+
+export function costFromRow(row: CostRow): CostEntry {
+  return {
+    time: row.time,
+    site: row.site,
+    topic: row.topic,
+    topicId: row.topic_id,
+    provider: row.provider,
+    model: row.model,
+    step: row.step,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    costUsd: row.cost_usd,
+    ok: row.ok === 1,
+  };
+}
+
+/** USD rounded to a millionth (sums of doubles drift in the last digits). */
+export function roundUsd(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+/** Now as an ISO-8601 UTC string. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+export function runFromRow(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    status: row.status,
+    env: row.env,
+    sites: JSON.parse(row.sites),
+    steps: JSON.parse(row.steps),
+    dryRun: row.dry_run === 1,
+    started: row.started,
+    finished: _opt(row.finished),
+    actor: row.actor,
+    host: row.host,
+    pid: row.pid,
+    costUsd: row.cost_usd,
+    error: _opt(row.error),
+    options: JSON.parse(row.options),
+  };
+}
+
+export function stepFromRow(row: StepRow): RunStepRecord {
+  return {
+    runId: row.run_id,
+    site: row.site,
+    step: row.step,
+    position: row.position,
+    status: row.status,
+    started: _opt(row.started),
+    finished: _opt(row.finished),
+    counts: JSON.parse(row.counts),
+    bytes: row.bytes,
+    costUsd: row.cost_usd,
+    summary: _opt(row.summary),
+    plan: JSON.parse(row.plan),
+    error: _opt(row.error),
+    errorCode: _opt(row.error_code),
+  };
+}
+
+export function docFromRow<T>(row: DocRow): StoredDocument<T> {
+  return {
+    namespace: row.namespace,
+    key: row.doc_key,
+    value: JSON.parse(row.value) as T,
+    version: row.version,
+    updated: row.updated,
+  };
+}
+
+export function configFromRow(row: ConfigRow): ConfigVersion {
+  return {
+    id: row.id,
+    time: row.time,
+    actor: row.actor,
+    source: row.source,
+    env: _opt(row.env),
+    diff: JSON.parse(row.diff),
+    snapshot: JSON.parse(row.snapshot),
+  };
+}
+
+export function tokenFromRow(row: TokenRow): TokenRecord {
+  return {
+    name: row.name,
+    role: row.role,
+    envs: JSON.parse(row.envs),
+    hash: row.hash,
+    created: row.created,
+    expires: _opt(row.expires),
+    revoked: _opt(row.revoked),
+    lastUsed: _opt(row.last_used),
+  };
+}
+
+export function publishedFromRow(row: PublishedRow): PublishedItem {
+  return {
+    target: row.target,
+    kind: row.kind,
+    key: row.item_key,
+    remoteId: row.remote_id,
+    hash: row.hash,
+    info: JSON.parse(row.info) as Record<string, unknown>,
+    updated: row.updated,
+  };
+}
+
+/** A step record before anything ran. */
+export function newStepRecord(runId: string, site: string, step: string): RunStepRecord {
+  return {
+    runId,
+    site,
+    step,
+    position: 0,
+    status: "pending",
+    started: undefined,
+    finished: undefined,
+    counts: {},
+    bytes: 0,
+    costUsd: 0,
+    summary: undefined,
+    plan: [],
+    error: undefined,
+    errorCode: undefined,
+  };
+}
+
+/** A new run id: UTC start time plus a random suffix, so ids sort by time and never collide in practice. */
+export function newRunId(date = new Date()): string {
+  const iso = date.toISOString();
+  const stamp = `${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}`;
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+// --- internal ---
+
+function _opt(value: string | null): string | undefined {
+  return value ?? undefined;
+}
