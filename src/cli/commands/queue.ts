@@ -26,13 +26,13 @@ rest to the queue (another worker resumes them), exits 0.`,
         usageError(`--queue expects a name of lower-case letters, digits and dashes, got "${flags.queue}"`);
       }
       const workspace = await ctx.loadWorkspace();
-      const [{ openWorkspaceQueue, runWorker, syncSchedules }, { openStateStore }] = await Promise.all([
+      const [{ openWorkspaceQueue, runWorker, syncSchedules }, { openWorkspaceStore }] = await Promise.all([
         import("../../queue/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
       const logger = await ctx.logger();
       const { client, url } = await openWorkspaceQueue(workspace, { role: "worker", logger });
-      const store = openStateStore({ stateDir: workspace.stateDir });
+      const store = openWorkspaceStore(workspace);
       try {
         const signal = ctx.signal();
         const schedules = await syncSchedules(client, workspace, { logger });
@@ -83,12 +83,12 @@ rest to the queue (another worker resumes them), exits 0.`,
     .addHelpText("after", "\nExample:\n  $ siteloom status --json")
     .action(async () => {
       const workspace = await ctx.loadWorkspace();
-      const [{ openWorkspaceQueue, queueStatus }, { openStateStore }] = await Promise.all([
+      const [{ openWorkspaceQueue, queueStatus }, { openWorkspaceStore }] = await Promise.all([
         import("../../queue/index.ts"),
-        import("../../store/index.ts"),
+        import("../../workspace/index.ts"),
       ]);
       const { client } = await openWorkspaceQueue(workspace, { logger: await ctx.logger() });
-      const store = openStateStore({ stateDir: workspace.stateDir });
+      const store = openWorkspaceStore(workspace);
       try {
         const status = await queueStatus(client, store);
         if (ctx.globals().json) return ctx.printJson(status);
