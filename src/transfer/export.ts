@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import pLimit from "p-limit";
 import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { printable } from "../printable.ts";
+import { runWithRetry } from "../retry.ts";
 import { createMatcher, isTempName } from "./deploy/plan.ts";
 import { localNameProblem, printablePath } from "./paths.ts";
 import type { RemotePool } from "./types.ts";
@@ -205,41 +206,38 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const budget = { left: options.config.maxTotalBytes - planned };
   const downloadStart = performance.now();
   let done = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < downloads.length) {
-      const { path, item } = downloads[next++]!;
-      const message = await _download(options, root, path, item, retries, budget, () => {
-        result.stats.retries++;
-        progress({
-          phase: "download",
-          done,
-          total: downloads.length,
-          bytes: result.stats.bytes,
-          totalBytes,
-          path,
-          outcome: "retry",
-        });
-      });
-      if (typeof message === "number") {
-        result.stats.downloaded++;
-        result.stats.bytes += message;
-      } else {
-        result.failures.push({ path, message });
-        result.stats.failed++;
-      }
+  const run = pLimit(Math.max(1, pool.size));
+  const one = async ({ path, item }: (typeof downloads)[number]) => {
+    const message = await _download(options, root, path, item, retries, budget, () => {
+      result.stats.retries++;
       progress({
         phase: "download",
-        done: ++done,
+        done,
         total: downloads.length,
         bytes: result.stats.bytes,
         totalBytes,
         path,
-        outcome: typeof message === "number" ? "downloaded" : "failed",
+        outcome: "retry",
       });
+    });
+    if (typeof message === "number") {
+      result.stats.downloaded++;
+      result.stats.bytes += message;
+    } else {
+      result.failures.push({ path, message });
+      result.stats.failed++;
     }
+    progress({
+      phase: "download",
+      done: ++done,
+      total: downloads.length,
+      bytes: result.stats.bytes,
+      totalBytes,
+      path,
+      outcome: typeof message === "number" ? "downloaded" : "failed",
+    });
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(pool.size, downloads.length)) }, worker));
+  await Promise.all(downloads.map((download) => run(() => one(download))));
   const ms = performance.now() - downloadStart;
   result.stats.throughput = ms > 0 ? Math.round((result.stats.bytes * 1000) / ms) : 0;
 
@@ -284,13 +282,14 @@ async function _download(
   budget: { left: number },
   onRetry: () => void,
 ): Promise<number | string> {
-  const base = options.retryBaseMs ?? 250;
-  const max = options.retryMaxMs ?? 10_000;
   const segments = path.split("/");
   const final = join(root, ...segments);
   const tmp = join(root, ...segments.slice(0, -1), `.in.${segments.at(-1)}.${randomBytes(4).toString("hex")}`);
   let item = listed;
-  for (let attempt = 0; ; attempt++) {
+  // the message of a failure after which the server's size is asked again (the file may have changed since listed)
+  let restat: string | undefined;
+  const attempt = async (): Promise<number> => {
+    if (restat !== undefined) item = await _restat(options, item, budget, restat);
     let wrongSize = false;
     try {
       await _refuseSymlinkedParents(root, path);
@@ -313,28 +312,53 @@ async function _download(
       return st.size;
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => {});
-      const message = printable(error instanceof Error ? error.message : String(error));
-      const permanent = error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH";
-      if (permanent || attempt >= retries) return message;
-      onRetry();
-      const cap = Math.min(max, base * 2 ** attempt);
-      await sleep(Math.round(cap / 2 + (Math.random() * cap) / 2));
-      // the file may have changed since it was listed: take the size the server states now, within the limits
-      if (wrongSize || (error instanceof SiteloomError && error.code === "ERR_TRANSFER_LIMIT")) {
-        const now = await options.pool.run((fs) => fs.stat(item.path)).catch(() => undefined);
-        if (now === undefined || now.type !== "file") return `${message}; gone from the server since it was listed`;
-        if (now.size > options.config.maxFileSize) {
-          return `${message}; the server now states ${now.size} bytes, more than export.maxFileSize (${options.config.maxFileSize})`;
-        }
-        const grows = Math.max(0, now.size - item.size);
-        if (grows > budget.left) {
-          return `${message}; the server now states ${now.size} bytes, beyond export.maxTotalBytes (${options.config.maxTotalBytes})`;
-        }
-        budget.left -= grows;
-        item = { ...item, size: now.size, mtime: now.mtime ?? item.mtime };
-      }
+      const limit = error instanceof SiteloomError && error.code === "ERR_TRANSFER_LIMIT";
+      restat = wrongSize || limit ? _message(error) : undefined;
+      throw error;
     }
+  };
+  return runWithRetry(attempt, {
+    retries,
+    baseMs: options.retryBaseMs ?? 250,
+    maxMs: options.retryMaxMs ?? 10_000,
+    classify: (error) => ({
+      retry:
+        !(error instanceof _GaveUp) && !(error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH"),
+    }),
+    onRetry,
+  }).catch((error: unknown) => _message(error));
+}
+
+/** A failure that ends a download's retries (the file is gone or grew beyond the limits). */
+class _GaveUp extends Error {}
+
+/** The server's size now, within the limits; else a `_GaveUp` naming the failure that led here. */
+async function _restat(
+  options: ExportOptions,
+  item: RemoteItem,
+  budget: { left: number },
+  message: string,
+): Promise<RemoteItem> {
+  const now = await options.pool.run((fs) => fs.stat(item.path)).catch(() => undefined);
+  if (now === undefined || now.type !== "file")
+    throw new _GaveUp(`${message}; gone from the server since it was listed`);
+  if (now.size > options.config.maxFileSize) {
+    throw new _GaveUp(
+      `${message}; the server now states ${now.size} bytes, more than export.maxFileSize (${options.config.maxFileSize})`,
+    );
   }
+  const grows = Math.max(0, now.size - item.size);
+  if (grows > budget.left) {
+    throw new _GaveUp(
+      `${message}; the server now states ${now.size} bytes, beyond export.maxTotalBytes (${options.config.maxTotalBytes})`,
+    );
+  }
+  budget.left -= grows;
+  return { ...item, size: now.size, mtime: now.mtime ?? item.mtime };
+}
+
+function _message(error: unknown): string {
+  return printable(error instanceof Error ? error.message : String(error));
 }
 
 /** Local files and directories of the mirror (not following symlinks); leftover temp files are removed. */

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import pLimit from "p-limit";
 
 /** One file of a local tree, keyed by its POSIX path relative to the tree root. */
 export interface LocalFile {
@@ -63,19 +64,17 @@ export async function scanTree(root: string, options: ScanTreeOptions = {}): Pro
     }
   }
   walk("");
-  let next = 0;
-  const worker = async () => {
-    while (next < pending.length) {
-      const item = pending[next++]!;
+  const run = pLimit(options.concurrency ?? 8);
+  await Promise.all(
+    pending.map(async (item) => {
       const cached = options.cache?.get(item.path);
       const hash =
         cached !== undefined && cached.size === item.size && cached.mtime === item.mtime
           ? cached.hash
-          : await hashFile(item.full);
+          : await run(() => hashFile(item.full));
       files.set(item.path, { path: item.path, size: item.size, mtime: item.mtime, hash });
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    }),
+  );
   // stable order for manifests and plans
   const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { files: sorted, dirs, skipped };

@@ -3,10 +3,11 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
+import pLimit from "p-limit";
 import { ExportSchema, type SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { writePrivateFile } from "../../files.ts";
+import { runWithRetry } from "../../retry.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { printablePath } from "../paths.ts";
@@ -719,21 +720,25 @@ function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: Loc
 }
 
 /** Retries a read-only step (manifest read, listings) on connection-level trouble with the same backoff. */
-async function _retry<T>(config: DeployOptions["config"], random: () => number, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      const permanent =
-        error instanceof SiteloomError &&
-        ["ERR_TRANSFER_UNSAFE_PATH", "ERR_TRANSFER_AUTH", "ERR_TRANSFER_HOST_KEY", "ERR_TRANSFER_TLS"].includes(
-          error.code,
-        );
-      if (permanent || attempt >= config.retries || !isConnectionError(error)) throw error;
-      const cap = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** attempt);
-      await sleep(Math.round(cap / 2 + (random() * cap) / 2));
-    }
-  }
+function _retry<T>(config: DeployOptions["config"], random: () => number, fn: () => Promise<T>): Promise<T> {
+  return runWithRetry(fn, {
+    ..._backoff(config, random),
+    classify: (error) => ({
+      retry:
+        isConnectionError(error) &&
+        !(
+          error instanceof SiteloomError &&
+          ["ERR_TRANSFER_UNSAFE_PATH", "ERR_TRANSFER_AUTH", "ERR_TRANSFER_HOST_KEY", "ERR_TRANSFER_TLS"].includes(
+            error.code,
+          )
+        ),
+    }),
+  });
+}
+
+/** `deploy.retries`, `retryBaseMs`, `retryMaxMs` as `runWithRetry` options. */
+function _backoff(config: DeployOptions["config"], random: () => number) {
+  return { retries: config.retries, baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, random };
 }
 
 /** Runs `op` on a pooled connection with exponential backoff and full jitter; records the failure when out of tries. */
@@ -743,25 +748,26 @@ async function _withRetries(
   op: (fs: RemoteFS) => Promise<void>,
   opts: { missingOk?: boolean } = {},
 ): Promise<boolean> {
-  const { retries, retryBaseMs, retryMaxMs } = ctx.options.config;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await ctx.pool.run(op);
-      return true;
-    } catch (error) {
-      const message = _reply(error);
-      if (opts.missingOk && /\b550\b|no such file|not found|ENOENT/i.test(message)) return true;
-      const permanent = error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH";
-      if (permanent || attempt >= retries) {
-        ctx.result.failures.push({ path, message });
-        ctx.result.stats.failed++;
-        return false;
-      }
-      ctx.result.stats.retries++;
-      ctx.progress({ ..._counts(ctx), phase: "assets", done: 0, total: 0, path, outcome: "retry", message });
-      const cap = Math.min(retryMaxMs, retryBaseMs * 2 ** attempt);
-      await sleep(Math.round(cap / 2 + (ctx.random() * cap) / 2));
-    }
+  const missing = (error: unknown) =>
+    opts.missingOk === true && /\b550\b|no such file|not found|ENOENT/i.test(_reply(error));
+  try {
+    await runWithRetry(() => ctx.pool.run(op), {
+      ..._backoff(ctx.options.config, ctx.random),
+      classify: (error) => ({
+        retry: !missing(error) && !(error instanceof SiteloomError && error.code === "ERR_TRANSFER_UNSAFE_PATH"),
+      }),
+      onRetry: ({ error }) => {
+        ctx.result.stats.retries++;
+        const message = _reply(error);
+        ctx.progress({ ..._counts(ctx), phase: "assets", done: 0, total: 0, path, outcome: "retry", message });
+      },
+    });
+    return true;
+  } catch (error) {
+    if (missing(error)) return true;
+    ctx.result.failures.push({ path, message: _reply(error) });
+    ctx.result.stats.failed++;
+    return false;
   }
 }
 
@@ -927,20 +933,10 @@ async function _hashRemote(pool: RemotePool, items: { file: LocalFile; remote: s
 
 /** Runs `fn` over items with at most `limit` at once; waits for all, then rethrows the first error. */
 async function _parallel<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i]!, i);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure !== undefined) throw failure;
+  const run = pLimit(Math.max(1, limit));
+  const outcomes = await Promise.allSettled(items.map((item, i) => run(() => fn(item, i))));
+  const failed = outcomes.find((outcome) => outcome.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
 }
 
 function _counts(ctx: _RunContext): { bytes: number; totalBytes: number } {
