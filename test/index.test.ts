@@ -30,7 +30,7 @@ describe("public library API (src/index.ts)", () => {
         steps: ["generate"],
         onEvent: (event) => events.push(event.type),
       });
-      expect(report.exitCode).toBe(0);
+      expect(report.error).toBeUndefined();
       expect(report.sites[0]?.steps.map((s) => [s.step, s.status])).toEqual([["generate", "succeeded"]]);
       expect(events[0]).toBe("run-started");
       expect(events.at(-1)).toBe("run-finished");

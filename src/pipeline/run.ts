@@ -1,6 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import pLimit from "p-limit";
-import { type ErrorCode, EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
+import { type ErrorCode, isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
 import { acquireLock, type HeldLock, type RunStepRecord, type StateStore, type StepStatus } from "../store/index.ts";
@@ -134,7 +134,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
           `${failed.length} of ${sites.length} site(s) failed: ${failed.map((f) => f.site).join(", ")}`,
         )
       : undefined;
-  const exitCode = outcome ? exitCodeFor(outcome.code) : EXIT_CODES.ok;
   const finished = new Date().toISOString();
   const error = interrupted ? "interrupted" : outcome?.message;
   await store.updateRun(run.id, { status, finished, costUsd, error });
@@ -146,10 +145,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
     status,
     durationMs: Date.now() - started,
     costUsd,
-    exitCode,
+    ...(outcome ? { errorCode: outcome.code } : {}),
   });
   if (ownStore) await store.close();
-  return { run: record, sites: siteReports, error: outcome, exitCode };
+  return { run: record, sites: siteReports, error: outcome };
 }
 
 /** The step names to run, in pipeline order; unknown names are a usage error listing the known ones. */

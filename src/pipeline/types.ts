@@ -1,4 +1,4 @@
-import type { SiteloomError } from "../errors.ts";
+import type { ErrorCode, SiteloomError } from "../errors.ts";
 import type { Logger } from "../log/index.ts";
 import type { RunRecord, RunStatus, RunStepRecord, StateStore, StepStatus } from "../store/index.ts";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
@@ -150,7 +150,8 @@ export type PipelineEvent =
       status: RunStatus;
       durationMs: number;
       costUsd: number;
-      exitCode: number;
+      /** The code of the run's `error` (ERR_INTERRUPTED, or the first failed site's); absent when it succeeded. */
+      errorCode?: ErrorCode;
     };
 
 /** The outcome of one site. */
@@ -176,6 +177,4 @@ export interface RunReport {
    * failed site (the CLI turns it into the exit code); undefined when every site succeeded.
    */
   error: SiteloomError | undefined;
-  /** `exitCodeFor(error.code)` (the table in errors.ts), 0 without an error: for library callers and the events. */
-  exitCode: number;
 }

@@ -297,7 +297,7 @@ describe("cli: config validate", { timeout: SLOW }, () => {
       '$SITELOOM_DEPLOY__PARALEL: unknown setting "deploy.paralel"; did you mean "deploy.parallel"?',
       '$SITELOOM_SITES__SHOP__DEPLOY__RETRIES deploy.retries: expected a number, got "many"',
     ]);
-    expect(result.stderr).toMatch(/^invalid: 16 problems in 6 sources/);
+    expect(result.stderr).toMatch(/^error: invalid configuration: 16 problems in 6 sources \(checked siteloom.yaml/);
   });
 
   it("checks environment blocks against the schema of the settings they override, in every environment", async () => {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pc from "picocolors";
 import { describe, expect, it } from "vitest";
 import { createProgressRenderer, formatRunSummary } from "../../src/cli/progress/index.ts";
+import { exitCodeFor } from "../../src/errors.ts";
 import { createLogger } from "../../src/log/index.ts";
 import { type PipelineEvent, runPipeline } from "../../src/pipeline/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
@@ -33,7 +34,7 @@ describe("pipeline: runPipeline", () => {
       steps: ["tally", "copy"],
       onEvent: (e) => events.push(e),
     });
-    expect(report.exitCode).toBe(0);
+    expect(report.error).toBeUndefined();
     expect(report.run.status).toBe("succeeded");
     expect(await readFile(join(root, "sites/alpha/output/page.txt"), "utf8")).toBe("HELLO FROM ALPHA\n");
     expect(await readFile(join(root, "sites/beta/output/log.txt"), "utf8")).toBe(`${report.run.id}\n`);
@@ -44,7 +45,8 @@ describe("pipeline: runPipeline", () => {
       .map((e) => (e as { step: string }).step);
     expect(order).toEqual(["copy", "tally"]);
     expect(events[0]?.type).toBe("run-started");
-    expect(events.at(-1)).toMatchObject({ type: "run-finished", status: "succeeded", exitCode: 0, costUsd: 1 });
+    expect(events.at(-1)).toMatchObject({ type: "run-finished", status: "succeeded", costUsd: 1 });
+    expect(events.at(-1)).not.toHaveProperty("errorCode");
 
     const store = openStateStore({ stateDir: workspace.stateDir });
     const run = await store.getRun(report.run.id);
@@ -72,7 +74,8 @@ describe("pipeline: runPipeline", () => {
       concurrency: 3,
     });
     expect(report.run.status).toBe("failed");
-    expect(report.exitCode).toBe(5); // ERR_DEPLOY_FAILED → transfer exit code
+    expect(report.error?.code).toBe("ERR_DEPLOY_FAILED");
+    expect(exitCodeFor(report.error!.code)).toBe(5); // the transfer exit code
     expect(report.sites.map((s) => [s.site, s.status])).toEqual([
       ["alpha", "succeeded"],
       ["beta", "failed"],
@@ -103,7 +106,7 @@ describe("pipeline: runPipeline", () => {
     const report = await runPipeline({ workspace, sites: ["alpha", "nope"], registry: TEST_STEPS, steps: ["copy"] });
     expect(report.sites.map((s) => s.status)).toEqual(["succeeded", "failed"]);
     expect(report.sites[1]?.error).toMatch(/no site "nope"/);
-    expect(report.exitCode).not.toBe(0);
+    expect(report.error).toBeDefined();
   });
 
   it("--dry-run: steps get dryRun, describe their plan, and nothing is written", async () => {
@@ -117,7 +120,7 @@ describe("pipeline: runPipeline", () => {
       dryRun: true,
       onEvent: (e) => events.push(e),
     });
-    expect(report.exitCode).toBe(0);
+    expect(report.error).toBeUndefined();
     expect(report.run.dryRun).toBe(true);
     expect(existsSync(join(root, "sites/alpha/output"))).toBe(false);
     const plans = events.flatMap((e) => (e.type === "step-finished" ? e.plan : []));
@@ -139,7 +142,8 @@ describe("pipeline: runPipeline", () => {
     while (!existsSync(join(root, "sites/alpha/output/started"))) await sleep(10);
     controller.abort();
     const report = await running;
-    expect(report.exitCode).toBe(130);
+    expect(report.error?.code).toBe("ERR_INTERRUPTED");
+    expect(exitCodeFor(report.error!.code)).toBe(130);
     expect(report.run.status).toBe("interrupted");
     expect(existsSync(join(root, "sites/alpha/output/aborted"))).toBe(true);
     expect(report.sites.map((s) => s.status)).toEqual(["interrupted", "interrupted"]);
@@ -177,7 +181,7 @@ describe("pipeline: runPipeline", () => {
       onEvent: (e) => events.push(JSON.stringify(e)),
       logger: createLogger({ level: "silent" }),
     });
-    expect(report.exitCode).toBe(1);
+    expect(exitCodeFor(report.error!.code)).toBe(1);
     expect(events.join("\n")).not.toContain(password.reveal());
     expect(report.sites[0]?.steps[0]?.error).not.toContain(password.reveal());
     expect(report.sites[0]?.steps[0]?.error).toContain("login failed");

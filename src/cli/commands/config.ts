@@ -1,5 +1,5 @@
 import type { Origin } from "../../config/index.ts";
-import { EXIT_CODES } from "../../errors.ts";
+import { SiteloomError } from "../../errors.ts";
 import type { EnvSource } from "../../workspace/types.ts";
 import { parseSetFlags, type RegisterCommands } from "../context.ts";
 
@@ -97,7 +97,7 @@ Exit codes: 0 valid, 3 invalid configuration.`,
         flags: await parseSetFlags(g.set ?? []),
       });
       const valid = report.problems.length === 0;
-      if (!valid) process.exitCode = EXIT_CODES.config;
+      const scope = `${report.sites.length} site${report.sites.length === 1 ? "" : "s"}, environments ${report.environments.join(", ")}`;
       if (g.json) {
         ctx.printJson({
           valid,
@@ -106,18 +106,18 @@ Exit codes: 0 valid, 3 invalid configuration.`,
           sites: report.sites,
           problems: report.problems.map((p) => ({ ...p, text: formatProblem(p) })),
         });
-        return;
-      }
-      const scope = `${report.sites.length} site${report.sites.length === 1 ? "" : "s"}, environments ${report.environments.join(", ")}`;
-      if (valid) {
+      } else if (valid) {
         ctx.print(`${ctx.color.green("valid")}: siteloom.yaml and ${scope}`);
-        return;
+      } else {
+        for (const problem of report.problems) ctx.print(formatProblem(problem));
       }
-      for (const problem of report.problems) ctx.print(formatProblem(problem));
+      if (valid) return;
+      // the problems are printed above: the error is their count, and program.ts makes it exit code 3
       const files = new Set(report.problems.map((p) => p.file)).size;
       const n = report.problems.length;
-      ctx.info(
-        `${ctx.color.red("invalid")}: ${n} problem${n === 1 ? "" : "s"} in ${files} source${files === 1 ? "" : "s"} (checked siteloom.yaml and ${scope})`,
+      throw new SiteloomError(
+        "ERR_CONFIG_INVALID",
+        `invalid configuration: ${n} problem${n === 1 ? "" : "s"} in ${files} source${files === 1 ? "" : "s"} (checked siteloom.yaml and ${scope})`,
       );
     });
 
