@@ -23,7 +23,7 @@ export type { Article, CostSummary, GenerateOptions, GenerateReport, LedgerEntry
 export { ArticleSchema, createLedger, runGenerate, summarizeCosts } from "./content/index.ts";
 export type { EnrichReport, RunEnrichOptions } from "./enrich/index.ts";
 export { runEnrich } from "./enrich/index.ts";
-export { type ErrorCode, EXIT_CODES, SiteloomError } from "./errors.ts";
+export { type ErrorCode, EXIT_CODES, exitCodeFor, SiteloomError } from "./errors.ts";
 export { createLogger, type Logger } from "./log/index.ts";
 export type { PipelineEvent, PipelineStep, RunPipelineOptions, RunReport } from "./pipeline/index.ts";
 export { BUILTIN_STEPS, defineStep, runPipeline, STEP_NAMES } from "./pipeline/index.ts";
