@@ -1,29 +1,17 @@
 export { SITE_FILE, SITES_DIR, WORKSPACE_FILE } from "./files.ts";
 export type { GuardedChange } from "./guard.ts";
 export { guardedChanges } from "./guard.ts";
-export type {
-  ConfigFile,
-  ConfigLayer,
-  Located,
-  Merged,
-  NodePosition,
-  Origin,
-  OriginLayer,
-  Setting,
-} from "./layers.ts";
+export type { ConfigFile, ConfigLayer, Located, Merged, NodePosition, Origin, OriginLayer, Setting } from "./layers.ts";
 export {
   fileLayer,
   formatOrigin,
   getPath,
   isPlainObject,
-  LAYERS,
-  MAX_CONFIG_BYTES,
   mergeLayers,
   originsOf,
   PROTOTYPE_KEYS,
   parseConfigText,
   parseSettingValue,
-  RESERVED_VARIABLES,
   readConfigFile,
   settingLayer,
   settingsFromFlags,
@@ -38,7 +26,7 @@ export {
   plaintextCredentialPaths,
 } from "./mask.ts";
 export type { ConfigProblem } from "./problems.ts";
-export { dedupeProblems, describeIssue, didYouMean, formatProblem, showValue } from "./problems.ts";
+export { dedupeProblems, didYouMean, formatProblem, showValue } from "./problems.ts";
 export type {
   CredentialUse,
   EnvReference,
@@ -48,34 +36,36 @@ export type {
   SecretReference,
   SecretResolver,
 } from "./references.ts";
+export { isReference, parseReference, parseSecretReference, referenceUse, resolveValue } from "./references.ts";
+export type {
+  BudgetsConfig,
+  ContentConfig,
+  DeployConfig,
+  EnrichConfig,
+  ExportConfig,
+  FeaturesConfig,
+  LlmConfig,
+  RemoteConfig,
+  SecretsConfig,
+  ServerConfig,
+  SiteConfig,
+  StoreConfig,
+  WordpressConfig,
+  WorkspaceConfig,
+} from "./schema.ts";
 export {
-  checkReferenceUse,
-  isReference,
-  parseReference,
-  parseSecretReference,
-  referenceUse,
-  resolveValue,
-  SCOPE_PATTERN,
-  SECRET_NAME_PATTERN,
-  SECRET_SCHEME,
-  UNREADABLE_VARIABLES,
-} from "./references.ts";
-export * from "./schema.ts";
+  ContentSchema,
+  DEFAULT_PROFILES,
+  EnrichSchema,
+  ExportSchema,
+  RemoteSchema,
+  SiteConfigSchema,
+  SiteFileSchema,
+  StoreSchema,
+  WorkspaceFileSchema,
+} from "./schema.ts";
 export type { Guard, GuardedField } from "./schema-walk.ts";
-export {
-  CREDENTIAL_META,
-  type CredentialField,
-  credential,
-  credentialFields,
-  describeAt,
-  GUARD_META,
-  globalNamesAt,
-  guardedFields,
-  isCredentialAt,
-  kindAt,
-  schemasAt,
-  validKeysAt,
-} from "./schema-walk.ts";
+export { type CredentialField, credential, credentialFields, guardedFields, isCredentialAt } from "./schema-walk.ts";
 export type { SiteTemplateOptions, WorkspaceTemplateOptions } from "./template.ts";
 export { generateJsonSchemas, renderSiteTemplate, renderWorkspaceTemplate } from "./template.ts";
 export {

@@ -1,6 +1,6 @@
 import { SiteloomError } from "../errors.ts";
 import { Secret } from "../secret.ts";
-import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "./patterns.ts";
+import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../secret-names.ts";
 import { SiteConfigSchema, type WorkspaceConfig } from "./schema.ts";
 import { globalNamesAt } from "./schema-walk.ts";
 

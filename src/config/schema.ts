@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { credential, guarded } from "../schema-marks.ts";
 import { STORE_SCHEMAS } from "../secrets/backends/index.ts";
-import { credential, GUARD_META, type Guard } from "./schema-walk.ts";
 
 /**
  * The single source of truth for both configuration files. TypeScript types (`z.infer`), defaults, validation
@@ -9,13 +9,6 @@ import { credential, GUARD_META, type Guard } from "./schema-walk.ts";
  * Values documented as "reference allowed" may be written as `${NAME}`, `${NAME:-default}` or
  * `secret://<scope>/<NAME>`; they stay unresolved in every config object and are resolved at use.
  */
-
-/**
- * Marks a field with its guard (see GUARD_META in schema-walk.ts): below admin a `credential` or `destination`
- * field cannot be changed through the API, and a `store` field cannot be changed through the API at all. Every new
- * field that decides where a credential goes is marked here, and the rule follows it without another list.
- */
-const guarded = <T extends z.ZodType>(guard: Guard, schema: T): T => schema.meta({ [GUARD_META]: guard }) as T;
 
 export const DEFAULT_PROFILES = ["development", "staging", "production"] as const;
 

@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import { z } from "zod";
-import type { LlmConfig } from "../config/schema.ts";
+import type { LlmConfig } from "../config/index.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { removeStaleTempFiles } from "../files.ts";
 import type { Secret } from "../secret.ts";

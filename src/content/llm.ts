@@ -12,7 +12,7 @@ import {
   TypeValidationError,
 } from "ai";
 import type { z } from "zod";
-import type { LlmConfig } from "../config/schema.ts";
+import type { LlmConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { parseRetryAfter, runWithRetry, sleep } from "../retry.ts";
 import type { Secret } from "../secret.ts";

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { parseDocument, stringify } from "yaml";
-import type { SiteConfig } from "../config/schema.ts";
+import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { type EventAction, publishEvent } from "../events.ts";
 import { type Article, ArticleSchema, type ArticleStatus, type ReviewEntry } from "./article.ts";

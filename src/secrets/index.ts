@@ -6,32 +6,18 @@ export { type DigitalOceanBackendOptions, digitaloceanBackend } from "./backends
 export { type EnvBackendOptions, envBackend, envVarName } from "./backends/env.ts";
 export { createFileBackend, type FileBackend, type FileBackendOptions } from "./backends/file.ts";
 export { type GcpBackendOptions, gcpBackend } from "./backends/gcp.ts";
-export { BACKENDS, type BackendTypeInfo, backendTypeList, backendTypes, findBackend } from "./backends/index.ts";
+export { type BackendTypeInfo, backendTypes } from "./backends/index.ts";
 export { type VaultBackendOptions, vaultBackend } from "./backends/vault.ts";
 export { type CopyReport, type CopySecretsOptions, copySecrets } from "./copy.ts";
 export { type BackendContext, type BackendDefinition, defineBackend } from "./define.ts";
-export {
-  type BuildExportOptions,
-  buildExport,
-  type ExportFile,
-  type ExportFormat,
-  exportSecrets,
-  writeExport,
-} from "./export.ts";
+export { type BuildExportOptions, type ExportFile, type ExportFormat, exportSecrets, writeExport } from "./export.ts";
 export { generateSecretValue } from "./generate.ts";
-export { createIdentityFile, defaultIdentityPath, type LoadedIdentity, loadIdentity } from "./identity.ts";
+export { createIdentityFile, type LoadedIdentity, loadIdentity } from "./identity.ts";
 export { type InitSecretStoreOptions, type InitSecretStoreResult, initSecretStore } from "./init.ts";
 export { type MigrateItem, type MigrateOptions, type MigrateResult, runMigrate } from "./migrate.ts";
-export { findPlaintextCredentials, type PlaintextFinding } from "./plaintext.ts";
+export type { PlaintextFinding } from "./plaintext.ts";
 export { askHidden, type ReadValueOptions, readSecretValue } from "./prompt.ts";
-export {
-  defaultStoreName,
-  type OpenStoreOptions,
-  openSecretStore,
-  type SecretsWorkspace,
-  storeConfig,
-  storeNames,
-} from "./registry.ts";
+export { defaultStoreName, type OpenStoreOptions, openSecretStore, type SecretsWorkspace } from "./registry.ts";
 export { createSecretResolver } from "./resolver.ts";
 export { type CreateSecretStoreOptions, createSecretStore, type SecretStore } from "./store.ts";
 export {

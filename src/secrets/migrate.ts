@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { parse } from "dotenv";
-import { isCredentialVariable, isReference, SECRET_NAME_PATTERN, updateConfigFile } from "../config/index.ts";
+import { isCredentialVariable, isReference, updateConfigFile } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { currentActor } from "../events.ts";
 import { writePrivateFile } from "../files.ts";
 import { MASK, Secret } from "../secret.ts";
+import { SECRET_NAME_PATTERN } from "../secret-names.ts";
 import { ensurePrivateDir } from "./fs-util.ts";
 import { configFiles, looksLikeKey, type PlaintextFinding, rewriteYamlValues, scanYaml } from "./plaintext.ts";
 import type { SecretStore } from "./store.ts";

@@ -1,19 +1,16 @@
-export { createAuditLogSink } from "./audit-sink.ts";
-export { type ErrorBody, toErrorResponse } from "./plugins/error-handler.ts";
+export type { ErrorBody } from "./plugins/error-handler.ts";
 export type { AuditFilter, AuditRecord, AuditSink, RunStarter, ServerAuditEntry } from "./ports.ts";
-export {
-  type AppliedChange,
-  type ApplyChangeOptions,
-  type ChangeSource,
-  type ConfigRuntime,
-  type ConfigRuntimeOptions,
-  type ConfigSnapshot,
-  type ConfigVersionRecord,
-  type ConfigVersionRepository,
-  type ConfigVersionSummary,
-  createConfigRuntime,
-  type RejectedChange,
-  type ResolvedEnvironment,
+export type {
+  AppliedChange,
+  ApplyChangeOptions,
+  ChangeSource,
+  ConfigRuntime,
+  ConfigRuntimeOptions,
+  ConfigSnapshot,
+  ConfigVersionRecord,
+  ConfigVersionRepository,
+  ConfigVersionSummary,
+  RejectedChange,
+  ResolvedEnvironment,
 } from "./runtime.ts";
-export { type BuildServerOptions, buildServer, SERVER_VERSION } from "./server.ts";
-export { createStoreVersionRepository } from "./versions.ts";
+export { type BuildServerOptions, buildServer } from "./server.ts";

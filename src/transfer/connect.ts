@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { RemoteConfig } from "../config/schema.ts";
+import type { RemoteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import { createFtpRemote } from "./ftp.ts";

@@ -1,6 +1,5 @@
-export { GITIGNORE_ENTRIES, type InitResult, type InitWorkspaceOptions, initWorkspace } from "./init.ts";
+export { type InitResult, type InitWorkspaceOptions, initWorkspace } from "./init.ts";
 export {
-  configError,
   findWorkspaceRoot,
   listSiteNames,
   loadWorkspace,
@@ -9,7 +8,6 @@ export {
   STATE_DIR,
   WORKSPACE_FILE,
 } from "./load.ts";
-export { exampleWorkspaceDir, findPackageRoot, schemaRef } from "./package-root.ts";
 export {
   type AddSiteOptions,
   addSite,
@@ -17,9 +15,7 @@ export {
   inspectSite,
   type RemoveSiteOptions,
   removeSite,
-  SITE_NAME_PATTERN,
   type SiteContents,
-  TOPICS_HEADER,
 } from "./sites.ts";
 export { openWorkspaceStore } from "./store.ts";
 export type { EnvSource, LoadWorkspaceOptions, Origin, SiteContext, Workspace } from "./types.ts";

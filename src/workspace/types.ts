@@ -1,11 +1,10 @@
-import type { Origin } from "../config/layers.ts";
-import type { CredentialUse, SecretResolver } from "../config/references.ts";
+import type { CredentialUse, Origin, SecretResolver } from "../config/index.ts";
 
-export type { CredentialUse } from "../config/references.ts";
+export type { CredentialUse } from "../config/index.ts";
 
-import type { SiteConfig, WorkspaceConfig } from "../config/schema.ts";
+import type { SiteConfig, WorkspaceConfig } from "../config/index.ts";
 
-export type { Origin } from "../config/layers.ts";
+export type { Origin } from "../config/index.ts";
 
 /** Where the active environment was chosen: --env, SITELOOM_ENV, `environment:` in siteloom.yaml, or the default. */
 export type EnvSource = "flag" | "variable" | "file" | "default";

@@ -141,7 +141,11 @@ describe.each<ServerKind>(["vsftpd-ftp", "sftp"])("pipeline: end to end against 
       );
       expect(stopped.sawTrigger).toBe(true);
       expect(stopped.code).toBe(130);
-      expect(stopped.events.at(-1)).toMatchObject({ type: "run-finished", status: "interrupted", errorCode: "ERR_INTERRUPTED" });
+      expect(stopped.events.at(-1)).toMatchObject({
+        type: "run-finished",
+        status: "interrupted",
+        errorCode: "ERR_INTERRUPTED",
+      });
       const deploy = stopped.events.find((e): e is StepFinished => e.type === "step-finished" && e.step === "deploy");
       expect(deploy?.status).toBe("interrupted");
       // nothing partial at a final name: every file on the server is either the original or the finished output

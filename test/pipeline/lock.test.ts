@@ -125,7 +125,11 @@ describe("pipeline: per-site locks across processes", () => {
     const result = await run.done;
     expect(result.code).toBe(130);
     expect(existsSync(join(output, "aborted"))).toBe(true);
-    expect(result.events.at(-1)).toMatchObject({ type: "run-finished", status: "interrupted", errorCode: "ERR_INTERRUPTED" });
+    expect(result.events.at(-1)).toMatchObject({
+      type: "run-finished",
+      status: "interrupted",
+      errorCode: "ERR_INTERRUPTED",
+    });
     const store = openStateStore({ stateDir: join(root, ".siteloom") });
     expect(await store.listLocks()).toEqual([]);
     await store.close();

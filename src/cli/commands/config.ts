@@ -1,6 +1,6 @@
 import type { Origin } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import type { EnvSource } from "../../workspace/types.ts";
+import type { EnvSource } from "../../workspace/index.ts";
 import { parseSetFlags, type RegisterCommands } from "../context.ts";
 
 /** config show|validate|schema (foundation) */

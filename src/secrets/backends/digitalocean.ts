@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { credential } from "../../config/schema-walk.ts";
 import { SiteloomError } from "../../errors.ts";
 import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
+import { credential } from "../../schema-marks.ts";
 import { credentialsError, deniedError, scrub, serviceError } from "../cloud.ts";
 import { defineBackend, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, StoredValue } from "../types.ts";

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../../config/patterns.ts";
 import { SiteloomError } from "../../errors.ts";
+import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../../secret-names.ts";
 import { defineBackend } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo } from "../types.ts";
 

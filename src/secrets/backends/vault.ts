@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { credential } from "../../config/schema-walk.ts";
 import { SiteloomError } from "../../errors.ts";
+import { credential } from "../../schema-marks.ts";
 import { defineBackend, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 
