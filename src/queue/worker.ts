@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type PgBoss from "pg-boss";
-import { isSiteloomError } from "../errors.ts";
+import { exitCodeFor, isSiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index.ts";
 import { redact } from "../secret.ts";
@@ -130,11 +130,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
           logger,
           onEvent: (event) => sink.push(event),
         });
-        exitCode = report.exitCode;
+        exitCode = report.error ? exitCodeFor(report.error.code) : 0;
         message = report.error?.message;
       } catch (error) {
         // the run could not start (configuration, store): recorded on the queue's run only
-        exitCode = isSiteloomError(error) ? (await import("../errors.ts")).exitCodeFor(error.code) : 1;
+        exitCode = isSiteloomError(error) ? exitCodeFor(error.code) : 1;
         message = redact((error as Error).message);
       }
       await sink.flush();
