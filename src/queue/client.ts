@@ -66,8 +66,11 @@ export interface QueueClient {
   readonly config: QueueConfig;
   /** The name of the dead-letter queue of `queue`. */
   deadLetterOf(queue: string): string;
-  /** Creates the run queue (and its dead letters) if missing. */
-  ensureQueue(queue: string): Promise<void>;
+  /**
+   * Creates the run queue (and its dead letters) if missing; with `{ policy: "standard" }` a plain queue (the
+   * relay of a schedule).
+   */
+  ensureQueue(queue: string, options?: { policy: "standard" }): Promise<void>;
   /** Enqueues one job per site; returns the runs in the order of the sites. */
   enqueue(request: EnqueueRequest): Promise<QueuedRun[]>;
   getRun(runId: string): Promise<QueuedRun | undefined>;
@@ -167,31 +170,31 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
     pool,
     config,
     deadLetterOf,
-    async ensureQueue(queue) {
+    async ensureQueue(queue, plain) {
       if (ensured.has(queue)) return;
-      for (const [name, options] of [
-        [deadLetterOf(queue), { name: deadLetterOf(queue), policy: "standard" }],
-        [
-          queue,
-          {
-            name: queue,
-            // one job per site waiting and one active (singleton key = site): a site's runs never overlap
-            policy: "stately",
-            retryLimit: config.retryLimit,
-            retryDelay: config.retryDelaySeconds,
-            retryBackoff: true,
-            expireInSeconds: JOB_EXPIRE_SECONDS,
-            deadLetter: deadLetterOf(queue),
-          },
-        ],
-      ] as const) {
-        if (await boss.getQueue(name)) continue;
-        try {
-          await boss.createQueue(name, options as PgBoss.Queue);
-        } catch (error) {
-          // another process created it at the same moment
-          if (!(await boss.getQueue(name))) throw error;
+      // pg-boss creates a partition per queue: concurrent creations may deadlock, so one process at a time does it
+      const lock = await pool.connect();
+      try {
+        await lock.query("SELECT pg_advisory_lock(hashtext($1))", [`${QUEUE_SCHEMA}.create-queue`]);
+        const runQueue: PgBoss.Queue = {
+          name: queue,
+          // one job per site waiting and one active (singleton key = site): a site's runs never overlap
+          policy: "stately",
+          retryLimit: config.retryLimit,
+          retryDelay: config.retryDelaySeconds,
+          retryBackoff: true,
+          expireInSeconds: JOB_EXPIRE_SECONDS,
+          deadLetter: deadLetterOf(queue),
+        };
+        const wanted: PgBoss.Queue[] = plain
+          ? [{ name: queue, policy: "standard" }]
+          : [{ name: deadLetterOf(queue), policy: "standard" }, runQueue];
+        for (const options of wanted) {
+          if (!(await boss.getQueue(options.name))) await boss.createQueue(options.name, options);
         }
+      } finally {
+        await lock.query("SELECT pg_advisory_unlock(hashtext($1))", [`${QUEUE_SCHEMA}.create-queue`]).catch(() => {});
+        lock.release();
       }
       ensured.add(queue);
     },

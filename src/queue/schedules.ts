@@ -74,11 +74,7 @@ export async function syncSchedules(
   const { boss } = client;
   const configured = await listConfiguredSchedules(workspace);
   for (const schedule of configured) {
-    if (!(await boss.getQueue(schedule.name))) {
-      await boss.createQueue(schedule.name, { name: schedule.name, policy: "standard" }).catch(async (error) => {
-        if (!(await boss.getQueue(schedule.name))) throw error;
-      });
-    }
+    await client.ensureQueue(schedule.name, { policy: "standard" });
     await boss.schedule(
       schedule.name,
       schedule.cron,

@@ -5,6 +5,7 @@ import type PgBoss from "pg-boss";
 import { exitCodeFor, isSiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index.ts";
+import { runWithRetry } from "../retry.ts";
 import { redact } from "../secret.ts";
 import { createSecretResolver, guardPlaintext } from "../secrets/index.ts";
 import type { StateStore } from "../store/index.ts";
@@ -98,13 +99,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     held.set(job.id, { runId: data.runId, site: data.site, controller, done });
     try {
       await beat().catch(() => undefined);
-      await pool.query(
-        `INSERT INTO ${QUEUE_SCHEMA}.runs (run_id, job_id, queue, site, env, status, started, attempts, worker)
+      await _retryDb(() =>
+        pool.query(
+          `INSERT INTO ${QUEUE_SCHEMA}.runs (run_id, job_id, queue, site, env, status, started, attempts, worker)
          VALUES ($1, $2, $3, $4, $5, 'running', now(), 1, $6)
          ON CONFLICT (run_id) DO UPDATE SET status = 'running', job_id = excluded.job_id,
            started = COALESCE(${QUEUE_SCHEMA}.runs.started, now()), attempts = ${QUEUE_SCHEMA}.runs.attempts + 1,
            worker = excluded.worker, finished = NULL, exit_code = NULL, error = NULL`,
-        [data.runId, job.id, queue, data.site, data.env, workerId],
+          [data.runId, job.id, queue, data.site, data.env, workerId],
+        ),
       );
       line(`${data.site}: run ${data.runId} started (attempt ${job.retryCount + 1})`);
       const sink = createRunEventSink(pool, data.runId, logger);
@@ -142,9 +145,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
         message !== undefined &&
         (controller.signal.aborted || (RETRYABLE_EXIT_CODES.has(exitCode) && job.retryCount < job.retryLimit));
       const status = message === undefined ? "succeeded" : retry ? "retrying" : "failed";
-      await pool.query(
-        `UPDATE ${QUEUE_SCHEMA}.runs SET status = $2, finished = now(), exit_code = $3, error = $4 WHERE run_id = $1`,
-        [data.runId, status, exitCode, message ?? null],
+      await _retryDb(() =>
+        pool.query(
+          `UPDATE ${QUEUE_SCHEMA}.runs SET status = $2, finished = now(), exit_code = $3, error = $4 WHERE run_id = $1`,
+          [data.runId, status, exitCode, message ?? null],
+        ),
       );
       line(`${data.site}: run ${data.runId} ${status}${message ? `: ${message}` : ""}`);
       finishedJobs++;
@@ -208,6 +213,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
 }
 
 // --- internal ---
+
+/**
+ * A write to the queue's tables that outlasts a database restart (about a minute): the run's outcome is not dropped
+ * because PostgreSQL was away for a moment. After that the job stays active, and the lease hands it on.
+ */
+function _retryDb<T>(fn: () => Promise<T>): Promise<T> {
+  return runWithRetry(fn, { retries: 30, baseMs: 250, maxMs: 2000, classify: () => ({ retry: true }) });
+}
 
 async function _loadJobWorkspace(
   root: string,
