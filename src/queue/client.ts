@@ -83,7 +83,7 @@ const JOB_EXPIRE_SECONDS = 6 * 3600;
 
 /**
  * The queue's PostgreSQL URL: `queue.url` (a reference, resolved), else the state store's URL when it is PostgreSQL
- * (`SITELOOM_STORE`, else `store.url`). Undefined when neither is set: the workspace runs on one machine.
+ * (`SITELOOM_STORE`, else `store.url`). Undefined when none is set: the workspace runs on one machine.
  */
 export async function resolveQueueUrl(
   workspace: Workspace,
@@ -91,12 +91,12 @@ export async function resolveQueueUrl(
 ): Promise<string | undefined> {
   const configured = workspace.config.queue.url;
   if (configured !== undefined) return (await workspace.resolve(configured, { field: "queue.url" })).reveal();
-  const store = vars.SITELOOM_STORE;
-  if (store?.startsWith("postgres://") || store?.startsWith("postgresql://")) return store;
-  if (store) return undefined;
-  const storeUrl = workspace.config.store.url;
-  if (storeUrl !== undefined) return (await workspace.resolve(storeUrl, { field: "store.url" })).reveal();
-  return undefined;
+  const isPostgres = (url: string | undefined) => url?.startsWith("postgres://") || url?.startsWith("postgresql://");
+  if (vars.SITELOOM_STORE) return isPostgres(vars.SITELOOM_STORE) ? vars.SITELOOM_STORE : undefined;
+  const store = workspace.config.store.url;
+  if (store === undefined) return undefined;
+  const url = (await workspace.resolve(store, { field: "store.url" })).reveal();
+  return isPostgres(url) ? url : undefined;
 }
 
 /**

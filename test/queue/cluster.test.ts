@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseDocument } from "yaml";
-import { openStateStore } from "../../src/store/index.ts";
+import { openStateStore, type StateStore } from "../../src/store/index.ts";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { readLedger, testApiKey, testLlmConfig, writeTestWorkspace } from "../content/support/workspace.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
@@ -41,6 +41,7 @@ describe("queue: workers on a local cluster", () => {
   it("runs enqueued through the API on three workers: each site deployed once, byte-identical to a run on one machine; follow, status, SIGTERM", async () => {
     const ws = await setupWorkspace(pg, ftp, llm, "api", ["ref", "a1", "a2", "a3", "a4", "a5", "a6"], {
       schedule: { cron: "0 3 1 1 *", tz: "Europe/Paris" },
+      pgStore: true,
     });
     // the reference: the same site run on one machine, in-process
     const ref = await runCli(["--workspace", ws.root, "run", "ref"], { env: ws.env, timeoutMs: 180_000 });
@@ -93,7 +94,7 @@ describe("queue: workers on a local cluster", () => {
       await expectDeployed(ftp, ws, site, reference);
     }
     // each site ran (and deployed) exactly once, recorded like a run on one machine
-    const store = openStateStore({ stateDir: join(ws.root, ".siteloom") });
+    const store = ws.store();
     const recorded = await store.listRuns({ limit: 100 });
     for (const site of sites) {
       const mine = recorded.filter((r) => r.sites.includes(site));
@@ -131,7 +132,7 @@ describe("queue: workers on a local cluster", () => {
 
   it("kill -9 of a worker mid-generation and another mid-deploy: every site completes, byte-identical, no temp file left", async () => {
     const sites = ["k1", "k2", "k3", "k4"];
-    const ws = await setupWorkspace(pg, ftp, llm, "kill", sites, { parallel: 1 });
+    const ws = await setupWorkspace(pg, ftp, llm, "kill", sites, { parallel: 1, pgStore: true });
 
     const workers = [startWorker(ws, procs), startWorker(ws, procs), startWorker(ws, procs)];
     await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
@@ -151,7 +152,7 @@ describe("queue: workers on a local cluster", () => {
     expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
     expect(runs.some((r) => r.attempts > 1)).toBe(true);
 
-    const store = openStateStore({ stateDir: join(ws.root, ".siteloom") });
+    const store = ws.store();
     let paidTwice = 0;
     for (const site of sites) {
       await expectDeployed(ftp, ws, site, undefined);
@@ -184,7 +185,7 @@ describe("queue: workers on a local cluster", () => {
 
     const runs = await waitForRuns(pg, ws.db, ids);
     expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
-    const store = openStateStore({ stateDir: join(ws.root, ".siteloom") });
+    const store = ws.store();
     const recorded = await store.listRuns({ limit: 100 });
     expect(recorded.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(recorded.every((r) => r.status === "succeeded")).toBe(true);
@@ -217,6 +218,7 @@ describe("queue: workers on a local cluster", () => {
       db: "queue_budget",
       env: { LLM_KEY: testApiKey(), QUEUE_PG_URL: url },
       remote: (s) => s,
+      store: () => openStateStore({ stateDir: join(dir, ".siteloom") }),
     };
     const workers = [1, 2, 3, 4].map(() => startWorker(ws, procs));
     await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
@@ -238,7 +240,7 @@ describe("queue: workers on a local cluster", () => {
     expect(succeeded.length + refused.length).toBe(16);
     expect(refused.every((r) => r.exit_code === 6)).toBe(true);
     // the run records say why, as siteloom run would
-    const store = openStateStore({ stateDir: join(dir, ".siteloom") });
+    const store = ws.store();
     for (const run of refused) {
       const steps = await store.listSteps(run.run_id);
       expect(steps.find((s) => s.step === "generate")?.errorCode).toBe("ERR_BUDGET_EXCEEDED");
@@ -256,6 +258,8 @@ interface Workspace {
   env: Record<string, string>;
   /** The queue's database name. */
   db: string;
+  /** Opens the workspace's state store (SQLite file or PostgreSQL). */
+  store(): StateStore;
   remote(site: string): string;
 }
 
@@ -272,7 +276,7 @@ async function setupWorkspace(
   llm: LlmServer,
   name: string,
   sites: string[],
-  options: { parallel?: number; schedule?: Record<string, unknown> } = {},
+  options: { parallel?: number; schedule?: Record<string, unknown>; pgStore?: boolean } = {},
 ): Promise<Workspace> {
   const dir = await useTempDir("siteloom-queue-");
   const root = join(dir, "ws");
@@ -304,12 +308,19 @@ async function setupWorkspace(
   const wsDoc = parseDocument(await readFile(wsFile, "utf8"));
   wsDoc.set("llm", { provider: "openai", model: "test-model", baseUrl: llm.url, apiKey: "${QUEUE_LLM_KEY}" });
   wsDoc.set("env", ["QUEUE_LLM_KEY", "QUEUE_PG_URL", ...Object.keys(ftp.env)]);
-  wsDoc.set("queue", { url: "${QUEUE_PG_URL}", leaseSeconds: 10, retryDelaySeconds: 1, graceSeconds: 20 });
+  // either every piece of state in PostgreSQL (store.url; the queue goes beside it), or the run records in the
+  // workspace's SQLite file shared by the processes of this machine and only the queue in PostgreSQL (queue.url)
+  const queue = { leaseSeconds: 10, retryDelaySeconds: 1, graceSeconds: 20 };
+  if (options.pgStore) {
+    wsDoc.set("store", { url: "${QUEUE_PG_URL}" });
+    wsDoc.set("queue", queue);
+  } else wsDoc.set("queue", { url: "${QUEUE_PG_URL}", ...queue });
   if (options.schedule) wsDoc.set("schedule", options.schedule);
   await writeFile(wsFile, wsDoc.toString());
   return {
     root,
     db,
+    store: () => openStateStore({ stateDir: join(root, ".siteloom"), ...(options.pgStore ? { url } : {}) }),
     env: { ...ftp.env, QUEUE_LLM_KEY: `sk-test-${Math.random().toString(36).slice(2)}`, QUEUE_PG_URL: url },
     remote: (site) => `${name}-${site}`,
   };
