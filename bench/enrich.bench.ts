@@ -173,3 +173,6 @@ async function _runChild(phase: string, root: string): Promise<void> {
 }
 
 if (process.argv[2] === "child") await _runChild(process.argv[3]!, process.argv[4]!);
+// Profiling by hand: `node --import tsx bench/enrich.bench.ts generate DIR`, then
+// `node --cpu-prof --import tsx bench/enrich.bench.ts child nav DIR` (phases: full, add, remove, nav, nav-again).
+if (process.argv[2] === "generate") await _generateSite(process.argv[3]!);

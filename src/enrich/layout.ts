@@ -39,6 +39,11 @@ export interface LayoutRegion {
   removed: { selector: string; range: { start: number; end: number }; why: string }[];
   /** Parts the pages share (header, navigation, footer, sidebars): kept as they are. */
   chrome: string[];
+  /**
+   * Links of the shared parts that lead somewhere else on each page (previous/next, pagination): the layout page's
+   * state, not the article's. Ranges of their `href` and `rel` attributes, dropped on generated pages.
+   */
+  stateLinks: { start: number; end: number }[];
 }
 
 /** How a page looks as a layout: an article, a listing, a plain page or the home page; with the signals seen. */
@@ -72,7 +77,11 @@ export function classifyPage(path: string, doc: HtmlDocument): PageKind {
     listing += 3;
     signals.push(`it lists ${articles.length} <article> elements`);
   }
-  if (LISTING_PATH.test(folder) || /(?:^|\/)(?:blog|news|posts|archive)\.html?$/i.test(path)) {
+  if (
+    LISTING_PATH.test(folder) ||
+    TAXONOMY_PATH.test(folder) ||
+    /(?:^|\/)(?:blog|news|posts|archive)\.html?$/i.test(path)
+  ) {
     listing += 2;
     signals.push("its path names a blog, news or archive listing");
   }
@@ -118,6 +127,26 @@ export function findLayoutRegion(
   peers: LayoutSample[],
   overrides: LayoutOverrides = {},
 ): LayoutRegion {
+  const region = _findRegion(page, peers, overrides);
+  return { ...region, stateLinks: _stateLinks(page, peers, region) };
+}
+
+/** Whether a class name marks "you are here" (the current page's menu item). */
+export function isActiveClass(name: string): boolean {
+  return ACTIVE.test(name);
+}
+
+/** A navigation: <nav>, role="navigation", or a navbar/menu by its class (themes that use <div class="navbar">). */
+export function isNavLike(el: HtmlElement): boolean {
+  if (el.tagName === "nav" || getAttr(el, "role") === "navigation") return true;
+  return (getAttr(el, "class") ?? "").split(/\s+/).some((c) => NAV_CLASSES.has(c.toLowerCase()));
+}
+
+function _findRegion(
+  page: LayoutSample,
+  peers: LayoutSample[],
+  overrides: LayoutOverrides,
+): Omit<LayoutRegion, "stateLinks"> {
   const keep = (overrides.keep ?? []).flatMap((s) => querySelectorAll(page.doc, s));
   const removed: LayoutRegion["removed"] = [];
   for (const s of overrides.remove ?? []) {
@@ -158,7 +187,10 @@ export function findLayoutRegion(
       const found = matches.filter((m): m is HtmlElement => m !== undefined);
       const text = _text(kid);
       const same = found.length > 0 && found.length === curPeers.length && found.every((m) => _text(m) === text);
-      return { kid, matches, found, same: same || keep.includes(kid), shared: found.length === curPeers.length };
+      // <main> on most pages is the wrapper even where a template wraps it differently (a block theme's archive).
+      const shared =
+        found.length === curPeers.length || (LANDMARKS.has(kid.tagName) && found.length * 2 > curPeers.length);
+      return { kid, matches, found, same: same || keep.includes(kid), shared };
     });
     for (const j of judged) if (j.same) chrome.push(selectorOf(j.kid));
     const differing = judged.filter((j) => !j.same);
@@ -181,6 +213,14 @@ export function findLayoutRegion(
       _leaveOut(j.kid, j.found, removed, chrome, keep);
     }
     if (!best.shared) {
+      if (best.kid.tagName === "article" && _contentChild(best.kid)) {
+        // The page's own <article> with a content wrapper (WordPress's .entry-content): the article goes there, so
+        // it keeps the theme's column; the page's title and meta beside it are left out. No peer has this element.
+        cur = best.kid;
+        curPeers = [];
+        reason = "the content wrapper of the page's own <article>";
+        continue;
+      }
       if (best.kid.tagName === "article") {
         // The page's own <article>: the generated article takes its place (no <article> nested in another).
         const range = outerRange(best.kid);
@@ -260,12 +300,17 @@ export function selectorOf(el: HtmlElement): string {
 
 const ARTICLE_PATH =
   /(?:^|\/)(?:posts?|articles?|blog|news|\d{4})\/|(?:^|\/)\d{4}-\d{2}-\d{2}-|(?:post|article)s?\.html?$/i;
+/** A category or tag archive (WordPress's /category/<name>/, Hugo's /tags/<name>/). */
+const TAXONOMY_PATH = /(?:^|\/)(?:category|categories|tags?)\/[^/]+(?:\/page\/\d+)?$/i;
 const LISTING_PATH = /(?:^|\/)(?:blog|news|posts|articles|archives?|category|tags?)(?:\/page\/\d+)?$/i;
+/** Elements a page has one of at most, matched by tag when their classes differ from page to page. */
+const LANDMARKS = new Set(["main", "header", "footer"]);
 /** Elements that are never page content or chrome of their own. */
 const IGNORED = new Set(["script", "style", "link", "meta", "noscript", "template", "base", "br"]);
 /** Block elements the model descends into. */
 const WRAPPERS = new Set(["div", "main", "section", "article", "td", "tr", "tbody", "table", "center", "font"]);
-const ACTIVE = /^(?:active|current|selected|is-active|current-menu-item|current_page_item)$/i;
+const ACTIVE =
+  /^(?:active|current|selected|is-active|current[-_](?:menu|page)[-_](?:item|parent|ancestor)|current_page_item)$/i;
 const CONTENT_HINT = /(?:^|[-_\s])(?:content|main|post|entry|article|page-content|body|text|primary)(?:$|[-_\s])/i;
 /** A layout column or sidebar by its class (Bootstrap `col-md-3`, `sidebar`). */
 const COLUMN_CLASS = /(?:^|\s)(?:col(?:-[a-z]{2})?(?:-\d+)?|[\w-]*sidebar[\w-]*|aside)(?:\s|$)/i;
@@ -302,7 +347,13 @@ function _counterpart(el: HtmlElement, parent: HtmlElement, peerParent: HtmlElem
   const index = _elementChildren(parent)
     .filter((k) => _key(k) === key)
     .indexOf(el);
-  return _elementChildren(peerParent).filter((k) => _key(k) === key)[index];
+  const same = _elementChildren(peerParent).filter((k) => _key(k) === key)[index];
+  if (same || !LANDMARKS.has(el.tagName)) return same;
+  // A landmark whose classes change with the page's template (a block theme's <main>): the only one of its tag.
+  const alone = (p: HtmlElement) => _elementChildren(p).filter((k) => k.tagName === el.tagName);
+  const mine = alone(parent);
+  const theirs = alone(peerParent);
+  return mine.length === 1 && theirs.length === 1 ? theirs[0] : undefined;
 }
 
 const TEXTS = new WeakMap<HtmlElement, string>();
@@ -329,25 +380,29 @@ function _isContentLike(el: HtmlElement): boolean {
   );
 }
 
+/** A content wrapper (`.entry-content`, `.post-body`) among an element's children. */
+function _contentChild(el: HtmlElement): HtmlElement | undefined {
+  return _elementChildren(el).find(
+    (k) =>
+      WRAPPERS.has(k.tagName) &&
+      k.tagName !== "article" &&
+      (CONTENT_HINT.test(getAttr(k, "class") ?? "") || CONTENT_HINT.test(getAttr(k, "id") ?? "")),
+  );
+}
+
 function _score(el: HtmlElement): number {
   let s = Math.min(_text(el).length, 5000) / 50;
   if (el.tagName === "main" || getAttr(el, "role") === "main") s += 100;
   else if (el.tagName === "article") s += 60;
   else if (_isContentLike(el)) s += 40;
   // The navigation itself is never where the article goes (a wrapper holding it may be).
-  if (_isNavLike(el)) s -= 1000;
+  if (isNavLike(el)) s -= 1000;
   return s;
 }
 
-/** A navigation: <nav>, role="navigation", or a navbar/menu by its class (themes that use <div class="navbar">). */
-function _isNavLike(el: HtmlElement): boolean {
-  if (el.tagName === "nav" || getAttr(el, "role") === "navigation") return true;
-  return (getAttr(el, "class") ?? "").split(/\s+/).some((c) => NAV_CLASSES.has(c.toLowerCase()));
-}
-
 function _hasLandmark(el: HtmlElement): boolean {
-  if (_isNavLike(el)) return true;
-  for (const [d] of walkElements(el)) if (_isNavLike(d)) return true;
+  if (isNavLike(el)) return true;
+  for (const [d] of walkElements(el)) if (isNavLike(d)) return true;
   return false;
 }
 
@@ -380,7 +435,13 @@ function _leaveOut(
     }
     return;
   }
-  if (_isNavLike(el)) {
+  if (isNavLike(el) && peers.length === 0) {
+    // A navigation no other page has (previous/next post, pagination): this page's own, left out whole.
+    const range = outerRange(el);
+    if (range) removed.push({ selector: selectorOf(el), range, why: "a navigation of this page only: left out" });
+    return;
+  }
+  if (isNavLike(el)) {
     // A menu whose links are mostly those of the other pages is the site's (its state differs); one whose links are
     // this page's own (a table of contents) is emptied, keeping its box.
     const links = (x: HtmlElement) => new Set(querySelectorAll(x, "a").map((a) => _text(a)));
@@ -388,12 +449,16 @@ function _leaveOut(
     const theirs = peers[0] ? links(peers[0]) : mine;
     const shared = [...mine].filter((t) => theirs.has(t)).length;
     const union = new Set([...mine, ...theirs]).size;
-    const range = innerRange(el);
+    // A column keeps its box (emptied) so the content stays where the theme puts it; previous/next links go whole.
+    const column = el.tagName === "aside" || COLUMN_CLASS.test(getAttr(el, "class") ?? "");
+    const range = column ? innerRange(el) : outerRange(el);
     if (union > 0 && shared / union < 0.5 && range) {
       removed.push({
         selector: selectorOf(el),
         range,
-        why: "a navigation of this page only (a table of contents): emptied",
+        why: column
+          ? "a navigation of this page only (a table of contents): emptied"
+          : "a navigation of this page only (previous/next, its own sections): left out",
       });
     } else chrome.push(selectorOf(el));
     return;
@@ -414,13 +479,78 @@ function _leaveOut(
   }
 }
 
+/**
+ * Links outside the content that stand where a link with the same text stands on other pages but lead elsewhere
+ * (or nowhere there): "Previous"/"Next", pagination, a share link. They are the layout page's state.
+ */
+function _stateLinks(
+  page: LayoutSample,
+  peers: LayoutSample[],
+  region: Omit<LayoutRegion, "stateLinks">,
+): LayoutRegion["stateLinks"] {
+  const body = querySelector(page.doc, "body");
+  if (!body) return [];
+  const others = peers.flatMap((p) => {
+    const b = querySelector(p.doc, "body");
+    return b ? [{ page: p, body: b }] : [];
+  });
+  const skip = [region.content, ...region.removed.map((r) => r.range)];
+  const out: LayoutRegion["stateLinks"] = [];
+  for (const [a, ancestors] of walkElements(body)) {
+    if (a.tagName !== "a") continue;
+    const href = getAttr(a, "href");
+    const loc = a.sourceCodeLocation;
+    if (href === undefined || href.startsWith("#") || !loc?.attrs?.href) continue;
+    if (skip.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end)) continue;
+    const target = _target(page, href);
+    const differs = others.some((o) => {
+      let parent = body;
+      let there: HtmlElement | undefined = o.body;
+      for (const node of [...ancestors, a]) {
+        there = there && _counterpart(node, parent, there);
+        parent = node;
+      }
+      if (!there || _text(there) !== _text(a)) return false;
+      const theirs = getAttr(there, "href");
+      return theirs === undefined || _target(o.page, theirs) !== target;
+    });
+    if (!differs) continue;
+    out.push({ start: loc.attrs.href.startOffset, end: loc.attrs.href.endOffset });
+    const rel = loc.attrs.rel;
+    if (rel && /\b(?:prev|next)\b/i.test(getAttr(a, "rel") ?? ""))
+      out.push({ start: rel.startOffset, end: rel.endOffset });
+  }
+  return out;
+}
+
+const BASES = new WeakMap<HtmlDocument, string | null>();
+
+/** Where a link of a sample page leads, as a site path (its <base href> respected). */
+function _target(page: LayoutSample, href: string): string {
+  let base = BASES.get(page.doc);
+  if (base === undefined) {
+    base =
+      querySelectorAll(page.doc, "base")
+        .map((b) => getAttr(b, "href"))
+        .find((h) => h !== undefined) ?? null;
+    BASES.set(page.doc, base);
+  }
+  try {
+    const pageUrl = new URL(page.path, "http://site.invalid/");
+    const url = new URL(href.trim(), base === null ? pageUrl : new URL(base.trim(), pageUrl));
+    return `${url.origin}${url.pathname.replace(/index\.html?$/i, "")}${url.search}`;
+  } catch {
+    return href;
+  }
+}
+
 function _insideTag(doc: HtmlDocument, el: HtmlElement, tag: string): boolean {
   for (const [d, ancestors] of walkElements(doc)) if (d === el) return ancestors.some((a) => a.tagName === tag);
   return false;
 }
 
 /** With nothing to compare against: the first conventional content element. */
-function _fallback(page: LayoutSample, removed: LayoutRegion["removed"]): LayoutRegion {
+function _fallback(page: LayoutSample, removed: LayoutRegion["removed"]): Omit<LayoutRegion, "stateLinks"> {
   for (const s of FALLBACK_SELECTORS) {
     const el = querySelector(page.doc, parseSelector(s));
     const content = el ? innerRange(el) : undefined;
@@ -437,7 +567,7 @@ function _fallback(page: LayoutSample, removed: LayoutRegion["removed"]): Layout
 const FALLBACK_SELECTORS = ["main", "article", "#content", ".content", "#main", ".main"];
 
 /** Drops removals inside the content range (they go with it) and nested ones. */
-function _finish(region: LayoutRegion): LayoutRegion {
+function _finish(region: Omit<LayoutRegion, "stateLinks">): Omit<LayoutRegion, "stateLinks"> {
   const { content } = region;
   const outside = region.removed
     .filter((r) => r.range.end <= content.start || r.range.start >= content.end)

@@ -842,7 +842,8 @@ async function _loadLayouts(
     "article",
   );
   const article = build(articlePick, "a plain content page");
-  const listingScore = (k: PageKind) => k.listing - (k.article > 2 ? 1 : 0);
+  // The home page lists articles too, but its hero and site-title h1 are the home page's own: another listing first.
+  const listingScore = (k: PageKind) => k.listing - (k.article > 2 ? 1 : 0) - (k.home ? 2 : 0);
   const listingPick = cfg.listingTemplate
     ? pick(cfg.listingTemplate, listingScore, "listing")
     : (() => {

@@ -6,6 +6,7 @@ import {
   getAttr,
   type HtmlDocument,
   type HtmlElement,
+  innerRange,
   outerRange,
   parseHtml,
   parseSelector,
@@ -13,7 +14,7 @@ import {
   querySelectorAll,
   walkElements,
 } from "./html.ts";
-import type { LayoutRegion } from "./layout.ts";
+import { isActiveClass, isNavLike, type LayoutRegion } from "./layout.ts";
 import { localizeUrls } from "./markdown.ts";
 import { absoluteUrl, dirOf, isRelativeUrl, rebaseCssUrls, rebaseSrcset, rebaseUrl, relativeTo } from "./urls.ts";
 
@@ -62,8 +63,16 @@ export interface Template {
    * `dir` is the site folder it names; `absolute` when it points outside the site (links are then written absolute).
    */
   base?: { dir: string } | { absolute: string } | undefined;
+  /** The region lies inside the layout page's own `<article>`: ours is then a `<div>`, not an article in an article. */
+  inArticle: boolean;
   /** Where the "Blog" link goes (navLink enabled and the nav does not link to the blog yet). */
-  nav?: (NavInsertion & { label: string; blogDir: string }) | undefined;
+  nav?: (NavInsertion & { label: string; blogDir: string; current: CurrentMarks }) | undefined;
+}
+
+/** Active-state classes the layout page's current menu item had, on its `<li>` and its `<a>`. */
+export interface CurrentMarks {
+  li?: string[];
+  a?: string[];
 }
 
 /** Where and how a "Blog" link goes into a navigation list. */
@@ -123,22 +132,45 @@ export function prepareTemplate(
     text: "",
   }));
   const replaced = [content, ...region.removed.map((r) => r.range)];
-  const inReplaced = (loc: { startOffset: number; endOffset: number }) =>
-    replaced.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end);
+  // The layout page's previous/next links lead from that page, not from ours: kept as text, their href dropped.
+  for (const r of region.stateLinks) {
+    fixedEdits.push({ start: /\s/.test(page.text[r.start - 1] ?? "") ? r.start - 1 : r.start, end: r.end, text: "" });
+    replaced.push(r);
+  }
   for (const [el] of walkElements(head)) {
     if (_isSeoElement(el)) {
       const r = outerRange(el);
-      if (r) fixedEdits.push({ start: r.start, end: _eatLineEnd(page.text, r.end), text: "" });
+      if (r) {
+        fixedEdits.push({ start: r.start, end: _eatLineEnd(page.text, r.end), text: "" });
+        // Its URLs (a relative canonical) go with it: nothing else may edit inside it.
+        replaced.push(r);
+      }
     }
   }
-  // The template's own "you are here" marker would be wrong on every generated page.
-  for (const [el] of walkElements(doc)) {
+  const inReplaced = (loc: { startOffset: number; endOffset: number }) =>
+    replaced.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end);
+  // The template's own "you are here" markers would be wrong on every generated page: aria-current, and the
+  // active-state classes of its menu items (kept to mark the Blog link instead).
+  const current: CurrentMarks = {};
+  for (const [el, ancestors] of walkElements(doc)) {
     if (el.tagName !== "a" && el.tagName !== "li") continue;
     const loc = el.sourceCodeLocation?.attrs?.["aria-current"];
     if (loc && !inReplaced(loc)) {
       const start = page.text[loc.startOffset - 1] === " " ? loc.startOffset - 1 : loc.startOffset;
       fixedEdits.push({ start, end: loc.endOffset, text: "" });
     }
+    const classLoc = el.sourceCodeLocation?.attrs?.class;
+    const classes = (getAttr(el, "class") ?? "").split(/\s+/).filter(Boolean);
+    const active = classes.filter(isActiveClass);
+    if (!classLoc || active.length === 0 || inReplaced(classLoc) || !ancestors.some(isNavLike)) continue;
+    const kept = classes.filter((c) => !isActiveClass(c));
+    fixedEdits.push({
+      start: classLoc.startOffset,
+      end: classLoc.endOffset,
+      text: `class="${escapeHtml(kept.join(" "))}"`,
+    });
+    const tag = el.tagName as "a" | "li";
+    current[tag] ??= active;
   }
   const html = querySelector(doc, "html");
   const langLoc = html?.sourceCodeLocation?.attrs?.lang;
@@ -195,8 +227,14 @@ export function prepareTemplate(
     insertion = undefined;
   }
   const nav =
-    insertion && options.nav ? { ...insertion, label: options.nav.label, blogDir: options.nav.blogDir } : undefined;
-  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, base, nav };
+    insertion && options.nav
+      ? { ...insertion, label: options.nav.label, blogDir: options.nav.blogDir, current }
+      : undefined;
+  const inArticle = querySelectorAll(doc, "article").some((a) => {
+    const r = innerRange(a);
+    return r !== undefined && r.start <= content.start && r.end >= content.end;
+  });
+  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, base, nav, inArticle };
 }
 
 /**
@@ -241,8 +279,15 @@ export function renderFromTemplate(tpl: Template, content: PageContent): Buffer 
     tpl.base && "absolute" in tpl.base
       ? localizeUrls(content.body, (p) => absoluteUrl((tpl.base as { absolute: string }).absolute, p))
       : localizeForDir(content.body, linkDir);
-  edits.push({ start: tpl.content.start, end: tpl.content.end, text: body });
-  if (tpl.nav) edits.push(navLinkEdit(tpl.nav, linkDir, tpl.nav));
+  edits.push({ start: tpl.content.start, end: tpl.content.end, text: tpl.inArticle ? _articleAsDiv(body) : body });
+  if (tpl.nav) {
+    // Every generated page is in the blog: its link is the current one (the blog index is the page itself).
+    const current = {
+      ...tpl.nav.current,
+      aria: content.dir === tpl.nav.blogDir.replace(/\/+$/, "") ? ("page" as const) : ("true" as const),
+    };
+    edits.push(navLinkEdit(tpl.nav, linkDir, { ...tpl.nav, current }));
+  }
   return spliceBytes(tpl.page, edits);
 }
 
@@ -307,19 +352,47 @@ export function findNavInsertionFast(text: string, pageDir: string, nav: NavLink
   const close = /<\/nav\s*>/i.exec(text);
   const cut = close ? close.index + close[0].length : Math.min(text.length, NAV_PREFIX_CHARS);
   if (cut < text.length) {
-    const doc = parseHtml(text.slice(0, cut));
-    const first = querySelector(doc, parseSelector(_navSelectors(nav)[0]!));
-    if (first?.sourceCodeLocation?.endTag) return findNavInsertion(doc, text, pageDir, nav);
+    // Pages of one site share their chrome: from <body> to the navigation's end the text is mostly the same, so
+    // that part is parsed once per folder. Only when the head before <body> parses as plain tags (no open comment,
+    // script or attribute value hides the "<body"), so the part parses the same on its own.
+    const body = _bodyStart(text, cut);
+    if (body !== undefined) {
+      const part = text.slice(body, cut);
+      const key = `${pageDir}\0${nav.selector ?? ""}\0${nav.blogDir}\0${part}`;
+      let found = NAV_MEMO.get(key);
+      if (found === undefined) {
+        const doc = parseHtml(part);
+        const first = querySelector(doc, parseSelector(_navSelectors(nav)[0]!));
+        found = first?.sourceCodeLocation?.endTag ? (findNavInsertion(doc, part, pageDir, nav) ?? null) : false;
+        if (NAV_MEMO.size >= NAV_MEMO_MAX) NAV_MEMO.clear();
+        NAV_MEMO.set(key, found);
+      }
+      if (found === null) return undefined;
+      if (found) return { ...found, insertAt: found.insertAt + body };
+    } else {
+      const doc = parseHtml(text.slice(0, cut));
+      const first = querySelector(doc, parseSelector(_navSelectors(nav)[0]!));
+      if (first?.sourceCodeLocation?.endTag) return findNavInsertion(doc, text, pageDir, nav);
+    }
   }
   return findNavInsertion(parseHtml(text), text, pageDir, nav);
 }
 
 /** The edit inserting the "Blog" link for a page in `pageDir`. */
-export function navLinkEdit(ins: NavInsertion, pageDir: string, nav: { label: string; blogDir: string }): TextEdit {
+export function navLinkEdit(
+  ins: NavInsertion,
+  pageDir: string,
+  nav: { label: string; blogDir: string; current?: CurrentMarks & { aria: "page" | "true" } },
+): TextEdit {
   const href = relativeTo(pageDir, nav.blogDir);
-  const aClass = ins.aClass ? ` class="${escapeHtml(ins.aClass)}"` : "";
-  const link = `<a href="${escapeHtml(href)}"${aClass}>${escapeHtml(nav.label)}</a>`;
-  const liClass = ins.liClass ? ` class="${escapeHtml(_withoutActive(ins.liClass) ?? "")}"` : "";
+  const classes = (own: string | undefined, active: string[] | undefined) =>
+    [..._classList(_withoutActive(own)), ...(active ?? [])].join(" ");
+  const aClasses = classes(ins.aClass, nav.current?.a);
+  const aClass = aClasses ? ` class="${escapeHtml(aClasses)}"` : "";
+  const aria = nav.current ? ` aria-current="${nav.current.aria}"` : "";
+  const link = `<a href="${escapeHtml(href)}"${aClass}${aria}>${escapeHtml(nav.label)}</a>`;
+  const liClasses = classes(ins.liClass, nav.current?.li);
+  const liClass = liClasses ? ` class="${escapeHtml(liClasses)}"` : "";
   const text = ins.wrap === "li" ? `<li${liClass}>${link}</li>` : link;
   return { start: ins.insertAt, end: ins.insertAt, text: ins.newline ? `${text}\n` : text };
 }
@@ -328,6 +401,34 @@ export function navLinkEdit(ins: NavInsertion, pageDir: string, nav: { label: st
 
 /** Characters parsed first when looking for a navigation that is not a `<nav>` element. */
 const NAV_PREFIX_CHARS = 16 * 1024;
+/** Insertion found for a page part (from <body> to the nav's end): null for none, false when it needs a whole parse. */
+const NAV_MEMO = new Map<string, NavInsertion | null | false>();
+const NAV_MEMO_MAX = 2000;
+/** The head's tokens: comments, raw-text elements whole, tags with quoted attributes, text. */
+const HEAD_TOKEN =
+  /<!--[\s\S]*?-->|<(script|style|title|textarea|noscript|xmp|iframe|noembed|noframes)\b(?:[^>"']|"[^"]*"|'[^']*')*>[\s\S]*?<\/\1\s*>|<(?!(?:script|style|title|textarea|noscript|xmp|iframe|noembed|noframes)\b)[!/?]?[a-zA-Z](?:[^>"']|"[^"]*"|'[^']*')*>|<!doctype[^>]*>|[^<]+/giy;
+
+/**
+ * Where the `<body>` start tag is, when the text before it is plain enough that a parse starting there sees the
+ * body as the whole page's parse does: every comment and raw-text element closed, no "<body" inside an attribute
+ * value or a script, no foreign content or template.
+ */
+function _bodyStart(text: string, limit: number): number | undefined {
+  const m = /<body[\s>]/i.exec(text);
+  if (!m || m.index >= limit) return undefined;
+  const head = text.slice(0, m.index);
+  if (/<(?:template|svg|math|plaintext)\b|<!\[CDATA\[/i.test(head)) return undefined;
+  HEAD_TOKEN.lastIndex = 0;
+  let at = 0;
+  while (at < head.length) {
+    const t = HEAD_TOKEN.exec(head);
+    if (!t || t[0].length === 0) return undefined;
+    // A script holding "<!--" can hide its end tag from the HTML parser: leave that page to the whole parse.
+    if (t[1] && /<!--/.test(t[0])) return undefined;
+    at += t[0].length;
+  }
+  return m.index;
+}
 
 const URL_ATTRS = new Set(["href", "src", "action", "poster", "cite", "formaction", "background", "data", "longdesc"]);
 
@@ -385,7 +486,19 @@ function _pointsToBlog(href: string, pageDir: string, blogDir: string): boolean 
 }
 
 function _withoutActive(cls: string | undefined): string | undefined {
-  if (!cls) return undefined;
-  const kept = cls.split(/\s+/).filter((c) => c && !/^(active|current|selected|is-active)$/i.test(c));
+  const kept = _classList(cls).filter((c) => !isActiveClass(c));
   return kept.length > 0 ? kept.join(" ") : undefined;
+}
+
+/** Our `<article class="sl-article">` (the outermost, so its end tag is the last) written as a `<div>`. */
+function _articleAsDiv(body: string): string {
+  const open = '<article class="sl-article">';
+  const start = body.indexOf(open);
+  const end = body.lastIndexOf("</article>");
+  if (start < 0 || end < start) return body;
+  return `${body.slice(0, start)}<div class="sl-article">${body.slice(start + open.length, end)}</div>${body.slice(end + "</article>".length)}`;
+}
+
+function _classList(cls: string | undefined): string[] {
+  return (cls ?? "").split(/\s+/).filter(Boolean);
 }

@@ -189,7 +189,7 @@ describe("enrich: example site", () => {
       expect(Buffer.concat([before.subarray(0, at), inserted, before.subarray(at)]).equals(after), page).toBe(true);
     }
     const article = await readFile(join(site.paths.output, "blog/why-sourdough-needs-time/index.html"), "utf8");
-    expect(article).toContain('<li><a href="../">Journal</a></li>');
+    expect(article).toContain('<li><a href="../" aria-current="true">Journal</a></li>');
     expect(first.written).toContain("about.html");
     const second = await runEnrich({ site, cacheFile: join(root, "cache.json") });
     expect(second.written).toEqual([]);

@@ -105,8 +105,20 @@ describe("enrich: navigation link without parsing whole pages", () => {
       // A "</nav>" inside a comment or script is not the end of anything.
       page('<!-- </nav> --><script>var s="</nav>";</script><nav><ul><li><a href="/">Home</a></li>\n</ul></nav>', ""),
       page("<div id=nav><ul><li><a href=x.html>X</a></li></ul></div>", ""),
+      // Heads that hide a "<body" where only a whole parse sees through: an attribute value, a title, a script.
+      ...[
+        '<meta name="x" content="a>b <body class=fake><nav><ul><li>Fake</li></ul></nav>">',
+        "<title>a <body><nav><ul><li>Fake</li></ul></nav></title>",
+        '<script><!-- <script> "<body><nav><ul><li>Fake</li></ul></nav>" </script> --></script>',
+        "<!-- <body><nav><ul><li>Fake</li></ul></nav> -->",
+      ].map(
+        (head) =>
+          `<!DOCTYPE html><html><head>${head}</head><body class="real"><nav><ul><li><a href="/">Home</a></li></ul></nav><main><p>${"text ".repeat(5000)}</p></main></body></html>`,
+      ),
     ]) {
       const full = findNavInsertion(parseHtml(text), text, "", nav);
+      expect(findNavInsertionFast(text, "", nav)).toEqual(full);
+      // Twice: the second answer comes from the memo of the page part.
       expect(findNavInsertionFast(text, "", nav)).toEqual(full);
       expect(findNavInsertionFast(text, "", { ...nav, selector: "#nav ul" })).toEqual(
         findNavInsertion(parseHtml(text), text, "", { ...nav, selector: "#nav ul" }),

@@ -1,10 +1,11 @@
 // The corpus of real-world sites: generated at test time by the real generators from Debian
-// (scripts/setup-site-generators.sh), plus hand-written fixtures of structures the generators do not make.
+// (scripts/setup-site-generators.sh) and WordPress's bundled themes (scripts/setup-wordpress.sh), plus hand-written fixtures of structures the generators do not make.
 import { execFile } from "node:child_process";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { FIXTURES } from "../support.ts";
+import { wordpressSites } from "./wordpress.ts";
 
 /** One site of the corpus: its built pages and one of its own content pages to compare with. */
 export interface CorpusSite {
@@ -24,6 +25,7 @@ export async function generateCorpus(root: string): Promise<CorpusSite[]> {
   for (const make of [jekyllMinima, pelicanSimple, mkdocsTheme("mkdocs"), mkdocsTheme("readthedocs"), hugoNewTheme]) {
     sites.push(await make(root));
   }
+  sites.push(...(await wordpressSites(join(root, "wordpress"))));
   for (const [name, ownPage] of [
     ["bootstrap-masthead", "about.html"],
     ["navbar-in-main", "about.html"],
