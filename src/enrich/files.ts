@@ -43,9 +43,26 @@ export async function walkTree(root: string): Promise<TreeFile[]> {
  * Atomic write (src/files.ts) of an output file. No directory fsync: output/ is rebuildable and holds thousands of
  * files.
  */
-export function writeOutputFile(file: string, data: Buffer | string): Promise<void> {
-  return writeFileAtomic(file, data, { syncDir: false });
+export async function writeOutputFile(file: string, data: Buffer | string): Promise<void> {
+  // One mkdir per folder, not per file: a run writes thousands of files into a few hundred folders.
+  const dir = dirname(file);
+  if (!MADE_DIRS.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    if (MADE_DIRS.size > 10_000) MADE_DIRS.clear();
+    MADE_DIRS.add(dir);
+  }
+  try {
+    await writeFileAtomic(file, data, { syncDir: false, mkdir: false });
+  } catch (error) {
+    // The folder went away since (a removed article's folder): once more, creating it.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    MADE_DIRS.delete(dir);
+    await writeFileAtomic(file, data, { syncDir: false });
+  }
 }
+
+/** Folders writeOutputFile made or found this process. */
+const MADE_DIRS = new Set<string>();
 
 /** Whether a site-relative path is, or lies in, a temporary file an interrupted write left (src/files.ts's rule). */
 export function isTempPath(path: string): boolean {

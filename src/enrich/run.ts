@@ -437,7 +437,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     } catch (error) {
       throw new SiteloomError(
         "ERR_ENRICH",
-        `enrich: could not build ${path} from the layout ${template.path}: ${(error as Error).message}; nothing was written (see \`siteloom enrich ${site.name} --explain\`, and set enrich.contentSelector or enrich.template)`,
+        `enrich: could not build ${path} from the layout ${template.path} (content region ${layouts.article.region.selector}): ${(error as Error).message}; nothing was written (see \`siteloom enrich ${site.name} --explain\`, and set enrich.contentSelector or enrich.template)`,
         { site: site.name, cause: error },
       );
     }

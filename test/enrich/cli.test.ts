@@ -50,6 +50,32 @@ describe("cli: siteloom enrich", () => {
     expect(res.stderr).not.toMatch(/\bat .*\.js:\d+/);
   });
 
+  it("a content selector that matches nothing: one line naming the page and the selector, nothing written", async () => {
+    const root = await workspace("domain: www.example.com\nenrich:\n  contentSelector: div.no-such-column\n");
+    const res = await runCli(["enrich", "demo"], { cwd: root });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(
+      /template about\.html has no element matching "div\.no-such-column".*enrich\.contentSelector/,
+    );
+    expect(res.stderr).not.toMatch(/\bat .*\.[jt]s:\d+/);
+    expect(existsSync(join(root, "sites/demo/output"))).toBe(false);
+  });
+
+  it("the report says when the configured nav selector matches nothing", async () => {
+    const root = await workspace(
+      "domain: www.example.com\nenrich:\n  navLink:\n    enabled: true\n    selector: '#menu ul'\n",
+    );
+    const res = await runCli(["enrich", "demo", "--json"], { cwd: root });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(/enrich\.navLink\.selector "#menu ul" matches nothing in about\.html/),
+    );
+    const plain = await runCli(["enrich", "demo"], { cwd: root });
+    expect(plain.stdout + plain.stderr).toMatch(/"#menu ul" matches nothing/);
+  });
+
   it("explains how to get an export when there is none", async () => {
     const root = await workspace("domain: www.example.com\n");
     await import("node:fs/promises").then((fs) => fs.rm(join(root, "sites/demo/export"), { recursive: true }));

@@ -40,6 +40,8 @@ interface Built {
   preview: Preview;
   /** h1 texts of the site's own pages that are not the same on every page (a masthead's, a page's title). */
   ownTitles: string[];
+  /** h1 texts every page of the site has: the site's chrome (a site name set as h1). */
+  siteH1s: string[];
 }
 
 let root: string;
@@ -75,7 +77,15 @@ beforeAll(async () => {
     input.config.url = served.url;
     const report = await runEnrich({ site: input });
     if (!report.warnings.some((w) => /no Blog link/.test(w))) navLinkSites.add(site.name);
-    built.push({ site, report, output: input.paths.output, preview: served, ownTitles: await _pageTitles(site.dir) });
+    const titles = await _pageTitles(site.dir);
+    built.push({
+      site,
+      report,
+      output: input.paths.output,
+      preview: served,
+      ownTitles: titles.varying,
+      siteH1s: titles.everywhere,
+    });
   }
   debugPort = await _freePort();
   browser = await chromium.launch({
@@ -119,30 +129,10 @@ describe("enrich: real-site corpus in Chromium", () => {
         const measure = async (path: string, kind: "article" | "listing") => {
           await page.goto(`${b.preview.url}${path}`, { waitUntil: "load" });
           return page.evaluate(
-            ({ chrome, region, active, state }) => {
+            ({ chrome, region, active, state, siteH1s }) => {
               const ACTIVE = new RegExp(active, "i");
               const STATE = new RegExp(state, "i");
               const text = (el: Element | null) => (el?.textContent ?? "").replace(/\s+/g, " ").trim();
-              // The site's chrome: what the chrome selectors match, apart from any wrapper of the page's content.
-              const content = [
-                ...(() => {
-                  try {
-                    return Array.from(document.querySelectorAll(region));
-                  } catch {
-                    return [];
-                  }
-                })(),
-                ...Array.from(document.querySelectorAll(".sl-article, .sl-posts, .sl-crumbs")),
-              ];
-              const chromeEls = chrome
-                .flatMap((sel: string) => {
-                  try {
-                    return Array.from(document.querySelectorAll(sel));
-                  } catch {
-                    return [];
-                  }
-                })
-                .filter((c) => !content.some((x) => c.contains(x) || x.contains(c)));
               const chromeTexts = chrome.map((sel: string) => {
                 try {
                   return text(document.querySelector(sel.replace(/ /g, " ")));
@@ -191,9 +181,9 @@ describe("enrich: real-site corpus in Chromium", () => {
                 outside: rest.textContent ?? "",
                 marked,
                 stateLinks,
-                // h1 texts: those in the site's chrome (a site name set as h1), and the others.
-                chromeH1s: h1s.filter((h) => chromeEls.some((c) => c.contains(h))).map(text),
-                ownH1s: h1s.filter((h) => !chromeEls.some((c) => c.contains(h))).map(text),
+                // h1 texts: the site's (one every page of the site has, outside what we generated), and the others.
+                chromeH1s: h1s.filter((h) => !inOurs(h) && siteH1s.includes(text(h))).map(text),
+                ownH1s: h1s.filter((h) => inOurs(h) || !siteH1s.includes(text(h))).map(text),
                 overflow: document.documentElement.scrollWidth - window.innerWidth,
                 chromeTexts,
                 ours: box(ourText),
@@ -205,6 +195,7 @@ describe("enrich: real-site corpus in Chromium", () => {
               region: b.report.layout[kind].region,
               active: ACTIVE_CLASS.source,
               state: STATE_TEXT.source,
+              siteH1s: b.siteH1s,
             },
           );
         };
@@ -356,8 +347,8 @@ describe("enrich: real-site corpus in Chromium", () => {
 
 // --- internal ---
 
-/** h1 texts of the site's own pages, leaving out any that every page shows (the site's name). */
-async function _pageTitles(dir: string): Promise<string[]> {
+/** h1 texts of the site's own pages: those that differ from page to page, and those every page shows (a site name). */
+async function _pageTitles(dir: string): Promise<{ varying: string[]; everywhere: string[] }> {
   const counts = new Map<string, number>();
   let pages = 0;
   for (const f of await walkTree(dir)) {
@@ -367,7 +358,10 @@ async function _pageTitles(dir: string): Promise<string[]> {
     const seen = new Set(querySelectorAll(doc, "h1").map((h) => textContent(h).replace(/\s+/g, " ").trim()));
     for (const t of seen) if (t.length > 3) counts.set(t, (counts.get(t) ?? 0) + 1);
   }
-  return [...counts].filter(([, n]) => n < pages).map(([t]) => t);
+  return {
+    varying: [...counts].filter(([, n]) => n < pages).map(([t]) => t),
+    everywhere: [...counts].filter(([, n]) => n === pages).map(([t]) => t),
+  };
 }
 
 function _freePort(): Promise<number> {

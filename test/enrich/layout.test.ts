@@ -116,7 +116,7 @@ describe("enrich: layout model", () => {
     const root = await useTempDir();
     const site = await createSite(root, { articles: articles(), enrich: { contentSelector: "head" } });
     await expect(runEnrich({ site })).rejects.toThrow(
-      /could not build blog\/.* from the layout about\.html: .*nothing was written/,
+      /could not build blog\/.* from the layout about\.html \(content region head\): .*nothing was written/,
     );
     expect(existsSync(site.paths.output)).toBe(false);
   });
