@@ -41,9 +41,15 @@ describe("enrich: layout model", () => {
       expect(html, path).toMatch(
         /<li class="nav-item"><a class="nav-link" href="(?:\.\.\/)+about\.html">About<\/a><\/li>/,
       );
+      // The layout page (post.html) marks its own item current; here only the Blog link is.
       expect(html, path).toMatch(
-        /<a href="\.\.\/(?:\.\.\/)*blog\/"|<a href="\.\.\/" class="nav-link">Blog<\/a>|>Blog<\/a>/,
+        /<li class="nav-item"><a class="nav-link" href="(?:\.\.\/)+post\.html">Sample Post<\/a><\/li>/,
       );
+      expect(html, path).toMatch(
+        /<li class="nav-item"><a href="(?:\.\/|(?:\.\.\/)*(?:blog\/)?)" class="nav-link active" aria-current="(?:page|true)">Blog<\/a><\/li>/,
+      );
+      const navbar = html.slice(html.indexOf('<nav class="navbar'), html.indexOf("</nav>"));
+      expect(navbar.match(/aria-current|\bactive\b/g), path).toHaveLength(2);
       expect(html, path).toContain("Copyright &copy; Quill &amp; Ink 2026");
       expect(html, path).not.toContain('class="masthead"');
     }
