@@ -18,6 +18,16 @@ export interface CorpusSite {
   missing?: string;
 }
 
+/** Whether a command is on the PATH (a generator not installed makes its site a skipped one). */
+export async function hasCommand(command: string): Promise<boolean> {
+  try {
+    await promisify(execFile)("sh", ["-c", `command -v ${command}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Builds every corpus site under `root`. Generators run one after another (the machine has few cores). */
 export async function generateCorpus(root: string): Promise<CorpusSite[]> {
   const sites: CorpusSite[] = [];
@@ -46,7 +56,7 @@ const PARAGRAPH =
 async function jekyllMinima(root: string): Promise<CorpusSite> {
   const src = join(root, "jekyll-src");
   const site = { name: "jekyll-minima", dir: join(src, "_site"), ownPage: "about/index.html" };
-  if (!(await _has("jekyll"))) return { ...site, missing: "jekyll" };
+  if (!(await hasCommand("jekyll"))) return { ...site, missing: "jekyll" };
   await _run("jekyll", ["new", "--skip-bundle", src], root);
   // Without bundler: Debian's jekyll finds the minima theme and plugins installed as system gems.
   await _run("rm", ["-f", join(src, "Gemfile"), join(src, "Gemfile.lock")], root);
@@ -57,7 +67,7 @@ async function jekyllMinima(root: string): Promise<CorpusSite> {
 async function pelicanSimple(root: string): Promise<CorpusSite> {
   const src = join(root, "pelican-src");
   const site = { name: "pelican-simple", dir: join(root, "pelican-out"), ownPage: "pages/about.html" };
-  if (!(await _has("pelican"))) return { ...site, missing: "pelican" };
+  if (!(await hasCommand("pelican"))) return { ...site, missing: "pelican" };
   await mkdir(join(src, "content", "pages"), { recursive: true });
   for (const [i, title] of ["Choosing timber", "Sharpening chisels", "Finishing oils"].entries()) {
     await writeFile(
@@ -82,7 +92,7 @@ function mkdocsTheme(theme: string): (root: string) => Promise<CorpusSite> {
   return async (root) => {
     const src = join(root, `mkdocs-${theme}-src`);
     const site = { name: `mkdocs-${theme}`, dir: join(root, `mkdocs-${theme}-out`), ownPage: "about/index.html" };
-    if (!(await _has("mkdocs"))) return { ...site, missing: "mkdocs" };
+    if (!(await hasCommand("mkdocs"))) return { ...site, missing: "mkdocs" };
     await _run("mkdocs", ["new", src], root);
     await writeFile(join(src, "docs", "about.md"), `# About\n\n${PARAGRAPH}\n\n## History\n\n${PARAGRAPH}\n`);
     await writeFile(join(src, "docs", "guide.md"), `# Guide\n\n${PARAGRAPH}\n\n## Tools\n\n${PARAGRAPH}\n`);
@@ -98,7 +108,7 @@ function mkdocsTheme(theme: string): (root: string) => Promise<CorpusSite> {
 async function hugoNewTheme(root: string): Promise<CorpusSite> {
   const src = join(root, "hugo-src");
   const site = { name: "hugo-new-theme", dir: join(root, "hugo-out"), ownPage: "about/index.html" };
-  if (!(await _has("hugo"))) return { ...site, missing: "hugo" };
+  if (!(await hasCommand("hugo"))) return { ...site, missing: "hugo" };
   await _run("hugo", ["new", "site", src], root);
   await _run("hugo", ["new", "theme", "plain"], src);
   // The skeleton `hugo new theme` makes has empty layouts; these few lines fill them the way its comments suggest.
@@ -131,15 +141,6 @@ async function hugoNewTheme(root: string): Promise<CorpusSite> {
   );
   await _run("hugo", ["--quiet", "-s", src, "-d", site.dir], src);
   return site;
-}
-
-async function _has(command: string): Promise<boolean> {
-  try {
-    await promisify(execFile)("sh", ["-c", `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function _run(cmd: string, args: string[], cwd: string): Promise<void> {

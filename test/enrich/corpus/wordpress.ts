@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startWordpress, WORDPRESS_DIR } from "../../support/wordpress.ts";
-import type { CorpusSite } from "./generators.ts";
+import { type CorpusSite, hasCommand } from "./generators.ts";
 
 /** Pages made in WordPress (title, slug); posts get dates in order so the listing is stable. */
 const PAGES = [
@@ -24,7 +24,7 @@ const PARAGRAPH =
  */
 export async function wordpressSites(root: string): Promise<CorpusSite[]> {
   const themes = (await readdir(join(WORDPRESS_DIR, "wp-content", "themes")).catch(() => [] as string[])).sort();
-  const missing = (await _has("wget")) ? undefined : "wget";
+  const missing = (await hasCommand("wget")) ? undefined : "wget";
   if (themes.length === 0 || missing) {
     return [{ name: "wordpress", dir: root, ownPage: "about/index.html", missing: missing ?? "wordpress" }];
   }
@@ -102,14 +102,5 @@ async function _mirror(url: string, caFile: string, dir: string): Promise<void> 
     // wget exits 8 when some URL answered with an error (a theme linking a missing asset): the mirror is still whole.
     const e = error as { code?: number; stderr?: string; message: string };
     if (e.code !== 8) throw new Error(`wget --mirror ${url} failed: ${e.stderr || e.message}`);
-  }
-}
-
-async function _has(command: string): Promise<boolean> {
-  try {
-    await promisify(execFile)("sh", ["-c", `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
   }
 }
