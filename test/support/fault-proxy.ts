@@ -57,6 +57,8 @@ export interface FaultProxy {
   clearFaults(): void;
   /** Transforms server→client bytes on data connections (hostile listings). Applied per chunk. */
   rewriteData: ((chunk: Buffer) => Buffer) | undefined;
+  /** Transforms the server's replies on the (plain) control connection, whole lines at a time (`ftp: true`). */
+  rewriteControl: ((lines: string) => string) | undefined;
   /** `pipelined`: client writes holding two commands or more; `reordered`: those passed on swapped. */
   readonly stats: {
     control: number;
@@ -88,6 +90,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       faults.length = 0;
     },
     rewriteData: undefined,
+    rewriteControl: undefined,
     stats,
     async close() {
       closed = true;
@@ -253,7 +256,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   servers.add(main);
 
   async function rewriteReplies(text: string): Promise<string> {
-    const lines = text.split("\n");
+    const lines = (proxy.rewriteControl ? proxy.rewriteControl(text) : text).split("\n");
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string;
       const pasv = /^227 (.*)\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)(.*)$/s.exec(line);

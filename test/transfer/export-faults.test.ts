@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploySchema, ExportSchema } from "../../src/config/schema.ts";
@@ -134,4 +134,82 @@ describe.each(["vsftpd-ftp", "proftpd-ftp"] as const)("transfer: export and depl
     // the broken attempts' temp files are gone
     expect((await readdir(join(server.rootDir, "media"))).sort()).toEqual(["big.bin"]);
   });
+
+  // ProFTPD lists with MLSD, whose times (modify=) the proxy can shift; vsftpd's LIST dates are not rewritten
+  it.runIf(kind === "proftpd-ftp")(
+    "a server clock hours off neither skips a changed file nor re-uploads the rest",
+    async () => {
+      const dir = await useTempDir("siteloom-clock-");
+      for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
+      const output = join(dir, "output");
+      await writeSite(output);
+      // built a while ago, as a site usually is before its deploy
+      const built = async (path: string, minutes: number) => {
+        const at = new Date(Date.now() - minutes * 60_000);
+        await utimes(join(output, path), at, at);
+      };
+      for (const path of Object.keys((await snapshot(output)).files)) await built(path, 10);
+      const connect = await createRemoteConnector({ ...server.remoteConfig, port: proxy.port }, (v) =>
+        server.resolve(v),
+      );
+      const shift = (hours: number) => {
+        const move = (text: string) =>
+          text.replace(/(modify=|^213 )(\d{14})/gim, (_all, head: string, time: string) => {
+            const at = Date.UTC(
+              +time.slice(0, 4),
+              +time.slice(4, 6) - 1,
+              +time.slice(6, 8),
+              +time.slice(8, 10),
+              +time.slice(10, 12),
+              +time.slice(12, 14),
+            );
+            return head + new Date(at + hours * 3_600_000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
+          });
+        proxy.rewriteControl = move;
+        proxy.rewriteData = (chunk) => Buffer.from(move(chunk.toString("latin1")), "latin1");
+      };
+      // no manifest on either side: nothing vouches for the server's files, their times decide
+      const deployForgetting = async () => {
+        await rm(join(server.rootDir, ".siteloom"), { recursive: true, force: true });
+        await rm(join(dir, "state"), { recursive: true, force: true });
+        const pool = createRemotePool({ size: 2, connect });
+        try {
+          const result = await runDeploy({
+            site: "demo",
+            env: "test",
+            outputDir: output,
+            stateDir: join(dir, "state"),
+            pool,
+            config: DeploySchema.parse({ retryBaseMs: 10, retryMaxMs: 50 }),
+          });
+          expect(result.failures).toEqual([]);
+          expect(result.mode).toBe("listing");
+          return result;
+        } finally {
+          await pool.close();
+        }
+      };
+      try {
+        await deployForgetting();
+        // the server's clock 3 hours ahead: a file changed here since (same size) is older than the server's copy
+        shift(3);
+        await writeFile(
+          join(output, "css/site.css"),
+          (await readFile(join(output, "css/site.css"), "utf8")).toUpperCase(),
+        );
+        const ahead = await deployForgetting();
+        expect(ahead.plan.upload.map((u) => u.path)).toEqual(["css/site.css"]);
+        // 3 hours behind: every file on the server looks older than ours, yet nothing changed
+        shift(-3);
+        await built("css/site.css", 10);
+        const behind = await deployForgetting();
+        expect(behind.plan.upload).toEqual([]);
+        expect(behind.notes.join("\n")).toMatch(/clock is -1\d\d min off/);
+      } finally {
+        proxy.rewriteControl = undefined;
+        proxy.rewriteData = undefined;
+      }
+      expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
+    },
+  );
 });

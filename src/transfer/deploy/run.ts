@@ -323,13 +323,19 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   const deleteDirs: string[] = [];
   if (mode === "listing") {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
+    // server times are compared with ours below: learn how far the server's clock is from ours first
+    const clock = options.dryRun ? undefined : await _writeClockProbe(pool);
     const remote = await again(() =>
       _walkWhole(pool, site, {
         skipDir: (p) => p === manifestDir,
         onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
       }),
     );
-    const finishedAt = base ? Date.parse(base.finishedAt) : Number.NaN;
+    const offset = clock === undefined ? 0 : _clockOffset(clock, remote.files.get(clock.temp)?.mtime);
+    if (offset !== 0) {
+      notes.push(`the server's clock is ${Math.round(offset / 60_000)} min off ours: its file times are corrected`);
+    }
+    const finishedAt = base ? Date.parse(base.finishedAt) + offset : Number.NaN;
     const toHash: { file: LocalFile; remote: string }[] = [];
     // without a trustworthy remote manifest, our own last deploy (state copy) still vouches for content hashes
     const vouch =
@@ -345,7 +351,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
         // "looks different": no manifest entry to vouch for it, or touched on the server after the last deploy
         const touched = r.mtime !== undefined && Number.isFinite(finishedAt) && r.mtime > finishedAt + 120_000;
         if (known === undefined || touched) toHash.push({ file, remote: file.path });
-      } else if (known === undefined && r.mtime !== undefined && !_notOlder(r.mtime, file.mtime)) {
+      } else if (known === undefined && r.mtime !== undefined && !_notOlder(r.mtime - offset, file.mtime)) {
         uploads.push({ file, reason: "same size, older on the server" });
       } else if (known === undefined && r.mtime === undefined) {
         uploads.push({ file, reason: "same size, server reports no time" });
@@ -961,6 +967,37 @@ function _reply(error: unknown): string {
 }
 
 /** Whether a server time is not older than a local one; LIST times without seconds are compared by the minute. */
+/**
+ * Writes an empty temp file at the root just before the listing (which then shows its server time; it is removed with
+ * the other leftover temp files). Undefined when the server refuses it: times are then taken as they are.
+ */
+async function _writeClockProbe(pool: RemotePool): Promise<{ temp: string; before: number } | undefined> {
+  const temp = tempNameFor("siteloom-clock", randomBytes(4).toString("hex"));
+  const before = Date.now();
+  const ok = await pool
+    .run((fs) => fs.upload(Readable.from([Buffer.alloc(0)]), temp))
+    .then(
+      () => true,
+      () => false,
+    );
+  return ok ? { temp, before } : undefined;
+}
+
+/**
+ * The server's clock minus ours (ms), or 0 when they agree within `_CLOCK_SLACK_MS`. The estimate errs high (it
+ * counts from before the write and rounds a minute-precise listing time up), so a corrected server time errs old: a
+ * file looks changed and is uploaded again rather than skipped.
+ */
+function _clockOffset(probe: { before: number }, serverTime: number | undefined): number {
+  if (serverTime === undefined) return 0;
+  const precision = serverTime % 60_000 === 0 ? 60_000 : 1000;
+  const offset = serverTime + precision - probe.before;
+  return Math.abs(offset) > _CLOCK_SLACK_MS ? offset : 0;
+}
+
+/** Clocks closer than this are taken as agreeing (network delay, minute-precise LIST times). */
+const _CLOCK_SLACK_MS = 5 * 60_000;
+
 function _notOlder(remote: number, local: number): boolean {
   if (remote >= local) return true;
   return remote % 60_000 === 0 && remote >= Math.floor(local / 60_000) * 60_000;
