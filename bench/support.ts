@@ -6,7 +6,7 @@ export interface BenchRow {
   name: string;
   /** The measured figure, in `unit`. */
   value: number;
-  unit: "ms" | "s" | "req/s" | "MB" | "x" | "req";
+  unit: "ms" | "s" | "req/s" | "KB" | "MB" | "x" | "req";
   /** The target from the issue, as text ("< 100 ms"), if any. */
   target?: string;
   /** Whether the figure meets the target; undefined when there is none. */

@@ -1,6 +1,5 @@
 // The web console in a real browser (Debian's chromium through playwright-core) against a real `siteloom serve` on
 // loopback: one server, one browser for the whole file. Needs scripts/setup-check-tools.sh (chromium).
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -11,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { testApiKey, testLlmConfig } from "../content/support/workspace.ts";
-import { BIN, runCli } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
+import { type ServeProcess, startServe } from "../support/serve.ts";
 
 const CHROMIUM = process.env.CHROME_PATH ?? "/usr/bin/chromium";
 /** A credential written as a literal in a config file: it must never reach a page or a response. */
@@ -20,7 +20,7 @@ const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve("axe-co
 
 let dir: string;
 let llm: LlmServer;
-let serve: ChildProcess;
+let serve: ServeProcess;
 let url: string;
 let browser: Browser;
 const key = testApiKey();
@@ -44,12 +44,8 @@ beforeAll(async () => {
   // three drafts waiting for review, and a first deploy
   const run = await cli(["run", "shop"]);
   expect(run.code, run.stderr).toBe(0);
-  serve = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], {
-    cwd: dir,
-    env: { ...process.env, SITELOOM_WORKSPACE: undefined, LLM_KEY: key, HOME: dir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  url = await _serveUrl(serve);
+  serve = await startServe(dir, { LLM_KEY: key });
+  url = serve.url;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
@@ -58,11 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (serve && serve.exitCode === null) {
-    const exited = new Promise((resolve) => serve.on("exit", resolve));
-    serve.kill("SIGTERM");
-    await exited;
-  }
+  await serve?.stop();
   await llm?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -409,24 +401,4 @@ async function _writeWorkspace(): Promise<void> {
     join(dir, "sites/blog/site.yaml"),
     stringify({ domain: "blog.example.com", remote: { protocol: "sftp", host: "127.0.0.1", password: CANARY } }),
   );
-}
-
-function _serveUrl(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-    });
-    child.stdout!.on("data", (d) => {
-      stdout += d;
-      const newline = stdout.indexOf("\n");
-      if (newline >= 0) {
-        clearTimeout(timer);
-        resolve((JSON.parse(stdout.slice(0, newline)) as { url: string }).url);
-      }
-    });
-    child.on("exit", () => reject(new Error(`serve exited: ${stderr}`)));
-  });
 }
