@@ -235,6 +235,11 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         where.push("status = ?");
         values.push(options.status);
       }
+      if (options.before !== undefined) {
+        // keyset paging in the list's own order, so runs started in the same second are neither skipped nor repeated
+        where.push("(started, id) < (SELECT started, id FROM runs WHERE id = ?)");
+        values.push(options.before);
+      }
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;
       return (await query<RunRow>(sql, [...values, options.limit ?? 50])).map(runFromRow);
     },

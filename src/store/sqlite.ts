@@ -149,8 +149,8 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         values.push(options.status);
       }
       if (options.before !== undefined) {
-        // ids start with the UTC start time, so "older than this page" is "id sorts before"
-        where.push("id < ?");
+        // keyset paging in the list's own order, so runs started in the same second are neither skipped nor repeated
+        where.push("(started, id) < (SELECT started, id FROM runs WHERE id = ?)");
         values.push(options.before);
       }
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;

@@ -70,6 +70,9 @@ export function testStateStore(kind: string, ctx: StoreContractContext): void {
           expect((await store.listRuns()).map((r) => r.id)).toEqual([b.id, a.id]);
           expect((await store.listRuns({ site: "alpha" })).map((r) => r.id)).toEqual([a.id]);
           expect((await store.listRuns({ status: "failed" })).map((r) => r.id)).toEqual([a.id]);
+          // the next page after b (paging in the list's order), and nothing after the oldest
+          expect((await store.listRuns({ before: b.id })).map((r) => r.id)).toEqual([a.id]);
+          expect(await store.listRuns({ before: a.id })).toEqual([]);
           expect(await store.getRun(a.id)).toMatchObject({
             status: "failed",
             error: "deploy failed",
