@@ -112,6 +112,29 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
   };
 
   /**
+   * One writing statement on its own (autocommit): reaching the server is retried, but a statement whose connection
+   * is lost after it was sent is not, since it may have been applied.
+   */
+  const write = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> => {
+    const p = await pool();
+    const client = await _retrying(opts.reconnectMs, location, () => p.connect());
+    let broken = false;
+    try {
+      return (await client.query<R>(_numbered(sql), params)).rows;
+    } catch (error) {
+      broken = _isConnectionError(error);
+      if (!broken) throw error;
+      throw new SiteloomError(
+        "ERR_STORE",
+        `the connection to ${location} was lost during a write; the change may or may not have been saved`,
+        { cause: error },
+      );
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  /**
    * Runs `work` in one transaction after taking the advisory locks `keys` (in a fixed order, so two writers never
    * wait on each other crosswise). Retried from the start when the connection is lost before COMMIT.
    */
@@ -533,63 +556,57 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async reserveBudget(reservation, options) {
-      // One advisory lock per month serialises every reserver of the workspace, on every machine.
-      return tx([`budget:${reservation.month}`], async (q) => {
-        const held = (await q("SELECT * FROM budget_reservations WHERE month = ?", [reservation.month]))
-          .rows as ReservationRow[];
-        let reservedUsd = 0;
-        const stale: string[] = [];
-        for (const row of held) {
-          if (options.isStale(reservationFromRow(row))) stale.push(row.id);
-          else reservedUsd += row.amount_usd;
-        }
-        if (stale.length > 0) await q("DELETE FROM budget_reservations WHERE id = ANY(?)", [stale]);
-        const settledUsd = await _settled(q, reservation.month);
-        const spend = { settledUsd: roundUsd(settledUsd), reservedUsd: roundUsd(reservedUsd) };
-        if (
-          options.maxMonthlyUsd !== undefined &&
-          settledUsd + reservedUsd + reservation.amountUsd > options.maxMonthlyUsd + 1e-9
-        ) {
-          return { granted: false as const, ...spend };
-        }
-        const now = nowIso();
-        const record: BudgetReservation = {
-          ...reservation,
-          id: randomBytes(8).toString("hex"),
-          created: now,
-          heartbeat: now,
-        };
-        await q(
-          `INSERT INTO budget_reservations (id, month, site, topic_id, amount_usd, owner, pid, host, created, heartbeat)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            record.id,
-            record.month,
-            record.site,
-            record.topicId,
-            record.amountUsd,
-            record.owner,
-            record.pid,
-            record.host,
-            record.created,
-            record.heartbeat,
-          ],
-        );
-        return { granted: true as const, reservation: record, ...spend };
-      });
+      // Which held reservations are abandoned is decided here (isStale is code); a stale one stays stale, so deciding
+      // before the lock is safe. The rest is one call of siteloom_reserve_budget (migration 5), under the month lock.
+      const held = await query<ReservationRow>("SELECT * FROM budget_reservations WHERE month = ?", [
+        reservation.month,
+      ]);
+      const stale = held.filter((row) => options.isStale(reservationFromRow(row))).map((row) => row.id);
+      const now = nowIso();
+      const record: BudgetReservation = {
+        ...reservation,
+        id: randomBytes(8).toString("hex"),
+        created: now,
+        heartbeat: now,
+      };
+      const [row] = await write<{ granted: boolean; settled_usd: number; reserved_usd: number }>(
+        "SELECT * FROM siteloom_reserve_budget(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+          stale,
+          options.maxMonthlyUsd ?? null,
+          record.id,
+          record.month,
+          record.site,
+          record.topicId,
+          record.amountUsd,
+          record.owner,
+          record.pid,
+          record.host,
+          now,
+        ],
+      );
+      const spend = { settledUsd: roundUsd(row?.settled_usd ?? 0), reservedUsd: roundUsd(row?.reserved_usd ?? 0) };
+      return row?.granted
+        ? { granted: true as const, reservation: record, ...spend }
+        : { granted: false as const, ...spend };
     },
 
     async settleBudget(reservationId, entry) {
-      // Same lock as reserveBudget: a reserver never sees the reservation gone and the cost not yet in the ledger.
-      await tx([`budget:${entry.time.slice(0, 7)}`], async (q) => {
-        if (reservationId !== undefined) await q("DELETE FROM budget_reservations WHERE id = ?", [reservationId]);
-        await _insertCost(q, entry);
-      });
+      // One statement, so one commit: a reserver's single-snapshot sums (migration 5) see both the reservation gone
+      // and the cost recorded, or neither.
+      await write(`WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?) ${INSERT_COST_SQL}`, [
+        reservationId ?? null,
+        ..._costParams(entry),
+      ]);
     },
 
     async releaseBudget(reservationId) {
       if (closed) return;
-      await tx([], (q) => q("DELETE FROM budget_reservations WHERE id = ?", [reservationId]));
+      // idempotent: retried like a read when the connection is lost
+      const p = await pool();
+      await _retrying(opts.reconnectMs, location, () =>
+        p.query(_numbered("DELETE FROM budget_reservations WHERE id = ?"), [reservationId]),
+      );
     },
 
     async heartbeatBudget(owner) {
@@ -627,7 +644,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       return tx([`cost-imports:${source}`], async (q) => {
         const done = await q("SELECT 1 FROM documents WHERE namespace = 'cost-imports' AND doc_key = ?", [source]);
         if (done.count > 0) return 0;
-        for (const entry of entries) await _insertCost(q, entry);
+        for (const entry of entries) await q(INSERT_COST_SQL, _costParams(entry));
         await q(
           "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
           [source, JSON.stringify({ entries: entries.length }), nowIso()],
@@ -752,7 +769,10 @@ async function _migrate(pool: pg.Pool): Promise<void> {
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
-      for (const statement of migration.statements) await client.query(statementSql(statement, "postgres"));
+      for (const statement of migration.statements) {
+        const sql = statementSql(statement, "postgres");
+        if (sql !== undefined) await client.query(sql);
+      }
       await client.query("INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)", [
         migration.version,
         migration.name,
@@ -768,31 +788,25 @@ async function _migrate(pool: pg.Pool): Promise<void> {
   }
 }
 
-async function _settled(q: TxQuery, month: string): Promise<number> {
-  const [row] = (await q(SETTLED_SQL, [month])).rows as { usd: number }[];
-  return row?.usd ?? 0;
-}
+const INSERT_COST_SQL = `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step,
+  input_tokens, output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-async function _insertCost(q: TxQuery, entry: CostEntry): Promise<void> {
-  await q(
-    `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step, input_tokens,
-      output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      randomBytes(8).toString("hex"),
-      entry.time,
-      entry.time.slice(0, 7),
-      entry.site,
-      entry.topic,
-      entry.topicId,
-      entry.provider,
-      entry.model,
-      entry.step,
-      entry.inputTokens,
-      entry.outputTokens,
-      entry.costUsd,
-      entry.ok ? 1 : 0,
-    ],
-  );
+function _costParams(entry: CostEntry): unknown[] {
+  return [
+    randomBytes(8).toString("hex"),
+    entry.time,
+    entry.time.slice(0, 7),
+    entry.site,
+    entry.topic,
+    entry.topicId,
+    entry.provider,
+    entry.model,
+    entry.step,
+    entry.inputTokens,
+    entry.outputTokens,
+    entry.costUsd,
+    entry.ok ? 1 : 0,
+  ];
 }
 
 function _set(sets: string[], values: unknown[], column: string, value: unknown): void {

@@ -596,7 +596,10 @@ function _migrate(db: Database.Database): void {
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
-      for (const statement of migration.statements) db.exec(statementSql(statement, "sqlite"));
+      for (const statement of migration.statements) {
+        const sql = statementSql(statement, "sqlite");
+        if (sql !== undefined) db.exec(sql);
+      }
       db.prepare("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)").run(
         migration.version,
         migration.name,
