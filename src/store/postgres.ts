@@ -7,8 +7,10 @@ import {
   type CostRow,
   configFromRow,
   costFromRow,
+  costRowValues,
   type DocRow,
   docFromRow,
+  INSERT_COST_SQL,
   newRunId,
   newStepRecord,
   nowIso,
@@ -27,7 +29,6 @@ import {
 import type {
   BudgetReservation,
   ConfigVersion,
-  CostEntry,
   LockRecord,
   RunRecord,
   RunStepRecord,
@@ -596,7 +597,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       // and the cost recorded, or neither.
       await write(`WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?) ${INSERT_COST_SQL}`, [
         reservationId ?? null,
-        ..._costParams(entry),
+        ...costRowValues(entry),
       ]);
     },
 
@@ -644,7 +645,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       return tx([`cost-imports:${source}`], async (q) => {
         const done = await q("SELECT 1 FROM documents WHERE namespace = 'cost-imports' AND doc_key = ?", [source]);
         if (done.count > 0) return 0;
-        for (const entry of entries) await q(INSERT_COST_SQL, _costParams(entry));
+        for (const entry of entries) await q(INSERT_COST_SQL, costRowValues(entry));
         await q(
           "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
           [source, JSON.stringify({ entries: entries.length }), nowIso()],
@@ -786,27 +787,6 @@ async function _migrate(pool: pg.Pool): Promise<void> {
     client.release(_isConnectionError(error));
     throw error;
   }
-}
-
-const INSERT_COST_SQL = `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step,
-  input_tokens, output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
-function _costParams(entry: CostEntry): unknown[] {
-  return [
-    randomBytes(8).toString("hex"),
-    entry.time,
-    entry.time.slice(0, 7),
-    entry.site,
-    entry.topic,
-    entry.topicId,
-    entry.provider,
-    entry.model,
-    entry.step,
-    entry.inputTokens,
-    entry.outputTokens,
-    entry.costUsd,
-    entry.ok ? 1 : 0,
-  ];
 }
 
 function _set(sets: string[], values: unknown[], column: string, value: unknown): void {

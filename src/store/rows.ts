@@ -269,6 +269,29 @@ export function newRunId(date = new Date()): string {
   return `${stamp}-${randomBytes(2).toString("hex")}`;
 }
 
+/** The one INSERT of a ledger entry, with `costRowValues` as its parameters. */
+export const INSERT_COST_SQL = `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step,
+  input_tokens, output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The parameters of INSERT_COST_SQL for one entry (a new random id; the month is the entry's UTC month). */
+export function costRowValues(entry: CostEntry): (string | number)[] {
+  return [
+    randomBytes(8).toString("hex"),
+    entry.time,
+    entry.time.slice(0, 7),
+    entry.site,
+    entry.topic,
+    entry.topicId,
+    entry.provider,
+    entry.model,
+    entry.step,
+    entry.inputTokens,
+    entry.outputTokens,
+    entry.costUsd,
+    entry.ok ? 1 : 0,
+  ];
+}
+
 // --- internal ---
 
 function _opt(value: string | null): string | undefined {

@@ -9,8 +9,10 @@ import {
   type CostRow,
   configFromRow,
   costFromRow,
+  costRowValues,
   type DocRow,
   docFromRow,
+  INSERT_COST_SQL,
   newRunId,
   newStepRecord,
   nowIso,
@@ -532,24 +534,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 // --- internal ---
 
 function _insertCost(stmt: (sql: string) => Database.Statement, entry: CostEntry): void {
-  stmt(
-    `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step, input_tokens,
-      output_tokens, cost_usd, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    randomBytes(8).toString("hex"),
-    entry.time,
-    entry.time.slice(0, 7),
-    entry.site,
-    entry.topic,
-    entry.topicId,
-    entry.provider,
-    entry.model,
-    entry.step,
-    entry.inputTokens,
-    entry.outputTokens,
-    entry.costUsd,
-    entry.ok ? 1 : 0,
-  );
+  stmt(INSERT_COST_SQL).run(...costRowValues(entry));
 }
 
 function _settled(stmt: (sql: string) => Database.Statement, month: string): number {
