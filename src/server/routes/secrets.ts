@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { registerSecretValue } from "../../secret.ts";
+import { SCOPE_PATTERN } from "../../secret-names.ts";
 import { type OpenStoreOptions, openSecretStore, type SecretStore } from "../../secrets/index.ts";
 import { ENV_PARAM, principalOf, requestEnv } from "../access.ts";
 import type { ConfigRuntime } from "../runtime.ts";
@@ -21,7 +22,7 @@ const KEY_PARAMS = {
   properties: {
     scope: {
       type: "string",
-      pattern: "^(global|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$",
+      pattern: SCOPE_PATTERN.source,
       description: "Site or global",
     },
     name: { type: "string", pattern: "^[A-Z0-9_]{1,128}$", description: "Secret name, e.g. FTP_PASSWORD" },
@@ -81,46 +82,40 @@ export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fast
     },
   );
 
-  fastify.put<{ Params: { scope: string; name: string }; Querystring: { env?: string }; Body: { value: string } }>(
+  /** PUT (set) and POST …/rotate differ only in the store call: the value is registered for redaction first. */
+  const valueRoute = (
+    method: "PUT" | "POST",
+    url: string,
+    action: string,
+    summary: string,
+    write: (store: SecretStore, ref: string, value: string) => Promise<number>,
+  ) =>
+    fastify.route<{ Params: { scope: string; name: string }; Querystring: { env?: string }; Body: { value: string } }>({
+      method,
+      url,
+      config: { access: { role: "admin", action } },
+      schema: { summary, tags: ["secrets"], params: KEY_PARAMS, querystring: ENV_QUERY, body: VALUE_BODY },
+      handler: async (request) => {
+        registerSecretValue(request.body.value);
+        const { env, ref } = keyOf(request);
+        const version = await write(open(request, env), ref, request.body.value);
+        request.auditInfo.version = version;
+        return { env, ref, version };
+      },
+    });
+  valueRoute(
+    "PUT",
     "/secrets/:scope/:name",
-    {
-      config: { access: { role: "admin", action: "secrets.set" } },
-      schema: {
-        summary: "Set a secret (creates it or adds a version)",
-        tags: ["secrets"],
-        params: KEY_PARAMS,
-        querystring: ENV_QUERY,
-        body: VALUE_BODY,
-      },
-    },
-    async (request) => {
-      registerSecretValue(request.body.value);
-      const { env, ref } = keyOf(request);
-      const version = await open(request, env).set(ref, request.body.value);
-      request.auditInfo.version = version;
-      return { env, ref, version };
-    },
+    "secrets.set",
+    "Set a secret (creates it or adds a version)",
+    (store, ref, value) => store.set(ref, value),
   );
-
-  fastify.post<{ Params: { scope: string; name: string }; Querystring: { env?: string }; Body: { value: string } }>(
+  valueRoute(
+    "POST",
     "/secrets/:scope/:name/rotate",
-    {
-      config: { access: { role: "admin", action: "secrets.rotate" } },
-      schema: {
-        summary: "Rotate an existing secret to a new value (404 when it does not exist)",
-        tags: ["secrets"],
-        params: KEY_PARAMS,
-        querystring: ENV_QUERY,
-        body: VALUE_BODY,
-      },
-    },
-    async (request) => {
-      registerSecretValue(request.body.value);
-      const { env, ref } = keyOf(request);
-      const version = await open(request, env).rotate(ref, request.body.value);
-      request.auditInfo.version = version;
-      return { env, ref, version };
-    },
+    "secrets.rotate",
+    "Rotate an existing secret to a new value (404 when it does not exist)",
+    (store, ref, value) => store.rotate(ref, value),
   );
 
   fastify.get<{ Params: { scope: string; name: string }; Querystring: { env?: string } }>(
