@@ -1,4 +1,4 @@
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { appendFile, chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAuditLog } from "../../src/audit/log.ts";
@@ -30,6 +30,8 @@ describe("content: editorial review (built CLI)", () => {
       content: { review: "required" },
       topics: "topic\nBaking bread\nKeeping a starter\nProofing dough\n",
     });
+    // draft previews are asked for, but under review they must stay out of output/ (what deploy uploads)
+    await appendFile(join(dir, "sites/shop/site.yaml"), "enrich:\n  drafts: preview\n");
     const generated = await cli(["generate", "shop", "--json"]);
     expect(generated.code, generated.stderr).toBe(0);
   });
@@ -84,7 +86,7 @@ describe("content: editorial review (built CLI)", () => {
     });
 
     await writeFile(join(dir, "sites/shop/export/index.html"), PAGE);
-    const enrich = await cli(["enrich", "shop", "--json"]);
+    const enrich = await cli(["enrich", "shop"]);
     expect(enrich.code, enrich.stderr).toBe(0);
     const output = join(dir, "sites/shop/output/blog");
     await expect(readFile(join(output, "baking-bread/index.html"), "utf8")).resolves.toContain("<html");

@@ -1,4 +1,4 @@
-import { runGenerate } from "../../content/index.ts";
+import { reviewRequired, runGenerate } from "../../content/index.ts";
 import { runEnrich } from "../../enrich/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { defineStep } from "../types.ts";
@@ -89,8 +89,14 @@ export const enrichStep = defineStep({
     if (ctx.dryRun && ctx.previous.export !== undefined && (await isEmptyDir(ctx.site.paths.export))) {
       return { summary: "nothing to build yet: export/ is empty (a real run exports first)" };
     }
+    // under review, drafts never reach output/ (what deploy uploads): previews are the console's, not the live site's
+    const cfg = ctx.site.config;
+    const held = cfg.enrich.drafts === "preview" && reviewRequired(cfg, ctx.workspace.env);
+    const site = held
+      ? { ...ctx.site, config: { ...cfg, enrich: { ...cfg.enrich, drafts: "skip" as const } } }
+      : ctx.site;
     const report = await runEnrich({
-      site: ctx.site,
+      site,
       dryRun: ctx.dryRun,
       logger: ctx.logger,
       cacheFile: enrichCacheFile(ctx.workspace.stateDir, ctx.site.name),
@@ -101,9 +107,9 @@ export const enrichStep = defineStep({
     const drafts =
       a.drafts === 0
         ? ""
-        : ctx.site.config.enrich.drafts === "preview"
+        : site.config.enrich.drafts === "preview"
           ? `, ${a.drafts} draft preview(s)`
-          : `, ${a.drafts} draft(s) held back`;
+          : `, ${a.drafts} draft(s) held back${held ? " for review (content.review: required)" : ""}`;
     return {
       counts: ctx.dryRun
         ? { write: report.written.length, remove: report.removed.length }
