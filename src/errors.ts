@@ -43,6 +43,7 @@ export type ErrorCode =
   | "ERR_ENRICH"
   | "ERR_LOCKED"
   | "ERR_STORE"
+  | "ERR_ALERT_SEND"
   | "ERR_STORE_CONFLICT"
   | "ERR_STEP_FAILED"
   | "ERR_INTERRUPTED"

@@ -32,7 +32,13 @@ export type EventAction =
   | "wordpress.trash"
   | "articles.approve"
   | "articles.reject"
-  | "articles.edit";
+  | "articles.edit"
+  | "run.failed"
+  | "deploy.verify-mismatch"
+  | "lock.takeover"
+  | "budget.threshold"
+  // what the HTTP API records through its own audit sink (config.patch, config.reload, secrets.set, ...)
+  | `${"config" | "secrets" | "tokens" | "runs" | "audit" | "metrics"}.${string}`;
 
 /** One event as published on `siteloom:events`; never carries a value (secret, token or file content). */
 export interface SiteloomEvent {
@@ -52,6 +58,20 @@ export interface SiteloomEvent {
   version?: number;
   /** Where the action came from when it is not obvious (`cli`). */
   source?: string;
+  /** The site concerned, when there is one (runs, deploys, locks, budgets). */
+  site?: string;
+  /** A short, already-masked description for alerts ("2 of 3 site(s) failed", "80 % of 50 USD"). */
+  detail?: string;
+  /**
+   * Set when the event was already written to the audit log by its publisher (the HTTP API's audit sink), so the
+   * audit subscriber does not write it a second time; alerts and metrics still see it.
+   */
+  audited?: boolean;
+  /**
+   * The hash of the event's audit entry, set by the audit subscriber once written (subscribers after it, alerts, see
+   * it), or by the publisher for `audited` events.
+   */
+  auditId?: string;
 }
 
 const eventsChannel = channel(EVENTS_CHANNEL);
@@ -69,4 +89,43 @@ export function currentActor(vars: Record<string, string | undefined> = process.
   } catch {
     return vars.USER ?? "unknown";
   }
+}
+
+/**
+ * Name of the diagnostics channel of activity worth counting but not auditing: pipeline progress, model calls, HTTP
+ * retries. Metrics subscribe to it; nothing on it is a secret or a file's content.
+ */
+export const ACTIVITY_CHANNEL = "siteloom:activity";
+
+/** One piece of activity as published on `siteloom:activity`. */
+export type ActivityEvent =
+  | {
+      kind: "pipeline";
+      /** A pipeline event (pipeline/types.ts `PipelineEvent`), as the pipeline emitted it. */
+      event: { type: string };
+    }
+  | {
+      kind: "llm.call";
+      provider: string;
+      model: string;
+      site: string;
+      inputTokens: number;
+      outputTokens: number;
+      costUsd: number;
+      ok: boolean;
+    }
+  | { kind: "budget.spend"; month: string; spentUsd: number; maxUsd: number }
+  | { kind: "retry"; what: string; site?: string | undefined }
+  | { kind: "lock.wait"; site: string; ms: number };
+
+const activityChannel = channel(ACTIVITY_CHANNEL);
+
+/** Publishes activity (a no-op while nothing listens). */
+export function publishActivity(event: ActivityEvent): void {
+  if (activityChannel.hasSubscribers) activityChannel.publish(event);
+}
+
+/** Whether anything counts activity (lets a publisher skip work done only to publish). */
+export function activityWanted(): boolean {
+  return activityChannel.hasSubscribers;
 }

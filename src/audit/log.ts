@@ -28,6 +28,10 @@ export interface AuditEntry {
   version?: number;
   /** Where the action came from: `cli`, or the client address of an API request. */
   source?: string;
+  /** The site concerned (runs, deploys, locks). */
+  site?: string;
+  /** Short masked description (alert-worthy events: why a run failed). */
+  detail?: string;
   /** Hash of the previous entry (64 zeros for the first). */
   prev: string;
   /** sha256 of this entry without `hash`, chaining it to `prev`. */

@@ -15,8 +15,9 @@ export function auditLogPath(workspace: { stateDir: string }): string {
 export function attachAuditLog(file: string, onError?: (error: unknown) => void): () => void {
   const listener = (message: unknown) => {
     const e = message as SiteloomEvent;
+    if (e.audited) return;
     try {
-      appendAuditEntry(file, {
+      e.auditId = appendAuditEntry(file, {
         actor: e.actor,
         action: e.action,
         ref: e.ref,
@@ -26,7 +27,9 @@ export function attachAuditLog(file: string, onError?: (error: unknown) => void)
         ...(e.error ? { error: e.error } : {}),
         ...(e.version ? { version: e.version } : {}),
         ...(e.source ? { source: e.source } : {}),
-      });
+        ...(e.site ? { site: e.site } : {}),
+        ...(e.detail ? { detail: e.detail } : {}),
+      }).hash;
     } catch (error) {
       onError?.(error);
     }

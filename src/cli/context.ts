@@ -21,8 +21,8 @@ export interface GlobalOptions {
 /** What a command file gets: parsed globals, output helpers and the workspace loader. */
 export interface CliContext {
   globals(): GlobalOptions;
-  /** Loads the workspace with --workspace/--env applied. */
-  loadWorkspace(extra?: Partial<LoadWorkspaceOptions>): Promise<Workspace>;
+  /** Loads the workspace with --workspace/--env applied (`alerts: false`: do not start sending alerts). */
+  loadWorkspace(extra?: Partial<LoadWorkspaceOptions> & { alerts?: boolean }): Promise<Workspace>;
   /** The logger (stderr; level from --quiet/--verbose/--debug); loaded on first use. */
   logger(): Promise<Logger>;
   /** Writes a line to stdout (secret values masked). */
@@ -81,16 +81,23 @@ export function createCliContext(program: Command, interrupts: Interrupts): CliC
           import("../audit/index.ts"),
         ]);
       // secret:// resolves through the configured store (audited); plaintext credentials warn, or fail in production
+      const { alerts: _alerts, ...loadOptions } = extra;
       const workspace = await loadWorkspace({
         workspace: g.workspace,
         env: g.env,
         flags: await parseSetFlags(g.set ?? []),
         secrets: workspaceSecrets({ askPassphrase: askHidden }),
-        ...extra,
+        ...loadOptions,
       });
       // every event this command publishes from here on (secret accesses, config writes) joins the audit log
       attachWorkspaceAudit(workspace, warn);
-      return guardPlaintext(workspace, { warn });
+      const guarded = guardPlaintext(workspace, { warn });
+      // alerts subscribe after the audit log, so they see each event's audit entry id; nothing loads without channels
+      if (Object.keys(guarded.config.alerts?.channels ?? {}).length > 0 && extra.alerts !== false) {
+        const { attachWorkspaceAlerts } = await import("../alerts/index.ts");
+        attachWorkspaceAlerts(guarded, { warn });
+      }
+      return guarded;
     },
     async logger() {
       if (logger) return logger;

@@ -38,6 +38,9 @@ export type {
 } from "./references.ts";
 export { isReference, parseReference, parseSecretReference, referenceUse, resolveValue } from "./references.ts";
 export type {
+  AlertChannelConfig,
+  AlertRule,
+  AlertsConfig,
   BudgetsConfig,
   ContentConfig,
   DeployConfig,
@@ -45,6 +48,7 @@ export type {
   ExportConfig,
   FeaturesConfig,
   LlmConfig,
+  MetricsConfig,
   QueueConfig,
   RemoteConfig,
   ScheduleConfig,
@@ -56,6 +60,7 @@ export type {
   WorkspaceConfig,
 } from "./schema.ts";
 export {
+  ALERT_KINDS,
   ContentSchema,
   DEFAULT_PROFILES,
   EnrichSchema,

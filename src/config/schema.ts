@@ -98,6 +98,139 @@ export const StateStoreSchema = z
     poolSize: z.number().int().min(1).max(100).default(10).describe("PostgreSQL connections per process"),
   })
   .describe("Where runs, locks, the audit log, the cost ledger, manifests and articles live (SITELOOM_STORE wins)");
+/** Alert kinds rules can pick (docs/alerts.md); `*` picks every kind. */
+export const ALERT_KINDS = [
+  "secret.reveal",
+  "secret.rotate",
+  "secret.write",
+  "secret.delete",
+  "config.update",
+  "config.rollback",
+  "token.create",
+  "token.revoke",
+  "auth.denied",
+  "budget.threshold",
+  "run.failed",
+  "deploy.verify-mismatch",
+  "lock.takeover",
+] as const;
+
+const AlertChannelSchema = z.discriminatedUnion("type", [
+  z
+    .strictObject({
+      type: z.literal("webhook"),
+      url: guarded("destination", z.string().url().describe("Where the JSON is POSTed")),
+      key: credential(/(^|_)WEBHOOK_KEY$/)
+        .optional()
+        .describe(
+          "HMAC-SHA256 key (reference: secret://global/ALERT_WEBHOOK_KEY); signs `<timestamp>.<body>` into X-Siteloom-Signature",
+        ),
+      caFile: guarded("destination", z.string().optional().describe("CA certificate file for the receiver")),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .describe("JSON POST with an HMAC signature"),
+  z
+    .strictObject({
+      type: z.literal("slack"),
+      url: credential(/(^|_)SLACK_WEBHOOK_URL$/).describe(
+        "Incoming-webhook URL, itself a credential (reference: secret://global/SLACK_WEBHOOK_URL)",
+      ),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .describe("Slack incoming webhook"),
+  z
+    .strictObject({
+      type: z.literal("email"),
+      host: guarded("destination", z.string().describe("SMTP server")),
+      port: guarded("destination", z.number().int().min(1).max(65535).default(587)),
+      security: guarded(
+        "destination",
+        z
+          .enum(["starttls", "tls", "none"])
+          .default("starttls")
+          .describe("starttls (required upgrade, port 587), tls (implicit, port 465), none (loopback relays only)"),
+      ),
+      user: guarded("destination", z.string().optional()),
+      password: credential(/(^|_)SMTP_PASSWORD$/)
+        .optional()
+        .describe("Reference: secret://global/SMTP_PASSWORD"),
+      from: z.string().min(3).describe("Sender address"),
+      to: guarded("destination", z.array(z.string().min(3)).min(1).describe("Recipients")),
+      caFile: guarded("destination", z.string().optional().describe("CA certificate file for the SMTP server")),
+      timeoutMs: z.number().int().positive().default(15_000),
+    })
+    .describe("E-mail over SMTP"),
+]);
+
+export const AlertRuleSchema = z.strictObject({
+  events: z
+    .array(z.enum([...ALERT_KINDS, "*"]))
+    .min(1)
+    .describe("Alert kinds; * for all"),
+  environments: z.array(z.string()).optional().describe("Only these environments (default: any)"),
+  sites: z.array(z.string()).optional().describe("Only events of these sites (default: any, and workspace-wide ones)"),
+  channels: z.array(z.string()).min(1).describe("Names of channels (keys of alerts.channels)"),
+});
+
+export const AlertsSchema = z
+  .strictObject({
+    channels: guarded(
+      "destination",
+      z
+        .record(z.string().regex(/^[a-z][a-z0-9-]*$/), AlertChannelSchema)
+        .default({})
+        .describe("Named channels"),
+    ),
+    rules: z.array(AlertRuleSchema).default([]).describe("Which events go to which channels"),
+    productionDefaults: z
+      .boolean()
+      .default(true)
+      .describe(
+        "In production, send every secret.reveal, secret.rotate, config.update and run.failed to every channel",
+      ),
+    budgetThresholds: z
+      .array(z.number().positive().max(1000))
+      .default([80, 100])
+      .describe("Percentages of budgets.maxMonthlyCost that raise budget.threshold, once per month each"),
+    authDenied: z
+      .strictObject({
+        count: z.number().int().min(1).default(5),
+        windowMinutes: z.number().int().min(1).default(10),
+      })
+      .default({ count: 5, windowMinutes: 10 })
+      .describe("auth.denied fires when one address is refused this often within the window"),
+    attempts: z.number().int().min(1).max(20).default(3).describe("Tries per delivery round (p-retry)"),
+    retryBaseMs: z.number().int().min(0).default(1000).describe("First wait between tries of a round"),
+    retryLaterMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe("Wait before the next round after a failed one (doubles per round, up to an hour)"),
+    auditUrl: z
+      .string()
+      .url()
+      .optional()
+      .describe("Base URL of the API (siteloom serve) for links to audit entries in alerts"),
+  })
+  .describe("Alerts on sensitive changes and failures (webhook, Slack, e-mail)");
+
+export const MetricsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Serve GET /metrics (Prometheus text format)"),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe("Serve /metrics on this separate port without a token instead of on the API (with a viewer token)"),
+    host: guarded(
+      "destination",
+      z.string().default("127.0.0.1").describe("Address of the separate metrics port (keep it on loopback)"),
+    ),
+  })
+  .describe("Prometheus metrics of siteloom serve and siteloom worker");
 
 export const FeaturesSchema = z
   .strictObject({
@@ -363,6 +496,8 @@ export const WorkspaceOnlyShape = {
   server: ServerSchema.default(() => ServerSchema.parse({})),
   queue: QueueSchema.default(() => QueueSchema.parse({})),
   store: StateStoreSchema.default(() => StateStoreSchema.parse({})),
+  alerts: AlertsSchema.default(() => AlertsSchema.parse({})),
+  metrics: MetricsSchema.default(() => MetricsSchema.parse({})),
 };
 
 /** The fully resolved configuration of one site (all layers merged). */
@@ -401,3 +536,7 @@ export type ServerConfig = z.infer<typeof ServerSchema>;
 export type FeaturesConfig = z.infer<typeof FeaturesSchema>;
 export type QueueConfig = z.infer<typeof QueueSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
+export type AlertsConfig = z.infer<typeof AlertsSchema>;
+export type AlertChannelConfig = z.infer<typeof AlertChannelSchema>;
+export type AlertRule = z.infer<typeof AlertRuleSchema>;
+export type MetricsConfig = z.infer<typeof MetricsSchema>;

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { activityWanted, publishActivity } from "../events.ts";
 import { isProcessAlive } from "../processes.ts";
 import type { BudgetReservation, BudgetSpend, CostEntry, StateStore } from "../store/index.ts";
 
@@ -59,6 +60,20 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
     async settle(id, entry) {
       await store.settleBudget(id, entry);
       held--;
+      const { provider, model, site, inputTokens, outputTokens, costUsd, ok } = entry;
+      publishActivity({ kind: "llm.call", provider, model, site, inputTokens, outputTokens, costUsd, ok });
+      if (options.maxMonthlyUsd && activityWanted()) {
+        // alerts turn this into budget.threshold (once per month and threshold); cheap when nothing listens
+        const spend = await store.budgetSpend(options.month, isStale).catch(() => undefined);
+        if (spend) {
+          publishActivity({
+            kind: "budget.spend",
+            month: options.month,
+            spentUsd: spend.settledUsd,
+            maxUsd: options.maxMonthlyUsd,
+          });
+        }
+      }
     },
     async release(id) {
       await store.releaseBudget(id);

@@ -1,6 +1,7 @@
 import { hostname, userInfo } from "node:os";
 import pLimit from "p-limit";
 import { type ErrorCode, isSiteloomError, SiteloomError } from "../errors.ts";
+import { currentActor, publishActivity, publishEvent } from "../events.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { redact } from "../secret.ts";
 import { acquireLock, type HeldLock, type RunStepRecord, type StateStore, type StepStatus } from "../store/index.ts";
@@ -70,7 +71,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   const store = options.store ?? openWorkspaceStore(workspace);
   const logger = options.logger ?? createSilentLogger();
   const signal = options.signal ?? new AbortController().signal;
-  const emit = (event: PipelineEvent) => options.onEvent?.(event);
+  const emit = (event: PipelineEvent) => {
+    // metrics count what happens; a failing subscriber must not break the run
+    try {
+      publishActivity({ kind: "pipeline", event });
+    } catch {}
+    options.onEvent?.(event);
+  };
   const started = Date.now();
 
   const existing = options.runId === undefined ? undefined : await store.getRun(options.runId);
@@ -137,6 +144,18 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunRepor
   const finished = new Date().toISOString();
   const error = interrupted ? "interrupted" : outcome?.message;
   await store.updateRun(run.id, { status, finished, costUsd, error });
+  for (const report of failed) {
+    publishEvent({
+      action: "run.failed",
+      ref: `run:${run.id}`,
+      env: run.env,
+      actor: currentActor(),
+      outcome: "error",
+      error: report.errorCode ?? "ERR_INTERNAL",
+      site: report.site,
+      detail: (report.error ?? "failed").slice(0, 300),
+    });
+  }
   const record = (await store.getRun(run.id)) ?? run;
   emit({
     type: "run-finished",
@@ -247,6 +266,7 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
   }
 
   let lock: HeldLock;
+  let waitedSince: number | undefined;
   try {
     lock = await acquireLock({
       store,
@@ -257,7 +277,8 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
       waitMs: options.lockWaitMs ?? 0,
       ...(options.lockLeaseMs === undefined ? {} : { leaseMs: options.lockLeaseMs }),
       signal,
-      onWait: (holder, message) =>
+      onWait: (holder, message) => {
+        waitedSince ??= Date.now();
         emit({
           type: "lock-waiting",
           time: _now(),
@@ -265,8 +286,18 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
           site: siteName,
           holder: { owner: holder.owner, pid: holder.pid, host: holder.host, since: holder.acquired },
           message,
-        }),
-      onTakeover: (previous, message) =>
+        });
+      },
+      onTakeover: (previous, message) => {
+        publishEvent({
+          action: "lock.takeover",
+          ref: siteLockName(siteName),
+          env: options.workspace.env,
+          actor: currentActor(),
+          outcome: "ok",
+          site: siteName,
+          detail: redact(message).slice(0, 300),
+        });
         emit({
           type: "lock-takeover",
           time: _now(),
@@ -274,8 +305,10 @@ async function _runSite(input: SiteRunInput): Promise<SiteReport> {
           site: siteName,
           previous: { owner: previous.owner, pid: previous.pid, host: previous.host, since: previous.acquired },
           message,
-        }),
+        });
+      },
     });
+    if (waitedSince !== undefined) publishActivity({ kind: "lock.wait", site: siteName, ms: Date.now() - waitedSince });
   } catch (error) {
     const err = _asError(error);
     const interrupted = isSiteloomError(err) && err.code === "ERR_INTERRUPTED";

@@ -2,6 +2,7 @@ import pLimit from "p-limit";
 import pRetry, { AbortError } from "p-retry";
 import { Agent, request } from "undici";
 import { SiteloomError } from "../errors.ts";
+import { publishActivity } from "../events.ts";
 import type { Secret } from "../secret.ts";
 import { decodeResponse, encodeCall, type XmlRpcValue } from "./xmlrpc.ts";
 
@@ -142,6 +143,7 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
           async onFailedAttempt({ error, attemptNumber, retriesLeft }) {
             if (!(error instanceof RetryableError) || !error.repeatable || retriesLeft === 0) return;
             stats.retries++;
+            publishActivity({ kind: "retry", what: "wordpress" });
             const wait = Math.min(error.retryAfterMs ?? 0, opts.retryMaxMs);
             opts.onRetry?.({ attempt: attemptNumber, delayMs: wait || opts.retryBaseMs, reason: error.message });
             // Retry-After says how long at least: wait it out before p-retry's own backoff

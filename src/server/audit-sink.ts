@@ -20,6 +20,7 @@ export const READ_ACTIONS: ReadonlySet<string> = new Set([
   "config.version",
   "audit.read",
   "runs.list",
+  "metrics.read",
 ]);
 
 /** The audit sink of a server; `flush` writes pending coalesced reads (called on close and before queries). */
@@ -50,7 +51,7 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
       ...(entry.request ? { request: entry.request } : {}),
       ...(count > 1 ? { count } : {}),
     };
-    appendAuditEntry(file, input);
+    return appendAuditEntry(file, input).hash;
   };
   const settle = (key: string) => {
     const p = pending.get(key);
@@ -67,12 +68,13 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
       const open = pending.get(key);
       if (open) {
         open.count++;
-        return;
+        return undefined;
       }
-      write(entry);
+      const id = write(entry);
       const timer = setTimeout(() => settle(key), windowMs);
       timer.unref();
       pending.set(key, { entry, count: 0, timer });
+      return id;
     },
     query(filter) {
       sink.flush();

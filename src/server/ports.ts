@@ -49,7 +49,8 @@ export interface AuditFilter {
 
 /** Where the server writes audit entries: the same hash-chained log the CLI uses. */
 export interface AuditSink {
-  append(entry: ServerAuditEntry): void | Promise<void>;
+  /** Writes the entry; returns its id (hash) when it was written at once. */
+  append(entry: ServerAuditEntry): string | undefined | Promise<string | undefined> | void | Promise<void>;
   query(filter: AuditFilter): AuditRecord[] | Promise<AuditRecord[]>;
 }
 

@@ -4,11 +4,14 @@ import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { attachAuditLog, auditLogPath } from "../audit/index.ts";
 import { consolePlugin, createSessionStore } from "../console/index.ts";
+import { publishEvent } from "../events.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
+import { createMetrics, type Metrics } from "../metrics/index.ts";
 import { PACKAGE_VERSION } from "../package-info.ts";
 import type { OpenStoreOptions } from "../secrets/index.ts";
 import { openStateStore, type StateStore } from "../store/index.ts";
 import { findWorkspaceRoot, STATE_DIR } from "../workspace/index.ts";
+import { startServerAlerts } from "./alerts.ts";
 import { createAuditLogSink } from "./audit-sink.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -17,6 +20,7 @@ import type { AuditSink, RunStarter } from "./ports.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { configRoutes, MERGE_PATCH_TYPE } from "./routes/config.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -55,12 +59,16 @@ export interface BuildServerOptions {
   trustProxy?: boolean;
   /** Extra options for opening secret stores. */
   storeOptions?: Partial<OpenStoreOptions>;
+  /** Metrics registry (GET /metrics). @default a new one fed by this process's events */
+  metrics?: Metrics;
 }
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The live configuration (current snapshot, versions, reload events). */
     configRuntime: ConfigRuntime;
+    /** The process's metrics (GET /metrics, or a separate port when metrics.port is set). */
+    metrics: Metrics;
   }
 }
 
@@ -79,7 +87,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const store = options.store ?? openStateStore({ stateDir });
   const auditFile = auditLogPath({ stateDir });
   const ownAudit = options.audit ? undefined : createAuditLogSink(auditFile);
-  const audit = options.audit ?? ownAudit!;
+  const audit = _publishing(options.audit ?? ownAudit!);
   const versions = createStoreVersionRepository(store);
   let runtime: ConfigRuntime;
   try {
@@ -96,7 +104,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     if (ownStore) await store.close();
     throw error;
   }
-  const serverConfig = runtime.current().resolved.get(runtime.current().defaultEnv)!.workspace.server;
+  const workspaceConfig = () => runtime.current().resolved.get(runtime.current().defaultEnv)!.workspace;
+  const serverConfig = workspaceConfig().server;
+  const metricsConfig = workspaceConfig().metrics;
   const perMinute = serverConfig.rateLimit;
 
   const app = Fastify({
@@ -118,10 +128,26 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const ownRuns = options.runs
     ? undefined
     : createPipelineRunStarter({ root, store, vars, logger, onEvent: (event) => runEvents.emit("event", event) });
+  // after the audit log: alerts see each event's audit entry id
+  const alerts = startServerAlerts({ root, store, runtime, vars, logger });
+  const metrics =
+    options.metrics ?? createMetrics({ store, maxMonthlyCost: () => workspaceConfig().budgets.maxMonthlyCost });
+  const detachMetrics = metrics.attach();
+  app.decorate("metrics", metrics);
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observeRequest(
+      request.routeOptions.url ?? "unmatched",
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
   const runs = options.runs ?? ownRuns;
   app.addHook("onClose", async () => {
     // runs in progress are interrupted (and record themselves as such) before the store closes
     await ownRuns?.close();
+    await alerts.close();
+    detachMetrics();
     detach?.();
     await runtime.close();
     ownAudit?.flush();
@@ -170,5 +196,35 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       await audit.append(entry);
     },
   });
+  // with metrics.port set, `siteloom serve` serves them on that port instead (startMetricsServer)
+  if (metricsConfig.enabled && metricsConfig.port === undefined) await app.register(metricsRoutes, { metrics });
   return app;
+}
+
+// --- internal ---
+
+/**
+ * The audit sink, also publishing each entry on the events channel (marked `audited`, so the audit log does not
+ * write it twice): alerts see API config changes, rollbacks, token revocations and refused requests, metrics count
+ * reloads.
+ */
+function _publishing(sink: AuditSink): AuditSink {
+  return {
+    query: (filter) => sink.query(filter),
+    async append(entry): Promise<string | undefined> {
+      const id = (await sink.append(entry)) ?? undefined;
+      publishEvent({
+        action: entry.action as `config.${string}`,
+        ref: entry.key ?? "",
+        env: entry.env ?? "",
+        actor: entry.actor,
+        outcome: entry.outcome,
+        ...(entry.error ? { error: entry.error } : {}),
+        ...(entry.source ? { source: entry.source } : {}),
+        ...(typeof id === "string" ? { auditId: id } : {}),
+        audited: true,
+      });
+      return typeof id === "string" ? id : undefined;
+    },
+  };
 }

@@ -70,12 +70,15 @@ export {
 export { createPostgresStore, type PostgresStoreOptions, redactUrl } from "./postgres.ts";
 export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
 export type {
+  AlertDelivery,
+  AlertDeliveryStatus,
   BudgetReservation,
   BudgetSpend,
   ConfigVersion,
   CostEntry,
   ListRunsOptions,
   LockRecord,
+  NewAlertDelivery,
   NewBudgetReservation,
   NewConfigVersion,
   NewRun,

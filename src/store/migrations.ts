@@ -193,6 +193,29 @@ export const MIGRATIONS: Migration[] = [
       },
     ],
   },
+  {
+    version: 6,
+    name: "alert deliveries (one row per alert and channel; the id is the idempotency key)",
+    statements: [
+      `CREATE TABLE alert_deliveries (
+        id TEXT PRIMARY KEY,
+        alert_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt TEXT NOT NULL,
+        last_error TEXT,
+        sent TEXT,
+        claim_owner TEXT,
+        claim_until TEXT
+      )`,
+      "CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt)",
+      "CREATE INDEX alert_deliveries_created ON alert_deliveries (created)",
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */

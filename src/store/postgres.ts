@@ -3,6 +3,8 @@ import pg from "pg";
 import { SiteloomError } from "../errors.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
 import {
+  type AlertRow,
+  alertFromRow,
   type ConfigRow,
   type CostRow,
   configFromRow,
@@ -652,6 +654,74 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         );
         return entries.length;
       });
+    },
+
+    async enqueueAlert(delivery) {
+      const created = delivery.created ?? nowIso();
+      return tx([], async (q) => {
+        const result = await q(
+          `INSERT INTO alert_deliveries (id, alert_key, kind, channel, status, payload, created, attempts, next_attempt)
+            VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
+          [
+            delivery.id,
+            delivery.alertKey,
+            delivery.kind,
+            delivery.channel,
+            JSON.stringify(delivery.payload),
+            created,
+            created,
+          ],
+        );
+        return result.count > 0;
+      });
+    },
+
+    async claimAlerts(owner, options) {
+      const due = options.now ?? nowIso();
+      const now = nowIso();
+      const until = new Date(Date.now() + options.leaseMs).toISOString();
+      const isStale = options.isStale ?? (() => false);
+      // one claimer at a time, as SQLite's IMMEDIATE transaction does
+      return tx(["alert-deliveries"], async (q) => {
+        const { rows } = await q(
+          `SELECT * FROM alert_deliveries WHERE status = 'pending' AND next_attempt <= ? COLLATE "C"
+            ORDER BY created COLLATE "C", id COLLATE "C"`,
+          [due],
+        );
+        const claimed = (rows as AlertRow[])
+          .filter((r) => r.claim_until === null || r.claim_until < now || isStale(r.claim_owner ?? ""))
+          .slice(0, options.limit);
+        for (const row of claimed) {
+          await q("UPDATE alert_deliveries SET claim_owner = ?, claim_until = ? WHERE id = ?", [owner, until, row.id]);
+        }
+        return claimed.map(alertFromRow);
+      });
+    },
+
+    async finishAlert(id, outcome) {
+      await tx([], (q) =>
+        outcome.sent
+          ? q(
+              `UPDATE alert_deliveries SET status = 'sent', sent = ?, last_error = NULL, claim_owner = NULL,
+                claim_until = NULL WHERE id = ?`,
+              [outcome.time ?? nowIso(), id],
+            )
+          : q(
+              `UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claim_owner = NULL,
+                claim_until = NULL WHERE id = ? AND status = 'pending'`,
+              [outcome.error, outcome.nextAttempt, id],
+            ),
+      );
+    },
+
+    async listAlerts(options = {}) {
+      const where = options.status ? "WHERE status = ?" : "";
+      const values: unknown[] = options.status ? [options.status] : [];
+      const rows = await query<AlertRow>(
+        `SELECT * FROM alert_deliveries ${where} ORDER BY created COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ?`,
+        [...values, options.limit ?? 100],
+      );
+      return rows.map(alertFromRow);
     },
 
     async schemaVersion() {

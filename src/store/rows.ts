@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type {
+  AlertDelivery,
   BudgetReservation,
   ConfigVersion,
   CostEntry,
@@ -296,4 +297,37 @@ export function costRowValues(entry: CostEntry): (string | number)[] {
 
 function _opt(value: string | null): string | undefined {
   return value ?? undefined;
+}
+
+/** A row of alert_deliveries (migration 6). */
+export interface AlertRow {
+  id: string;
+  alert_key: string;
+  kind: string;
+  channel: string;
+  status: string;
+  payload: string;
+  created: string;
+  attempts: number;
+  next_attempt: string;
+  last_error: string | null;
+  sent: string | null;
+  claim_owner: string | null;
+  claim_until: string | null;
+}
+
+export function alertFromRow(row: AlertRow): AlertDelivery {
+  return {
+    id: row.id,
+    alertKey: row.alert_key,
+    kind: row.kind,
+    channel: row.channel,
+    status: row.status as AlertDelivery["status"],
+    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    created: row.created,
+    attempts: Number(row.attempts),
+    nextAttempt: row.next_attempt,
+    lastError: row.last_error ?? undefined,
+    sent: row.sent ?? undefined,
+  };
 }

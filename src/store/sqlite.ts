@@ -5,6 +5,8 @@ import Database from "better-sqlite3";
 import { SiteloomError } from "../errors.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
 import {
+  type AlertRow,
+  alertFromRow,
   type ConfigRow,
   type CostRow,
   configFromRow,
@@ -518,6 +520,69 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
           return entries.length;
         })
         .immediate();
+    },
+
+    async enqueueAlert(delivery) {
+      const created = delivery.created ?? nowIso();
+      const result = stmt(
+        `INSERT INTO alert_deliveries (id, alert_key, kind, channel, status, payload, created, attempts, next_attempt)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
+      ).run(
+        delivery.id,
+        delivery.alertKey,
+        delivery.kind,
+        delivery.channel,
+        JSON.stringify(delivery.payload),
+        created,
+        created,
+      );
+      return result.changes > 0;
+    },
+
+    async claimAlerts(owner, options) {
+      const due = options.now ?? nowIso();
+      const now = nowIso();
+      const until = new Date(Date.now() + options.leaseMs).toISOString();
+      const isStale = options.isStale ?? (() => false);
+      return db
+        .transaction(() => {
+          const rows = (
+            stmt(
+              `SELECT * FROM alert_deliveries WHERE status = 'pending' AND next_attempt <= ? ORDER BY created, id`,
+            ).all(due) as AlertRow[]
+          )
+            .filter((r) => r.claim_until === null || r.claim_until < now || isStale(r.claim_owner ?? ""))
+            .slice(0, options.limit);
+          const claim = stmt("UPDATE alert_deliveries SET claim_owner = ?, claim_until = ? WHERE id = ?");
+          for (const row of rows) claim.run(owner, until, row.id);
+          return rows.map(alertFromRow);
+        })
+        .immediate();
+    },
+
+    async finishAlert(id, outcome) {
+      if (outcome.sent) {
+        stmt(
+          `UPDATE alert_deliveries SET status = 'sent', sent = ?, last_error = NULL, claim_owner = NULL,
+            claim_until = NULL WHERE id = ?`,
+        ).run(outcome.time ?? nowIso(), id);
+        return;
+      }
+      stmt(
+        `UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claim_owner = NULL,
+          claim_until = NULL WHERE id = ? AND status = 'pending'`,
+      ).run(outcome.error, outcome.nextAttempt, id);
+    },
+
+    async listAlerts(options = {}) {
+      const where = options.status ? "WHERE status = ?" : "";
+      const values: unknown[] = options.status ? [options.status] : [];
+      return (
+        stmt(`SELECT * FROM alert_deliveries ${where} ORDER BY created DESC, id DESC LIMIT ?`).all(
+          ...values,
+          options.limit ?? 100,
+        ) as AlertRow[]
+      ).map(alertFromRow);
     },
 
     async schemaVersion() {

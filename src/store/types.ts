@@ -207,6 +207,34 @@ export interface PublishedItem {
   updated: string;
 }
 
+/** Where one alert stands on one channel. `pending` includes alerts whose channel failed (they are kept). */
+export type AlertDeliveryStatus = "pending" | "sent";
+
+/** One alert to deliver on one channel. Its `id` (`<alertKey>/<channel>`) is the idempotency key receivers see. */
+export interface AlertDelivery {
+  id: string;
+  /** The alert's own key, the same on every channel. */
+  alertKey: string;
+  /** Alert kind: `secret.reveal`, `run.failed`, `budget.threshold`... */
+  kind: string;
+  channel: string;
+  status: AlertDeliveryStatus;
+  /** What is sent (JSON; never a secret value or a token). */
+  payload: Record<string, unknown>;
+  created: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Not sent again before this time. */
+  nextAttempt: string;
+  /** Why the last attempt failed (masked). */
+  lastError: string | undefined;
+  sent: string | undefined;
+}
+
+export type NewAlertDelivery = Pick<AlertDelivery, "id" | "alertKey" | "kind" | "channel" | "payload"> & {
+  created?: string;
+};
+
 /**
  * The state store. One instance per process is enough; it is safe to open the same database from several
  * processes (SQLite in WAL mode with a busy timeout; writes are short transactions).
@@ -316,6 +344,32 @@ export interface StateStore {
    * a second import of the same source (another process, a rerun) adds nothing and returns 0.
    */
   importCosts(source: string, entries: CostEntry[]): Promise<number>;
+
+  // alert deliveries (migration 6)
+  /** Queues a delivery; false (and nothing changes) when one with the same id exists: enqueueing is idempotent. */
+  enqueueAlert(delivery: NewAlertDelivery): Promise<boolean>;
+  /**
+   * Claims up to `limit` pending deliveries that are due, for `leaseMs` (a delivery claimed by a process that died is
+   * claimable again once the lease ends), oldest first. Concurrent claimers never get the same delivery.
+   */
+  claimAlerts(
+    owner: string,
+    options: {
+      limit: number;
+      leaseMs: number;
+      /** Due time compared with `next_attempt`. @default now */
+      now?: string;
+      /** A live claim whose owner this says is gone (a killed process on this host) is taken over. */
+      isStale?: (claimOwner: string) => boolean;
+    },
+  ): Promise<AlertDelivery[]>;
+  /** Records the outcome of an attempt and drops the claim: sent, or failed with the time of the next attempt. */
+  finishAlert(
+    id: string,
+    outcome: { sent: true; time?: string } | { sent: false; error: string; nextAttempt: string },
+  ): Promise<void>;
+  /** Deliveries, newest first, optionally of one status. */
+  listAlerts(options?: { status?: AlertDeliveryStatus; limit?: number }): Promise<AlertDelivery[]>;
 
   /** The applied schema version (number of the last migration). */
   schemaVersion(): Promise<number>;

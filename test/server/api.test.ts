@@ -66,6 +66,7 @@ describe("server: public routes", () => {
         "/config/versions",
         "/config/versions/{v}",
         "/health",
+        "/metrics",
         "/runs",
         "/secrets",
         "/secrets/{scope}/{name}",

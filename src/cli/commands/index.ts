@@ -1,4 +1,5 @@
 import type { RegisterCommands } from "../context.ts";
+import { registerAlertsCommands } from "./alerts.ts";
 import { registerArticlesCommands } from "./articles/index.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
@@ -19,6 +20,7 @@ export const COMMANDS: RegisterCommands[] = [
   registerConfigCommands,
   registerSecretsCommands,
   registerAuditCommands,
+  registerAlertsCommands,
   registerServeCommands,
   registerTokensCommands,
   registerTransferCommands,

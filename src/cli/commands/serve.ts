@@ -7,6 +7,7 @@ interface ServeOptions {
   host?: string;
   port?: string;
   watch?: boolean;
+  metricsPort?: string;
 }
 
 /** siteloom serve: the runtime configuration API. */
@@ -17,13 +18,18 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
     .option("--host <address>", "address to bind (default: server.host, 127.0.0.1)")
     .option("--port <n>", "port (default: server.port, 8088; 0 picks a free one)")
     .option("--no-watch", "do not reload when siteloom.yaml or a site.yaml is edited")
+    .option(
+      "--metrics-port <n>",
+      "also serve GET /metrics without a token on this loopback port (default: metrics.port)",
+    )
     .addHelpText(
       "after",
       `\nExamples:\n  siteloom tokens create --name ops --role admin\n  siteloom serve --port 8088\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8088/config?site=shop\n\nStops cleanly on Ctrl-C (SIGINT) or SIGTERM. HTTPS when server.tls (cert, key) is set. See docs/server.md.`,
     )
     .action(async (opts: ServeOptions) => {
       const g = ctx.globals();
-      const ws = await ctx.loadWorkspace();
+      // the server starts its own alerts (config in force, reloads); the CLI's would queue every alert twice
+      const ws = await ctx.loadWorkspace({ alerts: false });
       const port = opts.port === undefined ? ws.config.server.port : _port(opts.port);
       const host = opts.host ?? ws.config.server.host;
       const tls = ws.config.server.tls;
@@ -51,7 +57,10 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
         watch: opts.watch !== false,
         ...(https ? { https } : {}),
       });
+      const metricsPort = opts.metricsPort === undefined ? ws.config.metrics.port : _port(opts.metricsPort);
+      let metricsServer: { url: string; close(): Promise<void> } | undefined;
       const closeAll = async () => {
+        await metricsServer?.close();
         await app.close();
         await queue?.close();
         await store.close();
@@ -69,15 +78,34 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
           { cause: error },
         );
       }
+      if (metricsPort !== undefined && ws.config.metrics.enabled) {
+        const { startMetricsServer } = await import("../../metrics/index.ts");
+        metricsServer = await startMetricsServer({
+          metrics: app.metrics,
+          port: metricsPort,
+          host: ws.config.metrics.host,
+        }).catch(async (error: NodeJS.ErrnoException) => {
+          await closeAll();
+          throw new SiteloomError(
+            "ERR_USAGE",
+            `cannot serve metrics on port ${metricsPort}: ${error.code ?? error.message}`,
+          );
+        });
+      }
       const address = app.server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
       const url = `${https ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
       const tokens = await store.listTokens();
       // one line: a supervisor reads the first line of stdout as the JSON document
+      const metricsUrl = metricsServer?.url;
       if (g.json)
-        process.stdout.write(`${JSON.stringify({ url, configVersion: app.configRuntime.current().version })}\n`);
-      else
+        process.stdout.write(
+          `${JSON.stringify({ url, configVersion: app.configRuntime.current().version, ...(metricsUrl ? { metricsUrl } : {}) })}\n`,
+        );
+      else {
         ctx.info(`siteloom serve: listening on ${url} (configuration version ${app.configRuntime.current().version})`);
+        if (metricsUrl) ctx.info(`siteloom serve: metrics on ${metricsUrl}`);
+      }
       if (!tokens.some((t) => !t.revoked)) {
         ctx.warn("no API tokens yet: every request but /health will get 401; create one with siteloom tokens create");
       }

@@ -6,8 +6,10 @@ import { Readable } from "node:stream";
 import pLimit from "p-limit";
 import { ExportSchema, type SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
+import { currentActor, publishActivity, publishEvent } from "../../events.ts";
 import { writePrivateFile } from "../../files.ts";
 import { runWithRetry } from "../../retry.ts";
+import { redact } from "../../secret.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { printablePath } from "../paths.ts";
@@ -764,6 +766,7 @@ async function _withRetries(
       }),
       onRetry: ({ error }) => {
         ctx.result.stats.retries++;
+        publishActivity({ kind: "retry", what: "deploy", site: ctx.options.site });
         const message = _reply(error);
         ctx.progress({ ..._counts(ctx), phase: "assets", done: 0, total: 0, path, outcome: "retry", message });
       },
@@ -771,10 +774,26 @@ async function _withRetries(
     return true;
   } catch (error) {
     if (missing(error)) return true;
-    ctx.result.failures.push({ path, message: _reply(error) });
+    const message = _reply(error);
+    ctx.result.failures.push({ path, message });
     ctx.result.stats.failed++;
+    if (/(size|hash) check failed after upload/.test(message)) _verifyMismatch(ctx, path, message);
     return false;
   }
+}
+
+/** A file the server kept differently from what was sent, after every retry: an alert-worthy event. */
+function _verifyMismatch(ctx: _RunContext, path: string, message: string): void {
+  publishEvent({
+    action: "deploy.verify-mismatch",
+    ref: `${ctx.options.site}:${path}`,
+    env: ctx.options.env,
+    actor: currentActor(),
+    outcome: "error",
+    error: "ERR_TRANSFER_IO",
+    site: ctx.options.site,
+    detail: redact(message).slice(0, 200),
+  });
 }
 
 async function _mkdirs(ctx: _RunContext, dirs: string[]): Promise<void> {
