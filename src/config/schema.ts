@@ -174,8 +174,9 @@ export const AlertRuleSchema = z.strictObject({
 
 export const AlertsSchema = z
   .strictObject({
+    // a channel holds credentials and decides where alerts go: changing one needs the right to change credentials
     channels: guarded(
-      "destination",
+      "credential",
       z
         .record(z.string().regex(/^[a-z][a-z0-9-]*$/), AlertChannelSchema)
         .default({})

@@ -92,7 +92,7 @@ alerts:
     expect(alert).toMatch(/^X-Siteloom-Alert-ID: secret\.reveal:[0-9a-f-]{36}\/mail$/m);
     expect(alert).toMatch(/^Where: environment production, site shop, host \S+/m);
     expect(alert).toMatch(/^Audit: entry [0-9a-f]{64}/m);
-    for (const m of messages) {
+    for (const m of messages ?? []) {
       expect(m).not.toContain(canary);
       expect(m).not.toContain(smtp.password);
     }

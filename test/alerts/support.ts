@@ -22,7 +22,7 @@ export interface WebhookReceiver {
   /** Every request seen, with the status it got. */
   requests: { key: string; status: number }[];
   /** `fail`: the next n requests get 503; `hang`: requests are never answered; `ok`. */
-  mode: { fail: number; hang: boolean; always?: number };
+  mode: { fail: number; hang: boolean; always?: number | undefined };
   /** Deliveries whose signature did not verify. */
   badSignatures: number;
   close(): Promise<void>;
