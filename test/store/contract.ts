@@ -320,6 +320,49 @@ export function testStateStore(kind: string, ctx: StoreContractContext): void {
       });
     });
 
+    describe("store: alert deliveries", () => {
+      it("queues once per id, claims each due delivery for one claimer, records failures and sends", async () => {
+        await withStore(ctx, async (store) => {
+          const payload = { kind: "secret.reveal", summary: "s" };
+          const base = { alertKey: "secret.reveal:1", kind: "secret.reveal", payload };
+          expect(await store.enqueueAlert({ ...base, id: "secret.reveal:1/hook", channel: "hook" })).toBe(true);
+          expect(await store.enqueueAlert({ ...base, id: "secret.reveal:1/hook", channel: "hook" })).toBe(false);
+          expect(await store.enqueueAlert({ ...base, id: "secret.reveal:1/mail", channel: "mail" })).toBe(true);
+          const other = ctx.openAnother(store);
+          try {
+            // two claimers at once (two processes): each delivery goes to exactly one
+            const [a, b] = await Promise.all([
+              store.claimAlerts("a", { limit: 10, leaseMs: 60_000 }),
+              other.claimAlerts("b", { limit: 10, leaseMs: 60_000 }),
+            ]);
+            expect([...a, ...b].map((d) => d.id).sort()).toEqual(["secret.reveal:1/hook", "secret.reveal:1/mail"]);
+            // a live claim is not claimed again; a claim whose owner is gone is
+            expect(await store.claimAlerts("c", { limit: 10, leaseMs: 60_000 })).toEqual([]);
+            const taken = await store.claimAlerts("c", { limit: 10, leaseMs: 60_000, isStale: () => true });
+            expect(taken).toHaveLength(2);
+          } finally {
+            await other.close();
+          }
+          const later = new Date(Date.now() + 3_600_000).toISOString();
+          await store.finishAlert("secret.reveal:1/hook", { sent: false, error: "HTTP 503", nextAttempt: later });
+          await store.finishAlert("secret.reveal:1/mail", { sent: true });
+          expect(await store.claimAlerts("d", { limit: 10, leaseMs: 60_000 })).toEqual([]);
+          const due = await store.claimAlerts("d", { limit: 10, leaseMs: 60_000, now: "9999" });
+          expect(due.map((d) => [d.id, d.attempts, d.lastError, d.nextAttempt])).toEqual([
+            ["secret.reveal:1/hook", 1, "HTTP 503", later],
+          ]);
+          const listed = await store.listAlerts();
+          expect(listed.map((d) => [d.channel, d.status]).sort()).toEqual([
+            ["hook", "pending"],
+            ["mail", "sent"],
+          ]);
+          expect(listed[0]?.payload).toEqual(payload);
+          expect((await store.listAlerts({ status: "sent" })).map((d) => d.id)).toEqual(["secret.reveal:1/mail"]);
+          expect(await store.schemaVersion()).toBeGreaterThanOrEqual(5);
+        });
+      });
+    });
+
     describe("store: locks across processes", () => {
       it("concurrent acquirers on separate connections: exactly one wins", async () => {
         await withStore(ctx, async (store) => {
