@@ -358,7 +358,7 @@ export function testStateStore(kind: string, ctx: StoreContractContext): void {
           ]);
           expect(listed[0]?.payload).toEqual(payload);
           expect((await store.listAlerts({ status: "sent" })).map((d) => d.id)).toEqual(["secret.reveal:1/mail"]);
-          expect(await store.schemaVersion()).toBeGreaterThanOrEqual(5);
+          expect(await store.schemaVersion()).toBeGreaterThanOrEqual(6);
         });
       });
     });
