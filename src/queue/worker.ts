@@ -159,6 +159,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     } finally {
       held.delete(job.id);
       resolveDone();
+      // pg-boss would wait its polling interval before the next fetch: with jobs waiting, fetch again at once
+      if (!stopping) for (const id of workIds) boss.notifyWorker(id);
       await beat().catch(() => undefined);
     }
   };
