@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QueueSchema } from "../src/config/schema.ts";
 import { defineStep } from "../src/pipeline/index.ts";
-import { openQueue, type QueueClient, runWorker } from "../src/queue/index.ts";
+import { type EnqueueRequest, openQueue, type QueueClient, runWorker } from "../src/queue/index.ts";
 import { createSqliteStore } from "../src/store/index.ts";
 import { startPostgres } from "../test/support/postgres.ts";
 import type { BenchRow, BenchSuite } from "./support.ts";
@@ -44,14 +44,7 @@ const suite: BenchSuite = async () => {
       await sleep(500);
       const sender = clients[0]!;
       const started = performance.now();
-      const runs = await sender.enqueue({
-        sites,
-        env: "development",
-        steps: undefined,
-        dryRun: false,
-        actor: "bench",
-        via: "bench",
-      });
+      const runs = await sender.enqueue(_request(sites));
       for (;;) {
         const { rows: done } = await sender.pool.query(
           "SELECT count(*)::int AS n FROM siteloom_queue.runs WHERE status IN ('succeeded', 'failed')",
@@ -86,14 +79,7 @@ const suite: BenchSuite = async () => {
       // enqueue → start on idle workers: one job at a time, each waited for
       const latencies: number[] = [];
       for (let i = 0; i < 20; i++) {
-        const [run] = await sender.enqueue({
-          sites: [sites[i]!],
-          env: "development",
-          steps: undefined,
-          dryRun: false,
-          actor: "bench",
-          via: "bench",
-        });
+        const [run] = await sender.enqueue(_request([sites[i]!]));
         for (;;) {
           const { rows: r } = await sender.pool.query(
             "SELECT status, extract(epoch FROM started - enqueued) * 1000 AS ms FROM siteloom_queue.runs WHERE run_id = $1",
@@ -130,3 +116,9 @@ const suite: BenchSuite = async () => {
 };
 
 export default suite;
+
+// --- internal ---
+
+function _request(sites: string[]): EnqueueRequest {
+  return { sites, env: "development", steps: undefined, dryRun: false, actor: "bench", via: "bench" };
+}
