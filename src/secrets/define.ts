@@ -21,12 +21,19 @@ export interface BackendContext {
   scryptWorkFactor?: number | undefined;
 }
 
+/** Builds a backend from its validated `secrets.stores` entry: what a backend module exports as `create`. */
+export type BackendCreate<S extends z.ZodObject = z.ZodObject> = (
+  config: z.output<S>,
+  ctx: BackendContext,
+) => SecretBackend;
+
 /**
- * A backend type as the registry knows it: its name, its option schema (part of `siteloom.yaml`'s schema), a
- * one-line summary for `secrets backend` and the docs, the optional package its SDK comes from, and a factory.
- * A backend's SDK is imported by the backend itself on first use, so registering it costs nothing.
+ * A backend type as the registry knows it, without loading it: its name, its option schema (part of
+ * `siteloom.yaml`'s schema), a one-line summary for `secrets backend` and the docs, the optional packages its SDK
+ * comes from, and `load`, the lazy import of the module that exports `create`. The descriptor is cheap to import;
+ * the module is imported when a store of this type is opened, and its SDK when the store is first used.
  */
-export interface BackendDefinition<S extends z.ZodObject = z.ZodObject> {
+export interface BackendDescriptor<S extends z.ZodObject = z.ZodObject> {
   type: string;
   summary: string;
   /** Whether siteloom can write to it (`set`, `rotate`, `copy --to`). */
@@ -35,12 +42,13 @@ export interface BackendDefinition<S extends z.ZodObject = z.ZodObject> {
   packages?: { name: string; version: string }[];
   /** `{ type: z.literal(type), ...options }`: the store's entry under `secrets.stores`. */
   schema: S;
-  create(config: z.output<S>, ctx: BackendContext): SecretBackend;
+  /** Imports the backend module (`() => import("../<type>.ts")`). */
+  load(): Promise<{ create: BackendCreate<S> }>;
 }
 
-/** Typed identity helper for a backend file's registration. */
-export function defineBackend<S extends z.ZodObject>(definition: BackendDefinition<S>): BackendDefinition<S> {
-  return definition;
+/** Typed identity helper for a backend's descriptor (`backends/descriptors/<type>.ts`). */
+export function defineBackend<S extends z.ZodObject>(descriptor: BackendDescriptor<S>): BackendDescriptor<S> {
+  return descriptor;
 }
 
 /** Runs `fn` once and shares its promise; a failure is forgotten so the next call tries again. */

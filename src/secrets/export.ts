@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
 import { writeFileAtomic } from "../files.ts";
-import { envVarName } from "./backends/env.ts";
+import { envVarName } from "./env-names.ts";
 import { ensurePrivateDir } from "./fs-util.ts";
 import type { SecretStore } from "./store.ts";
 

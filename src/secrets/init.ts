@@ -58,7 +58,7 @@ export async function initSecretStore(
     const used = found ?? (await createIdentityFile(defaultIdentityPath(where)));
     identity = { source: used.source, created: !found, recipients: used.recipients };
   }
-  const store = openSecretStore(workspace, { ...options, name, vars });
+  const store = await openSecretStore(workspace, { ...options, name, vars });
   const backend = store.backend;
   if (!isFileBackend(backend)) throw new SiteloomError("ERR_INTERNAL", `store "${name}" is not a file store`);
   let created = false;

@@ -37,7 +37,7 @@ export interface MigrateOptions {
   /** The active environment: credentials outside `environments:` blocks go to its store. */
   env: string;
   /** The store of an environment. */
-  storeFor: (env: string) => SecretStore;
+  storeFor: (env: string) => Promise<SecretStore>;
   dryRun?: boolean;
   /** A .env file whose credentials are stored too (the file itself is left alone). */
   fromDotenv?: string | undefined;
@@ -59,7 +59,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
     env: string,
     value: Secret,
   ): Promise<{ ref: string; reused: boolean }> {
-    const store = options.storeFor(env);
+    const store = await options.storeFor(env);
     for (let n = 1; ; n++) {
       const candidate = n === 1 ? name : `${name}_${n}`;
       const ref = `secret://${scope}/${candidate}`;

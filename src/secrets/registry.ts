@@ -56,21 +56,27 @@ export function storeConfig(workspace: SecretsWorkspace, name: string): StoreCon
   );
 }
 
-/** Opens a configured store (no I/O until it is used). */
-export function openSecretStore(workspace: SecretsWorkspace, options: OpenStoreOptions = {}): SecretStore {
+/**
+ * Opens a configured store: imports its backend module (only that one; its SDK waits for the first request) and
+ * builds the backend. No I/O against the store until it is used.
+ */
+export async function openSecretStore(
+  workspace: SecretsWorkspace,
+  options: OpenStoreOptions = {},
+): Promise<SecretStore> {
   const vars = options.vars ?? process.env;
   const name = options.name ?? defaultStoreName(workspace, vars);
   const env = options.env ?? workspace.env;
-  const backend = createBackend(workspace, name, { ...options, vars, env });
+  const backend = await createBackend(workspace, name, { ...options, vars, env });
   return createSecretStore(backend, { name, env, actor: currentActor(vars) });
 }
 
 /** Builds the backend of a named store through the backend registry (src/secrets/backends/index.ts). */
-export function createBackend(
+export async function createBackend(
   workspace: SecretsWorkspace,
   name: string,
   options: OpenStoreOptions & { vars: Record<string, string | undefined>; env: string },
-): SecretBackend {
+): Promise<SecretBackend> {
   const config = storeConfig(workspace, name);
   const definition = findBackend(config.type);
   if (!definition) {
@@ -80,7 +86,8 @@ export function createBackend(
     );
   }
   const { vars, env } = options;
-  return definition.create(config, {
+  const { create } = await definition.load();
+  return create(config, {
     store: name,
     env,
     root: workspace.root,

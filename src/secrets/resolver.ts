@@ -1,18 +1,65 @@
 import type { SecretReference, SecretResolver } from "../config/index.ts";
 import type { Secret } from "../secret.ts";
 import { type OpenStoreOptions, openSecretStore, type SecretsWorkspace } from "./registry.ts";
+import { PREFETCHED, RESOLVED } from "./resolved-cache.ts";
 import type { SecretStore } from "./store.ts";
+
+/** How long a resolved value is reused by this process before its store is asked again. */
+export const SECRET_CACHE_TTL_MS = 60_000;
+
+export interface SecretResolverOptions extends OpenStoreOptions {
+  /** How long this process reuses a resolved value (0: ask the store every time). @default SECRET_CACHE_TTL_MS */
+  ttlMs?: number;
+  /** Clock, in ms (tests). @default Date.now */
+  now?: () => number;
+}
 
 /**
  * The `SecretResolver` the workspace loader uses for `secret://` references: the default store of the active
  * environment, opened on first use. Values come back as `Secret` objects and never enter a config object.
+ *
+ * Resolved values are shared by every resolver of the process for `ttlMs` (a server builds one resolver per run;
+ * a cloud store would otherwise be asked again each time), keyed by workspace, store, environment and reference. A
+ * write through any store of this process forgets them all. Where the service reads many secrets in one request
+ * (AWS `BatchGetSecretValue`), the first miss of a TTL window prefetches the whole store with that batched listing,
+ * so resolving the references of 100 sites takes a handful of requests instead of 100.
  */
-export function createSecretResolver(workspace: SecretsWorkspace, options: OpenStoreOptions = {}): SecretResolver {
-  let store: SecretStore | undefined;
+export function createSecretResolver(workspace: SecretsWorkspace, options: SecretResolverOptions = {}): SecretResolver {
+  const { ttlMs = SECRET_CACHE_TTL_MS, now = Date.now, ...openOptions } = options;
+  let opened: Promise<SecretStore> | undefined;
+  const open = () => {
+    opened ??= openSecretStore(workspace, openOptions);
+    opened.catch(() => {
+      opened = undefined;
+    });
+    return opened;
+  };
   return {
-    resolve(ref: SecretReference): Promise<Secret> {
-      store ??= openSecretStore(workspace, options);
-      return store.get(ref.raw);
+    async resolve(ref: SecretReference): Promise<Secret> {
+      const store = await open();
+      const storeKey = [workspace.root, store.name, store.env].join("\0");
+      const key = `${storeKey}\0${ref.raw}`;
+      const at = now();
+      const hit = RESOLVED.get(key);
+      if (hit && at - hit.at < ttlMs) return hit.secret;
+      const secret = (async () => {
+        if (ref.version === undefined && store.backend.capabilities.batchRead) {
+          let warm = PREFETCHED.get(storeKey);
+          if (!warm || at - warm.at >= ttlMs) {
+            // a refused or failed batch read is not fatal: the single read below reports what is wrong
+            warm = { at, done: store.prefetch().catch(() => 0) };
+            PREFETCHED.set(storeKey, warm);
+          }
+          await warm.done;
+        }
+        return store.get(ref.raw);
+      })();
+      if (ttlMs > 0) {
+        RESOLVED.set(key, { at, secret });
+        // a failure is not kept: the user may set the secret and a long-lived process retries
+        secret.catch(() => RESOLVED.delete(key));
+      }
+      return secret;
     },
   };
 }

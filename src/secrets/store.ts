@@ -3,7 +3,8 @@ import { parseSecretReference } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { currentActor, type EventAction, publishEvent } from "../events.ts";
 import { registerSecretValue, Secret } from "../secret.ts";
-import type { SecretBackend, SecretInfo, SecretStoreApi, SecretVersionInfo } from "./types.ts";
+import { forgetResolvedSecrets } from "./resolved-cache.ts";
+import type { SecretBackend, SecretInfo, SecretStoreApi, SecretVersionInfo, StoredValue } from "./types.ts";
 
 export interface CreateSecretStoreOptions {
   /** Store name as configured (`file`, `env`, `ci`, ...). */
@@ -21,6 +22,11 @@ export interface SecretStore extends SecretStoreApi {
   reveal(ref: string): Promise<Secret>;
   /** Like `get`, undefined when absent instead of an error. */
   find(ref: string): Promise<Secret | undefined>;
+  /**
+   * Reads the current value of every secret (of one scope) in one batched listing when the backend has one
+   * (`capabilities.batchRead`); later `get`s of those references use it. Returns how many were read (0 without).
+   */
+  prefetch(scope?: string): Promise<number>;
 }
 
 export function createSecretStore(backend: SecretBackend, options: CreateSecretStoreOptions): SecretStore {
@@ -28,9 +34,16 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
   const actor = options.actor ?? currentActor();
   const meta = { actor };
 
+  // values of the last prefetch, read instead of one request per reference
+  let prefetched = new Map<string, StoredValue>();
+
   async function audited<T>(action: EventAction, ref: string, fn: () => Promise<T>, version?: number): Promise<T> {
     try {
       const result = await fn();
+      if (_WRITES.has(action)) {
+        prefetched = new Map();
+        forgetResolvedSecrets();
+      }
       const v = typeof result === "number" ? result : version;
       publishEvent({ action, ref, store: name, env, actor, outcome: "ok", ...(v ? { version: v } : {}) });
       return result;
@@ -105,7 +118,9 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
       action,
       ref.raw,
       async () => {
-        const found = await backend.get(keyOf(ref), ref.version);
+        const found =
+          (ref.version === undefined ? prefetched.get(keyOf(ref)) : undefined) ??
+          (await backend.get(keyOf(ref), ref.version));
         if (!found) throw notSet(ref);
         return new Secret(found.value);
       },
@@ -164,10 +179,18 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
     async delete(refText) {
       const ref = parse(refText);
       noVersion(ref, "remove");
-      await audited("delete", ref.raw, async () => {
+      return audited("delete", ref.raw, async () => {
         writable(ref);
-        if (!(await backend.delete!(keyOf(ref), meta))) throw notSet(ref);
+        const done = await backend.delete!(keyOf(ref), meta);
+        if (done === false) throw notSet(ref);
+        return done;
       });
+    },
+    async prefetch(scope) {
+      if (!backend.capabilities.batchRead || !backend.getAll) return 0;
+      const all = await audited("list", `store:${name}${scope ? `/${scope}` : ""}`, () => backend.getAll!(scope));
+      prefetched = all;
+      return all.size;
     },
     async list(scope): Promise<SecretInfo[]> {
       return audited("list", `store:${name}${scope ? `/${scope}` : ""}`, () => backend.list(scope));
@@ -188,6 +211,9 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
 }
 
 // --- internal ---
+
+/** Actions after which values read before may be stale. */
+const _WRITES = new Set<EventAction>(["write", "rotate", "rollback", "delete"]);
 
 function _plain(value: string | Secret): string {
   const plain = typeof value === "string" ? value : value.reveal();

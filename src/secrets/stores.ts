@@ -45,20 +45,22 @@ export interface StoreSummary {
 }
 
 /** Every usable store of the workspace, the default marked. */
-export function describeSecretStores(
+export async function describeSecretStores(
   workspace: SecretsWorkspace,
   vars: Record<string, string | undefined> = process.env,
-): StoreSummary[] {
+): Promise<StoreSummary[]> {
   const current = defaultStoreName(workspace, vars);
-  return storeNames(workspace).map((name) => {
-    let where: string;
-    try {
-      where = openSecretStore(workspace, { name, vars }).backend.describe();
-    } catch (error) {
-      where = (error as Error).message;
-    }
-    return { name, type: storeConfig(workspace, name).type, default: name === current, where };
-  });
+  return Promise.all(
+    storeNames(workspace).map(async (name) => {
+      let where: string;
+      try {
+        where = (await openSecretStore(workspace, { name, vars })).backend.describe();
+      } catch (error) {
+        where = (error as Error).message;
+      }
+      return { name, type: storeConfig(workspace, name).type, default: name === current, where };
+    }),
+  );
 }
 
 /** The outcome of unlocking one store. */
@@ -79,7 +81,7 @@ export async function testSecretStores(
   const results: StoreCheck[] = [];
   for (const name of storeNames(workspace)) {
     try {
-      const message = await openSecretStore(workspace, { ...options, name }).test();
+      const message = await (await openSecretStore(workspace, { ...options, name })).test();
       results.push({ store: name, default: name === current, ok: true, message });
     } catch (error) {
       results.push({ store: name, default: name === current, ok: false, message: (error as Error).message });

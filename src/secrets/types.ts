@@ -54,6 +54,8 @@ export interface SecretBackend {
     actors?: boolean;
     /** Largest value the service stores, in UTF-8 bytes, when it is below 64 KiB. */
     maxValueBytes?: number;
+    /** True when `getAll` reads many values per request (a batched read), so prefetching saves requests. */
+    batchRead?: boolean;
   };
   /** The value of a key (the current version, or `version`), or undefined when absent. */
   get(key: SecretKey, version?: number): Promise<StoredValue | undefined>;
@@ -72,8 +74,11 @@ export interface SecretBackend {
   rotate?(key: SecretKey, value: string, meta: WriteMeta): Promise<number>;
   /** Restores an old version as a new one; returns the new number. */
   rollback?(key: SecretKey, version: number, meta: WriteMeta): Promise<number>;
-  /** Removes a key and its history; false when it was absent. */
-  delete?(key: SecretKey, meta: WriteMeta): Promise<boolean>;
+  /**
+   * Removes a key and its history; returns what was done, in one line for the user ("deleted with every version;
+   * not recoverable", "soft-deleted; recoverable until ..."), or false when the key was absent.
+   */
+  delete?(key: SecretKey, meta: WriteMeta): Promise<string | false>;
   /** Reachability / unlock check; returns a one-line description of what was checked. */
   test(): Promise<string>;
   /** How a user sets a value in a read-only backend (for the read-only error). */
@@ -93,7 +98,8 @@ export interface SecretStoreApi {
   readonly readOnly: boolean;
   get(ref: string): Promise<Secret>;
   set(ref: string, value: string | Secret): Promise<number>;
-  delete(ref: string): Promise<void>;
+  /** Removes a secret and its history; returns what the backend did (recoverable or not, and until when). */
+  delete(ref: string): Promise<string>;
   list(scope?: string): Promise<SecretInfo[]>;
   history(ref: string): Promise<SecretVersionInfo[]>;
   rotate(ref: string, value: string | Secret): Promise<number>;

@@ -134,7 +134,8 @@ export function testBackend(name: string, options: TestBackendOptions): void {
         expect((await ctx.store.get(ref)).reveal()).toBe("second-value");
         const missing = await ctx.store.rotate("secret://shop/NEVER_SET", "x-value").catch((e: SiteloomError) => e);
         expect((missing as SiteloomError).message).toContain("is not set in store");
-        await ctx.store.delete(ref);
+        // a delete says what it did: recoverable or not
+        expect(await ctx.store.delete(ref)).toMatch(/recoverable/);
         expect(await ctx.store.get(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
         expect(await ctx.store.delete(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
         expect(await ctx.store.set(ref, "fresh-value")).toBe(1);
@@ -156,7 +157,8 @@ export function testBackend(name: string, options: TestBackendOptions): void {
       expect(await ctx.store.rollback(ref, 99).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
       const missing = await ctx.store.rotate("secret://shop/NEVER_SET", "x-value").catch((e: SiteloomError) => e);
       expect((missing as SiteloomError).message).toContain("is not set in store");
-      await ctx.store.delete(ref);
+      // a delete says what it did: recoverable or not
+      expect(await ctx.store.delete(ref)).toMatch(/recoverable/);
       expect(await ctx.store.get(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
       expect(await ctx.store.delete(ref).catch((e: SiteloomError) => e.code)).toBe("ERR_SECRET_NOT_FOUND");
       expect(await ctx.store.set(ref, "fresh-value")).toBe(1);

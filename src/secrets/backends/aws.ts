@@ -1,12 +1,9 @@
 import type * as Sdk from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { type CloudAction, credentialsError, deniedError, importOptional, safeCause, serviceError } from "../cloud.ts";
-import { defineBackend } from "../define.ts";
+import type { BackendCreate } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
-
-export const AWS_SDK = "@aws-sdk/client-secrets-manager";
-export const AWS_SDK_VERSION = "3.1178.0";
+import { AWS_SDK, AWS_SDK_VERSION, type AwsStoreSchema } from "./descriptors/aws.ts";
 
 export interface AwsBackendOptions {
   /** Environment, part of every secret name. */
@@ -205,7 +202,7 @@ export const awsBackend: BackendFactory<AwsBackendOptions> = (options) => {
 
   return {
     type: "aws",
-    capabilities: { write: true, list: true, history: true, actors: false },
+    capabilities: { write: true, list: true, history: true, actors: false, batchRead: true },
     describe: () => `AWS Secrets Manager (${where}), names ${prefix}<scope>/<NAME>`,
     get,
     async getAll(scope) {
@@ -268,7 +265,10 @@ export const awsBackend: BackendFactory<AwsBackendOptions> = (options) => {
           ...(days ? { RecoveryWindowInDays: days } : { ForceDeleteWithoutRecovery: true }),
         }),
       );
-      return out !== undefined;
+      if (out === undefined) return false;
+      return days
+        ? `scheduled ${nameOf(key)} for deletion on ${out.DeletionDate?.toISOString() ?? `in ${days} days`}; restorable until then (aws secretsmanager restore-secret --secret-id ${nameOf(key)})`
+        : `deleted ${nameOf(key)} with every version at once (no recovery window: recoveryWindowDays is not set); not recoverable`;
     },
     async test() {
       const found = await listSecrets();
@@ -280,32 +280,8 @@ export const awsBackend: BackendFactory<AwsBackendOptions> = (options) => {
   } satisfies SecretBackend;
 };
 
-/** AWS Secrets Manager. */
-export const awsStore = defineBackend({
-  type: "aws",
-  summary: "AWS Secrets Manager (standard credential chain: env, profile, web identity, container, instance)",
-  writable: true,
-  packages: [{ name: AWS_SDK, version: AWS_SDK_VERSION }],
-  schema: z
-    .strictObject({
-      type: z.literal("aws"),
-      region: z.string().optional().describe("AWS region (default: AWS_REGION or the profile's)"),
-      endpoint: z.string().url().optional().describe("Service endpoint (VPC or FIPS endpoint)"),
-      kmsKeyId: z.string().optional().describe("KMS key for new secrets (default: aws/secretsmanager)"),
-      prefix: z.string().default("siteloom").describe("Secret names are <prefix>/<env>/<scope>/<NAME>"),
-      profile: z.string().optional().describe("Shared-config profile (default: AWS_PROFILE)"),
-      recoveryWindowDays: z
-        .number()
-        .int()
-        .min(7)
-        .max(30)
-        .optional()
-        .describe("Keep deleted secrets restorable this many days (default: delete at once)"),
-      maxAttempts: z.number().int().min(1).max(20).default(5).describe("Attempts per request (throttling included)"),
-    })
-    .describe("AWS Secrets Manager"),
-  create: (config, ctx) => awsBackend({ ...config, env: ctx.env }),
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/aws.ts holds the options). */
+export const create: BackendCreate<typeof AwsStoreSchema> = (config, ctx) => awsBackend({ ...config, env: ctx.env });
 
 // --- internal ---
 

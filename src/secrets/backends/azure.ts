@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import type * as Sdk from "@azure/keyvault-secrets";
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import {
   type CloudAction,
@@ -15,13 +14,15 @@ import {
   safeCause,
   serviceError,
 } from "../cloud.ts";
-import { defineBackend } from "../define.ts";
+import type { BackendCreate } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
-
-export const AZURE_SDK = "@azure/keyvault-secrets";
-export const AZURE_SDK_VERSION = "4.11.2";
-export const AZURE_IDENTITY = "@azure/identity";
-export const AZURE_IDENTITY_VERSION = "4.13.1";
+import {
+  AZURE_IDENTITY,
+  AZURE_IDENTITY_VERSION,
+  AZURE_SDK,
+  AZURE_SDK_VERSION,
+  type AzureStoreSchema,
+} from "./descriptors/azure.ts";
 
 export interface AzureBackendOptions {
   /** Environment, part of every secret name. */
@@ -52,7 +53,6 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
   const base = `${encodeName([options.prefix ?? "siteloom", options.env])}--`;
   const where = options.vaultUrl.replace(/\/+$/, "");
   let clientPromise: Promise<Sdk.SecretClient> | undefined;
-  let lastDelete = "";
 
   function connect(): Promise<Sdk.SecretClient> {
     clientPromise ??= (async () => {
@@ -219,57 +219,33 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
         return poller.pollUntilDone();
       });
       if (!deleted) return false;
+      const until = deleted.scheduledPurgeDate?.toISOString() ?? "the vault's retention period ends";
       if (options.purge === false) {
-        lastDelete = `soft-deleted ${name}; recoverable until ${deleted.scheduledPurgeDate?.toISOString() ?? "the vault's retention ends"}`;
-        return true;
+        return `soft-deleted ${name}; recoverable until ${until} (az keyvault secret recover), purge: false on the store`;
       }
       try {
         await call("secrets/purge", key, (c) => c.purgeDeletedSecret(name));
-        lastDelete = `deleted and purged ${name}`;
+        return `deleted and purged ${name}; not recoverable`;
       } catch (error) {
         if ((error as SiteloomError).code !== "ERR_SECRET_DENIED") throw error;
         // purge protection: the secret stays recoverable, and a new one of that name waits for the purge date
-        lastDelete = `soft-deleted ${name}; the vault refuses purging (purge protection), so it stays recoverable until ${deleted.scheduledPurgeDate?.toISOString() ?? "the vault's retention ends"}`;
+        return `soft-deleted ${name}; the vault refuses purging (purge protection on), so it stays recoverable until ${until}`;
       }
-      return true;
     },
-    lastDeleteNote: () => lastDelete,
     async test() {
       const found = await listNames();
       return `Azure Key Vault ${where}: credentials accepted, ${found.length} secret(s) under ${base}`;
     },
-  } satisfies SecretBackend & { lastDeleteNote(): string };
+  } satisfies SecretBackend;
 };
 
-/** Azure Key Vault. */
-export const azureStore = defineBackend({
-  type: "azure",
-  summary: "Azure Key Vault (DefaultAzureCredential: environment, workload or managed identity, Azure CLI)",
-  writable: true,
-  packages: [
-    { name: AZURE_SDK, version: AZURE_SDK_VERSION },
-    { name: AZURE_IDENTITY, version: AZURE_IDENTITY_VERSION },
-  ],
-  schema: z
-    .strictObject({
-      type: z.literal("azure"),
-      vaultUrl: z.string().url().describe("Vault URL, e.g. https://my-vault.vault.azure.net"),
-      prefix: z.string().default("siteloom").describe("Secret names are <prefix>--<env>--<scope>--<NAME>"),
-      purge: z.boolean().default(true).describe("Purge after delete when the vault allows it (no purge protection)"),
-      caFile: z.string().optional().describe("Extra CA certificate to trust for the vault (private endpoints)"),
-      verifyChallengeResource: z
-        .boolean()
-        .default(true)
-        .describe("Check that the vault's auth challenge names the vault's own domain"),
-    })
-    .describe("Azure Key Vault"),
-  create: (config, ctx) =>
-    azureBackend({
-      ...config,
-      env: ctx.env,
-      caFile: config.caFile ? resolve(ctx.root, config.caFile) : undefined,
-    }),
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/azure.ts holds the options). */
+export const create: BackendCreate<typeof AzureStoreSchema> = (config, ctx) =>
+  azureBackend({
+    ...config,
+    env: ctx.env,
+    caFile: config.caFile ? resolve(ctx.root, config.caFile) : undefined,
+  });
 
 // --- internal ---
 

@@ -1,11 +1,10 @@
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
-import { credential } from "../../schema-marks.ts";
 import { credentialsError, deniedError, scrub, serviceError } from "../cloud.ts";
-import { defineBackend, memoize } from "../define.ts";
+import { type BackendCreate, memoize } from "../define.ts";
+import { envVarKey, envVarName } from "../env-names.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, StoredValue } from "../types.ts";
-import { envVarKey, envVarName } from "./env.ts";
+import type { DigitaloceanStoreSchema } from "./descriptors/digitalocean.ts";
 
 /** Longest wait between attempts, a Retry-After included. */
 const RETRY_MAX_MS = 5000;
@@ -205,12 +204,16 @@ export const digitaloceanBackend: BackendFactory<DigitalOceanBackendOptions> = (
     },
     async delete(key) {
       const name = variable(key);
-      return edit((envs) => {
+      const removed = await edit((envs) => {
         const i = envs.findIndex((e) => e.key === name);
         if (i < 0) return false;
         envs.splice(i, 1);
         return true;
       }, []);
+      return (
+        removed &&
+        `removed ${name} from the spec of app ${options.appId}; not recoverable (App Platform keeps no removed variable); running containers keep the value until the app's next deployment`
+      );
     },
     async test() {
       const app = await request("GET");
@@ -220,38 +223,22 @@ export const digitaloceanBackend: BackendFactory<DigitalOceanBackendOptions> = (
   } satisfies SecretBackend;
 };
 
-/** DigitalOcean App Platform. */
-export const digitaloceanStore = defineBackend({
-  type: "digitalocean",
-  summary: "DigitalOcean App Platform app-level SECRET env vars (write-mostly: read inside the app via the env store)",
-  writable: true,
-  schema: z
-    .strictObject({
-      type: z.literal("digitalocean"),
-      appId: z.string().min(1).describe("App Platform app id"),
-      token: credential(/(^|_)DIGITALOCEAN_TOKEN$/)
-        .optional()
-        .describe("API token reference (default: DIGITALOCEAN_TOKEN)"),
-      prefix: z.string().default("SITELOOM_SECRET_").describe("Env var prefix (what the env store reads in the app)"),
-      endpoint: z.string().url().optional().describe("API base URL"),
-    })
-    .describe("DigitalOcean App Platform"),
-  create: (config, ctx) =>
-    digitaloceanBackend({
-      appId: config.appId,
-      prefix: config.prefix,
-      endpoint: config.endpoint,
-      runtimeEnv: ctx.vars,
-      token: memoize(async () => {
-        if (config.token) return ctx.resolveCredential(config.token, `secrets.stores.${ctx.store}.token`);
-        if (ctx.vars.DIGITALOCEAN_TOKEN) return ctx.vars.DIGITALOCEAN_TOKEN;
-        throw new SiteloomError(
-          "ERR_SECRET_LOCKED",
-          `no DigitalOcean token for store "${ctx.store}": set DIGITALOCEAN_TOKEN, or token: \${DIGITALOCEAN_TOKEN} on the store`,
-        );
-      }),
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/digitalocean.ts holds the options). */
+export const create: BackendCreate<typeof DigitaloceanStoreSchema> = (config, ctx) =>
+  digitaloceanBackend({
+    appId: config.appId,
+    prefix: config.prefix,
+    endpoint: config.endpoint,
+    runtimeEnv: ctx.vars,
+    token: memoize(async () => {
+      if (config.token) return ctx.resolveCredential(config.token, `secrets.stores.${ctx.store}.token`);
+      if (ctx.vars.DIGITALOCEAN_TOKEN) return ctx.vars.DIGITALOCEAN_TOKEN;
+      throw new SiteloomError(
+        "ERR_SECRET_LOCKED",
+        `no DigitalOcean token for store "${ctx.store}": set DIGITALOCEAN_TOKEN, or token: \${DIGITALOCEAN_TOKEN} on the store`,
+      );
     }),
-});
+  });
 
 // --- internal ---
 

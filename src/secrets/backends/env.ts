@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { SCOPE_PATTERN, SECRET_NAME_PATTERN } from "../../secret-names.ts";
-import { defineBackend } from "../define.ts";
+import type { BackendCreate } from "../define.ts";
+import { envVarKey, envVarName } from "../env-names.ts";
 import type { BackendFactory, SecretBackend, SecretInfo } from "../types.ts";
+import type { EnvStoreSchema } from "./descriptors/env.ts";
 
 export interface EnvBackendOptions {
   /** Prefix of the variables read. @default "SITELOOM_SECRET_" */
@@ -104,37 +105,9 @@ export const envBackend: BackendFactory<EnvBackendOptions> = (options) => {
   } satisfies SecretBackend;
 };
 
-/** `SITELOOM_SECRET_SHOP_EU__FTP_PASSWORD` → `shop-eu`, `FTP_PASSWORD`; undefined for other variables. */
-export function envVarKey(prefix: string, variable: string): { scope: string; name: string } | undefined {
-  if (!variable.startsWith(prefix)) return undefined;
-  const rest = variable.slice(prefix.length);
-  const sep = rest.indexOf("__");
-  if (sep <= 0) return undefined;
-  return { scope: rest.slice(0, sep).toLowerCase().replace(/_/g, "-"), name: rest.slice(sep + 2) };
-}
-
-/** `shop-eu`, `FTP_PASSWORD` → `SITELOOM_SECRET_SHOP_EU__FTP_PASSWORD`. */
-export function envVarName(prefix: string, scope: string, name: string): string {
-  return `${prefix}${scope.toUpperCase().replace(/-/g, "_")}__${name}`;
-}
-
-export const EnvStoreSchema = z
-  .strictObject({
-    type: z.literal("env"),
-    prefix: z.string().default("SITELOOM_SECRET_").describe("Prefix of the variables read"),
-    secretsDir: z.string().default("/run/secrets").describe("Docker/Kubernetes secrets directory"),
-  })
-  .describe("Read-only store: environment variables, *_FILE variables and mounted secret files");
-
-/** Read-only: environment variables, `*_FILE` variables and mounted secret files (containers, CI). */
-export const envStore = defineBackend({
-  type: "env",
-  summary: "read-only: SITELOOM_SECRET_* variables, *_FILE variables and mounted secret files",
-  writable: false,
-  schema: EnvStoreSchema,
-  create: (config, ctx) =>
-    envBackend({ prefix: config.prefix, env: ctx.vars, secretsDir: resolve(ctx.root, config.secretsDir) }),
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/env.ts holds the options). */
+export const create: BackendCreate<typeof EnvStoreSchema> = (config, ctx) =>
+  envBackend({ prefix: config.prefix, env: ctx.vars, secretsDir: resolve(ctx.root, config.secretsDir) });
 
 // --- internal ---
 

@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { removeStaleTempFiles, writePrivateFile } from "../../files.ts";
 import { registerSecretValue } from "../../secret.ts";
-import { defineBackend, memoize } from "../define.ts";
+import { type BackendCreate, memoize } from "../define.ts";
 import { ensurePrivateDir, lostLockError, withFileLock } from "../fs-util.ts";
 import { defaultIdentityPath, type LoadedIdentity, loadIdentity } from "../identity.ts";
 import { explainMissing, explainUnopenable, writeSeal } from "../seal.ts";
 import type { SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
+import type { FileStoreSchema } from "./descriptors/file.ts";
 
 export interface FileBackendOptions {
   /** Absolute path of the store (`.siteloom/secrets.<env>.age`). */
@@ -226,11 +226,12 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
       });
     },
     async delete(key) {
-      return mutate((p) => {
+      const had = await mutate((p) => {
         const had = key in p.secrets;
         delete p.secrets[key];
         return had;
       });
+      return had && `deleted with every version from ${path}; not recoverable (the store keeps no deleted secrets)`;
     },
     async test() {
       if (!existsSync(path)) {
@@ -273,52 +274,32 @@ export function createFileBackend(options: FileBackendOptions): FileBackend {
   };
 }
 
-export const FileStoreSchema = z
-  .strictObject({
-    type: z.literal("file"),
-    /** Store file; `{env}` is replaced by the environment name. */
-    path: z.string().default(".siteloom/secrets.{env}.age").describe("Encrypted store file; {env} → environment"),
-    /** age X25519 recipients (public keys) the store is encrypted to, besides the local identity. */
-    recipients: z.array(z.string()).default([]).describe("Extra age recipients (age1...) that can decrypt the store"),
-    /** Encrypt to a passphrase (scrypt) instead of X25519 identities. */
-    passphrase: z.boolean().default(false).describe("Encrypt with a passphrase instead of an X25519 identity"),
-    /** Identity file; default `$XDG_CONFIG_HOME/siteloom/<workspace-id>.<env>.key`. */
-    identityFile: z.string().optional().describe("Path of the age identity (private key) file"),
-  })
-  .describe("age-encrypted file store");
-
-/** The age-encrypted file store, the default. */
-export const fileStore = defineBackend({
-  type: "file",
-  summary: "age-encrypted file per environment (.siteloom/secrets.<env>.age), the default",
-  writable: true,
-  schema: FileStoreSchema,
-  create(config, ctx) {
-    const { vars, env, root } = ctx;
-    const where = { root, env, identityFile: config.identityFile, vars };
-    return createFileBackend({
-      path: resolve(root, config.path.replaceAll("{env}", env)),
-      env,
-      historySize: ctx.historySize,
-      recipients: config.recipients,
-      identity: memoize(() => loadIdentity(where)),
-      identityHint: defaultIdentityPath(where),
-      ...(config.passphrase
-        ? {
-            passphrase: memoize(async () => {
-              if (vars.SITELOOM_AGE_PASSPHRASE) return vars.SITELOOM_AGE_PASSPHRASE;
-              if (ctx.askPassphrase) return ctx.askPassphrase(`Passphrase for the ${env} secret store: `);
-              throw new SiteloomError(
-                "ERR_SECRET_LOCKED",
-                `the ${env} store "${ctx.store}" is encrypted with a passphrase: set SITELOOM_AGE_PASSPHRASE or run on a terminal to be asked`,
-              );
-            }),
-          }
-        : {}),
-      ...(ctx.scryptWorkFactor ? { scryptWorkFactor: ctx.scryptWorkFactor } : {}),
-    });
-  },
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/file.ts holds the options). */
+export const create: BackendCreate<typeof FileStoreSchema> = (config, ctx) => {
+  const { vars, env, root } = ctx;
+  const where = { root, env, identityFile: config.identityFile, vars };
+  return createFileBackend({
+    path: resolve(root, config.path.replaceAll("{env}", env)),
+    env,
+    historySize: ctx.historySize,
+    recipients: config.recipients,
+    identity: memoize(() => loadIdentity(where)),
+    identityHint: defaultIdentityPath(where),
+    ...(config.passphrase
+      ? {
+          passphrase: memoize(async () => {
+            if (vars.SITELOOM_AGE_PASSPHRASE) return vars.SITELOOM_AGE_PASSPHRASE;
+            if (ctx.askPassphrase) return ctx.askPassphrase(`Passphrase for the ${env} secret store: `);
+            throw new SiteloomError(
+              "ERR_SECRET_LOCKED",
+              `the ${env} store "${ctx.store}" is encrypted with a passphrase: set SITELOOM_AGE_PASSPHRASE or run on a terminal to be asked`,
+            );
+          }),
+        }
+      : {}),
+    ...(ctx.scryptWorkFactor ? { scryptWorkFactor: ctx.scryptWorkFactor } : {}),
+  });
+};
 
 // --- internal ---
 

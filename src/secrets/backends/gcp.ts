@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type * as Sdk from "@google-cloud/secret-manager";
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
 import { runWithRetry } from "../../retry.ts";
 import {
@@ -14,11 +13,9 @@ import {
   safeCause,
   serviceError,
 } from "../cloud.ts";
-import { defineBackend } from "../define.ts";
+import type { BackendCreate } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, StoredValue } from "../types.ts";
-
-export const GCP_SDK = "@google-cloud/secret-manager";
-export const GCP_SDK_VERSION = "6.3.0";
+import { GCP_SDK, GCP_SDK_VERSION, type GcpStoreSchema } from "./descriptors/gcp.ts";
 
 export interface GcpBackendOptions {
   /** Environment, part of every secret id. */
@@ -247,7 +244,9 @@ export const gcpBackend: BackendFactory<GcpBackendOptions> = (options) => {
     async delete(key) {
       const name = nameOf(key);
       const out = await call("secretmanager.secrets.delete", name, (c) => c.deleteSecret({ name }));
-      return out !== undefined;
+      return (
+        out !== undefined && `deleted ${name} with every version; not recoverable (Secret Manager has no undelete)`
+      );
     },
     async test() {
       const found = await listSecrets();
@@ -259,43 +258,24 @@ export const gcpBackend: BackendFactory<GcpBackendOptions> = (options) => {
   } satisfies SecretBackend;
 };
 
-/** Google Secret Manager. */
-export const gcpStore = defineBackend({
-  type: "gcp",
-  summary: "Google Secret Manager (Application Default Credentials)",
-  writable: true,
-  packages: [{ name: GCP_SDK, version: GCP_SDK_VERSION }],
-  schema: z
-    .strictObject({
-      type: z.literal("gcp"),
-      project: z.string().min(1).describe("Project id (or number) holding the secrets"),
-      prefix: z.string().default("siteloom").describe("Secret ids are <prefix>--<env>--<scope>--<NAME>"),
-      replication: z
-        .union([z.literal("automatic"), z.array(z.string()).min(1)])
-        .default("automatic")
-        .describe('"automatic", or the locations of user-managed replicas'),
-      keyFile: z.string().optional().describe("Service-account key file (default: Application Default Credentials)"),
-      endpoint: z.string().url().optional().describe("API endpoint (private or regional endpoint)"),
-    })
-    .describe("Google Secret Manager"),
-  create(config, ctx) {
-    const endpoint = config.endpoint ? new URL(config.endpoint) : undefined;
-    return gcpBackend({
-      env: ctx.env,
-      project: config.project,
-      prefix: config.prefix,
-      replication: config.replication,
-      keyFilename: config.keyFile ? resolve(ctx.root, config.keyFile) : undefined,
-      ...(endpoint
-        ? {
-            apiEndpoint: endpoint.hostname,
-            port: Number(endpoint.port || (endpoint.protocol === "http:" ? 80 : 443)),
-            protocol: endpoint.protocol === "http:" ? "http" : "https",
-          }
-        : {}),
-    });
-  },
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/gcp.ts holds the options). */
+export const create: BackendCreate<typeof GcpStoreSchema> = (config, ctx) => {
+  const endpoint = config.endpoint ? new URL(config.endpoint) : undefined;
+  return gcpBackend({
+    env: ctx.env,
+    project: config.project,
+    prefix: config.prefix,
+    replication: config.replication,
+    keyFilename: config.keyFile ? resolve(ctx.root, config.keyFile) : undefined,
+    ...(endpoint
+      ? {
+          apiEndpoint: endpoint.hostname,
+          port: Number(endpoint.port || (endpoint.protocol === "http:" ? 80 : 443)),
+          protocol: endpoint.protocol === "http:" ? "http" : "https",
+        }
+      : {}),
+  });
+};
 
 // --- internal ---
 

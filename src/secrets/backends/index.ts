@@ -1,21 +1,23 @@
 import { createRequire } from "node:module";
-import type { BackendDefinition } from "../define.ts";
-import { awsStore } from "./aws.ts";
-import { azureStore } from "./azure.ts";
-import { digitaloceanStore } from "./digitalocean.ts";
-import { envStore } from "./env.ts";
-import { fileStore } from "./file.ts";
-import { gcpStore } from "./gcp.ts";
-import { vaultStore } from "./vault.ts";
+import type { BackendDescriptor } from "../define.ts";
+import { awsStore } from "./descriptors/aws.ts";
+import { azureStore } from "./descriptors/azure.ts";
+import { digitaloceanStore } from "./descriptors/digitalocean.ts";
+import { envStore } from "./descriptors/env.ts";
+import { fileStore } from "./descriptors/file.ts";
+import { gcpStore } from "./descriptors/gcp.ts";
+import { vaultStore } from "./descriptors/vault.ts";
 
 /**
- * Every backend type, in the order the docs and `secrets backend` show them. A backend is one file that exports
- * its definition (schema, summary, factory); it is listed here once, and the config schema, the error messages,
- * `secrets backend` and the docs all read this list. SDKs are imported by each backend on first use.
+ * Every backend type, in the order the docs and `secrets backend` show them. A backend is its module
+ * (`backends/<type>.ts`: the factory) and its descriptor (`backends/descriptors/<type>.ts`: option schema, summary,
+ * packages and `load: () => import("../<type>.ts")`), listed here once. The config schema, the error messages,
+ * `secrets backend` and docs/secrets.md read only descriptors, so no backend module (let alone its SDK) is loaded
+ * until a store of that type is opened.
  */
 const ALL = [fileStore, envStore, vaultStore, awsStore, gcpStore, azureStore, digitaloceanStore] as const;
 
-export const BACKENDS: readonly BackendDefinition[] = ALL as unknown as readonly BackendDefinition[];
+export const BACKENDS: readonly BackendDescriptor[] = ALL as unknown as readonly BackendDescriptor[];
 
 /** The option schema of each type, for `secrets.stores.<name>` (a discriminated union on `type`). */
 export const STORE_SCHEMAS = ALL.map((b) => b.schema) as unknown as SchemasOf<typeof ALL>;
@@ -24,8 +26,8 @@ type SchemasOf<T extends readonly unknown[]> = {
   -readonly [K in keyof T]: T[K] extends { schema: infer S } ? S : never;
 };
 
-/** The definition of a backend type; undefined when no backend has that name. */
-export function findBackend(type: string): BackendDefinition | undefined {
+/** The descriptor of a backend type; undefined when no backend has that name. */
+export function findBackend(type: string): BackendDescriptor | undefined {
   return BACKENDS.find((b) => b.type === type);
 }
 
@@ -35,7 +37,7 @@ export function backendTypeList(): string {
   return `${types.slice(0, -1).join(", ")} or ${types.at(-1)}`;
 }
 
-/** What `secrets backend` and the docs show about a type: never loads an SDK, only looks whether it is installed. */
+/** What `secrets backend` and the docs show about a type: never loads a module, only looks whether SDKs are installed. */
 export interface BackendTypeInfo {
   type: string;
   summary: string;

@@ -1,8 +1,12 @@
-import { z } from "zod";
 import { SiteloomError } from "../../errors.ts";
-import { credential } from "../../schema-marks.ts";
-import { defineBackend, memoize } from "../define.ts";
+import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
+import { deniedError, scrub, serviceError } from "../cloud.ts";
+import { type BackendCreate, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
+import type { VaultStoreSchema } from "./descriptors/vault.ts";
+
+/** Longest wait between attempts, a Retry-After included. */
+const RETRY_MAX_MS = 5000;
 
 export interface VaultBackendOptions {
   /** Vault address, e.g. https://vault.example.com:8200. */
@@ -46,44 +50,66 @@ export const vaultBackend: BackendFactory<VaultBackendOptions> = (options) => {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: T | undefined }> {
-    let response: Response;
-    try {
-      response = await http(`${base}/${path}`, {
-        method,
-        headers: {
-          "X-Vault-Token": await options.token(),
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      throw new SiteloomError(
-        "ERR_SECRET_BACKEND",
-        `cannot reach Vault at ${options.address}: ${(error as Error).message}; check secrets.stores.*.address`,
-        { cause: error },
-      );
-    }
-    const text = await response.text();
-    let json: T | undefined;
-    try {
-      json = text ? (JSON.parse(text) as T) : undefined;
-    } catch {
-      throw new SiteloomError(
-        "ERR_SECRET_BACKEND",
-        `${options.address} answered ${response.status} with something other than JSON; is it a Vault server?`,
-      );
-    }
-    if (response.status === 403 || response.status === 401) {
-      throw new SiteloomError(
-        "ERR_SECRET_LOCKED",
-        `Vault at ${options.address} refused the token (${response.status}); set VAULT_TOKEN or the store's token`,
-      );
-    }
-    if (response.status >= 500) {
-      const errors = (json as { errors?: string[] } | undefined)?.errors?.join("; ") ?? "";
-      throw new SiteloomError("ERR_SECRET_BACKEND", `Vault error ${response.status} for ${path}: ${errors}`);
-    }
-    return { status: response.status, json };
+    const at = { backend: "vault", action: _capability(method, path), resource: path.replace(/\?.*$/, "") };
+    const token = await options.token();
+    return runWithRetry(
+      async () => {
+        let response: Response;
+        try {
+          response = await http(`${base}/${path}`, {
+            method,
+            headers: {
+              "X-Vault-Token": token,
+              ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+        } catch (error) {
+          throw new SiteloomError(
+            "ERR_SECRET_BACKEND",
+            `cannot reach Vault at ${options.address}: ${(error as Error).message}; check secrets.stores.*.address`,
+            { cause: error },
+          );
+        }
+        const text = await response.text();
+        let json: T | undefined;
+        try {
+          json = text ? (JSON.parse(text) as T) : undefined;
+        } catch {
+          throw new SiteloomError(
+            "ERR_SECRET_BACKEND",
+            `${options.address} answered ${response.status} with something other than JSON; is it a Vault server?`,
+          );
+        }
+        const errors = (json as { errors?: string[] } | undefined)?.errors?.join("; ") ?? "";
+        // 429: a rate-limit quota; 502-504: a standby or a proxy in between; both pass
+        if (response.status === 429 || (response.status >= 502 && response.status <= 504)) {
+          const afterMs = parseRetryAfter(response.headers.get("retry-after"));
+          throw new RetryableError(`${response.status} ${scrub(errors, [])}`, {
+            afterMs: afterMs === undefined ? undefined : Math.min(afterMs, RETRY_MAX_MS),
+            status: response.status,
+          });
+        }
+        if (response.status === 403 || response.status === 401) {
+          // Vault answers 403 both for an unknown token and for a policy without the capability
+          throw deniedError(
+            at,
+            `check that the token (VAULT_TOKEN or the store's token) is valid and that its policy grants "${at.action}" on ${at.resource}`,
+          );
+        }
+        if (response.status >= 500) throw serviceError(at, `${response.status} ${errors}`);
+        return { status: response.status, json };
+      },
+      { baseMs: 100, maxMs: RETRY_MAX_MS },
+    ).catch((error) => {
+      if (error instanceof RetryableError) {
+        throw serviceError(
+          at,
+          `still refused after several attempts with back-off (${error.message}); try again later`,
+        );
+      }
+      throw error;
+    });
   }
 
   const dataPath = (key: string) => `${mount}/data/${root}/${key}`;
@@ -202,7 +228,7 @@ export const vaultBackend: BackendFactory<VaultBackendOptions> = (options) => {
       const meta = await metadata(key);
       if (!meta) return false;
       await call("DELETE", metaPath(key));
-      return true;
+      return `deleted ${mount}/metadata/${root}/${key} with every version; not recoverable`;
     },
     async test() {
       const { status } = await call("GET", "auth/token/lookup-self");
@@ -213,41 +239,23 @@ export const vaultBackend: BackendFactory<VaultBackendOptions> = (options) => {
   } satisfies SecretBackend;
 };
 
-export const VaultStoreSchema = z
-  .strictObject({
-    type: z.literal("vault"),
-    address: z.string().url().describe("Vault address, e.g. https://vault.example.com:8200"),
-    token: credential(/(^|_)VAULT_TOKEN$/)
-      .optional()
-      .describe("Vault token (reference allowed: ${VAULT_TOKEN})"),
-    mount: z.string().default("secret").describe("KV v2 mount"),
-    prefix: z.string().default("siteloom").describe("Path prefix inside the mount"),
-  })
-  .describe("HashiCorp Vault KV v2");
-
-/** HashiCorp Vault KV v2 over its HTTP API. */
-export const vaultStore = defineBackend({
-  type: "vault",
-  summary: "HashiCorp Vault KV v2 (token from the store's token reference or VAULT_TOKEN)",
-  writable: true,
-  schema: VaultStoreSchema,
-  create(config, ctx) {
-    return vaultBackend({
-      address: config.address,
-      mount: config.mount,
-      prefix: config.prefix,
-      env: ctx.env,
-      token: memoize(async () => {
-        if (config.token) return ctx.resolveCredential(config.token, `secrets.stores.${ctx.store}.token`);
-        if (ctx.vars.VAULT_TOKEN) return ctx.vars.VAULT_TOKEN;
-        throw new SiteloomError(
-          "ERR_SECRET_LOCKED",
-          `no Vault token for store "${ctx.store}": set VAULT_TOKEN, or token: \${VAULT_TOKEN} on the store`,
-        );
-      }),
-    });
-  },
-});
+/** Builds this backend from its `secrets.stores` entry (the registry calls it; descriptors/vault.ts holds the options). */
+export const create: BackendCreate<typeof VaultStoreSchema> = (config, ctx) => {
+  return vaultBackend({
+    address: config.address,
+    mount: config.mount,
+    prefix: config.prefix,
+    env: ctx.env,
+    token: memoize(async () => {
+      if (config.token) return ctx.resolveCredential(config.token, `secrets.stores.${ctx.store}.token`);
+      if (ctx.vars.VAULT_TOKEN) return ctx.vars.VAULT_TOKEN;
+      throw new SiteloomError(
+        "ERR_SECRET_LOCKED",
+        `no Vault token for store "${ctx.store}": set VAULT_TOKEN, or token: \${VAULT_TOKEN} on the store`,
+      );
+    }),
+  });
+};
 
 // --- internal ---
 
@@ -256,4 +264,10 @@ function _live(meta: KvMetadata): SecretVersionInfo[] {
     .filter(([, v]) => !v.destroyed && !v.deletion_time)
     .map(([n, v]) => ({ version: Number(n), createdAt: v.created_time, actor: "vault" }))
     .sort((a, b) => a.version - b.version);
+}
+
+/** The Vault policy capability a request needs (what a permission error names). */
+function _capability(method: string, path: string): string {
+  if (method === "GET" && path.includes("/metadata/") && path.endsWith("?list=true")) return "list";
+  return { GET: "read", POST: "create/update", PUT: "create/update", DELETE: "delete", LIST: "list" }[method] ?? method;
 }

@@ -43,7 +43,7 @@ type KeyRequest = FastifyRequest<{ Params: { scope: string; name: string }; Quer
  * come out; the store publishes each access (actor = token name) to the audit log as the CLI's accesses are.
  */
 export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fastify, options) => {
-  const open = (request: FastifyRequest, env: string): SecretStore => {
+  const open = (request: FastifyRequest, env: string): Promise<SecretStore> => {
     const snapshot = options.runtime.current();
     const config = snapshot.resolved.get(env)!.workspace;
     const vars = { ...options.vars, SITELOOM_ACTOR: principalOf(request).name };
@@ -76,7 +76,7 @@ export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fast
     async (request) => {
       const env = requestEnv(request, options.runtime.current(), request.query.env);
       request.auditInfo.key = request.query.scope ?? "*";
-      const store = open(request, env);
+      const store = await open(request, env);
       const secrets = await store.list(request.query.scope);
       return { env, store: store.name, secrets };
     },
@@ -98,7 +98,7 @@ export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fast
       handler: async (request) => {
         registerSecretValue(request.body.value);
         const { env, ref } = keyOf(request);
-        const version = await write(open(request, env), ref, request.body.value);
+        const version = await write(await open(request, env), ref, request.body.value);
         request.auditInfo.version = version;
         return { env, ref, version };
       },
@@ -131,7 +131,7 @@ export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fast
     },
     async (request) => {
       const { env, ref } = keyOf(request);
-      const versions = await open(request, env).history(ref);
+      const versions = await (await open(request, env)).history(ref);
       return { env, ref, versions };
     },
   );

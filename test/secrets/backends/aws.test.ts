@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SiteloomError } from "../../../src/errors.ts";
-import { awsBackend, createSecretStore } from "../../../src/secrets/index.ts";
+import { awsBackend } from "../../../src/secrets/backends/aws.ts";
+import { createSecretStore } from "../../../src/secrets/index.ts";
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from "../../support/cloud/aws-secrets-manager.ts";
 import { testBackend } from "../contract.ts";
 
@@ -14,9 +15,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-function backend(options: { prefix?: string; secretAccessKey?: string; env?: string } = {}) {
+function backend(
+  options: { prefix?: string; secretAccessKey?: string; env?: string; recoveryWindowDays?: number } = {},
+) {
   return awsBackend({
     env: options.env ?? "development",
+    ...(options.recoveryWindowDays ? { recoveryWindowDays: options.recoveryWindowDays } : {}),
     region: server.credentials.region,
     endpoint: server.url,
     prefix: options.prefix ?? `t${run}`,
@@ -68,6 +72,25 @@ describe("secrets: aws backend", () => {
         expect(error.code).toBe("ERR_SECRET_LOCKED");
         expect(error.message).toContain("refused the credentials (InvalidSignatureException)");
         expect(error.message).not.toContain(wrong);
+      });
+
+      it("a delete says whether the secret is restorable, and until when", async () => {
+        const now = createSecretStore(backend({ prefix: "now" }), { name: "aws", env: "development" });
+        await now.set("shop/KEY", "gone-value");
+        expect(await now.delete("shop/KEY")).toBe(
+          "deleted now/development/shop/KEY with every version at once (no recovery window: recoveryWindowDays is not set); not recoverable",
+        );
+        const later = createSecretStore(backend({ prefix: "later", recoveryWindowDays: 7 }), {
+          name: "aws",
+          env: "development",
+        });
+        await later.set("shop/KEY", "kept-value");
+        const said = await later.delete("shop/KEY");
+        const deletion = /on (\S+); restorable until then/.exec(said)?.[1];
+        expect(said).toContain("scheduled later/development/shop/KEY for deletion on ");
+        expect(said).toContain("(aws secretsmanager restore-secret --secret-id later/development/shop/KEY)");
+        // the date AWS gave: 7 days from now
+        expect(Math.round((Date.parse(deletion!) - Date.now()) / 86_400_000)).toBe(7);
       });
 
       it("permission denied names the action and the secret", async () => {

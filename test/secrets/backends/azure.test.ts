@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SiteloomError } from "../../../src/errors.ts";
-import { azureBackend, createSecretStore } from "../../../src/secrets/index.ts";
+import { azureBackend } from "../../../src/secrets/backends/azure.ts";
+import { createSecretStore } from "../../../src/secrets/index.ts";
 import { type AzureKeyVaultFake, startAzureKeyVault } from "../../support/cloud/azure-key-vault.ts";
 import { testBackend } from "../contract.ts";
 
@@ -64,9 +65,8 @@ describe("secrets: azure backend", () => {
           const b = backend({ prefix: "protected" });
           const store = createSecretStore(b, { name: "azure", env: "development" });
           await store.set("secret://shop/KEY", "kept");
-          await store.delete("secret://shop/KEY");
-          expect((b as unknown as { lastDeleteNote(): string }).lastDeleteNote()).toMatch(
-            /^soft-deleted protected--development--shop--KEY; the vault refuses purging \(purge protection\), so it stays recoverable until \d{4}-/,
+          expect(await store.delete("secret://shop/KEY")).toMatch(
+            /^soft-deleted protected--development--shop--KEY; the vault refuses purging \(purge protection on\), so it stays recoverable until \d{4}-/,
           );
           const error = (await store.set("secret://shop/KEY", "again").catch((e) => e)) as SiteloomError;
           expect(error.code).toBe("ERR_SECRET_BACKEND");
@@ -74,6 +74,22 @@ describe("secrets: azure backend", () => {
         } finally {
           server.purgeProtection = false;
         }
+      });
+
+      it("a delete says whether it purged or left the secret recoverable (purge: false)", async () => {
+        const purged = createSecretStore(backend({ prefix: "purged" }), { name: "azure", env: "development" });
+        await purged.set("secret://shop/KEY", "gone");
+        expect(await purged.delete("secret://shop/KEY")).toBe(
+          "deleted and purged purged--development--shop--KEY; not recoverable",
+        );
+        const soft = createSecretStore(backend({ prefix: "soft", purge: false }), {
+          name: "azure",
+          env: "development",
+        });
+        await soft.set("secret://shop/KEY", "kept");
+        expect(await soft.delete("secret://shop/KEY")).toMatch(
+          /^soft-deleted soft--development--shop--KEY; recoverable until \d{4}-\d\d-\d\dT.* \(az keyvault secret recover\), purge: false on the store$/,
+        );
       });
 
       it("permission denied names the action and the secret", async () => {

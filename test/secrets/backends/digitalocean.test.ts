@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SiteloomError } from "../../../src/errors.ts";
-import { createSecretStore, digitaloceanBackend } from "../../../src/secrets/index.ts";
+import { digitaloceanBackend } from "../../../src/secrets/backends/digitalocean.ts";
+import { createSecretStore } from "../../../src/secrets/index.ts";
 import { type DigitalOceanAppsFake, startDigitalOceanApps } from "../../support/cloud/digitalocean-apps.ts";
 import { testBackend } from "../contract.ts";
 

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SiteloomError } from "../../../src/errors.ts";
-import { createSecretStore, envBackend } from "../../../src/secrets/index.ts";
+import { envBackend } from "../../../src/secrets/backends/env.ts";
+import { createSecretStore } from "../../../src/secrets/index.ts";
 import { useTempDir } from "../../support/cli.ts";
 import { testBackend } from "../contract.ts";
 

@@ -5,8 +5,8 @@ import { type AwsSecretsManagerFake, startAwsSecretsManager } from "../../suppor
 import { type AzureKeyVaultFake, startAzureKeyVault } from "../../support/cloud/azure-key-vault.ts";
 import { type DigitalOceanAppsFake, startDigitalOceanApps } from "../../support/cloud/digitalocean-apps.ts";
 import { type GcpSecretManagerFake, startGcpSecretManager } from "../../support/cloud/gcp-secret-manager.ts";
+import { startVaultServer, type VaultFake } from "../../support/cloud/hashicorp-vault.ts";
 import { randomValue, tempWorkspace } from "../helpers.ts";
-import { startVaultServer } from "./vault-server.ts";
 
 /**
  * Starts one local server of each remote store type (aws, gcp, azure, digitalocean, vault) for the calling test file
@@ -18,7 +18,7 @@ export function useCloudStores() {
   let gcp: GcpSecretManagerFake;
   let azure: AzureKeyVaultFake;
   let digitalocean: DigitalOceanAppsFake;
-  let vault: Awaited<ReturnType<typeof startVaultServer>>;
+  let vault: VaultFake;
   const VAULT_TOKEN = `hvs.${randomValue("t")}`;
 
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { useTempDir } from "../cli.ts";
 import { makeTestCertificates } from "../tls.ts";
 import { type LocalService, sendJson, startLocalService } from "./http.ts";
 
@@ -54,7 +54,8 @@ const RESOURCE = "https://vault.azure.net";
  * and purge protection; 429 with Retry-After; Key Vault's error bodies.
  */
 export async function startAzureKeyVault(): Promise<AzureKeyVaultFake> {
-  const dir = await useTempDir("siteloom-azure-");
+  // removed by close(); not tied to a test runner, so benchmarks start it too
+  const dir = await mkdtemp(join(tmpdir(), "siteloom-azure-"));
   const caFile = join(dir, "ca.crt");
   await makeTestCertificates(dir, caFile);
   const tenant = randomUUID();
@@ -301,6 +302,7 @@ export async function startAzureKeyVault(): Promise<AzureKeyVaultFake> {
     async close() {
       await vault.close();
       await identity.close();
+      await rm(dir, { recursive: true, force: true });
     },
   });
 }

@@ -12,7 +12,7 @@ export function registerBackendCommands(secrets: Command, ctx: CliContext): void
     .action(async () => {
       const { backendTypes, defaultStoreName, describeSecretStores } = await import("../../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      const rows = describeSecretStores(ws).map((r) => ({ ...r, where: rel(ws, r.where) }));
+      const rows = (await describeSecretStores(ws)).map((r) => ({ ...r, where: rel(ws, r.where) }));
       if (ctx.globals().json) {
         ctx.printJson({ env: ws.env, default: defaultStoreName(ws), stores: rows, types: backendTypes() });
         return;

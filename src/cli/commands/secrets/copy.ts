@@ -28,8 +28,12 @@ export function registerCopyCommand(secrets: Command, ctx: CliContext): void {
       }) => {
         const { askHidden, copySecrets, openSecretStore } = await import("../../../secrets/index.ts");
         const ws = await ctx.loadWorkspace();
-        const from = openSecretStore(ws, { name: opts.from, env: opts.fromEnv ?? ws.env, askPassphrase: askHidden });
-        const to = openSecretStore(ws, {
+        const from = await openSecretStore(ws, {
+          name: opts.from,
+          env: opts.fromEnv ?? ws.env,
+          askPassphrase: askHidden,
+        });
+        const to = await openSecretStore(ws, {
           name: opts.to,
           env: opts.toEnv ?? ws.env,
           askPassphrase: askNewPassphrase(),

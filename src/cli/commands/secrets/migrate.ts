@@ -28,10 +28,10 @@ export function registerMigrateCommand(secrets: Command, ctx: CliContext): void 
         env: ws.env,
         dryRun: Boolean(opts.dryRun),
         fromDotenv: opts.fromDotenv,
-        storeFor: (env) => {
+        storeFor: async (env) => {
           let s = stores.get(env);
           if (!s) {
-            s = openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
+            s = await openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
             if (s.readOnly) {
               throw new SiteloomError(
                 "ERR_SECRET_READ_ONLY",

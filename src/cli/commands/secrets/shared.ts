@@ -12,7 +12,7 @@ export interface StoreOpt {
 export async function openStore(ctx: CliContext, opts: StoreOpt): Promise<{ ws: Workspace; store: SecretStore }> {
   const ws = await ctx.loadWorkspace();
   const { askHidden, openSecretStore } = await import("../../../secrets/index.ts");
-  return { ws, store: openSecretStore(ws, { name: opts.store, askPassphrase: askHidden }) };
+  return { ws, store: await openSecretStore(ws, { name: opts.store, askPassphrase: askHidden }) };
 }
 
 /** Asks for a new passphrase twice (a store created by this command). */

@@ -68,12 +68,12 @@ Values are never taken from arguments: they would end up in shell history and pr
     .action(async (ref: string, opts: StoreOpt) => {
       const { parseSecretReference } = await import("../../../config/index.ts");
       const { ws, store } = await openStore(ctx, opts);
-      await store.delete(ref);
+      const what = await store.delete(ref);
       const raw = parseSecretReference(ref).raw;
       done(
         ctx,
-        { ref: raw, store: store.name, env: ws.env, removed: true },
-        `removed ${raw} from store "${store.name}" (${ws.env})`,
+        { ref: raw, store: store.name, env: ws.env, removed: true, detail: what },
+        `removed ${raw} from store "${store.name}" (${ws.env}): ${what}`,
       );
     });
 

@@ -1,13 +1,6 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-
-/** One request as the fake saw it (for checks on the wire format: method, path, token header, body). */
-export interface VaultRequest {
-  method: string;
-  path: string;
-  token: string | undefined;
-  body: unknown;
-}
+import { randomBytes } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import { type LocalService, type SeenRequest, sendJson, startLocalService } from "./http.ts";
 
 interface Version {
   data: Record<string, unknown>;
@@ -16,29 +9,49 @@ interface Version {
   destroyed: boolean;
 }
 
+export interface VaultFake extends LocalService {
+  /** A token whose policy allows everything (the root token of a dev server). */
+  token: string;
+  /** A token whose policy grants only `read` and `list` on the mount (permission errors). */
+  readOnlyToken: string;
+  /** Same as `url`: what `address:` in siteloom.yaml takes. */
+  address: string;
+  /** Secrets by path inside the mount. */
+  store: Map<string, { current: number; versions: Map<number, Version> }>;
+  /** The next `n` requests are refused with 429, as a rate-limit quota does (with Retry-After: 0). */
+  throttleNext(n: number): void;
+}
+
 /**
- * A loopback HTTP server speaking the documented Vault KV v2 API (developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2):
- * GET/POST `<mount>/data/<path>` (with `?version=` and `options.cas`), GET/DELETE/LIST `<mount>/metadata/<path>`,
- * and `auth/token/lookup-self`. Every request needs `X-Vault-Token`.
+ * A loopback server speaking the documented Vault KV v2 API (developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2)
+ * on the shared harness: GET/POST `<mount>/data/<path>` (with `?version=` and `options.cas`), GET/DELETE/LIST
+ * `<mount>/metadata/<path>`, and `auth/token/lookup-self`. Every request needs `X-Vault-Token`; as Vault does, an
+ * unknown token and a policy without the capability are both `403 {"errors":["permission denied"]}`, and a
+ * rate-limit quota is `429 {"errors":["request path ...: rate limit quota exceeded"]}`.
  */
-export async function startVaultServer(token: string, mount = "secret") {
+export async function startVaultServer(
+  token = `hvs.${randomBytes(12).toString("base64url")}`,
+  mount = "secret",
+): Promise<VaultFake> {
+  const readOnlyToken = `hvs.${randomBytes(12).toString("base64url")}`;
   const store = new Map<string, { current: number; versions: Map<number, Version> }>();
-  const requests: VaultRequest[] = [];
-  const server: Server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    const body = await _body(req);
-    requests.push({
-      method: req.method ?? "",
-      path: url.pathname,
-      token: req.headers["x-vault-token"] as string,
-      body,
-    });
-    const send = (status: number, json?: unknown) => {
-      res.writeHead(status, { "Content-Type": "application/json" });
-      res.end(json === undefined ? "" : JSON.stringify(json));
-    };
-    if (req.headers["x-vault-token"] !== token) return send(403, { errors: ["permission denied"] });
+  let throttle = 0;
+  const service = await startLocalService((req, res) => _handle(req, res));
+
+  function _handle(req: SeenRequest, res: ServerResponse) {
+    const url = new URL(req.path, "http://x");
     const path = url.pathname.replace(/^\/v1\//, "");
+    const body = req.body ? JSON.parse(req.body) : undefined;
+    const send = (status: number, json?: unknown, headers?: Record<string, string>) =>
+      sendJson(res, status, json, headers);
+    if (throttle > 0) {
+      throttle -= 1;
+      return send(429, { errors: [`request path "${path}": rate limit quota exceeded`] }, { "retry-after": "0" });
+    }
+    const presented = req.headers["x-vault-token"];
+    const isList = req.method === "LIST" || url.searchParams.get("list") === "true";
+    const allowed = presented === token || (presented === readOnlyToken && (req.method === "GET" || isList));
+    if (!allowed) return send(403, { errors: ["permission denied"] });
     if (path === "auth/token/lookup-self") return send(200, { data: { id: "x", policies: ["default"] } });
     const dataPrefix = `${mount}/data/`;
     const metaPrefix = `${mount}/metadata/`;
@@ -60,7 +73,7 @@ export async function startVaultServer(token: string, mount = "secret") {
         const b = body as { data: Record<string, unknown>; options?: { cas?: number } };
         const current = entry?.current ?? 0;
         if (b.options?.cas !== undefined && b.options.cas !== current) {
-          return send(400, { errors: [`check-and-set parameter did not match the current version`] });
+          return send(400, { errors: ["check-and-set parameter did not match the current version"] });
         }
         const next = entry ?? { current: 0, versions: new Map<number, Version>() };
         next.current += 1;
@@ -76,8 +89,8 @@ export async function startVaultServer(token: string, mount = "secret") {
     }
     if (path.startsWith(metaPrefix)) {
       const key = path.slice(metaPrefix.length);
-      if (key === "" && url.searchParams.get("list") !== "true") return send(404, { errors: [] });
-      if (req.method === "LIST" || url.searchParams.get("list") === "true") {
+      if (key === "" && !isList) return send(404, { errors: [] });
+      if (isList) {
         const prefix = key.endsWith("/") ? key : `${key}/`;
         const keys = new Set<string>();
         for (const k of store.keys()) {
@@ -102,23 +115,17 @@ export async function startVaultServer(token: string, mount = "secret") {
         return send(204);
       }
     }
-    send(404, { errors: [`no handler for ${req.method} ${path}`] });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+    return send(404, { errors: [`no handler for ${req.method} ${path}`] });
+  }
+
   return {
-    address: `http://127.0.0.1:${port}`,
-    requests,
+    ...service,
+    token,
+    readOnlyToken,
+    address: service.url,
     store,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    throttleNext(n: number) {
+      throttle = n;
+    },
   };
-}
-
-// --- internal ---
-
-async function _body(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
-  return text ? JSON.parse(text) : undefined;
 }
