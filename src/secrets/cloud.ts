@@ -1,5 +1,6 @@
 import pLimit from "p-limit";
 import { SiteloomError } from "../errors.ts";
+import { MASK } from "../secret.ts";
 import type { StoredValue } from "./types.ts";
 
 /**
@@ -75,7 +76,7 @@ export function scrub(text: string, values: string[]): string {
   for (const value of values) {
     if (!value) continue;
     for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) {
-      out = out.split(form).join("****");
+      out = out.split(form).join(MASK);
     }
   }
   return out.length > 300 ? `${out.slice(0, 300)}…` : out;

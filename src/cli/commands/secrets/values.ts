@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { MASK } from "../../../secret.ts";
 import type { CliContext } from "../../context.ts";
 import { usageError } from "../../context.ts";
 import { done, openStore, type StoreOpt } from "./shared.ts";
@@ -49,7 +50,7 @@ Values are never taken from arguments: they would end up in shell history and pr
       const secret = opts.reveal ? await store.reveal(ref) : await store.get(ref);
       const parsed = parseSecretReference(ref);
       if (ctx.globals().json) {
-        const doc = { ref: parsed.raw, store: store.name, env: ws.env, value: opts.reveal ? secret.reveal() : "****" };
+        const doc = { ref: parsed.raw, store: store.name, env: ws.env, value: opts.reveal ? secret.reveal() : MASK };
         // the one place a value is written on purpose: bypass the masking printer
         process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
       } else if (opts.reveal) {
