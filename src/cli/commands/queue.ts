@@ -9,6 +9,7 @@ export const registerQueueCommands: RegisterCommands = (program, ctx) => {
     .description("take pipeline jobs from the queue and run them (many machines; see docs/many-machines.md)")
     .option("-c, --concurrency <n>", "jobs run at once", "1")
     .option("--queue <name>", "queue to take jobs from (default: queue.name, siteloom-run)")
+    .option("--metrics-port <n>", "serve GET /metrics (Prometheus) on this loopback port (default: metrics.port)")
     .addHelpText(
       "after",
       `
@@ -20,7 +21,7 @@ Examples:
 Stops on SIGTERM or Ctrl-C: takes no new job, lets running ones finish for queue.graceSeconds, hands back the
 rest to the queue (another worker resumes them), exits 0.`,
     )
-    .action(async (flags: { concurrency: string; queue?: string }) => {
+    .action(async (flags: { concurrency: string; queue?: string; metricsPort?: string }) => {
       const concurrency = _positiveInt(flags.concurrency, "--concurrency");
       if (flags.queue !== undefined && !/^[a-z][a-z0-9-]*$/.test(flags.queue)) {
         usageError(`--queue expects a name of lower-case letters, digits and dashes, got "${flags.queue}"`);
@@ -33,7 +34,27 @@ rest to the queue (another worker resumes them), exits 0.`,
       const logger = await ctx.logger();
       const { client, url } = await openWorkspaceQueue(workspace, { role: "worker", logger });
       const store = openWorkspaceStore(workspace);
+      const metricsPort =
+        flags.metricsPort === undefined ? workspace.config.metrics.port : _port(flags.metricsPort, "--metrics-port");
+      let metrics: { close(): Promise<void> } | undefined;
       try {
+        if (metricsPort !== undefined && workspace.config.metrics.enabled) {
+          const { createMetrics, startMetricsServer } = await import("../../metrics/index.ts");
+          const registry = createMetrics({ store, maxMonthlyCost: () => workspace.config.budgets.maxMonthlyCost });
+          const detach = registry.attach();
+          const server = await startMetricsServer({
+            metrics: registry,
+            port: metricsPort,
+            host: workspace.config.metrics.host,
+          });
+          ctx.info(`metrics on ${server.url}`);
+          metrics = {
+            close: async () => {
+              detach();
+              await server.close();
+            },
+          };
+        }
         const signal = ctx.signal();
         const schedules = await syncSchedules(client, workspace, { logger });
         if (schedules.length > 0) ctx.info(`schedules: ${schedules.map((s) => `${s.name} (${s.cron})`).join(", ")}`);
@@ -52,6 +73,7 @@ rest to the queue (another worker resumes them), exits 0.`,
           `worker ${summary.workerId} stopped: ${summary.jobs} job(s) done${summary.handedBack ? `, ${summary.handedBack} handed back to the queue` : ""}`,
         );
       } finally {
+        await metrics?.close();
         await client.close();
         await store.close();
       }
@@ -91,7 +113,12 @@ rest to the queue (another worker resumes them), exits 0.`,
       const store = openWorkspaceStore(workspace);
       try {
         const status = await queueStatus(client, store);
-        if (ctx.globals().json) return ctx.printJson(status);
+        const { channelHealth } = await import("../../alerts/index.ts");
+        const alerts = channelHealth(
+          workspace.config.alerts,
+          await store.listAlerts({ status: "pending", limit: 10_000 }),
+        );
+        if (ctx.globals().json) return ctx.printJson({ ...status, alerts });
         ctx.print(ctx.color.bold(`workers (${status.workers.length} alive)`));
         printTable(
           ctx,
@@ -128,6 +155,13 @@ rest to the queue (another worker resumes them), exits 0.`,
           ctx,
           ["NAME", "OWNER", "HOST", "PID", "HEARTBEAT"],
           status.locks.map((l) => [l.name, l.owner, l.host, String(l.pid), l.heartbeat]),
+        );
+        ctx.print("");
+        ctx.print(ctx.color.bold("alert channels (siteloom alerts list)"));
+        printTable(
+          ctx,
+          ["CHANNEL", "TYPE", "STATE", "PENDING", "FAILING", "LAST ERROR"],
+          alerts.map((c) => [c.channel, c.type, c.state, String(c.pending), String(c.failing), c.lastError ?? ""]),
         );
       } finally {
         await client.close();
@@ -229,5 +263,11 @@ export async function listFailedRuns(ctx: CliContext, limit: number): Promise<vo
 function _positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) usageError(`${flag} expects a whole number of at least 1, got "${value}"`);
+  return n;
+}
+
+function _port(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || n > 65535) usageError(`${flag} expects a port from 0 to 65535, got "${text}"`);
   return n;
 }
