@@ -18,6 +18,7 @@ export { runDeploy } from "./deploy/run.ts";
 export { type ExportOptions, type ExportProgress, type ExportResult, runExport } from "./export.ts";
 export { createFtpRemote, type FtpRemoteOptions, normalizeFingerprint } from "./ftp.ts";
 export { hashFile, scanTree } from "./hash.ts";
+export { sshFingerprint } from "./known-hosts.ts";
 export { createLocalRemote, type LocalRemoteOptions } from "./local.ts";
 export {
   filterListing,
@@ -33,6 +34,6 @@ export {
   unsafeNameReason,
 } from "./paths.ts";
 export { createRemotePool, isConnectionError, type RemotePoolOptions } from "./pool.ts";
-export { createSftpRemote, type SftpRemoteOptions, sshFingerprint } from "./sftp.ts";
+export { createSftpRemote, type SftpRemoteOptions } from "./sftp.ts";
 export { type OpenSitePoolOptions, openSitePool, type SitePool } from "./site-pool.ts";
 export type { RemoteEntry, RemoteFS, RemotePool } from "./types.ts";
