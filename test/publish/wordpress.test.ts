@@ -220,6 +220,70 @@ describe("publish: a real WordPress", () => {
     expect(runs.filter((r) => r.steps.includes("publish")).map((r) => r.status)).toEqual(["succeeded", "failed"]);
   });
 
+  it("--dry-run sends nothing, --limit defers, author and otherLinks: text apply, --force resends, onRemoved drafts then trashes", async () => {
+    const author = Number(
+      (
+        await wp.php(
+          "echo wp_insert_user(['user_login' => 'writer', 'user_pass' => wp_generate_password(24), 'role' => 'author']);",
+        )
+      )
+        .trim()
+        .split("\n")
+        .at(-1),
+    );
+    expect(author).toBeGreaterThan(1);
+    await makeSite("opts", 4, { status: "publish", otherLinks: "text", author, onRemoved: "draft" });
+    const run = (args: string[]) => runCli(["--workspace", dir, ...args], { env: env() });
+
+    let mark = await settledLog();
+    const dry = await run(["publish", "opts", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).dryRun).toBe(true);
+    expect(since(mark, await settledLog())).toEqual([]);
+
+    const limited = await run(["publish", "opts", "--limit", "2", "--json"]);
+    expect(limited.code, limited.stderr).toBe(0);
+    const first = JSON.parse(limited.stdout);
+    expect(first.created).toHaveLength(2);
+    expect(first.deferred).toBe(2);
+    const rest = JSON.parse((await run(["publish", "opts", "--json"])).stdout);
+    expect(rest.created).toHaveLength(2);
+    const articles = await loadArticles("opts");
+    const posts = await postsOf(articles.map((a) => a.slug));
+    expect(posts).toHaveLength(4);
+    for (const post of posts) {
+      expect((post as Post & { author: number }).author).toBe(author);
+      // the home page is not on WordPress: with otherLinks: text its link is gone, its words stay
+      expect(post.content.raw).toContain("the home page");
+      expect(post.content.raw).not.toMatch(/href="[^"]*index\.html/);
+    }
+
+    mark = await settledLog();
+    const forced = await run(["publish", "opts", "--force", "--json"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout).updated).toHaveLength(4);
+    expect(countWrites(since(mark, await settledLog()))).toBeGreaterThanOrEqual(4);
+
+    await rm(join(dir, "sites", "opts", "articles", `${articles[0]!.slug}.json`));
+    const drafted = JSON.parse((await run(["publish", "opts", "--json"])).stdout);
+    expect(drafted.removed).toMatchObject([{ slug: articles[0]!.slug, to: "draft" }]);
+    expect((await postsOf([articles[0]!.slug]))[0]!.status).toBe("draft");
+
+    const yaml = join(dir, "sites", "opts", "site.yaml");
+    await writeFile(yaml, (await readFile(yaml, "utf8")).replace("onRemoved: draft", "onRemoved: trash"));
+    await rm(join(dir, "sites", "opts", "articles", `${articles[1]!.slug}.json`));
+    const trashed = JSON.parse((await run(["publish", "opts", "--json"])).stdout);
+    // onRemoved now says trash: the post drafted before is trashed too
+    expect(trashed.removed.map((r: { slug: string; to: string }) => `${r.slug}:${r.to}`).sort()).toEqual(
+      [`${articles[0]!.slug}:trash`, `${articles[1]!.slug}:trash`].sort(),
+    );
+    // WordPress renames a trashed post's slug (<slug>__trashed): ask by id
+    for (const r of trashed.removed as { postId: string }[]) {
+      const post = await wp.rest("GET", `/wp/v2/posts/${r.postId}?context=edit`);
+      expect((post.json as Post).status).toBe("trash");
+    }
+  });
+
   it("staging and production publish with their own status", async () => {
     await makeSite("envs", 1, {
       status: "draft",
