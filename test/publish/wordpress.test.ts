@@ -5,7 +5,7 @@
  * Requests are counted in Apache's access log.
  */
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -281,6 +281,43 @@ describe("publish: a real WordPress", () => {
     for (const r of trashed.removed as { postId: string }[]) {
       const post = await wp.rest("GET", `/wp/v2/posts/${r.postId}?context=edit`);
       expect((post.json as Post).status).toBe("trash");
+    }
+  });
+
+  it("429 with Retry-After: the wait the server asked for is honoured, then the publish completes", async () => {
+    // a test-only mu-plugin answers the next REST requests 429 with Retry-After: 2 (as rate-limiting plugins do)
+    const control = join(wp.root, "wp-content", "uploads", "siteloom-faults.json");
+    await mkdir(join(wp.root, "wp-content", "mu-plugins"), { recursive: true });
+    await writeFile(
+      join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"),
+      `<?php
+$f = WP_CONTENT_DIR . '/uploads/siteloom-faults.json';
+if (PHP_SAPI !== 'cli' && strpos($_SERVER['REQUEST_URI'] ?? '', '/wp-json/') !== false && is_file($f)) {
+  $h = fopen($f, 'c+'); flock($h, LOCK_EX);
+  $s = json_decode(stream_get_contents($h), true) ?: [];
+  $throttle = ($s['throttle'] ?? 0) > 0;
+  if ($throttle) $s['throttle']--;
+  $s['log'][] = [microtime(true), $throttle];
+  ftruncate($h, 0); rewind($h); fwrite($h, json_encode($s)); fflush($h); flock($h, LOCK_UN); fclose($h);
+  if ($throttle) { http_response_code(429); header('Retry-After: 2'); header('Content-Type: application/json'); echo '{"code":"rate_limited"}'; exit; }
+}
+`,
+    );
+    await writeFile(control, JSON.stringify({ throttle: 2, log: [] }), { mode: 0o666 });
+    await chmod(control, 0o666);
+    try {
+      await makeSite("limited", 1, { status: "publish", retryBaseMs: 50 });
+      const res = await runCli(["--workspace", dir, "publish", "limited", "--json"], { env: env() });
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout).created).toHaveLength(1);
+      const log = (JSON.parse(await readFile(control, "utf8")) as { log: [number, boolean][] }).log;
+      expect(log.slice(0, 3).map((l) => l[1])).toEqual([true, true, false]);
+      // each retry came no sooner than the 2 s the server asked for (retryBaseMs alone would be 50 ms)
+      expect(log[1]![0] - log[0]![0]).toBeGreaterThanOrEqual(1.9);
+      expect(log[2]![0] - log[1]![0]).toBeGreaterThanOrEqual(1.9);
+    } finally {
+      await rm(join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"), { force: true });
+      await rm(control, { force: true });
     }
   });
 
