@@ -288,21 +288,7 @@ describe("publish: a real WordPress", () => {
     // a test-only mu-plugin answers the next REST requests 429 with Retry-After: 2 (as rate-limiting plugins do)
     const control = join(wp.root, "wp-content", "uploads", "siteloom-faults.json");
     await mkdir(join(wp.root, "wp-content", "mu-plugins"), { recursive: true });
-    await writeFile(
-      join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"),
-      `<?php
-$f = WP_CONTENT_DIR . '/uploads/siteloom-faults.json';
-if (PHP_SAPI !== 'cli' && strpos($_SERVER['REQUEST_URI'] ?? '', '/wp-json/') !== false && is_file($f)) {
-  $h = fopen($f, 'c+'); flock($h, LOCK_EX);
-  $s = json_decode(stream_get_contents($h), true) ?: [];
-  $throttle = ($s['throttle'] ?? 0) > 0;
-  if ($throttle) $s['throttle']--;
-  $s['log'][] = [microtime(true), $throttle];
-  ftruncate($h, 0); rewind($h); fwrite($h, json_encode($s)); fflush($h); flock($h, LOCK_UN); fclose($h);
-  if ($throttle) { http_response_code(429); header('Retry-After: 2'); header('Content-Type: application/json'); echo '{"code":"rate_limited"}'; exit; }
-}
-`,
-    );
+    await writeFile(join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"), FAULTS_PLUGIN);
     await writeFile(control, JSON.stringify({ throttle: 2, log: [] }), { mode: 0o666 });
     await chmod(control, 0o666);
     try {
@@ -320,6 +306,32 @@ if (PHP_SAPI !== 'cli' && strpos($_SERVER['REQUEST_URI'] ?? '', '/wp-json/') !==
       await rm(control, { force: true });
     }
   });
+
+  it("a request that stalls past wordpress.timeoutMs is abandoned and retried; stalling on: a clear failure, nothing written", async () => {
+    const control = join(wp.root, "wp-content", "uploads", "siteloom-faults.json");
+    await writeFile(join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"), FAULTS_PLUGIN);
+    await writeFile(control, JSON.stringify({ stall: 1, log: [] }), { mode: 0o666 });
+    await chmod(control, 0o666);
+    try {
+      await makeSite("stalled", 1, { status: "publish", timeoutMs: 1000, retries: 1, retryBaseMs: 50 });
+      const ok = await runCli(["--workspace", dir, "publish", "stalled", "--json"], { env: env() });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).retries).toBeGreaterThanOrEqual(1);
+      await editArticle("stalled", (await loadArticles("stalled"))[0]!.slug, (a) => ({ ...a, title: "Changed" }));
+      await writeFile(control, JSON.stringify({ stall: 10, log: [] }));
+      const mark = await settledLog();
+      const bad = await runCli(["--workspace", dir, "publish", "stalled"], { env: env() });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/timeout|TIMEOUT/);
+      expect(bad.stderr).toContain("gave up after 2 tries");
+      expect(bad.stderr).not.toContain(wp.admin.appPassword);
+      expect(countWrites(since(mark, await settledLog()))).toBe(0);
+    } finally {
+      await writeFile(control, JSON.stringify({ stall: 0, log: [] }));
+      await rm(join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"), { force: true });
+      await rm(control, { force: true });
+    }
+  }, 120_000);
 
   it("staging and production publish with their own status", async () => {
     await makeSite("envs", 1, {
@@ -378,6 +390,21 @@ async function countAll(kind: "posts" | "media"): Promise<number> {
   const res = await wp.rest("GET", `/wp/v2/${kind}?per_page=1${status}`);
   return Number(res.headers.get("x-wp-total"));
 }
+
+/** Test-only mu-plugin: the next REST requests stall (4 s) or get 429 with Retry-After: 2, per siteloom-faults.json. */
+const FAULTS_PLUGIN = `<?php
+$f = WP_CONTENT_DIR . '/uploads/siteloom-faults.json';
+if (PHP_SAPI !== 'cli' && strpos($_SERVER['REQUEST_URI'] ?? '', '/wp-json/') !== false && is_file($f)) {
+  $h = fopen($f, 'c+'); flock($h, LOCK_EX);
+  $s = json_decode(stream_get_contents($h), true) ?: [];
+  $throttle = ($s['throttle'] ?? 0) > 0;
+  if ($throttle) $s['throttle']--;
+  $s['log'][] = [microtime(true), $throttle];
+  ftruncate($h, 0); rewind($h); fwrite($h, json_encode($s)); fflush($h); flock($h, LOCK_UN); fclose($h);
+  if (($s['stall'] ?? 0) > 0) { $s['stall']--; file_put_contents($f, json_encode($s)); sleep(4); }
+  if ($throttle) { http_response_code(429); header('Retry-After: 2'); header('Content-Type: application/json'); echo '{"code":"rate_limited"}'; exit; }
+}
+`;
 
 interface TestArticle {
   id: string;
