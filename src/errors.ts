@@ -90,12 +90,15 @@ export const EXIT_CODES = {
   interrupted: 130,
 } as const;
 
-/** Maps an error code to the process exit code; the single place where that decision is made. */
-export function exitCodeFor(code: ErrorCode): number {
+/** What kind of failure an error code is: the one table, read by exit codes and by whoever must tell kinds apart. */
+export type ErrorKind = Exclude<keyof typeof EXIT_CODES, "ok">;
+
+/** The kind of failure behind an error code; the single place where that decision is made. */
+export function errorKind(code: ErrorCode): ErrorKind {
   switch (code) {
     case "ERR_USAGE":
     case "ERR_SITE_INVALID_NAME":
-      return EXIT_CODES.usage;
+      return "usage";
     case "ERR_WORKSPACE_NOT_FOUND":
     case "ERR_CSV_INVALID":
     case "ERR_CONFIG_INVALID":
@@ -103,7 +106,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_REFERENCE_INVALID":
     case "ERR_REFERENCE_UNRESOLVED":
     case "ERR_REFERENCE_FORBIDDEN":
-      return EXIT_CODES.config;
+      return "config";
     case "ERR_SECRET_NOT_FOUND":
     case "ERR_SECRET_BACKEND":
     case "ERR_SECRET_READ_ONLY":
@@ -112,7 +115,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_SECRET_DENIED":
     case "ERR_PERMISSIONS":
     case "ERR_LLM_AUTH":
-      return EXIT_CODES.secrets;
+      return "secrets";
     case "ERR_TRANSFER_AUTH":
     case "ERR_TRANSFER_CONNECT":
     case "ERR_TRANSFER_HOST_KEY":
@@ -124,16 +127,21 @@ export function exitCodeFor(code: ErrorCode): number {
     case "ERR_PUBLISH_AUTH":
     case "ERR_PUBLISH_CONNECT":
     case "ERR_PUBLISH_FAILED":
-      return EXIT_CODES.transfer;
+      return "transfer";
     case "ERR_BUDGET_EXCEEDED":
-      return EXIT_CODES.budget;
+      return "budget";
     case "ERR_LOCKED":
-      return EXIT_CODES.locked;
+      return "locked";
     case "ERR_INTERRUPTED":
-      return EXIT_CODES.interrupted;
+      return "interrupted";
     default:
-      return EXIT_CODES.failure;
+      return "failure";
   }
+}
+
+/** The process exit code of an error code (EXIT_CODES by its kind). */
+export function exitCodeFor(code: ErrorCode): number {
+  return EXIT_CODES[errorKind(code)];
 }
 
 export function isSiteloomError(error: unknown): error is SiteloomError {

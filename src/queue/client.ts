@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import pg from "pg";
 import PgBoss from "pg-boss";
 import type { QueueConfig } from "../config/index.ts";
-import { SiteloomError } from "../errors.ts";
+import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { BOSS_SCHEMA, ensureQueueTables, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
@@ -33,7 +33,8 @@ export interface QueuedRun {
   finished: string | undefined;
   attempts: number;
   worker: string | undefined;
-  exitCode: number | undefined;
+  /** The SiteloomError code the run failed with (see errors.ts). */
+  errorCode: ErrorCode | undefined;
   error: string | undefined;
   /** True when the site already had a job waiting: that run is returned instead of a second one. */
   alreadyQueued?: boolean;
@@ -284,7 +285,7 @@ function _run(row: Record<string, unknown>): QueuedRun {
     finished: _iso(row.finished),
     attempts: Number(row.attempts),
     worker: row.worker == null ? undefined : String(row.worker),
-    exitCode: row.exit_code == null ? undefined : Number(row.exit_code),
+    errorCode: row.error_code == null ? undefined : (String(row.error_code) as ErrorCode),
     error: row.error == null ? undefined : String(row.error),
   };
 }

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS ${QUEUE_SCHEMA}.runs (
   finished timestamptz,
   attempts integer NOT NULL DEFAULT 0,
   worker text,
-  exit_code integer,
+  error_code text,
   error text
 );
 CREATE INDEX IF NOT EXISTS runs_site ON ${QUEUE_SCHEMA}.runs (site, status);

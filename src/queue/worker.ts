@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type PgBoss from "pg-boss";
-import { exitCodeFor, isSiteloomError } from "../errors.ts";
+import { type ErrorCode, type ErrorKind, errorKind, isSiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index.ts";
 import { runWithRetry } from "../retry.ts";
@@ -46,8 +46,8 @@ export interface WorkerSummary {
   handedBack: number;
 }
 
-/** Exit codes of a failure worth retrying: a transfer or an unexpected error, a lock still held, an interruption. */
-const RETRYABLE_EXIT_CODES = new Set([1, 5, 7, 130]);
+/** Failures worth retrying: a transfer or an unexpected error, a lock still held, an interruption. */
+const RETRYABLE_KINDS = new Set<ErrorKind>(["failure", "transfer", "locked", "interrupted"]);
 
 /**
  * `siteloom worker`: takes pipeline jobs (one site of one run each) from pg-boss and runs them with the same steps,
@@ -105,13 +105,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
          VALUES ($1, $2, $3, $4, $5, 'running', now(), 1, $6)
          ON CONFLICT (run_id) DO UPDATE SET status = 'running', job_id = excluded.job_id,
            started = COALESCE(${QUEUE_SCHEMA}.runs.started, now()), attempts = ${QUEUE_SCHEMA}.runs.attempts + 1,
-           worker = excluded.worker, finished = NULL, exit_code = NULL, error = NULL`,
+           worker = excluded.worker, finished = NULL, error_code = NULL, error = NULL`,
           [data.runId, job.id, queue, data.site, data.env, workerId],
         ),
       );
       line(`${data.site}: run ${data.runId} started (attempt ${job.retryCount + 1})`);
       const sink = createRunEventSink(pool, data.runId, logger);
-      let exitCode: number;
+      let errorCode: ErrorCode | undefined;
       let message: string | undefined;
       try {
         const workspace = await _loadJobWorkspace(options.root, data, vars, logger);
@@ -133,29 +133,29 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
           logger,
           onEvent: (event) => sink.push(event),
         });
-        exitCode = report.error ? exitCodeFor(report.error.code) : 0;
+        errorCode = report.error?.code;
         message = report.error?.message;
       } catch (error) {
         // the run could not start (configuration, store): recorded on the queue's run only
-        exitCode = isSiteloomError(error) ? exitCodeFor(error.code) : 1;
+        errorCode = isSiteloomError(error) ? error.code : "ERR_INTERNAL";
         message = redact((error as Error).message);
       }
       await sink.flush();
       const retry =
         message !== undefined &&
-        (controller.signal.aborted || (RETRYABLE_EXIT_CODES.has(exitCode) && job.retryCount < job.retryLimit));
+        (controller.signal.aborted || (_retryable(errorCode) && job.retryCount < job.retryLimit));
       const status = message === undefined ? "succeeded" : retry ? "retrying" : "failed";
       await _retryDb(() =>
         pool.query(
-          `UPDATE ${QUEUE_SCHEMA}.runs SET status = $2, finished = now(), exit_code = $3, error = $4 WHERE run_id = $1`,
-          [data.runId, status, exitCode, message ?? null],
+          `UPDATE ${QUEUE_SCHEMA}.runs SET status = $2, finished = now(), error_code = $3, error = $4 WHERE run_id = $1`,
+          [data.runId, status, errorCode ?? null, message ?? null],
         ),
       );
       line(`${data.site}: run ${data.runId} ${status}${message ? `: ${message}` : ""}`);
       finishedJobs++;
       // a failure pg-boss should retry (with its backoff), or hand to the dead letters once retries are spent
-      if (message !== undefined && (retry || RETRYABLE_EXIT_CODES.has(exitCode))) throw new Error(message);
-      return { runId: data.runId, status, exitCode, ...(message ? { error: message } : {}) };
+      if (message !== undefined && (retry || _retryable(errorCode))) throw new Error(message);
+      return { runId: data.runId, status, errorCode, ...(message ? { error: message } : {}) };
     } finally {
       held.delete(job.id);
       resolveDone();
@@ -215,6 +215,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
 }
 
 // --- internal ---
+
+function _retryable(code: ErrorCode | undefined): boolean {
+  return code !== undefined && RETRYABLE_KINDS.has(errorKind(code));
+}
 
 /**
  * A write to the queue's tables that outlasts a database restart (about a minute): the run's outcome is not dropped

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { SiteloomError } from "../errors.ts";
+import { runWithRetry } from "../retry.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
 import {
   type AlertRow,
@@ -784,22 +785,20 @@ function _isConnectionError(error: unknown): boolean {
 /** Runs `work`, and again after a pause while it fails because the server cannot be reached, for up to `limitMs`. */
 async function _retrying<T>(limitMs: number, location: string, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + limitMs;
-  let pause = 100;
-  for (;;) {
-    try {
-      return await work();
-    } catch (error) {
-      if (!_isConnectionError(error)) throw error;
-      if (Date.now() + pause > deadline) {
-        throw new SiteloomError(
-          "ERR_STORE",
-          `cannot reach the PostgreSQL state store ${location}: ${(error as Error).message}; check that the server is up and store.url is right`,
-          { cause: error },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      pause = Math.min(pause * 2, 2_000);
-    }
+  try {
+    return await runWithRetry(work, {
+      retries: Number.MAX_SAFE_INTEGER,
+      baseMs: 100,
+      maxMs: 2_000,
+      classify: (error) => ({ retry: _isConnectionError(error) && Date.now() < deadline }),
+    });
+  } catch (error) {
+    if (!_isConnectionError(error)) throw error;
+    throw new SiteloomError(
+      "ERR_STORE",
+      `cannot reach the PostgreSQL state store ${location}: ${(error as Error).message}; check that the server is up and store.url is right`,
+      { cause: error },
+    );
   }
 }
 

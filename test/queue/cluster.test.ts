@@ -238,7 +238,7 @@ describe("queue: workers on a local cluster", () => {
     expect(succeeded.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     expect(succeeded.length + refused.length).toBe(16);
-    expect(refused.every((r) => r.exit_code === 6)).toBe(true);
+    expect(refused.every((r) => r.error_code === "ERR_BUDGET_EXCEEDED")).toBe(true);
     // the run records say why, as siteloom run would
     const store = ws.store();
     for (const run of refused) {
@@ -379,7 +379,7 @@ interface QueueRunRow {
   status: string;
   worker: string | null;
   attempts: number;
-  exit_code: number | null;
+  error_code: string | null;
 }
 
 /** Waits until every run is over in the queue's table (succeeded or failed for good); returns them in order. */
@@ -387,7 +387,7 @@ async function waitForRuns(pg: TestPostgres, db: string, ids: string[]): Promise
   const deadline = Date.now() + 240_000;
   for (;;) {
     const rows = await pg.query<QueueRunRow>(
-      "SELECT run_id, status, worker, attempts, exit_code FROM siteloom_queue.runs WHERE run_id = ANY($1)",
+      "SELECT run_id, status, worker, attempts, error_code FROM siteloom_queue.runs WHERE run_id = ANY($1)",
       [ids],
       db,
     );

@@ -196,7 +196,7 @@ export async function enqueueFromCli(
   }
 }
 
-/** `runs --follow <id>`: streams a queued run's events until it is over; exits with the run's exit code. */
+/** `runs --follow <id>`: streams a queued run's events until it is over; a failed run fails the command with its error. */
 export async function followQueuedRun(ctx: CliContext, runId: string): Promise<void> {
   const workspace = await ctx.loadWorkspace();
   const [{ openWorkspaceQueue, followRun }, { createProgressRenderer }, { SiteloomError }] = await Promise.all([
@@ -231,8 +231,14 @@ export async function followQueuedRun(ctx: CliContext, runId: string): Promise<v
     });
     renderer.close();
     if (ctx.globals().json) return;
-    ctx.info(`run ${runId} ${last.status}${last.error ? `: ${last.error}` : ""}`);
-    if (last.exitCode) process.exitCode = last.exitCode;
+    if (last.status === "failed") {
+      // program.ts turns the run's own error code into the exit code, as for a run in this process
+      throw new SiteloomError(
+        last.errorCode ?? "ERR_STEP_FAILED",
+        `run ${runId} failed: ${last.error ?? "no reason recorded"}`,
+      );
+    }
+    ctx.info(`run ${runId} ${last.status}`);
   } finally {
     renderer.close();
     await client.close();
