@@ -1,8 +1,8 @@
 import pLimit from "p-limit";
-import pRetry, { AbortError } from "p-retry";
 import { Agent, request } from "undici";
 import { SiteloomError } from "../errors.ts";
 import { publishActivity } from "../events.ts";
+import { parseRetryAfter, runWithRetry } from "../retry.ts";
 import type { Secret } from "../secret.ts";
 import { decodeResponse, encodeCall, type XmlRpcValue } from "./xmlrpc.ts";
 
@@ -87,9 +87,9 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
   ): Promise<{ status: number; text: string }> =>
     limit(() => {
       let tries = 0;
-      return pRetry(
+      return runWithRetry(
         async () => {
-          if (fatal) throw new AbortError(fatal);
+          if (fatal) throw fatal;
           tries++;
           opts.signal?.throwIfAborted();
           stats.requests++;
@@ -104,9 +104,9 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
               ...(opts.signal ? { signal: opts.signal } : {}),
             });
           } catch (error) {
-            if (opts.signal?.aborted) throw new AbortError(_interrupted());
+            if (opts.signal?.aborted) throw _interrupted();
             const code = (error as { code?: string }).code ?? "";
-            const failure = new RetryableError(
+            const failure = new WordPressFailure(
               `cannot reach ${base}: ${code || (error as Error).message}`,
               undefined,
               // refused means nothing was sent: safe to repeat even a create
@@ -120,12 +120,13 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
               "ERR_PUBLISH_AUTH",
               `WordPress at ${base} refused the request (HTTP ${res.statusCode}${_restCode(text)}): ${AUTH_HINT}`,
             );
-            throw new AbortError(fatal);
+            throw fatal;
           }
           if (res.statusCode === 429 || res.statusCode >= 500) {
-            throw new RetryableError(
+            const retryAfter = res.headers["retry-after"];
+            throw new WordPressFailure(
               `WordPress answered HTTP ${res.statusCode}${_restCode(text)}`,
-              _retryAfter(res.headers["retry-after"]),
+              parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
               idempotent || res.statusCode === 429 || res.statusCode === 503,
               res.statusCode,
             );
@@ -134,32 +135,33 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
         },
         {
           retries: opts.retries,
-          minTimeout: opts.retryBaseMs,
-          maxTimeout: opts.retryMaxMs,
-          factor: 2,
-          randomize: true,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          shouldRetry: ({ error }) => error instanceof RetryableError && error.repeatable,
-          async onFailedAttempt({ error, attemptNumber, retriesLeft }) {
-            if (!(error instanceof RetryableError) || !error.repeatable || retriesLeft === 0) return;
+          baseMs: opts.retryBaseMs,
+          maxMs: opts.retryMaxMs,
+          signal: opts.signal,
+          // Retry-After says how long at least: waited out (up to retryMaxMs) instead of the backoff
+          classify: (error) =>
+            error instanceof WordPressFailure && error.repeatable
+              ? {
+                  retry: true,
+                  afterMs: error.retryAfterMs === undefined ? undefined : Math.min(error.retryAfterMs, opts.retryMaxMs),
+                }
+              : { retry: false },
+          onRetry: ({ attempt, delayMs, reason }) => {
             stats.retries++;
             publishActivity({ kind: "retry", what: "wordpress" });
-            const wait = Math.min(error.retryAfterMs ?? 0, opts.retryMaxMs);
-            opts.onRetry?.({ attempt: attemptNumber, delayMs: wait || opts.retryBaseMs, reason: error.message });
-            // Retry-After says how long at least: wait it out before p-retry's own backoff
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            opts.onRetry?.({ attempt, delayMs, reason });
           },
         },
       ).catch((error: unknown) => {
         if (error instanceof SiteloomError) throw error;
-        if (error instanceof RetryableError) {
+        if (opts.signal?.aborted) throw _interrupted();
+        if (error instanceof WordPressFailure) {
           throw new SiteloomError(
             error.status === undefined ? "ERR_PUBLISH_CONNECT" : "ERR_PUBLISH_FAILED",
             tries > 1 ? `${error.message} (gave up after ${tries} tries)` : error.message,
             { cause: error },
           );
         }
-        if ((error as Error).name === "AbortError" || opts.signal?.aborted) throw _interrupted();
         throw error;
       });
     });
@@ -250,7 +252,8 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
 
 // --- internal ---
 
-class RetryableError extends Error {
+/** A failed request: `repeatable` when sending it again cannot create a second post (idempotent, or nothing sent). */
+class WordPressFailure extends Error {
   readonly retryAfterMs: number | undefined;
   readonly repeatable: boolean;
   readonly status: number | undefined;
@@ -264,15 +267,6 @@ class RetryableError extends Error {
 
 function _interrupted(): SiteloomError {
   return new SiteloomError("ERR_INTERRUPTED", "publish interrupted");
-}
-
-/** Retry-After as seconds or an HTTP date. */
-function _retryAfter(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 function _restCode(text: string): string {
