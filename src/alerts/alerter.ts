@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { hostname } from "node:os";
-import pRetry from "p-retry";
 import type { AlertsConfig } from "../config/index.ts";
 import {
   ACTIVITY_CHANNEL,
@@ -12,6 +11,7 @@ import {
   type SiteloomEvent,
 } from "../events.ts";
 import { isProcessAlive } from "../processes.ts";
+import { runWithRetry } from "../retry.ts";
 import { redact, type Secret } from "../secret.ts";
 import type { AlertDelivery, StateStore } from "../store/index.ts";
 import { sendAlert } from "./channels/index.ts";
@@ -54,7 +54,7 @@ export interface Alerter {
   /** Queues a test alert on one channel or all; returns the deliveries' ids. */
   queueTest(channel?: string): Promise<string[]>;
   /**
-   * Sends due deliveries now, one round each (p-retry with backoff inside the round); failures stay queued with a
+   * Sends due deliveries now, one round each (src/retry.ts with backoff inside the round); failures stay queued with a
    * later next attempt. `all` sends those not yet due too.
    */
   flush(options?: { all?: boolean }): Promise<DeliveryResult[]>;
@@ -271,11 +271,11 @@ export function createAlerter(options: AlerterOptions): Alerter {
         resolve: async (value: string, field: string) =>
           (await options.resolve(value, `alerts.channels.${delivery.channel}.${field}`)).reveal(),
       };
-      await pRetry(() => sendAlert(channel, payload, ctx), {
+      await runWithRetry(() => sendAlert(channel, payload, ctx), {
         retries: Math.max(0, (config?.attempts ?? 3) - 1),
-        minTimeout: config?.retryBaseMs ?? 1000,
-        factor: 2,
-        randomize: true,
+        baseMs: config?.retryBaseMs ?? 1000,
+        // within a round every failure is worth another try; what is left is kept for a later round
+        classify: () => ({ retry: true }),
       });
       await options.store.finishAlert(delivery.id, { sent: true });
       return { ...base, sent: true };

@@ -200,7 +200,7 @@ export const AlertsSchema = z
       })
       .default({ count: 5, windowMinutes: 10 })
       .describe("auth.denied fires when one address is refused this often within the window"),
-    attempts: z.number().int().min(1).max(20).default(3).describe("Tries per delivery round (p-retry)"),
+    attempts: z.number().int().min(1).max(20).default(3).describe("Tries per delivery round"),
     retryBaseMs: z.number().int().min(0).default(1000).describe("First wait between tries of a round"),
     retryLaterMs: z
       .number()
