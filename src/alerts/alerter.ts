@@ -253,6 +253,8 @@ export function createAlerter(options: AlerterOptions): Alerter {
     const now = Date.now();
     const times = (denied.get(key) ?? []).filter((t) => now - t < windowMs);
     times.push(now);
+    // moved to the end: the map is ordered by last refusal, so the key dropped past 10,000 is the stalest one
+    denied.delete(key);
     denied.set(key, times);
     if (denied.size > 10_000) denied.delete(denied.keys().next().value as string);
     if (times.length !== config.authDenied.count) return;

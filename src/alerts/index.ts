@@ -10,4 +10,4 @@ export {
 export { type ChannelHealth, channelHealth } from "./health.ts";
 export { type AlertKind, alertKindOf, PRODUCTION_DEFAULT_KINDS, siteOf } from "./kinds.ts";
 export { type AlertPayload, alertPayload, alertSubject, alertText } from "./payload.ts";
-export { alertsEnabled, channelsFor, unknownChannels } from "./rules.ts";
+export { alertsEnabled, channelsFor } from "./rules.ts";

@@ -102,6 +102,6 @@ function auditLink(base: string | undefined, event: SiteloomEvent, time: string)
   // a minute back: the entry was written before the alert was made
   url.searchParams.set("since", new Date(Date.parse(time) - 60_000).toISOString());
   url.searchParams.set("action", event.action);
-  if (event.ref) url.searchParams.set("key", event.ref);
+  if (event.ref) url.searchParams.set("key", redact(event.ref));
   return url.toString();
 }

@@ -28,12 +28,6 @@ export function channelsFor(config: AlertsConfig, scope: AlertScope): string[] {
   return [...out].sort();
 }
 
-/** Rule channel names that no channel defines (a typo sends nothing; `alerts list` says so). */
-export function unknownChannels(config: AlertsConfig): string[] {
-  const names = new Set(config.rules.flatMap((r) => r.channels));
-  return [...names].filter((name) => !Object.hasOwn(config.channels, name)).sort();
-}
-
 /** Whether alerts can be sent at all (at least one channel). */
 export function alertsEnabled(config: AlertsConfig | undefined): config is AlertsConfig {
   return config !== undefined && Object.keys(config.channels).length > 0;

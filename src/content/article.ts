@@ -3,6 +3,9 @@ import { z } from "zod";
 /** Bumped when the article file format changes incompatibly; readers accept only versions they know. */
 export const ARTICLE_SCHEMA_VERSION = 1;
 
+/** An article slug: lowercase ASCII letters and digits in dash-separated runs (the API's JSON schemas use it too). */
+export const SLUG_PATTERN = "^[a-z0-9]+(?:-[a-z0-9]+)*$";
+
 export const FaqItemSchema = z.strictObject({
   question: z.string().min(1),
   answer: z.string().min(1),
@@ -44,7 +47,7 @@ export const ArticleSchema = z.strictObject({
   /** Stable id: hash of the topic row that produced it. */
   id: z.string().min(1),
   /** Unique in the site, URL-safe ASCII. */
-  slug: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "expected a lowercase URL-safe slug"),
+  slug: z.string().regex(new RegExp(SLUG_PATTERN), "expected a lowercase URL-safe slug"),
   title: z.string().min(1).max(200),
   metaDescription: z.string().min(1).max(160),
   excerpt: z.string().min(1),

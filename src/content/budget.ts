@@ -5,7 +5,7 @@ import { isProcessAlive } from "../processes.ts";
 import type { BudgetReservation, BudgetSpend, CostEntry, StateStore } from "../store/index.ts";
 
 /** A reservation not refreshed for this long belongs to a process that is gone (another host, or a reused pid). */
-export const RESERVATION_LEASE_MS = 60_000;
+const RESERVATION_LEASE_MS = 60_000;
 /** How often a process with calls in flight refreshes its reservations. */
 const HEARTBEAT_MS = 15_000;
 
@@ -92,7 +92,7 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
  * Whether a reservation was abandoned: on this host, its process is gone (or the pid was reused long after its
  * heartbeat stopped); elsewhere, its heartbeat is older than the lease.
  */
-export function isStaleReservation(r: BudgetReservation, host: string, now = Date.now()): boolean {
+function isStaleReservation(r: BudgetReservation, host: string, now = Date.now()): boolean {
   const age = now - Date.parse(r.heartbeat);
   if (r.host === host) return !isProcessAlive(r.pid) || age > RESERVATION_LEASE_MS * 10;
   return age > RESERVATION_LEASE_MS;

@@ -7,6 +7,7 @@ export {
   type FaqItem,
   type InternalLink,
   type ReviewEntry,
+  SLUG_PATTERN,
 } from "./article.ts";
 export {
   CALLS_PER_ARTICLE,

@@ -3,9 +3,11 @@ import { parseDocument, stringify } from "yaml";
 import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { type EventAction, publishEvent } from "../events.ts";
-import { type Article, ArticleSchema, type ArticleStatus, type ReviewEntry } from "./article.ts";
+import { type Article, ArticleSchema, type ArticleStatus, type ReviewEntry, SLUG_PATTERN } from "./article.ts";
 import { countWords } from "./links.ts";
 import { loadArticle, loadArticles, writeArticle } from "./store.ts";
+
+const SLUG_RE = new RegExp(SLUG_PATTERN);
 
 /** A review decision: `approve` makes an article `ready` (published), `reject` keeps it out and its topic too. */
 export type ReviewAction = "approve" | "reject";
@@ -144,7 +146,7 @@ export async function reviewArticles(options: ReviewOptions): Promise<ReviewChan
 
 /** One article of the site by slug; ERR_NOT_FOUND names the site and the slug. */
 export async function loadReviewArticle(target: Pick<ReviewTarget, "dir" | "site">, slug: string): Promise<Article> {
-  if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(slug)) {
+  if (!SLUG_RE.test(slug)) {
     throw new SiteloomError("ERR_USAGE", `"${slug}" is not an article slug (lowercase letters, digits and dashes)`);
   }
   try {

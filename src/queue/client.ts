@@ -4,6 +4,7 @@ import PgBoss from "pg-boss";
 import type { QueueConfig } from "../config/index.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
+import { redact } from "../secret.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { BOSS_SCHEMA, ensureQueueTables, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
 
@@ -159,7 +160,7 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
     await pool.end().catch(() => undefined);
     throw new SiteloomError(
       "ERR_STORE",
-      `cannot open the job queue at ${describeUrl(options.url)}: ${(error as Error).message}; check queue.url (or the store's URL) and that PostgreSQL is running`,
+      `cannot open the job queue at ${describeUrl(options.url)}: ${redact((error as Error).message)}; check queue.url (or the store's URL) and that PostgreSQL is running`,
       { cause: error },
     );
   }

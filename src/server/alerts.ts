@@ -40,6 +40,11 @@ export function startServerAlerts(options: ServerAlertsOptions): { alerter: Aler
           secrets: (ws) => createSecretResolver(ws, { vars, env: ws.env }),
         }),
       };
+      // a failed load is not kept: the next send tries again
+      const failed = loaded;
+      failed.workspace.catch(() => {
+        if (loaded === failed) loaded = undefined;
+      });
     }
     return loaded.workspace;
   };

@@ -480,6 +480,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             // session died, its data was still in flight). Its writes and ours land at their own offsets with the
             // same bytes, where an APPE would put ours after its late ones. REST is sent alone: a server refusing
             // it must not see a STOR that would overwrite the file from byte 0.
+            // the data port first: STOR must follow REST at once (RFC 959; some servers forget the offset otherwise)
+            const port = await passive();
             const [rest] = await sendPipelined(client.ftp, [`REST ${startAt}`]);
             if (rest instanceof FTPError || rest?.code !== 350) {
               throw new SiteloomError(
@@ -490,7 +492,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
             // through the same data path as every other transfer (a refusal that resets the data connection reads
             // as the refusal: ProFTPD without AllowStoreRestart)
             const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
-              port: await passive(),
+              port,
               ...(typeof source === "string" ? { localStart: startAt } : {}),
               ...(checkData ? { checkData } : {}),
             });

@@ -7,13 +7,14 @@ import {
   loadReviewArticle,
   type ReviewTarget,
   reviewArticles,
+  SLUG_PATTERN,
   saveArticleEdit,
   summarizeArticle,
 } from "../../content/index.ts";
 import { ENV_PARAM, principalOf, SITE_PARAM } from "../../server/access.ts";
 import { type ConsoleContext, loadRequestSite } from "../context.ts";
 
-const SLUG = { type: "string", pattern: "^[a-z0-9]+(?:-[a-z0-9]+)*$", maxLength: 200 } as const;
+const SLUG = { type: "string", pattern: SLUG_PATTERN, maxLength: 200 } as const;
 const PARAMS = {
   type: "object",
   required: ["site", "slug"],

@@ -9,6 +9,8 @@ const DEPLOY_LOOKBACK = 50;
 
 /** GET /console/sites (one row per site), GET /console/costs (spend per month, site and model, with budgets). */
 export const overviewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async (fastify, { ctx }) => {
+  // one ledger for the plugin: it remembers that the old ledger file was imported, so requests do not read it again
+  const ledger = createLedger(ctx.stateDir, ctx.store);
   fastify.get<{ Querystring: { env?: string } }>(
     "/console/sites",
     {
@@ -21,7 +23,6 @@ export const overviewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async
     },
     async (request) => {
       const month = currentMonth();
-      const ledger = createLedger(ctx.stateDir, ctx.store);
       const spent = await ledger.read({ month });
       const rows = [];
       for (const name of ctx.runtime.current().sites) {
@@ -56,7 +57,7 @@ export const overviewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async
       schema: { summary: "Model spend per month, per site and per model, with the monthly budget", tags: ["console"] },
     },
     async () => {
-      const entries = await createLedger(ctx.stateDir, ctx.store).read();
+      const entries = await ledger.read();
       const byMonth = new Map<string, number>();
       const bySite = new Map<string, number>();
       const byModel = new Map<string, number>();

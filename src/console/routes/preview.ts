@@ -7,7 +7,7 @@ import { SITE_PARAM } from "../../server/access.ts";
 import { type ConsoleContext, loadRequestSite } from "../context.ts";
 
 /** Where the console keeps each site's preview build (drafts rendered as enrich would render them). */
-export const PREVIEW_DIR = "console-preview";
+const PREVIEW_DIR = "console-preview";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

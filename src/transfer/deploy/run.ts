@@ -353,7 +353,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
         // "looks different": no manifest entry to vouch for it, or touched on the server after the last deploy
         const touched = r.mtime !== undefined && Number.isFinite(finishedAt) && r.mtime > finishedAt + 120_000;
         if (known === undefined || touched) toHash.push({ file, remote: file.path });
-      } else if (known === undefined && r.mtime !== undefined && !_notOlder(r.mtime - offset, file.mtime)) {
+      } else if (known === undefined && r.mtime !== undefined && !_notOlder(r.mtime, file.mtime + offset)) {
         uploads.push({ file, reason: "same size, older on the server" });
       } else if (known === undefined && r.mtime === undefined) {
         uploads.push({ file, reason: "same size, server reports no time" });
@@ -453,7 +453,9 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     planned: uploads.map((u) => u.file.path),
     resumable: Object.fromEntries(
       uploads
-        .filter((u) => u.file.size >= RESUME_MIN_BYTES)
+        // a file the last run planned but this run cannot resume: its first temp name may hold the old content's
+        // start, so a rerun must not take it for this content's (it gets a fresh, journalled temp name instead)
+        .filter((u) => u.file.size >= RESUME_MIN_BYTES && (resumable.has(u.file.path) || !earlier.has(u.file.path)))
         .map((u) => {
           const temp = resumable.get(u.file.path);
           return [

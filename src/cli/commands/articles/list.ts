@@ -36,7 +36,7 @@ export const registerListCommand: RegisterCommands = (articles, ctx) => {
       const { printTable } = await import("../../table.ts");
       printTable(
         ctx,
-        ["site", "slug", "status", "words", "links", "cost", "title"],
+        ["SITE", "SLUG", "STATUS", "WORDS", "LINKS", "COST", "TITLE"],
         rows.map((r) => [
           r.site,
           r.slug,
