@@ -3,8 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Limits for a loaded machine (CI builds a container image beside the Node 20 run; here several suites share 2
+    // cores): a spawned CLI or a server start that takes 5x its quiet time is slow, not broken. A hang still fails.
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
     // Real servers and spawned CLIs: keep parallelism modest on a 2-core machine.
     pool: "forks",
     maxWorkers: 2,
@@ -15,7 +17,11 @@ export default defineConfig({
     onUnhandledError(error) {
       const stack = "stack" in error ? String(error.stack ?? "") : "";
       const code = (error as { code?: unknown }).code;
-      return !(code === "ECONNRESET" && /ftp-srv[\\/]src[\\/]commands[\\/]registration[\\/]retr\.js/.test(stack));
+      // ECONNRESET or EPIPE, depending on whether the reset comes before or during ftp-srv's next write
+      return !(
+        (code === "ECONNRESET" || code === "EPIPE") &&
+        /ftp-srv[\\/]src[\\/]commands[\\/]registration[\\/]retr\.js/.test(stack)
+      );
     },
   },
 });

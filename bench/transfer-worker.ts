@@ -1,8 +1,11 @@
 // One round of the transfer benchmark (see transfer.bench.ts), run in its own process so that it can run inside a
-// netdelay namespace: starts vsftpd, generates a site, and times siteloom, lftp and rclone on the same scenarios.
+// netdelay namespace: starts vsftpd and OpenSSH, generates a site, and times siteloom, lftp and rclone on the same
+// scenarios, wall clock and CPU time (user + system of the tool's process and its children, measured with
+// /usr/bin/time; the in-process library row with process.cpuUsage). The servers' own CPU is not counted.
 // Prints one JSON line `{"results": [...]}` on stdout at the end.
 import { spawn } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,8 +16,11 @@ import { startServer, type TestServer } from "../test/support/servers/index.ts";
 
 interface Result {
   tool: string;
-  scenario: "full deploy" | "no-op deploy" | "1% change" | "full export";
+  protocol: "ftp" | "sftp";
+  scenario: "full deploy" | "no-op deploy" | "1% change" | "full export" | "no-op export" | "full 10k" | "no-op 10k";
   seconds: number;
+  /** CPU seconds (user + system) of the tool; undefined where /usr/bin/time is missing. */
+  cpuSeconds?: number | undefined;
   ok: boolean;
   error?: string;
 }
@@ -24,62 +30,83 @@ const MEGABYTES = Number(process.env.SITELOOM_BENCH_MB ?? 50);
 const PARALLEL = (process.env.SITELOOM_BENCH_PARALLEL ?? "8,16").split(",").map(Number);
 const TOOLS = (process.env.SITELOOM_BENCH_TOOLS ?? "siteloom,lftp,rclone").split(",");
 const TIMEOUT_MS = Number(process.env.SITELOOM_BENCH_TIMEOUT_S ?? 900) * 1000;
+// the big no-op: SITELOOM_BENCH_BIG_FILES files in a fifth as many folders (0: skipped)
+const BIG_FILES = Number(process.env.SITELOOM_BENCH_BIG_FILES ?? 10_000);
+const PROTOCOLS = (process.env.SITELOOM_BENCH_PROTOCOLS ?? "ftp,sftp").split(",");
+const TIME_BIN = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = resolve(ROOT, process.env.SITELOOM_BENCH_BIN ?? process.env.SITELOOM_TEST_BIN ?? "dist/cli/main.js");
 
 const results: Result[] = [];
+/** CPU seconds of the commands run (and of the in-process deploys) since the last `_time` started. */
+let cpu = 0;
 const work = await mkdtemp(join(tmpdir(), "siteloom-bench-"));
-let server: TestServer | undefined;
+const servers: TestServer[] = [];
+let protocol: Result["protocol"] = "ftp";
 try {
-  server = await startServer("vsftpd-ftp");
   const base = join(work, "site");
   await _generateSite(base, FILES, MEGABYTES * 1024 * 1024);
-  const rcloneEnv = TOOLS.includes("rclone") ? await _rcloneEnv(server) : {};
+  for (const name of PROTOCOLS as Result["protocol"][]) {
+    protocol = name;
+    const server = await startServer(name === "ftp" ? "vsftpd-ftp" : "sftp");
+    servers.push(server);
+    const rcloneEnv = TOOLS.includes("rclone") ? await _rcloneEnv(server) : {};
+    const tools: string[] = [];
+    for (const p of name === "ftp" ? PARALLEL : PARALLEL.slice(0, 1)) {
+      if (TOOLS.includes("siteloom")) tools.push(`siteloom p${p}`);
+    }
+    // the same deploy in-process, without the CLI's start-up cost (loading every command's dependencies)
+    if (TOOLS.includes("siteloom") && name === "ftp") tools.push(`siteloom-lib p${PARALLEL[0]}`);
+    if (TOOLS.includes("lftp")) tools.push("lftp p8");
+    if (TOOLS.includes("rclone")) tools.push("rclone p8");
 
-  const tools: string[] = [];
-  for (const p of PARALLEL) if (TOOLS.includes("siteloom")) tools.push(`siteloom p${p}`);
-  // the same deploy in-process, without the CLI's start-up cost (loading every command's dependencies)
-  if (TOOLS.includes("siteloom")) tools.push(`siteloom-lib p${PARALLEL[0]}`);
-  if (TOOLS.includes("lftp")) tools.push("lftp p8");
-  if (TOOLS.includes("rclone")) tools.push("rclone p8");
+    for (const tool of tools) {
+      await _clearRemote(server);
+      const dir = join(work, `${name}-${tool.replace(/\s/g, "-")}`);
+      await cp(base, join(dir, "sites/bench/output"), { recursive: true });
+      const run = _runner(tool, dir, server, rcloneEnv);
+      await _time(tool, "full deploy", run);
+      await _time(tool, "no-op deploy", run);
+      await _changeOnePercent(join(dir, "sites/bench/output"));
+      await _time(tool, "1% change", run);
+    }
+    if (name !== "ftp") continue;
 
-  for (const tool of tools) {
-    await _clearRemote(server);
-    const dir = join(work, tool.replace(/\s/g, "-"));
-    await cp(base, join(dir, "sites/bench/output"), { recursive: true });
-    const run = _runner(tool, dir, server, rcloneEnv);
-    await _time(tool, "full deploy", run);
-    await _time(tool, "no-op deploy", run);
-    await _changeOnePercent(join(dir, "sites/bench/output"));
-    await _time(tool, "1% change", run);
-  }
+    // export: mirror the deployed site down into an empty folder, then again (nothing changed)
+    const exportTools = [
+      ...(TOOLS.includes("siteloom") ? [`siteloom p${PARALLEL[0]}`] : []),
+      ...(TOOLS.includes("lftp") ? ["lftp p8"] : []),
+    ];
+    for (const tool of exportTools) {
+      const dir = join(work, `export-${tool.replace(/\s/g, "-")}`);
+      await mkdir(join(dir, "sites/bench"), { recursive: true });
+      const mirror = tool.startsWith("siteloom")
+        ? () => _exec(process.execPath, [BIN, "export", "bench"], { cwd: dir, env: { ...process.env, ...server.env } })
+        : () =>
+            _exec("lftp", [
+              "-c",
+              `${_lftpOpen(server)}; mirror --parallel=8 --verbose=0 ${server.remoteConfig.root} ${join(dir, "sites/bench/export")}`,
+            ]);
+      if (tool.startsWith("siteloom")) await _workspace(dir, server, Number(tool.slice("siteloom p".length)));
+      await _time(tool, "full export", mirror);
+      await _time(tool, "no-op export", mirror);
+    }
 
-  // export: mirror the deployed site down into an empty folder
-  const exportTools = [
-    ...(TOOLS.includes("siteloom") ? [`siteloom p${PARALLEL[0]}`] : []),
-    ...(TOOLS.includes("lftp") ? ["lftp p8"] : []),
-  ];
-  for (const tool of exportTools) {
-    const dir = join(work, `export-${tool.replace(/\s/g, "-")}`);
-    await mkdir(join(dir, "sites/bench"), { recursive: true });
-    if (tool.startsWith("siteloom")) {
-      await _workspace(dir, server, Number(tool.slice("siteloom p".length)));
-      await _time(tool, "full export", () =>
-        _exec(process.execPath, [BIN, "export", "bench"], { cwd: dir, env: { ...process.env, ...server!.env } }),
-      );
-    } else {
-      await _time(tool, "full export", () =>
-        _exec("lftp", [
-          "-c",
-          `${_lftpOpen(server!)}; mirror --parallel=8 --verbose=0 ${server!.remoteConfig.root} ${join(dir, "sites/bench/export")}`,
-        ]),
-      );
+    // the big no-op: one deploy of a site of BIG_FILES small files, then a deploy with nothing changed
+    if (BIG_FILES > 0 && TOOLS.includes("siteloom")) {
+      await _clearRemote(server);
+      const dir = join(work, "big");
+      await _generateSite(join(dir, "sites/bench/output"), BIG_FILES, BIG_FILES * 2000, BIG_FILES / 5);
+      const tool = `siteloom p${PARALLEL.at(-1)}`;
+      const run = _runner(tool, dir, server, rcloneEnv);
+      await _time(tool, "full 10k", run);
+      await _time(tool, "no-op 10k", run);
     }
   }
 } catch (error) {
-  results.push({ tool: "bench", scenario: "full deploy", seconds: 0, ok: false, error: String(error) });
+  results.push({ tool: "bench", protocol, scenario: "full deploy", seconds: 0, ok: false, error: String(error) });
 } finally {
-  await server?.stop().catch(() => {});
+  for (const server of servers) await server.stop().catch(() => {});
   await rm(work, { recursive: true, force: true });
 }
 process.stdout.write(`${JSON.stringify({ results })}\n`);
@@ -87,14 +114,19 @@ process.stdout.write(`${JSON.stringify({ results })}\n`);
 // --- internal ---
 
 async function _time(tool: string, scenario: Result["scenario"], fn: () => Promise<unknown>): Promise<void> {
+  cpu = 0;
   const start = performance.now();
+  const row = { tool, protocol, scenario };
   try {
     await fn();
-    results.push({ tool, scenario, seconds: (performance.now() - start) / 1000, ok: true });
+    const cpuSeconds = TIME_BIN || tool.startsWith("siteloom-lib") ? cpu : undefined;
+    results.push({ ...row, seconds: (performance.now() - start) / 1000, cpuSeconds, ok: true });
   } catch (error) {
-    results.push({ tool, scenario, seconds: (performance.now() - start) / 1000, ok: false, error: String(error) });
+    results.push({ ...row, seconds: (performance.now() - start) / 1000, ok: false, error: String(error) });
   }
-  process.stderr.write(`bench: ${tool} ${scenario}: ${results.at(-1)!.seconds.toFixed(2)} s\n`);
+  const last = results.at(-1)!;
+  const cpuText = last.cpuSeconds === undefined ? "" : `, cpu ${last.cpuSeconds.toFixed(2)} s`;
+  process.stderr.write(`bench: ${protocol} ${tool} ${scenario}: ${last.seconds.toFixed(2)} s${cpuText}\n`);
 }
 
 function _runner(
@@ -107,6 +139,7 @@ function _runner(
   if (tool.startsWith("siteloom-lib")) {
     const parallel = Number(tool.slice("siteloom-lib p".length));
     return async () => {
+      const used = process.cpuUsage();
       const connect = await createRemoteConnector(server.remoteConfig, (v) => server.resolve(v));
       const pool = createRemotePool({ size: parallel, connect });
       try {
@@ -122,6 +155,8 @@ function _runner(
         if (result.failures.length > 0) throw new Error(`${result.failures.length} file(s) failed`);
       } finally {
         await pool.close();
+        const spent = process.cpuUsage(used);
+        cpu += (spent.user + spent.system) / 1e6;
       }
     };
   }
@@ -145,17 +180,22 @@ function _runner(
       ]);
     };
   }
+  const backend = server.kind === "sftp" ? "sftp" : "ftp";
   return async () => {
     await _exec(
       "rclone",
-      ["sync", output, `:ftp:${server.remoteConfig.root}`, "--transfers", "8", "--checkers", "8", "-q"],
+      ["sync", output, `:${backend}:${server.remoteConfig.root}`, "--transfers", "8", "--checkers", "8", "-q"],
       { env: { ...process.env, ...rcloneEnv } },
     );
   };
 }
 
 async function _workspace(dir: string, server: TestServer, parallel: number): Promise<void> {
-  await writeFile(join(dir, "siteloom.yaml"), "environment: development\n");
+  // the password reference must be listed in the workspace's env: list
+  await writeFile(
+    join(dir, "siteloom.yaml"),
+    `environment: development\nenv: ${JSON.stringify(Object.keys(server.env))}\n`,
+  );
   await mkdir(join(dir, "sites/bench"), { recursive: true });
   await writeFile(
     join(dir, "sites/bench/site.yaml"),
@@ -164,19 +204,33 @@ async function _workspace(dir: string, server: TestServer, parallel: number): Pr
 }
 
 function _lftpOpen(server: TestServer): string {
+  const sftp = server.kind === "sftp";
   return [
     "set cmd:fail-exit yes",
     "set ftp:ssl-allow no",
     "set ftp:passive-mode on",
     "set net:max-retries 2",
     "set net:reconnect-interval-base 1",
-    `open -u ${server.user},${server.password} ftp://127.0.0.1:${server.port}`,
+    // a throwaway host key on loopback: not checked (siteloom pins it with remote.hostKey)
+    ...(sftp
+      ? ['set sftp:connect-program "ssh -a -x -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"']
+      : []),
+    `open -u ${server.user},${server.password} ${sftp ? "sftp" : "ftp"}://127.0.0.1:${server.port}`,
   ].join("; ");
 }
 
 async function _rcloneEnv(server: TestServer): Promise<Record<string, string>> {
   // rclone wants the password obscured; `rclone obscure` reads it from stdin when given "-"
   const obscured = (await _exec("rclone", ["obscure", "-"], { input: server.password, capture: true })).trim();
+  if (server.kind === "sftp") {
+    return {
+      RCLONE_SFTP_HOST: "127.0.0.1",
+      RCLONE_SFTP_PORT: String(server.port),
+      RCLONE_SFTP_USER: server.user,
+      RCLONE_SFTP_PASS: obscured,
+      RCLONE_CONFIG: "/dev/null",
+    };
+  }
   return {
     RCLONE_FTP_HOST: "127.0.0.1",
     RCLONE_FTP_PORT: String(server.port),
@@ -191,8 +245,11 @@ async function _clearRemote(server: TestServer): Promise<void> {
     await rm(join(server.rootDir, name), { recursive: true, force: true });
 }
 
-/** `files` files totalling about `bytes`: pages, assets in ~40 folders, and a few large images holding most bytes. */
-async function _generateSite(dir: string, files: number, bytes: number): Promise<void> {
+/**
+ * `files` files totalling about `bytes`: pages, assets in `folders` folders (nested two deep past 40), and a few
+ * large images holding most bytes.
+ */
+async function _generateSite(dir: string, files: number, bytes: number, folders = 40): Promise<void> {
   const big = Math.max(1, Math.round(files / 100));
   const bigBytes = Math.floor((bytes * 0.6) / big);
   const smallBytes = Math.max(1, Math.floor((bytes * 0.4) / Math.max(1, files - big)));
@@ -206,7 +263,8 @@ async function _generateSite(dir: string, files: number, bytes: number): Promise
     return buf;
   };
   for (let i = 0; i < files; i++) {
-    const folder = `section-${i % 40}`;
+    const n = i % folders;
+    const folder = folders <= 40 ? `section-${n}` : `section-${n % 40}/part-${n}`;
     const isBig = i < big;
     const ext = isBig ? "jpg" : ["html", "css", "js", "png", "html"][i % 5];
     const path = join(dir, folder, `${isBig ? "photo" : "file"}-${i}.${ext}`);
@@ -236,8 +294,15 @@ function _exec(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; capture?: boolean } = {},
 ): Promise<string> {
+  // the command under /usr/bin/time, which writes its CPU seconds (children included) to a file of its own
+  const timing = TIME_BIN && !options.capture ? join(work, `time-${process.hrtime.bigint()}`) : undefined;
+  const argv = timing ? [TIME_BIN as string, "-o", timing, "-f", "%U %S", command, ...args] : [command, ...args];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: "pipe" });
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: "pipe",
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => {
@@ -248,8 +313,13 @@ function _exec(
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
     child.on("error", reject);
-    child.on("close", (code) => {
+    child.on("close", async (code) => {
       clearTimeout(timer);
+      if (timing) {
+        const [user, system] = (await readFile(timing, "utf8").catch(() => "0 0")).trim().split(/\s+/).map(Number);
+        cpu += (user ?? 0) + (system ?? 0);
+        await rm(timing, { force: true });
+      }
       if (code === 0) resolvePromise(out);
       else reject(new Error(`${command} exited ${code}: ${(err || out).trim().split("\n").slice(-3).join(" | ")}`));
     });

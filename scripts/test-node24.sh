@@ -51,7 +51,8 @@ run_in() {
   rm -rf "$copy/dist"
   cp -R "$ROOT/dist" "$copy/dist"
   cd "$copy"
-  node node_modules/vitest/vitest.mjs run "$@"
+  # the container tests run once per CI run, under Node 20 (the image carries its own Node either way)
+  node node_modules/vitest/vitest.mjs run --exclude 'test/containers/**' "$@"
 }
 
 case "${1:-}" in

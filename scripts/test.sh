@@ -30,6 +30,11 @@ SETUP_PID=$!
 npm ci --no-audit --no-fund
 wait_for "$SETUP_PID" setup
 
+# The container image for test/containers/ (Node 20 run only): debootstrap, npm and a C build take minutes, so they
+# start now; the tests wait for it (the script holds a lock) and find it cached.
+echo "==> container image build in the background"
+bash scripts/container-image.sh >"$LOGS/image.log" 2>&1 &
+
 NODE24_WORK=""
 if [ "${SITELOOM_SKIP_NODE24:-}" != "1" ]; then
   NODE24_PREFIX="${NODE24_PREFIX:-/tmp/siteloom-node24}"

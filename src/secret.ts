@@ -85,6 +85,14 @@ export function stripUrlCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]+):([^\s/@]+)@/gi, `$1$2:${MASK}@`);
 }
 
+/**
+ * A connection URL fit for messages and `location`s: the password masked (`postgres://user:****@host/db`), also
+ * one given as a `password=` query parameter (libpq takes it there too).
+ */
+export function redactUrl(url: string): string {
+  return stripUrlCredentials(url).replace(/([?&]password=)[^&#]*/gi, `$1${MASK}`);
+}
+
 // --- internal ---
 
 function _escapeRegExp(value: string): string {

@@ -8,6 +8,7 @@ export const PRODUCTION_DEFAULT_KINDS: readonly AlertKind[] = [
   "secret.reveal",
   "secret.rotate",
   "config.update",
+  "config.rollback",
   "run.failed",
 ];
 
@@ -20,6 +21,8 @@ const SECRET_KINDS: Record<string, AlertKind> = {
 
 const OTHER_KINDS: Record<string, AlertKind> = {
   "config.write": "config.update",
+  // the HTTP API's own entries for its changes (it writes the files without a config.write event of their own)
+  "config.patch": "config.update",
   "config.rollback": "config.rollback",
   "tokens.create": "token.create",
   "tokens.revoke": "token.revoke",
@@ -42,6 +45,10 @@ export function alertKindOf(event: SiteloomEvent): AlertKind | undefined {
   if (!kind) return undefined;
   // these are failures by nature; the others alert only when they happened
   if (kind === "run.failed" || kind === "deploy.verify-mismatch") return kind;
+  // an API change carries the version it made; without one it changed nothing (a patch equal to the file)
+  if (event.action === "config.patch" || event.action === "config.rollback") {
+    return event.outcome === "ok" && event.version !== undefined ? kind : undefined;
+  }
   return event.outcome === "ok" ? kind : undefined;
 }
 

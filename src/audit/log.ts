@@ -50,10 +50,7 @@ export function appendAuditEntry(file: string, input: AuditInput): AuditEntry {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const release = _lockSync(file);
   try {
-    const prev = _lastHash(file);
-    const { time, ...rest } = input;
-    const body = { time: time ?? new Date().toISOString(), ...rest, prev };
-    const entry: AuditEntry = { ...body, hash: hashEntry(body) };
+    const entry = sealAuditEntry(input, _lastHash(file));
     const fd = openSync(file, "a", 0o600);
     try {
       writeSync(fd, `${JSON.stringify(entry)}\n`);
@@ -93,13 +90,25 @@ export function readAuditLog(file: string, filter: ReadAuditOptions = {}): Audit
     } catch {
       continue;
     }
-    if (filter.since && !(new Date(entry.time) >= filter.since)) continue;
-    if (filter.actor && entry.actor !== filter.actor) continue;
-    if (filter.action && entry.action !== filter.action) continue;
-    if (filter.ref && !String(entry.ref).includes(filter.ref)) continue;
-    out.push(entry);
+    if (auditEntryMatches(entry, filter)) out.push(entry);
   }
   return out;
+}
+
+/** Whether an entry passes the filter of `readAuditLog`. */
+export function auditEntryMatches(entry: AuditEntry, filter: ReadAuditOptions): boolean {
+  if (filter.since && !(new Date(entry.time) >= filter.since)) return false;
+  if (filter.actor && entry.actor !== filter.actor) return false;
+  if (filter.action && entry.action !== filter.action) return false;
+  return !(filter.ref && !String(entry.ref).includes(filter.ref));
+}
+
+/** The head record kept beside a chain: how many entries were written and the last one's hash. */
+export interface AuditHead {
+  count: number;
+  hash: string;
+  /** Set when the head went missing and an append rebuilt it at this entry. */
+  rebuiltAt?: number;
 }
 
 export interface VerifyResult {
@@ -121,60 +130,107 @@ export function verifyAuditLog(file: string): VerifyResult {
   if (!existsSync(file)) return { ok: true, entries: 0 };
   const lines = readFileSync(file, "utf8").split("\n");
   if (lines.at(-1) === "") lines.pop();
+  return verifyAuditChain(lines, _readHead(file), headPath(file));
+}
+
+/**
+ * Checks a chain given as its entries' JSON texts in order, against its head record (`headName` names it in
+ * messages): the one check of the file log and of the chain kept in a shared state store.
+ */
+export function verifyAuditChain(lines: string[], head: AuditHead | undefined, headName: string): VerifyResult {
+  const check = createAuditChainCheck();
+  for (const line of lines) {
+    const problem = check.add(line);
+    if (problem) return problem;
+  }
+  return check.finish(head, headName);
+}
+
+/**
+ * The check of `verifyAuditChain` fed one entry at a time, so a chain can be read in pages (a store's table) and
+ * never held whole: `add` each entry's JSON text in order (a result is the first problem: stop there), then
+ * `finish` with the head record. Only the hashes seen are kept.
+ */
+export function createAuditChainCheck(): {
+  add(text: string): VerifyResult | undefined;
+  finish(head: AuditHead | undefined, headName: string): VerifyResult;
+} {
   let prev = GENESIS;
-  const hashes: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const n = i + 1;
-    let entry: AuditEntry;
-    try {
-      entry = JSON.parse(lines[i]!) as AuditEntry;
-    } catch {
-      return { ok: false, entries: i, line: n, problem: "not a JSON entry (edited or damaged)" };
-    }
-    const { hash, ...body } = entry;
-    if (typeof hash !== "string" || hashEntry(body) !== hash) {
-      return { ok: false, entries: i, line: n, problem: "content does not match its hash (the entry was edited)" };
-    }
-    if (entry.prev !== prev) {
-      const earlier = hashes.indexOf(entry.prev);
-      const problem =
-        earlier >= 0
-          ? `links to line ${earlier + 1}, not to the line before it (entries were deleted or reordered)`
-          : "does not link to the line before it (an entry was deleted, inserted or moved here)";
-      return { ok: false, entries: i, line: n, problem };
-    }
-    prev = hash;
-    hashes.push(hash);
-  }
-  const head = _readHead(file);
-  if (!head && lines.length > 0) {
-    return {
-      ok: false,
-      entries: lines.length,
-      line: lines.length + 1,
-      problem: `${headPath(file)} is missing or damaged, so entries cut off the end cannot be ruled out`,
-    };
-  }
-  if (head?.rebuiltAt !== undefined) {
-    return {
-      ok: false,
-      entries: lines.length,
-      line: head.rebuiltAt,
-      problem: `${headPath(file)} went missing and was rebuilt at entry ${head.rebuiltAt}: entries before it may have been cut off the end`,
-    };
-  }
-  if (head) {
-    const at = hashes.indexOf(head.hash);
-    if (at < 0 || head.count > lines.length) {
-      return {
-        ok: false,
-        entries: lines.length,
-        line: lines.length + 1,
-        problem: `the log ends after ${lines.length} entries but ${head.count} were written (entries were removed from the end)`,
-      };
-    }
-  }
-  return { ok: true, entries: lines.length };
+  // hash → 1-based line, to name where a misplaced entry links to and to find the head's entry
+  const lineOf = new Map<string, number>();
+  let count = 0;
+  return {
+    add(text) {
+      const i = count;
+      const n = i + 1;
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(text) as AuditEntry;
+      } catch {
+        return { ok: false, entries: i, line: n, problem: "not a JSON entry (edited or damaged)" };
+      }
+      const { hash, ...body } = entry;
+      if (typeof hash !== "string" || hashEntry(body) !== hash) {
+        return { ok: false, entries: i, line: n, problem: "content does not match its hash (the entry was edited)" };
+      }
+      if (entry.prev !== prev) {
+        const earlier = lineOf.get(entry.prev);
+        const problem =
+          earlier !== undefined
+            ? `links to line ${earlier}, not to the line before it (entries were deleted or reordered)`
+            : "does not link to the line before it (an entry was deleted, inserted or moved here)";
+        return { ok: false, entries: i, line: n, problem };
+      }
+      prev = hash;
+      if (!lineOf.has(hash)) lineOf.set(hash, n);
+      count = n;
+      return undefined;
+    },
+    finish(head, headName) {
+      if (!head && count > 0) {
+        return {
+          ok: false,
+          entries: count,
+          line: count + 1,
+          problem: `${headName} is missing or damaged, so entries cut off the end cannot be ruled out`,
+        };
+      }
+      if (head?.rebuiltAt !== undefined) {
+        return {
+          ok: false,
+          entries: count,
+          line: head.rebuiltAt,
+          problem: `${headName} went missing and was rebuilt at entry ${head.rebuiltAt}: entries before it may have been cut off the end`,
+        };
+      }
+      if (head && (!lineOf.has(head.hash) || head.count > count)) {
+        return {
+          ok: false,
+          entries: count,
+          line: count + 1,
+          problem: `the log ends after ${count} entries but ${head.count} were written (entries were removed from the end)`,
+        };
+      }
+      return { ok: true, entries: count };
+    },
+  };
+}
+
+/** A head record read back (file or store document); undefined when it is not one. */
+export function parseAuditHead(value: unknown): AuditHead | undefined {
+  const head = value as { count?: unknown; hash?: unknown } | undefined;
+  if (typeof head?.count !== "number" || typeof head.hash !== "string") return undefined;
+  return head as AuditHead;
+}
+
+/**
+ * A new entry chained to `prev`: the one place an entry's time, order of fields and hash are decided, for the file
+ * log and the shared store alike.
+ */
+export function sealAuditEntry(input: AuditInput, prev: string): AuditEntry {
+  const { time, ...rest } = input;
+  const body = { time: time ?? new Date().toISOString(), ...rest, prev };
+  return { ...body, hash: hashEntry(body) };
 }
 
 /** Path of the head record kept next to the log. */
@@ -230,11 +286,9 @@ function _writeHead(file: string, hash: string): void {
   writeFileAtomicSync(headPath(file), JSON.stringify(record), { mode: 0o600, mkdir: false });
 }
 
-function _readHead(file: string): { count: number; hash: string; rebuiltAt?: number } | undefined {
+function _readHead(file: string): AuditHead | undefined {
   try {
-    const head = JSON.parse(readFileSync(headPath(file), "utf8")) as { count?: unknown; hash?: unknown };
-    if (typeof head?.count !== "number" || typeof head.hash !== "string") return undefined;
-    return head as { count: number; hash: string; rebuiltAt?: number };
+    return parseAuditHead(JSON.parse(readFileSync(headPath(file), "utf8")));
   } catch {
     return undefined;
   }

@@ -42,18 +42,18 @@ export interface CliContext {
   progressMode(): "tty" | "plain" | "json";
   /**
    * Aborted by the first Ctrl-C (or SIGTERM), with an ERR_INTERRUPTED reason; calling it is what makes a command
-   * interruptible (program.ts catches the signals from then on). A second Ctrl-C runs the `onForcedExit` hooks and
-   * exits with 130 at once.
+   * interruptible (program.ts catches the signals from then on). A second Ctrl-C runs the `onForcedExit` hooks, waits
+   * a moment for the promises they return, and exits with 130 (a third leaves at once).
    */
   signal(): AbortSignal;
-  /** Registers a synchronous clean-up for a second Ctrl-C (record the run as interrupted, release locks). */
-  onForcedExit(hook: () => void): void;
+  /** Registers a clean-up for a second Ctrl-C (record the run as interrupted, release locks); may return a promise. */
+  onForcedExit(hook: () => unknown): void;
 }
 
 /** What program.ts gives the context: the one place that turns Ctrl-C into an abort. */
 export interface Interrupts {
   signal(): AbortSignal;
-  onForcedExit(hook: () => void): void;
+  onForcedExit(hook: () => unknown): void;
 }
 
 /**
@@ -74,7 +74,7 @@ export function createCliContext(program: Command, interrupts: Interrupts): CliC
     async loadWorkspace(extra = {}) {
       const g = globals();
       const warn = (line: string) => ctx.warn(line);
-      const [{ askHidden, guardPlaintext, workspaceSecrets }, { loadWorkspace }, { attachWorkspaceAudit }] =
+      const [{ askHidden, guardPlaintext, workspaceSecrets }, { loadWorkspace, openWorkspaceAuditTrail }, audit] =
         await Promise.all([
           import("../secrets/index.ts"),
           import("../workspace/index.ts"),
@@ -90,7 +90,7 @@ export function createCliContext(program: Command, interrupts: Interrupts): CliC
         ...loadOptions,
       });
       // every event this command publishes from here on (secret accesses, config writes) joins the audit log
-      attachWorkspaceAudit(workspace, warn);
+      audit.attachWorkspaceAudit(openWorkspaceAuditTrail(workspace), warn);
       const guarded = guardPlaintext(workspace, { warn });
       // alerts subscribe after the audit log, so they see each event's audit entry id; nothing loads without channels
       if (Object.keys(guarded.config.alerts?.channels ?? {}).length > 0 && extra.alerts !== false) {

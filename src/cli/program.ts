@@ -1,10 +1,14 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, exitCodeFor, isSiteloomError, SiteloomError } from "../errors.ts";
 import { PACKAGE_VERSION } from "../package-info.ts";
+import { settlePending } from "../pending.ts";
 import { printable } from "../printable.ts";
 import { redact } from "../secret.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { createCliContext, type Interrupts } from "./context.ts";
+
+/** How long a second Ctrl-C waits for the clean-up hooks (a PostgreSQL store's last writes) before leaving. */
+const FORCED_EXIT_WAIT_MS = 3000;
 
 /** Builds the program (exported so argument parsing can be tested in-process). */
 export function buildProgram(interrupts: Interrupts = _createInterrupts(false)): Command {
@@ -55,7 +59,12 @@ export async function runMain(argv: string[] = process.argv): Promise<number> {
   const debug = argv.includes("--debug");
   process.stdout.on("error", _onStdoutError);
   try {
-    await program.parseAsync(argv);
+    try {
+      await program.parseAsync(argv);
+    } finally {
+      // audit entries still on their way to a shared store are written before the exit code is final
+      await settlePending();
+    }
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
     return _report(error, debug);
@@ -79,7 +88,7 @@ function _onStdoutError(error: NodeJS.ErrnoException): void {
 /** Ctrl-C handling, installed when a command first asks for the abort signal. */
 function _createInterrupts(json: boolean): Interrupts & { dispose(): void } {
   let controller: AbortController | undefined;
-  const hooks: (() => void)[] = [];
+  const hooks: (() => unknown)[] = [];
   let count = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     count++;
@@ -90,15 +99,22 @@ function _createInterrupts(json: boolean): Interrupts & { dispose(): void } {
       controller.abort(new SiteloomError("ERR_INTERRUPTED", `interrupted by ${signal}`));
       return;
     }
-    // Second signal: clean up synchronously (SQLite answers synchronously), then leave at once.
+    if (count > 2) process.exit(EXIT_CODES.interrupted);
+    // Second signal: clean up (record the run as interrupted, release its locks), then leave. SQLite answers at once;
+    // a PostgreSQL store needs its round trips, so the hooks get a short while before the process ends.
+    const pending: Promise<unknown>[] = [];
     for (const hook of hooks) {
       try {
-        hook();
+        pending.push(Promise.resolve(hook()));
       } catch {
         // leaving anyway
       }
     }
-    process.exit(EXIT_CODES.interrupted);
+    const deadline = setTimeout(() => process.exit(EXIT_CODES.interrupted), FORCED_EXIT_WAIT_MS);
+    void Promise.allSettled(pending).then(() => {
+      clearTimeout(deadline);
+      process.exit(EXIT_CODES.interrupted);
+    });
   };
   return {
     signal() {

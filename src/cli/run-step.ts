@@ -1,5 +1,6 @@
 import type { PipelineEvent, RunReport } from "../pipeline/index.ts";
 import type { CliContext } from "./context.ts";
+import { releaseRunOnForcedExit } from "./forced-exit.ts";
 
 /** What a single command (`siteloom deploy <site>` ...) asks of its step. */
 export interface RunStepCommandOptions {
@@ -38,11 +39,7 @@ export async function runStepCommand<T>(
   try {
     await reconcileStaleRuns(store, isProcessAlive);
     let runId: string | undefined;
-    ctx.onForcedExit(() => {
-      if (runId === undefined) return;
-      void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
-      void store.releaseLock(siteLockName(options.site), runId);
-    });
+    releaseRunOnForcedExit(ctx, store, [options.site], () => runId, siteLockName);
     report = await runPipeline({
       workspace,
       sites: [options.site],

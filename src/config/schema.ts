@@ -63,7 +63,23 @@ export const LlmSchema = z
       .describe("API key — a reference: secret://global/OPENAI_API_KEY"),
     temperature: z.number().min(0).max(2).default(0.7),
     maxOutputTokens: z.number().int().positive().default(4096),
-    concurrency: z.number().int().min(1).max(64).default(4).describe("Articles generated at once"),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe(
+        "Model requests in flight at once for the whole workspace (every process and machine sharing a PostgreSQL store); also the articles one site generates at once",
+      ),
+    requestsPerMinute: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Model requests started in any 60 s for the whole workspace (every process and machine sharing a PostgreSQL store); unset: no limit",
+      ),
     timeoutMs: z.number().int().positive().default(120_000).describe("Per-request timeout"),
     maxRetries: z.number().int().min(0).max(10).default(3).describe("Retries on 429/5xx/network errors"),
     repairAttempts: z.number().int().min(0).max(5).default(2).describe("Retries when the output is invalid"),
@@ -98,6 +114,18 @@ export const StateStoreSchema = z
     poolSize: z.number().int().min(1).max(100).default(10).describe("PostgreSQL connections per process"),
   })
   .describe("Where runs, locks, the audit log, the cost ledger, manifests and articles live (SITELOOM_STORE wins)");
+export const PathsSchema = z
+  .strictObject({
+    data: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Folder for what runs write: <data>/<site>/export, articles, output and <data>/.siteloom (state, caches), so the configuration can be mounted read-only; relative to the workspace; unset = beside each site.yaml and .siteloom/ (SITELOOM_DATA_DIR wins)",
+      ),
+  })
+  .describe("Where the workspace's data lives");
+
 /** Alert kinds rules can pick (docs/alerts.md); `*` picks every kind. */
 export const ALERT_KINDS = [
   "secret.reveal",
@@ -187,7 +215,7 @@ export const AlertsSchema = z
       .boolean()
       .default(true)
       .describe(
-        "In production, send every secret.reveal, secret.rotate, config.update and run.failed to every channel",
+        "In production, send every secret.reveal, secret.rotate, config.update, config.rollback and run.failed to every channel",
       ),
     budgetThresholds: z
       .array(z.number().positive().max(1000))
@@ -323,6 +351,15 @@ export const DeploySchema = z
     retries: z.number().int().min(0).max(20).default(4),
     retryBaseMs: z.number().int().min(0).default(250),
     retryMaxMs: z.number().int().min(0).default(10_000),
+    backups: z
+      .number()
+      .int()
+      .min(0)
+      .max(50)
+      .default(3)
+      .describe(
+        "Deploys whose replaced and deleted files are kept on the server (under <manifestPath>/backups/) for `siteloom deploy --rollback`; 0 keeps none",
+      ),
   })
   .describe("Uploading output/ to the host");
 
@@ -441,6 +478,23 @@ export const QueueSchema = z
       .min(0)
       .default(30)
       .describe("On SIGTERM a worker finishes its jobs for this long, then hands the rest back"),
+    startWaitSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(60)
+      .describe(
+        "At start, serve and worker wait this long for a database they cannot reach yet (a stack starting in any order), retrying with backoff; a wrong password fails at once",
+      ),
+    scheduleCheckSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(45)
+      .default(30)
+      .describe(
+        "How often the workers look for a due schedule: its runs are enqueued at most this long after its time",
+      ),
   })
   .describe("Job queue and workers (many machines; see docs/many-machines.md)");
 
@@ -497,6 +551,7 @@ export const WorkspaceOnlyShape = {
   server: ServerSchema.default(() => ServerSchema.parse({})),
   queue: QueueSchema.default(() => QueueSchema.parse({})),
   store: StateStoreSchema.default(() => StateStoreSchema.parse({})),
+  paths: PathsSchema.default(() => PathsSchema.parse({})),
   alerts: AlertsSchema.default(() => AlertsSchema.parse({})),
   metrics: MetricsSchema.default(() => MetricsSchema.parse({})),
 };
@@ -541,3 +596,4 @@ export type AlertsConfig = z.infer<typeof AlertsSchema>;
 export type AlertChannelConfig = z.infer<typeof AlertChannelSchema>;
 export type AlertRule = z.infer<typeof AlertRuleSchema>;
 export type MetricsConfig = z.infer<typeof MetricsSchema>;
+export type PathsConfig = z.infer<typeof PathsSchema>;

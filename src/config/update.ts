@@ -23,6 +23,11 @@ export interface UpdateConfigFileOptions {
   detail?: string | undefined;
   /** The caller already holds the file's lock (`withConfigFileLock`), e.g. to check a version first. */
   locked?: boolean;
+  /**
+   * Publish the `config.write` event (audit log, alerts, metrics). The HTTP API turns this off: its own audit entry
+   * for the request (`config.patch`, `config.rollback`) is the one record of the change. @default true
+   */
+  publish?: boolean;
 }
 
 export interface ConfigFileUpdate {
@@ -63,6 +68,7 @@ export async function updateConfigFile(
     const mode = (await stat(file).catch(() => undefined))?.mode;
     await writeFileAtomic(file, after, { mode: mode === undefined ? 0o644 : mode & 0o777 });
     const ref = options.ref ?? basename(file);
+    if (options.publish === false) return { before, after, changed: true };
     publishEvent({
       action: "config.write",
       ref: options.detail ? `${ref}#${options.detail}` : ref,

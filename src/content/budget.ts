@@ -8,6 +8,8 @@ import type { BudgetReservation, BudgetSpend, CostEntry, StateStore } from "../s
 const RESERVATION_LEASE_MS = 60_000;
 /** How often a process with calls in flight refreshes its reservations. */
 const HEARTBEAT_MS = 15_000;
+/** Store documents holding settled answers not yet written into an article (`BudgetGuard.recall`). */
+const ANSWERS_NAMESPACE = "llm-answers";
 
 export interface BudgetGuardOptions {
   store: StateStore;
@@ -27,8 +29,15 @@ export type Reservation = { granted: true; id: string } | ({ granted: false } & 
  */
 export interface BudgetGuard {
   reserve(topicId: string, amountUsd: number): Promise<Reservation>;
-  /** Records the call in the ledger with its real cost and drops its reservation, atomically. */
-  settle(reservationId: string, entry: CostEntry): Promise<void>;
+  /**
+   * Records the call in the ledger with its real cost and drops its reservation, atomically; `answer` (what the call
+   * returned, under `answerKey`) is kept in the same transaction for `recall`.
+   */
+  settle(reservationId: string, entry: CostEntry, answer?: { key: string; value: unknown }): Promise<void>;
+  /** An answer settled earlier (a run killed before it used it): paid for already, so used instead of a new call. */
+  recall(key: string): Promise<unknown>;
+  /** Drops the kept answers whose keys start with `prefix` (their article is written, or has failed for good). */
+  forget(prefix: string): Promise<void>;
   release(reservationId: string): Promise<void>;
   /** The month's settled spend and live reservations. */
   spend(): Promise<BudgetSpend>;
@@ -57,8 +66,12 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
       held++;
       return { granted: true, id: result.reservation.id };
     },
-    async settle(id, entry) {
-      await store.settleBudget(id, entry);
+    async settle(id, entry, answer) {
+      await store.settleBudget(
+        id,
+        entry,
+        answer === undefined ? undefined : { namespace: ANSWERS_NAMESPACE, key: answer.key, value: answer.value },
+      );
       held--;
       const { provider, model, site, inputTokens, outputTokens, costUsd, ok } = entry;
       publishActivity({ kind: "llm.call", provider, model, site, inputTokens, outputTokens, costUsd, ok });
@@ -73,6 +86,14 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
             maxUsd: options.maxMonthlyUsd,
           });
         }
+      }
+    },
+    async recall(key) {
+      return (await store.getDocument(ANSWERS_NAMESPACE, key))?.value;
+    },
+    async forget(prefix) {
+      for (const doc of await store.listDocuments(ANSWERS_NAMESPACE, prefix)) {
+        await store.deleteDocument(ANSWERS_NAMESPACE, doc.key);
       }
     },
     async release(id) {

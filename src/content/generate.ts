@@ -4,13 +4,15 @@ import type { LlmConfig } from "../config/index.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { removeStaleTempFiles } from "../files.ts";
 import type { Secret } from "../secret.ts";
-import type { StateStore } from "../store/index.ts";
+import type { CallLimiter, StateStore } from "../store/index.ts";
 import { openWorkspaceStore, type SiteContext, type Workspace } from "../workspace/index.ts";
 import { ARTICLE_SCHEMA_VERSION, type Article } from "./article.ts";
+import { pullSharedArticles, pushSharedArticle } from "./article-sync.ts";
 import { type BudgetGuard, createBudgetGuard } from "./budget.ts";
 import { createLedger, currentMonth } from "./ledger.ts";
 import { checkLinks, countWords, createLinkIndex } from "./links.ts";
 import { createLlmClient, type LlmClient } from "./llm.ts";
+import { llmCallLimiter } from "./llm-limits.ts";
 import { buildOfflineArticle, OFFLINE_MODEL } from "./offline.ts";
 import { costOf, type ModelPrice, resolvePrice } from "./prices.ts";
 import {
@@ -159,7 +161,18 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   try {
     // the old ledger.jsonl (if any) is imported before the first budget check
     await createLedger(options.workspace.stateDir, store).read({ month });
-    return await _runGenerate(options, budget, month);
+    // with PostgreSQL the articles live in the store: the folder is brought in step first (the topics another machine
+    // finished are done here too), and every article written goes to the store before its paid answer is dropped
+    const dir = options.site.paths.articles;
+    const site = options.site.name;
+    for (const slug of options.dryRun ? [] : await pullSharedArticles(store, site, dir)) {
+      options.onEvent?.({
+        type: "warning",
+        message: `${slug}: edited here and changed in the store; kept this copy (\`siteloom articles import ${site} ${dir}\` stores it)`,
+      });
+    }
+    const mirror = (slug: string) => pushSharedArticle(store, site, dir, slug);
+    return await _runGenerate(options, budget, month, llmCallLimiter(store, options.site.config.llm), mirror);
   } finally {
     budget.close();
     if (!options.store) await store.close();
@@ -168,7 +181,13 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
 
 // --- internal ---
 
-async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month: string): Promise<GenerateReport> {
+async function _runGenerate(
+  options: GenerateOptions,
+  budget: BudgetGuard,
+  month: string,
+  limiter: CallLimiter,
+  mirror: (slug: string) => Promise<void>,
+): Promise<GenerateReport> {
   const { site, workspace } = options;
   const now = options.now ?? (() => new Date());
   const llm = site.config.llm;
@@ -304,6 +323,7 @@ async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month
         apiKey,
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+        limiter,
         onRetry: (info) => options.onEvent?.({ type: "retry", ...info }),
         onWarning: (message) => {
           report.warnings.push(message);
@@ -339,6 +359,7 @@ async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month
         linkIndex,
         takenTitles,
         previous: previousBySlug.get(topic.slug),
+        mirror,
       });
       report.generated.push(item);
       report.costUsd = _round(report.costUsd + item.costUsd);
@@ -364,7 +385,7 @@ async function _runGenerate(options: GenerateOptions, budget: BudgetGuard, month
     }
   };
   await Promise.all(limited.map((topic) => limit(() => generateOne(topic))));
-  await _unlinkFailed(report, linkTargets, siteUrl, articleUrl, site.paths.articles);
+  await _unlinkFailed(report, linkTargets, siteUrl, articleUrl, site.paths.articles, mirror);
   report.costUsd = _round(state.spentUsd - spentUsd);
   const after = await budget.spend();
   report.month.spentUsd = after.settledUsd;
@@ -402,6 +423,8 @@ interface OneOptions {
   linkIndex: ReturnType<typeof createLinkIndex>;
   /** Normalised titles already used on the site → where (shared by the workers: titles of this run are added). */
   takenTitles: Map<string, string>;
+  /** Writes an article just written to the store, where articles live there. */
+  mirror: (slug: string) => Promise<void>;
 }
 
 async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
@@ -464,6 +487,8 @@ async function _generateOne(one: OneOptions): Promise<GeneratedItem> {
     usage: { inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, costUsd: _round(spent.usd) },
   };
   const file = await writeArticle(site.paths.articles, article);
+  await one.mirror(article.slug);
+  if (client) await one.budget.forget(_answerPrefix(site.name, topic.id));
   return {
     topic: topic.topic,
     line: topic.line,
@@ -495,6 +520,17 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
       step === "outline" ? Math.min(llm.maxOutputTokens, OUTLINE_MAX_OUTPUT_TOKENS) : llm.maxOutputTokens;
     let problems: string[] = [];
     for (let attempt = 0; attempt <= llm.repairAttempts; attempt++) {
+      // an answer paid for by a run killed before it wrote the article: used again, not bought again
+      const answerKey = `${_answerPrefix(options.site.name, topic.id)}${step}/${attempt}`;
+      const kept = _keptAnswer(await budget.recall(answerKey), client!.model, schema);
+      if (kept !== undefined) {
+        spent.usd += kept.costUsd;
+        spent.inputTokens += kept.inputTokens;
+        spent.outputTokens += kept.outputTokens;
+        problems = kept.value === undefined ? kept.problems : validate(kept.value as T);
+        if (problems.length === 0) return kept.value as T;
+        continue;
+      }
       const fullPrompt = problems.length ? prompt + repairNote(problems, ctx) : prompt;
       const bound = costOf(price, _inputTokenBound(system, fullPrompt, schema), maxOutputTokens);
       if (state.stop) throw new SiteloomError(state.stop.code, `stopped: ${state.stop.message}`);
@@ -536,19 +572,31 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
       state.spentUsd += cost;
       problems =
         result.value === undefined ? (result.problems ?? [result.problem ?? "no output"]) : validate(result.value as T);
-      await budget.settle(held.id, {
-        time: one.now().toISOString(),
-        site: options.site.name,
-        topic: topic.topic,
-        topicId: topic.id,
-        provider: llm.provider,
+      const answer: KeptAnswer = {
         model: client!.model,
-        step: attempt === 0 ? step : `${step}-repair`,
+        value: result.value,
+        problems: result.value === undefined ? problems : [],
         inputTokens: result.usage.inputTokens,
         outputTokens: result.usage.outputTokens,
         costUsd: cost,
-        ok: problems.length === 0,
-      });
+      };
+      await budget.settle(
+        held.id,
+        {
+          time: one.now().toISOString(),
+          site: options.site.name,
+          topic: topic.topic,
+          topicId: topic.id,
+          provider: llm.provider,
+          model: client!.model,
+          step: attempt === 0 ? step : `${step}-repair`,
+          inputTokens: result.usage.inputTokens,
+          outputTokens: result.usage.outputTokens,
+          costUsd: cost,
+          ok: problems.length === 0,
+        },
+        { key: answerKey, value: answer },
+      );
       if (problems.length === 0) {
         if (budgets.maxCostPerArticle !== undefined && spent.usd > budgets.maxCostPerArticle) {
           throw new SiteloomError(
@@ -559,11 +607,45 @@ function _caller(one: OneOptions, spent: { usd: number; inputTokens: number; out
         return result.value as T;
       }
     }
+    // failed for good: a rerun asks again rather than replaying the same unusable answers
+    await budget.forget(_answerPrefix(options.site.name, topic.id));
     throw new SiteloomError(
       "ERR_LLM_OUTPUT",
       `${step}: no usable output after ${llm.repairAttempts + 1} attempt(s): ${problems.join("; ")}`,
     );
   };
+}
+
+/** What a settled call returned, kept in the state store with its ledger entry until the article is written. */
+interface KeptAnswer {
+  model: string;
+  /** The parsed output (undefined when it failed the schema). */
+  value: unknown;
+  /** Why the output was unusable (schema problems); empty when `value` is set. */
+  problems: string[];
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** Key prefix of the kept answers of one topic. */
+function _answerPrefix(site: string, topicId: string): string {
+  return `${site}/${topicId}/`;
+}
+
+/**
+ * A kept answer usable by this run: made by the same model, its value passing the schema again (it is model output
+ * read back from the store, so it is checked like a fresh one); anything else is ignored and the call is made.
+ */
+function _keptAnswer(stored: unknown, model: string, schema: import("zod").ZodType<unknown>): KeptAnswer | undefined {
+  const kept = stored as Partial<KeptAnswer> | undefined;
+  if (kept?.model !== model || typeof kept.costUsd !== "number") return undefined;
+  if (!Array.isArray(kept.problems) || typeof kept.inputTokens !== "number" || typeof kept.outputTokens !== "number") {
+    return undefined;
+  }
+  if (kept.value === undefined) return kept.problems.length > 0 ? (kept as KeptAnswer) : undefined;
+  const parsed = schema.safeParse(kept.value);
+  return parsed.success ? { ...(kept as KeptAnswer), value: parsed.data } : undefined;
 }
 
 /** Upper bound of a call's input tokens (see BYTES_PER_TOKEN_BOUND); the schema's size is computed once. */
@@ -589,6 +671,7 @@ async function _unlinkFailed(
   siteUrl: string | undefined,
   articleUrl: (slug: string) => string,
   dir: string,
+  mirror: (slug: string) => Promise<void>,
 ): Promise<void> {
   if (report.failed.length === 0 || report.generated.length === 0) return;
   const missing = new Set(report.failed.map((f) => articleUrl(f.slug)));
@@ -601,6 +684,7 @@ async function _unlinkFailed(
     const checked = checkLinks(article.bodyMarkdown, article.internalLinks, index);
     if (checked.removed.length === 0) continue;
     await writeArticle(dir, { ...article, bodyMarkdown: checked.bodyMarkdown, internalLinks: checked.internalLinks });
+    await mirror(article.slug);
     item.removedLinks.push(...checked.removed);
   }
 }

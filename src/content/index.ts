@@ -10,6 +10,16 @@ export {
   SLUG_PATTERN,
 } from "./article.ts";
 export {
+  ARTICLES_NAMESPACE,
+  ARTICLES_SYNC_FILE,
+  articlesInStore,
+  type ImportReport,
+  importArticles,
+  type PullReport,
+  pullArticles,
+  pullSharedArticles,
+} from "./article-sync.ts";
+export {
   CALLS_PER_ARTICLE,
   type FailedItem,
   type GeneratedItem,

@@ -16,6 +16,7 @@ import type { LlmConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { parseRetryAfter, runWithRetry, sleep } from "../retry.ts";
 import type { Secret } from "../secret.ts";
+import type { CallLimiter } from "../store/index.ts";
 
 /** Ollama's OpenAI-compatible endpoint on the local machine. */
 export const OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1";
@@ -55,6 +56,8 @@ export interface LlmClientOptions {
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
   /** Provider warnings (unsupported settings); each distinct one once. @default dropped */
   onWarning?: (message: string) => void;
+  /** Every request goes through it (llm.concurrency, llm.requestsPerMinute: see llm-limits.ts). @default none */
+  limiter?: Pick<CallLimiter, "run">;
 }
 
 export interface LlmRequest<T> {
@@ -113,7 +116,8 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
             const wait = pausedUntil - Date.now();
             if (wait > 0) await sleep(wait, request.signal);
             try {
-              return await _call(model, config, request);
+              const call = () => _call(model, config, request);
+              return await (options.limiter ? options.limiter.run(call, request.signal) : call());
             } catch (error) {
               if (request.signal?.aborted) throw error;
               const failure = _classify(error, config);

@@ -3,7 +3,9 @@ import { parseDocument, stringify } from "yaml";
 import type { SiteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { type EventAction, publishEvent } from "../events.ts";
+import type { StateStore } from "../store/index.ts";
 import { type Article, ArticleSchema, type ArticleStatus, type ReviewEntry, SLUG_PATTERN } from "./article.ts";
+import { pushSharedArticle } from "./article-sync.ts";
 import { countWords } from "./links.ts";
 import { loadArticle, loadArticles, writeArticle } from "./store.ts";
 
@@ -25,6 +27,11 @@ export interface ReviewTarget {
   source?: string;
   /** Clock. @default () => new Date() */
   now?: () => Date;
+  /**
+   * The workspace's state store: where articles live there (PostgreSQL), each change is written there too, so every
+   * machine sees it. The caller brings the folder in step first (`pullSharedArticles`).
+   */
+  store?: StateStore | undefined;
 }
 
 export interface ReviewOptions extends ReviewTarget {
@@ -250,6 +257,7 @@ async function _write(target: ReviewTarget, article: Article, action: ReviewActi
   };
   try {
     await writeArticle(target.dir, article);
+    if (target.store) await pushSharedArticle(target.store, target.site, target.dir, article.slug);
   } catch (error) {
     publishEvent({ ...event, outcome: "error", error: (error as SiteloomError).code ?? "ERR_INTERNAL" });
     throw error;

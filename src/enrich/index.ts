@@ -8,6 +8,7 @@ export { mergeRobots } from "./robots.ts";
 export { runEnrich } from "./run.ts";
 export { buildJsonLd, GENERATED_MARKER } from "./seo.ts";
 export { buildSitemaps, parseSitemap, renderIndex, renderUrlset, type SitemapUrl } from "./sitemap.ts";
+export { type SettleResult, settleOutput } from "./staging.ts";
 export { CONTENT_SELECTORS, hasServerSideCode, TEMPLATE_CANDIDATES } from "./template.ts";
 export type { EnrichReport, EnrichSiteInput, RunEnrichOptions, SkippedItem } from "./types.ts";
 export { rebaseUrl, relativeTo } from "./urls.ts";

@@ -221,6 +221,24 @@ function _findRegion(
         reason = "the content wrapper of the page's own <article>";
         continue;
       }
+      const column = best.kid.tagName === "article" ? _columnIn(best.kid) : undefined;
+      const tags = best.kid.sourceCodeLocation;
+      const inner = column && innerRange(column);
+      if (inner && tags?.startTag && tags.endTag) {
+        // The page's own <article> around the theme's column (`.container > .row > .col-*`): the column stays and
+        // the generated article fills it; the <article> tags go (no <article> nested in another).
+        const why = "the page's own <article> (its column stays)";
+        for (const t of [tags.startTag, tags.endTag]) {
+          removed.push({ selector: selectorOf(best.kid), range: { start: t.startOffset, end: t.endOffset }, why });
+        }
+        return _finish({
+          content: inner,
+          selector: selectorOf(column),
+          reason: "the theme's column inside the page's own <article>",
+          removed,
+          chrome: [...new Set(chrome)],
+        });
+      }
       if (best.kid.tagName === "article") {
         // The page's own <article>: the generated article takes its place (no <article> nested in another).
         const range = outerRange(best.kid);
@@ -378,6 +396,23 @@ function _isContentLike(el: HtmlElement): boolean {
     CONTENT_HINT.test(getAttr(el, "id") ?? "") ||
     CONTENT_HINT.test(getAttr(el, "class") ?? "")
   );
+}
+
+/**
+ * The theme's column inside `el`: down a chain of lone <div> children (`.container > .row > .col-*`) that names a
+ * layout container, row or column, the innermost; undefined when `el` holds its content directly.
+ */
+function _columnIn(el: HtmlElement): HtmlElement | undefined {
+  let cur = el;
+  let layout = false;
+  for (;;) {
+    const kids = _elementChildren(cur).filter((k) => !IGNORED.has(k.tagName));
+    if (kids.length !== 1 || kids[0]!.tagName !== "div") break;
+    cur = kids[0]!;
+    const cls = getAttr(cur, "class") ?? "";
+    layout ||= COLUMN_CLASS.test(cls) || /(?:^|\s)(?:container(?:-[\w-]+)?|row)(?:\s|$)/.test(cls);
+  }
+  return cur !== el && layout ? cur : undefined;
 }
 
 /** A content wrapper (`.entry-content`, `.post-body`) among an element's children. */

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { forEachLimit } from "../concurrency.ts";
 import { ARTICLE_SCHEMA_VERSION, type Article, ArticleSchema } from "../content/index.ts";
 import { SiteloomError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
 import {
   canSpliceBytes,
   type DecodedPage,
@@ -13,17 +15,8 @@ import {
   toUtf8Page,
 } from "./encoding.ts";
 import { type FeedItem, renderAtom, renderRss } from "./feeds.ts";
-import {
-  copyFileAtomic,
-  forEachLimit,
-  isTempPath,
-  linkCopy,
-  removeAndPrune,
-  type TreeFile,
-  walkTree,
-  writeOutputFile,
-} from "./files.ts";
-import { parseHtml, querySelector } from "./html.ts";
+import { isTempPath, type TreeFile, walkTree } from "./files.ts";
+import { parseHtml } from "./html.ts";
 import {
   classifyPage,
   findLayoutRegion,
@@ -38,9 +31,11 @@ import { findRelated, type ListingPage, paginate, renderArticleBody, renderListi
 import { mergeRobots } from "./robots.ts";
 import { type Alternate, type Crumb, GENERATED_MARKER, type HeadInfo, renderHead } from "./seo.ts";
 import { buildSitemaps, type ExistingSitemap, parseSitemap, type SitemapUrl } from "./sitemap.ts";
+import { createOutputStaging, settleOutput, stagingDirFor } from "./staging.ts";
 import {
   CONTENT_SELECTORS,
   findNavInsertionFast,
+  findNavList,
   hasServerSideCode,
   type NavLinkOptions,
   navLinkEdit,
@@ -70,7 +65,12 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const mark = (phase: string) => {
     const cpu = process.cpuUsage(cpuStart);
     log?.debug(
-      { phase, ms: Math.round(performance.now() - started), cpuMs: Math.round((cpu.user + cpu.system) / 1000) },
+      {
+        phase,
+        ms: Math.round(performance.now() - started),
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        sysMs: Math.round(cpu.system / 1000),
+      },
       "enrich phase",
     );
   };
@@ -85,6 +85,12 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   }
   const exportIndex = new Map(exportFiles.map((f) => [f.path, f]));
   const info = _siteInfo(site);
+  // A run killed mid-commit is finished first (a dry run writes nothing, so it only says so).
+  if (!dryRun) await settleOutput(site.paths.output);
+  else if (existsSync(stagingDirFor(site.paths.output)))
+    warnings.push(
+      `${site.paths.output}: a killed run left changes staged; the next real run (or \`siteloom deploy\`) finishes or discards them first`,
+    );
   const blogDir = `${info.blogPath}/`;
   const cache = await _loadCache(options.cacheFile);
 
@@ -124,7 +130,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     warnings.push(
       cfg.navLink.selector
         ? `enrich.navLink.selector "${cfg.navLink.selector}" matches nothing in ${template.path}: no Blog link on generated pages`
-        : `found no navigation (nav ul, nav) outside the content region of ${template.path}: no Blog link on generated pages; set enrich.navLink.selector`,
+        : `found no navigation (nav ul, nav, role=navigation) outside the content region of ${template.path}: no Blog link on generated pages; set enrich.navLink.selector`,
     );
   }
 
@@ -404,7 +410,6 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
   const written: string[] = [];
   const removed: string[] = [];
   let unchanged = 0;
-  const dirs = new Set<string>();
   // Most files are settled by what stat said (copies carry their source's size and mtime; generated pages match the
   // memo of their inputs): decided in one synchronous pass, so only real work goes through the I/O queue.
   const work: [string, Desired][] = [];
@@ -443,42 +448,49 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
     }
   }
   mark("rendered");
-  for (const [path, want] of links) {
-    const have = outputIndex.get(path);
-    if (linkCopy(join(site.paths.export, path), join(site.paths.output, path), { exists: !!have, dirs })) {
-      written.push(path);
-    } else work.push([path, want]);
-  }
-  await forEachLimit(work, IO_CONCURRENCY, async ([path, want]) => {
-    const have = outputIndex.get(path);
-    const target = join(site.paths.output, path);
-    if (want.kind === "keep") return;
-    if (want.kind === "copy" || want.kind === "nav-unchanged") {
-      written.push(path);
-      await copyFileAtomic(join(site.paths.export, path), target, want.file.mtimeMs);
-      return;
+  // Changes go to a staging folder and reach output/ in one commit (see staging.ts): a run killed at any moment
+  // leaves output/ old or new, never half of each.
+  const staging = dryRun ? undefined : createOutputStaging(site.paths.output);
+  try {
+    for (const [path, want] of links) {
+      if (staging!.link(join(site.paths.export, path), path)) written.push(path);
+      else work.push([path, want]);
     }
-    const data = want.kind === "lazy" ? rendered.get(path)! : want.data;
-    let now: { size: number; mtimeMs: number } | undefined = have;
-    if (have && have.size === data.length && (await readFile(target)).equals(data)) unchanged++;
-    else {
-      written.push(path);
-      if (dryRun) return;
-      await writeOutputFile(target, data);
-      now = await stat(target);
+    await forEachLimit(work, IO_CONCURRENCY, async ([path, want]) => {
+      const have = outputIndex.get(path);
+      if (want.kind === "keep") return;
+      if (want.kind === "copy" || want.kind === "nav-unchanged") {
+        written.push(path);
+        await staging!.copy(join(site.paths.export, path), path, want.file.mtimeMs);
+        return;
+      }
+      const data = want.kind === "lazy" ? rendered.get(path)! : want.data;
+      let now: { size: number; mtimeMs: number } | undefined = have;
+      if (have && have.size === data.length && (await readFile(join(site.paths.output, path))).equals(data))
+        unchanged++;
+      else {
+        written.push(path);
+        if (!staging) return;
+        now = staging.write(path, data);
+      }
+      if (!staging || !now) return;
+      if (want.kind === "lazy")
+        cache.next.pages[path] = { key: want.memoKey, outSize: now.size, outMtimeMs: now.mtimeMs };
+      if (want.kind === "bytes" && want.navKey) {
+        cache.next.nav[want.navKey.path] = { ...want.navKey.entry, outSize: now.size, outMtimeMs: now.mtimeMs };
+      }
+    });
+    written.sort();
+    for (const f of outputFiles) {
+      if (desired.has(f.path)) continue;
+      removed.push(f.path);
+      staging?.remove(f.path);
     }
-    if (dryRun || !now) return;
-    if (want.kind === "lazy")
-      cache.next.pages[path] = { key: want.memoKey, outSize: now.size, outMtimeMs: now.mtimeMs };
-    if (want.kind === "bytes" && want.navKey) {
-      cache.next.nav[want.navKey.path] = { ...want.navKey.entry, outSize: now.size, outMtimeMs: now.mtimeMs };
-    }
-  });
-  written.sort();
-  for (const f of outputFiles) {
-    if (desired.has(f.path)) continue;
-    removed.push(f.path);
-    if (!dryRun) await removeAndPrune(site.paths.output, f.path);
+    mark("staged");
+    await staging?.commit(mark);
+  } catch (error) {
+    await staging?.abort();
+    throw error;
   }
   mark("applied");
   if (!dryRun) await _saveCache(options.cacheFile, cache);
@@ -576,7 +588,7 @@ async function _loadCache(file: string | undefined): Promise<Cache> {
 
 async function _saveCache(file: string | undefined, cache: Cache): Promise<void> {
   if (!file) return;
-  await writeOutputFile(file, JSON.stringify({ version: RENDER_VERSION, ...cache.next }));
+  await writeFileAtomic(file, JSON.stringify({ version: RENDER_VERSION, ...cache.next }), { syncDir: false });
 }
 
 function _siteInfo(site: RunEnrichOptions["site"]): SiteInfo {
@@ -868,8 +880,7 @@ function _explain(l: ChosenLayout): LayoutExplanation {
 
 /** Whether the navigation selector matches anything in the layout page. */
 function _navFound(l: ChosenLayout, nav: NavLinkOptions): boolean {
-  const sel = nav.selector ? [nav.selector] : ["nav ul", "nav"];
-  return sel.some((s) => querySelector(l.sample.doc, s) !== undefined);
+  return findNavList(l.sample.doc, nav) !== undefined;
 }
 
 async function _readExistingSitemap(

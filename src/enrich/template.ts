@@ -38,7 +38,7 @@ export const TEMPLATE_CANDIDATES = [
 /** Options of the navigation "Blog" link. */
 export interface NavLinkOptions {
   label: string;
-  /** Selector of the navigation list; default `nav ul`, then `nav`. */
+  /** Selector of the navigation list; default `nav ul`, then `nav`, then an element with role="navigation". */
   selector?: string | undefined;
   /** Site folder of the blog ("blog/"). */
   blogDir: string;
@@ -309,14 +309,8 @@ export function findNavInsertion(
   pageDir: string,
   nav: NavLinkOptions,
 ): NavInsertion | undefined {
-  const candidates = _navSelectors(nav);
-  let list: HtmlElement | undefined;
-  for (const s of candidates) {
-    list = querySelector(doc, parseSelector(s));
-    if (list) break;
-  }
-  if (!list) return undefined;
-  const container = list;
+  const container = findNavList(doc, nav);
+  if (!container) return undefined;
   for (const [a] of walkElements(container)) {
     if (a.tagName !== "a") continue;
     const href = getAttr(a, "href");
@@ -340,6 +334,24 @@ export function findNavInsertion(
     liClass: lastLi ? getAttr(lastLi, "class") : undefined,
     aClass: lastA ? _withoutActive(getAttr(lastA, "class")) : undefined,
   };
+}
+
+/**
+ * The element the "Blog" link goes into: the configured selector's match; by default `nav ul`, then `nav`, then in
+ * the first element with role="navigation" (Sphinx's sidebar, themes without `<nav>`) its first list or itself.
+ */
+export function findNavList(doc: HtmlDocument, nav: NavLinkOptions): HtmlElement | undefined {
+  for (const s of _navSelectors(nav)) {
+    const found = querySelector(doc, parseSelector(s));
+    if (found) return found;
+  }
+  if (nav.selector) return undefined;
+  for (const [el] of walkElements(doc)) {
+    if (getAttr(el, "role") !== "navigation") continue;
+    for (const [list] of walkElements(el)) if (list.tagName === "ul" || list.tagName === "ol") return list;
+    return el;
+  }
+  return undefined;
 }
 
 /**

@@ -179,7 +179,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: "Alert deliveries queued and not yet sent (failing channels keep theirs)",
     registers: store ? r : [],
     async collect() {
-      if (store) this.set((await store.listAlerts({ status: "pending", limit: 100_000 }).catch(() => [])).length);
+      if (store) this.set(await store.countAlerts("pending").catch(() => 0));
     },
   });
   const queueDepth = options.queueDepth;
@@ -249,7 +249,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     const e = message as SiteloomEvent;
     if (e.action === "config.reload") reloads.inc({ outcome: e.outcome });
     else if (e.action === "config.write") configWrites.inc();
-    else if (SECRET_ACTIONS.has(e.action)) secretAccesses.inc({ action: e.action, outcome: e.outcome });
+    // the API writes its changes without config.write events: its own entry, with the version made, stands for them
+    else if ((e.action === "config.patch" || e.action === "config.rollback") && e.version !== undefined) {
+      configWrites.inc();
+    } else if (SECRET_ACTIONS.has(e.action)) secretAccesses.inc({ action: e.action, outcome: e.outcome });
   };
 
   return {

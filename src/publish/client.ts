@@ -2,7 +2,7 @@ import pLimit from "p-limit";
 import { Agent, request } from "undici";
 import { SiteloomError } from "../errors.ts";
 import { publishActivity } from "../events.ts";
-import { parseRetryAfter, runWithRetry } from "../retry.ts";
+import { isRetryableStatus, parseRetryAfter, RetryableError, runWithRetry } from "../retry.ts";
 import type { Secret } from "../secret.ts";
 import { decodeResponse, encodeCall, type XmlRpcValue } from "./xmlrpc.ts";
 
@@ -18,7 +18,7 @@ export interface WordpressClientOptions {
   concurrency?: number;
   /** Timeout of one request. @default 30000 */
   timeoutMs?: number;
-  /** Retries on 429/5xx and connection errors. @default 4 */
+  /** Retries on 408/409/425/429/5xx (`isRetryableStatus`) and connection errors. @default 4 */
   retries?: number;
   /** First retry delay, doubling. @default 500 */
   retryBaseMs?: number;
@@ -61,8 +61,9 @@ export const AUTH_HINT = "check wordpress.user / wordpress.appPassword";
 
 /**
  * The WordPress HTTP client: application-password Basic auth, a concurrency limit, a timeout per request, retries
- * with exponential backoff on 429/5xx and connection errors (honouring Retry-After). The first 401/403 stops every
- * queued and later request at once: a wrong password costs one request, not one per article.
+ * through src/retry.ts on the statuses of `isRetryableStatus` and connection errors (honouring Retry-After). The
+ * first 401/403 stops every queued and later request at once: a wrong password costs one request, not one per
+ * article.
  */
 export function createWordpressClient(options: WordpressClientOptions): WordpressClient {
   const opts = { ...DEFAULTS, ...options };
@@ -106,13 +107,13 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
           } catch (error) {
             if (opts.signal?.aborted) throw _interrupted();
             const code = (error as { code?: string }).code ?? "";
-            const failure = new WordPressFailure(
+            // refused means nothing was sent: safe to repeat even a create
+            throw _failure(
               `cannot reach ${base}: ${code || (error as Error).message}`,
-              undefined,
-              // refused means nothing was sent: safe to repeat even a create
               idempotent || code === "ECONNREFUSED",
+              tries,
+              {},
             );
-            throw failure;
           }
           const text = await res.body.text();
           if (res.statusCode === 401 || res.statusCode === 403) {
@@ -122,13 +123,18 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
             );
             throw fatal;
           }
-          if (res.statusCode === 429 || res.statusCode >= 500) {
+          if (isRetryableStatus(res.statusCode)) {
             const retryAfter = res.headers["retry-after"];
-            throw new WordPressFailure(
+            const afterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+            throw _failure(
               `WordPress answered HTTP ${res.statusCode}${_restCode(text)}`,
-              parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
-              idempotent || res.statusCode === 429 || res.statusCode === 503,
-              res.statusCode,
+              idempotent || _NOT_PROCESSED.has(res.statusCode),
+              tries,
+              {
+                status: res.statusCode,
+                // Retry-After says how long at least: waited out (up to retryMaxMs) instead of the backoff
+                afterMs: afterMs === undefined ? undefined : Math.min(afterMs, opts.retryMaxMs),
+              },
             );
           }
           return { status: res.statusCode, text };
@@ -138,14 +144,6 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
           baseMs: opts.retryBaseMs,
           maxMs: opts.retryMaxMs,
           signal: opts.signal,
-          // Retry-After says how long at least: waited out (up to retryMaxMs) instead of the backoff
-          classify: (error) =>
-            error instanceof WordPressFailure && error.repeatable
-              ? {
-                  retry: true,
-                  afterMs: error.retryAfterMs === undefined ? undefined : Math.min(error.retryAfterMs, opts.retryMaxMs),
-                }
-              : { retry: false },
           onRetry: ({ attempt, delayMs, reason }) => {
             stats.retries++;
             publishActivity({ kind: "retry", what: "wordpress" });
@@ -155,13 +153,7 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
       ).catch((error: unknown) => {
         if (error instanceof SiteloomError) throw error;
         if (opts.signal?.aborted) throw _interrupted();
-        if (error instanceof WordPressFailure) {
-          throw new SiteloomError(
-            error.status === undefined ? "ERR_PUBLISH_CONNECT" : "ERR_PUBLISH_FAILED",
-            tries > 1 ? `${error.message} (gave up after ${tries} tries)` : error.message,
-            { cause: error },
-          );
-        }
+        if (error instanceof RetryableError) throw _gaveUp(error.message, error.status, tries, error);
         throw error;
       });
     });
@@ -252,17 +244,28 @@ export function createWordpressClient(options: WordpressClientOptions): Wordpres
 
 // --- internal ---
 
-/** A failed request: `repeatable` when sending it again cannot create a second post (idempotent, or nothing sent). */
-class WordPressFailure extends Error {
-  readonly retryAfterMs: number | undefined;
-  readonly repeatable: boolean;
-  readonly status: number | undefined;
-  constructor(message: string, retryAfterMs: number | undefined, repeatable: boolean, status?: number) {
-    super(message);
-    this.retryAfterMs = retryAfterMs;
-    this.repeatable = repeatable;
-    this.status = status;
-  }
+/** Statuses that say the server did not act on the request: even a create may be sent again. */
+const _NOT_PROCESSED = new Set([408, 425, 429, 503]);
+
+/**
+ * A failed try: a `RetryableError` (retried by src/retry.ts) when sending it again cannot make a second post
+ * (idempotent, or the server did not act), else the final error at once.
+ */
+function _failure(
+  message: string,
+  repeatable: boolean,
+  tries: number,
+  opts: { status?: number | undefined; afterMs?: number | undefined },
+): Error {
+  return repeatable ? new RetryableError(message, opts) : _gaveUp(message, opts.status, tries);
+}
+
+function _gaveUp(message: string, status: number | undefined, tries: number, cause?: unknown): SiteloomError {
+  return new SiteloomError(
+    status === undefined ? "ERR_PUBLISH_CONNECT" : "ERR_PUBLISH_FAILED",
+    tries > 1 ? `${message} (gave up after ${tries} tries)` : message,
+    { cause },
+  );
 }
 
 function _interrupted(): SiteloomError {

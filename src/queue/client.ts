@@ -4,7 +4,9 @@ import PgBoss from "pg-boss";
 import type { QueueConfig } from "../config/index.ts";
 import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
-import { redact } from "../secret.ts";
+import { runWithRetry } from "../retry.ts";
+import { redact, redactUrl } from "../secret.ts";
+import { isConnectionError, withPgTransaction } from "../store/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { BOSS_SCHEMA, ensureQueueTables, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
 
@@ -107,7 +109,19 @@ export async function resolveQueueUrl(
  */
 export async function openWorkspaceQueue(
   workspace: Workspace,
-  options: { role?: "worker" | "client"; logger?: Logger; vars?: Record<string, string | undefined> } = {},
+  options: {
+    role?: "worker" | "client";
+    logger?: Logger;
+    vars?: Record<string, string | undefined>;
+    /**
+     * Wait this long for a database that cannot be reached yet (a stack starting in any order: the name does not
+     * resolve, the port refuses, PostgreSQL is starting up), retrying with backoff; other failures (a wrong
+     * password, a missing database) end at once. @default 0 (fail at once)
+     */
+    waitSeconds?: number;
+    /** Told before each wait: one line naming the database (password masked), the reason and the next try. */
+    onWait?: (line: string) => void;
+  } = {},
 ): Promise<{ client: QueueClient; url: string }> {
   const url = await resolveQueueUrl(workspace, options.vars);
   if (url === undefined) {
@@ -116,23 +130,29 @@ export async function openWorkspaceQueue(
       "no job queue configured: set queue.url (e.g. ${SITELOOM_QUEUE_URL}) or a PostgreSQL state store (SITELOOM_STORE=postgres://...); on one machine use siteloom run without --queue",
     );
   }
-  const client = await openQueue({
-    url,
-    config: workspace.config.queue,
-    ...(options.role ? { role: options.role } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
+  const open = () =>
+    openQueue({
+      url,
+      config: workspace.config.queue,
+      ...(options.role ? { role: options.role } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  const waitMs = (options.waitSeconds ?? 0) * 1000;
+  if (waitMs <= 0) return { client: await open(), url };
+  const deadline = Date.now() + waitMs;
+  const client = await runWithRetry(open, {
+    retries: Number.MAX_SAFE_INTEGER,
+    baseMs: 500,
+    maxMs: 5000,
+    classify: (error) => ({
+      retry: isConnectionError((error as { cause?: unknown }).cause ?? error) && Date.now() < deadline,
+    }),
+    onRetry: (info) =>
+      options.onWait?.(
+        `waiting for the database at ${redactUrl(url)} (${_firstLine(info.error)}); next try in ${Math.ceil(info.delayMs / 1000)} s, giving up ${Math.ceil((deadline - Date.now()) / 1000)} s from now`,
+      ),
   });
   return { client, url };
-}
-
-/** The URL without its password, for messages. */
-export function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ""}${u.pathname}`;
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 /** Opens the queue (installing pg-boss's schema and the queue's tables on first use). */
@@ -147,6 +167,9 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
     max: worker ? 6 : 3,
     supervise: worker,
     schedule: worker,
+    // how often pg-boss looks for a due schedule, and hands a fired one to its queue
+    cronMonitorIntervalSeconds: config.scheduleCheckSeconds,
+    cronWorkerIntervalSeconds: Math.min(5, config.scheduleCheckSeconds),
     // a lost connection is reported here and retried by the next poll; unhandled it would end the process
   });
   boss.on("error", (error) => logger.warn({ err: error }, "queue: database error (retrying)"));
@@ -160,7 +183,7 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
     await pool.end().catch(() => undefined);
     throw new SiteloomError(
       "ERR_STORE",
-      `cannot open the job queue at ${describeUrl(options.url)}: ${redact((error as Error).message)}; check queue.url (or the store's URL) and that PostgreSQL is running`,
+      `cannot open the job queue at ${redactUrl(options.url)}: ${redact((error as Error).message)}; check queue.url (or the store's URL) and that PostgreSQL is running`,
       { cause: error },
     );
   }
@@ -204,34 +227,51 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
       const queue = request.queue ?? config.name;
       await client.ensureQueue(queue);
       const { newRunId } = await import("../store/index.ts");
-      const runs: QueuedRun[] = [];
-      for (const site of request.sites) {
-        const runId = newRunId();
-        await pool.query(
-          `INSERT INTO ${QUEUE_SCHEMA}.runs (run_id, queue, site, env, status) VALUES ($1, $2, $3, $4, 'queued')`,
-          [runId, queue, site, request.env],
+      // one transaction for every site: the queue's run rows and pg-boss's jobs are written together or not at all
+      const enqueued: { runId?: string; site: string }[] = [];
+      try {
+        await withPgTransaction(pool, {}, async (conn) => {
+          const db = { executeSql: (text: string, values: unknown[]) => conn.query(text, values) };
+          for (const site of request.sites) {
+            const runId = newRunId();
+            const data: RunJobData = {
+              runId,
+              site,
+              env: request.env,
+              steps: request.steps,
+              dryRun: request.dryRun,
+              actor: request.actor,
+              via: request.via,
+            };
+            const jobId = await boss.send(queue, data as unknown as object, { singletonKey: site, db });
+            // null: the site already has a job waiting, and that run will do it
+            if (jobId === null) {
+              enqueued.push({ site });
+              continue;
+            }
+            await conn.query(
+              `INSERT INTO ${QUEUE_SCHEMA}.runs (run_id, job_id, queue, site, env, status) VALUES ($1, $2, $3, $4, $5, 'queued')`,
+              [runId, jobId, queue, site, request.env],
+            );
+            enqueued.push({ runId, site });
+          }
+          // delivered on COMMIT: workers waiting on the queue fetch at once
+          await conn.query("SELECT pg_notify($1, $2)", [JOBS_CHANNEL, queue]);
+        });
+      } catch (error) {
+        // a commit whose connection was lost may have queued them: say so rather than "nothing was queued"
+        const unsure = error instanceof SiteloomError && error.code === "ERR_STORE";
+        throw new SiteloomError(
+          "ERR_STORE",
+          `cannot enqueue ${request.sites.join(", ")}: ${redact((error as Error).message)}${unsure ? "; check siteloom runs before enqueuing again" : "; nothing was queued"}`,
+          { cause: error },
         );
-        const data: RunJobData = {
-          runId,
-          site,
-          env: request.env,
-          steps: request.steps,
-          dryRun: request.dryRun,
-          actor: request.actor,
-          via: request.via,
-        };
-        const jobId = await boss.send(queue, data as unknown as object, { singletonKey: site });
-        if (jobId === null) {
-          // the site already has a job waiting: that run will do it
-          await pool.query(`DELETE FROM ${QUEUE_SCHEMA}.runs WHERE run_id = $1`, [runId]);
-          const waiting = await _waitingRun(pool, queue, site);
-          if (waiting) runs.push({ ...waiting, alreadyQueued: true });
-          continue;
-        }
-        await pool.query(`UPDATE ${QUEUE_SCHEMA}.runs SET job_id = $2 WHERE run_id = $1`, [runId, jobId]);
-        runs.push((await client.getRun(runId)) as QueuedRun);
       }
-      await pool.query("SELECT pg_notify($1, $2)", [JOBS_CHANNEL, queue]);
+      const runs: QueuedRun[] = [];
+      for (const item of enqueued) {
+        const run = item.runId ? await client.getRun(item.runId) : await _waitingRun(pool, queue, item.site);
+        if (run) runs.push(item.runId ? run : { ...run, alreadyQueued: true });
+      }
       return runs;
     },
     async getRun(runId) {
@@ -289,4 +329,10 @@ function _run(row: Record<string, unknown>): QueuedRun {
     errorCode: row.error_code == null ? undefined : (String(row.error_code) as ErrorCode),
     error: row.error == null ? undefined : String(row.error),
   };
+}
+
+function _firstLine(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const e = cause as { code?: string; message?: string };
+  return redact(e.code ?? e.message?.split("\n")[0] ?? String(cause));
 }

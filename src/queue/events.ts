@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Logger } from "../log/index.ts";
 import type { PipelineEvent } from "../pipeline/index.ts";
+import { listenPg } from "../store/index.ts";
 import { EVENTS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
 
 /** Writes a run's events to PostgreSQL in order, each with a NOTIFY, so followers on any machine see them. */
@@ -52,23 +53,20 @@ export interface FollowRunOptions {
 export async function followRun(options: FollowRunOptions): Promise<void> {
   let last = 0;
   let wake: (() => void) | undefined;
-  let client: pg.Client | undefined;
-  const connect = async () => {
-    const c = new pg.Client({ connectionString: options.url, application_name: "siteloom-follow" });
-    c.on("error", () => {
-      client = undefined;
-    });
-    c.on("notification", (message) => {
-      if (message.payload === options.runId) wake?.();
-    });
-    await c.connect();
-    await c.query(`LISTEN ${EVENTS_CHANNEL}`);
-    client = c;
-  };
+  // reads go through a one-connection pool, which reconnects by itself; the LISTEN only wakes the loop
+  const reader = new pg.Pool({ connectionString: options.url, max: 1, application_name: "siteloom-follow" });
+  reader.on("error", () => undefined);
+  const listener = listenPg({
+    url: options.url,
+    channels: [EVENTS_CHANNEL],
+    applicationName: "siteloom-follow-listen",
+    onNotify: (_channel, payload) => {
+      if (payload === options.runId) wake?.();
+    },
+    onListening: () => wake?.(),
+  });
   const read = async () => {
-    if (!client) await connect().catch(() => undefined);
-    if (!client) return;
-    const { rows } = await client
+    const { rows } = await reader
       .query(`SELECT seq, event FROM ${QUEUE_SCHEMA}.run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq`, [
         options.runId,
         last,
@@ -95,6 +93,65 @@ export async function followRun(options: FollowRunOptions): Promise<void> {
       wake = undefined;
     }
   } finally {
-    await client?.end().catch(() => undefined);
+    await listener.close();
+    await reader.end().catch(() => undefined);
   }
+}
+
+export interface TailRunEventsOptions {
+  url: string;
+  /** Every event stored from now on, of every run, in the order stored. */
+  onEvent(event: PipelineEvent): void;
+  /** Reads this often when no NOTIFY arrives (a missed one, a reconnect). @default 2000 */
+  pollMs?: number;
+}
+
+/**
+ * Follows the events of every queued run from now on (what `siteloom serve`'s console streams live for the runs the
+ * workers run): LISTEN for the sink's NOTIFYs, then read what was stored after the last event seen. Returns the stop.
+ */
+export function tailRunEvents(options: TailRunEventsOptions): () => Promise<void> {
+  const controller = new AbortController();
+  let last: number | undefined;
+  let wake: (() => void) | undefined;
+  const reader = new pg.Pool({ connectionString: options.url, max: 1, application_name: "siteloom-console-events" });
+  reader.on("error", () => undefined);
+  const listener = listenPg({
+    url: options.url,
+    channels: [EVENTS_CHANNEL],
+    applicationName: "siteloom-console-events-listen",
+    onNotify: () => wake?.(),
+    onListening: () => wake?.(),
+  });
+  const read = async () => {
+    if (last === undefined) {
+      const { rows } = await reader.query(`SELECT COALESCE(MAX(seq), 0) AS seq FROM ${QUEUE_SCHEMA}.run_events`);
+      last = Number(rows[0]?.seq ?? 0);
+      return;
+    }
+    const { rows } = await reader.query(
+      `SELECT seq, event FROM ${QUEUE_SCHEMA}.run_events WHERE seq > $1 ORDER BY seq LIMIT 1000`,
+      [last],
+    );
+    for (const row of rows as { seq: string; event: PipelineEvent }[]) {
+      last = Number(row.seq);
+      options.onEvent(row.event);
+    }
+  };
+  const loop = (async () => {
+    while (!controller.signal.aborted) {
+      await read().catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        sleep(options.pollMs ?? 2000, undefined, { signal: controller.signal }).then(resolve, resolve);
+      });
+      wake = undefined;
+    }
+  })();
+  return async () => {
+    controller.abort();
+    await loop;
+    await listener.close();
+    await reader.end().catch(() => undefined);
+  };
 }

@@ -7,7 +7,6 @@
  */
 export { actorName } from "./actor.ts";
 export {
-  describeUrl,
   type EnqueueRequest,
   newWorkerId,
   type OpenQueueOptions,
@@ -18,7 +17,14 @@ export {
   type RunJobData,
   resolveQueueUrl,
 } from "./client.ts";
-export { createRunEventSink, type FollowRunOptions, followRun, type RunEventSink } from "./events.ts";
+export {
+  createRunEventSink,
+  type FollowRunOptions,
+  followRun,
+  type RunEventSink,
+  type TailRunEventsOptions,
+  tailRunEvents,
+} from "./events.ts";
 export { createQueueRunStarter } from "./run-starter.ts";
 export {
   type ConfiguredSchedule,

@@ -84,7 +84,7 @@ export async function syncSchedules(
     if (options.relay !== false) {
       await boss.work<{ sites: string[]; steps: string[] | null; env: string }>(
         schedule.name,
-        { pollingIntervalSeconds: 5 },
+        { pollingIntervalSeconds: Math.min(5, client.config.scheduleCheckSeconds) },
         async (jobs) => {
           for (const job of jobs) {
             const runs = await client.enqueue({

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { withPgTransaction } from "../store/index.ts";
 
 /**
  * The queue's own tables, beside pg-boss's `pgboss` schema in the same database: the workers alive (heartbeats and
@@ -55,16 +56,5 @@ CREATE INDEX IF NOT EXISTS run_events_run ON ${QUEUE_SCHEMA}.run_events (run_id,
 
 /** Creates the queue's tables if missing; several processes starting at once are serialised by an advisory lock. */
 export async function ensureQueueTables(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [QUEUE_SCHEMA]);
-    await client.query(DDL);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  await withPgTransaction(pool, { locks: [QUEUE_SCHEMA] }, (client) => client.query(DDL));
 }

@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
 import type PgBoss from "pg-boss";
 import { type ErrorCode, type ErrorKind, errorKind, isSiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
@@ -8,8 +7,8 @@ import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index
 import { runWithRetry } from "../retry.ts";
 import { redact } from "../secret.ts";
 import { createSecretResolver, guardPlaintext } from "../secrets/index.ts";
-import type { StateStore } from "../store/index.ts";
-import { loadWorkspace, type Workspace } from "../workspace/index.ts";
+import { isConnectionError, listenPg, type StateStore } from "../store/index.ts";
+import { followConfigVersions, loadWorkspace, type Workspace } from "../workspace/index.ts";
 import { newWorkerId, type QueueClient, type RunJobData } from "./client.ts";
 import { createRunEventSink } from "./events.ts";
 import { BOSS_SCHEMA, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
@@ -70,6 +69,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   let stopping = false;
 
   await client.ensureQueue(queue);
+  // each job loads the files when it starts: the follower keeps them at the version last recorded anywhere
+  const follower = followConfigVersions({ root: options.root, store, vars, logger, force: true });
+  await follower?.check();
   const beat = async () => {
     await pool.query(
       `INSERT INTO ${QUEUE_SCHEMA}.workers (id, queue, host, pid, concurrency, jobs, stopping)
@@ -160,12 +162,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       held.delete(job.id);
       resolveDone();
       // pg-boss would wait its polling interval before the next fetch: with jobs waiting, fetch again at once
-      if (!stopping) for (const id of workIds) boss.notifyWorker(id);
+      wakeAll();
       await beat().catch(() => undefined);
     }
   };
 
   const workIds: string[] = [];
+  const wakeAll = () => {
+    if (!stopping) for (const id of workIds) boss.notifyWorker(id);
+  };
   for (let i = 0; i < concurrency; i++) {
     workIds.push(
       await boss.work<RunJobData>(
@@ -175,9 +180,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       ),
     );
   }
-  const listener = _listen(options.url, JOBS_CHANNEL, (payload) => {
-    if (payload !== queue || stopping) return;
-    for (const id of workIds) boss.notifyWorker(id);
+  const listener = listenPg({
+    url: options.url,
+    channels: [JOBS_CHANNEL],
+    applicationName: "siteloom-worker-listen",
+    onNotify: (_channel, payload) => {
+      if (payload === queue) wakeAll();
+    },
+    // jobs sent while the connection was away: fetch now rather than at the next poll
+    onListening: wakeAll,
   });
   options.onReady?.(workerId);
   line(`worker ${workerId} taking jobs from ${queue} (concurrency ${concurrency})`);
@@ -210,6 +221,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   }
   clearInterval(timer);
   await listener.close();
+  await follower?.close();
   await pool.query(`DELETE FROM ${QUEUE_SCHEMA}.workers WHERE id = $1`, [workerId]).catch(() => undefined);
   return { workerId, jobs: finishedJobs, handedBack };
 }
@@ -225,7 +237,13 @@ function _retryable(code: ErrorCode | undefined): boolean {
  * because PostgreSQL was away for a moment. After that the job stays active, and the lease hands it on.
  */
 function _retryDb<T>(fn: () => Promise<T>): Promise<T> {
-  return runWithRetry(fn, { retries: 30, baseMs: 250, maxMs: 2000, classify: () => ({ retry: true }) });
+  return runWithRetry(fn, {
+    retries: 30,
+    baseMs: 250,
+    maxMs: 2000,
+    // a statement that reached the server and failed would fail again: only a lost connection is worth waiting out
+    classify: (error) => ({ retry: isConnectionError(error) }),
+  });
 }
 
 async function _loadJobWorkspace(
@@ -280,7 +298,9 @@ async function _reap(client: QueueClient, queue: string, leaseSeconds: number, l
         );
       }
       await conn.query(
-        `UPDATE ${QUEUE_SCHEMA}.runs SET status = 'retrying', error = 'its worker was lost' WHERE run_id = ANY($1)`,
+        // a run its worker already recorded as over keeps that outcome (its job is run again and finds it done)
+        `UPDATE ${QUEUE_SCHEMA}.runs SET status = 'retrying', error = 'its worker was lost'
+          WHERE run_id = ANY($1) AND status = 'running'`,
         [rows.map((r) => r.run_id)],
       );
       logger.warn({ jobs: rows.length }, "queue: handed back the jobs of a lost worker");
@@ -296,38 +316,4 @@ async function _reap(client: QueueClient, queue: string, leaseSeconds: number, l
   } finally {
     conn.release();
   }
-}
-
-/** A LISTEN connection that reconnects after the database comes back. */
-function _listen(url: string, channel: string, onPayload: (payload: string) => void): { close(): Promise<void> } {
-  let closed = false;
-  let current: pg.Client | undefined;
-  const connect = async (): Promise<void> => {
-    while (!closed) {
-      const c = new pg.Client({ connectionString: url, application_name: "siteloom-worker-listen" });
-      try {
-        c.on("notification", (m) => onPayload(m.payload ?? ""));
-        const lost = new Promise<void>((resolve) => {
-          c.on("error", () => resolve());
-          c.on("end", () => resolve());
-        });
-        await c.connect();
-        await c.query(`LISTEN ${channel}`);
-        current = c;
-        await lost;
-      } catch {
-        // the database is away: try again shortly
-      }
-      current = undefined;
-      await c.end().catch(() => undefined);
-      if (!closed) await sleep(1000);
-    }
-  };
-  void connect();
-  return {
-    async close() {
-      closed = true;
-      await current?.end().catch(() => undefined);
-    },
-  };
 }

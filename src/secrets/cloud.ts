@@ -1,6 +1,8 @@
-import pLimit from "p-limit";
+import { mapLimit } from "../concurrency.ts";
 import { SiteloomError } from "../errors.ts";
+import { parseRetryAfter, RetryableError, runWithRetry } from "../retry.ts";
 import { MASK } from "../secret.ts";
+import { READS_IN_FLIGHT } from "./resolved-cache.ts";
 import type { StoredValue } from "./types.ts";
 
 /**
@@ -132,17 +134,95 @@ function _encodePart(part: string): string {
 export async function readEach(
   keys: string[],
   get: (key: string) => Promise<StoredValue | undefined>,
-  parallel = 16,
+  parallel = READS_IN_FLIGHT,
 ): Promise<Map<string, StoredValue>> {
   const found = new Map<string, StoredValue>();
-  const limit = pLimit(parallel);
-  await Promise.all(
-    keys.map((key) =>
-      limit(async () => {
-        const value = await get(key);
-        if (value) found.set(key, value);
-      }),
-    ),
-  );
+  const values = await mapLimit(keys, parallel, (key) => get(key)); // not `get` itself: the index is no version
+  for (const [i, key] of keys.entries()) {
+    const value = values[i];
+    if (value) found.set(key, value);
+  }
   return found;
+}
+
+/** One JSON call of a service spoken to over plain HTTP (Vault, DigitalOcean): what `requestJson` needs. */
+export interface JsonRequest {
+  /** What the call does, for messages. */
+  at: CloudAction;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  /** Values in the request, removed from any message. */
+  values?: string[] | undefined;
+  /** HTTP client. */
+  fetch: typeof fetch;
+  /** Statuses worth another attempt (throttling, a standby, a proxy in between). */
+  retryable: (status: number) => boolean;
+  /** The error for a connection that failed (network, DNS, TLS). */
+  unreachable: (error: Error) => SiteloomError;
+  /** Throws the error for an answer that is final and not a success; returns for the caller to read it. */
+  check: (answer: JsonAnswer) => void;
+}
+
+/** An answer of `requestJson`. */
+export interface JsonAnswer {
+  status: number;
+  /** The parsed body; undefined when empty or not JSON. */
+  json: unknown;
+  /** The service's error text (`errors`, `message`), scrubbed of the request's values. */
+  message: string;
+}
+
+/** Longest wait between attempts of `requestJson`, a Retry-After included. */
+export const RETRY_MAX_MS = 5000;
+
+/**
+ * Sends one JSON request with retries on the `retryable` statuses (Retry-After honoured up to `RETRY_MAX_MS`,
+ * else back-off) and gives the answer to `check`; retries spent are one line naming the action and resource.
+ */
+export async function requestJson(request: JsonRequest): Promise<JsonAnswer> {
+  const { at, values = [] } = request;
+  return runWithRetry(
+    async () => {
+      let response: Response;
+      try {
+        response = await request.fetch(request.url, {
+          method: request.method,
+          headers: {
+            ...request.headers,
+            ...(request.body === undefined ? {} : { "Content-Type": "application/json" }),
+          },
+          ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+        });
+      } catch (error) {
+        throw request.unreachable(error as Error);
+      }
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const body = json as { errors?: unknown; message?: unknown } | undefined;
+      const said = Array.isArray(body?.errors) ? body.errors.join("; ") : (body?.message ?? (json ? "" : text));
+      const answer = { status: response.status, json, message: scrub(String(said), values) };
+      if (request.retryable(response.status)) {
+        const afterMs = parseRetryAfter(response.headers.get("retry-after"));
+        throw new RetryableError(`${response.status} ${answer.message}`.trim(), {
+          afterMs: afterMs === undefined ? undefined : Math.min(afterMs, RETRY_MAX_MS),
+          status: response.status,
+        });
+      }
+      request.check(answer);
+      return answer;
+    },
+    { baseMs: 100, maxMs: RETRY_MAX_MS },
+  ).catch((error: unknown) => {
+    if (error instanceof RetryableError) {
+      throw serviceError(at, `still refused after several attempts with back-off (${error.message}); try again later`);
+    }
+    throw error;
+  });
 }

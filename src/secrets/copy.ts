@@ -1,6 +1,8 @@
-import { SiteloomError } from "../errors.ts";
+import { mapLimit } from "../concurrency.ts";
+import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
 import { backendTypes } from "./backends/index.ts";
+import { READS_IN_FLIGHT } from "./resolved-cache.ts";
 import type { SecretStore } from "./store.ts";
 
 export interface CopySecretsOptions {
@@ -40,16 +42,25 @@ export async function copySecrets(
         .join(", ")})`,
     );
   }
+  // plan: what differs (reads only, 16 at a time); then apply: the writes, 16 at a time (a store that queues its
+  // writes, like digitalocean's spec, gets them together)
   const report: CopyReport = { copied: [], updated: [], unchanged: [] };
-  for (const info of await from.list(options.scope)) {
+  const present = new Set((await to.list(options.scope)).map((info) => `secret://${info.scope}/${info.name}`));
+  const plan = await mapLimit(await from.list(options.scope), READS_IN_FLIGHT, async (info) => {
     const ref = `secret://${info.scope}/${info.name}`;
     const value = await from.get(ref);
-    const existing = await to.find(ref);
-    if (existing && existing.reveal() === value.reveal()) report.unchanged.push(ref);
-    else {
-      if (!options.dryRun) await to.set(ref, value);
-      (existing ? report.updated : report.copied).push(ref);
-    }
+    const existing = present.has(ref) ? await _readBack(to, ref) : undefined;
+    const kind: keyof CopyReport =
+      existing === undefined ? "copied" : existing !== false && existing === value.reveal() ? "unchanged" : "updated";
+    return { ref, value, kind };
+  });
+  for (const { ref, kind } of plan) report[kind].push(ref);
+  if (!options.dryRun) {
+    await mapLimit(
+      plan.filter((p) => p.kind !== "unchanged"),
+      READS_IN_FLIGHT,
+      (p) => to.set(p.ref, p.value),
+    );
   }
   if (!options.dryRun) {
     publishEvent({
@@ -62,4 +73,20 @@ export async function copySecrets(
     });
   }
   return report;
+}
+
+// --- internal ---
+
+/**
+ * The target's value of a reference it lists, to compare; false when a write-only store cannot hand it back here
+ * (DigitalOcean outside its app): it is written again.
+ */
+async function _readBack(to: SecretStore, ref: string): Promise<string | false | undefined> {
+  try {
+    return (await to.find(ref))?.reveal();
+  } catch (error) {
+    if (to.backend.capabilities.writeOnly && isSiteloomError(error) && error.code === "ERR_SECRET_BACKEND")
+      return false;
+    throw error;
+  }
 }

@@ -5,6 +5,14 @@ export { createFileBackend, type FileBackend, type FileBackendOptions } from "./
 export { BACKENDS, type BackendTypeInfo, backendTypes } from "./backends/index.ts";
 export { type CopyReport, type CopySecretsOptions, copySecrets } from "./copy.ts";
 export { type BackendContext, type BackendCreate, type BackendDescriptor, defineBackend } from "./define.ts";
+export {
+  type ConfigSource,
+  collectSpecVariables,
+  type FilledAppSpec,
+  fillAppSpec,
+  type SpecVariable,
+  type SpecVariables,
+} from "./do-app-spec.ts";
 export { envVarName } from "./env-names.ts";
 export { type BuildExportOptions, type ExportFile, type ExportFormat, exportSecrets, writeExport } from "./export.ts";
 export { generateSecretValue } from "./generate.ts";

@@ -23,8 +23,9 @@ export interface SecretStore extends SecretStoreApi {
   /** Like `get`, undefined when absent instead of an error. */
   find(ref: string): Promise<Secret | undefined>;
   /**
-   * Reads the current value of every secret (of one scope) in one batched listing when the backend has one
-   * (`capabilities.batchRead`); later `get`s of those references use it. Returns how many were read (0 without).
+   * Reads the current value of every secret (of one scope) through the backend's `getAll` (a batched listing, or
+   * one listing and parallel reads); later `get`s of those references use it. Returns how many were read (0
+   * without a `getAll`).
    */
   prefetch(scope?: string): Promise<number>;
 }
@@ -187,7 +188,7 @@ export function createSecretStore(backend: SecretBackend, options: CreateSecretS
       });
     },
     async prefetch(scope) {
-      if (!backend.capabilities.batchRead || !backend.getAll) return 0;
+      if (!backend.getAll) return 0;
       const all = await audited("list", `store:${name}${scope ? `/${scope}` : ""}`, () => backend.getAll!(scope));
       prefetched = all;
       return all.size;

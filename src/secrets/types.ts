@@ -54,8 +54,17 @@ export interface SecretBackend {
     actors?: boolean;
     /** Largest value the service stores, in UTF-8 bytes, when it is below 64 KiB. */
     maxValueBytes?: number;
-    /** True when `getAll` reads many values per request (a batched read), so prefetching saves requests. */
+    /**
+     * True when `getAll` reads many values per request (a batched read), so prefetching saves requests. Without it
+     * a `getAll` lists once and reads the values in parallel: it saves time, not requests, and a resolver uses it
+     * only once many references of the store were asked for.
+     */
     batchRead?: boolean;
+    /**
+     * True when the service hands values back only where they are used (DigitalOcean: inside the app); elsewhere
+     * a read of a set secret fails, and `secrets copy` writes it again instead of comparing.
+     */
+    writeOnly?: boolean;
   };
   /** The value of a key (the current version, or `version`), or undefined when absent. */
   get(key: SecretKey, version?: number): Promise<StoredValue | undefined>;
@@ -64,8 +73,8 @@ export interface SecretBackend {
   /** Versions of a key, oldest first; empty when absent. */
   history(key: SecretKey): Promise<SecretVersionInfo[]>;
   /**
-   * Current values of every secret (of one scope) in as few requests as the service allows: resolvers prefetch
-   * with it instead of one read per reference.
+   * Current values of every secret (of one scope) in as few requests as the service allows (a batched read, or one
+   * listing and the values in parallel): resolvers prefetch with it instead of one read per reference.
    */
   getAll?(scope?: string): Promise<Map<SecretKey, StoredValue>>;
   /** Writes a new version (version 1 for a new key); returns its number. */

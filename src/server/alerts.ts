@@ -56,8 +56,16 @@ export function startServerAlerts(options: ServerAlertsOptions): { alerter: Aler
     warn: (line) => options.logger.warn(line),
   });
   const detach = alerter.attach();
+  // the periodic round in flight, awaited on close: a send must not outlive the store it writes its outcome to
+  let round: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    if (alertsEnabled(config())) void alerter.flush().catch((error: Error) => options.logger.warn(error.message));
+    if (!alertsEnabled(config())) return;
+    round = round.then(() =>
+      alerter.flush().then(
+        () => {},
+        (error: Error) => options.logger.warn(error.message),
+      ),
+    );
   }, FLUSH_INTERVAL_MS);
   timer.unref();
   return {
@@ -65,6 +73,7 @@ export function startServerAlerts(options: ServerAlertsOptions): { alerter: Aler
     async close() {
       clearInterval(timer);
       detach();
+      await round;
       await alerter.idle();
     },
   };

@@ -1,4 +1,5 @@
-import { appendAuditEntry, readAuditLog } from "../audit/index.ts";
+import type { AuditTrail } from "../audit/index.ts";
+import { trackPending } from "../pending.ts";
 import type { AuditRecord, AuditSink, ServerAuditEntry } from "./ports.ts";
 
 export interface AuditLogSinkOptions {
@@ -23,20 +24,25 @@ export const READ_ACTIONS: ReadonlySet<string> = new Set([
   "metrics.read",
 ]);
 
-/** The audit sink of a server; `flush` writes pending coalesced reads (called on close and before queries). */
+/**
+ * The audit sink of a server; `flush` writes pending coalesced reads (called on close and before queries) and, with
+ * a shared store, waits for the appends still on their way.
+ */
 export interface AuditLogSink extends AuditSink {
-  flush(): void;
+  flush(): Promise<void>;
 }
 
 /**
- * The workspace's audit log (`.siteloom/audit.log`) as the server's sink: entries join the same hash chain the CLI
- * writes. Besides the log's own fields they carry `source` (client address), `request` (method and route) and, for
- * coalesced reads, `count`.
+ * The workspace's audit trail (`.siteloom/audit.log`, or the shared store's chain) as the server's sink: entries join
+ * the same hash chain the CLI writes. Besides the log's own fields they carry `source` (client address), `request`
+ * (method and route) and, for coalesced reads, `count`.
  */
-export function createAuditLogSink(file: string, options: AuditLogSinkOptions = {}): AuditLogSink {
+export function createAuditLogSink(trail: AuditTrail, options: AuditLogSinkOptions = {}): AuditLogSink {
   const windowMs = options.coalesceReadsMs ?? 1000;
   const reads = options.readActions ?? READ_ACTIONS;
   const pending = new Map<string, { entry: ServerAuditEntry; count: number; timer: NodeJS.Timeout }>();
+  // appends to a shared store, in order; their failures are the caller's (awaited) or dropped with the window's
+  let chain: Promise<unknown> = Promise.resolve();
 
   const write = (entry: ServerAuditEntry, count = 1) => {
     const input = {
@@ -51,7 +57,11 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
       ...(entry.request ? { request: entry.request } : {}),
       ...(count > 1 ? { count } : {}),
     };
-    return appendAuditEntry(file, input).hash;
+    if (trail.appendSync) return trail.appendSync(input).hash;
+    const appended = chain.then(() => trail.append(input)).then((e) => e.hash);
+    chain = appended.catch(() => undefined);
+    trackPending(chain);
+    return appended;
   };
   const settle = (key: string) => {
     const p = pending.get(key);
@@ -59,7 +69,7 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
     clearTimeout(p.timer);
     pending.delete(key);
     // the first read of the window was written when it happened; this line records the repeats
-    if (p.count > 0) write(p.entry, p.count);
+    if (p.count > 0) void Promise.resolve(write(p.entry, p.count)).catch(() => undefined);
   };
   const sink: AuditLogSink = {
     append(entry) {
@@ -76,11 +86,11 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
       pending.set(key, { entry, count: 0, timer });
       return id;
     },
-    query(filter) {
-      sink.flush();
+    async query(filter) {
+      await sink.flush();
       const since = filter.since ? new Date(filter.since) : undefined;
       const until = filter.until ? Date.parse(filter.until) : undefined;
-      const rows = readAuditLog(file, { since, actor: filter.actor }) as unknown as AuditRecord[];
+      const rows = (await trail.read({ since, actor: filter.actor })) as unknown as AuditRecord[];
       const out = rows.filter(
         (row) =>
           (until === undefined || Date.parse(row.time) < until) &&
@@ -89,8 +99,9 @@ export function createAuditLogSink(file: string, options: AuditLogSinkOptions = 
       );
       return out.slice(-filter.limit);
     },
-    flush() {
+    async flush() {
       for (const key of [...pending.keys()]) settle(key);
+      await chain;
     },
   };
   return sink;

@@ -1,5 +1,6 @@
 export type { ErrorBody } from "./plugins/error-handler.ts";
 export type { AuditFilter, AuditRecord, AuditSink, RunStarter, ServerAuditEntry } from "./ports.ts";
+export { type PushConfigOptions, type PushedConfig, pushConfigFiles } from "./push-config.ts";
 export type {
   AppliedChange,
   ApplyChangeOptions,

@@ -1,12 +1,19 @@
 import { EventEmitter } from "node:events";
 import { existsSync, type FSWatcher, watch } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { type SiteConfig, updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
-import { type LoadWorkspaceOptions, loadWorkspace, SITE_FILE, WORKSPACE_FILE } from "../workspace/index.ts";
+import {
+  checkConfigFileName,
+  loadAllEnvironments,
+  readConfigFiles,
+  SITE_FILE,
+  sameConfigFiles,
+  validateConfigFiles,
+  WORKSPACE_FILE,
+} from "../workspace/index.ts";
 import type { AuditSink } from "./ports.ts";
 import { diffFiles } from "./yaml-edit.ts";
 
@@ -97,7 +104,7 @@ export interface ApplyChangeOptions {
   message: string;
   /** Refuse with ERR_STORE_CONFLICT unless the configuration is at this version when the files are locked. */
   ifMatch?: number | undefined;
-  /** Environment the change concerns (recorded with the `config.write` events). */
+  /** Environment the change concerns. */
   env?: string | undefined;
 }
 
@@ -165,7 +172,7 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
     message: string,
   ): Promise<ConfigSnapshot> {
     const latest = await opts.versions.latest();
-    if (latest && _sameFiles(latest.files, state.files)) return _snapshot(state, latest.version);
+    if (latest && sameConfigFiles(latest.files, state.files)) return _snapshot(state, latest.version);
     const diff = diffFiles(latest?.files ?? {}, state.files);
     const version = await opts.versions.append({
       at: new Date().toISOString(),
@@ -179,8 +186,8 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
   }
 
   async function doReload(startedAt: number): Promise<ConfigSnapshot> {
-    const files = await _readFiles(opts.root);
-    if (_sameFiles(files, snapshot.files)) return snapshot;
+    const files = await readConfigFiles(opts.root);
+    if (sameConfigFiles(files, snapshot.files)) return snapshot;
     try {
       const state = await _loadStable(opts.root, vars);
       snapshot = await _record(state, "file", "file-watcher", "edit of the files noticed by the watcher");
@@ -272,15 +279,15 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
     lastRejected: () => rejected,
     applyChange(change: ApplyChangeOptions): Promise<AppliedChange> {
       const names = Object.keys(change.files);
-      for (const name of names) _checkRelativePath(name);
+      for (const name of names) checkConfigFileName(name);
       // one critical section per change: this process's queue, then the files' locks (other processes)
       return serial(() =>
         withConfigFileLock(
           names.map((name) => join(opts.root, name)),
           async () => {
             // another process (a second server, the CLI) may have written since our last look: catch up first
-            const disk = await _readFiles(opts.root);
-            if (!_sameFiles(disk, snapshot.files)) await doReload(performance.now());
+            const disk = await readConfigFiles(opts.root);
+            if (!sameConfigFiles(disk, snapshot.files)) await doReload(performance.now());
             if (change.ifMatch !== undefined && change.ifMatch !== snapshot.version) {
               throw new SiteloomError(
                 "ERR_STORE_CONFLICT",
@@ -296,18 +303,12 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
             const changed = names.filter((name) => after[name] !== disk[name]);
             if (changed.length === 0) return { snapshot, changed: false, before, after };
             // validate a copy first: an invalid change never touches the real files
-            const dir = await mkdtemp(join(tmpdir(), "siteloom-candidate-"));
-            try {
-              await _writeTree(dir, { ...disk, ...after });
-              await _loadAll(dir, vars);
-            } catch (error) {
-              throw _withoutDir(_asConfigError(error), dir);
-            } finally {
-              await rm(dir, { recursive: true, force: true });
-            }
+            await validateConfigFiles({ ...disk, ...after }, vars);
             for (const name of changed) {
+              // every change here comes through an API route whose audit entry records it (one entry, one alert)
               await updateConfigFile(join(opts.root, name), () => after[name]!, {
                 locked: true,
+                publish: false,
                 actor: change.actor,
                 env: change.env,
                 ref: name,
@@ -368,79 +369,17 @@ function _snapshot(state: LoadedState, version: number): ConfigSnapshot {
   });
 }
 
-async function _readFiles(root: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  files[WORKSPACE_FILE] = await readFile(join(root, WORKSPACE_FILE), "utf8");
-  const sitesDir = join(root, "sites");
-  if (existsSync(sitesDir)) {
-    const entries = await readdir(sitesDir, { withFileTypes: true });
-    for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-      try {
-        files[`sites/${entry.name}/${SITE_FILE}`] = await readFile(join(sitesDir, entry.name, SITE_FILE), "utf8");
-      } catch {
-        // a folder without site.yaml is not a site
-      }
-    }
-  }
-  return files;
-}
-
 /** Loads every environment and every site; re-reads when the files changed underneath the load. */
 async function _loadStable(root: string, vars: Record<string, string | undefined>): Promise<LoadedState> {
   for (let attempt = 0; ; attempt++) {
-    const before = await _readFiles(root);
-    const state = await _loadAll(root, vars);
-    const after = await _readFiles(root);
-    if (_sameFiles(before, after) || attempt >= 3) return { ...state, files: after };
-  }
-}
-
-async function _loadAll(root: string, vars: Record<string, string | undefined>): Promise<Omit<LoadedState, "files">> {
-  const base: LoadWorkspaceOptions = { workspace: root, vars };
-  const first = await loadWorkspace(base);
-  const envs = [...first.config.profiles];
-  // environments and sites load concurrently: the file reads overlap, which is most of a reload's time
-  const loaded = await Promise.all(
-    envs.map(async (env) => {
-      const ws = env === first.env ? first : await loadWorkspace({ ...base, env });
-      const configs = await Promise.all(ws.sites.map(async (name) => [name, (await ws.site(name)).config] as const));
-      return [env, { workspace: ws.config, sites: new Map<string, SiteConfig>(configs) }] as const;
-    }),
-  );
-  const resolved = new Map<string, ResolvedEnvironment>(loaded);
-  return { envs, defaultEnv: first.env, sites: [...first.sites], resolved };
-}
-
-function _sameFiles(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => a[k] === b[k]);
-}
-
-function _checkRelativePath(name: string): void {
-  if (name !== WORKSPACE_FILE && !/^sites\/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/site\.yaml$/.test(name)) {
-    throw new SiteloomError("ERR_USAGE", `not a configuration file: ${name}`);
-  }
-}
-
-async function _writeTree(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [name, text] of Object.entries(files)) {
-    const file = join(dir, name);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, text);
+    const before = await readConfigFiles(root);
+    const state = await loadAllEnvironments(root, vars);
+    const after = await readConfigFiles(root);
+    if (sameConfigFiles(before, after) || attempt >= 3) return { ...state, files: after };
   }
 }
 
 function _asConfigError(error: unknown): SiteloomError {
   if (isSiteloomError(error)) return error;
   return new SiteloomError("ERR_CONFIG_INVALID", (error as Error)?.message ?? String(error), { cause: error });
-}
-
-/** Errors found in the candidate copy name the workspace's files, not the temporary folder. */
-function _withoutDir(error: SiteloomError, dir: string): SiteloomError {
-  const strip = (text: string) => text.split(`${dir}/`).join("").split(dir).join(".");
-  return new SiteloomError(error.code, strip(error.message), {
-    details: error.details.map(strip),
-    cause: error.cause,
-  });
 }

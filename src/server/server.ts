@@ -2,15 +2,17 @@ import { EventEmitter } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { attachAuditLog, auditLogPath } from "../audit/index.ts";
+import { attachAuditTrail, auditTrailOf } from "../audit/index.ts";
 import { consolePlugin, createSessionStore } from "../console/index.ts";
 import { publishEvent } from "../events.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { createMetrics, type Metrics } from "../metrics/index.ts";
 import { PACKAGE_VERSION } from "../package-info.ts";
+import { settlePending } from "../pending.ts";
+import type { PipelineEvent } from "../pipeline/index.ts";
 import type { OpenStoreOptions } from "../secrets/index.ts";
 import { openStateStore, type StateStore } from "../store/index.ts";
-import { findWorkspaceRoot, STATE_DIR } from "../workspace/index.ts";
+import { findWorkspaceRoot, followConfigVersions, STATE_DIR } from "../workspace/index.ts";
 import { startServerAlerts } from "./alerts.ts";
 import { createAuditLogSink } from "./audit-sink.ts";
 import { authPlugin } from "./plugins/auth.ts";
@@ -35,6 +37,8 @@ export const SERVER_VERSION = PACKAGE_VERSION;
 export interface BuildServerOptions {
   /** Workspace root (the folder holding siteloom.yaml). */
   root: string;
+  /** The workspace's state folder (`workspace.stateDir`). @default <root>/.siteloom */
+  stateDir?: string;
   /** State store for tokens, versions and runs. @default openStateStore({ stateDir }) (closed with the server) */
   store?: StateStore;
   /** Variables for SITELOOM_* overrides, `${NAME}` references and the secret stores. @default process.env */
@@ -43,6 +47,11 @@ export interface BuildServerOptions {
   audit?: AuditSink;
   /** Starts pipeline runs for POST /runs. @default the pipeline (`runPipeline`) over this workspace */
   runs?: RunStarter;
+  /**
+   * Progress of the runs `runs` hands elsewhere (the queue's workers), for the console's live view: called once with
+   * the emitter; returns the stop, awaited on close.
+   */
+  runEventSource?: (emit: (event: PipelineEvent) => void) => () => Promise<void>;
   /** Logger for requests and reloads. @default silent */
   logger?: Logger;
   /** Watch the configuration files and reload on change. @default true */
@@ -79,18 +88,29 @@ declare module "fastify" {
  */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
   const root = findWorkspaceRoot({ workspace: options.root });
-  const stateDir = join(root, STATE_DIR);
+  const stateDir = options.stateDir ?? join(root, STATE_DIR);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const vars = options.vars ?? process.env;
   const logger = options.logger ?? createSilentLogger();
   const ownStore = options.store === undefined;
   const store = options.store ?? openStateStore({ stateDir });
-  const auditFile = auditLogPath({ stateDir });
-  const ownAudit = options.audit ? undefined : createAuditLogSink(auditFile);
+  // with a shared store (PostgreSQL) the audit chain is its audit_log table, one chain for every machine
+  const trail = auditTrailOf(store, { stateDir });
+  const ownAudit = options.audit ? undefined : createAuditLogSink(trail);
   const audit = _publishing(options.audit ?? ownAudit!);
   const versions = createStoreVersionRepository(store);
-  let runtime: ConfigRuntime;
+  let runtime: ConfigRuntime | undefined;
+  // with a shared store (PostgreSQL) a version recorded by another instance is written here and swapped in
+  const follower = followConfigVersions({
+    root,
+    store,
+    vars,
+    logger,
+    onChecked: () => runtime?.reloadFromDisk(),
+  });
   try {
+    // catch up before the first snapshot, so a stale copy of the files is not recorded as the newest version
+    await follower?.check();
     runtime = await createConfigRuntime({
       root,
       versions,
@@ -101,10 +121,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     });
   } catch (error) {
+    await follower?.close();
     if (ownStore) await store.close();
     throw error;
   }
-  const workspaceConfig = () => runtime.current().resolved.get(runtime.current().defaultEnv)!.workspace;
+  const live: ConfigRuntime = runtime;
+  const workspaceConfig = () => live.current().resolved.get(live.current().defaultEnv)!.workspace;
   const serverConfig = workspaceConfig().server;
   const metricsConfig = workspaceConfig().metrics;
   const perMinute = serverConfig.rateLimit;
@@ -121,13 +143,14 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.decorate("configRuntime", runtime);
   app.addContentTypeParser(MERGE_PATCH_TYPE, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
   // secret-store accesses made through the API reach the same log, with the token name as actor
-  const detach = options.audit ? undefined : attachAuditLog(auditFile, (error) => logger.error({ err: error }));
-  // the console streams the progress of the runs this server starts
+  const detach = options.audit ? undefined : attachAuditTrail(trail, (error) => logger.error({ err: error }));
+  // the console streams the progress of the runs this server starts (or, with a queue, the workers run)
   const runEvents = new EventEmitter();
   runEvents.setMaxListeners(0);
   const ownRuns = options.runs
     ? undefined
     : createPipelineRunStarter({ root, store, vars, logger, onEvent: (event) => runEvents.emit("event", event) });
+  const stopRunEvents = options.runEventSource?.((event) => runEvents.emit("event", event));
   // after the audit log: alerts see each event's audit entry id
   const alerts = startServerAlerts({ root, store, runtime, vars, logger });
   const metrics =
@@ -146,11 +169,14 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addHook("onClose", async () => {
     // runs in progress are interrupted (and record themselves as such) before the store closes
     await ownRuns?.close();
+    await stopRunEvents?.();
     await alerts.close();
     detachMetrics();
     detach?.();
-    await runtime.close();
-    ownAudit?.flush();
+    await follower?.close();
+    await live.close();
+    await ownAudit?.flush();
+    await settlePending();
     if (ownStore) await store.close();
   });
 
@@ -160,7 +186,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     version: SERVER_VERSION,
     description: "Configuration, versions, secrets (metadata and writes), audit and runs of a siteloom workspace.",
   });
-  const sessions = createSessionStore({ secure: Boolean(options.https) });
+  const sessions = createSessionStore({ store, secure: Boolean(options.https) });
   await app.register(authPlugin, {
     sessions,
     tokens: store,
@@ -221,6 +247,7 @@ function _publishing(sink: AuditSink): AuditSink {
         outcome: entry.outcome,
         ...(entry.error ? { error: entry.error } : {}),
         ...(entry.source ? { source: entry.source } : {}),
+        ...(entry.version !== undefined ? { version: entry.version } : {}),
         ...(typeof id === "string" ? { auditId: id } : {}),
         audited: true,
       });

@@ -47,10 +47,13 @@
  */
 import { join } from "node:path";
 import { SiteloomError } from "../errors.ts";
-import { createPostgresStore, redactUrl } from "./postgres.ts";
+import { redactUrl } from "../secret.ts";
+import { createPostgresStore } from "./postgres.ts";
 import { createSqliteStore } from "./sqlite.ts";
 import type { StateStore } from "./types.ts";
 
+export { redactUrl } from "../secret.ts";
+export { type ListenOptions, listenPg, type PgListener } from "./listen.ts";
 export {
   type AcquireLockOptions,
   acquireLock,
@@ -67,15 +70,21 @@ export {
   type StoreDialect,
   statementSql,
 } from "./migrations.ts";
-export { createPostgresStore, type PostgresStoreOptions, redactUrl } from "./postgres.ts";
+export { isConnectionError } from "./pg-errors.ts";
+export { type PgTransactionOptions, withPgTransaction } from "./pg-transaction.ts";
+export { createPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { createSqliteStore, newRunId, type SqliteStoreOptions } from "./sqlite.ts";
 export type {
   AlertDelivery,
   AlertDeliveryStatus,
   BudgetReservation,
   BudgetSpend,
+  CallLimiter,
+  CallLimits,
   ConfigVersion,
+  ConsoleSessionRecord,
   CostEntry,
+  KeptDocument,
   ListRunsOptions,
   LockRecord,
   NewAlertDelivery,
@@ -89,8 +98,10 @@ export type {
   RunStatus,
   RunStepPatch,
   RunStepRecord,
+  SealedAuditEntry,
   StateStore,
   StepStatus,
+  StoredAuditEntry,
   StoredDocument,
   TokenRecord,
 } from "./types.ts";
@@ -114,12 +125,17 @@ export interface OpenStateStoreOptions {
   resolveUrl?: (() => Promise<string>) | undefined;
   /** PostgreSQL connections kept by this process. @default 10 */
   poolSize?: number | undefined;
+  /** How long PostgreSQL calls retry a lost or refused connection (`siteloom doctor` answers sooner). @default 30000 */
+  reconnectMs?: number | undefined;
 }
 
 /** Opens the workspace's state store (creating and migrating it on first use). */
 export function openStateStore(options: OpenStateStoreOptions): StateStore {
   const url = process.env.SITELOOM_STORE || options.url || "";
-  const pool = options.poolSize === undefined ? {} : { poolSize: options.poolSize };
+  const pool = {
+    ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+    ...(options.reconnectMs === undefined ? {} : { reconnectMs: options.reconnectMs }),
+  };
   if (url === "" && options.resolveUrl) return createPostgresStore({ url: options.resolveUrl, ...pool });
   if (url === "" || url === "sqlite:") return createSqliteStore({ path: join(options.stateDir, STATE_DB_FILE) });
   if (url === ":memory:") return createSqliteStore({ path: ":memory:" });

@@ -216,6 +216,46 @@ export const MIGRATIONS: Migration[] = [
       "CREATE INDEX alert_deliveries_created ON alert_deliveries (created)",
     ],
   },
+  {
+    version: 7,
+    name: "console sessions (hashes only: the cookie and the token are stored nowhere)",
+    statements: [
+      `CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created TEXT NOT NULL,
+        expires TEXT NOT NULL
+      )`,
+      "CREATE INDEX console_sessions_expires ON console_sessions (expires)",
+    ],
+  },
+  {
+    version: 8,
+    name: "audit log (the hash chain, one row per entry, for stores shared by many machines)",
+    statements: [
+      `CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        time TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        entry TEXT NOT NULL
+      )`,
+    ],
+  },
+  {
+    version: 9,
+    name: "the workspace-wide LLM call limiter's start log (PostgreSQL)",
+    statements: [
+      {
+        // IF NOT EXISTS: before this migration the limiter created the table itself; such a database keeps its rows
+        postgres: `CREATE TABLE IF NOT EXISTS siteloom_call_log (
+          name text NOT NULL,
+          at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )`,
+      },
+      { postgres: "CREATE INDEX IF NOT EXISTS siteloom_call_log_name_at ON siteloom_call_log (name, at)" },
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */

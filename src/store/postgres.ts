@@ -1,9 +1,14 @@
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { SiteloomError } from "../errors.ts";
 import { runWithRetry } from "../retry.ts";
+import { redactUrl } from "../secret.ts";
+import { listenPg, type PgListener } from "./listen.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
+import { isConnectionError } from "./pg-errors.ts";
+import { createPgCallLimiter } from "./pg-limiter.ts";
+import { withPgTransaction } from "./pg-transaction.ts";
 import {
+  ALL_ROWS,
   type AlertRow,
   alertFromRow,
   type ConfigRow,
@@ -13,7 +18,11 @@ import {
   costRowValues,
   type DocRow,
   docFromRow,
+  INSERT_AUDIT_SQL,
   INSERT_COST_SQL,
+  keptRowValues,
+  LAST_AUDIT_SQL,
+  LIST_AUDIT_SQL,
   newRunId,
   newStepRecord,
   nowIso,
@@ -25,19 +34,54 @@ import {
   roundUsd,
   runFromRow,
   type StepRow,
+  sealAudit,
   stepFromRow,
   type TokenRow,
   tokenFromRow,
+  UPSERT_KEPT_SQL,
 } from "./rows.ts";
+import {
+  alertRowValues,
+  ambiguousRunError,
+  COST_IMPORT_DONE_SQL,
+  COST_IMPORT_SEEN_SQL,
+  checkDocumentVersion,
+  finishAlertQuery,
+  heartbeatLockQuery,
+  INSERT_ALERT_SQL,
+  INSERT_CONFIG_VERSION_SQL,
+  INSERT_RUN_SQL,
+  INSERT_TOKEN_SQL,
+  listAlertsQuery,
+  listConfigVersionsQuery,
+  listCostsQuery,
+  listRunsQuery,
+  lockRowValues,
+  MONTH_RESERVATIONS_SQL,
+  newConfigVersion,
+  newReservation,
+  newRunRecord,
+  newToken,
+  reservationRowValues,
+  runPrefixQuery,
+  runRowValues,
+  SETTLED_SQL,
+  stepRowValues,
+  tokenExistsError,
+  UPSERT_DOCUMENT_SQL,
+  UPSERT_LOCK_SQL,
+  UPSERT_STEP_SQL,
+  updateRunQuery,
+} from "./sql.ts";
 import type {
-  BudgetReservation,
+  CallLimiter,
   ConfigVersion,
+  ConsoleSessionRecord,
   LockRecord,
-  RunRecord,
   RunStepRecord,
   StateStore,
+  StoredAuditEntry,
   StoredDocument,
-  TokenRecord,
 } from "./types.ts";
 
 export interface PostgresStoreOptions {
@@ -60,6 +104,9 @@ const DEFAULTS = { poolSize: 10, reconnectMs: 30_000 };
 /** Key of the advisory lock that serialises migrations between processes opening a new database at once. */
 const MIGRATION_LOCK = "siteloom:migrations";
 
+/** Key of the advisory lock that serialises appends to the audit chain. */
+const AUDIT_LOCK = "audit";
+
 /**
  * The state store on PostgreSQL, for many machines: the same tables and migrations as SQLite (migrations.ts), a
  * connection pool, and every multi-step write in one transaction that first takes a transaction-scoped advisory
@@ -72,6 +119,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
   let location = typeof opts.url === "string" ? redactUrl(opts.url) : "postgres (url not resolved yet)";
   let ready: Promise<pg.Pool> | undefined;
   let closed = false;
+  const limiters = new Map<string, CallLimiter>();
 
   const pool = (): Promise<pg.Pool> => {
     if (closed) return Promise.reject(new SiteloomError("ERR_STORE", "the PostgreSQL state store is closed"));
@@ -126,7 +174,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     try {
       return (await client.query<R>(_numbered(sql), params)).rows;
     } catch (error) {
-      broken = _isConnectionError(error);
+      broken = isConnectionError(error);
       if (!broken) throw error;
       throw new SiteloomError(
         "ERR_STORE",
@@ -144,38 +192,14 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
    */
   const tx = async <T>(keys: string[], work: (q: TxQuery) => Promise<T>): Promise<T> => {
     const p = await pool();
-    return _retrying(opts.reconnectMs, location, async () => {
-      const client = await p.connect();
-      let committing = false;
-      let broken = false;
-      try {
-        await client.query("BEGIN");
-        for (const key of [...keys].sort()) {
-          await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
-        }
-        const q: TxQuery = async (sql, params = []) => {
+    return _retrying(opts.reconnectMs, location, () =>
+      withPgTransaction(p, { locks: keys, location }, (client) =>
+        work(async (sql, params = []) => {
           const result = await client.query(_numbered(sql), params);
           return { rows: result.rows, count: result.rowCount ?? 0 };
-        };
-        const value = await work(q);
-        committing = true;
-        await client.query("COMMIT");
-        return value;
-      } catch (error) {
-        broken = _isConnectionError(error);
-        if (!broken) await client.query("ROLLBACK").catch(() => undefined);
-        if (committing && broken) {
-          throw new SiteloomError(
-            "ERR_STORE",
-            `the connection to ${location} was lost while committing; the change may or may not have been saved`,
-            { cause: error },
-          );
-        }
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    });
+        }),
+      ),
+    );
   };
 
   const store: StateStore = {
@@ -185,34 +209,11 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async createRun(run) {
-      const record: RunRecord = {
-        ...run,
-        id: run.id ?? newRunId(),
-        status: "running",
-        finished: undefined,
-        costUsd: 0,
-        error: undefined,
-      };
+      const record = newRunRecord(run);
       return tx([], async (q) => {
         // Generated ids carry a short random suffix; on the rare collision (many runs in one second), draw again.
         for (let attempt = 0; ; attempt++) {
-          const inserted = await q(
-            `INSERT INTO runs (id, status, env, sites, steps, dry_run, started, finished, actor, host, pid, cost_usd,
-              error, options) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 0, NULL, ?) ON CONFLICT (id) DO NOTHING`,
-            [
-              record.id,
-              record.status,
-              record.env,
-              JSON.stringify(record.sites),
-              JSON.stringify(record.steps),
-              record.dryRun ? 1 : 0,
-              record.started,
-              record.actor,
-              record.host,
-              record.pid,
-              JSON.stringify(record.options),
-            ],
-          );
+          const inserted = await q(`${INSERT_RUN_SQL} ON CONFLICT (id) DO NOTHING`, runRowValues(record));
           if (inserted.count === 1) break;
           if (run.id !== undefined || attempt >= 20) {
             throw new SiteloomError("ERR_STORE_CONFLICT", `a run with id ${record.id} already exists`);
@@ -224,14 +225,8 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async updateRun(id, patch) {
-      const sets: string[] = [];
-      const values: unknown[] = [];
-      if (patch.status !== undefined) _set(sets, values, "status", patch.status);
-      if ("finished" in patch) _set(sets, values, "finished", patch.finished ?? null);
-      if (patch.costUsd !== undefined) _set(sets, values, "cost_usd", patch.costUsd);
-      if ("error" in patch) _set(sets, values, "error", patch.error ?? null);
-      if (sets.length === 0) return;
-      await tx([], (q) => q(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`, [...values, id]));
+      const update = updateRunQuery(id, patch);
+      if (update) await tx([], (q) => q(update.sql, update.values));
     },
 
     async getRun(id) {
@@ -242,33 +237,15 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     async findRun(idOrPrefix) {
       const exact = await store.getRun(idOrPrefix);
       if (exact) return exact;
-      const rows = await query<RunRow>("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT 2", [
-        `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
-      ]);
-      if (rows.length > 1) {
-        throw new SiteloomError("ERR_USAGE", `run id "${idOrPrefix}" is ambiguous; give more characters`);
-      }
+      const prefix = runPrefixQuery(idOrPrefix);
+      const rows = await query<RunRow>(prefix.sql, prefix.values);
+      if (rows.length > 1) throw ambiguousRunError(idOrPrefix);
       return rows[0] ? runFromRow(rows[0]) : undefined;
     },
 
     async listRuns(options = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (options.site !== undefined) {
-        where.push("EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.id AND s.site = ?)");
-        values.push(options.site);
-      }
-      if (options.status !== undefined) {
-        where.push("status = ?");
-        values.push(options.status);
-      }
-      if (options.before !== undefined) {
-        // keyset paging in the list's own order, so runs started in the same second are neither skipped nor repeated
-        where.push("(started, id) < (SELECT started, id FROM runs WHERE id = ?)");
-        values.push(options.before);
-      }
-      const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;
-      return (await query<RunRow>(sql, [...values, options.limit ?? 50])).map(runFromRow);
+      const list = listRunsQuery(options);
+      return (await query<RunRow>(list.sql, list.values)).map(runFromRow);
     },
 
     async saveStep(runId, site, step, patch) {
@@ -278,30 +255,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         ).rows as StepRow[];
         const base: RunStepRecord = existing ? stepFromRow(existing) : newStepRecord(runId, site, step);
         const next: RunStepRecord = { ...base, ...patch, runId, site, step };
-        await q(
-          `INSERT INTO run_steps (run_id, site, step, position, status, started, finished, counts, bytes, cost_usd,
-            summary, plan, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, site, step) DO UPDATE SET position = excluded.position, status = excluded.status,
-            started = excluded.started, finished = excluded.finished, counts = excluded.counts, bytes = excluded.bytes,
-            cost_usd = excluded.cost_usd, summary = excluded.summary, plan = excluded.plan, error = excluded.error,
-            error_code = excluded.error_code`,
-          [
-            runId,
-            site,
-            step,
-            next.position,
-            next.status,
-            next.started ?? null,
-            next.finished ?? null,
-            JSON.stringify(next.counts),
-            next.bytes,
-            next.costUsd,
-            next.summary ?? null,
-            JSON.stringify(next.plan),
-            next.error ?? null,
-            next.errorCode ?? null,
-          ],
-        );
+        await q(UPSERT_STEP_SQL, stepRowValues(next));
         return next;
       });
     },
@@ -325,19 +279,9 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         const [row] = (await q("SELECT version FROM documents WHERE namespace = ? AND doc_key = ?", [namespace, key]))
           .rows as { version: number }[];
         const current = row?.version ?? 0;
-        if (options.expectedVersion !== undefined && options.expectedVersion !== current) {
-          throw new SiteloomError(
-            "ERR_STORE_CONFLICT",
-            `${namespace}/${key} changed meanwhile (version ${current}, expected ${options.expectedVersion}); reload and retry`,
-          );
-        }
+        checkDocumentVersion(namespace, key, current, options.expectedVersion);
         const doc: StoredDocument<T> = { namespace, key, value, version: current + 1, updated: nowIso() };
-        await q(
-          `INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (namespace, doc_key) DO UPDATE SET value = excluded.value, version = excluded.version,
-            updated = excluded.updated`,
-          [namespace, key, JSON.stringify(value), doc.version, doc.updated],
-        );
+        await q(UPSERT_DOCUMENT_SQL, [namespace, key, JSON.stringify(value), doc.version, doc.updated]);
         return doc;
       });
     },
@@ -394,29 +338,53 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     async addConfigVersion(version) {
       return tx(["config_versions"], async (q): Promise<ConfigVersion> => {
         const [row] = (await q("SELECT MAX(id) AS id FROM config_versions")).rows as { id: number | null }[];
-        const record: ConfigVersion = {
-          id: (row?.id ?? 0) + 1,
-          time: version.time ?? nowIso(),
-          actor: version.actor,
-          source: version.source,
-          env: version.env,
-          diff: version.diff,
-          snapshot: version.snapshot,
-        };
-        await q(
-          "INSERT INTO config_versions (id, time, actor, source, env, diff, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
-          [
-            record.id,
-            record.time,
-            record.actor,
-            record.source,
-            record.env ?? null,
-            JSON.stringify(record.diff ?? null),
-            JSON.stringify(record.snapshot ?? null),
-          ],
-        );
-        return record;
+        const next = newConfigVersion(row?.id, version);
+        await q(INSERT_CONFIG_VERSION_SQL, next.values);
+        // delivered on COMMIT: every process following the configuration (watchConfigVersions) catches up
+        await q("SELECT pg_notify(?, ?)", [CONFIG_CHANNEL, String(next.record.id)]);
+        return next.record;
       });
+    },
+
+    callLimiter(name, limits) {
+      const key = JSON.stringify([name, limits.concurrency, limits.perMinute ?? null]);
+      let limiter = limiters.get(key);
+      if (!limiter) {
+        limiter = createPgCallLimiter(
+          // the store's migrations first: they create the limiter's log table
+          async () => {
+            await pool();
+            return typeof opts.url === "string" ? opts.url : await opts.url();
+          },
+          name,
+          limits,
+        );
+        limiters.set(key, limiter);
+      }
+      return limiter;
+    },
+
+    watchConfigVersions(onChange) {
+      let listener: PgListener | undefined;
+      let closed = false;
+      const started = (async () => {
+        const url = typeof opts.url === "string" ? opts.url : await opts.url();
+        if (closed) return;
+        listener = listenPg({
+          url,
+          channels: [CONFIG_CHANNEL],
+          applicationName: "siteloom-config-listen",
+          onNotify: (_channel, payload) => onChange(Number(payload) || undefined),
+          onListening: () => onChange(undefined),
+        });
+      })().catch(() => undefined);
+      return {
+        async close() {
+          closed = true;
+          await started;
+          await listener?.close();
+        },
+      };
     },
 
     async getConfigVersion(id) {
@@ -425,18 +393,8 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async listConfigVersions(options = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (options.env !== undefined) {
-        where.push("env = ?");
-        values.push(options.env);
-      }
-      if (options.beforeId !== undefined) {
-        where.push("id < ?");
-        values.push(options.beforeId);
-      }
-      const sql = `SELECT * FROM config_versions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-      return (await query<ConfigRow>(sql, [...values, options.limit ?? 50])).map(configFromRow);
+      const list = listConfigVersionsQuery(options);
+      return (await query<ConfigRow>(list.sql, list.values)).map(configFromRow);
     },
 
     async latestConfigVersion(env) {
@@ -445,39 +403,14 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async createToken(token) {
-      const record: TokenRecord = {
-        name: token.name,
-        role: token.role,
-        envs: token.envs,
-        hash: token.hash,
-        created: token.created ?? nowIso(),
-        expires: token.expires,
-        revoked: undefined,
-        lastUsed: undefined,
-      };
+      const next = newToken(token);
       try {
-        await tx([], (q) =>
-          q(
-            "INSERT INTO tokens (name, role, envs, hash, created, expires, revoked, last_used) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-            [
-              record.name,
-              record.role,
-              JSON.stringify(record.envs),
-              record.hash,
-              record.created,
-              record.expires ?? null,
-            ],
-          ),
-        );
+        await tx([], (q) => q(INSERT_TOKEN_SQL, next.values));
       } catch (error) {
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-          throw new SiteloomError("ERR_STORE_CONFLICT", `a token named "${token.name}" already exists`, {
-            cause: error,
-          });
-        }
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw tokenExistsError(token.name, error);
         throw error;
       }
-      return record;
+      return next.record;
     },
 
     async getToken(name) {
@@ -517,32 +450,14 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       return tx([`lock:${lock.name}`], async (q) => {
         const [row] = (await q("SELECT * FROM locks WHERE name = ?", [lock.name])).rows as LockRecord[];
         if (row && !isStale(row)) return { acquired: false as const, holder: row };
-        const now = Date.now();
-        const time = new Date(now).toISOString();
-        await q(
-          `INSERT INTO locks (name, owner, pid, host, acquired, heartbeat, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
-            acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires`,
-          [lock.name, lock.owner, lock.pid, lock.host, time, time, new Date(now + lock.leaseMs).toISOString()],
-        );
+        await q(UPSERT_LOCK_SQL, lockRowValues(lock));
         return { acquired: true as const, previous: row };
       });
     },
 
     async heartbeatLock(name, owner, leaseMs) {
-      const now = Date.now();
-      return tx(
-        [`lock:${name}`],
-        async (q) =>
-          (
-            await q("UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?", [
-              new Date(now).toISOString(),
-              new Date(now + leaseMs).toISOString(),
-              name,
-              owner,
-            ])
-          ).count > 0,
-      );
+      const renew = heartbeatLockQuery(name, owner, leaseMs);
+      return tx([`lock:${name}`], async (q) => (await q(renew.sql, renew.values)).count > 0);
     },
 
     async releaseLock(name, owner) {
@@ -560,46 +475,35 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async reserveBudget(reservation, options) {
-      // Which held reservations are abandoned is decided here (isStale is code); a stale one stays stale, so deciding
-      // before the lock is safe. The rest is one call of siteloom_reserve_budget (migration 5), under the month lock.
-      const held = await query<ReservationRow>("SELECT * FROM budget_reservations WHERE month = ?", [
-        reservation.month,
-      ]);
-      const stale = held.filter((row) => options.isStale(reservationFromRow(row))).map((row) => row.id);
-      const now = nowIso();
-      const record: BudgetReservation = {
-        ...reservation,
-        id: randomBytes(8).toString("hex"),
-        created: now,
-        heartbeat: now,
-      };
-      const [row] = await write<{ granted: boolean; settled_usd: number; reserved_usd: number }>(
-        "SELECT * FROM siteloom_reserve_budget(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-          stale,
-          options.maxMonthlyUsd ?? null,
-          record.id,
-          record.month,
-          record.site,
-          record.topicId,
-          record.amountUsd,
-          record.owner,
-          record.pid,
-          record.host,
-          now,
-        ],
-      );
+      // One call of siteloom_reserve_budget (migration 5), under the month lock. Abandoned reservations only matter
+      // when the call does not fit: so it is first tried counting every held one (one round trip, the usual case),
+      // and only when refused are the held ones read, those found stale decided here (isStale is code; a stale one
+      // stays stale, so deciding before the lock is safe), and the call made again dropping them.
+      const record = newReservation(reservation);
+      const reserve = (stale: string[]) =>
+        write<{ granted: boolean; settled_usd: number; reserved_usd: number }>(
+          "SELECT * FROM siteloom_reserve_budget(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          [stale, options.maxMonthlyUsd ?? null, ...reservationRowValues(record)],
+        );
+      let [row] = await reserve([]);
+      if (!row?.granted) {
+        const held = await query<ReservationRow>(MONTH_RESERVATIONS_SQL, [reservation.month]);
+        const stale = held.filter((r) => options.isStale(reservationFromRow(r))).map((r) => r.id);
+        if (stale.length > 0) [row] = await reserve(stale);
+      }
       const spend = { settledUsd: roundUsd(row?.settled_usd ?? 0), reservedUsd: roundUsd(row?.reserved_usd ?? 0) };
       return row?.granted
         ? { granted: true as const, reservation: record, ...spend }
         : { granted: false as const, ...spend };
     },
 
-    async settleBudget(reservationId, entry) {
+    async settleBudget(reservationId, entry, keep) {
       // One statement, so one commit: a reserver's single-snapshot sums (migration 5) see both the reservation gone
-      // and the cost recorded, or neither.
-      await write(`WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?) ${INSERT_COST_SQL}`, [
+      // and the cost recorded, or neither; the kept answer commits with them.
+      const kept = keep === undefined ? "" : `, kept AS (${UPSERT_KEPT_SQL})`;
+      await write(`WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?)${kept} ${INSERT_COST_SQL}`, [
         reservationId ?? null,
+        ...(keep === undefined ? [] : keptRowValues(keep)),
         ...costRowValues(entry),
       ]);
     },
@@ -621,7 +525,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async budgetSpend(month, isStale) {
-      const held = await query<ReservationRow>("SELECT * FROM budget_reservations WHERE month = ?", [month]);
+      const held = await query<ReservationRow>(MONTH_RESERVATIONS_SQL, [month]);
       const reservedUsd = held
         .filter((row) => !isStale?.(reservationFromRow(row)))
         .reduce((sum, r) => sum + r.amount_usd, 0);
@@ -630,51 +534,21 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async listCosts(filter = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (filter.month !== undefined) {
-        where.push("month = ?");
-        values.push(filter.month);
-      }
-      if (filter.site !== undefined) {
-        where.push("site = ?");
-        values.push(filter.site);
-      }
-      const sql = `SELECT * FROM cost_ledger ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time COLLATE "C", id COLLATE "C"`;
-      return (await query<CostRow>(sql, values)).map(costFromRow);
+      const list = listCostsQuery(filter, ' COLLATE "C"');
+      return (await query<CostRow>(list.sql, list.values)).map(costFromRow);
     },
 
     async importCosts(source, entries) {
       return tx([`cost-imports:${source}`], async (q) => {
-        const done = await q("SELECT 1 FROM documents WHERE namespace = 'cost-imports' AND doc_key = ?", [source]);
-        if (done.count > 0) return 0;
+        if ((await q(COST_IMPORT_SEEN_SQL, [source])).count > 0) return 0;
         for (const entry of entries) await q(INSERT_COST_SQL, costRowValues(entry));
-        await q(
-          "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
-          [source, JSON.stringify({ entries: entries.length }), nowIso()],
-        );
+        await q(COST_IMPORT_DONE_SQL, [source, JSON.stringify({ entries: entries.length }), nowIso()]);
         return entries.length;
       });
     },
 
     async enqueueAlert(delivery) {
-      const created = delivery.created ?? nowIso();
-      return tx([], async (q) => {
-        const result = await q(
-          `INSERT INTO alert_deliveries (id, alert_key, kind, channel, status, payload, created, attempts, next_attempt)
-            VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
-          [
-            delivery.id,
-            delivery.alertKey,
-            delivery.kind,
-            delivery.channel,
-            JSON.stringify(delivery.payload),
-            created,
-            created,
-          ],
-        );
-        return result.count > 0;
-      });
+      return tx([], async (q) => (await q(INSERT_ALERT_SQL, alertRowValues(delivery))).count > 0);
     },
 
     async claimAlerts(owner, options) {
@@ -700,29 +574,69 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     },
 
     async finishAlert(id, outcome) {
-      await tx([], (q) =>
-        outcome.sent
-          ? q(
-              `UPDATE alert_deliveries SET status = 'sent', sent = ?, last_error = NULL, claim_owner = NULL,
-                claim_until = NULL WHERE id = ?`,
-              [outcome.time ?? nowIso(), id],
-            )
-          : q(
-              `UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claim_owner = NULL,
-                claim_until = NULL WHERE id = ? AND status = 'pending'`,
-              [outcome.error, outcome.nextAttempt, id],
-            ),
-      );
+      const finish = finishAlertQuery(id, outcome);
+      await tx([], (q) => q(finish.sql, finish.values));
     },
 
     async listAlerts(options = {}) {
-      const where = options.status ? "WHERE status = ?" : "";
-      const values: unknown[] = options.status ? [options.status] : [];
-      const rows = await query<AlertRow>(
-        `SELECT * FROM alert_deliveries ${where} ORDER BY created COLLATE "C" DESC, id COLLATE "C" DESC LIMIT ?`,
-        [...values, options.limit ?? 100],
+      const list = listAlertsQuery(options, ' COLLATE "C"');
+      return (await query<AlertRow>(list.sql, list.values)).map(alertFromRow);
+    },
+
+    async countAlerts(status) {
+      const where = status ? "WHERE status = ?" : "";
+      const [row] = await query<{ n: string | number }>(
+        `SELECT COUNT(*) AS n FROM alert_deliveries ${where}`,
+        status ? [status] : [],
       );
-      return rows.map(alertFromRow);
+      return Number(row?.n ?? 0);
+    },
+
+    async createSession(session) {
+      await tx([], async (q) => {
+        await q('DELETE FROM console_sessions WHERE expires < ? COLLATE "C"', [nowIso()]);
+        await q("INSERT INTO console_sessions (id, token_hash, csrf, created, expires) VALUES (?, ?, ?, ?, ?)", [
+          session.id,
+          session.tokenHash,
+          session.csrf,
+          session.created,
+          session.expires,
+        ]);
+      });
+    },
+
+    async getSession(id, now) {
+      const [row] = await query<ConsoleSessionRecord>(
+        'SELECT id, token_hash AS "tokenHash", csrf, created, expires FROM console_sessions WHERE id = ? AND expires >= ? COLLATE "C"',
+        [id, now ?? nowIso()],
+      );
+      return row;
+    },
+
+    async touchSession(id, expires) {
+      return tx(
+        [],
+        async (q) => (await q("UPDATE console_sessions SET expires = ? WHERE id = ?", [expires, id])).count > 0,
+      );
+    },
+
+    async deleteSession(id) {
+      return tx([], async (q) => (await q("DELETE FROM console_sessions WHERE id = ?", [id])).count > 0);
+    },
+
+    async appendAudit(seal) {
+      // one appender at a time on every machine: the chain's last entry is read and extended under one lock
+      return tx([AUDIT_LOCK], async (q) => {
+        const [last] = (await q(LAST_AUDIT_SQL)).rows as StoredAuditEntry[];
+        const next = sealAudit(last, seal);
+        await q(INSERT_AUDIT_SQL, next.values);
+        await q(UPSERT_KEPT_SQL, keptRowValues(next.head));
+        return next.entry;
+      });
+    },
+
+    async listAudit(options = {}) {
+      return query<StoredAuditEntry>(LIST_AUDIT_SQL, [options.afterSeq ?? 0, options.limit ?? ALL_ROWS]);
     },
 
     async schemaVersion() {
@@ -733,6 +647,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all([...limiters.values()].map((l) => l.close()));
       const pending = ready;
       ready = undefined;
       const p = await pending?.catch(() => undefined);
@@ -742,45 +657,14 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
   return store;
 }
 
-/** The URL without its password, for messages and `store.location`. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, "$1:****@");
-}
-
 // --- internal ---
 
 type TxQuery = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[]; count: number }>;
 
 const UNIQUE_VIOLATION = "23505";
 
-const SETTLED_SQL = "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM cost_ledger WHERE month = ?";
-
-/** Connection-level failures: the server went away or is starting/stopping. Anything else is a real error. */
-const CONNECTION_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "57P01", // admin_shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now (starting up, shutting down)
-  "08000",
-  "08001",
-  "08003",
-  "08004",
-  "08006",
-]);
-
-function _isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code;
-  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
-  const message = error instanceof Error ? error.message : "";
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
-    message,
-  );
-}
+/** The NOTIFY channel of recorded configuration versions (payload: the version's id). */
+const CONFIG_CHANNEL = "siteloom_config_versions";
 
 /** Runs `work`, and again after a pause while it fails because the server cannot be reached, for up to `limitMs`. */
 async function _retrying<T>(limitMs: number, location: string, work: () => Promise<T>): Promise<T> {
@@ -790,10 +674,10 @@ async function _retrying<T>(limitMs: number, location: string, work: () => Promi
       retries: Number.MAX_SAFE_INTEGER,
       baseMs: 100,
       maxMs: 2_000,
-      classify: (error) => ({ retry: _isConnectionError(error) && Date.now() < deadline }),
+      classify: (error) => ({ retry: isConnectionError(error) && Date.now() < deadline }),
     });
   } catch (error) {
-    if (!_isConnectionError(error)) throw error;
+    if (!isConnectionError(error)) throw error;
     throw new SiteloomError(
       "ERR_STORE",
       `cannot reach the PostgreSQL state store ${location}: ${(error as Error).message}; check that the server is up and store.url is right`,
@@ -821,11 +705,8 @@ function _typeParser(oid: number, format?: string): (value: string) => unknown {
 }
 
 async function _migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    // Two processes opening a new database at once must not both apply the same migration.
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [MIGRATION_LOCK]);
+  // Two processes opening a new database at once must not both apply the same migration.
+  await withPgTransaction(pool, { locks: [MIGRATION_LOCK] }, async (client) => {
     await client.query(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)",
     );
@@ -849,16 +730,5 @@ async function _migrate(pool: pg.Pool): Promise<void> {
         nowIso(),
       ]);
     }
-    await client.query("COMMIT");
-    client.release();
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    client.release(_isConnectionError(error));
-    throw error;
-  }
-}
-
-function _set(sets: string[], values: unknown[], column: string, value: unknown): void {
-  sets.push(`${column} = ?`);
-  values.push(value);
+  });
 }

@@ -8,9 +8,12 @@ import type {
   BudgetReservation,
   ConfigVersion,
   CostEntry,
+  KeptDocument,
   PublishedItem,
   RunRecord,
   RunStepRecord,
+  SealedAuditEntry,
+  StoredAuditEntry,
   StoredDocument,
   TokenRecord,
 } from "./types.ts";
@@ -291,6 +294,47 @@ export function costRowValues(entry: CostEntry): (string | number)[] {
     entry.costUsd,
     entry.ok ? 1 : 0,
   ];
+}
+
+/**
+ * The one upsert of a document written beside another change (`KeptDocument`), with `keptRowValues` as its
+ * parameters: a rewrite bumps the version, as `putDocument` does.
+ */
+export const UPSERT_KEPT_SQL = `INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES (?, ?, ?, 1, ?)
+  ON CONFLICT (namespace, doc_key) DO UPDATE SET value = excluded.value, version = documents.version + 1,
+  updated = excluded.updated`;
+
+export function keptRowValues(keep: KeptDocument): string[] {
+  return [keep.namespace, keep.key, JSON.stringify(keep.value), nowIso()];
+}
+
+/** A LIMIT that keeps every row (both engines take a bigint). */
+export const ALL_ROWS = Number.MAX_SAFE_INTEGER;
+
+/** Namespace and key of the audit chain's head document (count and last hash), written with every append. */
+export const AUDIT_HEAD = { namespace: "audit", key: "head" } as const;
+
+/** The one INSERT of an audit entry, with `auditRowValues` as its parameters. */
+export const INSERT_AUDIT_SQL = "INSERT INTO audit_log (seq, time, hash, entry) VALUES (?, ?, ?, ?)";
+
+/** The last entry of the audit chain (for `appendAudit`'s seal). */
+export const LAST_AUDIT_SQL = "SELECT seq, hash, entry AS text FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/** Audit entries after a seq, in chain order, with a limit. */
+export const LIST_AUDIT_SQL = "SELECT seq, hash, entry AS text FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?";
+
+/** The row and the head document of the entry `seal` made after `last`. */
+export function sealAudit(
+  last: StoredAuditEntry | undefined,
+  seal: (last: StoredAuditEntry | undefined) => SealedAuditEntry,
+): { entry: StoredAuditEntry; values: (string | number)[]; head: KeptDocument } {
+  const sealed = seal(last);
+  const entry: StoredAuditEntry = { seq: (last?.seq ?? 0) + 1, hash: sealed.hash, text: sealed.text };
+  return {
+    entry,
+    values: [entry.seq, sealed.time, entry.hash, entry.text],
+    head: { ...AUDIT_HEAD, value: { count: entry.seq, hash: entry.hash } },
+  };
 }
 
 // --- internal ---

@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SiteloomError } from "../errors.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
 import {
+  ALL_ROWS,
   type AlertRow,
   alertFromRow,
   type ConfigRow,
@@ -14,7 +14,11 @@ import {
   costRowValues,
   type DocRow,
   docFromRow,
+  INSERT_AUDIT_SQL,
   INSERT_COST_SQL,
+  keptRowValues,
+  LAST_AUDIT_SQL,
+  LIST_AUDIT_SQL,
   newRunId,
   newStepRecord,
   nowIso,
@@ -26,20 +30,54 @@ import {
   roundUsd,
   runFromRow,
   type StepRow,
+  sealAudit,
   stepFromRow,
   type TokenRow,
   tokenFromRow,
+  UPSERT_KEPT_SQL,
 } from "./rows.ts";
+import {
+  alertRowValues,
+  ambiguousRunError,
+  COST_IMPORT_DONE_SQL,
+  COST_IMPORT_SEEN_SQL,
+  checkDocumentVersion,
+  finishAlertQuery,
+  heartbeatLockQuery,
+  INSERT_ALERT_SQL,
+  INSERT_CONFIG_VERSION_SQL,
+  INSERT_RUN_SQL,
+  INSERT_TOKEN_SQL,
+  listAlertsQuery,
+  listConfigVersionsQuery,
+  listCostsQuery,
+  listRunsQuery,
+  lockRowValues,
+  MONTH_RESERVATIONS_SQL,
+  newConfigVersion,
+  newReservation,
+  newRunRecord,
+  newToken,
+  reservationRowValues,
+  runPrefixQuery,
+  runRowValues,
+  SETTLED_SQL,
+  stepRowValues,
+  tokenExistsError,
+  UPSERT_DOCUMENT_SQL,
+  UPSERT_LOCK_SQL,
+  UPSERT_STEP_SQL,
+  updateRunQuery,
+} from "./sql.ts";
 import type {
-  BudgetReservation,
   ConfigVersion,
+  ConsoleSessionRecord,
   CostEntry,
   LockRecord,
-  RunRecord,
   RunStepRecord,
   StateStore,
+  StoredAuditEntry,
   StoredDocument,
-  TokenRecord,
 } from "./types.ts";
 
 export { newRunId };
@@ -80,48 +118,19 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     location: opts.path,
 
     async createRun(run) {
-      const record: RunRecord = {
-        ...run,
-        id: run.id ?? newRunId(),
-        status: "running",
-        finished: undefined,
-        costUsd: 0,
-        error: undefined,
-      };
-      const insert = stmt(
-        `INSERT INTO runs (id, status, env, sites, steps, dry_run, started, finished, actor, host, pid, cost_usd, error,
-          options) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 0, NULL, ?)`,
-      );
+      const record = newRunRecord(run);
       // Generated ids carry a short random suffix; on the rare collision (many runs in one second), draw again.
       for (let attempt = 0; run.id === undefined && attempt < 20; attempt++) {
         if (!stmt("SELECT 1 FROM runs WHERE id = ?").get(record.id)) break;
         record.id = newRunId();
       }
-      insert.run(
-        record.id,
-        record.status,
-        record.env,
-        JSON.stringify(record.sites),
-        JSON.stringify(record.steps),
-        record.dryRun ? 1 : 0,
-        record.started,
-        record.actor,
-        record.host,
-        record.pid,
-        JSON.stringify(record.options),
-      );
+      stmt(INSERT_RUN_SQL).run(...runRowValues(record));
       return record;
     },
 
     async updateRun(id, patch) {
-      const sets: string[] = [];
-      const values: unknown[] = [];
-      if (patch.status !== undefined) _set(sets, values, "status", patch.status);
-      if ("finished" in patch) _set(sets, values, "finished", patch.finished ?? null);
-      if (patch.costUsd !== undefined) _set(sets, values, "cost_usd", patch.costUsd);
-      if ("error" in patch) _set(sets, values, "error", patch.error ?? null);
-      if (sets.length === 0) return;
-      stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
+      const update = updateRunQuery(id, patch);
+      if (update) stmt(update.sql).run(...update.values);
     },
 
     async getRun(id) {
@@ -132,33 +141,15 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     async findRun(idOrPrefix) {
       const exact = await store.getRun(idOrPrefix);
       if (exact) return exact;
-      const rows = stmt("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT 2").all(
-        `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
-      ) as RunRow[];
-      if (rows.length > 1) {
-        throw new SiteloomError("ERR_USAGE", `run id "${idOrPrefix}" is ambiguous; give more characters`);
-      }
+      const prefix = runPrefixQuery(idOrPrefix);
+      const rows = stmt(prefix.sql).all(...prefix.values) as RunRow[];
+      if (rows.length > 1) throw ambiguousRunError(idOrPrefix);
       return rows[0] ? runFromRow(rows[0]) : undefined;
     },
 
     async listRuns(options = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (options.site !== undefined) {
-        where.push("EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.id AND s.site = ?)");
-        values.push(options.site);
-      }
-      if (options.status !== undefined) {
-        where.push("status = ?");
-        values.push(options.status);
-      }
-      if (options.before !== undefined) {
-        // keyset paging in the list's own order, so runs started in the same second are neither skipped nor repeated
-        where.push("(started, id) < (SELECT started, id FROM runs WHERE id = ?)");
-        values.push(options.before);
-      }
-      const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started DESC, id DESC LIMIT ?`;
-      return (stmt(sql).all(...values, options.limit ?? 50) as RunRow[]).map(runFromRow);
+      const list = listRunsQuery(options);
+      return (stmt(list.sql).all(...list.values) as RunRow[]).map(runFromRow);
     },
 
     async saveStep(runId, site, step, patch) {
@@ -170,29 +161,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         ) as StepRow | undefined;
         const base: RunStepRecord = existing ? stepFromRow(existing) : newStepRecord(runId, site, step);
         const next: RunStepRecord = { ...base, ...patch, runId, site, step };
-        stmt(
-          `INSERT INTO run_steps (run_id, site, step, position, status, started, finished, counts, bytes, cost_usd,
-            summary, plan, error, error_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, site, step) DO UPDATE SET position = excluded.position, status = excluded.status,
-            started = excluded.started, finished = excluded.finished, counts = excluded.counts, bytes = excluded.bytes,
-            cost_usd = excluded.cost_usd, summary = excluded.summary, plan = excluded.plan, error = excluded.error,
-            error_code = excluded.error_code`,
-        ).run(
-          runId,
-          site,
-          step,
-          next.position,
-          next.status,
-          next.started ?? null,
-          next.finished ?? null,
-          JSON.stringify(next.counts),
-          next.bytes,
-          next.costUsd,
-          next.summary ?? null,
-          JSON.stringify(next.plan),
-          next.error ?? null,
-          next.errorCode ?? null,
-        );
+        stmt(UPSERT_STEP_SQL).run(...stepRowValues(next));
         return next;
       });
       return write.immediate();
@@ -217,18 +186,9 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
           | { version: number }
           | undefined;
         const current = row?.version ?? 0;
-        if (options.expectedVersion !== undefined && options.expectedVersion !== current) {
-          throw new SiteloomError(
-            "ERR_STORE_CONFLICT",
-            `${namespace}/${key} changed meanwhile (version ${current}, expected ${options.expectedVersion}); reload and retry`,
-          );
-        }
+        checkDocumentVersion(namespace, key, current, options.expectedVersion);
         const doc: StoredDocument<T> = { namespace, key, value, version: current + 1, updated: nowIso() };
-        stmt(
-          `INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (namespace, doc_key) DO UPDATE SET value = excluded.value, version = excluded.version,
-            updated = excluded.updated`,
-        ).run(namespace, key, JSON.stringify(value), doc.version, doc.updated);
+        stmt(UPSERT_DOCUMENT_SQL).run(namespace, key, JSON.stringify(value), doc.version, doc.updated);
         return doc;
       });
       return write.immediate();
@@ -271,27 +231,9 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     async addConfigVersion(version) {
       const write = db.transaction((): ConfigVersion => {
         const row = stmt("SELECT MAX(id) AS id FROM config_versions").get() as { id: number | null };
-        const record: ConfigVersion = {
-          id: (row.id ?? 0) + 1,
-          time: version.time ?? nowIso(),
-          actor: version.actor,
-          source: version.source,
-          env: version.env,
-          diff: version.diff,
-          snapshot: version.snapshot,
-        };
-        stmt(
-          "INSERT INTO config_versions (id, time, actor, source, env, diff, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ).run(
-          record.id,
-          record.time,
-          record.actor,
-          record.source,
-          record.env ?? null,
-          JSON.stringify(record.diff ?? null),
-          JSON.stringify(record.snapshot ?? null),
-        );
-        return record;
+        const next = newConfigVersion(row.id, version);
+        stmt(INSERT_CONFIG_VERSION_SQL).run(...next.values);
+        return next.record;
       });
       return write.immediate();
     },
@@ -302,18 +244,8 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async listConfigVersions(options = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (options.env !== undefined) {
-        where.push("env = ?");
-        values.push(options.env);
-      }
-      if (options.beforeId !== undefined) {
-        where.push("id < ?");
-        values.push(options.beforeId);
-      }
-      const sql = `SELECT * FROM config_versions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-      return (stmt(sql).all(...values, options.limit ?? 50) as ConfigRow[]).map(configFromRow);
+      const list = listConfigVersionsQuery(options);
+      return (stmt(list.sql).all(...list.values) as ConfigRow[]).map(configFromRow);
     },
 
     async latestConfigVersion(env) {
@@ -322,36 +254,15 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async createToken(token) {
-      const record: TokenRecord = {
-        name: token.name,
-        role: token.role,
-        envs: token.envs,
-        hash: token.hash,
-        created: token.created ?? nowIso(),
-        expires: token.expires,
-        revoked: undefined,
-        lastUsed: undefined,
-      };
+      const next = newToken(token);
       try {
-        stmt(
-          "INSERT INTO tokens (name, role, envs, hash, created, expires, revoked, last_used) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-        ).run(
-          record.name,
-          record.role,
-          JSON.stringify(record.envs),
-          record.hash,
-          record.created,
-          record.expires ?? null,
-        );
+        stmt(INSERT_TOKEN_SQL).run(...next.values);
       } catch (error) {
-        if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) {
-          throw new SiteloomError("ERR_STORE_CONFLICT", `a token named "${token.name}" already exists`, {
-            cause: error,
-          });
-        }
+        if ((error as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT"))
+          throw tokenExistsError(token.name, error);
         throw error;
       }
-      return record;
+      return next.record;
     },
 
     async getToken(name) {
@@ -387,29 +298,15 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
       const attempt = db.transaction(() => {
         const row = stmt("SELECT * FROM locks WHERE name = ?").get(lock.name) as LockRecord | undefined;
         if (row && !isStale(row)) return { acquired: false as const, holder: row };
-        const now = Date.now();
-        const time = new Date(now).toISOString();
-        stmt(
-          `INSERT INTO locks (name, owner, pid, host, acquired, heartbeat, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
-            acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires`,
-        ).run(lock.name, lock.owner, lock.pid, lock.host, time, time, new Date(now + lock.leaseMs).toISOString());
+        stmt(UPSERT_LOCK_SQL).run(...lockRowValues(lock));
         return { acquired: true as const, previous: row };
       });
       return attempt.immediate();
     },
 
     async heartbeatLock(name, owner, leaseMs) {
-      const now = Date.now();
-      const expires = new Date(now + leaseMs).toISOString();
-      return (
-        stmt("UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?").run(
-          new Date(now).toISOString(),
-          expires,
-          name,
-          owner,
-        ).changes > 0
-      );
+      const renew = heartbeatLockQuery(name, owner, leaseMs);
+      return stmt(renew.sql).run(...renew.values).changes > 0;
     },
 
     async releaseLock(name, owner) {
@@ -427,9 +324,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
 
     async reserveBudget(reservation, options) {
       const attempt = db.transaction(() => {
-        const held = stmt("SELECT * FROM budget_reservations WHERE month = ?").all(
-          reservation.month,
-        ) as ReservationRow[];
+        const held = stmt(MONTH_RESERVATIONS_SQL).all(reservation.month) as ReservationRow[];
         let reservedUsd = 0;
         for (const row of held) {
           if (options.isStale(reservationFromRow(row)))
@@ -444,37 +339,21 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
         ) {
           return { granted: false as const, ...spend };
         }
-        const now = nowIso();
-        const record: BudgetReservation = {
-          ...reservation,
-          id: randomBytes(8).toString("hex"),
-          created: now,
-          heartbeat: now,
-        };
+        const record = newReservation(reservation);
         stmt(
           `INSERT INTO budget_reservations (id, month, site, topic_id, amount_usd, owner, pid, host, created, heartbeat)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          record.id,
-          record.month,
-          record.site,
-          record.topicId,
-          record.amountUsd,
-          record.owner,
-          record.pid,
-          record.host,
-          record.created,
-          record.heartbeat,
-        );
+        ).run(...reservationRowValues(record), record.heartbeat);
         return { granted: true as const, reservation: record, ...spend };
       });
       return attempt.immediate();
     },
 
-    async settleBudget(reservationId, entry) {
+    async settleBudget(reservationId, entry, keep) {
       db.transaction(() => {
         if (reservationId !== undefined) stmt("DELETE FROM budget_reservations WHERE id = ?").run(reservationId);
         _insertCost(stmt, entry);
+        if (keep !== undefined) stmt(UPSERT_KEPT_SQL).run(...keptRowValues(keep));
       }).immediate();
     },
 
@@ -487,7 +366,7 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async budgetSpend(month, isStale) {
-      const held = stmt("SELECT * FROM budget_reservations WHERE month = ?").all(month) as ReservationRow[];
+      const held = stmt(MONTH_RESERVATIONS_SQL).all(month) as ReservationRow[];
       const reservedUsd = held
         .filter((row) => !isStale?.(reservationFromRow(row)))
         .reduce((sum, r) => sum + r.amount_usd, 0);
@@ -495,48 +374,23 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async listCosts(filter = {}) {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (filter.month !== undefined) {
-        where.push("month = ?");
-        values.push(filter.month);
-      }
-      if (filter.site !== undefined) {
-        where.push("site = ?");
-        values.push(filter.site);
-      }
-      const sql = `SELECT * FROM cost_ledger ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time, id`;
-      return (stmt(sql).all(...values) as CostRow[]).map(costFromRow);
+      const list = listCostsQuery(filter, "");
+      return (stmt(list.sql).all(...list.values) as CostRow[]).map(costFromRow);
     },
 
     async importCosts(source, entries) {
       return db
         .transaction(() => {
-          if (stmt("SELECT 1 FROM documents WHERE namespace = 'cost-imports' AND doc_key = ?").get(source)) return 0;
+          if (stmt(COST_IMPORT_SEEN_SQL).get(source)) return 0;
           for (const entry of entries) _insertCost(stmt, entry);
-          stmt(
-            "INSERT INTO documents (namespace, doc_key, value, version, updated) VALUES ('cost-imports', ?, ?, 1, ?)",
-          ).run(source, JSON.stringify({ entries: entries.length }), nowIso());
+          stmt(COST_IMPORT_DONE_SQL).run(source, JSON.stringify({ entries: entries.length }), nowIso());
           return entries.length;
         })
         .immediate();
     },
 
     async enqueueAlert(delivery) {
-      const created = delivery.created ?? nowIso();
-      const result = stmt(
-        `INSERT INTO alert_deliveries (id, alert_key, kind, channel, status, payload, created, attempts, next_attempt)
-         VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
-      ).run(
-        delivery.id,
-        delivery.alertKey,
-        delivery.kind,
-        delivery.channel,
-        JSON.stringify(delivery.payload),
-        created,
-        created,
-      );
-      return result.changes > 0;
+      return stmt(INSERT_ALERT_SQL).run(...alertRowValues(delivery)).changes > 0;
     },
 
     async claimAlerts(owner, options) {
@@ -561,28 +415,64 @@ export function createSqliteStore(options: SqliteStoreOptions): StateStore {
     },
 
     async finishAlert(id, outcome) {
-      if (outcome.sent) {
-        stmt(
-          `UPDATE alert_deliveries SET status = 'sent', sent = ?, last_error = NULL, claim_owner = NULL,
-            claim_until = NULL WHERE id = ?`,
-        ).run(outcome.time ?? nowIso(), id);
-        return;
-      }
-      stmt(
-        `UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claim_owner = NULL,
-          claim_until = NULL WHERE id = ? AND status = 'pending'`,
-      ).run(outcome.error, outcome.nextAttempt, id);
+      const finish = finishAlertQuery(id, outcome);
+      stmt(finish.sql).run(...finish.values);
     },
 
     async listAlerts(options = {}) {
-      const where = options.status ? "WHERE status = ?" : "";
-      const values: unknown[] = options.status ? [options.status] : [];
+      const list = listAlertsQuery(options, "");
+      return (stmt(list.sql).all(...list.values) as AlertRow[]).map(alertFromRow);
+    },
+
+    async countAlerts(status) {
+      const where = status ? "WHERE status = ?" : "";
       return (
-        stmt(`SELECT * FROM alert_deliveries ${where} ORDER BY created DESC, id DESC LIMIT ?`).all(
-          ...values,
-          options.limit ?? 100,
-        ) as AlertRow[]
-      ).map(alertFromRow);
+        stmt(`SELECT COUNT(*) AS n FROM alert_deliveries ${where}`).get(...(status ? [status] : [])) as {
+          n: number;
+        }
+      ).n;
+    },
+
+    async createSession(session) {
+      db.transaction(() => {
+        stmt("DELETE FROM console_sessions WHERE expires < ?").run(nowIso());
+        stmt("INSERT INTO console_sessions (id, token_hash, csrf, created, expires) VALUES (?, ?, ?, ?, ?)").run(
+          session.id,
+          session.tokenHash,
+          session.csrf,
+          session.created,
+          session.expires,
+        );
+      }).immediate();
+    },
+
+    async getSession(id, now) {
+      return stmt(
+        'SELECT id, token_hash AS "tokenHash", csrf, created, expires FROM console_sessions WHERE id = ? AND expires >= ?',
+      ).get(id, now ?? nowIso()) as ConsoleSessionRecord | undefined;
+    },
+
+    async touchSession(id, expires) {
+      return stmt("UPDATE console_sessions SET expires = ? WHERE id = ?").run(expires, id).changes > 0;
+    },
+
+    async deleteSession(id) {
+      return stmt("DELETE FROM console_sessions WHERE id = ?").run(id).changes > 0;
+    },
+
+    async appendAudit(seal) {
+      return db
+        .transaction(() => {
+          const next = sealAudit(stmt(LAST_AUDIT_SQL).get() as StoredAuditEntry | undefined, seal);
+          stmt(INSERT_AUDIT_SQL).run(...next.values);
+          stmt(UPSERT_KEPT_SQL).run(...keptRowValues(next.head));
+          return next.entry;
+        })
+        .immediate();
+    },
+
+    async listAudit(options = {}) {
+      return stmt(LIST_AUDIT_SQL).all(options.afterSeq ?? 0, options.limit ?? ALL_ROWS) as StoredAuditEntry[];
     },
 
     async schemaVersion() {
@@ -603,14 +493,7 @@ function _insertCost(stmt: (sql: string) => Database.Statement, entry: CostEntry
 }
 
 function _settled(stmt: (sql: string) => Database.Statement, month: string): number {
-  return (
-    stmt("SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM cost_ledger WHERE month = ?").get(month) as { usd: number }
-  ).usd;
-}
-
-function _set(sets: string[], values: unknown[], column: string, value: unknown): void {
-  sets.push(`${column} = ?`);
-  values.push(value);
+  return (stmt(SETTLED_SQL).get(month) as { usd: number }).usd;
 }
 
 function _statementCache(db: Database.Database): (sql: string) => Database.Statement {

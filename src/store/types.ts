@@ -86,6 +86,29 @@ export interface StoredDocument<T = unknown> {
   updated: string;
 }
 
+/** A document written together with another change (see `settleBudget`); its version starts at 1. */
+export interface KeptDocument {
+  namespace: string;
+  key: string;
+  value: unknown;
+}
+
+/** One entry of the audit chain as the store keeps it: its place, its hash and its exact JSON text. */
+export interface StoredAuditEntry {
+  /** 1, 2, 3... in chain order. */
+  seq: number;
+  hash: string;
+  /** The entry's JSON, byte for byte as hashed (re-serialising could reorder keys). */
+  text: string;
+}
+
+/** What `appendAudit`'s `seal` returns: the new entry, chained to the last one. */
+export interface SealedAuditEntry {
+  time: string;
+  hash: string;
+  text: string;
+}
+
 /** One saved version of the runtime configuration (written by the config service). */
 export interface ConfigVersion {
   /** 1, 2, 3... assigned by the store. */
@@ -236,6 +259,23 @@ export type NewAlertDelivery = Pick<AlertDelivery, "id" | "alertKey" | "kind" | 
 };
 
 /**
+ * A signed-in browser session of the web console. Neither secret is stored: `id` is the hash of the cookie's value
+ * and `tokenHash` the hash of the API token signed in with (as the tokens table keeps it), so reading the table gives
+ * nothing to sign in with.
+ */
+export interface ConsoleSessionRecord {
+  /** `sha256:<hex>` of the session cookie's value. */
+  id: string;
+  /** The token's hash: each request looks the token up by it, so revoking the token ends the session. */
+  tokenHash: string;
+  /** The CSRF token the console sends with every write. */
+  csrf: string;
+  created: string;
+  /** Ends then unless used (each use moves it on). */
+  expires: string;
+}
+
+/**
  * The state store. One instance per process is enough; it is safe to open the same database from several
  * processes (SQLite in WAL mode with a busy timeout; writes are short transactions).
  */
@@ -281,6 +321,20 @@ export interface StateStore {
   /** Newest first. */
   listConfigVersions(options?: { env?: string; limit?: number; beforeId?: number }): Promise<ConfigVersion[]>;
   latestConfigVersion(env?: string): Promise<ConfigVersion | undefined>;
+  /**
+   * Calls `onChange` when a configuration version was recorded by any process (PostgreSQL LISTEN/NOTIFY: the new
+   * version's id; `undefined` once listening starts and after a reconnect, when one may have been missed). Absent
+   * where one machine is alone (SQLite): there the files themselves and the server's file watcher carry changes.
+   */
+  watchConfigVersions?(onChange: (version: number | undefined) => void): { close(): Promise<void> };
+
+  // limits shared by every process
+  /**
+   * A limiter of calls (model requests) that holds for every process sharing the store (PostgreSQL: advisory locks
+   * and a start log, see pg-limiter.ts); one per name and limits, closed with the store. Absent where one process is
+   * alone with its limits (SQLite): callers then limit in-process.
+   */
+  callLimiter?(name: string, limits: CallLimits): CallLimiter;
 
   // tokens
   /** Adds a token; ERR_STORE_CONFLICT if the name exists. */
@@ -329,8 +383,12 @@ export interface StateStore {
     reservation: NewBudgetReservation,
     options: { maxMonthlyUsd?: number | undefined; isStale: (current: BudgetReservation) => boolean },
   ): Promise<ReserveBudgetResult>;
-  /** Records the call's real cost in the ledger and drops its reservation (if any), in one transaction. */
-  settleBudget(reservationId: string | undefined, entry: CostEntry): Promise<void>;
+  /**
+   * Records the call's real cost in the ledger and drops its reservation (if any), in one transaction; with
+   * `keep`, that transaction also writes the document (what the call returned), so a process killed right after
+   * paying leaves the answer beside the ledger entry and a rerun uses it instead of paying again.
+   */
+  settleBudget(reservationId: string | undefined, entry: CostEntry, keep?: KeptDocument): Promise<void>;
   /** Drops a reservation whose call failed before it was paid for. */
   releaseBudget(reservationId: string): Promise<void>;
   /** Refreshes the heartbeat of every reservation `owner` holds; returns how many. */
@@ -370,8 +428,43 @@ export interface StateStore {
   ): Promise<void>;
   /** Deliveries, newest first, optionally of one status. */
   listAlerts(options?: { status?: AlertDeliveryStatus; limit?: number }): Promise<AlertDelivery[]>;
+  /** How many deliveries there are, optionally of one status (counted by the database, no rows read). */
+  countAlerts(status?: AlertDeliveryStatus): Promise<number>;
+
+  // console sessions (migration 7)
+  /** Adds a session and drops the expired ones. */
+  createSession(session: ConsoleSessionRecord): Promise<void>;
+  /** The session with this id unless it expired before `now` (default: now). */
+  getSession(id: string, now?: string): Promise<ConsoleSessionRecord | undefined>;
+  /** Moves a session's expiry (a sliding lifetime); false when there is no such session. */
+  touchSession(id: string, expires: string): Promise<boolean>;
+  deleteSession(id: string): Promise<boolean>;
+
+  // audit log (migration 8; used when the store is shared, `.siteloom/audit.log` otherwise)
+  /**
+   * Appends one entry to the audit chain: `seal` gets the last entry (undefined for the first) and returns the new
+   * one chained to it. Appenders in every process and on every machine are serialised, so the chain never forks;
+   * the head document (`audit`/`head`: count and last hash) is written in the same transaction.
+   */
+  appendAudit(seal: (last: StoredAuditEntry | undefined) => SealedAuditEntry): Promise<StoredAuditEntry>;
+  /** Audit entries in chain order, those after `afterSeq` when given, at most `limit`. */
+  listAudit(options?: { afterSeq?: number; limit?: number }): Promise<StoredAuditEntry[]>;
 
   /** The applied schema version (number of the last migration). */
   schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Limits of a call limiter. */
+export interface CallLimits {
+  /** Calls running at once. */
+  concurrency: number;
+  /** Calls started in any 60 s; unset: no limit. */
+  perMinute?: number | undefined;
+}
+
+/** Runs calls within limits; waiting for a turn stops with the signal. */
+export interface CallLimiter {
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   close(): Promise<void>;
 }

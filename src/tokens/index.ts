@@ -9,4 +9,5 @@ export {
   type TokenInfo,
   type TokenStore,
   verifyToken,
+  verifyTokenHash,
 } from "./tokens.ts";

@@ -106,11 +106,21 @@ export async function verifyToken(
   const b = Buffer.from(hash);
   const equal = a.length === b.length && timingSafeEqual(a, b);
   if (!record || !equal) return { ok: false, reason: "invalid token" };
-  if (record.revoked) return { ok: false, reason: "token revoked" };
-  if (record.expires && Date.parse(record.expires) <= now.getTime()) return { ok: false, reason: "token expired" };
-  const envs = record.envs.includes(ALL_ENVS) ? [] : [...record.envs];
-  const role = ROLES.includes(record.role as Role) ? (record.role as Role) : "viewer";
-  return { ok: true, principal: { name: record.name, role, envs }, record };
+  return _checked(record, now);
+}
+
+/**
+ * Checks a token known by its hash only (a console session keeps the hash, never the token): the record it names must
+ * still exist, be neither revoked nor expired. The hash came from our own store, so no constant-time compare is needed.
+ */
+export async function verifyTokenHash(
+  store: TokenStore,
+  hash: string,
+  now = new Date(),
+): Promise<{ ok: true; principal: Principal; record: TokenRecord } | { ok: false; reason: string }> {
+  const record = await store.findTokenByHash(hash);
+  if (!record) return { ok: false, reason: "invalid token" };
+  return _checked(record, now);
 }
 
 /** `sha256:<hex>` of a token text (what the store keeps). */
@@ -134,6 +144,17 @@ export function envAllows(principal: Principal, env: string): boolean {
 }
 
 // --- internal ---
+
+function _checked(
+  record: TokenRecord,
+  now: Date,
+): { ok: true; principal: Principal; record: TokenRecord } | { ok: false; reason: string } {
+  if (record.revoked) return { ok: false, reason: "token revoked" };
+  if (record.expires && Date.parse(record.expires) <= now.getTime()) return { ok: false, reason: "token expired" };
+  const envs = record.envs.includes(ALL_ENVS) ? [] : [...record.envs];
+  const role = ROLES.includes(record.role as Role) ? (record.role as Role) : "viewer";
+  return { ok: true, principal: { name: record.name, role, envs }, record };
+}
 
 function _info(record: TokenRecord): TokenInfo {
   const { hash: _hash, ...info } = record;

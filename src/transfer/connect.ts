@@ -112,7 +112,8 @@ export async function createRemoteConnector(
       );
     }
   }
-  // one pipelining fault found by any connection turns it off for the connections opened after it, with one warning
+  // one pipelining fault found by any connection turns it off for every connection (the open ones at their next
+  // operation), with one warning
   let pipelining = remote.pipelining;
   const onPipeliningFault = (message: string) => {
     if (pipelining === "off") return;
@@ -122,7 +123,7 @@ export async function createRemoteConnector(
   return () =>
     createFtpRemote({
       host,
-      pipelining,
+      pipelining: () => pipelining,
       onPipeliningFault,
       secure: !tls ? false : remote.implicitTls ? "implicit" : "explicit",
       password,

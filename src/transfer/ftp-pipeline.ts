@@ -50,51 +50,93 @@ export async function sendPipelined(ftp: FTPContext, commands: string[]): Promis
     for (const command of commands) replies.push(...(await _sendBatch(ftp, [command])));
     return replies;
   }
-  const replies = await _sendBatch(ftp, commands);
-  if (mode === "auto") checkPipelinedReplies(ftp, commands, replies);
-  return replies;
+  return _sendBatch(ftp, commands);
 }
 
 /**
- * Throws PipeliningError when a reply does not belong to its command: a positive reply of another command's kind
+ * Throws PipeliningError when `reply` cannot be the answer to `command`: a positive reply of another command's kind
  * (replies out of order, or one command dropped), or "500 unknown command" to a command every server knows (a
  * server that refuses commands sent before the previous reply). Only for batches of several commands in "auto".
  */
-export function checkPipelinedReplies(
-  ftp: FTPContext,
-  commands: readonly string[],
-  replies: readonly PipelinedReply[],
-): void {
-  if ((_MODES.get(ftp) ?? "on") !== "auto" || commands.length < 2) return;
-  for (const [i, command] of commands.entries()) {
-    const verb = (command.split(" ")[0] ?? "").toUpperCase();
-    const reply = replies[i];
-    if (reply === undefined) continue;
-    const allowed = _EXPECTED[verb];
-    const wrong =
-      reply instanceof FTPError
-        ? (reply.code === 500 || reply.code === 503) && _BASIC.has(verb)
-        : allowed !== undefined && !allowed.includes(reply.code);
-    if (wrong) {
-      throw new PipeliningError(
-        `the server answered "${_shown(command)}" with "${reply.message.trim().split("\n")[0]}" when its commands were pipelined`,
-      );
-    }
+function _checkReply(command: string, reply: PipelinedReply | undefined): void {
+  if (reply === undefined) return;
+  const verb = (command.split(" ")[0] ?? "").toUpperCase();
+  const allowed = _EXPECTED[verb];
+  const wrong =
+    reply instanceof FTPError
+      ? (reply.code === 500 || reply.code === 503) && _BASIC.has(verb)
+      : allowed !== undefined && !allowed.includes(reply.code);
+  if (wrong) {
+    throw new PipeliningError(
+      `the server answered "${_shown(command)}" with "${reply.message.trim().split("\n")[0]}" when its commands were pipelined`,
+    );
   }
+}
+
+/**
+ * A server that silently drops a pipelined command never answers it: the batch would wait for `remote.timeoutMs` and
+ * fail as a broken connection. In "auto", once the replies of a batch stop coming for `_PROBE_QUIET_MS` while some
+ * are still owed, a `NOOP` goes out on its own: a server that is merely slow answers it after the owed replies (and
+ * its 200 is read and dropped), one that dropped a command answers it in the dropped command's place, which the
+ * reply check then finds (a 200 where a 229, 213, 250 or 350 belongs). `owed()` says whether replies are owed now.
+ */
+function _quietProbe(ftp: FTPContext, owed: () => boolean) {
+  let timer: NodeJS.Timeout | undefined;
+  const probe = {
+    sent: 0,
+    /** (Re)starts the quiet timer: after every reply, and once the batch is out. */
+    arm() {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => {
+          if (!owed() || ftp.closed) return;
+          probe.sent++;
+          ftp.log("> NOOP (are replies missing?)");
+          ftp.socket.write("NOOP\r\n", ftp.encoding);
+          probe.arm();
+        },
+        Math.min(_PROBE_QUIET_MS, ftp.timeout / 4),
+      );
+      timer.unref();
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+  return probe;
 }
 
 function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply[]> {
   const replies: PipelinedReply[] = [];
+  // "auto": every reply checked as it comes (a garbled batch may never complete), and probed when it goes quiet
+  const checked = (_MODES.get(ftp) ?? "on") === "auto" && commands.length > 1;
+  const probe = checked ? _quietProbe(ftp, () => replies.length < commands.length) : undefined;
   const done = ftp.handle(undefined, (response, task) => {
-    if (response instanceof FTPError) replies.push(response);
-    else if (response instanceof Error) {
+    if (response instanceof Error && !(response instanceof FTPError)) {
+      probe?.stop();
       task.reject(response);
       return;
-    } else if (response.code >= 200) replies.push(response);
-    if (replies.length === commands.length) task.resolve(replies as unknown as FTPResponse);
+    }
+    if (!(response instanceof FTPError) && response.code < 200) return;
+    replies.push(response);
+    if (checked) {
+      try {
+        _checkReply(commands[replies.length - 1] ?? "NOOP", response);
+      } catch (error) {
+        probe?.stop();
+        task.reject(error as Error);
+        return;
+      }
+      probe?.arm();
+    }
+    if (replies.length === commands.length + (probe?.sent ?? 0)) {
+      probe?.stop();
+      task.resolve(replies.slice(0, commands.length) as unknown as FTPResponse);
+    }
   }) as unknown as Promise<PipelinedReply[]>;
   for (const command of commands) ftp.log(`> ${_shown(command)}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
+  probe?.arm();
   return done;
 }
 
@@ -118,12 +160,19 @@ const _EXPECTED: Record<string, readonly number[]> = {
   MKD: [257, 250],
   DELE: [250],
   CWD: [250, 200],
+  NOOP: [200],
   PBSZ: [200],
   PROT: [200],
 };
 
-/** Commands every server knows: "500 unknown" or "503 bad sequence" to one of them means the batch was garbled. */
-const _BASIC = new Set(["USER", "TYPE", "PWD", "RNFR", "RNTO", "DELE", "CWD", "MKD"]);
+/**
+ * Commands every server knows, and SIZE and MDTM (sent only to servers whose FEAT lists them): "500 unknown" or
+ * "503 bad sequence" to one of them means the batch was garbled.
+ */
+const _BASIC = new Set(["USER", "TYPE", "PWD", "RNFR", "RNTO", "DELE", "CWD", "MKD", "NOOP", "SIZE", "MDTM"]);
+
+/** How long the replies of a batch may pause (while some are owed) before a NOOP asks whether one was dropped. */
+const _PROBE_QUIET_MS = 1000;
 
 /** Throws the reply when it is an error reply. */
 export function okReply(reply: PipelinedReply | undefined, what: string): FTPResponse {
@@ -204,10 +253,7 @@ async function transfer(
     const after = own[0] instanceof FTPError ? [] : await sendPipelined(ftp, options.after ?? []);
     return [...before, ...own, ...after];
   }
-  const replies = await _transfer(ftp, command, options, streams);
-  const commands = [...(options.before ?? []), command, ...(options.after ?? [])];
-  if (mode === "auto") checkPipelinedReplies(ftp, commands, replies);
-  return replies;
+  return _transfer(ftp, command, options, streams);
 }
 
 function _transfer(
@@ -228,6 +274,11 @@ function _transfer(
   const replies: PipelinedReply[] = [];
   let refused: FTPError | undefined;
   let moved = false;
+  // "auto" with commands around the transfer: each reply checked as it comes, and a NOOP sent when the replies
+  // still owed once the transfer is answered stop coming (see `_quietProbe`)
+  const checked = (_MODES.get(ftp) ?? "on") === "auto" && commands.length > 1;
+  let final = false;
+  const probe = checked ? _quietProbe(ftp, () => final && replies.length < commands.length) : undefined;
   let settled = false;
   // Commands written; the reply to the transfer command known (preliminary 1xx or final).
   let sent = false;
@@ -243,16 +294,18 @@ function _transfer(
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
+      probe?.stop();
       stopData();
       ftp.socket.setTimeout(0);
       ftp.closeWithError(error);
       reject(error);
     };
     const finish = () => {
-      if (settled || replies.length < commands.length || !(moved || refused)) return;
+      if (settled || replies.length < commands.length + (probe?.sent ?? 0) || !(moved || refused)) return;
       settled = true;
+      probe?.stop();
       stopData();
-      resolve(replies);
+      resolve(replies.slice(0, commands.length));
     };
     /**
      * The data connection broke. A server refusing the command may reset the data connection it had already
@@ -335,6 +388,17 @@ function _transfer(
           return;
         }
         replies.push(response);
+        if (checked && !mine) {
+          try {
+            _checkReply(commands[replies.length - 1] ?? "NOOP", response);
+          } catch (error) {
+            task.reject(error as Error);
+            fail(error as Error);
+            return;
+          }
+        }
+        if (mine) final = true;
+        if (final) probe?.arm();
         if (mine) {
           if (response instanceof FTPError) {
             // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
@@ -350,7 +414,7 @@ function _transfer(
             return;
           }
         }
-        if (replies.length < commands.length) return;
+        if (replies.length < commands.length + (probe?.sent ?? 0)) return;
         task.resolve(replies as unknown as FTPResponse);
         finish();
       })

@@ -54,9 +54,10 @@ export interface FtpRemoteOptions {
   onUnsafe?: UnsafeEntryHandler | undefined;
   /**
    * Command pipelining: "auto" pipelines and checks every reply, "on" pipelines unchecked, "off" sends one command at
-   * a time. @default "auto"
+   * a time. A function is asked before every operation (a fault found by another session turns this one off too).
+   * @default "auto"
    */
-  pipelining?: PipeliningMode;
+  pipelining?: PipeliningMode | (() => PipeliningMode);
   /** Told when "auto" finds that the server mishandles pipelining (the session is then given up or redone with "off"). */
   onPipeliningFault?: (message: string) => void;
   /** Logs every FTP command and reply (passwords are never logged by basic-ftp beyond "PASS ###"). */
@@ -71,7 +72,8 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   const label = `${secure === false ? "ftp" : "ftps"}://${options.host}:${port}`;
   const client = new Client(options.timeoutMs ?? 30_000, { maxListingBytes: _LISTING_MAX_BYTES });
   client.ftp.encoding = encoding;
-  const pipelining = options.pipelining ?? "auto";
+  const pipeliningNow = typeof options.pipelining === "function" ? options.pipelining : () => pipelining;
+  const pipelining = typeof options.pipelining === "function" ? options.pipelining() : (options.pipelining ?? "auto");
   setPipelining(client.ftp, pipelining);
   if (options.debug) {
     client.ftp.verbose = true;
@@ -160,6 +162,7 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
     const run = async () => {
       try {
+        setPipelining(client.ftp, pipeliningNow());
         if (kind === "other") prefetched = undefined;
         if (kind !== "put") await flushPending();
         return await fn();
@@ -386,6 +389,9 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
 
   const fs: RemoteFS = {
     protocol,
+    get closed() {
+      return client.closed;
+    },
     list: (dir) => serial(() => _op("list", dir, () => listDir(dir), label)),
     stat: (path) =>
       serial(() =>

@@ -6,7 +6,15 @@ export {
   type OpenRemotePoolOptions,
   openRemotePool,
 } from "./connect.ts";
+export { type DeployBackup, type Manifest, parseManifest } from "./deploy/manifest.ts";
 export { normaliseManifestDir, phaseOf } from "./deploy/plan.ts";
+export {
+  planRollback,
+  type RollbackOptions,
+  type RollbackPlan,
+  type RollbackResult,
+  runRollback,
+} from "./deploy/rollback.ts";
 export type {
   DeployFailure,
   DeployOptions,

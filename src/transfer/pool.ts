@@ -23,32 +23,61 @@ export interface RemotePoolOptions {
  * connection (`reconnectRetries` times). Operation errors (550 …) are rethrown unchanged and keep the connection.
  * When an extra login fails at connection level while other connections are open (hosts often limit connections
  * per IP), the pool keeps working with the connections it has instead of failing.
- * Because FTP has one transfer per control connection, parallel work is `Promise.all` over `pool.run`.
+ * Because FTP has one transfer per control connection, parallel work is `Promise.all` over `pool.run`. A connection
+ * that multiplexes (SFTP, `RemoteFS.lanes`) is lent out that many times at once: an idle connection goes first, then
+ * a new login, then a free lane of a busy one; `size` is then connections × lanes.
  */
 export function createRemotePool(options: RemotePoolOptions): RemotePool {
   const size = Math.max(1, options.size ?? 8);
   const classify = options.isConnectionError ?? isConnectionError;
   const retries = options.reconnectRetries ?? 1;
-  const idle: RemoteFS[] = [];
+  // every open connection and how many operations it carries now (up to its `lanes`)
+  const lent = new Map<RemoteFS, number>();
   const waiters: Array<() => void> = [];
-  const all = new Set<RemoteFS>();
   let slotsInUse = 0;
   // Lowered when the server refuses extra logins (per-IP limits) while other connections work.
   let limit = size;
+  // operations one connection carries at once, learnt from the first one (SFTP multiplexes; FTP: 1)
+  let lanes = 1;
   let opened = 0;
   let closed = false;
 
   async function acquire(): Promise<RemoteFS> {
     for (;;) {
       if (closed) throw new SiteloomError("ERR_TRANSFER_CONNECT", "transfer: the connection pool is closed");
-      const ready = idle.pop();
-      if (ready !== undefined) return ready;
+      // an idle connection first (the one released last: the least likely to have been closed by the server's idle
+      // timeout), then a new login, then a free lane of the least busy connection
+      let idle: RemoteFS | undefined;
+      let pick: RemoteFS | undefined;
+      let load = Number.POSITIVE_INFINITY;
+      let replaced = false;
+      for (const [fs, n] of lent) {
+        if (n === 0 && fs.closed === true) {
+          // closed while idle (the server's idle timeout): replaced, not lent out to fail
+          discard(fs, new Error("the server closed the idle connection"));
+          replaced = true;
+          break;
+        }
+        if (n === 0) idle = fs;
+        else if (n < _lanesOf(fs) && n < load && fs.closed !== true) {
+          pick = fs;
+          load = n;
+        }
+      }
+      if (replaced) continue;
+      if (idle !== undefined) {
+        lent.set(idle, 1);
+        return idle;
+      }
       if (slotsInUse < limit) {
         slotsInUse++;
         try {
           const fs = await options.connect();
           opened++;
-          all.add(fs);
+          lanes = _lanesOf(fs);
+          lent.set(fs, 1);
+          // its other lanes are free at once: every waiter looks again
+          if (lanes > 1) _wakeAll();
           return fs;
         } catch (error) {
           slotsInUse--;
@@ -62,6 +91,10 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
           throw error;
         }
       }
+      if (pick !== undefined) {
+        lent.set(pick, load + 1);
+        return pick;
+      }
       await new Promise<void>((resolve) => waiters.push(resolve));
     }
   }
@@ -71,12 +104,16 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
       void fs.close().catch(() => undefined);
       return;
     }
-    idle.push(fs);
+    const n = lent.get(fs);
+    if (n === undefined) return; // discarded while another operation carried it
+    // the map keeps idle connections in the order they were released: the last one is lent out first
+    if (n <= 1) lent.delete(fs);
+    lent.set(fs, Math.max(0, n - 1));
     _wake();
   }
 
   function discard(fs: RemoteFS, error: unknown): void {
-    all.delete(fs);
+    if (!lent.delete(fs)) return; // already discarded by another operation it carried
     slotsInUse--;
     options.onDiscard?.(error);
     // Closing a dead connection can hang on a stalled socket: never wait for it.
@@ -89,8 +126,14 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
     next?.();
   }
 
+  function _wakeAll(): void {
+    for (const wake of waiters.splice(0)) wake();
+  }
+
   return {
-    size,
+    get size() {
+      return size * lanes;
+    },
     get connectionsOpened() {
       return opened;
     },
@@ -123,14 +166,19 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
     },
     prewarm(count) {
       // logins in the background, for work that is about to come; a refused one is simply not there
-      const wanted = Math.min(count, limit) - slotsInUse;
+      const wanted = Math.min(Math.ceil(count / lanes), limit) - slotsInUse;
       for (let i = 0; i < wanted && !closed; i++) {
         slotsInUse++;
         options.connect().then(
           (fs) => {
             opened++;
-            all.add(fs);
-            release(fs);
+            if (closed) {
+              void fs.close().catch(() => undefined);
+              return;
+            }
+            lanes = _lanesOf(fs);
+            lent.set(fs, 0);
+            _wakeAll();
           },
           () => {
             slotsInUse--;
@@ -140,8 +188,13 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
       }
     },
     async each(fn) {
-      // every idle connection, borrowed at once; one that breaks is discarded as in `run`
-      const borrowed = idle.splice(0);
+      // every idle connection, borrowed whole at once; one that breaks is discarded as in `run`
+      const borrowed = [...lent].filter(([, n]) => n === 0).map(([fs]) => fs);
+      for (const fs of borrowed) lent.set(fs, _lanesOf(fs));
+      const giveBack = (fs: RemoteFS) => {
+        if (lent.has(fs)) lent.set(fs, 1);
+        release(fs);
+      };
       await Promise.all(
         borrowed.map(async (fs) => {
           try {
@@ -151,19 +204,18 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
               discard(fs, error);
               return;
             }
-            release(fs);
+            giveBack(fs);
             throw error;
           }
-          release(fs);
+          giveBack(fs);
         }),
       );
     },
     async close() {
       closed = true;
-      const open = [...all];
-      all.clear();
-      idle.length = 0;
-      for (const wake of waiters.splice(0)) wake();
+      const open = [...lent.keys()];
+      lent.clear();
+      _wakeAll();
       await Promise.all(open.map((fs) => fs.close().catch(() => undefined)));
     },
   };
@@ -190,7 +242,17 @@ export function isConnectionError(error: unknown): boolean {
   return _CONNECTION_MESSAGES.test(error.message);
 }
 
+/** Whether a server refused an operation because the path is not there (550, no such file, ENOENT). */
+export function isMissingError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /\b550\b|no such file|not found|ENOENT/i.test(message);
+}
+
 // --- internal ---
+
+function _lanesOf(fs: RemoteFS): number {
+  return Math.max(1, Math.floor(fs.lanes ?? 1));
+}
 
 // 421 service closing; 425 cannot open data connection; 426 data connection closed, transfer aborted.
 const _FTP_CONNECTION_CODES = new Set([421, 425, 426]);

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -19,7 +19,7 @@ import {
   type UnsafeEntryHandler,
 } from "./paths.ts";
 import { isConnectionError } from "./pool.ts";
-import type { RemoteEntry, RemoteFS } from "./types.ts";
+import type { PutOptions, RemoteEntry, RemoteFS } from "./types.ts";
 
 export interface SftpRemoteOptions {
   host: string;
@@ -120,7 +120,10 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     markBroken = reject;
   });
   whenBroken.catch(() => undefined);
-  const ssh = (client as unknown as { client: NodeJS.EventEmitter }).client;
+  const ssh = (client as unknown as { client: NodeJS.EventEmitter & { setNoDelay(on: boolean): void } }).client;
+  // Requests are pipelined: without this, Nagle's algorithm holds each small request back until the one before it is
+  // acknowledged, a round trip per request sent behind another.
+  ssh.setNoDelay(true);
   for (const event of ["close", "end", "error"] as const) {
     ssh.on(event, (error?: Error) => {
       broken ??= error instanceof Error ? error : new Error(`connection ${event === "error" ? "failed" : "closed"}`);
@@ -128,6 +131,8 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     });
   }
   const hasPosixRename = Boolean(sftp._extensions?.["posix-rename@openssh.com"]);
+  // renames `put` sent without waiting (onPlaced): `flush` waits for them
+  const pendingRenames = new Set<Promise<void>>();
 
   let root = normalizeRoot(options.root ?? ".");
   let realRoot: string;
@@ -143,13 +148,16 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
   }
   const full = (path: string, op: string) => joinRemote(root, path, op);
 
-  /** Refuses a server path whose real location (symlinks resolved) is outside the root. */
-  async function inside(serverPath: string, path: string, op: string): Promise<void> {
+  /**
+   * Refuses a server path whose real location (symlinks resolved) is outside the root. Returns whether the path
+   * exists (a missing one has nothing to follow).
+   */
+  async function inside(serverPath: string, path: string, op: string): Promise<boolean> {
     let real: string;
     try {
       real = await _call<string>(sftp, "realpath", serverPath);
     } catch {
-      return; // does not exist (yet): nothing to follow
+      return false; // does not exist (yet): nothing to follow
     }
     if (real !== realRoot && !real.startsWith(realRoot === "/" ? "/" : `${realRoot}/`)) {
       throw new SiteloomError(
@@ -157,11 +165,24 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
         `${label}: refusing to ${op} "${printablePath(path)}": it leads outside the remote root through a symlink (to ${printablePath(real)})`,
       );
     }
+    return true;
+  }
+  // Existing folders found inside the root in this session: a deploy writes many files per folder, and one realpath
+  // round trip per folder (not per file) is enough. Forgotten when this session removes or renames under them.
+  const insideDirs = new Set<string>();
+  function forgetInside(serverPath: string): void {
+    if (insideDirs.size === 0) return;
+    for (const dir of insideDirs) {
+      if (dir === serverPath || dir.startsWith(`${serverPath}/`)) insideDirs.delete(dir);
+    }
   }
   async function insideParent(path: string, op: string): Promise<string> {
     const segments = splitRemotePath(path, op);
     const target = full(path, op);
-    if (segments.length > 1) await inside(full(segments.slice(0, -1).join("/"), op), path, op);
+    if (segments.length > 1) {
+      const parent = full(segments.slice(0, -1).join("/"), op);
+      if (!insideDirs.has(parent) && (await inside(parent, path, op))) insideDirs.add(parent);
+    }
     return target;
   }
   const op = <T>(name: string, path: string, fn: () => Promise<T>) =>
@@ -195,6 +216,12 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
 
   const fs: RemoteFS = {
     protocol: "sftp",
+    // the server closed the session (an idle timeout, a restart): the pool logs in afresh instead of lending it out
+    get closed() {
+      return broken !== undefined;
+    },
+    // one session carries several files at once: each waits on round trips, not on the others
+    lanes: _LANES,
     list: (dir) => op("list", dir, () => listDir(dir)),
     stat: (path) =>
       op("stat", path, async () => {
@@ -265,20 +292,13 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       op("rename", from, async () => {
         const source = await insideParent(from, "rename");
         const target = await insideParent(to, "rename");
-        if (hasPosixRename) {
-          await _call<void>(sftp, "ext_openssh_rename", source, target);
-          return;
-        }
-        // Plain SFTP v3 rename refuses an existing target: remove it first (not atomic, the best v3 allows).
-        try {
-          await _call<void>(sftp, "rename", source, target);
-        } catch (error) {
-          const exists = await _call<_Attrs>(sftp, "lstat", target).catch(() => undefined);
-          if (exists === undefined || _isDir(exists)) throw error;
-          await _call<void>(sftp, "unlink", target);
-          await _call<void>(sftp, "rename", source, target);
-        }
+        await renameOnServer(source, target);
       }),
+    put: (source, temp, path, putOptions = {}) => op("upload", path, () => put(source, temp, path, putOptions)),
+    async flush() {
+      await Promise.all(pendingRenames);
+    },
+    mkdirMany: (paths) => op("mkdir", paths[0] ?? "", () => mkdirMany(paths)),
     remove: (path) =>
       op("remove", path, async () => {
         await _call<void>(sftp, "unlink", await insideParent(path, "remove"));
@@ -288,31 +308,19 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
         if (splitRemotePath(path, "remove").length === 0) {
           throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
         }
+        forgetInside(full(path, "remove"));
         await removeTree(path);
       }),
     mkdir: (path) =>
       op("mkdir", path, async () => {
         const segments = splitRemotePath(path, "mkdir");
-        if (!rootExists) {
-          // A first deploy into a new folder: create the root (and its missing parents) too.
-          for (const ancestor of _ancestors(root)) {
-            const attrs = await _call<_Attrs>(sftp, "stat", ancestor).catch(() => undefined);
-            if (attrs === undefined) await _call<void>(sftp, "mkdir", ancestor);
-          }
-          rootExists = true;
-          realRoot = await _call<string>(sftp, "realpath", root).catch(() => realRoot);
-        }
+        await createRoot();
         for (let i = 1; i <= segments.length; i++) {
           const prefix = segments.slice(0, i).join("/");
           const target = full(prefix, "mkdir");
           const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
           if (attrs !== undefined) {
-            await inside(target, prefix, "mkdir");
-            if (!_isDir(attrs))
-              throw new SiteloomError(
-                "ERR_TRANSFER_IO",
-                `${label}: cannot mkdir "${printablePath(prefix)}": a file is in the way`,
-              );
+            await existingDir(target, prefix, attrs);
             continue;
           }
           try {
@@ -329,6 +337,153 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     },
   };
 
+  /** Renames on the server, replacing the target (posix-rename where the server has it). */
+  async function renameOnServer(source: string, target: string): Promise<void> {
+    forgetInside(source);
+    forgetInside(target);
+    if (hasPosixRename) {
+      await _call<void>(sftp, "ext_openssh_rename", source, target);
+      return;
+    }
+    // Plain SFTP v3 rename refuses an existing target: remove it first (not atomic, the best v3 allows).
+    try {
+      await _call<void>(sftp, "rename", source, target);
+    } catch (error) {
+      const exists = await _call<_Attrs>(sftp, "lstat", target).catch(() => undefined);
+      if (exists === undefined || _isDir(exists)) throw error;
+      await _call<void>(sftp, "unlink", target);
+      await _call<void>(sftp, "rename", source, target);
+    }
+  }
+
+  /** A first deploy into a new folder: creates the root (and its missing parents) too, once per session. */
+  let rootCreated: Promise<void> | undefined;
+  function createRoot(): Promise<void> {
+    if (rootExists) return Promise.resolve();
+    rootCreated ??= (async () => {
+      for (const ancestor of _ancestors(root)) {
+        const attrs = await _call<_Attrs>(sftp, "stat", ancestor).catch(() => undefined);
+        if (attrs === undefined) await _call<void>(sftp, "mkdir", ancestor);
+      }
+      rootExists = true;
+      realRoot = await _call<string>(sftp, "realpath", root).catch(() => realRoot);
+    })();
+    rootCreated.catch(() => {
+      rootCreated = undefined;
+    });
+    return rootCreated;
+  }
+
+  /** A folder that mkdir found in place: it must be a folder, and inside the root. */
+  async function existingDir(target: string, path: string, attrs: _Attrs): Promise<void> {
+    if (!_isDir(attrs)) {
+      throw new SiteloomError(
+        "ERR_TRANSFER_IO",
+        `${label}: cannot mkdir "${printablePath(path)}": a file is in the way`,
+      );
+    }
+    if (await inside(target, path, "mkdir")) insideDirs.add(target);
+  }
+
+  /**
+   * Creates folders one depth at a time, every mkdir of a depth sent at once (one round trip per depth, not per
+   * folder). A depth starts only when the one above is in place and checked, so a folder that turned out to exist
+   * already is checked against symlinks out of the root before anything is created in it.
+   */
+  async function mkdirMany(paths: string[]): Promise<void> {
+    await createRoot();
+    const byDepth = new Map<number, string[]>();
+    for (const path of paths) {
+      const depth = splitRemotePath(path, "mkdir").length;
+      byDepth.set(depth, [...(byDepth.get(depth) ?? []), path]);
+    }
+    for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+      await Promise.all(
+        byDepth.get(depth)!.map(async (path) => {
+          const target = await insideParent(path, "mkdir");
+          try {
+            await _call<void>(sftp, "mkdir", target);
+            insideDirs.add(target); // new, in a folder inside the root
+          } catch (error) {
+            const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
+            if (attrs === undefined) throw error;
+            await existingDir(target, path, attrs);
+          }
+        }),
+      );
+    }
+  }
+
+  /**
+   * The whole atomic upload of a local file in two round trips: OPEN of the temp name, then every WRITE, the FSTAT of
+   * the size check and the CLOSE sent at once (a server answers one channel's requests in order); then the rename,
+   * which with `onPlaced` is sent without waiting (its reply arrives while the next file goes out; `flush` waits).
+   */
+  async function put(source: string | Readable, temp: string, path: string, putOptions: PutOptions): Promise<void> {
+    const tempTarget = await insideParent(temp, "upload");
+    const target = await insideParent(path, "rename");
+    if (typeof source === "string") await writeTemp(source, tempTarget, putOptions.expectedSize);
+    else {
+      await pipeline(source, sftp.createWriteStream(tempTarget, { flags: "w" }));
+      if (putOptions.expectedSize !== undefined) _checkSize(await _call<_Attrs>(sftp, "stat", tempTarget), putOptions);
+    }
+    const onPlaced = putOptions.onPlaced;
+    if (onPlaced === undefined || !hasPosixRename) {
+      await renameOnServer(tempTarget, target);
+      onPlaced?.();
+      return;
+    }
+    forgetInside(target);
+    const renamed = Promise.race([_call<void>(sftp, "ext_openssh_rename", tempTarget, target), whenBroken]).then(
+      () => onPlaced(),
+      (error: unknown) => onPlaced(_opError(error, "rename", path, label)),
+    );
+    pendingRenames.add(renamed);
+    void renamed.finally(() => pendingRenames.delete(renamed));
+  }
+
+  async function writeTemp(local: string, serverPath: string, expectedSize?: number): Promise<void> {
+    const handle = await _call<Buffer>(sftp, "open", serverPath, "w");
+    const input = await open(local, "r").catch(async (error: unknown) => {
+      await _call<void>(sftp, "close", handle).catch(() => undefined);
+      throw error;
+    });
+    const writes = new Set<Promise<void>>();
+    let failed: unknown;
+    let closing: Promise<void> | undefined;
+    let stat: Promise<_Attrs> | undefined;
+    try {
+      let position = 0;
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(_WRITE_CHUNK);
+        const { bytesRead } = await input.read(chunk, 0, _WRITE_CHUNK, position);
+        if (bytesRead > 0) {
+          const write = _call<void>(sftp, "write", handle, chunk, 0, bytesRead, position).catch((error: unknown) => {
+            failed ??= error;
+          });
+          writes.add(write);
+          void write.finally(() => writes.delete(write));
+          position += bytesRead;
+        }
+        if (failed !== undefined) throw failed;
+        // a short read is the end of the file: the size check and the close go out right behind the last write
+        if (bytesRead < _WRITE_CHUNK) break;
+        if (writes.size >= _WRITES_IN_FLIGHT) await Promise.race(writes);
+      }
+      if (expectedSize !== undefined) stat = _call<_Attrs>(sftp, "fstat", handle);
+      closing = _call<void>(sftp, "close", handle);
+      const [attrs] = await Promise.all([stat, closing, ...writes]);
+      if (failed !== undefined) throw failed;
+      if (attrs !== undefined) _checkSize(attrs, { expectedSize });
+    } finally {
+      await input.close().catch(() => undefined);
+      if (closing === undefined) {
+        await Promise.allSettled(writes);
+        await _call<void>(sftp, "close", handle).catch(() => undefined);
+      }
+    }
+  }
+
   async function removeTree(path: string): Promise<void> {
     for (const entry of await listDir(path)) {
       const child = path === "" ? entry.name : `${path}/${entry.name}`;
@@ -342,6 +497,22 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
 }
 
 // --- internal ---
+
+/** Bytes read from the local file per WRITE request, and WRITE requests awaiting their reply at most (2 MB, the
+ * SSH channel window of OpenSSH). */
+const _WRITE_CHUNK = 65_536;
+/** Operations the pool lends one session out for at once (see RemoteFS.lanes). */
+const _LANES = 4;
+const _WRITES_IN_FLIGHT = 32;
+
+function _checkSize(attrs: _Attrs, options: { expectedSize?: number | undefined }): void {
+  if (options.expectedSize !== undefined && attrs.size !== options.expectedSize) {
+    throw new SiteloomError(
+      "ERR_TRANSFER_IO",
+      `size check failed after upload: the server has ${attrs.size} bytes, expected ${options.expectedSize}`,
+    );
+  }
+}
 
 /** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
 function _ancestors(root: string): string[] {

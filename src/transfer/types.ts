@@ -45,6 +45,16 @@ export interface RemoteFS {
   flush?(): Promise<void>;
   /** Optional: creates directories whose parents exist or come earlier in `paths`, in as few round trips as possible. */
   mkdirMany?(paths: string[]): Promise<void>;
+  /**
+   * Optional: true once the connection is known to be gone (a server that closes idle control connections sends
+   * "421" and closes): the pool replaces it instead of lending it out.
+   */
+  readonly closed?: boolean;
+  /**
+   * Optional: operations this connection carries at once (SFTP multiplexes requests on one session; FTP has one
+   * transfer per control connection). The pool lends it out that many times. @default 1
+   */
+  readonly lanes?: number;
   close(): Promise<void>;
 }
 
@@ -70,6 +80,7 @@ export interface PutOptions {
  * replaced lazily, so a dead slot never stalls the run. Operation-level errors (550 etc.) are rethrown as they are.
  */
 export interface RemotePool {
+  /** Operations at once: connections at most × the lanes of one connection (1 until a connection is open). */
   readonly size: number;
   run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T>;
   /** Starts logging in connections (up to `count` in all) in the background, for work about to come. */

@@ -1,3 +1,14 @@
+export {
+  type ConfigFiles,
+  checkConfigFileName,
+  type LoadedEnvironments,
+  loadAllEnvironments,
+  readConfigFiles,
+  sameConfigFiles,
+  validateConfigFiles,
+} from "./config-files.ts";
+export { resolveDataDir, type SiteDataPaths, siteDataPaths, stateDirOf } from "./data-dir.ts";
+export { type ConfigFollower, type FollowConfigOptions, followConfigVersions } from "./follow-config.ts";
 export { type InitResult, type InitWorkspaceOptions, initWorkspace } from "./init.ts";
 export {
   findWorkspaceRoot,
@@ -17,6 +28,6 @@ export {
   removeSite,
   type SiteContents,
 } from "./sites.ts";
-export { openWorkspaceStore } from "./store.ts";
+export { isSharedStore, openWorkspaceAuditTrail, openWorkspaceStore } from "./store.ts";
 export type { EnvSource, LoadWorkspaceOptions, Origin, SiteContext, Workspace } from "./types.ts";
 export { type ValidateWorkspaceOptions, type ValidationReport, validateWorkspace } from "./validate.ts";

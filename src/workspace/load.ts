@@ -28,10 +28,10 @@ import {
   WORKSPACE_FILE,
 } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
+import { resolveDataDir, STATE_DIR, siteDataPaths, stateDirOf } from "./data-dir.ts";
 import type { EnvSource, LoadWorkspaceOptions, SiteContext, Workspace } from "./types.ts";
 
-export { SITE_FILE, SITES_DIR, WORKSPACE_FILE };
-export const STATE_DIR = ".siteloom";
+export { SITE_FILE, SITES_DIR, STATE_DIR, WORKSPACE_FILE };
 
 /** Finds the workspace root: explicit option, then SITELOOM_WORKSPACE, then walking up from cwd like git. */
 export function findWorkspaceRoot(options: LoadWorkspaceOptions = {}): string {
@@ -82,9 +82,11 @@ export async function loadWorkspace(options: LoadWorkspaceOptions = {}): Promise
   const sites = listSiteNames(root);
   const cache = new Map<string, Promise<SiteContext>>();
   let resolver: SecretResolver | undefined;
+  const dataDir = resolveDataDir(root, config, vars);
   const workspace: Workspace = {
     root,
-    stateDir: join(root, STATE_DIR),
+    dataDir,
+    stateDir: stateDirOf(root, dataDir),
     env,
     envSource,
     profiles: prepared.profiles,
@@ -240,9 +242,7 @@ export async function layerSite(
       config,
       origins: originsOf(config, merged.where),
       paths: {
-        export: join(dir, "export"),
-        articles: join(dir, "articles"),
-        output: join(dir, "output"),
+        ...siteDataPaths(prepared.root, name, resolveDataDir(prepared.root, config, prepared.vars)),
         topics: join(dir, "topics.csv"),
         siteFile: siteFilePath,
       },
@@ -262,7 +262,7 @@ export function configError(problems: ConfigProblem[], site?: string): SiteloomE
 
 // --- internal ---
 
-const WORKSPACE_ONLY = new Set(["environment", "env", "profiles", "secrets", "server"]);
+const WORKSPACE_ONLY = new Set(["environment", "env", "profiles", "secrets", "server", "paths"]);
 
 async function _loadSite(prepared: PreparedWorkspace, env: string, name: string, sites: string[]) {
   if (!sites.includes(name)) {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { RemoteSchema, renderSiteTemplate, SiteConfigSchema, showValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
+import { type SiteDataPaths, siteDataPaths } from "./data-dir.ts";
 import { SITE_FILE, SITES_DIR } from "./load.ts";
 import { schemaRef } from "./package-root.ts";
 
@@ -117,13 +118,13 @@ export interface SiteContents {
   topics: number;
 }
 
-/** Counts what a site folder holds. */
-export async function inspectSite(dir: string): Promise<SiteContents> {
+/** Counts what a site's folders hold (`paths` as siteDataPaths gives them, plus its topics.csv). */
+export async function inspectSite(paths: Omit<SiteDataPaths, "data"> & { topics: string }): Promise<SiteContents> {
   return {
-    export: await _countFiles(join(dir, "export")),
-    articles: await _countFiles(join(dir, "articles")),
-    output: await _countFiles(join(dir, "output")),
-    topics: await _countTopics(join(dir, "topics.csv")),
+    export: await _countFiles(paths.export),
+    articles: await _countFiles(paths.articles),
+    output: await _countFiles(paths.output),
+    topics: await _countTopics(paths.topics),
   };
 }
 
@@ -133,6 +134,8 @@ export interface RemoveSiteOptions {
   name: string;
   /** Keep export/, articles/ and output/ (only site.yaml and topics.csv go). */
   keepData?: boolean;
+  /** The workspace's data folder (resolveDataDir), whose <name>/ goes too unless keepData. */
+  dataDir?: string | undefined;
 }
 
 /** Removes a site folder (or, with keepData, only its configuration); returns what was removed. */
@@ -161,7 +164,13 @@ export async function removeSite(options: RemoveSiteOptions): Promise<{ removed:
   const trash = join(options.root, SITES_DIR, `.${options.name}.${process.pid}.removing`);
   await rename(dir, trash);
   await rm(trash, { recursive: true, force: true });
-  return { removed: [`${rel}/`], kept: [] };
+  const removed = [`${rel}/`];
+  const data = siteDataPaths(options.root, options.name, options.dataDir).data;
+  if (options.dataDir && existsSync(data)) {
+    await rm(data, { recursive: true, force: true });
+    removed.push(`${data}/`);
+  }
+  return { removed, kept: [] };
 }
 
 // --- internal ---

@@ -35,14 +35,19 @@ export interface SiteContext {
   config: SiteConfig;
   /** Dotted path → origin of every leaf value. */
   origins: Map<string, Origin>;
-  /** sites/<name>/export, articles, output (absolute). */
-  paths: { export: string; articles: string; output: string; topics: string; siteFile: string };
+  /**
+   * Absolute paths: export/, articles/ and output/ in `data` (sites/<name>/, or <data dir>/<name>/ when the
+   * workspace has a data folder), and the configuration files topics.csv and site.yaml, always in sites/<name>/.
+   */
+  paths: { data: string; export: string; articles: string; output: string; topics: string; siteFile: string };
 }
 
 export interface Workspace {
   /** Absolute path of the workspace root (the folder holding siteloom.yaml). */
   root: string;
-  /** Absolute path of .siteloom/ (mode 0700). */
+  /** The data folder (SITELOOM_DATA_DIR or paths.data, absolute); undefined: data beside the configuration. */
+  dataDir: string | undefined;
+  /** Absolute path of .siteloom/ (mode 0700): <root>/.siteloom, or <data dir>/.siteloom. */
   stateDir: string;
   /** The active environment. */
   env: string;

@@ -13,7 +13,7 @@ beforeAll(async () => {
   const { tmpdir } = await import("node:os");
   dir = await mkdtemp(join(tmpdir(), "siteloom-smtp-"));
   smtp = await startSmtp(dir);
-}, 60_000);
+});
 afterAll(async () => {
   await smtp?.stop();
   const { rm } = await import("node:fs/promises");

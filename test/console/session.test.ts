@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startTestServer } from "../server/support.ts";
+import { bearer, startTestServer } from "../server/support.ts";
 import { useTempDir } from "../support/cli.ts";
 import { makeTestCertificates } from "../support/tls.ts";
 
@@ -37,6 +37,48 @@ describe("console: session cookie over TLS", () => {
       expect(String(out.headers["set-cookie"])).toContain("Max-Age=0");
       const after = await server.app.inject({ method: "GET", url: "/console/session", headers: { cookie: session } });
       expect(after.statusCode).toBe(401);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("console: sign-in origin and environment limits", () => {
+  it("refuses a sign-in posted by another site's page (login CSRF); the console's own page and scripts may", async () => {
+    const server = await startTestServer(await useTempDir(), { watch: false });
+    try {
+      const signIn = (origin?: string) =>
+        server.app.inject({
+          method: "POST",
+          url: "/console/session",
+          headers: { host: "console.example:8088", ...(origin ? { origin } : {}) },
+          payload: { token: server.tokens.editor },
+        });
+      for (const origin of ["https://evil.example", "http://console.example:9999", "null"]) {
+        const refused = await signIn(origin);
+        expect(refused.statusCode, origin).toBe(403);
+        expect(refused.headers["set-cookie"], origin).toBeUndefined();
+        expect(refused.json().message).toContain("another site");
+      }
+      expect((await signIn("http://console.example:8088")).statusCode).toBe(200);
+      expect((await signIn()).statusCode).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("shows costs only for an environment the token may use", async () => {
+    const server = await startTestServer(await useTempDir(), { watch: false });
+    try {
+      const costs = (token: string, query = "") =>
+        server.app.inject({ method: "GET", url: `/console/costs${query}`, headers: bearer(token) });
+      // limited to production: the default environment (development) is not its to see
+      expect((await costs(server.tokens.viewerProduction)).statusCode).toBe(403);
+      expect((await costs(server.tokens.viewerProduction, "?env=staging")).statusCode).toBe(403);
+      const allowed = await costs(server.tokens.viewerProduction, "?env=production");
+      expect(allowed.statusCode).toBe(200);
+      expect(allowed.json()).toMatchObject({ env: "production", budget: null });
+      expect((await costs(server.tokens.viewer)).json().env).toBe("development");
     } finally {
       await server.close();
     }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { type LlmServer, startLlmServer } from "./support/llm-server.ts";
-import { readLedger, testApiKey, writeTestWorkspace } from "./support/workspace.ts";
+import { generateKilledAfterOutline, readLedger, testApiKey, writeTestWorkspace } from "./support/workspace.ts";
 
 let server: LlmServer;
 let dir: string;
@@ -155,6 +155,33 @@ describe("content: siteloom generate (built CLI)", () => {
     expect(JSON.parse(rerun.stdout).generated).toHaveLength(4 - done);
   });
 
+  it("after kill -9 between a paid call and the article file, the rerun uses the paid answer and pays nothing again", async () => {
+    await writeTestWorkspace(dir, { llm: { ...llm(), concurrency: 1 }, topics: "topic\nBaking bread\n" });
+    // the article request is only sent once the outline's settle (ledger entry and answer) has committed
+    expect(await generateKilledAfterOutline(server, dir, { LLM_KEY: key })).toEqual(["outline", "article"]);
+    expect(await articles()).toEqual([]);
+    expect((await readLedger(dir)).map((e) => e.step)).toEqual(["outline"]);
+
+    server.reset();
+    const rerun = await cli(["generate", "shop", "--json"]);
+    expect(rerun.code).toBe(0);
+    // only the article is asked for; the outline paid before the kill is not bought again
+    expect(server.requests.map((r) => r.kind)).toEqual(["article"]);
+    const ledger = await readLedger(dir);
+    expect(ledger.map((e) => e.step)).toEqual(["outline", "article"]);
+    const report = JSON.parse(rerun.stdout);
+    expect(report.costUsd).toBeCloseTo(ledger[1]!.costUsd, 9);
+    // the article still records everything it cost, and it follows the paid outline
+    const article = JSON.parse(await readFile(join(dir, "sites/shop/articles/baking-bread.json"), "utf8"));
+    expect(article.usage.costUsd).toBeCloseTo(ledger[0]!.costUsd + ledger[1]!.costUsd, 6);
+    expect(article.usage.inputTokens).toBe(ledger[0]!.inputTokens + ledger[1]!.inputTokens);
+    expect(server.requests[0]!.prompt).toContain(article.outline[0]);
+    // once the article is written its kept answers are gone: --force buys a fresh outline
+    server.reset();
+    expect((await cli(["generate", "shop", "--force"])).code).toBe(0);
+    expect(server.requests.map((r) => r.kind)).toEqual(["outline", "article"]);
+  });
+
   it("resumes after being killed: finished articles stay, only unfinished topics are redone", async () => {
     const topics = `topic\n${Array.from({ length: 6 }, (_, i) => `Topic number ${i + 1}`).join("\n")}\n`;
     await writeTestWorkspace(dir, { llm: { ...llm(), concurrency: 2 }, topics });
@@ -182,7 +209,11 @@ describe("content: siteloom generate (built CLI)", () => {
     const report = JSON.parse(rerun.stdout);
     expect(report.generated).toHaveLength(6 - done.length);
     expect(report.skipped.filter((s: { reason: string }) => s.reason === "exists")).toHaveLength(done.length);
-    expect(server.requests.length - requestsBefore).toBe((6 - done.length) * 2);
+    // no call is bought twice: an answer settled before the kill is used by the rerun
+    expect(server.requests.length - requestsBefore).toBeLessThanOrEqual((6 - done.length) * 2);
+    const ledger = await readLedger(dir);
+    expect(ledger.map((e) => e.step).sort()).toEqual([...Array(6).fill("article"), ...Array(6).fill("outline")]);
+    expect(new Set(ledger.map((e) => `${e.topicId}/${e.step}`)).size).toBe(12);
     expect(await articles()).toHaveLength(6);
     for (const [name, mtime] of before)
       expect((await stat(join(dir, "sites/shop/articles", name))).mtimeMs).toBe(mtime);

@@ -68,5 +68,5 @@ describe("enrich: check and preview", () => {
     expect(check.stdout).toContain("1 broken by enrichment");
     expect(check.stdout).toContain("introduced blog/why-sourdough-needs-time/index.html: link ../../nowhere.html");
     expect(check.stderr).toMatch(/check: 1 broken reference\(s\) introduced/);
-  });
+  }, 180_000); // two CLI spawns: on a loaded 2-core machine one has taken 30 s
 });

@@ -16,7 +16,10 @@ async function workspace(siteYaml: string): Promise<string> {
   return root;
 }
 
-describe("cli: siteloom enrich", () => {
+/** Each test spawns the CLI once or twice; on a loaded 2-core machine one spawn has taken 30 s. */
+const CLI_TIMEOUT = 180_000;
+
+describe("cli: siteloom enrich", { timeout: CLI_TIMEOUT }, () => {
   it("builds output/, reports it, and writes nothing the second time", async () => {
     const root = await workspace("domain: www.example.com\nname: Harbor Light Bakery\n");
     const first = await runCli(["enrich", "demo"], { cwd: root });
@@ -91,7 +94,7 @@ describe("cli: siteloom enrich", () => {
   });
 });
 
-describe("cli: siteloom enrich --explain", () => {
+describe("cli: siteloom enrich --explain", { timeout: CLI_TIMEOUT }, () => {
   it("prints the layout page and why, the region, chrome and left-out parts, and writes nothing", async () => {
     const root = await workspace("domain: www.example.com\n");
     const res = await runCli(["enrich", "demo", "--explain"], { cwd: root });

@@ -130,6 +130,21 @@ describe("enrich: example site", () => {
     expect(existsSync(site.paths.output)).toBe(false);
   });
 
+  it("generated pages are world-readable (0644) whatever the umask, and no staging folder is left", async () => {
+    const root = await useTempDir();
+    const site = await createSite(root, { articles: [makeArticle(0)] });
+    const umask = process.umask(0o077);
+    try {
+      await runEnrich({ site });
+    } finally {
+      process.umask(umask);
+    }
+    for (const page of ["blog/index.html", "blog/why-sourdough-needs-time/index.html", "sitemap.xml"]) {
+      expect(((await stat(join(site.paths.output, page))).mode & 0o777).toString(8), page).toBe("644");
+    }
+    expect(existsSync(join(site.dir, ".output.staging"))).toBe(false);
+  });
+
   it("splits the sitemap into an index above sitemapLimit; both validate against the sitemaps.org XSDs", async () => {
     const root = await useTempDir();
     const site = await createSite(root, {

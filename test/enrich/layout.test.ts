@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runEnrich } from "../../src/enrich/index.ts";
@@ -125,5 +125,30 @@ describe("enrich: layout model", () => {
       /could not build blog\/.* from the layout about\.html \(content region head\): .*nothing was written/,
     );
     expect(existsSync(site.paths.output)).toBe(false);
+  });
+
+  it("a post's own <article> around the theme's column: the column stays and the article fills it", async () => {
+    const src = await useTempDir();
+    const shell = (body: string) =>
+      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>T</title></head><body><nav><ul><li><a href="index.html">Home</a></li></ul></nav>${body}<footer><p>Footer</p></footer></body></html>`;
+    const column = (inner: string) =>
+      `<div class="container"><div class="row"><div class="col-lg-8">${inner}</div></div></div>`;
+    await writeFile(join(src, "index.html"), shell(`<main class="mb-4">${column("<p>Home text here.</p>")}</main>`));
+    await writeFile(join(src, "about.html"), shell(`<main class="mb-4">${column("<p>About text.</p>")}</main>`));
+    await writeFile(
+      join(src, "post.html"),
+      shell(`<article class="mb-4">${column("<p>A post of the site.</p><p>More of it.</p>")}</article>`),
+    );
+    const root = await useTempDir();
+    const site = await createSite(root, { from: src, articles: articles() });
+    const report = await runEnrich({ site });
+    expect(report.template).toBe("post.html");
+    expect(report.layout.article.region).toMatch(/col-lg-8$/);
+    const html = await readFile(join(site.paths.output, ARTICLE), "utf8");
+    const at = html.indexOf('<div class="col-lg-8">');
+    expect(at).toBeGreaterThan(html.indexOf('<div class="container">'));
+    expect(html.indexOf("<h1", at)).toBeGreaterThan(at);
+    expect(html).not.toContain('<article class="mb-4">');
+    expect(html).not.toContain("A post of the site.");
   });
 });

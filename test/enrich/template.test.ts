@@ -126,6 +126,17 @@ describe("enrich: navigation link without parsing whole pages", () => {
     }
   });
 
+  it("finds a navigation without <nav> by role=navigation (Sphinx's sidebar): its first list, not a later one", () => {
+    const sidebar =
+      '<div class="sphinxsidebar" role="navigation"><h3>Navigation</h3><ul class="current"><li class="toctree-l1"><a href="about.html">About</a></li></ul><ul><li><a href="x.html">X</a></li></ul></div>';
+    const text = page("", sidebar);
+    const ins = findNavInsertionFast(text, "", nav);
+    expect(ins?.liClass).toBe("toctree-l1");
+    expect(text.slice(0, ins!.insertAt).endsWith("About</a></li>")).toBe(true);
+    // A configured selector that matches nothing is not replaced by the guess.
+    expect(findNavInsertionFast(text, "", { ...nav, selector: "#menu ul" })).toBeUndefined();
+  });
+
   it("adds nothing when the navigation already links to the blog", () => {
     const text = page('<nav><ul><li><a href="/blog/">Blog</a></li></ul></nav>', "");
     expect(findNavInsertionFast(text, "", nav)).toBeUndefined();

@@ -1,13 +1,12 @@
 import { spawn } from "node:child_process";
-import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { parseDocument } from "yaml";
 import type { PipelineEvent } from "../../src/pipeline/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
+import { createExampleWorkspace, EXAMPLE_SITE } from "../support/example-workspace.ts";
 import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
 import { tree, withoutManifest } from "../support/tree.ts";
 
@@ -17,7 +16,6 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 // The whole pipeline through the built CLI, against real servers (vsftpd, OpenSSH) and the local LLM wire server:
 // export → generate → enrich → deploy, then the bytes on the server are checked.
 
-const EXAMPLE_SITE = fileURLToPath(new URL("../../examples/site/", import.meta.url));
 /** Files of the example site that the pipeline is expected to change (it adds the articles to them). */
 const CHANGED_BY_DESIGN = new Set(["sitemap.xml", "robots.txt"]);
 
@@ -177,35 +175,22 @@ type StepFinished = Extract<PipelineEvent, { type: "step-finished" }>;
 async function setupWorkspace(server: TestServer, llm: LlmServer, options: { parallel?: number } = {}) {
   const dir = await useTempDir("siteloom-e2e-");
   const root = join(dir, "ws");
-  const init = await runCli(["init", root, "--example"]);
-  expect(init.code, init.stderr).toBe(0);
   // the live site: a fresh copy of the example site in the server's root, owned by the server user
-  await emptyDir(server.rootDir);
-  await cp(EXAMPLE_SITE, server.rootDir, { recursive: true });
-  await server.own(server.rootDir);
-
-  const siteFile = join(root, "sites/example/site.yaml");
-  const site = parseDocument(await readFile(siteFile, "utf8"));
-  site.set("remote", server.remoteConfig);
-  site.setIn(["deploy", "parallel"], options.parallel ?? 2);
-  site.setIn(["deploy", "retryBaseMs"], 20);
-  // Without the navigation link, the existing pages have no reason to change: they must stay byte-identical.
-  site.setIn(["enrich", "navLink", "enabled"], false);
-  site.setIn(["content", "minWords"], 120);
-  site.setIn(["content", "maxWords"], 300);
-  await writeFile(siteFile, site.toString());
-  const wsFile = join(root, "siteloom.yaml");
-  const ws = parseDocument(await readFile(wsFile, "utf8"));
-  ws.set("llm", { provider: "openai", model: "test-model", baseUrl: llm.url, apiKey: "${E2E_LLM_KEY}" });
-  ws.set("env", ["E2E_LLM_KEY", ...Object.keys(server.env)]);
-  await writeFile(wsFile, ws.toString());
+  await createExampleWorkspace(root, {
+    server,
+    llm,
+    apiKey: "${E2E_LLM_KEY}",
+    folder: () => "",
+    editSite: (site) => {
+      site.setIn(["deploy", "parallel"], options.parallel ?? 2);
+      site.setIn(["deploy", "retryBaseMs"], 20);
+      // Without the navigation link, the existing pages have no reason to change: they must stay byte-identical.
+      site.setIn(["enrich", "navLink", "enabled"], false);
+    },
+    editWorkspace: (ws) => ws.set("env", ["E2E_LLM_KEY", ...Object.keys(server.env)]),
+  });
   const env = { ...server.env, E2E_LLM_KEY: `sk-test-${Math.random().toString(36).slice(2)}` };
   return { root, env };
-}
-
-async function emptyDir(dir: string): Promise<void> {
-  const { rm } = await import("node:fs/promises");
-  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 function parseEvents(stdout: string): PipelineEvent[] {

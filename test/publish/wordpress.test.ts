@@ -284,6 +284,54 @@ describe("publish: a real WordPress", () => {
     }
   });
 
+  it("onRemoved keep (the default) leaves a removed article's post as it was; the run history and audit log record the publish", async () => {
+    await makeSite("keep", 2, { status: "publish" });
+    const first = await publish(["publish", "keep", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const { runId } = JSON.parse(first.stdout) as { runId: string };
+    const articles = await loadArticles("keep");
+    const [before] = await postsOf([articles[0]!.slug]);
+
+    // the run history: the publish step with what it did
+    const shown = await publish(["runs", "show", runId, "--json"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    const run = JSON.parse(shown.stdout) as {
+      status: string;
+      stepResults: { step: string; status: string; counts: Record<string, number> }[];
+    };
+    expect(run.status).toBe("succeeded");
+    const step = run.stepResults.find((r) => r.step === "publish")!;
+    expect(step.status).toBe("succeeded");
+    expect(step.counts).toMatchObject({ created: 2, updated: 0, unchanged: 0, removed: 0, failed: 0 });
+    // the audit log: who published which post where, never the password
+    const audit = await publish(["audit", "--action", "wordpress.publish", "--json"]);
+    expect(audit.code, audit.stderr).toBe(0);
+    const entries = JSON.parse(audit.stdout) as { action: string; ref: string; actor: string; outcome: string }[];
+    for (const article of articles) {
+      const entry = entries.find((e) => e.ref.endsWith(` ${article.slug} (publish)`));
+      expect(entry, article.slug).toMatchObject({ action: "wordpress.publish", outcome: "ok" });
+      expect(entry!.ref).toMatch(new RegExp(`^${wp.url.replace(/[.:/]/g, "\\$&")} post \\d+ `));
+      expect(entry!.actor).toBeTruthy();
+    }
+    expect(audit.stdout).not.toContain(wp.admin.appPassword);
+
+    // an article removed from articles/: its post is left alone, published and unchanged; the one write is the
+    // other article, whose link to the removed one now points elsewhere
+    await rm(join(dir, "sites", "keep", "articles", `${articles[0]!.slug}.json`));
+    const mark = await settledLog();
+    const kept = await publish(["publish", "keep", "--json"]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(JSON.parse(kept.stdout)).toMatchObject({ removed: [], updated: [articles[1]!.slug] });
+    const writes = since(mark, await settledLog()).filter((r) => !["GET", "HEAD", "OPTIONS"].includes(r.method));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.path).not.toContain(`/posts/${before!.id}`);
+    const [after] = await postsOf([articles[0]!.slug]);
+    expect(after).toMatchObject({ id: before!.id, status: "publish", link: before!.link });
+    expect((after as Post & { modified_gmt: string }).modified_gmt).toBe(
+      (before as Post & { modified_gmt: string }).modified_gmt,
+    );
+  });
+
   it("429 with Retry-After: the wait the server asked for is honoured, then the publish completes", async () => {
     // a test-only mu-plugin answers the next REST requests 429 with Retry-After: 2 (as rate-limiting plugins do)
     const control = join(wp.root, "wp-content", "uploads", "siteloom-faults.json");
@@ -331,7 +379,7 @@ describe("publish: a real WordPress", () => {
       await rm(join(wp.root, "wp-content", "mu-plugins", "siteloom-faults.php"), { force: true });
       await rm(control, { force: true });
     }
-  }, 120_000);
+  });
 
   it("staging and production publish with their own status", async () => {
     await makeSite("envs", 1, {

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,10 +7,11 @@ import { parseDocument } from "yaml";
 import { openStateStore, type StateStore } from "../../src/store/index.ts";
 import { type LlmServer, startLlmServer } from "../content/support/llm-server.ts";
 import { readLedger, testApiKey, testLlmConfig, writeTestWorkspace } from "../content/support/workspace.ts";
-import { BIN, runCli, useTempDir } from "../support/cli.ts";
+import { runCli, useTempDir } from "../support/cli.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
 import { tree, withoutManifest } from "../support/tree.ts";
+import { type Proc, spawnCli, startServe, waitForRuns } from "./support.ts";
 
 // Spawned CLIs and real servers on a busy shared machine: a timeout is not a finding.
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
@@ -22,6 +22,9 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 /** The monthly budget of the budget test: about five of the sixteen articles. */
 const BUDGET = 0.1;
+
+/** The monthly budget of the 30-site test: about 16 of the 30 articles. */
+const BUDGET_THIRTY = 0.3;
 
 const EXAMPLE_SITE = fileURLToPath(new URL("../../examples/site/", import.meta.url));
 
@@ -51,7 +54,7 @@ describe("queue: workers on a local cluster", () => {
     const token = (
       await runCli(["--workspace", ws.root, "tokens", "create", "--name", "ops", "--role", "admin"], { env: ws.env })
     ).stdout.trim();
-    const [api1, api2] = await Promise.all([startServe(ws, procs), startServe(ws, procs)]);
+    const [api1, api2] = await Promise.all([startServeIn(ws, procs), startServeIn(ws, procs)]);
     const workers = [startWorker(ws, procs), startWorker(ws, procs), startWorker(ws, procs, ["--concurrency", "2"])];
     await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
 
@@ -195,6 +198,80 @@ describe("queue: workers on a local cluster", () => {
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
   });
 
+  it("30 sites enqueued through two API instances on three workers: each site runs exactly once, the budget holds", async () => {
+    const dir = await useTempDir("siteloom-queue-thirty-");
+    const url = await pg.createDatabase("queue_thirty");
+    const sites = Array.from({ length: 30 }, (_, i) => `s${String(i + 1).padStart(2, "0")}`);
+    for (const site of sites) {
+      await writeTestWorkspace(dir, {
+        site,
+        llm: testLlmConfig(llm.url, { concurrency: 1, maxOutputTokens: 4096 }),
+        budgets: { maxMonthlyCost: BUDGET_THIRTY },
+        topics: `topic\n${site} topic\n`,
+        workspace: {
+          env: ["LLM_KEY", "THIRTY_PG_URL"],
+          store: { url: "${THIRTY_PG_URL}" },
+          queue: { leaseSeconds: 10, retryDelaySeconds: 1 },
+        },
+      });
+    }
+    // $0.009 a call, two calls an article (see the budget test below)
+    llm.script(...Array.from({ length: 200 }, () => ({ usage: { input: 1000, output: 4000 } })));
+    const env = { LLM_KEY: testApiKey(), THIRTY_PG_URL: url };
+    const token = (
+      await runCli(["--workspace", dir, "tokens", "create", "--name", "ops", "--role", "admin"], { env })
+    ).stdout.trim();
+    const apis = await Promise.all([startServe(dir, env, procs), startServe(dir, env, procs)]);
+    const workers = [1, 2, 3].map(() => spawnCli(dir, env, ["worker"], procs));
+    await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
+    // half the sites through each API instance
+    const ids: string[] = [];
+    for (const [n, api] of apis.entries()) {
+      const response = await fetch(`${api.url}/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ sites: sites.slice(n * 15, n * 15 + 15), steps: ["generate"] }),
+      });
+      expect(response.status).toBe(202);
+      ids.push(...((await response.json()) as { runs: { id: string }[] }).runs.map((r) => r.id));
+    }
+    expect(ids).toHaveLength(30);
+    // 30 runs on a busy 2-core machine: about 4 minutes were seen under a load average of 35
+    const runs = await waitForRuns(pg, "queue_thirty", ids, 540_000);
+    llm.reset();
+    for (const w of workers) w.child.kill("SIGTERM");
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0]);
+
+    // every site ran once: one run in the queue and one run record each, the same outcome in both
+    expect(runs.map((r) => r.site).sort()).toEqual(sites);
+    expect(new Set(runs.map((r) => r.worker)).size).toBeGreaterThan(1);
+    const refused = runs.filter((r) => r.status === "failed");
+    expect(refused.every((r) => r.error_code === "ERR_BUDGET_EXCEEDED")).toBe(true);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThan(30);
+    const records = await pg.query<{ id: string; sites: string; status: string }>(
+      "SELECT id, sites, status FROM runs",
+      [],
+      "queue_thirty",
+    );
+    expect(records.map((r) => JSON.parse(r.sites)[0]).sort()).toEqual(sites);
+    for (const run of runs) {
+      expect(records.find((r) => r.id === run.run_id)?.status, run.site).toBe(run.status);
+    }
+    // the budget held across the processes, and no article was paid for twice
+    const ledger = await pg.query<{ site: string; topic_id: string; step: string; cost_usd: number; ok: number }>(
+      "SELECT site, topic_id, step, cost_usd, ok FROM cost_ledger",
+      [],
+      "queue_thirty",
+    );
+    const spent = ledger.reduce((sum, e) => sum + e.cost_usd, 0);
+    expect(spent).toBeGreaterThan(0);
+    expect(spent).toBeLessThanOrEqual(BUDGET_THIRTY + 1e-9);
+    const paid = ledger.filter((e) => e.ok && e.step === "article").map((e) => `${e.site} ${e.topic_id}`);
+    expect(new Set(paid).size).toBe(paid.length);
+    expect(paid.length).toBe(30 - refused.length);
+  }, 720_000);
+
   it("16 generations on 4 workers against a budget that fits part of them: the ledger stays within it, the refused runs end with exit code 6", async () => {
     const dir = await useTempDir("siteloom-queue-budget-");
     const url = await pg.createDatabase("queue_budget");
@@ -239,6 +316,14 @@ describe("queue: workers on a local cluster", () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(succeeded.length + refused.length).toBe(16);
     expect(refused.every((r) => r.error_code === "ERR_BUDGET_EXCEEDED")).toBe(true);
+    // following a refused run fails with its error code, in --json mode too (the events go to stdout)
+    for (const mode of [[], ["--json"]]) {
+      const followed = await runCli(["--workspace", dir, "runs", "--follow", refused[0]!.run_id, ...mode], {
+        env: ws.env,
+      });
+      expect(followed.code, followed.stderr).toBe(6);
+      expect(followed.stderr).toMatch(/error: run \S+ failed: /);
+    }
     // the run records say why, as siteloom run would
     const store = ws.store();
     for (const run of refused) {
@@ -261,13 +346,6 @@ interface Workspace {
   /** Opens the workspace's state store (SQLite file or PostgreSQL). */
   store(): StateStore;
   remote(site: string): string;
-}
-
-interface Proc {
-  child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp): Promise<string>;
-  exited: Promise<number | null>;
 }
 
 async function setupWorkspace(
@@ -326,76 +404,12 @@ async function setupWorkspace(
   };
 }
 
-function spawnCli(ws: Workspace, args: string[], procs: Proc[]): Proc {
-  const env: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("SITELOOM_")) env[key] = value;
-  const child = spawn(process.execPath, [BIN, "--workspace", ws.root, ...args], {
-    env: { ...env, ...ws.env } as NodeJS.ProcessEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const waiters: { pattern: RegExp; resolve: (m: string) => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...waiters]) {
-      const m = out.match(w.pattern);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m[0]);
-      }
-    }
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const proc: Proc = {
-    child,
-    output: () => out,
-    exited,
-    waitFor: (pattern) =>
-      new Promise((resolve, reject) => {
-        const m = out.match(pattern);
-        if (m) return resolve(m[0]);
-        waiters.push({ pattern, resolve });
-        void exited.then((code) => reject(new Error(`exited ${code} before ${pattern}: ${out}`)));
-      }),
-  };
-  procs.push(proc);
-  return proc;
-}
-
 function startWorker(ws: Workspace, procs: Proc[], extra: string[] = []): Proc {
-  return spawnCli(ws, ["worker", ...extra], procs);
+  return spawnCli(ws.root, ws.env, ["worker", ...extra], procs);
 }
 
-async function startServe(ws: Workspace, procs: Proc[]): Promise<{ url: string; proc: Proc }> {
-  const proc = spawnCli(ws, ["serve", "--port", "0", "--json", "--no-watch"], procs);
-  const line = await proc.waitFor(/\{"url":"[^"]+"/);
-  return { url: line.slice('{"url":"'.length, -1), proc };
-}
-
-interface QueueRunRow {
-  run_id: string;
-  status: string;
-  worker: string | null;
-  attempts: number;
-  error_code: string | null;
-}
-
-/** Waits until every run is over in the queue's table (succeeded or failed for good); returns them in order. */
-async function waitForRuns(pg: TestPostgres, db: string, ids: string[]): Promise<QueueRunRow[]> {
-  const deadline = Date.now() + 240_000;
-  for (;;) {
-    const rows = await pg.query<QueueRunRow>(
-      "SELECT run_id, status, worker, attempts, error_code FROM siteloom_queue.runs WHERE run_id = ANY($1)",
-      [ids],
-      db,
-    );
-    const over = rows.filter((r) => r.status === "succeeded" || r.status === "failed");
-    if (over.length === ids.length) return ids.map((id) => rows.find((r) => r.run_id === id) as QueueRunRow);
-    if (Date.now() > deadline) throw new Error(`runs not over: ${JSON.stringify(rows)}`);
-    await sleep(300);
-  }
+function startServeIn(ws: Workspace, procs: Proc[]): Promise<{ url: string; proc: Proc }> {
+  return startServe(ws.root, ws.env, procs);
 }
 
 /** Waits for a `step-progress` event of `step` in a run held by a worker not yet killed; returns that worker's pid. */

@@ -6,37 +6,40 @@ import { parseSecretReference } from "../../src/config/index.ts";
 import { createSecretResolver, forgetResolvedSecrets, openSecretStore } from "../../src/secrets/index.ts";
 import { loadWorkspace, type Workspace } from "../../src/workspace/index.ts";
 import { type AwsSecretsManagerFake, startAwsSecretsManager } from "../support/cloud/aws-secrets-manager.ts";
+import { type GcpSecretManagerFake, startGcpSecretManager } from "../support/cloud/gcp-secret-manager.ts";
 import { startVaultServer, type VaultFake } from "../support/cloud/hashicorp-vault.ts";
 
 const SITES = 100;
 let aws: AwsSecretsManagerFake;
 let vault: VaultFake;
+let gcp: GcpSecretManagerFake;
 let dir: string;
 let ws: Workspace;
 const refs = Array.from({ length: SITES }, (_, i) => parseSecretReference(`secret://site-${i}/FTP_PASSWORD`));
 
 beforeAll(async () => {
-  [aws, vault] = await Promise.all([startAwsSecretsManager(), startVaultServer()]);
+  [aws, vault, gcp] = await Promise.all([startAwsSecretsManager(), startVaultServer(), startGcpSecretManager()]);
   dir = await mkdtemp(join(tmpdir(), "siteloom-resolver-"));
   await mkdir(join(dir, "sites"), { recursive: true });
+  await writeFile(join(dir, "gcp-key.json"), JSON.stringify(gcp.serviceAccount), { mode: 0o600 });
   await writeFile(
     join(dir, "siteloom.yaml"),
-    `secrets:\n  backend: aws\n  stores:\n    aws: { type: aws, region: ${aws.credentials.region}, endpoint: "${aws.url}" }\n    vault: { type: vault, address: "${vault.address}" }\n`,
+    `secrets:\n  backend: aws\n  stores:\n    aws: { type: aws, region: ${aws.credentials.region}, endpoint: "${aws.url}" }\n    vault: { type: vault, address: "${vault.address}" }\n    gcp: { type: gcp, project: ${gcp.project}, keyFile: gcp-key.json, endpoint: "${gcp.url}" }\n`,
   );
   // the AWS SDK reads its credentials from the process environment (its standard chain)
   vi.stubEnv("AWS_ACCESS_KEY_ID", aws.credentials.accessKeyId);
   vi.stubEnv("AWS_SECRET_ACCESS_KEY", aws.credentials.secretAccessKey);
   vi.stubEnv("VAULT_TOKEN", vault.token);
   ws = await loadWorkspace({ workspace: dir, vars: process.env });
-  for (const name of ["aws", "vault"]) {
+  for (const name of ["aws", "vault", "gcp"]) {
     const store = await openSecretStore(ws, { name });
     for (const [i, ref] of refs.entries()) await store.set(ref.raw, `password-${name}-${i}`);
   }
-}, 120_000);
+});
 afterEach(() => forgetResolvedSecrets());
 afterAll(async () => {
   vi.unstubAllEnvs();
-  await Promise.all([aws?.close(), vault?.close(), rm(dir, { recursive: true, force: true })]);
+  await Promise.all([aws?.close(), vault?.close(), gcp?.close(), rm(dir, { recursive: true, force: true })]);
 });
 
 const awsTargets = (from: number) =>
@@ -85,6 +88,28 @@ describe("secrets: resolver cache and batched reads", { timeout: 120_000 }, () =
     const again = vault.requests.length;
     for (const ref of refs) await createSecretResolver(ws, { name: "vault" }).resolve(ref);
     expect(vault.requests.length - again).toBe(0);
+  });
+
+  it("gcp (a listing, no batched read): a few references are read alone; from the 8th miss on the rest in parallel", async () => {
+    const paths = (from: number) => gcp.requests.slice(from).map((r) => `${r.method} ${r.path.replace(/\?.*$/, "")}`);
+    const few = gcp.requests.length;
+    const one = createSecretResolver(ws, { name: "gcp" });
+    for (const ref of refs.slice(0, 3)) await one.resolve(ref);
+    expect(paths(few)).toHaveLength(3);
+    expect(paths(few).every((p) => p.endsWith("/versions/latest:access"))).toBe(true);
+
+    forgetResolvedSecrets();
+    const first = gcp.requests.length;
+    const resolver = createSecretResolver(ws, { name: "gcp" });
+    const values: string[] = [];
+    for (const ref of refs) values.push((await resolver.resolve(ref)).reveal());
+    expect(values).toEqual(refs.map((_, i) => `password-gcp-${i}`));
+    const sent = paths(first);
+    // 7 single reads, the 8th miss lists the store once and reads it all 16 at a time
+    expect(sent.filter((p) => p.startsWith(`GET /v1/projects/${gcp.project}/secrets`) && !p.includes(":"))).toEqual([
+      `GET /v1/projects/${gcp.project}/secrets`,
+    ]);
+    expect(sent).toHaveLength(7 + 1 + SITES);
   });
 
   it("ttlMs 0 asks the store every time; a missing secret is not cached", async () => {

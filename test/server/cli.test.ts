@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, runCli, useTempDir } from "../support/cli.ts";
+import { runCli, useTempDir } from "../support/cli.ts";
+import { startServe } from "../support/serve.ts";
 import { writeWorkspace } from "./support.ts";
 
 describe("cli: tokens and serve", () => {
@@ -47,29 +47,8 @@ describe("cli: tokens and serve", () => {
     expect(db.includes(Buffer.from(token))).toBe(false);
 
     // serve on a free port, use the token, stop with SIGTERM
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], {
-      cwd: dir,
-      env: { ...process.env, ...env, SITELOOM_WORKSPACE: undefined },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
-      child.stdout.on("data", (d) => {
-        stdout += d;
-        // the first line of stdout is the whole JSON document (issue 15 item 10)
-        const newline = stdout.indexOf("\n");
-        if (newline >= 0) {
-          clearTimeout(timer);
-          resolve((JSON.parse(stdout.slice(0, newline)) as { url: string }).url);
-        }
-      });
-      child.on("exit", () => reject(new Error(`serve exited: ${stderr}`)));
-    });
+    const serve = await startServe(dir, env);
+    const url = serve.url;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
@@ -77,10 +56,8 @@ describe("cli: tokens and serve", () => {
     expect(config.status).toBe(200);
     expect(((await config.json()) as { site: string }).site).toBe("shop");
     expect((await fetch(`${url}/config`)).status).toBe(401);
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(stderr).toContain("stopped");
+    expect(await serve.stop()).toBe(0);
+    expect(serve.stderr()).toContain("stopped");
 
     const revoked = await runCli(["tokens", "revoke", "ops"], { cwd: dir, env });
     expect(revoked.code).toBe(0);

@@ -39,9 +39,9 @@ remote:
   password: ${LITERAL_PASSWORD}
 `;
 
-/** Writes a workspace with two sites into `dir`. */
-export async function writeWorkspace(dir: string): Promise<void> {
-  await writeFile(join(dir, "siteloom.yaml"), WORKSPACE_YAML);
+/** Writes a workspace with two sites into `dir` (`siteloom.yaml` is WORKSPACE_YAML unless given). */
+export async function writeWorkspace(dir: string, workspaceYaml = WORKSPACE_YAML): Promise<void> {
+  await writeFile(join(dir, "siteloom.yaml"), workspaceYaml);
   await mkdir(join(dir, "sites", "shop"), { recursive: true });
   await writeFile(join(dir, "sites", "shop", "site.yaml"), SHOP_YAML);
   await mkdir(join(dir, "sites", "blog"), { recursive: true });
@@ -71,8 +71,12 @@ export interface TestServer {
 }
 
 /** Builds a workspace, a state store with one token per role, and a server over them (not listening). */
-export async function startTestServer(dir: string, options: Partial<BuildServerOptions> = {}): Promise<TestServer> {
-  await writeWorkspace(dir);
+export async function startTestServer(
+  dir: string,
+  options: Partial<BuildServerOptions> = {},
+  workspaceYaml?: string,
+): Promise<TestServer> {
+  await writeWorkspace(dir, workspaceYaml);
   const stateDir = join(dir, ".siteloom");
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const store = openStateStore({ stateDir, url: "sqlite:" });

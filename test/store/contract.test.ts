@@ -6,6 +6,7 @@ import {
   LATEST_SCHEMA_VERSION,
   MIGRATIONS,
   openStateStore,
+  redactUrl,
   type StateStore,
 } from "../../src/store/index.ts";
 import { useTempDir } from "../support/cli.ts";
@@ -73,6 +74,30 @@ describe("store: postgres specifics", () => {
     expect(applied).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
   });
 
+  it("creates the call limiter's start log by migration, keeping the rows of one the limiter made itself", async () => {
+    // a database from before migration 9: the limiter had created its table in code, with a start in it
+    const url = await server.createDatabase("call_log");
+    await server.query(
+      `CREATE TABLE siteloom_call_log (name text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
+       INSERT INTO siteloom_call_log (name) VALUES ('llm:older')`,
+      [],
+      "call_log",
+    );
+    const store = createPostgresStore({ url });
+    const limiter = store.callLimiter?.("llm:test", { concurrency: 1, perMinute: 5 });
+    expect(await limiter?.run(async () => "called")).toBe("called");
+    await store.close();
+    const rows = await server.query("SELECT name FROM siteloom_call_log ORDER BY at", [], "call_log");
+    expect(rows).toEqual([{ name: "llm:older" }, { name: "llm:test" }]);
+    // and on a new database, the limiter's first call finds the table the migrations made
+    const fresh = createPostgresStore({ url: await server.createDatabase("call_log_fresh") });
+    expect(await fresh.callLimiter?.("llm:test", { concurrency: 1, perMinute: 5 }).run(async () => 1)).toBe(1);
+    await fresh.close();
+    expect(await server.query("SELECT count(*)::int AS n FROM siteloom_call_log", [], "call_log_fresh")).toEqual([
+      { n: 1 },
+    ]);
+  });
+
   it("refuses a database written by a newer schema, with a clear message", async () => {
     const url = await server.createDatabase("future_schema");
     await createPostgresStore({ url }).close();
@@ -98,6 +123,9 @@ describe("store: postgres specifics", () => {
     expect(store.kind).toBe("postgres");
     expect(store.location).not.toContain(server.password);
     expect(store.location).toContain(":****@127.0.0.1");
+    expect(redactUrl("postgres://u@h/db?sslmode=require&password=pw#x")).toBe(
+      "postgres://u@h/db?sslmode=require&password=****#x",
+    );
     await store.close();
     let resolved = 0;
     const lazy = openStateStore({
@@ -133,15 +161,15 @@ describe("store: postgres specifics", () => {
       pid: 1,
       options: {},
     });
-    const down = server.restart({ downMs: 1_500 });
-    await new Promise((r) => setTimeout(r, 300));
+    await server.halt();
     // made while the server is down: retried until it is back, each applied exactly once
     const writes = Promise.all([
       store.saveStep(run.id, "a", "deploy", { status: "succeeded", bytes: 10 }),
       store.putDocument("manifests", "a", { files: 1 }),
       store.addConfigVersion({ actor: "t", source: "cli", diff: [], snapshot: {} }),
     ]);
-    await down;
+    await new Promise((r) => setTimeout(r, 1_500));
+    await server.start();
     await writes;
     expect((await store.listSteps(run.id)).map((s) => [s.status, s.bytes])).toEqual([["succeeded", 10]]);
     expect((await store.getDocument("manifests", "a"))?.version).toBe(1);

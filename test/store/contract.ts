@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { createStoreAuditTrail } from "../../src/audit/index.ts";
 import {
   acquireLock,
   type BudgetReservation,
@@ -205,7 +206,74 @@ export function testStateStore(kind: string, ctx: StoreContractContext): void {
       });
     });
 
+    describe("store: audit chain", () => {
+      it("appends from four connections at once without forking the chain; verify and read follow it", async () => {
+        await withStore(ctx, async (store) => {
+          const others = Array.from({ length: 4 }, () => ctx.openAnother(store));
+          try {
+            await Promise.all(
+              others.map((other, n) => {
+                const trail = createStoreAuditTrail(other);
+                return (async () => {
+                  for (let i = 0; i < 10; i++) {
+                    await trail.append({ actor: `p${n}`, action: "read", ref: `r${i}`, env: "test", outcome: "ok" });
+                  }
+                })();
+              }),
+            );
+          } finally {
+            await Promise.all(others.map((other) => other.close()));
+          }
+          const rows = await store.listAudit();
+          expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+          const trail = createStoreAuditTrail(store);
+          expect(await trail.verify()).toEqual({ ok: true, entries: 40 });
+          // read and verified in pages (7 entries a query here): the same answers
+          const paged = createStoreAuditTrail(store, { pageSize: 7 });
+          expect(await paged.verify()).toEqual({ ok: true, entries: 40 });
+          expect((await paged.read({ actor: "p1" })).map((e) => e.ref)).toEqual(
+            Array.from({ length: 10 }, (_, i) => `r${i}`),
+          );
+          expect((await trail.read({ actor: "p2" })).map((e) => e.ref)).toEqual(
+            Array.from({ length: 10 }, (_, i) => `r${i}`),
+          );
+          expect((await store.listAudit({ afterSeq: 38 })).map((r) => r.seq)).toEqual([39, 40]);
+          expect((await store.listAudit({ afterSeq: 10, limit: 2 })).map((r) => r.seq)).toEqual([11, 12]);
+          expect(await store.getDocument("audit", "head")).toMatchObject({
+            value: { count: 40, hash: rows[39]!.hash },
+          });
+        });
+      });
+    });
+
     describe("store: budget reservations", () => {
+      it("keeps a settled call's answer in the settling transaction, next to its ledger entry", async () => {
+        await withStore(ctx, async (store) => {
+          const a = await store.reserveBudget({ ...HOLDER, amountUsd: 0.2 }, { maxMonthlyUsd: 1, isStale: NEVER });
+          if (!a.granted) throw new Error("unreachable");
+          const answer = { model: "m", value: { title: "<script>alert(1)</script>", sections: [] }, problems: [] };
+          await store.settleBudget(a.reservation.id, costEntry(0.1), {
+            namespace: "llm-answers",
+            key: "s/t/a/0",
+            value: answer,
+          });
+          expect((await store.getDocument("llm-answers", "s/t/a/0"))?.value).toEqual(answer);
+          expect(await store.budgetSpend(MONTH)).toEqual({ settledUsd: 0.1, reservedUsd: 0 });
+          // a second settle under the same key (a rerun that paid again) replaces it and bumps the version
+          await store.settleBudget(undefined, costEntry(0.1), { namespace: "llm-answers", key: "s/t/a/0", value: 2 });
+          const again = await store.getDocument("llm-answers", "s/t/a/0");
+          expect([again?.value, again?.version]).toEqual([2, 2]);
+          expect((await store.listCosts()).length).toBe(2);
+          // a failed settle (a ledger row that cannot be written) keeps no answer either
+          const bad = { ...costEntry(0.1), site: null as unknown as string };
+          await expect(
+            store.settleBudget(undefined, bad, { namespace: "llm-answers", key: "s/t/b/0", value: 1 }),
+          ).rejects.toThrow();
+          expect(await store.getDocument("llm-answers", "s/t/b/0")).toBeUndefined();
+          expect((await store.listCosts()).length).toBe(2);
+        });
+      });
+
       it("grants within the limit counting settled and reserved spend, settles and releases", async () => {
         await withStore(ctx, async (store) => {
           const a = await store.reserveBudget({ ...HOLDER, amountUsd: 0.6 }, { maxMonthlyUsd: 1, isStale: NEVER });
@@ -358,7 +426,46 @@ export function testStateStore(kind: string, ctx: StoreContractContext): void {
           ]);
           expect(listed[0]?.payload).toEqual(payload);
           expect((await store.listAlerts({ status: "sent" })).map((d) => d.id)).toEqual(["secret.reveal:1/mail"]);
+          expect([
+            await store.countAlerts("pending"),
+            await store.countAlerts("sent"),
+            await store.countAlerts(),
+          ]).toEqual([1, 1, 2]);
           expect(await store.schemaVersion()).toBeGreaterThanOrEqual(6);
+        });
+      });
+    });
+
+    describe("store: console sessions", () => {
+      it("keeps sessions for every connection, slides and ends them, and sweeps the expired at sign-in", async () => {
+        await withStore(ctx, async (store) => {
+          // times far ahead: a sign-in sweeps by the real clock
+          const t0 = Date.parse("2100-03-01T10:00:00.000Z");
+          const at = (ms: number) => new Date(t0 + ms).toISOString();
+          const session = { id: "sha256:aa", tokenHash: "sha256:tok", csrf: "c1", created: at(0), expires: at(60_000) };
+          await store.createSession(session);
+          await store.createSession({ ...session, id: "sha256:bb", csrf: "c2", expires: at(1_000) });
+          const past = "2020-01-01T00:00:00.000Z";
+          await store.createSession({ ...session, id: "sha256:old", created: past, expires: past });
+          const other = ctx.openAnother(store);
+          try {
+            // another process (a second API instance) sees the session at once
+            expect(await other.getSession("sha256:aa", at(0))).toEqual(session);
+            expect(await other.getSession("sha256:bb", at(2_000))).toBeUndefined();
+            expect(await other.touchSession("sha256:aa", at(120_000))).toBe(true);
+            expect((await store.getSession("sha256:aa", at(90_000)))?.expires).toBe(at(120_000));
+            expect(await store.touchSession("sha256:none", at(1))).toBe(false);
+            expect((await store.getSession("sha256:old", "2019-01-01T00:00:00.000Z"))?.csrf).toBe("c1");
+            // the next sign-in drops what expired by now
+            await other.createSession({ ...session, id: "sha256:cc" });
+            expect(await store.getSession("sha256:old", "2019-01-01T00:00:00.000Z")).toBeUndefined();
+            expect((await store.getSession("sha256:aa", at(0)))?.tokenHash).toBe("sha256:tok");
+            expect(await store.deleteSession("sha256:cc")).toBe(true);
+            expect(await other.getSession("sha256:cc", at(0))).toBeUndefined();
+            expect(await store.deleteSession("sha256:cc")).toBe(false);
+          } finally {
+            await other.close();
+          }
         });
       });
     });

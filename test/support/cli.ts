@@ -23,6 +23,8 @@ export interface RunCliOptions {
   /** Written to stdin, then stdin is closed. */
   input?: string;
   timeoutMs?: number;
+  /** Run as this user and group (the test runner must be root), e.g. to meet a folder it may not write. */
+  user?: { uid: number; gid: number };
 }
 
 /** Spawns the built `siteloom` binary and collects its output and exit code. */
@@ -37,6 +39,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
       cwd: options.cwd ?? process.cwd(),
       env: env as NodeJS.ProcessEnv,
       stdio: ["pipe", "pipe", "pipe"],
+      ...options.user,
     });
     let stdout = "";
     let stderr = "";

@@ -46,9 +46,12 @@ export interface FaultProxyOptions {
   refuseEpsv?: boolean;
   /**
    * FTP: a server that mishandles pipelining. Of every client write holding two commands or more (and for which
-   * `when` holds), the first two are passed on swapped, so their replies come back out of order.
+   * `when` holds): "reorder" passes the first two on swapped, so their replies come back out of order; "drop" drops
+   * the last one without a word (a server that reads one buffer and loses what followed); "refuse" passes the
+   * first and turns every other into an unknown command, which the server answers "500" (a server that refuses
+   * commands sent before the previous reply).
    */
-  reorderPipelined?: { when?: (commands: string[]) => boolean };
+  mishandlePipelined?: { how: "reorder" | "drop" | "refuse"; when?: (commands: string[]) => boolean };
 }
 
 export interface FaultProxy {
@@ -59,7 +62,7 @@ export interface FaultProxy {
   rewriteData: ((chunk: Buffer) => Buffer) | undefined;
   /** Transforms the server's replies on the (plain) control connection, whole lines at a time (`ftp: true`). */
   rewriteControl: ((lines: string) => string) | undefined;
-  /** `pipelined`: client writes holding two commands or more; `reordered`: those passed on swapped. */
+  /** `pipelined`: client writes holding two commands or more; `mishandled`: those passed on garbled. */
   readonly stats: {
     control: number;
     data: number;
@@ -69,7 +72,7 @@ export interface FaultProxy {
     late: number;
     lateDelivered: number;
     pipelined: number;
-    reordered: number;
+    mishandled: number;
   };
   close(): Promise<void>;
 }
@@ -78,8 +81,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const faults: Array<Fault & { left: number }> = [];
   const sockets = new Set<Socket>();
   const servers = new Set<Server>();
-  const stats = { control: 0, data: 0, resets: 0, stalls: 0, late: 0, lateDelivered: 0, pipelined: 0, reordered: 0 };
+  const stats = { control: 0, data: 0, resets: 0, stalls: 0, late: 0, lateDelivered: 0, pipelined: 0, mishandled: 0 };
   let closed = false;
+  // While a "late" chunk is held, control connections the client closes stay open towards the server: the server
+  // process has not noticed its client left (how a stale writer happens), whatever the load makes of the timing.
+  let lateHeld = 0;
+  const heldEnds: Array<() => void> = [];
+  const releaseHeldEnds = () => {
+    if (lateHeld > 0) return;
+    for (const end of heldEnds.splice(0)) end();
+  };
 
   const proxy: FaultProxy = {
     port: 0,
@@ -131,12 +142,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       tripped = true;
       if (fault.action === "late") {
         stats.late++;
+        lateHeld++;
         client.resetAndDestroy();
         setTimeout(() => {
-          if (upstream.destroyed) return;
-          if (held !== undefined) upstream.write(held);
-          upstream.end();
-          stats.lateDelivered++;
+          lateHeld--;
+          if (!upstream.destroyed) {
+            if (held !== undefined) upstream.write(held);
+            upstream.end();
+            stats.lateDelivered++;
+          }
+          // the server has its last chunk before it hears the client went away
+          setTimeout(releaseHeldEnds, 200);
         }, fault.delayMs ?? 1000);
       } else if (fault.action === "reset") {
         stats.resets++;
@@ -173,11 +189,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       upstream.once("connect", () => setImmediate(trip));
     }
     const end = (from: Socket, to: Socket) => {
+      const towardsServer = from === client && kind === "control";
       from.on("end", () => {
-        if (!tripped || fault?.action === "reset") to.end();
+        if (tripped && fault?.action !== "reset") return;
+        if (towardsServer && lateHeld > 0) heldEnds.push(() => to.end());
+        else to.end();
       });
       from.on("error", () => {
-        if (!to.destroyed) to.destroy();
+        if (to.destroyed) return;
+        if (towardsServer && lateHeld > 0) heldEnds.push(() => to.destroy());
+        else to.destroy();
       });
       from.on("close", () => sockets.delete(from));
     };
@@ -228,7 +249,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
       },
       (chunk, write) => {
-        if (!options.refuseEpsv && !options.reorderPipelined) {
+        const garble = options.mishandlePipelined;
+        if (!options.refuseEpsv && !garble) {
           // passed on untouched (FTPS control traffic is encrypted); plain commands are still counted
           if ((chunk.toString("latin1").match(/\r\n/g) ?? []).length >= 2) stats.pipelined++;
           write(chunk);
@@ -244,9 +266,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         commands = commands.slice(cut + 1);
         if (lines.length >= 2) {
           stats.pipelined++;
-          if (options.reorderPipelined && (options.reorderPipelined.when?.(lines) ?? true)) {
-            stats.reordered++;
-            [lines[0], lines[1]] = [lines[1] as string, lines[0] as string];
+          if (garble && (garble.when?.(lines) ?? true)) {
+            stats.mishandled++;
+            if (garble.how === "reorder") [lines[0], lines[1]] = [lines[1] as string, lines[0] as string];
+            else if (garble.how === "drop") lines.pop();
+            else lines.splice(1, lines.length - 1, ...lines.slice(1).map(() => "XPIPELINED\r\n"));
           }
         }
         write(Buffer.from(lines.join(""), "latin1"));

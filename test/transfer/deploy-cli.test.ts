@@ -3,11 +3,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, runCli, useTempDir } from "../support/cli.ts";
+import { openStateStore } from "../../src/store/index.ts";
+import { DEPLOY_JOURNAL_NAMESPACE } from "../../src/transfer/deploy/state.ts";
+import { BIN, runCli } from "../support/cli.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
+import { demoWorkspace } from "./helpers/workspace.ts";
+
+const TRACE_HOOK = fileURLToPath(new URL("../support/module-trace.mjs", import.meta.url));
 
 // The built `siteloom` binary against a real vsftpd: summary and --json, failures and exit code 5, kill -9 and
 // rerun, a watcher that never sees a partial file under a final name, and connection resets through a proxy.
@@ -20,22 +26,11 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
     await server?.stop();
   });
 
-  async function workspace(remote: Record<string, unknown> = {}, deploy: Record<string, unknown> = {}) {
-    const ws = await useTempDir("siteloom-cli-");
-    // the server's password is read through ${SITELOOM_TEST_PW_...}, which the workspace must declare
-    await writeFile(
-      join(ws, "siteloom.yaml"),
-      `environment: staging\nenv: ${JSON.stringify(Object.keys(server.env))}\n`,
-    );
-    const site = join(ws, "sites/demo");
-    await mkdir(site, { recursive: true });
-    const yaml = {
+  const workspace = (remote: Record<string, unknown> = {}, deploy: Record<string, unknown> = {}) =>
+    demoWorkspace("siteloom-cli-", server.env, {
       remote: { ...server.remoteConfig, ...remote },
       deploy: { parallel: 4, retryBaseMs: 20, retryMaxMs: 200, ...deploy },
-    };
-    await writeFile(join(site, "site.yaml"), JSON.stringify(yaml, null, 2));
-    return { ws, output: join(site, "output"), exportDir: join(site, "export") };
-  }
+    });
   const cli = (ws: string, args: string[]) => runCli(args, { cwd: ws, env: server.env, timeoutMs: 120_000 });
 
   async function clearRemote() {
@@ -54,8 +49,18 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
     expect(first.stdout + first.stderr).not.toContain(server.password);
     expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
 
-    const again = await cli(ws, ["deploy", "demo", "--json"]);
+    // the no-op runs with a module-load trace: a deploy loads the transfer code, not the LLM SDKs or the HTML tools
+    const trace = join(ws, "modules.trace");
+    const again = await runCli(["deploy", "demo", "--json"], {
+      cwd: ws,
+      env: { ...server.env, NODE_OPTIONS: `--import ${TRACE_HOOK}`, SITELOOM_TEST_MODULE_TRACE: trace },
+    });
     expect(again.code).toBe(0);
+    const packages = (await readFile(trace, "utf8")).split("\n").filter((u) => u.includes("/node_modules/"));
+    expect(packages.some((u) => u.includes("/node_modules/basic-ftp/"))).toBe(true);
+    expect(packages.filter((u) => /\/node_modules\/(ai|@ai-sdk\/[^/]+|sanitize-html|marked|parse5)\//.test(u))).toEqual(
+      [],
+    );
     const json = JSON.parse(again.stdout);
     expect(json.mode).toBe("manifest");
     expect(json.stats).toMatchObject({ uploaded: 0, skipped: 13, failed: 0, deleted: 0, connections: 1 });
@@ -137,8 +142,11 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
       env: { ...process.env, ...server.env },
       stdio: "ignore",
     });
-    const journal = join(ws, ".siteloom/deploy/demo.staging.journal");
-    await _until(async () => (await readFile(journal, "utf8").catch(() => "")).split("\n").length > 40, child);
+    // the journal is in the workspace's state store: killed once it holds 40 records
+    const store = openStateStore({ stateDir: join(ws, ".siteloom") });
+    const journalled = async () =>
+      (await store.listDocuments<unknown[]>(DEPLOY_JOURNAL_NAMESPACE, "demo.staging/")).flatMap((d) => d.value).length;
+    await _until(async () => (await journalled().catch(() => 0)) > 40, child).finally(() => store.close());
     child.kill("SIGKILL");
     await new Promise((resolve) => child.once("exit", resolve));
     const before = Object.keys((await snapshot(server.rootDir)).files).filter((p) => !/\.in\./.test(p)).length;

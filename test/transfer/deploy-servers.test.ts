@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploySchema, ExportSchema } from "../../src/config/schema.ts";
@@ -61,15 +61,22 @@ describe.each(SERVER_KINDS)("transfer: deploy and export against %s", (kind) => 
     const change = await deploy({ delete: true });
     expect(change.failures).toEqual([]);
     expect(change.stats.uploaded).toBe(2);
-    // no walk of the tree: FTP puts each file in one pipelined sequence (upload, size check, rename), SFTP uploads,
-    // stats and renames; the only listing is of the removed directory (is it empty?)
-    const uploads = server.kind === "sftp" ? ["upload", "stat", "rename"] : ["put"];
-    expect(
-      log.ops
-        .filter((o) => uploads.includes(o.op) && !o.path.startsWith(".siteloom"))
-        .map((o) => o.op)
-        .sort(),
-    ).toEqual([...uploads, ...uploads].sort());
+    // no walk of the tree: a new file is one pipelined put (upload, size check, rename); a replaced file is uploaded,
+    // checked, its old version renamed aside into the backup folder and the new one renamed into place; the only
+    // listing is of the removed directory (is it empty?)
+    const ops = (path: string) => {
+      const temp = path.replace(/[^/]+$/, (name) => `.in.${name}.`);
+      return log.ops
+        .filter((o) => ["put", "upload", "stat", "rename"].includes(o.op))
+        .filter((o) => o.path === path || o.path.startsWith(temp))
+        .map((o) => o.op);
+    };
+    expect(ops("blog/new post.html")).toEqual(["put"]);
+    expect(ops("css/site.css").sort()).toEqual(["rename", "rename", "stat", "upload"]);
+    const backups = join(server.rootDir, ".siteloom/backups");
+    const [run] = await readdir(backups);
+    expect(await readFile(join(backups, run!, "css/site.css"), "utf8")).toBe("body{margin:0}");
+    expect(await readFile(join(backups, run!, "js/app.js"), "utf8")).toBe("console.log(1)");
     expect(log.ops.filter((o) => o.op === "list").map((o) => o.path)).toEqual(["js"]);
     const remote = await snapshot(server.rootDir);
     expect(remote.files[".htaccess"]).toBeDefined();

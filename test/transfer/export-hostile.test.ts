@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { localNameProblem } from "../../src/transfer/index.ts";
 import { runCli, useTempDir } from "../support/cli.ts";
 import { type HostileEntry, type HostileFtpOptions, startHostileFtp } from "../support/hostile-ftp.ts";
+import { demoWorkspace } from "./helpers/workspace.ts";
 
 // `siteloom export` (the built binary) against a hostile FTP server: every case checks what landed on disk (inside
 // export/ and beside it), the exit code, that the run stayed bounded (listings and bytes the server was made to
@@ -16,21 +17,11 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066
 async function exportFrom(options: HostileFtpOptions, exportConfig: Record<string, unknown> = {}, args: string[] = []) {
   const server = await startHostileFtp(options);
   try {
-    const ws = await useTempDir("siteloom-hostile-");
-    // the remote password is a ${VAR} reference: the workspace declares the variables it may read
-    await writeFile(
-      join(ws, "siteloom.yaml"),
-      `environment: staging\nenv: ${JSON.stringify(Object.keys(server.env))}\n`,
-    );
-    const site = join(ws, "sites/demo");
-    await mkdir(site, { recursive: true });
-    const yaml = {
+    const { ws, site, exportDir } = await demoWorkspace("siteloom-hostile-", server.env, {
       remote: server.remote,
       export: exportConfig,
       deploy: { parallel: 2, retries: 1, retryBaseMs: 10, retryMaxMs: 20 },
-    };
-    await writeFile(join(site, "site.yaml"), JSON.stringify(yaml, null, 2));
-    const exportDir = join(site, "export");
+    });
     const run = await runCli(["export", "demo", ...args], { cwd: ws, env: server.env, timeoutMs: 90_000 });
     return { ...run, ws, site, exportDir, stats: { ...server.stats } };
   } finally {

@@ -1,29 +1,45 @@
-import { readdir, rm } from "node:fs/promises";
+import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploySchema } from "../../src/config/schema.ts";
-import { createRemoteConnector, createRemotePool, runDeploy } from "../../src/transfer/index.ts";
+import {
+  createRemoteConnector,
+  createRemotePool,
+  type RemoteFS,
+  type RemotePool,
+  runDeploy,
+} from "../../src/transfer/index.ts";
 import { useTempDir } from "../support/cli.ts";
-import { startFaultProxy } from "../support/fault-proxy.ts";
-import { startServer, type TestServer } from "../support/servers/index.ts";
+import { type FaultProxyOptions, startFaultProxy } from "../support/fault-proxy.ts";
+import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
 
-// remote.pipelining against vsftpd behind a proxy that plays a server mishandling pipelined commands (it passes the
-// first two commands of a pipelined write swapped, so their replies come back out of order).
-describe("transfer: ftp pipelining modes", () => {
+const DEPLOY = DeploySchema.parse({ parallel: 3, retries: 4, retryBaseMs: 10, retryMaxMs: 50 });
+const LOGIN = (commands: string[]) => commands.some((c) => c.startsWith("USER "));
+
+async function emptyRoot(server: TestServer) {
+  for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
+}
+
+async function deploy(pool: RemotePool, output: string, state: string) {
+  return runDeploy({ site: "demo", env: "pipelining", outputDir: output, stateDir: state, pool, config: DEPLOY });
+}
+
+// remote.pipelining against real servers behind a proxy that plays a server mishandling pipelined commands: it
+// answers them out of order ("reorder"), loses the last command of a write ("drop": the batch would wait forever
+// without the NOOP probe), or refuses every command after the first ("refuse": 500). At login, or only after it.
+describe.each(["vsftpd-ftp", "pure-ftpd-ftp", "proftpd-ftp"] as const)("transfer: ftp pipelining on %s", (kind) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer("vsftpd-ftp");
+    server = await startServer(kind);
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  async function deployThrough(
-    proxyOptions: { reorderPipelined?: { when?: (commands: string[]) => boolean } },
-    pipelining: "auto" | "on" | "off",
-  ) {
-    for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
+  async function deployThrough(proxyOptions: Omit<FaultProxyOptions, "target">, pipelining: "auto" | "on" | "off") {
+    await emptyRoot(server);
     const dir = await useTempDir("siteloom-pipelining-");
     const output = join(dir, "output");
     await writeSite(output);
@@ -40,15 +56,7 @@ describe("transfer: ftp pipelining modes", () => {
     );
     const pool = createRemotePool({ size: 3, connect });
     try {
-      const result = await runDeploy({
-        site: "demo",
-        env: `pipelining-${pipelining}-${Date.now()}`,
-        outputDir: output,
-        stateDir: join(dir, "state"),
-        pool,
-        config: DeploySchema.parse({ parallel: 3, retries: 4, retryBaseMs: 10, retryMaxMs: 50 }),
-        delete: true,
-      });
+      const result = await deploy(pool, output, join(dir, "state"));
       return { result, warnings, stats: { ...proxy.stats }, output };
     } finally {
       await pool.close();
@@ -56,42 +64,102 @@ describe("transfer: ftp pipelining modes", () => {
     }
   }
 
-  it("auto: replies out of order at login turn pipelining off with one warning; the deploy completes", async () => {
-    const run = await deployThrough({ reorderPipelined: {} }, "auto");
+  // every way on vsftpd; on the others the ways that hit their own replies (kept few: each costs a deploy)
+  const cases = (
+    [
+      ["reorder", "login"],
+      ["reorder", "after login"],
+      ["drop", "login"],
+      ["drop", "after login"],
+      ["refuse", "after login"],
+    ] as const
+  ).filter(([how, where]) => kind === "vsftpd-ftp" || (how !== "reorder") === (where === "after login"));
+  it.each(cases)("auto: %s at %s → pipelining off with one warning, the deploy completes", async (how, where) => {
+    const when = where === "login" ? LOGIN : (commands: string[]) => !LOGIN(commands);
+    const run = await deployThrough({ mishandlePipelined: { how, when } }, "auto");
     expect(run.result.failures).toEqual([]);
     expect(await snapshot(server.rootDir)).toEqual(await snapshot(run.output));
-    expect(run.warnings).toHaveLength(1);
-    expect(run.warnings[0]).toMatch(/when its commands were pipelined: FTP command pipelining is off for the rest/);
-    // only the login batches of the connections opened at once were pipelined (and swapped); none after them
-    expect(run.stats.reordered).toBeGreaterThanOrEqual(1);
-    expect(run.stats.reordered).toBeLessThanOrEqual(3);
-    expect(run.stats.pipelined).toBe(run.stats.reordered);
+    expect(run.stats.mishandled).toBeGreaterThanOrEqual(1);
+    expect(run.warnings.filter((w) => /pipelining is off for the rest/.test(w))).toHaveLength(1);
+    expect(run.warnings[0]).toMatch(/when its commands were pipelined/);
+    if (where === "login") {
+      // only the login batches of the connections opened at once were pipelined; none after them
+      expect(run.stats.mishandled).toBeLessThanOrEqual(3);
+      expect(run.stats.pipelined).toBe(run.stats.mishandled);
+    }
   });
 
-  it("auto: a batch garbled in the middle of a session gives that session up; the deploy completes", async () => {
-    // login batches pass; batches after them are swapped
-    const run = await deployThrough(
-      { reorderPipelined: { when: (commands) => !commands.some((c) => c.startsWith("USER ")) } },
-      "auto",
-    );
-    expect(run.result.failures).toEqual([]);
-    expect(await snapshot(server.rootDir)).toEqual(await snapshot(run.output));
-    expect(run.stats.reordered).toBeGreaterThanOrEqual(1);
-    expect(run.warnings.filter((w) => /pipelining is off/.test(w))).toHaveLength(1);
-  });
+  // one server is enough to show that "off" sends one command per write (defined there only: no skipped tests)
+  if (kind === "vsftpd-ftp") {
+    it("off: no write holds more than one command, and the deploy is the same", async () => {
+      const run = await deployThrough({}, "off");
+      expect(run.result.failures).toEqual([]);
+      expect(await snapshot(server.rootDir)).toEqual(await snapshot(run.output));
+      expect(run.stats.pipelined).toBe(0);
+      expect(run.warnings).toEqual([]);
+    });
+  }
 
-  it("off: no write holds more than one command, and the deploy is the same", async () => {
-    const run = await deployThrough({}, "off");
-    expect(run.result.failures).toEqual([]);
-    expect(await snapshot(server.rootDir)).toEqual(await snapshot(run.output));
-    expect(run.stats.pipelined).toBe(0);
-    expect(run.warnings).toEqual([]);
-  });
-
-  it("auto against a server that handles pipelining: batches are pipelined, no warning", async () => {
+  it("auto against the server itself: batches are pipelined, no warning", async () => {
     const run = await deployThrough({}, "auto");
     expect(run.result.failures).toEqual([]);
     expect(run.stats.pipelined).toBeGreaterThan(0);
     expect(run.warnings).toEqual([]);
   });
 });
+
+// A server that closes idle control connections ("421 Timeout" and a FIN; OpenSSH's ChannelTimeout and
+// UnusedConnectionTimeout): the pool's connections die between two deploys of one run; the next deploy logs in
+// afresh instead of failing or spending retries on dead sessions.
+const IDLE_SECONDS = 5;
+describe.each(["vsftpd-ftp", "proftpd-ftp", "sftp"] as const satisfies ServerKind[])(
+  "transfer: idle-closed control connections on %s",
+  (kind) => {
+    it("a deploy after the server closed every idle connection completes with no retry", {
+      timeout: 180_000,
+    }, async () => {
+      // long enough that no connection idles out in the middle of a deploy on a loaded machine
+      const server = await startServer(kind, { idleTimeoutSeconds: IDLE_SECONDS });
+      const dir = await useTempDir("siteloom-idle-");
+      const output = join(dir, "output");
+      await writeSite(output);
+      const login = await createRemoteConnector(server.remoteConfig, (v) => server.resolve(v));
+      const connections: RemoteFS[] = [];
+      const connect = async () => {
+        const fs = await login();
+        connections.push(fs);
+        return fs;
+      };
+      // why connections were given up: only for having been closed while idle, never by an operation that failed
+      const discarded: string[] = [];
+      const pool = createRemotePool({ size: 3, connect, onDiscard: (e) => discarded.push(String(e)) });
+      try {
+        const first = await deploy(pool, output, join(dir, "state"));
+        expect(first.failures).toEqual([]);
+        const opened = pool.connectionsOpened;
+        expect(opened).toBeGreaterThanOrEqual(1);
+        // the server closes every idle connection after IDLE_SECONDS; wait until each one says so (a connection that
+        // never notices its server hung up would be lent out dead: without `closed` this wait fails)
+        const deadline = Date.now() + IDLE_SECONDS * 1000 + 30_000;
+        while (!connections.every((fs) => fs.closed === true)) {
+          if (Date.now() > deadline) throw new Error(`${kind}: idle connections not seen closed by the server`);
+          await sleep(100);
+        }
+        await writeFile(join(output, "index.html"), "<p>changed</p>");
+        await writeFile(join(output, "blog/new.html"), "<p>new</p>");
+        discarded.length = 0;
+        const second = await deploy(pool, output, join(dir, "state"));
+        expect(second.failures).toEqual([]);
+        expect(second.stats.uploaded).toBe(2);
+        expect(second.stats.retries).toBe(0);
+        expect(discarded.length).toBeGreaterThanOrEqual(1);
+        expect(discarded.filter((e) => !/closed the idle connection/.test(e))).toEqual([]);
+        expect(pool.connectionsOpened).toBeGreaterThan(opened);
+        expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
+      } finally {
+        await pool.close();
+        await server.stop();
+      }
+    });
+  },
+);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -11,6 +11,7 @@ import {
   createRemotePool,
   createSftpRemote,
   isConnectionError,
+  type RemoteFS,
   type UnsafeEntry,
 } from "../../src/transfer/index.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
@@ -243,27 +244,64 @@ describe("transfer: hostile MLSD listing (pure-ftpd through the proxy)", () => {
 
 describe("transfer: pool over OpenSSH SFTP through the fault proxy", () => {
   it("replaces a session reset mid-upload; the file lands whole", async () => {
-    const server = await startServer("sftp");
-    const proxy = await startFaultProxy({ target: { host: server.host, port: server.port } });
-    const pool = createRemotePool({
-      size: 1,
-      connect: () =>
-        createSftpRemote({
-          host: "127.0.0.1",
-          port: proxy.port,
-          user: server.user,
-          password: new Secret(server.password),
-          root: server.rootDir,
-          hostKey: server.remoteConfig.hostKey,
-          timeoutMs: 3_000,
-        }),
-    });
+    const { server, proxy, pool } = await _sftpPoolThroughProxy(1, 3_000);
     try {
       proxy.addFault({ on: "control", afterBytes: 600_000, action: "reset" });
       await pool.run((fs) => fs.upload(payloadFile, "reset.bin"));
       expect(proxy.stats.resets).toBe(1);
       expect(pool.connectionsOpened).toBe(2);
       expect((await readFile(join(server.rootDir, "reset.bin"))).equals(payload)).toBe(true);
+    } finally {
+      await pool.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("transfer: pool over OpenSSH SFTP, several operations per session", () => {
+  it("lends one session out for several operations at once; a reset session is replaced and every file lands", async () => {
+    const { server, proxy, pool } = await _sftpPoolThroughProxy(2, 10_000);
+    try {
+      await pool.run((fs) => fs.mkdirMany!(["lanes"]));
+      // 2 sessions of 4 lanes each: 8 operations at once
+      expect(pool.size).toBe(8);
+      // 8 operations that each wait until all 8 hold a session: only possible when sessions are shared
+      const held: RemoteFS[] = [];
+      let allIn: () => void = () => undefined;
+      let noShare: NodeJS.Timeout | undefined;
+      const together = new Promise<void>((resolve, reject) => {
+        allIn = resolve;
+        noShare = setTimeout(() => reject(new Error(`only ${held.length} operations were lent out at once`)), 30_000);
+      });
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          pool.run(async (fs) => {
+            held.push(fs);
+            if (held.length === 8) allIn();
+            await together;
+            return fs.stat("lanes");
+          }),
+        ),
+      );
+      clearTimeout(noShare);
+      expect(held).toHaveLength(8);
+      expect(new Set(held).size).toBe(2);
+      const upload = (i: number) =>
+        pool.run((fs) =>
+          fs.put!(payloadFile, `lanes/.in.f${i}.bin`, `lanes/f${i}.bin`, { expectedSize: payload.length }),
+        );
+      await Promise.all(Array.from({ length: 16 }, (_, i) => upload(i)));
+      expect(pool.connectionsOpened).toBe(2);
+      // a session reset while it carries several uploads: each is retried on a fresh session
+      proxy.addFault({ on: "control", afterBytes: 1_000_000, action: "reset", claim: "crossing" });
+      await Promise.all(Array.from({ length: 8 }, (_, i) => upload(16 + i)));
+      expect(proxy.stats.resets).toBe(1);
+      expect(pool.connectionsOpened).toBeGreaterThanOrEqual(3);
+      for (let i = 0; i < 24; i++) {
+        expect((await readFile(join(server.rootDir, "lanes", `f${i}.bin`))).equals(payload)).toBe(true);
+      }
+      expect((await readdir(join(server.rootDir, "lanes"))).filter((name) => name.startsWith(".in."))).toEqual([]);
     } finally {
       await pool.close();
       await proxy.close();
@@ -289,3 +327,23 @@ describe("transfer: isConnectionError", () => {
     expect(isConnectionError(new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", "x"))).toBe(false);
   });
 });
+
+/** A pool of `size` SFTP sessions to a fresh OpenSSH through a fault proxy. */
+async function _sftpPoolThroughProxy(size: number, timeoutMs: number) {
+  const server = await startServer("sftp");
+  const proxy = await startFaultProxy({ target: { host: server.host, port: server.port } });
+  const pool = createRemotePool({
+    size,
+    connect: () =>
+      createSftpRemote({
+        host: "127.0.0.1",
+        port: proxy.port,
+        user: server.user,
+        password: new Secret(server.password),
+        root: server.rootDir,
+        hostKey: server.remoteConfig.hostKey,
+        timeoutMs,
+      }),
+  });
+  return { server, proxy, pool };
+}

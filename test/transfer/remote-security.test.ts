@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -146,6 +146,55 @@ describe("transfer: SFTP host keys (OpenSSH)", () => {
     const { hostKey: _key, ...rest } = server.remoteConfig;
     return rest;
   };
+
+  it("pipelined puts and mkdirs never write through a folder symlinked out of the root; inside, bytes land", async () => {
+    // a folder the server user may write to, outside its root, reached through a symlink inside the root
+    const outside = await mkdtemp(join(tmpdir(), "siteloom-sec-out-"));
+    await server.own(outside);
+    await symlink(outside, join(server.rootDir, "out"));
+    const local = join(scratch, "page.html");
+    await writeFile(local, "<p>page</p>".repeat(10_000));
+    const fs = await createRemote(server.remoteConfig, server.resolve);
+    try {
+      const put = fs.put!(local, "out/.in.page.html.r1", "out/page.html", { expectedSize: 110_000 });
+      expect((await failure(put)).code).toBe("ERR_TRANSFER_UNSAFE_PATH");
+      expect((await failure(fs.mkdirMany!(["fresh", "out/new", "fresh/deeper"]))).code).toBe(
+        "ERR_TRANSFER_UNSAFE_PATH",
+      );
+      expect(await readdir(outside)).toEqual([]);
+
+      // inside the root: folders one depth at a time, then a put whose rename is deferred until flush
+      await fs.mkdirMany!(["a", "a/b", "a/b/c", "fresh"]);
+      let placed: Error | undefined | "pending" = "pending";
+      await fs.put!(local, "a/b/c/.in.page.html.r1", "a/b/c/page.html", {
+        expectedSize: 110_000,
+        onPlaced: (error) => {
+          placed = error;
+        },
+      });
+      await fs.flush!();
+      expect(placed).toBeUndefined();
+      expect(await readFile(join(server.rootDir, "a/b/c/page.html"))).toEqual(await readFile(local));
+      expect(await readdir(join(server.rootDir, "a/b/c"))).toEqual(["page.html"]);
+      // a size the server does not hold fails the put and leaves the file in place as it was
+      await writeFile(local, "<p>changed</p>");
+      const wrong = await failure(fs.put!(local, "a/b/c/.in.page.html.r2", "a/b/c/page.html", { expectedSize: 5 }));
+      expect(wrong.message).toContain("size check failed");
+      expect((await readFile(join(server.rootDir, "a/b/c/page.html"), "utf8")).length).toBe(110_000);
+
+      // a folder replaced by a symlink after this session removed it is checked again
+      await fs.removeDir("fresh");
+      await mkdir(join(outside, "fresh"));
+      await server.own(join(outside, "fresh"));
+      await symlink(join(outside, "fresh"), join(server.rootDir, "fresh"));
+      const again = fs.put!(local, "fresh/.in.page.html.r1", "fresh/page.html", { expectedSize: 14 });
+      expect((await failure(again)).code).toBe("ERR_TRANSFER_UNSAFE_PATH");
+      expect(await readdir(join(outside, "fresh"))).toEqual([]);
+    } finally {
+      await fs.close();
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
 
   it("refuses an unknown host key, showing its fingerprint and the config line to add", async () => {
     const knownHostsFile = join(scratch, "empty_known_hosts");

@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { createTransport } from "nodemailer";
 import type { AlertChannelConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { alertSubject, alertText } from "../payload.ts";
+import { channelCa } from "./ca.ts";
 import type { SendAlert } from "./types.ts";
 
 /** Header naming the delivery's idempotency key in alert e-mails. */
@@ -14,7 +14,7 @@ export const EMAIL_ID_HEADER = "X-Siteloom-Alert-ID";
  */
 export const sendEmail: SendAlert<Extract<AlertChannelConfig, { type: "email" }>> = async (config, payload, ctx) => {
   const pass = config.password ? await ctx.resolve(config.password, "password") : undefined;
-  const ca = config.caFile ? await readFile(config.caFile, "utf8") : undefined;
+  const ca = await channelCa(config);
   const transport = createTransport({
     host: config.host,
     port: config.port,

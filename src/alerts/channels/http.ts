@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { Agent, request } from "undici";
 import { SiteloomError } from "../../errors.ts";
 
@@ -11,9 +10,9 @@ export async function postJson(
   url: string,
   body: string,
   headers: Record<string, string>,
-  options: { timeoutMs: number; caFile?: string | undefined },
+  options: { timeoutMs: number; ca?: string | undefined },
 ): Promise<void> {
-  const ca = options.caFile ? await readFile(options.caFile, "utf8") : undefined;
+  const { ca } = options;
   const dispatcher = new Agent({
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { AlertChannelConfig } from "../../config/index.ts";
+import { channelCa } from "./ca.ts";
 import { postJson } from "./http.ts";
 import type { SendAlert } from "./types.ts";
 
@@ -25,5 +26,5 @@ export const sendWebhook: SendAlert<Extract<AlertChannelConfig, { type: "webhook
   const timestamp = String(Math.floor(Date.now() / 1000));
   const headers: Record<string, string> = { [TIMESTAMP_HEADER]: timestamp, [IDEMPOTENCY_HEADER]: payload.id };
   if (config.key) headers[SIGNATURE_HEADER] = signWebhook(await ctx.resolve(config.key, "key"), timestamp, body);
-  await postJson(ctx.name, config.url, body, headers, { timeoutMs: config.timeoutMs, caFile: config.caFile });
+  await postJson(ctx.name, config.url, body, headers, { timeoutMs: config.timeoutMs, ca: await channelCa(config) });
 };

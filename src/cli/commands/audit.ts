@@ -1,5 +1,6 @@
+import type { AuditTrail } from "../../audit/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import { type RegisterCommands, usageError } from "../context.ts";
+import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
 
 interface AuditOptions {
   since?: string;
@@ -12,17 +13,18 @@ interface AuditOptions {
 export const registerAuditCommands: RegisterCommands = (program, ctx) => {
   const audit = program
     .command("audit")
-    .description("Read the audit log of secret accesses and config changes (.siteloom/audit.log)")
+    .description("Read the audit log of secret accesses and config changes (.siteloom/audit.log, or the shared store)")
     .option("--since <when>", "ISO date/time, or a duration back from now: 30m, 12h, 7d")
     .option("--actor <name>", "only this actor")
     .option("--action <action>", "only this action (read, reveal, write, rotate, rollback, delete, unlock, ...)")
     .option("--ref <text>", "only references containing this text")
     .addHelpText("after", `\nExamples:\n  siteloom audit --since 7d --action reveal\n  siteloom audit verify`)
     .action(async (opts: AuditOptions) => {
-      const ws = await ctx.loadWorkspace();
-      const { auditLogPath, readAuditLog } = await import("../../audit/index.ts");
       const since = opts.since ? _since(opts.since) : undefined;
-      const entries = readAuditLog(auditLogPath(ws), { since, actor: opts.actor, action: opts.action, ref: opts.ref });
+      const trail = await _trail(ctx);
+      const entries = await trail
+        .read({ since, actor: opts.actor, action: opts.action, ref: opts.ref })
+        .finally(() => trail.close());
       if (ctx.globals().json) {
         ctx.printJson(entries);
         return;
@@ -46,21 +48,26 @@ export const registerAuditCommands: RegisterCommands = (program, ctx) => {
     .description("Check the hash chain: names the first edited, deleted, inserted or reordered entry")
     .addHelpText("after", `\nExample:\n  siteloom audit verify && echo intact`)
     .action(async () => {
-      const ws = await ctx.loadWorkspace();
-      const { auditLogPath, verifyAuditLog } = await import("../../audit/index.ts");
-      const result = verifyAuditLog(auditLogPath(ws));
+      const trail = await _trail(ctx);
+      const result = await trail.verify().finally(() => trail.close());
       if (ctx.globals().json) ctx.printJson(result);
       if (!result.ok) {
-        throw new SiteloomError(
-          "ERR_AUDIT_TAMPERED",
-          `audit log .siteloom/audit.log is not intact: line ${result.line}: ${result.problem}`,
-        );
+        const where = trail.appendSync ? ".siteloom/audit.log" : trail.location;
+        const at = trail.appendSync ? `line ${result.line}` : `entry ${result.line}`;
+        throw new SiteloomError("ERR_AUDIT_TAMPERED", `audit log ${where} is not intact: ${at}: ${result.problem}`);
       }
       if (!ctx.globals().json) ctx.print(`audit log intact: ${result.entries} entries, hash chain verified`);
     });
 };
 
 // --- internal ---
+
+/** The workspace's audit trail: the file, or the shared store's chain. */
+async function _trail(ctx: CliContext): Promise<AuditTrail> {
+  const ws = await ctx.loadWorkspace();
+  const { openWorkspaceAuditTrail } = await import("../../workspace/index.ts");
+  return openWorkspaceAuditTrail(ws);
+}
 
 function _since(text: string): Date {
   const m = /^(\d+)\s*(m|h|d|w)$/.exec(text.trim());

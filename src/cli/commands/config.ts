@@ -3,7 +3,7 @@ import { SiteloomError } from "../../errors.ts";
 import type { EnvSource } from "../../workspace/index.ts";
 import { parseSetFlags, type RegisterCommands } from "../context.ts";
 
-/** config show|validate|schema (foundation) */
+/** config show|validate|push|schema */
 export const registerConfigCommands: RegisterCommands = (program, ctx) => {
   const config = program
     .command("config")
@@ -119,6 +119,43 @@ Exit codes: 0 valid, 3 invalid configuration.`,
         "ERR_CONFIG_INVALID",
         `invalid configuration: ${n} problem${n === 1 ? "" : "s"} in ${files} source${files === 1 ? "" : "s"} (checked siteloom.yaml and ${scope})`,
       );
+    });
+
+  config
+    .command("push")
+    .description(
+      "Record the configuration files as a new version in the state store, which every server and worker follows",
+    )
+    .option("-m, --message <text>", "what changed, kept with the version", "edit recorded by siteloom config push")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vi sites/shop/site.yaml && siteloom config push -m "shop: deploy.parallel 4"
+  $ siteloom config push --json
+
+The files (siteloom.yaml and every sites/<name>/site.yaml) are validated in every environment first; nothing is
+recorded when they are invalid (exit code 3) or equal to the latest version. With a PostgreSQL state store every
+siteloom serve and siteloom worker writes the new version into its own files within a second (LISTEN/NOTIFY).`,
+    )
+    .action(async (opts: { message: string }) => {
+      const workspace = await ctx.loadWorkspace();
+      const [{ pushConfigFiles }, { openWorkspaceStore }] = await Promise.all([
+        import("../../server/index.ts"),
+        import("../../workspace/index.ts"),
+      ]);
+      const store = openWorkspaceStore(workspace);
+      try {
+        const pushed = await pushConfigFiles({ root: workspace.root, store, message: opts.message });
+        if (ctx.globals().json) return ctx.printJson(pushed);
+        ctx.print(
+          pushed.recorded
+            ? `recorded configuration version ${pushed.version} (${pushed.files.join(", ")})`
+            : `unchanged: the files are configuration version ${pushed.version}`,
+        );
+      } finally {
+        await store.close();
+      }
     });
 
   config

@@ -50,7 +50,8 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
           { site: site.name },
         );
       }
-      const { startPreview } = await import("../../enrich/index.ts");
+      const { settleOutput, startPreview } = await import("../../enrich/index.ts");
+      await settleOutput(site.paths.output); // a killed run's commit, finished before anything is served
       const preview = await startPreview({ dir: site.paths.output, port: opts.port ? Number(opts.port) : 0 });
       ctx.print(`${site.name}: serving ${site.paths.output} at ${preview.url} (Ctrl-C stops it)`);
       await new Promise<void>((resolve) => {
@@ -69,7 +70,8 @@ Pages with server-side code (<?php, SSI) are left as they are and listed as skip
     .action(async (siteName: string) => {
       const workspace = await ctx.loadWorkspace();
       const site = await workspace.site(siteName);
-      const { runCheck } = await import("../../enrich/index.ts");
+      const { runCheck, settleOutput } = await import("../../enrich/index.ts");
+      await settleOutput(site.paths.output);
       const { SiteloomError } = await import("../../errors.ts");
       const cfg = site.config;
       const base = cfg.url ?? (cfg.domain ? `https://${cfg.domain}/` : "https://example.invalid/");

@@ -3,6 +3,7 @@ import { registerAlertsCommands } from "./alerts.ts";
 import { registerArticlesCommands } from "./articles/index.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
+import { registerDoctorCommands } from "./doctor.ts";
 import { registerEnrichCommands } from "./enrich.ts";
 import { registerGenerateCommands } from "./generate.ts";
 import { registerPublishCommands } from "./publish.ts";
@@ -30,4 +31,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerPublishCommands,
   registerRunCommands,
   registerQueueCommands,
+  registerDoctorCommands,
 ];

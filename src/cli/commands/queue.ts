@@ -32,7 +32,12 @@ rest to the queue (another worker resumes them), exits 0.`,
         import("../../workspace/index.ts"),
       ]);
       const logger = await ctx.logger();
-      const { client, url } = await openWorkspaceQueue(workspace, { role: "worker", logger });
+      const { client, url } = await openWorkspaceQueue(workspace, {
+        role: "worker",
+        logger,
+        waitSeconds: workspace.config.queue.startWaitSeconds,
+        onWait: (line) => ctx.warn(`worker: ${line}`),
+      });
       const store = openWorkspaceStore(workspace);
       const metricsPort =
         flags.metricsPort === undefined ? workspace.config.metrics.port : _port(flags.metricsPort, "--metrics-port");
@@ -40,7 +45,14 @@ rest to the queue (another worker resumes them), exits 0.`,
       try {
         if (metricsPort !== undefined && workspace.config.metrics.enabled) {
           const { createMetrics, startMetricsServer } = await import("../../metrics/index.ts");
-          const registry = createMetrics({ store, maxMonthlyCost: () => workspace.config.budgets.maxMonthlyCost });
+          const queue = flags.queue ?? client.config.name;
+          const registry = createMetrics({
+            store,
+            maxMonthlyCost: () => workspace.config.budgets.maxMonthlyCost,
+            // jobs waiting (created or due for a retry) in the queue this worker takes from; unknown while the
+            // database is away, not 0
+            queueDepth: () => client.boss.getQueueSize(queue).catch(() => Number.NaN),
+          });
           const detach = registry.attach();
           const server = await startMetricsServer({
             metrics: registry,
@@ -230,15 +242,15 @@ export async function followQueuedRun(ctx: CliContext, runId: string): Promise<v
       },
     });
     renderer.close();
-    if (ctx.globals().json) return;
     if (last.status === "failed") {
-      // program.ts turns the run's own error code into the exit code, as for a run in this process
+      // program.ts turns the run's own error code into the exit code, as for a run in this process (--json too:
+      // the events went to stdout, the error line goes to stderr)
       throw new SiteloomError(
         last.errorCode ?? "ERR_STEP_FAILED",
         `run ${runId} failed: ${last.error ?? "no reason recorded"}`,
       );
     }
-    ctx.info(`run ${runId} ${last.status}`);
+    if (!ctx.globals().json) ctx.info(`run ${runId} ${last.status}`);
   } finally {
     renderer.close();
     await client.close();

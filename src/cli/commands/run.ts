@@ -2,6 +2,7 @@ import { SiteloomError } from "../../errors.ts";
 import type { PipelineEvent } from "../../pipeline/index.ts";
 import type { RunRecord, StateStore } from "../../store/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../context.ts";
+import { releaseRunOnForcedExit } from "../forced-exit.ts";
 
 /**
  * The built-in step names for `run --help`. Written out because the pipeline module (which has STEP_NAMES) pulls in
@@ -180,11 +181,7 @@ async function _run(ctx: CliContext, names: string[], flags: RunFlags): Promise<
   const mode = ctx.progressMode();
   const renderer = createProgressRenderer({ mode, colors: ctx.color, verbose: Boolean(globals.verbose) });
   let runId: string | undefined;
-  ctx.onForcedExit(() => {
-    if (runId === undefined) return;
-    void store.updateRun(runId, { status: "interrupted", finished: new Date().toISOString(), error: "interrupted" });
-    for (const site of sites) void store.releaseLock(siteLockName(site), runId);
-  });
+  releaseRunOnForcedExit(ctx, store, sites, () => runId, siteLockName);
   try {
     await reconcileStaleRuns(store, isProcessAlive);
     const report = await runPipeline({

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { SiteloomError } from "../../errors.ts";
+import type { PipelineEvent } from "../../pipeline/index.ts";
 import { type RegisterCommands, usageError } from "../context.ts";
 
 interface ServeOptions {
@@ -47,13 +48,30 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
       const logger = createLogger({ level: g.debug ? "debug" : g.quiet ? "error" : "info" });
       const store = openWorkspaceStore(ws);
       // with a queue database, POST /runs enqueues for the workers instead of running in this process
-      const { createQueueRunStarter, openWorkspaceQueue, resolveQueueUrl } = await import("../../queue/index.ts");
-      const queue = (await resolveQueueUrl(ws)) ? (await openWorkspaceQueue(ws, { logger })).client : undefined;
+      const { createQueueRunStarter, openWorkspaceQueue, resolveQueueUrl, tailRunEvents } = await import(
+        "../../queue/index.ts"
+      );
+      const opened = (await resolveQueueUrl(ws))
+        ? await openWorkspaceQueue(ws, {
+            logger,
+            waitSeconds: ws.config.queue.startWaitSeconds,
+            onWait: (line) => ctx.warn(`siteloom serve: ${line}`),
+          })
+        : undefined;
+      const queue = opened?.client;
       const app = await buildServer({
         root: ws.root,
+        stateDir: ws.stateDir,
         store,
         logger,
-        ...(queue ? { runs: createQueueRunStarter(queue) } : {}),
+        ...(queue && opened
+          ? {
+              runs: createQueueRunStarter(queue),
+              // the console shows the workers' runs live from the events they store
+              runEventSource: (emit: (event: PipelineEvent) => void) =>
+                tailRunEvents({ url: opened.url, onEvent: emit }),
+            }
+          : {}),
         watch: opts.watch !== false,
         ...(https ? { https } : {}),
       });

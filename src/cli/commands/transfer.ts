@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { SiteloomError } from "../../errors.ts";
 import type { DeployStepOptions } from "../../pipeline/index.ts";
 import { printable } from "../../printable.ts";
-import type { DeployResult, ExportResult } from "../../transfer/index.ts";
+import type { DeployResult, ExportResult, RollbackResult } from "../../transfer/index.ts";
 import type { CliContext, RegisterCommands } from "../context.ts";
 
 interface DeployFlags {
@@ -13,6 +13,8 @@ interface DeployFlags {
   yes?: boolean;
   verify?: boolean;
   json?: boolean;
+  rollback?: boolean;
+  to?: string;
 }
 
 interface ExportFlags {
@@ -49,6 +51,8 @@ Examples:
     .option("--purge", "empty the remote root first (asks for confirmation)")
     .option("-y, --yes", "do not ask: confirm --purge (needed when not on a terminal)")
     .option("--verify", "compare with a listing of the server and hash what looks different, ignoring the manifest")
+    .option("--rollback", "undo the last deploy: restore the files it replaced or deleted, remove the ones it added")
+    .option("--to <run>", "with --rollback: the deploy to return to (manifest id or its first 8 characters, or run id)")
     .option("--json", "machine-readable result")
     .addHelpText(
       "after",
@@ -59,6 +63,8 @@ Examples:
   $ siteloom --env production deploy example.com --delete
   $ siteloom deploy example.com --verify            # someone edited the live site by hand
   $ siteloom deploy example.com --purge --yes       # empty the remote root, then upload everything
+  $ siteloom deploy example.com --rollback --dry-run # what undoing the last deploy would change
+  $ siteloom deploy example.com --rollback --to 3f2a9c1e
 
 Exit codes: 0 ok, 5 when any file failed (each is named with the server's reply), 2 usage, 3 config.`,
     )
@@ -105,7 +111,26 @@ async function _deploy(ctx: CliContext, siteName: string, flags: DeployFlags): P
       "--purge deletes everything on the server: add --yes to confirm (there is no terminal to ask), or try --dry-run first",
     );
   }
+  if (flags.to !== undefined && !flags.rollback) {
+    throw new SiteloomError("ERR_USAGE", "--to goes with --rollback: `siteloom deploy <site> --rollback --to <run>`");
+  }
+  if (flags.rollback && (flags.delete || flags.purge || flags.verify)) {
+    throw new SiteloomError("ERR_USAGE", "--rollback cannot be combined with --delete, --purge or --verify");
+  }
   const { runStepCommand } = await import("../run-step.ts");
+  if (flags.rollback) {
+    await runStepCommand<RollbackResult>(
+      ctx,
+      {
+        step: "deploy",
+        site: siteName,
+        dryRun: flags.dryRun === true,
+        options: { rollback: true, ...(flags.to !== undefined ? { to: flags.to } : {}) },
+      },
+      (result) => (flags.json ? ctx.printJson(result) : _printRollback(ctx, result)),
+    );
+    return;
+  }
   const options: DeployStepOptions = {
     delete: flags.delete === true,
     purge: flags.purge === true,
@@ -147,6 +172,22 @@ function _printDeploy(ctx: CliContext, r: DeployResult): void {
     nothing
       ? `up to date: ${s.skipped} file(s) unchanged — ${_secs(s.durationMs)}, ${s.connections} connection(s)`
       : `uploaded ${s.uploaded} file(s) (${_bytes(s.bytes)}), skipped ${s.skipped}, deleted ${s.deleted}, failed ${s.failed}, ${s.dirsCreated} dir(s) created — ${_secs(s.durationMs)}, ${_bytes(s.throughput)}/s, ${s.retries} retries, ${s.connections} connection(s)`,
+  );
+}
+
+function _printRollback(ctx: CliContext, r: RollbackResult): void {
+  const { plan, stats } = r;
+  const back = `back to ${plan.to?.slice(0, 8) ?? "the state before the oldest kept deploy"}`;
+  if (r.dryRun) {
+    for (const p of plan.remove) ctx.print(`would remove   ${_shown(p)}`);
+    for (const f of plan.restore) ctx.print(`would restore  ${_shown(f.path)} (${_bytes(f.size)})`);
+    ctx.print(
+      `plan: restore ${plan.restore.length} file(s), remove ${plan.remove.length}, undo ${plan.undo.length} deploy(s), ${back}`,
+    );
+    return;
+  }
+  ctx.print(
+    `rolled back ${plan.undo.length} deploy(s), ${back}: restored ${stats.restored} file(s), removed ${stats.removed} — ${_secs(stats.durationMs)}`,
   );
 }
 

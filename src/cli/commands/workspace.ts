@@ -158,7 +158,7 @@ Examples:
       ]);
       const workspace = await ctx.loadWorkspace();
       const s = await workspace.site(name);
-      const contents = await inspectSite(s.dir);
+      const contents = await inspectSite(s.paths);
       const remote = maskCredentials({ remote: s.config.remote }).remote;
       const info = {
         name,
@@ -180,6 +180,7 @@ Examples:
       );
       if (remote.password) ctx.print(`  password   ${remote.password}`);
       ctx.print(`  folder     ${s.dir}`);
+      if (s.paths.data !== s.dir) ctx.print(`  data       ${s.paths.data}`);
       ctx.print(`  topics     ${contents.topics}`);
       ctx.print(`  export/    ${_files(contents.export)}`);
       ctx.print(`  articles/  ${_files(contents.articles)}`);
@@ -201,9 +202,16 @@ Examples:
   $ siteloom site remove shop --keep-data --yes`,
     )
     .action(async (name: string, opts: { yes?: boolean; keepData?: boolean }) => {
-      const { checkSiteName, inspectSite, listSiteNames, removeSite, SITE_FILE, SITES_DIR } = await import(
-        "../../workspace/index.ts"
-      );
+      const {
+        checkSiteName,
+        inspectSite,
+        listSiteNames,
+        removeSite,
+        resolveDataDir,
+        SITE_FILE,
+        SITES_DIR,
+        siteDataPaths,
+      } = await import("../../workspace/index.ts");
       checkSiteName(name);
       const root = await _root(ctx);
       const dir = join(root, SITES_DIR, name);
@@ -214,11 +222,20 @@ Examples:
           `no site "${name}" in ${root}; known sites: ${sites.join(", ") || "(none)"}`,
         );
       }
-      const contents = await inspectSite(dir);
+      // the data folder comes from the configuration, which may be broken: then only SITELOOM_DATA_DIR says it
+      const config = await ctx
+        .loadWorkspace({ alerts: false })
+        .then((ws) => ws.config)
+        .catch(() => undefined);
+      const dataDir = resolveDataDir(root, config);
+      const contents = await inspectSite({
+        ...siteDataPaths(root, name, dataDir),
+        topics: join(dir, "topics.csv"),
+      });
       const data = _describeData(contents);
       const what = opts.keepData
         ? `remove site "${name}" (${SITES_DIR}/${name}/${SITE_FILE} and topics.csv; keeping ${data || "its folders"})`
-        : `remove site "${name}" and delete ${SITES_DIR}/${name}/${data ? `, including ${data}` : ""}`;
+        : `remove site "${name}" and delete ${SITES_DIR}/${name}/${dataDir ? ` and ${siteDataPaths(root, name, dataDir).data}/` : ""}${data ? `, including ${data}` : ""}`;
       if (!opts.yes) {
         if (!process.stdin.isTTY) {
           usageError(`refusing to ${what} without confirmation; pass --yes`);
@@ -231,7 +248,7 @@ Examples:
           return;
         }
       }
-      const result = await removeSite({ root, name, keepData: Boolean(opts.keepData) });
+      const result = await removeSite({ root, name, keepData: Boolean(opts.keepData), dataDir });
       if (ctx.globals().json) return ctx.printJson({ name, ...result, contents });
       ctx.print(
         `Removed site "${name}": deleted ${result.removed.join(", ")}${data && !opts.keepData ? ` (with ${data})` : ""}`,

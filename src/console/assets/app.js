@@ -759,6 +759,7 @@ async function auditScreen() {
     field("action", "Action (prefix)"),
     field("key", "Site or key contains"),
     field("since", "Since (ISO time)", { placeholder: "2026-12-01T00:00:00Z" }),
+    field("until", "Until (ISO time)", { placeholder: "2026-12-31T00:00:00Z" }),
     h("button", { type: "submit", class: "secondary", text: "Filter" }),
   );
   form.addEventListener("submit", (e) => {

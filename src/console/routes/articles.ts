@@ -5,6 +5,7 @@ import {
   formatArticleForEdit,
   loadArticles,
   loadReviewArticle,
+  pullSharedArticles,
   type ReviewTarget,
   reviewArticles,
   SLUG_PATTERN,
@@ -31,12 +32,15 @@ type One = { Params: { site: string; slug: string }; Querystring: { env?: string
 export const articleRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async (fastify, { ctx }) => {
   const target = async (request: FastifyRequest, site: string, env?: string): Promise<ReviewTarget> => {
     const loaded = await loadRequestSite(ctx, request, site, env);
+    // with PostgreSQL the articles live in the store: this instance's folder follows it, and changes go there too
+    await pullSharedArticles(ctx.store, site, loaded.site.paths.articles);
     return {
       site,
       dir: loaded.site.paths.articles,
       env: loaded.workspace.env,
       actor: principalOf(request).name,
       source: request.ip,
+      store: ctx.store,
     };
   };
 
@@ -84,7 +88,7 @@ export const articleRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async 
       const { site, slug } = request.params;
       request.auditInfo.key = `${site}/${slug}`;
       const loaded = await loadRequestSite(ctx, request, site, request.query.env);
-      const article = await loadReviewArticle({ site, dir: loaded.site.paths.articles }, slug);
+      const article = await loadReviewArticle(await target(request, site, request.query.env), slug);
       const blog = loaded.site.config.enrich.blogPath.replace(/^\/+|\/+$/g, "");
       return {
         summary: summarizeArticle(site, article),

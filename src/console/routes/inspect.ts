@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { auditLogPath, verifyAuditLog } from "../../audit/index.ts";
+import { auditTrailOf } from "../../audit/index.ts";
 import { maskCredentials } from "../../config/index.ts";
 import { ENV_PARAM, requestEnv, requireSite, SITE_PARAM } from "../../server/access.ts";
 import { loadWorkspace, type Origin } from "../../workspace/index.ts";
@@ -46,7 +46,7 @@ export const inspectRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async 
       config: { access: { role: "viewer", action: "audit.verify" } },
       schema: { summary: "Verify the audit log's hash chain", tags: ["console"] },
     },
-    async () => verifyAuditLog(auditLogPath({ stateDir: ctx.stateDir })),
+    async () => auditTrailOf(ctx.store, ctx).verify(),
   );
 };
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { createLedger, currentMonth, loadArticles } from "../../content/index.ts";
-import { ENV_PARAM } from "../../server/access.ts";
+import { ENV_PARAM, requestEnv } from "../../server/access.ts";
 import { envAllows } from "../../tokens/index.ts";
 import { type ConsoleContext, loadRequestSite } from "../context.ts";
 
@@ -50,13 +50,21 @@ export const overviewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async
     },
   );
 
-  fastify.get(
+  fastify.get<{ Querystring: { env?: string } }>(
     "/console/costs",
     {
       config: { access: { role: "viewer", action: "console.costs" } },
-      schema: { summary: "Model spend per month, per site and per model, with the monthly budget", tags: ["console"] },
+      schema: {
+        summary: "Model spend per month, per site and per model, with the monthly budget of an environment",
+        description:
+          "The environment (default: the workspace's) must be one the token may use, like every console read. The ledger is one per workspace, so the spend is the workspace's; the budget is the environment's.",
+        tags: ["console"],
+        querystring: { type: "object", additionalProperties: false, properties: { env: ENV_PARAM } },
+      },
     },
-    async () => {
+    async (request) => {
+      const snapshot = ctx.runtime.current();
+      const env = requestEnv(request, snapshot, request.query.env);
       const entries = await ledger.read();
       const byMonth = new Map<string, number>();
       const bySite = new Map<string, number>();
@@ -69,11 +77,11 @@ export const overviewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async
         bySite.set(e.site, (bySite.get(e.site) ?? 0) + e.costUsd);
         byModel.set(e.model, (byModel.get(e.model) ?? 0) + e.costUsd);
       }
-      const snapshot = ctx.runtime.current();
-      const budget = snapshot.resolved.get(snapshot.defaultEnv)?.workspace.budgets.maxMonthlyCost ?? null;
+      const budget = snapshot.resolved.get(env)?.workspace.budgets.maxMonthlyCost ?? null;
       const rows = (m: Map<string, number>) => [...m].map(([key, usd]) => ({ key, costUsd: _round(usd) }));
       return {
         month,
+        env,
         budget,
         months: rows(byMonth).sort((a, b) => a.key.localeCompare(b.key)),
         sites: rows(bySite).sort((a, b) => b.costUsd - a.costUsd),

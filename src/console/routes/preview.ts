@@ -3,7 +3,7 @@ import { extname, join, resolve, sep } from "node:path";
 import type { FastifyPluginAsync } from "fastify";
 import { runEnrich } from "../../enrich/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import { SITE_PARAM } from "../../server/access.ts";
+import { requestEnv, requireSite, SITE_PARAM } from "../../server/access.ts";
 import { type ConsoleContext, loadRequestSite } from "../context.ts";
 
 /** Where the console keeps each site's preview build (drafts rendered as enrich would render them). */
@@ -43,7 +43,26 @@ const PREVIEW_CSP =
  * that build. The live output/ folder is never touched.
  */
 export const previewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async (fastify, { ctx }) => {
-  const building = new Map<string, Promise<unknown>>();
+  // per site: the last build started, and the one build queued behind it that every request arriving meanwhile joins
+  const builds = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+  const build = (site: string, start: () => Promise<void>): Promise<void> => {
+    const state = builds.get(site);
+    if (!state) {
+      const first = { running: start(), next: undefined };
+      builds.set(site, first);
+      return first.running;
+    }
+    // the build running may have started before this request's change (an approval): wait for the next one, shared
+    // by every request that arrives until it starts, so any number of requests costs at most two builds
+    state.next ??= state.running
+      .catch(() => undefined)
+      .then(() => {
+        state.running = state.next!;
+        state.next = undefined;
+        return start();
+      });
+    return state.next;
+  };
   fastify.get<{ Params: { site: string; "*": string } }>(
     "/console/preview/:site/*",
     {
@@ -63,11 +82,11 @@ export const previewRoutes: FastifyPluginAsync<{ ctx: ConsoleContext }> = async 
       if (!file.startsWith(dir + sep)) throw new SiteloomError("ERR_NOT_FOUND", "no such preview file");
       const type = TYPES[extname(file).toLowerCase()] ?? "application/octet-stream";
       if (type.startsWith("text/html")) {
-        // one build at a time per site; a page request waits for the build it joined
-        const previous = building.get(site) ?? Promise.resolve();
-        const next = previous.catch(() => undefined).then(() => _build(ctx, request, site, dir));
-        building.set(site, next);
-        await next;
+        // each request is checked on its own before it joins a build another request started
+        const snapshot = ctx.runtime.current();
+        requestEnv(request, snapshot, undefined);
+        requireSite(snapshot, site);
+        await build(site, () => _build(ctx, request, site, dir));
       }
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) throw new SiteloomError("ERR_NOT_FOUND", `no page ${path} in the preview of ${site}`);

@@ -1,7 +1,5 @@
-import { reviewRequired, runGenerate } from "../../content/index.ts";
-import { runEnrich } from "../../enrich/index.ts";
 import { SiteloomError } from "../../errors.ts";
-import { defineStep } from "../types.ts";
+import { defineStep, type StepContext } from "../types.ts";
 import { enrichCacheFile, isEmptyDir } from "./transfer.ts";
 
 /** What `siteloom generate` passes to the generate step (`ctx.options`); `siteloom run` passes none. */
@@ -21,6 +19,8 @@ export const generateStep = defineStep({
     let done = 0;
     let costUsd = 0;
     const flags = ctx.options as GenerateStepOptions;
+    // the domains load only when their step runs: `siteloom deploy` never pays for the LLM SDKs and the HTML tools
+    const { runGenerate } = await import("../../content/index.ts");
     const report = await runGenerate({
       workspace: ctx.workspace,
       site: ctx.site,
@@ -91,6 +91,9 @@ export const enrichStep = defineStep({
     }
     // under review, drafts never reach output/ (what deploy uploads): previews are the console's, not the live site's
     const cfg = ctx.site.config;
+    const { reviewRequired } = await import("../../content/index.ts");
+    await pullStepArticles(ctx);
+    const { runEnrich } = await import("../../enrich/index.ts");
     const held = cfg.enrich.drafts === "preview" && reviewRequired(cfg, ctx.workspace.env);
     const site = held
       ? { ...ctx.site, config: { ...cfg, enrich: { ...cfg.enrich, drafts: "skip" as const } } }
@@ -121,3 +124,18 @@ export const enrichStep = defineStep({
     };
   },
 });
+
+/**
+ * Where articles live in the state store (PostgreSQL), brings the site's articles/ folder in step with it before a
+ * step reads the folder (enrich, publish): a machine that never generated them builds the same site. Not in a dry run.
+ */
+export async function pullStepArticles(ctx: StepContext): Promise<void> {
+  if (ctx.dryRun) return;
+  const { pullSharedArticles: pull } = await import("../../content/index.ts");
+  const dir = ctx.site.paths.articles;
+  for (const slug of await pull(ctx.store, ctx.site.name, dir)) {
+    ctx.warn(
+      `${slug}: edited here and changed in the store; this copy is used (\`siteloom articles import ${ctx.site.name} ${dir}\` stores it)`,
+    );
+  }
+}

@@ -1,5 +1,6 @@
 import { SiteloomError } from "../../errors.ts";
 import { defineStep, type StepContext, type StepResult } from "../types.ts";
+import { pullStepArticles } from "./content.ts";
 
 /** `siteloom publish` flags the step reads from `ctx.options` (`siteloom run` leaves them unset). */
 export interface PublishStepOptions {
@@ -26,6 +27,7 @@ export const publishStep = defineStep({
 
 async function _publish(ctx: StepContext): Promise<StepResult> {
   const options = ctx.options as PublishStepOptions;
+  await pullStepArticles(ctx);
   const { runPublish } = await import("../../publish/index.ts");
   const report = await runPublish({
     workspace: ctx.workspace,

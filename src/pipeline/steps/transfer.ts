@@ -1,7 +1,14 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SiteloomError } from "../../errors.ts";
-import { normaliseManifestDir, openSitePool, runDeploy, runExport, type SitePool } from "../../transfer/index.ts";
+import {
+  normaliseManifestDir,
+  openSitePool,
+  runDeploy,
+  runExport,
+  runRollback,
+  type SitePool,
+} from "../../transfer/index.ts";
 import { defineStep, type StepContext } from "../types.ts";
 
 /** Mirrors the live site down into sites/<name>/export/ (incremental). */
@@ -68,6 +75,10 @@ export interface DeployStepOptions {
   /** Compare with a listing of the server instead of trusting the manifest. */
   verify?: boolean;
   confirmPurge?: (paths: string[]) => Promise<boolean>;
+  /** Undo deploys instead: restore what they replaced or deleted from the server's backups. */
+  rollback?: boolean;
+  /** With `rollback`: the deploy to return to (manifest id, its start, or run id); default: before the last one. */
+  to?: string;
 }
 
 /** Uploads what changed in sites/<name>/output/ to the host (temporary names, then renamed into place). */
@@ -83,10 +94,15 @@ export const deployStep = defineStep({
     const { site, workspace } = ctx;
     const cfg = site.config.deploy;
     const flags = ctx.options as DeployStepOptions;
+    // a rollback works from the server's backups alone: output/ plays no part
+    if (flags.rollback) return _rollback(ctx, flags.to);
     // In a dry run of the whole pipeline, enrich only said what it would write; deploy alone reports the missing output.
     if (ctx.dryRun && ctx.previous.enrich !== undefined && (await isEmptyDir(site.paths.output))) {
       return { summary: "nothing to deploy yet: output/ is empty (a real run builds it first)" };
     }
+    // An enrichment killed while moving its new tree into output/ is finished first: never deploy half of each.
+    const { settleOutput } = await import("../../enrich/staging.ts"); // not index.ts: no HTML/LLM code
+    if (!ctx.dryRun) await settleOutput(site.paths.output);
     const result = await _withPool(ctx, "→", ({ pool }) =>
       runDeploy({
         site: site.name,
@@ -156,6 +172,37 @@ export async function isEmptyDir(dir: string): Promise<boolean> {
 }
 
 // --- internal ---
+
+async function _rollback(ctx: StepContext, to: string | undefined) {
+  const { site, workspace } = ctx;
+  const result = await _withPool(ctx, "→", ({ pool }) =>
+    runRollback({
+      site: site.name,
+      env: workspace.env,
+      stateDir: workspace.stateDir,
+      store: ctx.store,
+      lockOwner: ctx.runId,
+      pool,
+      config: site.config.deploy,
+      dryRun: ctx.dryRun,
+      to,
+    }),
+  );
+  ctx.detail(result);
+  const { plan, stats } = result;
+  const undone = `${plan.undo.length} deploy(s) undone, back to ${plan.to?.slice(0, 8) ?? "the state before them"}`;
+  if (ctx.dryRun) {
+    return {
+      counts: { restore: plan.restore.length, remove: plan.remove.length },
+      summary: `would restore ${plan.restore.length} file(s), remove ${plan.remove.length} (${undone})`,
+      plan: [...plan.remove.map((p) => `remove  ${p}`), ...plan.restore.map((r) => `restore ${r.path}`)],
+    };
+  }
+  return {
+    counts: { restored: stats.restored, removed: stats.removed },
+    summary: `rolled back: ${stats.restored} restored, ${stats.removed} removed (${undone})`,
+  };
+}
 
 /** Opens the site's connection pool, says where it points (`deploy shop (env production) → ftp://…`), runs `fn`. */
 async function _withPool<T>(ctx: StepContext, arrow: "←" | "→", fn: (sitePool: SitePool) => Promise<T>): Promise<T> {

@@ -71,6 +71,26 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
     return clientPromise;
   }
 
+  // The SDK learns the vault's challenge (a 401 to a first request without a token) and then fetches one token
+  // per client; requests sent before that each get their own 401. So the first request of a client goes alone,
+  // and the others wait for it: one challenge and one token for 100 concurrent reads, not 100 of each.
+  let firstDone: Promise<void> | undefined;
+  async function authenticated<T>(send: () => Promise<T>): Promise<T> {
+    if (firstDone) {
+      await firstDone;
+      return send();
+    }
+    const first = send();
+    firstDone = first.then(
+      () => undefined,
+      (error: { statusCode?: number }) => {
+        // no answer past the challenge (unreachable, refused credentials): the next request tries alone again
+        if (error.statusCode === undefined || error.statusCode === 401) firstDone = undefined;
+      },
+    );
+    return first;
+  }
+
   const nameOf = (key: string) => `${base}${encodeName(key.split("/"))}`;
   function keyOf(name: string): string | undefined {
     if (!name.toLowerCase().startsWith(base.toLowerCase())) return undefined;
@@ -87,7 +107,7 @@ export const azureBackend: BackendFactory<AzureBackendOptions> = (options) => {
     const client = await connect();
     const at: CloudAction = { backend: "azure", action, resource: `${where}/secrets/${key ? nameOf(key) : ""}` };
     try {
-      return await fn(client);
+      return await authenticated(() => fn(client));
     } catch (error) {
       const e = error as { statusCode?: number; code?: string };
       if (e.statusCode === 404 && action !== "purge") return undefined;

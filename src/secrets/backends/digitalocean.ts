@@ -1,13 +1,9 @@
 import { SiteloomError } from "../../errors.ts";
-import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
-import { credentialsError, deniedError, scrub, serviceError } from "../cloud.ts";
+import { credentialsError, deniedError, requestJson, serviceError } from "../cloud.ts";
 import { type BackendCreate, memoize } from "../define.ts";
 import { envVarKey, envVarName } from "../env-names.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, StoredValue } from "../types.ts";
 import type { DigitaloceanStoreSchema } from "./descriptors/digitalocean.ts";
-
-/** Longest wait between attempts, a Retry-After included. */
-const RETRY_MAX_MS = 5000;
 
 export interface DigitalOceanBackendOptions {
   /** App Platform app id. */
@@ -38,9 +34,8 @@ interface App {
 
 /**
  * DigitalOcean App Platform app-level environment variables of `type: SECRET`, through the DigitalOcean API. A
- * write reads the app spec, changes one variable and writes the whole spec back; the spec is read again just before
- * the write and a change by someone else in between starts the edit over, so concurrent edits are not overwritten
- * (writes from one process are also queued). The API returns SECRET values encrypted, so this store is
+ * write reads the app spec once, changes its variables and writes the whole spec back; the writes of one process
+ * that wait meanwhile go into the same read and write. The API returns SECRET values encrypted, so this store is
  * write-mostly: values are read from the environment the app's containers get (variables named like the env
  * store's, `SITELOOM_SECRET_<SCOPE>__<NAME>`); elsewhere a read says the value is write-only. No versions.
  */
@@ -50,85 +45,82 @@ export const digitaloceanBackend: BackendFactory<DigitalOceanBackendOptions> = (
   const base = (options.endpoint ?? "https://api.digitalocean.com").replace(/\/+$/, "");
   const runtime = options.runtimeEnv ?? process.env;
   const resource = `/v2/apps/${options.appId}`;
-  let queue: Promise<unknown> = Promise.resolve();
+  // edits waiting for the next read-change-write of the spec, and whether one is running
+  let pending: { change: (envs: EnvVar[]) => boolean; values: string[]; done: (e?: unknown, r?: boolean) => void }[] =
+    [];
+  let flushing = false;
 
   async function request(method: "GET" | "PUT", body?: unknown, values: string[] = []): Promise<App> {
-    const action = method === "GET" ? "apps:read" : "apps:update";
-    const token = await options.token();
-    return runWithRetry(
-      async () => {
-        let response: Response;
-        try {
-          response = await http(`${base}${resource}`, {
-            method,
-            headers: {
-              Authorization: `Bearer ${token}`,
-              ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-            },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          });
-        } catch (error) {
-          throw new SiteloomError(
-            "ERR_SECRET_BACKEND",
-            `digitalocean: cannot reach ${base}: ${(error as Error).message}; check the network and the store's endpoint`,
-          );
-        }
-        const text = await response.text();
-        if (response.ok) return (JSON.parse(text) as { app: App }).app;
-        const message = scrub(String((_json(text) as { message?: string }).message ?? text), values);
-        if (response.status === 429 || response.status >= 500) {
-          const afterMs = parseRetryAfter(response.headers.get("retry-after"));
-          throw new RetryableError(`${response.status} ${message}`, {
-            afterMs: afterMs === undefined ? undefined : Math.min(afterMs, RETRY_MAX_MS),
-            status: response.status,
-          });
-        }
-        const at = { backend: "digitalocean", action, resource };
-        if (response.status === 401) {
+    const at = { backend: "digitalocean", action: method === "GET" ? "apps:read" : "apps:update", resource };
+    const answer = await requestJson({
+      at,
+      method,
+      url: `${base}${resource}`,
+      headers: { Authorization: `Bearer ${await options.token()}` },
+      body,
+      values,
+      fetch: http,
+      retryable: (status) => status === 429 || status >= 500,
+      unreachable: (error) =>
+        new SiteloomError(
+          "ERR_SECRET_BACKEND",
+          `digitalocean: cannot reach ${base}: ${error.message}; check the network and the store's endpoint`,
+        ),
+      check({ status, json, message }) {
+        if (status >= 200 && status < 300 && (json as { app?: App } | undefined)?.app) return;
+        if (status === 401) {
           throw credentialsError(
             "digitalocean",
             `the API refused the token (${message})`,
             "check the store's token reference (DIGITALOCEAN_TOKEN)",
           );
         }
-        if (response.status === 403) throw deniedError(at, "give the token the app:read and app:update scopes");
-        if (response.status === 404) {
-          throw serviceError(at, `no app ${options.appId} for this token; check the store's appId`);
-        }
-        throw serviceError(at, `${response.status} ${message}`, values);
+        if (status === 403) throw deniedError(at, "give the token the app:read and app:update scopes");
+        if (status === 404) throw serviceError(at, `no app ${options.appId} for this token; check the store's appId`);
+        throw serviceError(at, `${status} ${message}`, values);
       },
-      { baseMs: 100, maxMs: RETRY_MAX_MS },
-    ).catch((error) => {
-      if (error instanceof RetryableError) {
-        throw serviceError(
-          { backend: "digitalocean", action, resource },
-          `rate limited after several attempts (${error.message}); try again later`,
-        );
+    });
+    return (answer.json as { app: App }).app;
+  }
+
+  /**
+   * Queues a change of the spec's env vars; the changes waiting when a write starts are applied together: one read
+   * of the spec and one write back (each write starts a deployment of the app, so 100 copied secrets are one, not
+   * 100). DigitalOcean has no conditional update: a change by someone else between that read and write is lost,
+   * a window of one round trip (a second read just before the write would only move it, not close it).
+   */
+  function edit(change: (envs: EnvVar[]) => boolean, values: string[]): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      pending.push({ change, values, done: (error, result) => (error ? reject(error) : resolve(result ?? false)) });
+      // the writes issued together (a copy, Promise.all) join this one: the read waits for the next turn
+      if (!flushing) {
+        flushing = true;
+        setImmediate(() => void flush());
       }
-      throw error;
     });
   }
 
-  /** Read, change, check nobody changed the spec meanwhile, write; queued so one process never races itself. */
-  function edit(change: (envs: EnvVar[]) => boolean, values: string[]): Promise<boolean> {
-    const run = async () => {
-      for (let attempt = 0; attempt < 5; attempt++) {
+  async function flush(): Promise<void> {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
         const app = await request("GET");
         const envs = (app.spec.envs ?? []).map((e) => ({ ...e }));
-        if (!change(envs)) return false;
-        const now = await request("GET");
-        if (now.updated_at !== app.updated_at) continue;
-        await request("PUT", { spec: { ...app.spec, envs } }, values);
-        return true;
+        const changed = batch.map((b) => b.change(envs));
+        if (changed.some(Boolean)) {
+          await request(
+            "PUT",
+            { spec: { ...app.spec, envs } },
+            batch.flatMap((b) => b.values),
+          );
+        }
+        for (const [i, b] of batch.entries()) b.done(undefined, changed[i]);
+      } catch (error) {
+        for (const b of batch) b.done(error);
       }
-      throw new SiteloomError(
-        "ERR_SECRET_BACKEND",
-        `digitalocean: app ${options.appId} kept changing while siteloom edited its spec (concurrent edits); try again`,
-      );
-    };
-    const result = queue.then(run, run);
-    queue = result.catch(() => undefined);
-    return result;
+    }
+    flushing = false;
   }
 
   const variable = (key: string) => {
@@ -168,7 +160,7 @@ export const digitaloceanBackend: BackendFactory<DigitalOceanBackendOptions> = (
 
   return {
     type: "digitalocean",
-    capabilities: { write: true, list: true, history: false, actors: false },
+    capabilities: { write: true, list: true, history: false, actors: false, writeOnly: true },
     describe: () => `DigitalOcean App Platform app ${options.appId} (SECRET env vars ${prefix}<SCOPE>__<NAME>)`,
     async get(key, version): Promise<StoredValue | undefined> {
       if (version !== undefined && version !== 1) return undefined;
@@ -239,13 +231,3 @@ export const create: BackendCreate<typeof DigitaloceanStoreSchema> = (config, ct
       );
     }),
   });
-
-// --- internal ---
-
-function _json(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return {};
-  }
-}

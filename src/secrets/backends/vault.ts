@@ -1,12 +1,8 @@
 import { SiteloomError } from "../../errors.ts";
-import { parseRetryAfter, RetryableError, runWithRetry } from "../../retry.ts";
-import { deniedError, scrub, serviceError } from "../cloud.ts";
+import { deniedError, requestJson, serviceError } from "../cloud.ts";
 import { type BackendCreate, memoize } from "../define.ts";
 import type { BackendFactory, SecretBackend, SecretInfo, SecretVersionInfo, WriteMeta } from "../types.ts";
 import type { VaultStoreSchema } from "./descriptors/vault.ts";
-
-/** Longest wait between attempts, a Retry-After included. */
-const RETRY_MAX_MS = 5000;
 
 export interface VaultBackendOptions {
   /** Vault address, e.g. https://vault.example.com:8200. */
@@ -51,65 +47,39 @@ export const vaultBackend: BackendFactory<VaultBackendOptions> = (options) => {
     body?: unknown,
   ): Promise<{ status: number; json: T | undefined }> {
     const at = { backend: "vault", action: _capability(method, path), resource: path.replace(/\?.*$/, "") };
-    const token = await options.token();
-    return runWithRetry(
-      async () => {
-        let response: Response;
-        try {
-          response = await http(`${base}/${path}`, {
-            method,
-            headers: {
-              "X-Vault-Token": token,
-              ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-            },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          });
-        } catch (error) {
+    const answer = await requestJson({
+      at,
+      method,
+      url: `${base}/${path}`,
+      headers: { "X-Vault-Token": await options.token() },
+      body,
+      fetch: http,
+      // 429: a rate-limit quota; 502-504: a standby or a proxy in between; both pass
+      retryable: (status) => status === 429 || (status >= 502 && status <= 504),
+      unreachable: (error) =>
+        new SiteloomError(
+          "ERR_SECRET_BACKEND",
+          `cannot reach Vault at ${options.address}: ${error.message}; check secrets.stores.*.address`,
+          { cause: error },
+        ),
+      check({ status, json, message }) {
+        if (json === undefined && message) {
           throw new SiteloomError(
             "ERR_SECRET_BACKEND",
-            `cannot reach Vault at ${options.address}: ${(error as Error).message}; check secrets.stores.*.address`,
-            { cause: error },
+            `${options.address} answered ${status} with something other than JSON; is it a Vault server?`,
           );
         }
-        const text = await response.text();
-        let json: T | undefined;
-        try {
-          json = text ? (JSON.parse(text) as T) : undefined;
-        } catch {
-          throw new SiteloomError(
-            "ERR_SECRET_BACKEND",
-            `${options.address} answered ${response.status} with something other than JSON; is it a Vault server?`,
-          );
-        }
-        const errors = (json as { errors?: string[] } | undefined)?.errors?.join("; ") ?? "";
-        // 429: a rate-limit quota; 502-504: a standby or a proxy in between; both pass
-        if (response.status === 429 || (response.status >= 502 && response.status <= 504)) {
-          const afterMs = parseRetryAfter(response.headers.get("retry-after"));
-          throw new RetryableError(`${response.status} ${scrub(errors, [])}`, {
-            afterMs: afterMs === undefined ? undefined : Math.min(afterMs, RETRY_MAX_MS),
-            status: response.status,
-          });
-        }
-        if (response.status === 403 || response.status === 401) {
+        if (status === 403 || status === 401) {
           // Vault answers 403 both for an unknown token and for a policy without the capability
           throw deniedError(
             at,
             `check that the token (VAULT_TOKEN or the store's token) is valid and that its policy grants "${at.action}" on ${at.resource}`,
           );
         }
-        if (response.status >= 500) throw serviceError(at, `${response.status} ${errors}`);
-        return { status: response.status, json };
+        if (status >= 500) throw serviceError(at, `${status} ${message}`);
       },
-      { baseMs: 100, maxMs: RETRY_MAX_MS },
-    ).catch((error) => {
-      if (error instanceof RetryableError) {
-        throw serviceError(
-          at,
-          `still refused after several attempts with back-off (${error.message}); try again later`,
-        );
-      }
-      throw error;
     });
+    return { status: answer.status, json: answer.json as T | undefined };
   }
 
   const dataPath = (key: string) => `${mount}/data/${root}/${key}`;

@@ -4,7 +4,14 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { SiteloomError } from "../../errors.ts";
 import type { Logger } from "../../log/index.ts";
-import { type Principal, type Role, roleAllows, type TokenStore, verifyToken } from "../../tokens/index.ts";
+import {
+  type Principal,
+  type Role,
+  roleAllows,
+  type TokenStore,
+  verifyToken,
+  verifyTokenHash,
+} from "../../tokens/index.ts";
 import type { AuditSink } from "../ports.ts";
 
 /** What a route declares in `config.access`: the least role it needs and the audit action it records. */
@@ -53,8 +60,8 @@ export interface AuthPluginOptions {
 
 /** What the auth hook needs of the console's sessions. */
 export interface SessionLookup {
-  /** The API token and CSRF token of the request's session cookie, if it names a live session. */
-  lookup(request: FastifyRequest): { token: string; csrf: string } | undefined;
+  /** The API token's hash and the CSRF token of the request's session cookie, if it names a live session. */
+  lookup(request: FastifyRequest): Promise<{ tokenHash: string; csrf: string } | undefined>;
 }
 
 /** Header that carries the CSRF token of a cookie-authenticated write. */
@@ -93,24 +100,28 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => 
     if (!limited.isAllowed && limited.isExceeded) _tooMany(limited.ttlInSeconds, "this address");
     const access = request.routeOptions.config.access;
     if (!access) return;
-    let presented = _bearer(request);
+    const presented = _bearer(request);
+    let sessionToken: string | undefined;
     if (presented === undefined && options.sessions) {
-      const session = options.sessions.lookup(request);
+      const session = await options.sessions.lookup(request);
       if (session) {
         // a cookie rides along on any request the browser makes, so a write must prove it came from the console
         if (!SAFE_METHODS.has(request.method) && !_sameSecret(request.headers[CSRF_HEADER], session.csrf)) {
           throw new SiteloomError("ERR_FORBIDDEN", `missing or wrong ${CSRF_HEADER} header: reload the console`);
         }
-        presented = session.token;
+        sessionToken = session.tokenHash;
       }
     }
-    if (presented === undefined) {
+    if (presented === undefined && sessionToken === undefined) {
       throw new SiteloomError(
         "ERR_UNAUTHORIZED",
         "missing bearer token: send `Authorization: Bearer <token>` (create one with siteloom tokens create)",
       );
     }
-    const result = await verifyToken(options.tokens, presented);
+    const result =
+      presented !== undefined
+        ? await verifyToken(options.tokens, presented)
+        : await verifyTokenHash(options.tokens, sessionToken ?? "");
     if (!result.ok) {
       throw new SiteloomError("ERR_UNAUTHORIZED", `${result.reason}: check the token or create a new one`);
     }

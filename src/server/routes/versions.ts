@@ -84,7 +84,8 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (fa
       // a rollback is a write like any other: it may not restore older stores or recipients behind the CLI's back
       checkConfigWrite(principal, runtime.current().files, target.files);
       const { snapshot, changed } = await runtime.rollback(request.params.v, principal.name);
-      request.auditInfo.version = snapshot.version;
+      // a version only when one was made: alerts and metrics count changes, not rollbacks to what is in force
+      if (changed) request.auditInfo.version = snapshot.version;
       return { version: snapshot.version, rolledBackTo: request.params.v, changed };
     },
   );

@@ -1,7 +1,3 @@
-import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
-import { dirname } from "node:path";
-
 /** First line of a journal: which run it belongs to and what it was going to upload. */
 export interface JournalHeader {
   kind: "start";
@@ -47,7 +43,7 @@ export type JournalRecord = JournalHeader | JournalDone | JournalDeleted | Journ
 
 export interface Journal {
   append(record: JournalDone | JournalDeleted | JournalTemp): Promise<void>;
-  /** Waits for every record to be on disk, then closes. */
+  /** Waits for every record to be written, then closes. */
   close(): Promise<void>;
 }
 
@@ -62,23 +58,14 @@ export interface JournalState {
   stale: Set<string>;
 }
 
-/** Reads a journal left behind by an interrupted deploy; undefined when there is none. A torn last line is ignored. */
-export async function loadJournal(file: string): Promise<JournalState | undefined> {
-  const text = await readFile(file, "utf8").catch(() => undefined);
-  if (text === undefined) return undefined;
+/** Folds a journal's records (in order) into what they say; undefined when they hold no header. */
+export function readJournalRecords(records: JournalRecord[]): JournalState | undefined {
   let header: JournalHeader | undefined;
   const done = new Map<string, JournalDone>();
   const deleted = new Set<string>();
   const temps = new Map<string, string>();
   const stale = new Set<string>();
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    let record: JournalRecord;
-    try {
-      record = JSON.parse(line) as JournalRecord;
-    } catch {
-      continue; // a line cut by a crash
-    }
+  for (const record of records) {
     if (record.kind === "start") {
       header = record;
       for (const temp of record.stale ?? []) stale.add(temp);
@@ -98,50 +85,70 @@ export async function loadJournal(file: string): Promise<JournalState | undefine
   return header === undefined ? undefined : { header, done, deleted, temps, stale };
 }
 
-/**
- * Starts a journal (replacing any old one). Records are appended as files land; fsyncs are coalesced (one in flight,
- * covering every record written before it), so a journal costs no round trip per file yet survives a crash except
- * for the last few records, whose files a rerun simply uploads again.
- */
-export async function createJournal(file: string, header: JournalHeader): Promise<Journal> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const handle: FileHandle = await open(file, "w", 0o600);
-  await handle.writeFile(`${JSON.stringify(header)}\n`);
-  await handle.sync();
-  let writing = Promise.resolve();
-  let syncing: Promise<void> | undefined;
-  let dirty = false;
-  const sync = (): Promise<void> => {
-    if (syncing !== undefined) {
-      dirty = true;
-      return syncing;
+/** The records of a JSON-lines journal file (the form before the state store kept journals); a torn line is skipped. */
+export function parseJournalLines(text: string): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      records.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      // a line cut by a crash
     }
-    dirty = false;
-    syncing = handle
-      .sync()
-      .catch(() => {})
-      .finally(() => {
-        syncing = undefined;
-        if (dirty) void sync();
-      });
-    return syncing;
-  };
-  return {
-    append(record) {
-      writing = writing.then(() => handle.appendFile(`${JSON.stringify(record)}\n`).then(() => undefined));
-      return writing.then(() => {
-        void sync();
-      });
-    },
-    async close() {
-      await writing;
-      while (syncing !== undefined) await syncing;
-      await handle.sync().catch(() => {});
-      await handle.close();
-    },
-  };
+  }
+  return records;
 }
 
-export async function removeJournal(file: string): Promise<void> {
-  await rm(file, { force: true });
+/**
+ * Starts a journal whose records are written in numbered batches by `write` (the header alone first, awaited).
+ * Batches are coalesced (one write in flight, carrying every record appended before it), so a journal costs no round
+ * trip per file yet survives a crash except for the last few records, whose files a rerun simply uploads again.
+ * Records appended while a batch is written follow as soon as it is done. A failed batch is carried into the next
+ * one; `close` waits for the last.
+ */
+export async function startJournalBatches(
+  header: JournalHeader,
+  write: (seq: number, records: JournalRecord[]) => Promise<void>,
+): Promise<Journal> {
+  await write(0, [header]);
+  let seq = 1;
+  let pending: JournalRecord[] = [];
+  let writing: Promise<void> | undefined;
+  const flush = (): Promise<void> => {
+    if (writing !== undefined || pending.length === 0) return writing ?? Promise.resolve();
+    const batch = pending;
+    pending = [];
+    let written = false;
+    writing = write(seq, batch)
+      .then(
+        () => {
+          seq++;
+          written = true;
+        },
+        () => {
+          pending = [...batch, ...pending]; // carried into the next batch
+        },
+      )
+      .finally(() => {
+        writing = undefined;
+        // what was appended meanwhile goes now, not with the next append (a stalled host may never bring one);
+        // after a failed batch the next append or close tries again
+        if (written) void flush();
+      });
+    return writing;
+  };
+  return {
+    async append(record) {
+      pending.push(record);
+      void flush();
+    },
+    async close() {
+      // the batch in flight, then what was appended meanwhile (one more try for a failed one)
+      for (let tries = 0; tries < 3 && (writing !== undefined || pending.length > 0); tries++) {
+        await writing;
+        await flush();
+      }
+      await writing;
+    },
+  };
 }

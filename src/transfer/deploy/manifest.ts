@@ -22,26 +22,59 @@ export interface Manifest {
   files: Record<string, ManifestEntry>;
   /** Directories created by deploys (empty ones included). */
   dirs: string[];
+  /**
+   * The previous versions kept on the server by the last deploys (newest first, `deploy.backups` of them): what
+   * `siteloom deploy --rollback` restores. Absent in manifests written before backups existed.
+   */
+  backups?: DeployBackup[];
   /** sha256 of the manifest without this field: a manifest edited by hand or cut short is detected. */
   selfHash: string;
 }
 
+/** What one deploy changed, and where it kept the versions it replaced or deleted. */
+export interface DeployBackup {
+  /** Id of the manifest the deploy wrote (what `--rollback --to` names, or its first characters). */
+  id: string;
+  /** Id of the manifest the deploy started from: the state a rollback of this deploy returns to. */
+  previousId: string | undefined;
+  /** ISO time the deploy finished. */
+  finishedAt: string;
+  /** Folder on the server (relative to the root) holding the previous versions under their own paths. */
+  dir: string;
+  /** Files the deploy replaced or deleted: their entry before it (their bytes are in `dir`). */
+  saved: Record<string, ManifestEntry>;
+  /** Files the deploy created (a rollback removes them). */
+  added: string[];
+  /** Directories the deploy created (a rollback removes them when empty). */
+  addedDirs: string[];
+}
+
 export const MANIFEST_FILE = "manifest.json";
+
+/** The folder, inside the manifest folder, holding one backup folder per deploy (named by its run id). */
+export const BACKUPS_DIR = "backups";
+
+/** Whether a backup folder named by a manifest is one of ours (a manifest from the server is untrusted input). */
+export function isBackupDir(dir: string, manifestDir: string): boolean {
+  const prefix = `${manifestDir}/${BACKUPS_DIR}/`;
+  return dir.startsWith(prefix) && /^[0-9a-f]{8}$/.test(dir.slice(prefix.length));
+}
 
 /** Builds a manifest with a new id and its self hash. */
 export function createManifest(
-  fields: Omit<Manifest, "format" | "version" | "id" | "selfHash" | "finishedAt">,
+  fields: Omit<Manifest, "format" | "version" | "id" | "selfHash" | "finishedAt"> & { id?: string },
 ): Manifest {
   const body = {
     format: "siteloom-deploy-manifest" as const,
     version: 1 as const,
-    id: randomUUID(),
+    id: fields.id ?? randomUUID(),
     previousId: fields.previousId,
     site: fields.site,
     env: fields.env,
     finishedAt: new Date().toISOString(),
     files: _sortedRecord(fields.files),
     dirs: [...fields.dirs].sort(),
+    ...(fields.backups && fields.backups.length > 0 ? { backups: fields.backups } : {}),
   };
   return { ...body, selfHash: _selfHash(body) };
 }
@@ -69,6 +102,8 @@ export function parseManifest(data: Buffer | string, expect: { site: string }): 
   if (typeof m.files !== "object" || m.files === null || !Array.isArray(m.dirs) || typeof m.id !== "string") {
     return { ok: false, reason: "it is incomplete" };
   }
+  if (m.backups !== undefined && !_validBackups(m.backups))
+    return { ok: false, reason: "its backups list is malformed" };
   const { selfHash, ...body } = m;
   if (selfHash !== _selfHash(body)) return { ok: false, reason: "its checksum does not match (edited or cut short)" };
   if (m.site !== expect.site) return { ok: false, reason: `it belongs to site "${String(m.site)}"` };
@@ -98,6 +133,21 @@ export const DENY_ALL_HTACCESS = `# written by siteloom: the deploy manifest is 
 
 function _selfHash(body: object): string {
   return createHash("sha256").update(JSON.stringify(body)).digest("hex");
+}
+
+function _validBackups(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  return value.every(
+    (b: Partial<DeployBackup>) =>
+      b !== null &&
+      typeof b === "object" &&
+      typeof b.id === "string" &&
+      typeof b.dir === "string" &&
+      typeof b.saved === "object" &&
+      b.saved !== null &&
+      Array.isArray(b.added) &&
+      Array.isArray(b.addedDirs),
+  );
 }
 
 function _sortedRecord<T>(record: Record<string, T>): Record<string, T> {

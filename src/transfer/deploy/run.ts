@@ -1,26 +1,27 @@
-import { randomBytes } from "node:crypto";
-import { readFile, rm, stat } from "node:fs/promises";
+import { randomBytes, randomUUID } from "node:crypto";
+import { rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import pLimit from "p-limit";
+import { forEachLimit } from "../../concurrency.ts";
 import { ExportSchema, type SiteConfig } from "../../config/index.ts";
 import { SiteloomError } from "../../errors.ts";
 import { currentActor, publishActivity, publishEvent } from "../../events.ts";
-import { writePrivateFile } from "../../files.ts";
 import { runWithRetry } from "../../retry.ts";
 import { redact } from "../../secret.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
 import { printablePath } from "../paths.ts";
-import { isConnectionError } from "../pool.ts";
+import { isConnectionError, isMissingError } from "../pool.ts";
 import type { RemoteEntry, RemoteFS, RemotePool } from "../types.ts";
 import { type RemoteTree, type WalkRemoteOptions, walkRemote } from "../walk.ts";
-import { createJournal, type Journal, loadJournal, removeJournal } from "./journal.ts";
+import type { Journal } from "./journal.ts";
 import {
+  BACKUPS_DIR,
   createManifest,
   DENY_ALL_HTACCESS,
-  loadLocalManifest,
+  type DeployBackup,
+  isBackupDir,
   MANIFEST_FILE,
   type Manifest,
   type ManifestEntry,
@@ -38,6 +39,7 @@ import {
   phaseOf,
   tempNameFor,
 } from "./plan.ts";
+import { createDeployState, type DeployState } from "./state.ts";
 
 export interface DeployOptions {
   /** Site name (recorded in the manifest; a manifest of another site is treated as foreign). */
@@ -46,10 +48,10 @@ export interface DeployOptions {
   env: string;
   /** The local tree to deploy (sites/<name>/output). */
   outputDir: string;
-  /** The workspace state directory (.siteloom); the local manifest copy and the journal live under deploy/. */
+  /** The workspace state directory (.siteloom); the local copy of the manifest lives under deploy/ (see ./state.ts). */
   stateDir: string;
   /**
-   * The state store holding the deploy target's lock (`deploy:<site>:<env>`).
+   * The state store holding the deploy target's lock (`deploy:<site>:<env>`), manifest and journal (./state.ts).
    * @default the workspace's store in stateDir, opened and closed by this call
    */
   store?: StateStore;
@@ -140,7 +142,7 @@ export interface DeployResult {
  */
 export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const started = performance.now();
-  const { config, site, env } = options;
+  const { config, site } = options;
   const random = options.random ?? Math.random;
   const manifestDir = normaliseManifestDir(config.manifestPath);
   if (manifestDir === undefined) {
@@ -163,12 +165,22 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       { site },
     );
   }
-  const stateBase = join(options.stateDir, "deploy", `${site}.${env}`);
-  const stateFile = `${stateBase}.json`;
-  const journalFile = `${stateBase}.journal`;
-  const stampFile = `${stateBase}.stamp.json`;
 
-  // Two deploys of one target at once would fight over the journal and the temp names.
+  return withDeployLock(options, (state) =>
+    _deploy(options, { started, manifestDir, manifestFile, keepRemote, state, random }),
+  );
+}
+
+/**
+ * Runs `fn` holding the lock of the deploy target (`deploy:<site>:<env>`), with the target's state: two deploys (or a
+ * deploy and a rollback) of one target at once would fight over the journal, the temp names and the manifest. A dry
+ * run takes no lock.
+ */
+export async function withDeployLock<T>(
+  options: Pick<DeployOptions, "site" | "env" | "stateDir" | "store" | "lockOwner" | "dryRun">,
+  fn: (state: DeployState) => Promise<T>,
+): Promise<T> {
+  const { site, env } = options;
   const store = options.store ?? (options.dryRun ? undefined : openStateStore({ stateDir: options.stateDir }));
   let lock: HeldLock | undefined;
   try {
@@ -182,20 +194,45 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
         hint: "wait for it to finish, then deploy again",
       });
     }
-    return await _deploy(options, {
-      started,
-      manifestDir,
-      manifestFile,
-      keepRemote,
-      stateFile,
-      journalFile,
-      stampFile,
-      random,
-    });
+    return await fn(createDeployState({ store, stateDir: options.stateDir, site, env }));
   } finally {
     await lock?.release();
     if (store && !options.store) await store.close();
   }
+}
+
+/**
+ * Writes a new manifest to the server (temp name and rename; a deny-all .htaccess beside it the first time), then
+ * into the target's state with the stamp that lets the next run recognise it with one stat.
+ */
+export async function storeManifest(opts: _ManifestWrite & { state: DeployState }): Promise<void> {
+  const written = await _writeRemoteManifest(opts);
+  await opts.state.saveManifest(opts.manifest);
+  await opts.state.saveStamp(opts.manifest.id, written);
+}
+
+/**
+ * Retries a step (manifest read, listings, a rollback's copies) on connection-level trouble with the deploy's backoff
+ * (`deploy.retries`, `retryBaseMs`, `retryMaxMs`); a refused login, host key or unsafe path is not retried.
+ */
+export function retryDeployStep<T>(
+  config: DeployOptions["config"],
+  fn: () => Promise<T>,
+  random: () => number = Math.random,
+): Promise<T> {
+  return runWithRetry(fn, {
+    ..._backoff(config, random),
+    classify: (error) => ({
+      retry:
+        isConnectionError(error) &&
+        !(
+          error instanceof SiteloomError &&
+          ["ERR_TRANSFER_UNSAFE_PATH", "ERR_TRANSFER_AUTH", "ERR_TRANSFER_HOST_KEY", "ERR_TRANSFER_TLS"].includes(
+            error.code,
+          )
+        ),
+    }),
+  });
 }
 
 interface _Setup {
@@ -203,22 +240,20 @@ interface _Setup {
   manifestDir: string;
   manifestFile: string;
   keepRemote: (path: string, isDir?: boolean) => boolean;
-  stateFile: string;
-  /** Size and server time of the remote manifest file as last written or read, with its id (see _readRemote). */
-  stampFile: string;
-  journalFile: string;
+  /** The last manifest, the remote manifest's stamp and the journal, wherever they live. */
+  state: DeployState;
   random: () => number;
 }
 
 async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployResult> {
   const { pool, config, site, env } = options;
-  const { started, manifestDir, manifestFile, keepRemote, stateFile, journalFile, stampFile, random } = setup;
+  const { started, manifestDir, manifestFile, keepRemote, state, random } = setup;
   const progress = options.onProgress ?? (() => {});
-  const localManifest = await loadLocalManifest(stateFile, site);
+  const localManifest = await state.loadManifest();
   // The remote manifest is asked for first: logging in and reading it takes round trips that the local scan overlaps.
-  const again = <T>(fn: () => Promise<T>) => _retry(config, random, fn);
+  const again = <T>(fn: () => Promise<T>) => retryDeployStep(config, fn, random);
   const trusted = options.verify || options.purge ? undefined : localManifest;
-  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, stampFile, site, trusted)));
+  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, state, site, trusted)));
   remoteRead.catch(() => {}); // awaited below; not an unhandled rejection while the scan runs
   // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
   progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
@@ -262,7 +297,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   }
 
   // 3. a journal left by an interrupted run: its finished files are on the server already
-  const journal = await loadJournal(journalFile);
+  const journal = await state.loadJournal();
   const baseFiles = new Map<string, ManifestEntry>(Object.entries(base?.files ?? {}));
   const baseDirs = new Set(base?.dirs ?? []);
   let resumed = 0;
@@ -323,6 +358,8 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   const mkdirs: string[] = [];
   const deletes: string[] = [];
   const deleteDirs: string[] = [];
+  // what the server held before this run, where the manifest cannot say (listing mode): what backups are made of
+  let listed: RemoteTree | undefined;
   if (mode === "listing") {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
     // server times are compared with ours below: learn how far the server's clock is from ours first
@@ -333,6 +370,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
         onDir: () => progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 }),
       }),
     );
+    listed = remote;
     const offset = clock === undefined ? 0 : _clockOffset(clock, remote.files.get(clock.temp)?.mtime);
     if (offset !== 0) {
       notes.push(`the server's clock is ${Math.round(offset / 60_000)} min off ours: its file times are corrected`);
@@ -430,13 +468,22 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   if (options.dryRun) return _finish(result, started, pool);
   if (nothingToDo && mode === "manifest" && base !== undefined && tempsToRemove.length === 0) {
     // a no-op deploy: keep the local copy in step (another machine may have deployed) and stop
-    if (localManifest?.id !== base.id) await writePrivateFile(stateFile, serializeManifest(base));
-    if (journal !== undefined) await removeJournal(journalFile);
+    if (localManifest?.id !== base.id) await state.saveManifest(base);
+    if (journal !== undefined) await state.removeJournal();
     return _finish(result, started, pool);
   }
 
   // 6. do it, journalled
   const runId = journal?.header.runId ?? randomBytes(4).toString("hex");
+  // the versions this run replaces or deletes are moved aside into one backup folder per run (a rerun reuses it)
+  const keepBackups = mode === "purge" ? 0 : config.backups;
+  const backupDir = keepBackups > 0 ? `${manifestDir}/${BACKUPS_DIR}/${runId}` : undefined;
+  const backupOf = new Map<string, string>();
+  if (backupDir !== undefined) {
+    const existed = (path: string) => (listed ? listed.files.get(path)?.type === "file" : baseFiles.has(path));
+    for (const { file } of uploads) if (existed(file.path)) backupOf.set(file.path, `${backupDir}/${file.path}`);
+    for (const path of deletes) backupOf.set(path, `${backupDir}/${path}`);
+  }
   // A partial temp file is resumed only when it holds the start of this very content (the same hash), so a rerun
   // after the file changed starts again in a new temp file.
   const resumable = new Map<string, string>();
@@ -446,7 +493,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     if (journal.header.resumable?.[file.path]?.hash !== file.hash) continue;
     resumable.set(file.path, journal.temps.get(file.path) ?? tempNameFor(file.path, runId));
   }
-  const log = await createJournal(journalFile, {
+  const log = await state.startJournal({
     kind: "start",
     runId,
     baseId: base?.id,
@@ -481,12 +528,14 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     totalBytes,
     random,
     phaseDone: new Map(),
+    backupOf,
   };
   const uploadStart = performance.now();
   try {
     // directories, parents first, one depth level at a time (siblings in parallel)
     const needDirs = new Set(mkdirs);
     if (remoteMissing || mode === "purge") needDirs.add(manifestDir);
+    for (const backup of backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
     await _mkdirs(ctx, [...needDirs].sort(_byDepth));
     for (const phase of PHASES) {
       const batch = uploads.filter((u) => phaseOf(u.file.path) === phase).map((u) => u.file);
@@ -497,8 +546,16 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     // deletions last: first files, then directories deepest first
     let deleted = 0;
     const deleteTotal = deletes.length + deleteDirs.length;
-    await _parallel(deletes, pool.size, async (path) => {
-      await _withRetries(ctx, path, (fs) => fs.remove(path), { missingOk: true });
+    await forEachLimit(deletes, pool.size, async (path) => {
+      const backup = backupOf.get(path);
+      await _withRetries(
+        ctx,
+        path,
+        // kept aside for a rollback; a copy an earlier attempt of this run kept already is the one to keep
+        async (fs) =>
+          backup !== undefined && (await fs.stat(backup)) === undefined ? fs.rename(path, backup) : fs.remove(path),
+        { missingOk: true },
+      );
       await log.append({ kind: "deleted", path });
       result.stats.deleted++;
       progress({ ..._counts(ctx), phase: "delete", done: ++deleted, total: deleteTotal, path, outcome: "deleted" });
@@ -533,14 +590,33 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   for (const path of deletedNow) delete files[path];
   const dirs = new Set([...baseDirs, ...localDirs]);
   for (const dir of deleteDirs) if (!failed.has(`${dir}/`)) dirs.delete(dir);
-  const manifest = createManifest({ previousId: base?.id, site, env, files, dirs: [...dirs] });
+  const id = randomUUID();
+  const before = listed
+    ? { files: new Set(listed.files.keys()), dirs: new Set(listed.dirs.keys()) }
+    : { files: new Set(Object.keys(base?.files ?? {})), dirs: new Set(base?.dirs ?? []) };
+  const record: DeployBackup | undefined =
+    backupDir === undefined
+      ? undefined
+      : {
+          id,
+          previousId: base?.id,
+          finishedAt: new Date().toISOString(),
+          dir: backupDir,
+          saved: _savedEntries(base, listed, files, backupOf, failed),
+          added: Object.keys(files).filter((p) => !before.files.has(p)),
+          addedDirs: [...dirs].filter((d) => !before.dirs.has(d)),
+        };
+  const backups = [...(record ? [record] : []), ...(base?.backups ?? [])].slice(0, keepBackups);
+  const manifest = createManifest({ id, previousId: base?.id, site, env, files, dirs: [...dirs], backups });
   progress({ ..._counts(ctx), phase: "finish", done: 0, total: 1 });
-  const written = await _writeRemoteManifest(ctx, manifestDir, manifest, remoteMissing);
-  await writePrivateFile(stateFile, serializeManifest(manifest));
-  await _writeStamp(stampFile, manifest.id, written);
+  await storeManifest({ pool, site, runId, manifestDir, manifest, firstTime: remoteMissing, state });
   result.manifestId = manifest.id;
+  // backups past the retention (or of a history a purge ended): their folders go once the manifest no longer names them
+  const kept = new Set(backups.map((b) => b.dir));
+  const dropped = (base?.backups ?? []).filter((b) => !kept.has(b.dir) && isBackupDir(b.dir, manifestDir));
+  await Promise.all(dropped.map((b) => pool.run((fs) => fs.removeDir(b.dir)).catch(() => {})));
   // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
-  if (result.failures.length === 0) await removeJournal(journalFile);
+  if (result.failures.length === 0) await state.removeJournal();
   return _finish(result, started, pool);
 }
 
@@ -580,6 +656,8 @@ interface _RunContext {
   totalBytes: number;
   random: () => number;
   phaseDone: Map<Phase, number>;
+  /** Files this run replaces or deletes → where their previous version is kept (`deploy.backups`). */
+  backupOf: Map<string, string>;
 }
 
 /** Files smaller than this are uploaded again from the start after a failure rather than resumed. */
@@ -602,7 +680,7 @@ async function _deployPhase(ctx: _RunContext, phaseFiles: LocalFile[], phase: Ph
     }
     _phaseProgress(ctx, phase, files.length, file, ok);
   };
-  await _parallel(files, ctx.pool.size, async (file) => {
+  await forEachLimit(files, ctx.pool.size, async (file) => {
     const deferred = await _putDeferred(ctx, file);
     if (deferred === undefined) await record(file, await _putFile(ctx, file));
     else placed.push(deferred.placed.then((ok) => record(file, ok)));
@@ -621,7 +699,8 @@ async function _putDeferred(ctx: _RunContext, file: LocalFile): Promise<{ placed
   const { options } = ctx;
   const verify = options.config.verify;
   // large files take the plain path, whose retries resume from what arrived
-  if (verify === "hash" || file.size >= RESUME_MIN_BYTES) return undefined;
+  // so do files whose previous version is moved aside first (two renames, back to back)
+  if (verify === "hash" || file.size >= RESUME_MIN_BYTES || ctx.backupOf.has(file.path)) return undefined;
   const local = join(options.outputDir, ...file.path.split("/"));
   let settle: (ok: boolean) => void = () => {};
   const done = new Promise<boolean>((resolve) => {
@@ -668,7 +747,8 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
     tryResume = large; // a retry after a broken transfer resumes from what arrived
     // starting from byte 0 means a temp file no earlier attempt wrote to
     if (startAt === 0 || tmp === undefined) tmp = await _freshTemp(ctx, file.path);
-    if (startAt === 0 && fs.put && verify !== "hash") {
+    const backup = ctx.backupOf.get(file.path);
+    if (startAt === 0 && fs.put && verify !== "hash" && backup === undefined) {
       await fs.put(local, tmp, file.path, verify === "size" ? { expectedSize: file.size } : {});
       return;
     }
@@ -701,8 +781,68 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
         await rm(copy, { force: true });
       }
     }
-    await fs.rename(tmp, file.path);
+    const moved = backup !== undefined && (await _keepPrevious(fs, file.path, backup));
+    await fs.rename(tmp, file.path).catch(async (error: unknown) => {
+      // the previous version goes back under its name: a failed file keeps its old version live
+      if (moved) await fs.rename(backup, file.path).catch(() => {});
+      throw error;
+    });
+  }).then(async (ok) => {
+    // out of tries with the previous version set aside (a broken connection): put it back, when nothing took its place
+    const backup = ctx.backupOf.get(file.path);
+    if (!ok && backup !== undefined) {
+      await ctx.pool
+        .run(async (fs) => {
+          if ((await fs.stat(file.path)) === undefined && (await fs.stat(backup)) !== undefined) {
+            await fs.rename(backup, file.path);
+          }
+        })
+        .catch(() => {});
+    }
+    return ok;
   });
+}
+
+/**
+ * Moves the version on the server aside into the backup folder, just before the new one is renamed over its name.
+ * A backup an earlier attempt of this run made is kept (the file there now may already be the new one), and a file
+ * missing on the server has nothing to keep. True when it moved the file.
+ */
+async function _keepPrevious(fs: RemoteFS, path: string, backup: string): Promise<boolean> {
+  if ((await fs.stat(backup)) !== undefined) return false;
+  return fs.rename(path, backup).then(
+    () => true,
+    (error: unknown) => {
+      if (!isMissingError(error)) throw error;
+      return false;
+    },
+  );
+}
+
+/**
+ * The entries a deploy's backup holds: from the manifest, the files whose content this run changed or removed; from
+ * a listing (no manifest), the files it moved aside. A failed file kept its version, so it has none.
+ */
+function _savedEntries(
+  base: Manifest | undefined,
+  listed: RemoteTree | undefined,
+  files: Record<string, ManifestEntry>,
+  backupOf: Map<string, string>,
+  failed: Set<string>,
+): Record<string, ManifestEntry> {
+  const saved: Record<string, ManifestEntry> = {};
+  if (listed !== undefined) {
+    for (const path of backupOf.keys()) {
+      const entry = listed.files.get(path);
+      if (entry === undefined || failed.has(path)) continue;
+      saved[path] = { size: entry.size, hash: "", mtime: entry.mtime ?? 0 };
+    }
+    return saved;
+  }
+  for (const [path, entry] of Object.entries(base?.files ?? {})) {
+    if (files[path]?.hash !== entry.hash) saved[path] = entry;
+  }
+  return saved;
 }
 
 /**
@@ -729,23 +869,6 @@ function _phaseProgress(ctx: _RunContext, phase: Phase, total: number, file: Loc
   ctx.progress({ ..._counts(ctx), phase, done, total, path: file.path, outcome: ok ? "uploaded" : "failed" });
 }
 
-/** Retries a read-only step (manifest read, listings) on connection-level trouble with the same backoff. */
-function _retry<T>(config: DeployOptions["config"], random: () => number, fn: () => Promise<T>): Promise<T> {
-  return runWithRetry(fn, {
-    ..._backoff(config, random),
-    classify: (error) => ({
-      retry:
-        isConnectionError(error) &&
-        !(
-          error instanceof SiteloomError &&
-          ["ERR_TRANSFER_UNSAFE_PATH", "ERR_TRANSFER_AUTH", "ERR_TRANSFER_HOST_KEY", "ERR_TRANSFER_TLS"].includes(
-            error.code,
-          )
-        ),
-    }),
-  });
-}
-
 /** `deploy.retries`, `retryBaseMs`, `retryMaxMs` as `runWithRetry` options. */
 function _backoff(config: DeployOptions["config"], random: () => number) {
   return { retries: config.retries, baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, random };
@@ -758,8 +881,7 @@ async function _withRetries(
   op: (fs: RemoteFS) => Promise<void>,
   opts: { missingOk?: boolean } = {},
 ): Promise<boolean> {
-  const missing = (error: unknown) =>
-    opts.missingOk === true && /\b550\b|no such file|not found|ENOENT/i.test(_reply(error));
+  const missing = (error: unknown) => opts.missingOk === true && isMissingError(error);
   try {
     await runWithRetry(() => ctx.pool.run(op), {
       ..._backoff(ctx.options.config, ctx.random),
@@ -820,30 +942,36 @@ async function _mkdirs(ctx: _RunContext, dirs: string[]): Promise<void> {
     byDepth.set(depth, [...(byDepth.get(depth) ?? []), dir]);
   }
   for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
-    await _parallel(byDepth.get(depth)!, ctx.pool.size, async (dir) => {
+    await forEachLimit(byDepth.get(depth)!, ctx.pool.size, async (dir) => {
       if (await _withRetries(ctx, `${dir}/`, (fs) => fs.mkdir(dir))) ctx.result.stats.dirsCreated++;
       ctx.progress({ ..._counts(ctx), phase: "mkdir", done: ++done, total: dirs.length, path: `${dir}/` });
     });
   }
 }
 
-async function _writeRemoteManifest(
-  ctx: _RunContext,
-  manifestDir: string,
-  manifest: Manifest,
-  firstTime: boolean,
-): Promise<RemoteEntry | undefined> {
+/** A manifest to write into `manifestDir` on the server (`firstTime`: with the deny-all .htaccess beside it). */
+interface _ManifestWrite {
+  pool: RemotePool;
+  site: string;
+  runId: string;
+  manifestDir: string;
+  manifest: Manifest;
+  firstTime: boolean;
+}
+
+async function _writeRemoteManifest(opts: _ManifestWrite): Promise<RemoteEntry | undefined> {
+  const { manifestDir, manifest, firstTime, runId } = opts;
   const target = `${manifestDir}/${MANIFEST_FILE}`;
   const data = serializeManifest(manifest);
   let attempts = 0;
   try {
-    return await ctx.pool.run(async (fs) => {
+    return await opts.pool.run(async (fs) => {
       // a retry writes a new temp file: the broken attempt's server process may still write the old one
-      const tmp = tempNameFor(target, ctx.runId, attempts++ === 0 ? undefined : randomBytes(2).toString("hex"));
+      const tmp = tempNameFor(target, runId, attempts++ === 0 ? undefined : randomBytes(2).toString("hex"));
       if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
         const htaccess = `${manifestDir}/.htaccess`;
-        await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, ctx.runId));
-        await fs.rename(tempNameFor(htaccess, ctx.runId), htaccess);
+        await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, runId));
+        await fs.rename(tempNameFor(htaccess, runId), htaccess);
       }
       if (fs.put) await fs.put(Readable.from([data]), tmp, target, { expectedSize: data.length });
       else {
@@ -857,7 +985,7 @@ async function _writeRemoteManifest(
     throw new SiteloomError(
       "ERR_DEPLOY_FAILED",
       `the files were deployed but the manifest could not be written to ${target}: ${_reply(error)}; rerun the deploy`,
-      { site: ctx.options.site, cause: error },
+      { site: opts.site, cause: error },
     );
   }
 }
@@ -871,11 +999,11 @@ async function _writeRemoteManifest(
 async function _readRemote(
   fs: RemoteFS,
   manifestFile: string,
-  stampFile: string,
+  state: DeployState,
   site: string,
   local: Manifest | undefined,
 ): Promise<ParsedManifest | undefined> {
-  const stamp = local ? await _readStamp(stampFile) : undefined;
+  const stamp = local ? await state.loadStamp() : undefined;
   if (local !== undefined && stamp?.id === local.id) {
     const now = await fs.stat(manifestFile);
     if (now?.type === "file" && now.size === stamp.size && now.mtime === stamp.mtime) {
@@ -887,34 +1015,9 @@ async function _readRemote(
   const parsed = parseManifest(data, { site });
   // this manifest becomes our local copy (now, or after this run's changes replace it with a new stamp)
   if (parsed.ok && local !== undefined) {
-    await _writeStamp(stampFile, parsed.manifest.id, await fs.stat(manifestFile).catch(() => undefined));
+    await state.saveStamp(parsed.manifest.id, await fs.stat(manifestFile).catch(() => undefined));
   }
   return parsed;
-}
-
-interface _Stamp {
-  id: string;
-  size: number;
-  mtime: number;
-}
-
-async function _readStamp(file: string): Promise<_Stamp | undefined> {
-  try {
-    const value = JSON.parse(await readFile(file, "utf8")) as Partial<_Stamp>;
-    const ok = typeof value.id === "string" && typeof value.size === "number" && typeof value.mtime === "number";
-    return ok ? (value as _Stamp) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Records the remote manifest's size and server time; a server that gives no time gets no stamp (always read). */
-async function _writeStamp(file: string, id: string, entry: RemoteEntry | undefined): Promise<void> {
-  if (entry?.type !== "file" || entry.mtime === undefined) {
-    await rm(file, { force: true });
-    return;
-  }
-  await writePrivateFile(file, `${JSON.stringify({ id, size: entry.size, mtime: entry.mtime })}\n`);
 }
 
 async function _purge(
@@ -927,7 +1030,7 @@ async function _purge(
 ): Promise<void> {
   let done = 0;
   const total = files.length + dirs.length;
-  await _parallel(files, pool.size, async (path) => {
+  await forEachLimit(files, pool.size, async (path) => {
     await pool.run((fs) => fs.remove(path));
     progress({ phase: "purge", done: ++done, total, bytes: 0, totalBytes: 0, path, outcome: "deleted" });
   });
@@ -944,7 +1047,7 @@ async function _purge(
 /** Downloads and hashes remote files; returns the local files whose remote content differs. */
 async function _hashRemote(pool: RemotePool, items: { file: LocalFile; remote: string }[]): Promise<LocalFile[]> {
   const differing: LocalFile[] = [];
-  await _parallel(items, pool.size, async ({ file, remote }) => {
+  await forEachLimit(items, pool.size, async ({ file, remote }) => {
     const copy = join(tmpdir(), `siteloom-verify-${process.pid}-${randomBytes(6).toString("hex")}`);
     try {
       await pool.run((fs) => fs.download(remote, copy));
@@ -956,14 +1059,6 @@ async function _hashRemote(pool: RemotePool, items: { file: LocalFile; remote: s
     }
   });
   return differing;
-}
-
-/** Runs `fn` over items with at most `limit` at once; waits for all, then rethrows the first error. */
-async function _parallel<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  const run = pLimit(Math.max(1, limit));
-  const outcomes = await Promise.allSettled(items.map((item, i) => run(() => fn(item, i))));
-  const failed = outcomes.find((outcome) => outcome.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
 }
 
 function _counts(ctx: _RunContext): { bytes: number; totalBytes: number } {

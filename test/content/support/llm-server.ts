@@ -12,6 +12,8 @@ import type { AddressInfo } from "node:net";
 export interface LlmServerOptions {
   /** Delay before every answer. @default 0 */
   latencyMs?: number;
+  /** Address to listen on; `url` names it (containers reach the host's own address, not its loopback). @default 127.0.0.1 */
+  host?: string;
 }
 
 /** One scripted answer, used by the next request instead of the default. */
@@ -55,6 +57,8 @@ export interface RecordedRequest {
   schemaVia: "response_format" | "output_config" | "tool" | "none";
   /** All prompt text (system + user). */
   prompt: string;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 export interface LlmServer {
@@ -66,13 +70,15 @@ export interface LlmServer {
   /** Forgets the scripted answers not used yet and the recorded requests (one server per test file). */
   reset(): void;
   latencyMs: number;
+  /** The most requests seen in flight at once since the start (or the last reset). */
+  readonly maxInFlight: number;
   close(): Promise<void>;
 }
 
 export async function startLlmServer(options: LlmServerOptions = {}): Promise<LlmServer> {
   const queue: ScriptStep[] = [];
   const requests: RecordedRequest[] = [];
-  const state = { latencyMs: options.latencyMs ?? 0 };
+  const state = { latencyMs: options.latencyMs ?? 0, inFlight: 0, maxInFlight: 0 };
   let counter = 0;
   const server = createServer((req, res) => {
     _handle(req, res).catch((error) => {
@@ -89,7 +95,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     const { schema, via } = _schemaOf(body, dialect);
     const prompt = _promptOf(body, dialect);
     const kind = schema && "bodyMarkdown" in ((schema.properties as object | undefined) ?? {}) ? "article" : "outline";
-    requests.push({ path, headers: req.headers, body, dialect, kind, schema, schemaVia: via, prompt });
+    requests.push({ path, headers: req.headers, body, dialect, kind, schema, schemaVia: via, prompt, at: Date.now() });
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    res.once("close", () => state.inFlight--);
     const step = queue.shift() ?? {};
     const delay = step.delayMs ?? state.latencyMs;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -173,11 +182,12 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       }),
     );
   }
-  server.listen(0, "127.0.0.1");
+  const host = options.host ?? "127.0.0.1";
+  server.listen(0, host);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://${host}:${port}/v1`,
     requests,
     script(...steps) {
       queue.push(...steps);
@@ -185,6 +195,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     reset() {
       queue.length = 0;
       requests.length = 0;
+      state.maxInFlight = state.inFlight;
+    },
+    get maxInFlight() {
+      return state.maxInFlight;
     },
     get latencyMs() {
       return state.latencyMs;

@@ -1,7 +1,10 @@
+import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { createLedger, type LedgerEntry } from "../../../src/content/index.ts";
+import { BIN } from "../../support/cli.ts";
+import type { LlmServer } from "./llm-server.ts";
 
 export interface TestWorkspaceOptions {
   /** `llm` section of siteloom.yaml. */
@@ -77,4 +80,23 @@ export function testLlmConfig(baseUrl: string, extra: Record<string, unknown> = 
     prices: { "test-model": { input: 1, output: 2 } },
     ...extra,
   };
+}
+
+/**
+ * Runs `siteloom generate shop` in a child process and kills it with SIGKILL once the article call of the first topic
+ * reached `llm`: the outline was paid and settled (the article request is sent only after that commit), the article
+ * file not written. Scripts the server to answer the outline at once and to hold the article.
+ */
+export async function generateKilledAfterOutline(llm: LlmServer, dir: string, env: Record<string, string>) {
+  llm.script({}, { delayMs: 20_000 });
+  const child = spawn(process.execPath, [BIN, "--workspace", dir, "generate", "shop"], {
+    env: { ...process.env, ...env, SITELOOM_WORKSPACE: undefined },
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  for (let i = 0; i < 800 && llm.requests.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+  const kinds = llm.requests.map((r) => r.kind);
+  child.kill("SIGKILL");
+  await exited;
+  return kinds;
 }

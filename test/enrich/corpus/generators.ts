@@ -1,7 +1,8 @@
 // The corpus of real-world sites: generated at test time by the real generators from Debian
 // (scripts/setup-site-generators.sh) and WordPress's bundled themes (scripts/setup-wordpress.sh), plus hand-written fixtures of structures the generators do not make.
 import { execFile } from "node:child_process";
-import { cp, mkdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { FIXTURES } from "../support.ts";
@@ -16,6 +17,13 @@ export interface CorpusSite {
   ownPage: string;
   /** Set when the generator is missing: the site is reported as skipped. */
   missing?: string;
+  /**
+   * The site's content column when its region's first paragraph does not run in it (a one-page theme's grid of
+   * cards): the article is measured against this element's content box instead.
+   */
+  column?: string;
+  /** `enrich:` settings the site needs, as its docs tell a user (a one-page theme's content section). */
+  enrich?: Record<string, unknown>;
 }
 
 /** Whether a command is on the PATH (a generator not installed makes its site a skipped one). */
@@ -32,9 +40,26 @@ export async function hasCommand(command: string): Promise<boolean> {
 export async function generateCorpus(root: string): Promise<CorpusSite[]> {
   const sites: CorpusSite[] = [];
   await mkdir(root, { recursive: true });
-  for (const make of [jekyllMinima, pelicanSimple, mkdocsTheme("mkdocs"), mkdocsTheme("readthedocs"), hugoNewTheme]) {
+  for (const make of [
+    jekyllMinima,
+    pelicanSimple,
+    mkdocsTheme("mkdocs"),
+    mkdocsTheme("readthedocs"),
+    hugoNewTheme,
+    sphinxQuickstart,
+  ]) {
     sites.push(await make(root));
   }
+  sites.push(await startBootstrap(root, "clean-blog", "about.html"));
+  // A one-page theme: enriched the way docs/enrichment.md ("One-page sites") tells a user to.
+  sites.push({
+    ...(await startBootstrap(root, "agency", "index.html")),
+    column: "#services .container",
+    enrich: {
+      contentSelector: "#services .container",
+      remove: ["header.masthead", "#portfolio", "#about", "#team", "#contact"],
+    },
+  });
   sites.push(...(await wordpressSites(join(root, "wordpress"))));
   for (const [name, ownPage] of [
     ["bootstrap-masthead", "about.html"],
@@ -142,6 +167,41 @@ async function hugoNewTheme(root: string): Promise<CorpusSite> {
   await _run("hugo", ["--quiet", "-s", src, "-d", site.dir], src);
   return site;
 }
+
+async function sphinxQuickstart(root: string): Promise<CorpusSite> {
+  const src = join(root, "sphinx-src");
+  const site = { name: "sphinx-alabaster", dir: join(root, "sphinx-out"), ownPage: "about.html" };
+  if (!(await hasCommand("sphinx-build"))) return { ...site, missing: "sphinx-build" };
+  await _run("sphinx-quickstart", ["-q", "-p", "Oak and Iron", "-a", "Ann", "-v", "1.0", "-l", "en", src], root);
+  for (const [name, title] of [
+    ["about", "About"],
+    ["guide", "Guide"],
+  ]) {
+    const rule = "=".repeat(title!.length);
+    await writeFile(
+      join(src, `${name}.rst`),
+      `${title}\n${rule}\n\n${PARAGRAPH}\n\nHistory\n-------\n\n${PARAGRAPH}\n`,
+    );
+  }
+  // The quickstart's index has an empty toctree: the two pages go into it, as its comment asks.
+  const index = join(src, "index.rst");
+  const text = await readFile(index, "utf8");
+  await writeFile(index, text.replace(":caption: Contents:\n", ":caption: Contents:\n\n   about\n   guide\n"));
+  await _run("sphinx-build", ["-q", "-b", "html", src, site.dir], src);
+  return site;
+}
+
+/**
+ * A Start Bootstrap template as its npm package publishes it (dist/, built by its authors; a devDependency), the
+ * way a user downloads a template and puts their site into it.
+ */
+async function startBootstrap(root: string, theme: string, ownPage: string): Promise<CorpusSite> {
+  const dir = join(root, `startbootstrap-${theme}`);
+  await cp(join(REQUIRE.resolve(`startbootstrap-${theme}/package.json`), "..", "dist"), dir, { recursive: true });
+  return { name: `startbootstrap-${theme}`, dir, ownPage };
+}
+
+const REQUIRE = createRequire(import.meta.url);
 
 async function _run(cmd: string, args: string[], cwd: string): Promise<void> {
   try {

@@ -106,6 +106,20 @@ describe("secrets: azure backend", () => {
         }
       });
 
+      it("reads sent at once by a new client share one challenge and one token, then go in parallel", async () => {
+        const writer = createSecretStore(backend({ prefix: "burst" }), { name: "azure", env: "development" });
+        for (let i = 0; i < 20; i++) await writer.set(`secret://site-${i}/KEY`, `burst-${i}`);
+        const b = backend({ prefix: "burst" });
+        const vaultBefore = server.vault.requests.length;
+        const values = await Promise.all(Array.from({ length: 20 }, (_, i) => b.get(`site-${i}/KEY`)));
+        expect(values.map((v) => v?.value)).toEqual(Array.from({ length: 20 }, (_, i) => `burst-${i}`));
+        const sent = server.vault.requests.slice(vaultBefore);
+        // one request without a token (the challenge), then the 20 reads with one
+        expect(sent.filter((r) => !r.headers.authorization)).toHaveLength(1);
+        expect(sent).toHaveLength(21);
+        expect(new Set(sent.filter((r) => r.headers.authorization).map((r) => r.headers.authorization)).size).toBe(1);
+      });
+
       it("429 with Retry-After is retried", async () => {
         const store = createSecretStore(backend({ prefix: "throttle" }), { name: "azure", env: "development" });
         await store.set("secret://shop/KEY", "after-throttling");

@@ -52,13 +52,48 @@ describe("secrets: digitalocean backend", () => {
         expect(error.message).not.toContain("only-inside");
       });
 
-      it("a spec changed by someone else between read and write is read again, and their change is kept", async () => {
+      it("writes waiting for the spec go into one read and one write of it (one deployment, not 20)", async () => {
         const store = createSecretStore(backend(), { name: "do", env: "production" });
-        server.raceNextRead();
-        await store.set("secret://shop/RACED", "mine");
-        const keys = server.spec().envs!.map((e) => e.key);
-        expect(keys).toContain("OTHER_EDIT");
-        expect(keys).toContain("SITELOOM_SECRET_SHOP__RACED");
+        await store.set("secret://shop/FIRST", "first-value");
+        const before = server.counts();
+        const keys = Array.from({ length: 20 }, (_, i) => `secret://site-${i}/FTP_PASSWORD`);
+        await Promise.all(keys.map((k, i) => store.set(k, `value-${i}`)));
+        const after = server.counts();
+        expect([after.GET! - before.GET!, after.PUT! - before.PUT!]).toEqual([1, 1]);
+        for (let i = 0; i < 20; i++) {
+          expect(server.runtimeEnv[`SITELOOM_SECRET_SITE_${i}__FTP_PASSWORD`]).toBe(`value-${i}`);
+        }
+        expect(server.runtimeEnv.SITELOOM_SECRET_SHOP__FIRST).toBe("first-value");
+      });
+
+      it("a token without app:update: permission denied names the action and the app, no value", async () => {
+        const store = createSecretStore(backend(), { name: "do", env: "production" });
+        server.deny.add("PUT");
+        try {
+          const error = (await store.set("secret://shop/DENIED", "denied-value").catch((e) => e)) as SiteloomError;
+          expect(error.code).toBe("ERR_SECRET_DENIED");
+          expect(error.message).toBe(
+            `digitalocean: permission denied for apps:update on /v2/apps/${server.appId}; give the token the app:read and app:update scopes`,
+          );
+          expect(error.message).not.toContain("denied-value");
+        } finally {
+          server.deny.clear();
+        }
+      });
+
+      it("rate limits past the retries are one line saying so", async () => {
+        server.throttleNext(100);
+        try {
+          const error = (await backend()
+            .test()
+            .catch((e) => e)) as SiteloomError;
+          expect(error.code).toBe("ERR_SECRET_BACKEND");
+          expect(error.message).toBe(
+            `digitalocean: apps:read on /v2/apps/${server.appId} failed: still refused after several attempts with back-off (429 API Rate limit exceeded.); try again later`,
+          );
+        } finally {
+          server.throttleNext(0);
+        }
       });
 
       it("a refused token is a locked error without the token; rate limits are retried", async () => {

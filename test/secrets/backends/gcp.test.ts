@@ -21,16 +21,20 @@ afterAll(async () => {
   await server?.close();
 });
 
-function backend(options: { prefix?: string; env?: string; keyFilename?: string } = {}) {
-  return gcpBackend({
-    env: options.env ?? "development",
+function options(o: { prefix?: string; env?: string; keyFilename?: string } = {}) {
+  return {
+    env: o.env ?? "development",
     project: server.project,
-    prefix: options.prefix ?? `t${run}`,
-    keyFilename: options.keyFilename ?? keyFile,
+    prefix: o.prefix ?? `t${run}`,
+    keyFilename: o.keyFilename ?? keyFile,
     apiEndpoint: "127.0.0.1",
     port: server.port,
-    protocol: "http",
-  });
+    protocol: "http" as const,
+  };
+}
+
+function backend(o: { prefix?: string; env?: string; keyFilename?: string } = {}) {
+  return gcpBackend(options(o));
 }
 
 describe("secrets: gcp backend", () => {
@@ -121,6 +125,23 @@ describe("secrets: gcp backend", () => {
         await store.set("secret://shop/KEY", "after-quota");
         server.throttleNext(2);
         expect((await store.list("shop")).map((s) => s.name)).toEqual(["KEY"]);
+      });
+
+      it("a quota still exhausted after the retries is one line naming the action and the secret", async () => {
+        const store = createSecretStore(gcpBackend({ ...options(), prefix: "quota", attempts: 2 }), {
+          name: "gcp",
+          env: "development",
+        });
+        server.throttleNext(2);
+        try {
+          const error = (await store.get("shop/KEY").catch((e) => e)) as SiteloomError;
+          expect(error.code).toBe("ERR_SECRET_BACKEND");
+          expect(error.message).toBe(
+            `gcp: secretmanager.versions.access on projects/${server.project}/secrets/quota--development--shop--KEY/versions/latest failed: quota exhausted after several attempts; try again later`,
+          );
+        } finally {
+          server.throttleNext(0);
+        }
       });
     },
   });

@@ -16,8 +16,8 @@ export interface DigitalOceanAppsFake extends LocalService {
   /** The environment a freshly deployed container of the app would get (SECRET values decrypted). */
   runtimeEnv: Record<string, string | undefined>;
   throttleNext(n: number): void;
-  /** Another client changes the app between our read and our write (the next GET is followed by a spec change). */
-  raceNextRead(): void;
+  /** Methods refused with 403 from now on, as for a token without the app:update (PUT) or app:read (GET) scope. */
+  deny: Set<string>;
   counts(): Record<string, number>;
 }
 
@@ -26,8 +26,8 @@ const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * A loopback DigitalOcean API serving `/v2/apps/{id}` as documented: GET returns the app with its spec, in which
  * app-level env vars of `type: SECRET` come back encrypted (`EV[1:...]`); PUT takes a whole spec, keeps encrypted
- * values it issued and encrypts new SECRET values; bearer token auth, `{id, message}` errors, 429 with
- * `ratelimit-*` headers. `runtimeEnv` is what the app's containers would see after the update is deployed.
+ * values it issued and encrypts new SECRET values; bearer token auth, `{id, message}` errors, 403 for a token
+ * without the scope, 429 with `ratelimit-*` headers. `runtimeEnv` is what the app's containers would see after the update is deployed.
  */
 export async function startDigitalOceanApps(): Promise<DigitalOceanAppsFake> {
   const token = `dop_v1_${randomBytes(32).toString("hex")}`;
@@ -40,7 +40,7 @@ export async function startDigitalOceanApps(): Promise<DigitalOceanAppsFake> {
   };
   let updatedAt = new Date().toISOString();
   let throttle = 0;
-  let race = false;
+  const deny = new Set<string>();
   const counts: Record<string, number> = {};
   const encrypt = (plain: string) => {
     const iv = randomBytes(12);
@@ -90,15 +90,10 @@ export async function startDigitalOceanApps(): Promise<DigitalOceanAppsFake> {
     const match = /^\/v2\/apps\/([^/?]+)$/.exec(req.path.replace(/\?.*$/, ""));
     if (!match) return fail(404, "not_found", "The resource you were accessing could not be found.");
     if (match[1] !== appId) return fail(404, "not_found", "app not found");
-    if (req.method === "GET") {
-      sendJson(res, 200, app());
-      if (race) {
-        race = false;
-        spec = { ...spec, envs: [...(spec.envs ?? []), { key: "OTHER_EDIT", value: "x", scope: "RUN_TIME" }] };
-        updatedAt = new Date(Date.parse(updatedAt) + 1000).toISOString();
-      }
-      return;
+    if (deny.has(req.method)) {
+      return fail(403, "forbidden", "You are not authorized to perform this operation");
     }
+    if (req.method === "GET") return sendJson(res, 200, app());
     if (req.method === "PUT") {
       const body = JSON.parse(req.body || "{}") as { spec?: typeof spec };
       if (!body.spec?.name) return fail(400, "invalid_argument", "spec.name is required");
@@ -141,9 +136,7 @@ export async function startDigitalOceanApps(): Promise<DigitalOceanAppsFake> {
     throttleNext(n) {
       throttle = n;
     },
-    raceNextRead() {
-      race = true;
-    },
+    deny,
     counts: () => ({ ...counts }),
   };
 }

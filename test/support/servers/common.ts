@@ -231,9 +231,12 @@ export function startWatchdog(target: { pid: () => number | undefined; user: str
   cancel(): void;
 } {
   const pidFile = `${target.dir}.pid`;
+  // pids wrap quickly on a test machine (pid_max is 32768 here): kill the recorded pid only while it still is the
+  // process recorded (same start time), never whatever process was given that number since (a vitest worker once)
   const script = [
     `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done`,
-    `[ -f "${pidFile}" ] && kill -9 "$(cat "${pidFile}")" 2>/dev/null`,
+    `if [ -f "${pidFile}" ]; then set -- $(cat "${pidFile}"); ` +
+      `[ -n "$2" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20)" = "$2" ] && kill -9 "$1" 2>/dev/null; fi`,
     `userdel "${target.user}" 2>/dev/null`,
     `rm -rf "${target.dir}" "${pidFile}"`,
   ].join("; ");
@@ -246,9 +249,16 @@ export function startWatchdog(target: { pid: () => number | undefined; user: str
   };
 }
 
-/** Records the server's current pid for the watchdog (servers restart with a new pid). */
+/**
+ * Records the server's current pid and its start time (field 22 of /proc/<pid>/stat, in clock ticks since boot) for
+ * the watchdog (servers restart with a new pid).
+ */
 export async function recordPid(dir: string, pid: number | undefined): Promise<void> {
-  if (pid !== undefined) await writeFile(`${dir}.pid`, String(pid));
+  if (pid === undefined) return;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // the fields after the command name, which is in parentheses and may hold spaces: starttime is the 20th of them
+  const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  await writeFile(`${dir}.pid`, `${pid} ${startTime}`);
 }
 
 export { run };

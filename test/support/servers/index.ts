@@ -75,18 +75,28 @@ export interface TestServer {
 export interface StartServerOptions {
   /** Extra fields merged into remoteConfig (e.g. `{ encoding: "latin1" }`). */
   remote?: Partial<RemoteConfig>;
+  /**
+   * vsftpd and ProFTPD: the server closes a control connection idle this long (default 600 s); OpenSSH: an SFTP
+   * session idle this long is closed (`ChannelTimeout`), then the connection left without one (`UnusedConnectionTimeout`).
+   */
+  idleTimeoutSeconds?: number;
+  /**
+   * vsftpd only: also listen on this address of the machine, which becomes remoteConfig.host (containers on a
+   * bridge network reach the host's own address, not its loopback). @default loopback only
+   */
+  hostAddress?: string;
 }
 
 /** Starts a real server of the given kind. Call `stop()` in afterAll. */
 export async function startServer(kind: ServerKind, options: StartServerOptions = {}): Promise<TestServer> {
-  const raw = await _startRaw(kind);
+  const raw = await _startRaw(kind, options.idleTimeoutSeconds, options.hostAddress);
   const passwordVar = `SITELOOM_TEST_PW_${randomBytes(4).toString("hex").toUpperCase()}`;
   const env = { [passwordVar]: raw.password };
   process.env[passwordVar] = raw.password;
   const isFtps = kind.includes("-ftps");
   const remoteConfig = RemoteSchema.parse({
     protocol: kind === "sftp" ? "sftp" : isFtps ? "ftps" : "ftp",
-    host: raw.host,
+    host: options.hostAddress ?? raw.host,
     port: raw.port,
     user: raw.user,
     password: `\${${passwordVar}}`,
@@ -134,13 +144,25 @@ export async function startServer(kind: ServerKind, options: StartServerOptions 
 
 // --- internal ---
 
-async function _startRaw(kind: ServerKind): Promise<RawServer> {
+async function _startRaw(
+  kind: ServerKind,
+  idleSeconds: number | undefined,
+  hostAddress: string | undefined,
+): Promise<RawServer> {
+  if (idleSeconds !== undefined && kind.startsWith("pure-ftpd")) {
+    throw new Error(`test server: ${kind} has no idle timeout in seconds`);
+  }
   switch (kind) {
     case "vsftpd-ftp":
     case "vsftpd-ftps":
     case "vsftpd-ftps-implicit": {
       const { startVsftpd } = await import("./vsftpd.ts");
-      return startVsftpd({ tls: kind !== "vsftpd-ftp", implicit: kind === "vsftpd-ftps-implicit" });
+      return startVsftpd({
+        tls: kind !== "vsftpd-ftp",
+        implicit: kind === "vsftpd-ftps-implicit",
+        idleSeconds,
+        hostAddress,
+      });
     }
     case "pure-ftpd-ftp":
     case "pure-ftpd-ftps": {
@@ -150,11 +172,11 @@ async function _startRaw(kind: ServerKind): Promise<RawServer> {
     case "proftpd-ftp":
     case "proftpd-ftps": {
       const { startProftpd } = await import("./proftpd.ts");
-      return startProftpd({ tls: kind === "proftpd-ftps" });
+      return startProftpd({ tls: kind === "proftpd-ftps", idleSeconds });
     }
     case "sftp": {
       const { startSshd } = await import("./sshd.ts");
-      return startSshd();
+      return startSshd({ idleSeconds });
     }
   }
 }

@@ -8,6 +8,8 @@ import type { RawServer } from "./types.ts";
 export interface ProftpdOptions {
   /** Require explicit TLS (AUTH TLS) for login and data (mod_tls). */
   tls: boolean;
+  /** Closes control connections idle this long (TimeoutIdle). @default 600 */
+  idleSeconds?: number | undefined;
 }
 
 /**
@@ -29,7 +31,10 @@ export async function startProftpd(options: ProftpdOptions): Promise<RawServer> 
     const port = await freePort();
     const [pasvMin, pasvMax] = passiveRange();
     const confFile = join(dirs.etc, "proftpd.conf");
-    await writeFile(confFile, _config({ port, pasvMin, pasvMax, etc: dirs.etc, passwdFile, tls }));
+    await writeFile(
+      confFile,
+      _config({ port, pasvMin, pasvMax, etc: dirs.etc, passwdFile, tls, idle: options.idleSeconds ?? 600 }),
+    );
     const command = join(PROFTPD_DIR, "usr/sbin/proftpd");
     // -n: foreground; -q: quiet start-up
     return { command, args: ["-n", "-q", "-c", confFile], port, greeting: "220", extra: { tls, login } };
@@ -46,6 +51,7 @@ function _config(o: {
   etc: string;
   passwdFile: string;
   tls: TlsMaterial | undefined;
+  idle: number;
 }): string {
   const lines = [
     `ModulePath ${join(PROFTPD_DIR, "usr/lib/proftpd")}`,
@@ -76,7 +82,7 @@ function _config(o: {
     "WtmpLog off",
     "MaxInstances 200",
     "MaxClientsPerHost 100",
-    "TimeoutIdle 600",
+    `TimeoutIdle ${o.idle}`,
     `PidFile ${join(o.etc, "proftpd.pid")}`,
     `ScoreboardFile ${join(o.etc, "proftpd.scoreboard")}`,
     `SystemLog ${join(o.etc, "proftpd.log")}`,

@@ -9,7 +9,7 @@ import type { RawServer } from "./types.ts";
  * a system user that may log in with its password or with a generated client key. No chroot (sshd wants a
  * root-owned path for that), so `remote.root` is the absolute server directory, as on many real hosts.
  */
-export async function startSshd(): Promise<RawServer> {
+export async function startSshd(options: { idleSeconds?: number | undefined } = {}): Promise<RawServer> {
   const daemon = await launchDaemon("sshd", async ({ dirs, user }) => {
     const hostKeyFile = join(dirs.etc, "ssh_host_ed25519_key");
     const keys = join(dirs.base, "keys");
@@ -48,6 +48,14 @@ export async function startSshd(): Promise<RawServer> {
         "MaxStartups 100:30:200",
         "MaxSessions 100",
         "LogLevel ERROR",
+        // a host that closes idle sessions (OpenSSH 9.2+); ClientAlive* would not: it only drops clients that stop
+        // answering its keepalives, and ssh2 answers them
+        ...(options.idleSeconds !== undefined
+          ? [
+              `ChannelTimeout session:*=${options.idleSeconds}s session=${options.idleSeconds}s`,
+              `UnusedConnectionTimeout ${options.idleSeconds}s`,
+            ]
+          : []),
         "",
       ].join("\n"),
     );

@@ -9,6 +9,10 @@ export interface VsftpdOptions {
   tls: boolean;
   /** TLS from the first byte (the port-990 style), instead of AUTH TLS. */
   implicit?: boolean;
+  /** Closes control connections idle this long. @default 600 */
+  idleSeconds?: number | undefined;
+  /** Listen on every address (reached at this one from containers), not only 127.0.0.1; passive replies name it. */
+  hostAddress?: string | undefined;
 }
 
 /** vsftpd on 127.0.0.1 with a real local user chrooted into its home (the server's root directory). */
@@ -24,7 +28,17 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
     const implicit = options.implicit === true;
     await writeFile(
       confFile,
-      _config({ port, pasvMin, pasvMax, empty, tls, implicit, log: join(dirs.etc, "vsftpd.log") }),
+      _config({
+        port,
+        pasvMin,
+        pasvMax,
+        empty,
+        tls,
+        implicit,
+        log: join(dirs.etc, "vsftpd.log"),
+        idle: options.idleSeconds ?? 600,
+        hostAddress: options.hostAddress,
+      }),
     );
     // implicit TLS greets only after the handshake: wait for the port instead
     return { command: "/usr/sbin/vsftpd", args: [confFile], port, greeting: implicit ? undefined : "220", extra: tls };
@@ -42,11 +56,13 @@ function _config(o: {
   tls: TlsMaterial | undefined;
   implicit: boolean;
   log: string;
+  idle: number;
+  hostAddress: string | undefined;
 }): string {
   const lines = [
     "listen=YES",
     "listen_ipv6=NO",
-    "listen_address=127.0.0.1",
+    `listen_address=${o.hostAddress ? "0.0.0.0" : "127.0.0.1"}`,
     `listen_port=${o.port}`,
     // Foreground, no seccomp (it kills vsftpd in containers), its own empty dir for the privilege-separated child.
     "background=NO",
@@ -62,14 +78,14 @@ function _config(o: {
     // Dot files (.htaccess, the deploy manifest folder) must show in listings.
     "force_dot_files=YES",
     "pasv_enable=YES",
-    "pasv_address=127.0.0.1",
+    `pasv_address=${o.hostAddress ?? "127.0.0.1"}`,
     `pasv_min_port=${o.pasvMin}`,
     `pasv_max_port=${o.pasvMax}`,
     "port_enable=NO",
     "utf8_filesystem=YES",
     "max_clients=200",
     "max_per_ip=100",
-    "idle_session_timeout=600",
+    `idle_session_timeout=${o.idle}`,
     "data_connection_timeout=120",
     "xferlog_enable=YES",
     `vsftpd_log_file=${o.log}`,

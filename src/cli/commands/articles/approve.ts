@@ -1,6 +1,6 @@
 import type { ReviewChange } from "../../../content/index.ts";
 import { type CliContext, type RegisterCommands, usageError } from "../../context.ts";
-import { loadReviewTarget } from "./shared.ts";
+import { withReviewTarget } from "./shared.ts";
 
 /** articles approve <site> <slug>... | --all-drafts */
 export const registerApproveCommand: RegisterCommands = (articles, ctx) => {
@@ -14,8 +14,9 @@ export const registerApproveCommand: RegisterCommands = (articles, ctx) => {
       if (slugs.length > 0 && opts.allDrafts) usageError("give slugs or --all-drafts, not both");
       if (slugs.length === 0 && !opts.allDrafts) usageError("name the articles to approve, or use --all-drafts");
       const { reviewArticles } = await import("../../../content/index.ts");
-      const target = await loadReviewTarget(ctx, site);
-      const changes = await reviewArticles({ ...target, action: "approve", slugs, allDrafts: Boolean(opts.allDrafts) });
+      const changes = await withReviewTarget(ctx, site, (target) =>
+        reviewArticles({ ...target, action: "approve", slugs, allDrafts: Boolean(opts.allDrafts) }),
+      );
       printChanges(ctx, site, changes, "approved");
     });
 };

@@ -1,5 +1,6 @@
 import type { ArticleStatus, ArticleSummary } from "../../../content/index.ts";
 import { type RegisterCommands, usageError } from "../../context.ts";
+import { withSharedArticles } from "./shared.ts";
 
 /** articles list [--site S] [--status draft|ready|rejected] */
 export const registerListCommand: RegisterCommands = (articles, ctx) => {
@@ -16,14 +17,17 @@ export const registerListCommand: RegisterCommands = (articles, ctx) => {
       const workspace = await ctx.loadWorkspace();
       const rows: ArticleSummary[] = [];
       const invalid: string[] = [];
-      for (const name of opts.site ? [opts.site] : workspace.sites) {
-        const site = await workspace.site(name);
-        const loaded = await loadArticles(site.paths.articles);
-        invalid.push(...loaded.invalid);
-        for (const { article } of loaded.articles) {
-          if (!opts.status || article.status === opts.status) rows.push(summarizeArticle(name, article));
+      const sites = opts.site ? [opts.site] : workspace.sites;
+      await withSharedArticles(ctx, workspace, sites, async () => {
+        for (const name of sites) {
+          const site = await workspace.site(name);
+          const loaded = await loadArticles(site.paths.articles);
+          invalid.push(...loaded.invalid);
+          for (const { article } of loaded.articles) {
+            if (!opts.status || article.status === opts.status) rows.push(summarizeArticle(name, article));
+          }
         }
-      }
+      });
       for (const line of invalid) ctx.warn(`invalid article skipped: ${line}`);
       if (ctx.globals().json) {
         ctx.printJson({ articles: rows });

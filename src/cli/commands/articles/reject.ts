@@ -1,6 +1,6 @@
 import type { RegisterCommands } from "../../context.ts";
 import { printChanges } from "./approve.ts";
-import { loadReviewTarget } from "./shared.ts";
+import { withReviewTarget } from "./shared.ts";
 
 /** articles reject <site> <slug> [--reason R] */
 export const registerRejectCommand: RegisterCommands = (articles, ctx) => {
@@ -12,8 +12,9 @@ export const registerRejectCommand: RegisterCommands = (articles, ctx) => {
     .option("--reason <text>", "why (kept in the article's review history)")
     .action(async (site: string, slug: string, opts: { reason?: string }) => {
       const { reviewArticles } = await import("../../../content/index.ts");
-      const target = await loadReviewTarget(ctx, site);
-      const changes = await reviewArticles({ ...target, action: "reject", slugs: [slug], reason: opts.reason });
+      const changes = await withReviewTarget(ctx, site, (target) =>
+        reviewArticles({ ...target, action: "reject", slugs: [slug], reason: opts.reason }),
+      );
       printChanges(ctx, site, changes, "rejected");
     });
 };

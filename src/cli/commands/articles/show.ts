@@ -1,5 +1,5 @@
 import type { RegisterCommands } from "../../context.ts";
-import { loadReviewTarget } from "./shared.ts";
+import { withReviewTarget } from "./shared.ts";
 
 /** articles show <site> <slug> */
 export const registerShowCommand: RegisterCommands = (articles, ctx) => {
@@ -10,8 +10,7 @@ export const registerShowCommand: RegisterCommands = (articles, ctx) => {
     .argument("<slug>", "article slug")
     .action(async (site: string, slug: string) => {
       const { loadReviewArticle, summarizeArticle } = await import("../../../content/index.ts");
-      const target = await loadReviewTarget(ctx, site);
-      const article = await loadReviewArticle(target, slug);
+      const article = await withReviewTarget(ctx, site, (target) => loadReviewArticle(target, slug));
       if (ctx.globals().json) {
         ctx.printJson({ ...summarizeArticle(site, article), article });
         return;

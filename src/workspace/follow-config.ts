@@ -1,0 +1,144 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { updateConfigFile, withConfigFileLock } from "../config/index.ts";
+import { isSiteloomError, SiteloomError } from "../errors.ts";
+import { createSilentLogger, type Logger } from "../log/index.ts";
+import type { ConfigVersion, StateStore } from "../store/index.ts";
+import { type ConfigFiles, checkConfigFileName, readConfigFiles, validateConfigFiles } from "./config-files.ts";
+import { WORKSPACE_FILE } from "./load.ts";
+
+export interface FollowConfigOptions {
+  /** Workspace root whose files are kept at the latest recorded version. */
+  root: string;
+  store: StateStore;
+  /** Variables for validating (SITELOOM_* overrides, `${NAME}` references). @default process.env */
+  vars?: Record<string, string | undefined>;
+  logger?: Logger;
+  /**
+   * Write the latest version even over files that match no recorded version (an edit made here and not recorded).
+   * Workers, which never edit the configuration, take the store's word; a server keeps such an edit, which its file
+   * watcher records. @default false
+   */
+  force?: boolean;
+  /** Called after every check (the files are then at the latest version, or kept as they were). */
+  onChecked?: () => unknown;
+}
+
+/** Keeps a workspace's configuration files at the versions other processes record. */
+export interface ConfigFollower {
+  /** Checks now (also done on every notification); resolves once the files are synced. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How many recent versions an unknown file set is looked for in before it is taken for an unrecorded edit. */
+const RECENT_VERSIONS = 50;
+
+/**
+ * Configuration pushed to every process: on each version recorded anywhere (the store's `watchConfigVersions`,
+ * LISTEN/NOTIFY on PostgreSQL), the files of the latest version are validated like any change (every environment,
+ * every site, in a temporary copy) and written here through `updateConfigFile`, under the files' locks. A change
+ * this process is itself making holds those locks until it is recorded, so it is never undone. Undefined when the
+ * store pushes nothing (SQLite: one machine, one set of files).
+ */
+export function followConfigVersions(options: FollowConfigOptions): ConfigFollower | undefined {
+  const { store, root } = options;
+  if (!store.watchConfigVersions) return undefined;
+  const logger = options.logger ?? createSilentLogger();
+  const vars = options.vars ?? process.env;
+  let force = options.force ?? false;
+  let closed = false;
+  let warned = "";
+  let chain: Promise<void> = Promise.resolve();
+
+  const sync = async (): Promise<void> => {
+    if (closed) return;
+    const latest = await store.latestConfigVersion();
+    const files = _files(latest);
+    if (!latest || !files) return;
+    const paths = Object.keys(files).map((name) => join(root, name));
+    for (const path of paths) await mkdir(dirname(path), { recursive: true });
+    await withConfigFileLock(paths, async () => {
+      // a change recorded meanwhile (by this process too) is the one to compare with
+      const current = await store.latestConfigVersion();
+      if (current?.id !== latest.id) return void check();
+      const disk = await readConfigFiles(root);
+      const changed = Object.keys(files).filter((name) => disk[name] !== files[name]);
+      if (changed.length === 0) return;
+      if (!force && !(await _recorded(store, files, disk))) {
+        const note = `${changed.join(", ")} @ ${latest.id}`;
+        if (warned !== note) {
+          logger.warn(
+            { files: changed, version: latest.id },
+            "configuration: files here differ from every recorded version; keeping them (the server's watcher records them)",
+          );
+        }
+        warned = note;
+        return;
+      }
+      try {
+        await validateConfigFiles({ ...disk, ...files }, vars);
+      } catch (error) {
+        logger.warn(
+          { version: latest.id, err: isSiteloomError(error) ? error.message : String(error) },
+          "configuration: a pushed version does not validate here; the files in force stay",
+        );
+        return;
+      }
+      for (const name of changed) {
+        await updateConfigFile(join(root, name), () => files[name], {
+          locked: true,
+          actor: `config-sync:${latest.actor}`,
+          ref: name,
+        });
+      }
+      logger.info({ version: latest.id, files: changed }, "configuration: pushed version written");
+    });
+  };
+
+  const check = (): Promise<void> => {
+    const run = async () => {
+      try {
+        await sync();
+      } catch (error) {
+        logger.warn({ err: error }, "configuration: could not follow the recorded versions (retrying on the next)");
+      }
+      force = false;
+      await options.onChecked?.();
+    };
+    chain = chain.then(run, run);
+    return chain;
+  };
+
+  const watch = store.watchConfigVersions(() => void check());
+  return {
+    check,
+    async close() {
+      closed = true;
+      await watch.close();
+      await chain;
+    },
+  };
+}
+
+// --- internal ---
+
+function _files(version: ConfigVersion | undefined): ConfigFiles | undefined {
+  const files = (version?.snapshot as { files?: ConfigFiles } | undefined)?.files;
+  if (!files || typeof files[WORKSPACE_FILE] !== "string") return undefined;
+  // a stored version is checked like any input: only configuration files, only text
+  for (const [name, text] of Object.entries(files)) {
+    checkConfigFileName(name);
+    if (typeof text !== "string") throw new SiteloomError("ERR_USAGE", `configuration version: ${name} is not text`);
+  }
+  return files;
+}
+
+/** Whether the files on disk (those the version names) are one of the recently recorded versions. */
+async function _recorded(store: StateStore, files: ConfigFiles, disk: ConfigFiles): Promise<boolean> {
+  const recent = await store.listConfigVersions({ limit: RECENT_VERSIONS });
+  return recent.some((version) => {
+    const known = _files(version);
+    return known !== undefined && Object.keys(files).every((name) => known[name] === disk[name]);
+  });
+}

@@ -1,0 +1,159 @@
+import { spawn } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, runCli } from "../support/cli.ts";
+import { startServer, type TestServer } from "../support/servers/index.ts";
+import { snapshot, writeSite } from "./helpers/trees.ts";
+import { demoWorkspace } from "./helpers/workspace.ts";
+
+// `siteloom deploy --rollback` through the built CLI against real servers: a deploy, a deploy of a change (files
+// replaced, deleted, added in a new folder), then a rollback leaves the server byte-identical to after the first
+// deploy; a rollback killed with SIGKILL and rerun ends the same; the backups never reach an export.
+
+// each test spawns the CLI five to ten times: on a loaded 2-core machine one spawn alone may take seconds
+const TEST_TIMEOUT_MS = 400_000;
+
+describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback against %s", (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(kind);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const workspace = (deploy: Record<string, unknown> = {}) =>
+    demoWorkspace("siteloom-rollback-", server.env, {
+      remote: server.remoteConfig,
+      deploy: { parallel: 3, retryBaseMs: 20, retryMaxMs: 200, ...deploy },
+    });
+  const cli = (ws: string, args: string[]) => runCli(args, { cwd: ws, env: server.env, timeoutMs: 180_000 });
+  async function clearRemote() {
+    for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
+  }
+
+  it("deploy, deploy a change, rollback: the server is byte-identical to after the first deploy", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    const { ws, output, exportDir } = await workspace();
+    await writeSite(output);
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    const first = await snapshot(server.rootDir);
+
+    // the change: two files replaced, one deleted (--delete), two added (one in a new folder)
+    await writeFile(join(output, "index.html"), "<p>home, version 2</p>");
+    await writeFile(join(output, "css/site.css"), "body{margin:2px}");
+    await rm(join(output, "js"), { recursive: true });
+    await mkdir(join(output, "news/2026"), { recursive: true });
+    await writeFile(join(output, "news/2026/launch.html"), "<p>new</p>");
+    await writeFile(join(output, "extra.txt"), "added");
+    const change = await cli(ws, ["deploy", "demo", "--delete", "--json"]);
+    expect(change.code, change.stderr).toBe(0);
+    const second = await snapshot(server.rootDir);
+    expect(second).toEqual(await snapshot(output));
+    const changeId: string = JSON.parse(change.stdout).manifestId;
+
+    // the plan first: nothing changes on the server
+    const dry = await cli(ws, ["deploy", "demo", "--rollback", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout).plan;
+    expect(plan.undo).toEqual([changeId]);
+    expect(plan.restore.map((r: { path: string }) => r.path)).toEqual(["css/site.css", "index.html", "js/app.js"]);
+    expect(plan.remove).toEqual(["extra.txt", "news/2026/launch.html"]);
+    expect(plan.removeDirs).toEqual(["news/2026", "news"]);
+    expect(await snapshot(server.rootDir)).toEqual(second);
+    const text = await cli(ws, ["deploy", "demo", "--rollback", "--dry-run"]);
+    expect(text.stdout).toContain("would remove   extra.txt");
+    expect(text.stdout).toContain("would restore  js/app.js");
+
+    const back = await cli(ws, ["deploy", "demo", "--rollback"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/rolled back 1 deploy\(s\).*restored 3 file\(s\), removed 2/);
+    expect(await snapshot(server.rootDir)).toEqual(first);
+
+    // the next deploy sees the rolled-back state: it uploads the change again, and nothing else
+    const redeploy = await cli(ws, ["deploy", "demo", "--delete", "--json"]);
+    expect(redeploy.code, redeploy.stderr).toBe(0);
+    expect(JSON.parse(redeploy.stdout).stats).toMatchObject({ uploaded: 4, deleted: 2, failed: 0 });
+    expect(await snapshot(server.rootDir)).toEqual(second);
+
+    // the backup folder is on the server, and never in the mirror export brings down
+    expect((await readdir(join(server.rootDir, ".siteloom/backups"))).length).toBeGreaterThan(0);
+    expect((await cli(ws, ["export", "demo"])).code).toBe(0);
+    expect(await snapshot(exportDir, () => false)).toEqual(await snapshot(output));
+  });
+
+  it("--to returns over several deploys; retention keeps the last N; unknown runs are refused in one line", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    const { ws, output } = await workspace({ backups: 2 });
+    await writeSite(output);
+    const deployed: { id: string; tree: Awaited<ReturnType<typeof snapshot>> }[] = [];
+    for (let v = 1; v <= 4; v++) {
+      if (v > 1) await writeFile(join(output, "index.html"), `<p>v${v}</p>`);
+      if (v === 3) await writeFile(join(output, "v3-only.html"), "three");
+      const r = await cli(ws, ["deploy", "demo", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      deployed.push({ id: JSON.parse(r.stdout).manifestId, tree: await snapshot(server.rootDir) });
+    }
+    // two deploys kept: the folders of older ones are gone from the server
+    expect((await readdir(join(server.rootDir, ".siteloom/backups"))).length).toBe(2);
+    const unknown = await cli(ws, ["deploy", "demo", "--rollback", "--to", deployed[0]!.id.slice(0, 8)]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no deploy ".*" among the ones kept for rollback/);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+
+    const to = await cli(ws, ["deploy", "demo", "--rollback", "--to", deployed[1]!.id.slice(0, 8), "--json"]);
+    expect(to.code, to.stderr).toBe(0);
+    expect(JSON.parse(to.stdout).plan.undo).toEqual([deployed[3]!.id, deployed[2]!.id]);
+    expect(await snapshot(server.rootDir)).toEqual(deployed[1]!.tree);
+    const none = await cli(ws, ["deploy", "demo", "--rollback"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/nothing to roll back/);
+  });
+
+  it("kill -9 during a rollback, then rerun: the server ends byte-identical to after the first deploy", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    const { ws, output } = await workspace({ parallel: 1 });
+    const pages = (v: number) => {
+      const extra: Record<string, Buffer> = {};
+      for (let i = 0; i < 300; i++) extra[`pages/p${String(i).padStart(3, "0")}.html`] = Buffer.alloc(6000 + i, 64 + v);
+      return extra;
+    };
+    await writeSite(output, { extra: pages(1) });
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    const first = await snapshot(server.rootDir);
+    await writeSite(output, { extra: pages(2) });
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+
+    const child = spawn(process.execPath, [BIN, "deploy", "demo", "--rollback"], {
+      cwd: ws,
+      env: { ...process.env, ...server.env },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    // restores go in path order, one at a time: kill once the 30th page is back to its first version
+    const marker = join(server.rootDir, "pages/p030.html");
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const data = await readFile(marker).catch(() => undefined);
+      if (data?.[0] === 65) break;
+      if (child.exitCode !== null) throw new Error("the rollback finished before it could be killed");
+      if (Date.now() > deadline) throw new Error("the rollback made no progress in 180 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const half = await snapshot(server.rootDir);
+    expect(half).not.toEqual(first);
+
+    const rerun = await cli(ws, ["deploy", "demo", "--rollback"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await snapshot(server.rootDir)).toEqual(first);
+  });
+});
