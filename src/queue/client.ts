@@ -6,7 +6,7 @@ import { type ErrorCode, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import { runWithRetry } from "../retry.ts";
 import { redact, redactUrl } from "../secret.ts";
-import { isConnectionError, withPgTransaction } from "../store/index.ts";
+import { connectPg, isConnectionError, withPgTransaction } from "../store/index.ts";
 import type { Workspace } from "../workspace/index.ts";
 import { BOSS_SCHEMA, ensureQueueTables, JOBS_CHANNEL, QUEUE_SCHEMA } from "./tables.ts";
 
@@ -198,7 +198,7 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueClient>
     async ensureQueue(queue, plain) {
       if (ensured.has(queue)) return;
       // pg-boss creates a partition per queue: concurrent creations may deadlock, so one process at a time does it
-      const lock = await pool.connect();
+      const lock = await connectPg(pool);
       try {
         await lock.query("SELECT pg_advisory_lock(hashtext($1))", [`${QUEUE_SCHEMA}.create-queue`]);
         const runQueue: PgBoss.Queue = {

@@ -7,7 +7,7 @@ import { BUILTIN_STEPS, type PipelineStep, runPipeline } from "../pipeline/index
 import { runWithRetry } from "../retry.ts";
 import { redact } from "../secret.ts";
 import { createSecretResolver, guardPlaintext } from "../secrets/index.ts";
-import { isConnectionError, listenPg, type StateStore } from "../store/index.ts";
+import { connectPg, isConnectionError, listenPg, type StateStore } from "../store/index.ts";
 import { followConfigVersions, loadWorkspace, type Workspace } from "../workspace/index.ts";
 import { newWorkerId, type QueueClient, type RunJobData } from "./client.ts";
 import { createRunEventSink } from "./events.ts";
@@ -270,7 +270,7 @@ async function _loadJobWorkspace(
  * them to the dead letters). One worker at a time does it (advisory lock), inside the same transaction.
  */
 async function _reap(client: QueueClient, queue: string, leaseSeconds: number, logger: Logger): Promise<void> {
-  const conn = await client.pool.connect();
+  const conn = await connectPg(client.pool);
   try {
     await conn.query("BEGIN");
     const { rows: lock } = await conn.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [

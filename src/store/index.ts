@@ -70,6 +70,7 @@ export {
   type StoreDialect,
   statementSql,
 } from "./migrations.ts";
+export { connectPg } from "./pg-client.ts";
 export { isConnectionError } from "./pg-errors.ts";
 export { type PgTransactionOptions, withPgTransaction } from "./pg-transaction.ts";
 export { createPostgresStore, type PostgresStoreOptions } from "./postgres.ts";

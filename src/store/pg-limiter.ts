@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { connectPg } from "./pg-client.ts";
 import { withPgTransaction } from "./pg-transaction.ts";
 import type { CallLimiter, CallLimits } from "./types.ts";
 
@@ -41,7 +42,7 @@ export function createPgCallLimiter(url: () => Promise<string>, name: string, li
     const p = await open();
     for (;;) {
       signal?.throwIfAborted();
-      const client = await p.connect();
+      const client = await connectPg(p);
       const first = Math.floor(Math.random() * limits.concurrency);
       for (let i = 0; i < limits.concurrency; i++) {
         const slot = (first + i) % limits.concurrency;

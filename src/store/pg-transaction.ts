@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { SiteloomError } from "../errors.ts";
+import { connectPg } from "./pg-client.ts";
 import { isConnectionError } from "./pg-errors.ts";
 
 export interface PgTransactionOptions {
@@ -27,7 +28,7 @@ export async function withPgTransaction<T>(
   options: PgTransactionOptions,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await connectPg(pool);
   let committing = false;
   let broken = false;
   try {

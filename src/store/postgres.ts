@@ -4,6 +4,7 @@ import { runWithRetry } from "../retry.ts";
 import { redactUrl } from "../secret.ts";
 import { listenPg, type PgListener } from "./listen.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts";
+import { connectPg } from "./pg-client.ts";
 import { isConnectionError } from "./pg-errors.ts";
 import { createPgCallLimiter } from "./pg-limiter.ts";
 import { withPgTransaction } from "./pg-transaction.ts";
@@ -169,7 +170,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
    */
   const write = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> => {
     const p = await pool();
-    const client = await _retrying(opts.reconnectMs, location, () => p.connect());
+    const client = await _retrying(opts.reconnectMs, location, () => connectPg(p));
     let broken = false;
     try {
       return (await client.query<R>(_numbered(sql), params)).rows;

@@ -129,7 +129,9 @@ describe("queue: workers on a local cluster", () => {
 
     // SIGTERM: stop taking jobs, exit 0
     for (const w of workers) w.child.kill("SIGTERM");
-    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0]);
+    expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join("\n---\n")).toEqual([
+      0, 0, 0,
+    ]);
     expect(workers[0]!.output()).toMatch(/stopped: \d+ job\(s\) done/);
   });
 
@@ -175,28 +177,41 @@ describe("queue: workers on a local cluster", () => {
     await Promise.all(workers.map((w) => w.exited));
   });
 
-  it("PostgreSQL stopped for 10 s while workers run: they reconnect and finish; no run lost or recorded twice", async () => {
-    const sites = ["p1", "p2", "p3", "p4"];
-    const ws = await setupWorkspace(pg, ftp, llm, "pgdown", sites, { parallel: 1 });
-    const workers = [startWorker(ws, procs), startWorker(ws, procs)];
-    await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
-    const enqueue = await runCli(["--workspace", ws.root, "run", ...sites, "--queue", "--json"], { env: ws.env });
-    expect(enqueue.code, enqueue.stderr).toBe(0);
-    const ids = (JSON.parse(enqueue.stdout) as { runId: string }[]).map((r) => r.runId);
-    await waitForStep(pg, ws.db, "generate", new Set());
-    await pg.restart({ downMs: 10_000 });
+  // with only the queue in PostgreSQL, and with every piece of state there (the store's pool, the workspace-wide
+  // model-call slots held during a call)
+  it.each([
+    { state: "SQLite", pgStore: false },
+    { state: "PostgreSQL", pgStore: true },
+  ])(
+    "PostgreSQL stopped for 10 s while workers run ($state state): they reconnect and finish; no run lost or recorded twice",
+    async ({ pgStore }) => {
+      const sites = ["p1", "p2", "p3", "p4"];
+      const ws = await setupWorkspace(pg, ftp, llm, `pgdown_${pgStore ? "pg" : "lite"}`, sites, {
+        parallel: 1,
+        pgStore,
+      });
+      const workers = [startWorker(ws, procs), startWorker(ws, procs)];
+      await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
+      const enqueue = await runCli(["--workspace", ws.root, "run", ...sites, "--queue", "--json"], { env: ws.env });
+      expect(enqueue.code, enqueue.stderr).toBe(0);
+      const ids = (JSON.parse(enqueue.stdout) as { runId: string }[]).map((r) => r.runId);
+      await waitForStep(pg, ws.db, "generate", new Set());
+      await pg.restart({ downMs: 10_000 });
 
-    const runs = await waitForRuns(pg, ws.db, ids);
-    expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
-    const store = ws.store();
-    const recorded = await store.listRuns({ limit: 100 });
-    expect(recorded.map((r) => r.id).sort()).toEqual([...ids].sort());
-    expect(recorded.every((r) => r.status === "succeeded")).toBe(true);
-    await store.close();
-    for (const site of sites) await expectDeployed(ftp, ws, site, undefined);
-    for (const w of workers) w.child.kill("SIGTERM");
-    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
-  });
+      const runs = await waitForRuns(pg, ws.db, ids);
+      expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
+      const store = ws.store();
+      const recorded = await store.listRuns({ limit: 100 });
+      expect(recorded.map((r) => r.id).sort()).toEqual([...ids].sort());
+      expect(recorded.every((r) => r.status === "succeeded")).toBe(true);
+      await store.close();
+      for (const site of sites) await expectDeployed(ftp, ws, site, undefined);
+      for (const w of workers) w.child.kill("SIGTERM");
+      expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join("\n---\n")).toEqual([
+        0, 0,
+      ]);
+    },
+  );
 
   it("30 sites enqueued through two API instances on three workers: each site runs exactly once, the budget holds", async () => {
     const dir = await useTempDir("siteloom-queue-thirty-");
@@ -240,7 +255,9 @@ describe("queue: workers on a local cluster", () => {
     const runs = await waitForRuns(pg, "queue_thirty", ids, 540_000);
     llm.reset();
     for (const w of workers) w.child.kill("SIGTERM");
-    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0]);
+    expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join("\n---\n")).toEqual([
+      0, 0, 0,
+    ]);
 
     // every site ran once: one run in the queue and one run record each, the same outcome in both
     expect(runs.map((r) => r.site).sort()).toEqual(sites);
