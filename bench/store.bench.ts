@@ -1,33 +1,55 @@
-// State store benchmarks: budget reservation throughput with 16 concurrent reservers (each on its own connection,
-// as 16 processes would be), each reservation settled or released right after, on a real PostgreSQL 15 started on
-// loopback (test/support/postgres.ts) and on SQLite (one file, 16 handles in this process). Beside it, the reference:
-// pgbench sending the same statements with the same 16 clients on the same server (what the machine allows now).
-import { execFile } from "node:child_process";
+// State store benchmarks: budget reservation throughput with 16 concurrent reservers (each on its own connection),
+// each reservation settled or released right after, on a real PostgreSQL 15 started on loopback
+// (test/support/postgres.ts) and on SQLite (one file, 16 handles in this process). Every database starts with a
+// month's ledger already written (SITELOOM_BENCH_LEDGER entries, 20,000 by default: an agency's month), since what
+// a reservation costs may grow with it. The 16 reservers run in 2 processes of 8 (as the worker processes of a
+// deployment, and as pgbench's 2 threads), and again all in this one process. Beside them, the reference: pgbench
+// sending the same statements with the same 16 clients on the same server (what the machine allows now).
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createPostgresStore, createSqliteStore, type StateStore } from "../src/store/index.ts";
 import { POSTGRES_BIN_DIR, startPostgres, type TestPostgres } from "../test/support/postgres.ts";
+import { benchCostEntry, openReservers, runReservers } from "./store-reservers.ts";
 import type { BenchRow, BenchSuite } from "./support.ts";
 
 const RESERVERS = 16;
+const PROCESSES = 2;
 const PER_RESERVER = Number(process.env.SITELOOM_BENCH_RESERVATIONS ?? 150);
+const LEDGER = Number(process.env.SITELOOM_BENCH_LEDGER ?? 20_000);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RESERVERS_SCRIPT = fileURLToPath(new URL("./store-reservers.ts", import.meta.url));
+const PAIRS = `${RESERVERS * PER_RESERVER} reserve+settle/release pairs after a ledger of ${LEDGER} entries`;
 
 const suite: BenchSuite = async () => {
   const rows: BenchRow[] = [];
   const pg = await startPostgres();
   try {
-    const url = await pg.createDatabase("bench");
-    const perSecond = await _reservationsPerSecond(() => createPostgresStore({ url, poolSize: 1 }));
+    const split = await _postgresDatabase(pg, "split");
+    const perSecond = await _inProcesses(split);
     rows.push({
       group: "store",
-      name: `budget reservations, ${RESERVERS} concurrent reservers (PostgreSQL 15)`,
+      name: `budget reservations, ${RESERVERS} concurrent reservers in ${PROCESSES} processes (PostgreSQL 15)`,
       value: perSecond,
       unit: "req/s",
       target: ">= 500/s",
       ok: perSecond >= 500,
-      note: `${RESERVERS * PER_RESERVER} reserve+settle/release pairs, one connection each`,
+      note: `${PAIRS}, one connection each, ${RESERVERS / PROCESSES} per process`,
+    });
+    const single = await _postgresDatabase(pg, "single");
+    const oneProcess = await _reservationsPerSecond(() => createPostgresStore({ url: single, poolSize: 1 }));
+    rows.push({
+      group: "store",
+      name: `budget reservations, ${RESERVERS} concurrent reservers in one process (PostgreSQL 15)`,
+      value: oneProcess,
+      unit: "req/s",
+      target: ">= 500/s",
+      ok: oneProcess >= 500,
+      note: `${PAIRS}, one connection each, all on this process's one thread`,
     });
     const dir = await mkdtemp(join(tmpdir(), "siteloom-bench-pgbench-"));
     const pairs = await _pgbenchPairs(pg, dir).finally(() => rm(dir, { recursive: true, force: true }));
@@ -36,7 +58,7 @@ const suite: BenchSuite = async () => {
       name: `reference: pgbench, the same statements, ${RESERVERS} clients (same server)`,
       value: pairs,
       unit: "req/s",
-      note: "reserve+settle/release pairs per second sent by pgbench (C, 2 threads) instead of 16 store connections",
+      note: "reserve+settle/release pairs per second sent by pgbench (C, 2 threads), the same ledger beforehand",
     });
   } finally {
     await pg.stop();
@@ -44,13 +66,19 @@ const suite: BenchSuite = async () => {
   const dir = await mkdtemp(join(tmpdir(), "siteloom-bench-store-"));
   try {
     const path = join(dir, "state.db");
+    const prefill = createSqliteStore({ path });
+    await prefill.importCosts(
+      "bench-ledger",
+      Array.from({ length: LEDGER }, (_, i) => benchCostEntry(`site-${i % 200}`, `t${i}`)),
+    );
+    await prefill.close();
     const perSecond = await _reservationsPerSecond(() => createSqliteStore({ path }));
     rows.push({
       group: "store",
       name: `budget reservations, ${RESERVERS} concurrent reservers (SQLite)`,
       value: perSecond,
       unit: "req/s",
-      note: "16 handles on one WAL file in one process (synchronous driver: no true parallelism)",
+      note: `${PAIRS}; 16 handles on one WAL file in one process (synchronous driver: no true parallelism)`,
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -62,43 +90,30 @@ export default suite;
 
 // --- internal ---
 
-/** Reservations per second: each reserver reserves, then settles (2 of 3) or releases (1 of 3) what it got. */
+/** A new database, migrated, holding LEDGER settled entries of this month; its URL. */
+async function _postgresDatabase(pg: TestPostgres, name: string): Promise<string> {
+  const url = await pg.createDatabase(name);
+  const migrator = createPostgresStore({ url, poolSize: 1 });
+  await migrator.schemaVersion().finally(() => migrator.close());
+  const month = new Date().toISOString().slice(0, 7);
+  await pg.query(
+    `INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step, input_tokens,
+      output_tokens, cost_usd, ok)
+     SELECT 'ledger-' || g, $1, $2, 'site-' || (g % 200), 'bench', 't' || g, 'bench', 'm', 'article', 1000, 1000,
+      0.009, 1 FROM generate_series(1, $3::int) g`,
+    [new Date().toISOString(), month, LEDGER],
+    name,
+  );
+  await pg.query("VACUUM ANALYZE", [], name);
+  return url;
+}
+
+/** Reservations per second, the 16 reservers on this process's one thread. */
 async function _reservationsPerSecond(open: () => StateStore): Promise<number> {
-  const stores = Array.from({ length: RESERVERS }, open);
+  const stores = await openReservers(RESERVERS, open);
   try {
-    // open every connection and migrate before the clock starts
-    await Promise.all(stores.map((s) => s.schemaVersion()));
-    const month = new Date().toISOString().slice(0, 7);
-    const isStale = () => false;
     const start = performance.now();
-    await Promise.all(
-      stores.map(async (store, n) => {
-        for (let i = 0; i < PER_RESERVER; i++) {
-          const result = await store.reserveBudget(
-            { month, site: `site-${n}`, topicId: `t${i}`, amountUsd: 0.01, owner: `bench-${n}`, pid: 1, host: "bench" },
-            { maxMonthlyUsd: 1_000_000, isStale },
-          );
-          if (!result.granted) throw new Error("a reservation within the budget was refused");
-          if (i % 3 === 2) {
-            await store.releaseBudget(result.reservation.id);
-            continue;
-          }
-          await store.settleBudget(result.reservation.id, {
-            time: new Date().toISOString(),
-            site: `site-${n}`,
-            topic: "bench",
-            topicId: `t${i}`,
-            provider: "bench",
-            model: "m",
-            step: "article",
-            inputTokens: 1000,
-            outputTokens: 1000,
-            costUsd: 0.009,
-            ok: true,
-          });
-        }
-      }),
-    );
+    await runReservers(stores, PER_RESERVER, "one");
     return (RESERVERS * PER_RESERVER) / ((performance.now() - start) / 1000);
   } finally {
     await Promise.all(stores.map((s) => s.close()));
@@ -106,14 +121,50 @@ async function _reservationsPerSecond(open: () => StateStore): Promise<number> {
 }
 
 /**
+ * Reservations per second, the 16 reservers in PROCESSES processes (store-reservers.ts): each opens its connections
+ * first; the clock runs from the moment all are told to start until the last one is done.
+ */
+async function _inProcesses(url: string): Promise<number> {
+  const children: ChildProcessWithoutNullStreams[] = [];
+  try {
+    const lines = Array.from({ length: PROCESSES }, (_, n) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", RESERVERS_SCRIPT, url, String(RESERVERS / PROCESSES), String(PER_RESERVER), `p${n}`],
+        { cwd: ROOT },
+      );
+      children.push(child);
+      let err = "";
+      child.stderr.on("data", (d) => {
+        err += d;
+      });
+      const exited = new Promise<never>((_, reject) =>
+        child.on("exit", (code) => reject(new Error(`reservers exited ${code}: ${err.trim().slice(-300)}`))),
+      );
+      const next = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      return async (expected: string) => {
+        const line = await Promise.race([next.next(), exited]);
+        if (line.value !== expected) throw new Error(`reservers said "${line.value}", not "${expected}"`);
+      };
+    });
+    await Promise.all(lines.map((line) => line("ready")));
+    const start = performance.now();
+    for (const child of children) child.stdin.write("go\n");
+    await Promise.all(lines.map((line) => line("done")));
+    return (RESERVERS * PER_RESERVER) / ((performance.now() - start) / 1000);
+  } finally {
+    for (const child of children) child.kill();
+  }
+}
+
+/**
  * pgbench (C, no client work) sending what the store's reservers send, statement for statement, on a fresh database
- * of the same server: the siteloom_reserve_budget call, then the settling statement (2 of 3) or the release (1 of 3),
- * in the current month, with the same 16 clients, the same number of pairs each and the extended query protocol with
- * parameters (as node-postgres sends them); pairs per second.
+ * of the same server with the same ledger: the siteloom_reserve_budget call, then the settling statement (2 of 3) or
+ * the release (1 of 3), in the current month, with the same 16 clients, the same number of pairs each and the
+ * extended query protocol with parameters; pairs per second.
  */
 async function _pgbenchPairs(pg: TestPostgres, dir: string): Promise<number> {
-  const migrator = createPostgresStore({ url: await pg.createDatabase("reference"), poolSize: 1 });
-  await migrator.schemaVersion().finally(() => migrator.close());
+  await _postgresDatabase(pg, "reference");
   const script = join(dir, "reserve.sql");
   const month = new Date().toISOString().slice(0, 7);
   const id = ":client_id || '-' || :n";
@@ -129,7 +180,7 @@ WITH dropped AS (DELETE FROM budget_reservations WHERE id = ${id}) INSERT INTO c
 \\endif
 `,
   );
-  const args = ["-c", String(RESERVERS), "-j", "2", "-t", String(PER_RESERVER), "-M", "extended", "-n", "-f", script];
+  const args = ["-c", String(RESERVERS), "-j", "2", "-t", String(PER_RESERVER), "-M", "prepared", "-n", "-f", script];
   const { stdout } = await promisify(execFile)(
     join(POSTGRES_BIN_DIR, "pgbench"),
     [...args, "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "reference"],

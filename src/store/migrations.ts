@@ -167,29 +167,7 @@ export const MIGRATIONS: Migration[] = [
         // The month's advisory lock is held only while the server runs this function, not across network round
         // trips: 16 reservers on several machines serialise in microseconds. Both sums are read by one statement
         // (one snapshot), so a settle committing meanwhile is counted once, never zero times.
-        postgres: `CREATE OR REPLACE FUNCTION siteloom_reserve_budget(
-          p_stale TEXT[], p_max DOUBLE PRECISION, p_id TEXT, p_month TEXT, p_site TEXT, p_topic_id TEXT,
-          p_amount DOUBLE PRECISION, p_owner TEXT, p_pid INTEGER, p_host TEXT, p_now TEXT)
-        RETURNS TABLE (granted BOOLEAN, settled_usd DOUBLE PRECISION, reserved_usd DOUBLE PRECISION)
-        LANGUAGE plpgsql AS $fn$
-        DECLARE s DOUBLE PRECISION; r DOUBLE PRECISION;
-        BEGIN
-          PERFORM pg_advisory_xact_lock(hashtextextended('budget:' || p_month, 0));
-          IF cardinality(p_stale) > 0 THEN
-            DELETE FROM budget_reservations WHERE id = ANY(p_stale);
-          END IF;
-          SELECT COALESCE((SELECT SUM(cost_usd) FROM cost_ledger WHERE month = p_month), 0),
-                 COALESCE((SELECT SUM(amount_usd) FROM budget_reservations WHERE month = p_month), 0)
-            INTO s, r;
-          IF p_max IS NOT NULL AND s + r + p_amount > p_max + 1e-9 THEN
-            RETURN QUERY SELECT FALSE, s, r;
-            RETURN;
-          END IF;
-          INSERT INTO budget_reservations (id, month, site, topic_id, amount_usd, owner, pid, host, created, heartbeat)
-            VALUES (p_id, p_month, p_site, p_topic_id, p_amount, p_owner, p_pid, p_host, p_now, p_now);
-          RETURN QUERY SELECT TRUE, s, r;
-        END
-        $fn$`,
+        postgres: _reserveBudgetFunction("(SELECT SUM(cost_usd) FROM cost_ledger WHERE month = p_month)"),
       },
     ],
   },
@@ -256,7 +234,79 @@ export const MIGRATIONS: Migration[] = [
       { postgres: "CREATE INDEX IF NOT EXISTS siteloom_call_log_name_at ON siteloom_call_log (name, at)" },
     ],
   },
+  {
+    version: 10,
+    name: "the month's settled spend kept as a running total (PostgreSQL), summed from an index (SQLite)",
+    statements: [
+      // Kept by a trigger, so every write of the ledger (settle, import, a hand edit) moves it in its own
+      // transaction; a reserver's single-statement read sees a settle's reservation gone and its cost counted, or
+      // neither, as with the sum it replaces. Settles of one month queue on this row only while they commit. NUMERIC
+      // (each cost as its 15 significant digits): adding and taking away never drifts.
+      { postgres: "CREATE TABLE budget_months (month TEXT PRIMARY KEY, settled_usd NUMERIC NOT NULL)" },
+      // SQLite (one machine) keeps summing, from an index that holds the costs
+      { sqlite: "CREATE INDEX cost_ledger_month_cost ON cost_ledger (month, cost_usd)" },
+      {
+        postgres: `CREATE FUNCTION siteloom_budget_month_total() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            UPDATE budget_months SET settled_usd = settled_usd - OLD.cost_usd::NUMERIC WHERE month = OLD.month;
+          END IF;
+          IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO budget_months (month, settled_usd) VALUES (NEW.month, NEW.cost_usd::NUMERIC)
+              ON CONFLICT (month) DO UPDATE SET settled_usd = budget_months.settled_usd + excluded.settled_usd;
+          END IF;
+          RETURN NULL;
+        END
+        $fn$`,
+      },
+      // the trigger first: it locks the ledger against writes until this transaction has filled the totals
+      {
+        postgres: `CREATE TRIGGER cost_ledger_month_total AFTER INSERT OR DELETE OR UPDATE OF month, cost_usd
+          ON cost_ledger FOR EACH ROW EXECUTE FUNCTION siteloom_budget_month_total()`,
+      },
+      {
+        postgres:
+          "INSERT INTO budget_months (month, settled_usd) SELECT month, SUM(cost_usd::NUMERIC) FROM cost_ledger GROUP BY month",
+      },
+      {
+        postgres: _reserveBudgetFunction(
+          "(SELECT m.settled_usd::DOUBLE PRECISION FROM budget_months m WHERE m.month = p_month)",
+        ),
+      },
+    ],
+  },
 ];
 
 /** The newest schema version this build knows. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/**
+ * siteloom_reserve_budget (migrations 5 and 10): under the month's advisory lock, drops the stale reservations
+ * named, reads the month's settled spend (`settled`, a scalar subquery on p_month) and held reservations in one
+ * snapshot, and adds the reservation only if it fits p_max.
+ */
+function _reserveBudgetFunction(settled: string): string {
+  return `CREATE OR REPLACE FUNCTION siteloom_reserve_budget(
+          p_stale TEXT[], p_max DOUBLE PRECISION, p_id TEXT, p_month TEXT, p_site TEXT, p_topic_id TEXT,
+          p_amount DOUBLE PRECISION, p_owner TEXT, p_pid INTEGER, p_host TEXT, p_now TEXT)
+        RETURNS TABLE (granted BOOLEAN, settled_usd DOUBLE PRECISION, reserved_usd DOUBLE PRECISION)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE s DOUBLE PRECISION; r DOUBLE PRECISION;
+        BEGIN
+          PERFORM pg_advisory_xact_lock(hashtextextended('budget:' || p_month, 0));
+          IF cardinality(p_stale) > 0 THEN
+            DELETE FROM budget_reservations WHERE id = ANY(p_stale);
+          END IF;
+          SELECT COALESCE(${settled}, 0),
+                 COALESCE((SELECT SUM(amount_usd) FROM budget_reservations WHERE month = p_month), 0)
+            INTO s, r;
+          IF p_max IS NOT NULL AND s + r + p_amount > p_max + 1e-9 THEN
+            RETURN QUERY SELECT FALSE, s, r;
+            RETURN;
+          END IF;
+          INSERT INTO budget_reservations (id, month, site, topic_id, amount_usd, owner, pid, host, created, heartbeat)
+            VALUES (p_id, p_month, p_site, p_topic_id, p_amount, p_owner, p_pid, p_host, p_now, p_now);
+          RETURN QUERY SELECT TRUE, s, r;
+        END
+        $fn$`;
+}

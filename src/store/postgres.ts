@@ -168,12 +168,12 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
    * One writing statement on its own (autocommit): reaching the server is retried, but a statement whose connection
    * is lost after it was sent is not, since it may have been applied.
    */
-  const write = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> => {
+  const write = async <R extends pg.QueryResultRow>(sql: string, params: unknown[], name?: string): Promise<R[]> => {
     const p = await pool();
     const client = await _retrying(opts.reconnectMs, location, () => connectPg(p));
     let broken = false;
     try {
-      return (await client.query<R>(_numbered(sql), params)).rows;
+      return (await client.query<R>(_statement(sql, params, name))).rows;
     } catch (error) {
       broken = isConnectionError(error);
       if (!broken) throw error;
@@ -485,6 +485,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         write<{ granted: boolean; settled_usd: number; reserved_usd: number }>(
           "SELECT * FROM siteloom_reserve_budget(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           [stale, options.maxMonthlyUsd ?? null, ...reservationRowValues(record)],
+          "siteloom_reserve",
         );
       let [row] = await reserve([]);
       if (!row?.granted) {
@@ -502,11 +503,11 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       // One statement, so one commit: a reserver's single-snapshot sums (migration 5) see both the reservation gone
       // and the cost recorded, or neither; the kept answer commits with them.
       const kept = keep === undefined ? "" : `, kept AS (${UPSERT_KEPT_SQL})`;
-      await write(`WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?)${kept} ${INSERT_COST_SQL}`, [
-        reservationId ?? null,
-        ...(keep === undefined ? [] : keptRowValues(keep)),
-        ...costRowValues(entry),
-      ]);
+      await write(
+        `WITH dropped AS (DELETE FROM budget_reservations WHERE id = ?)${kept} ${INSERT_COST_SQL}`,
+        [reservationId ?? null, ...(keep === undefined ? [] : keptRowValues(keep)), ...costRowValues(entry)],
+        keep === undefined ? "siteloom_settle" : "siteloom_settle_keep",
+      );
     },
 
     async releaseBudget(reservationId) {
@@ -514,7 +515,7 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
       // idempotent: retried like a read when the connection is lost
       const p = await pool();
       await _retrying(opts.reconnectMs, location, () =>
-        p.query(_numbered("DELETE FROM budget_reservations WHERE id = ?"), [reservationId]),
+        p.query(_statement("DELETE FROM budget_reservations WHERE id = ?", [reservationId], "siteloom_release")),
       );
     },
 
@@ -669,6 +670,12 @@ const CONFIG_CHANNEL = "siteloom_config_versions";
 
 /** Runs `work`, and again after a pause while it fails because the server cannot be reached, for up to `limitMs`. */
 async function _retrying<T>(limitMs: number, location: string, work: () => Promise<T>): Promise<T> {
+  // the usual case, a server that answers, costs no retry machinery
+  try {
+    return await work();
+  } catch (error) {
+    if (!isConnectionError(error)) throw error;
+  }
   const deadline = Date.now() + limitMs;
   try {
     return await runWithRetry(work, {
@@ -685,6 +692,15 @@ async function _retrying<T>(limitMs: number, location: string, work: () => Promi
       { cause: error },
     );
   }
+}
+
+/**
+ * A statement for node-postgres; `name` makes it a prepared statement of each connection (parsed and planned once
+ * per connection, then only bound and run): used for the budget's hot path only, whose statements return a fixed
+ * shape (a prepared `SELECT *` would fail once a migration adds a column).
+ */
+function _statement(sql: string, values: unknown[], name?: string): pg.QueryConfig {
+  return name === undefined ? { text: _numbered(sql), values } : { name, text: _numbered(sql), values };
 }
 
 /** `?` placeholders (the SQL shared with SQLite) as PostgreSQL's `$1, $2…`; no statement has `?` inside quotes. */

@@ -98,6 +98,40 @@ describe("store: postgres specifics", () => {
     ]);
   });
 
+  it("keeps the month's settled total with every ledger write, and fills it from the ledger at migration", async () => {
+    // a database from before migration 10: its ledger already holds 0.5 USD this month
+    const url = await server.createDatabase("month_total");
+    const before = createPostgresStore({ url });
+    await before.schemaVersion();
+    await before.close();
+    await server.query(
+      `DELETE FROM schema_migrations WHERE version = 10; DROP TRIGGER cost_ledger_month_total ON cost_ledger;
+       DROP FUNCTION siteloom_budget_month_total(); DROP TABLE budget_months;
+       INSERT INTO cost_ledger (id, time, month, site, topic, topic_id, provider, model, step, input_tokens,
+         output_tokens, cost_usd, ok) VALUES ('old', 't', '2026-12', 's', 'b', 't', 'p', 'm', 'article', 1, 1, 0.5, 1)`,
+      [],
+      "month_total",
+    );
+    const store = createPostgresStore({ url });
+    const reserve = (amountUsd: number) =>
+      store.reserveBudget(
+        { month: "2026-12", site: "s", topicId: "t", amountUsd, owner: "o", pid: 1, host: "h" },
+        { maxMonthlyUsd: 1, isStale: () => false },
+      );
+    expect(await reserve(0.6)).toEqual({ granted: false, settledUsd: 0.5, reservedUsd: 0 });
+    // an import, then hand edits of the ledger: every one moves what the next reservation counts
+    const entry = { time: "2026-12-01T00:00:00.000Z", site: "s", topic: "b", topicId: "t", provider: "p" };
+    const cost = { ...entry, model: "m", step: "article", inputTokens: 1, outputTokens: 1, costUsd: 0.25, ok: true };
+    await store.importCosts("import", [cost]);
+    expect(await reserve(0.3)).toEqual({ granted: false, settledUsd: 0.75, reservedUsd: 0 });
+    await server.query("UPDATE cost_ledger SET cost_usd = 0.1 WHERE id = 'old'", [], "month_total");
+    await server.query("UPDATE cost_ledger SET month = '2026-11' WHERE id <> 'old'", [], "month_total");
+    expect(await reserve(0.95)).toEqual({ granted: false, settledUsd: 0.1, reservedUsd: 0 });
+    await server.query("DELETE FROM cost_ledger WHERE id = 'old'", [], "month_total");
+    expect(await reserve(0.95)).toMatchObject({ granted: true, settledUsd: 0, reservedUsd: 0 });
+    await store.close();
+  });
+
   it("refuses a database written by a newer schema, with a clear message", async () => {
     const url = await server.createDatabase("future_schema");
     await createPostgresStore({ url }).close();
