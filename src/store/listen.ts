@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
+import { loadPg } from "./pg-module.ts";
 
 export interface ListenOptions {
   /** PostgreSQL URL (may hold a password; never printed). */
@@ -42,7 +43,7 @@ export function listenPg(options: ListenOptions): PgListener {
   const wanted = new Set(options.channels);
   const loop = async (): Promise<void> => {
     while (!closed) {
-      const client = new pg.Client({
+      const client = new (await loadPg()).Client({
         connectionString: options.url,
         application_name: options.applicationName ?? "siteloom-listen",
       });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
 import { connectPg } from "./pg-client.ts";
+import { loadPg } from "./pg-module.ts";
 import { withPgTransaction } from "./pg-transaction.ts";
 import type { CallLimiter, CallLimits } from "./types.ts";
 
@@ -23,7 +24,7 @@ export function createPgCallLimiter(url: () => Promise<string>, name: string, li
   let pool: Promise<pg.Pool> | undefined;
   const open = () => {
     pool ??= (async () => {
-      const created = new pg.Pool({
+      const created = new (await loadPg()).Pool({
         connectionString: await url(),
         // one connection per slot held, one for the request log
         max: limits.concurrency + 1,

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { SiteloomError } from "../errors.ts";
 import { runWithRetry } from "../retry.ts";
 import { redactUrl } from "../secret.ts";
@@ -7,6 +7,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS, statementSql } from "./migrations.ts
 import { connectPg } from "./pg-client.ts";
 import { isConnectionError } from "./pg-errors.ts";
 import { createPgCallLimiter } from "./pg-limiter.ts";
+import { loadPg } from "./pg-module.ts";
 import { withPgTransaction } from "./pg-transaction.ts";
 import {
   ALL_ROWS,
@@ -133,12 +134,13 @@ export function createPostgresStore(options: PostgresStoreOptions): StateStore {
         );
       }
       location = redactUrl(url);
-      const created = new pg.Pool({
+      const pgModule = await loadPg();
+      const created = new pgModule.Pool({
         connectionString: url,
         max: opts.poolSize,
         idleTimeoutMillis: 30_000,
         connectionTimeoutMillis: 5_000,
-        types: { getTypeParser: _typeParser },
+        types: { getTypeParser: _typeParser(pgModule) },
       });
       // An idle connection the server dropped (restart, admin shutdown) is discarded by the pool; the next call
       // opens a new one. Without a listener the error would crash the process.
@@ -716,9 +718,11 @@ function _numbered(sql: string): string {
 }
 
 /** BIGINT (bytes, token counts) as numbers like SQLite gives them; every other type as node-postgres parses it. */
-function _typeParser(oid: number, format?: string): (value: string) => unknown {
-  if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
-  return pg.types.getTypeParser(oid, (format ?? "text") as "text");
+function _typeParser(pgModule: typeof pg) {
+  return (oid: number, format?: string): ((value: string) => unknown) => {
+    if (oid === pgModule.types.builtins.INT8) return (value: string) => Number(value);
+    return pgModule.types.getTypeParser(oid, (format ?? "text") as "text");
+  };
 }
 
 async function _migrate(pool: pg.Pool): Promise<void> {
