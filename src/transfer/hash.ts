@@ -44,8 +44,14 @@ export async function scanTree(root: string, options: ScanTreeOptions = {}): Pro
   const skipped: string[] = [];
   const pending: { path: string; full: string; size: number; mtime: number }[] = [];
   // Synchronous stats: one lstat per file through the thread pool costs ~10× more than a direct call, and a
-  // no-op deploy spends most of its local time here.
-  function walk(rel: string): void {
+  // no-op deploy spends most of its local time here. The walk still yields every few milliseconds, so that replies on
+  // connections being opened meanwhile (the deploy's login and manifest stat) are answered while it runs.
+  let slice = performance.now();
+  async function walk(rel: string): Promise<void> {
+    if (performance.now() - slice > _SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
     const names = readdirSync(rel === "" ? root : join(root, rel)).sort();
     for (const name of names) {
       const path = rel === "" ? name : `${rel}/${name}`;
@@ -54,7 +60,7 @@ export async function scanTree(root: string, options: ScanTreeOptions = {}): Pro
       if (st.isDirectory()) {
         if (options.skip?.(path, true)) continue;
         dirs.push(path);
-        walk(path);
+        await walk(path);
       } else if (st.isFile()) {
         if (options.skip?.(path, false)) continue;
         pending.push({ path, full, size: st.size, mtime: Math.floor(st.mtimeMs) });
@@ -63,7 +69,7 @@ export async function scanTree(root: string, options: ScanTreeOptions = {}): Pro
       }
     }
   }
-  walk("");
+  await walk("");
   const run = pLimit(options.concurrency ?? 8);
   await Promise.all(
     pending.map(async (item) => {
@@ -79,3 +85,8 @@ export async function scanTree(root: string, options: ScanTreeOptions = {}): Pro
   const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { files: sorted, dirs, skipped };
 }
+
+// --- internal ---
+
+/** Longest stretch of synchronous walking between two turns of the event loop. */
+const _SLICE_MS = 4;

@@ -249,12 +249,19 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   const { pool, config, site, env } = options;
   const { started, manifestDir, manifestFile, keepRemote, state, random } = setup;
   const progress = options.onProgress ?? (() => {});
-  const localManifest = await state.loadManifest();
-  // The remote manifest is asked for first: logging in and reading it takes round trips that the local scan overlaps.
+  // The remote manifest is asked for first: logging in and reading it takes round trips that reading our copy of the
+  // manifest and the local scan overlap.
+  const localRead = state.loadManifest();
   const again = <T>(fn: () => Promise<T>) => retryDeployStep(config, fn, random);
-  const trusted = options.verify || options.purge ? undefined : localManifest;
-  const remoteRead = again(() => pool.run((fs) => _readRemote(fs, manifestFile, state, site, trusted)));
+  const remoteRead = again(() =>
+    pool.run(async (fs) => {
+      const local = await localRead;
+      const trusted = options.verify || options.purge ? undefined : local;
+      return _readRemote(fs, manifestFile, state, site, trusted);
+    }),
+  );
   remoteRead.catch(() => {}); // awaited below; not an unhandled rejection while the scan runs
+  const localManifest = await localRead;
   // 1. local side: the state copy of the manifest doubles as a hash cache, so an unchanged tree is not read again
   progress({ phase: "scan", done: 0, total: 0, bytes: 0, totalBytes: 0 });
   const cache = new Map(Object.entries(localManifest?.files ?? {}).map(([p, e]) => [p, e]));
