@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
@@ -85,18 +86,25 @@ export async function updateConfigFile(
  * Runs `fn` holding the write lock of every file given: first an in-process queue per file (so concurrent writers of
  * one process wait their turn without polling), then a lock file next to it (`.<name>.lock`, proper-lockfile) that
  * other siteloom processes (another `serve`, a CLI) respect. Files are locked in sorted order, so two writers of
- * overlapping sets cannot deadlock. A lock left by a killed process is taken over once stale; if ours is taken over
+ * overlapping sets cannot deadlock. Called again inside `fn` (a write made under a caller's lock), it takes only the
+ * locks not held already. A lock left by a killed process is taken over once stale; if ours is taken over
  * while `fn` runs, the result is refused.
  */
 export async function withConfigFileLock<T>(files: readonly string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(files.map((f) => resolve(f)))].sort();
-  const acquire = (i: number): Promise<T> => (i === sorted.length ? fn() : _withLock(sorted[i]!, () => acquire(i + 1)));
+  // a write made inside `fn` (updateConfigFile without `locked`) finds the files it needs held already
+  const held = HELD.getStore() ?? new Set<string>();
+  const sorted = [...new Set(files.map((f) => resolve(f)))].filter((f) => !held.has(f)).sort();
+  const inside = new Set([...held, ...sorted]);
+  const acquire = (i: number): Promise<T> =>
+    i === sorted.length ? HELD.run(inside, fn) : _withLock(sorted[i]!, () => acquire(i + 1));
   return acquire(0);
 }
 
 // --- internal ---
 
 const STALE_MS = 10_000;
+/** The files whose locks the current call chain holds (so a nested withConfigFileLock does not wait on itself). */
+const HELD = new AsyncLocalStorage<ReadonlySet<string>>();
 const queues = new Map<string, Promise<void>>();
 
 async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {

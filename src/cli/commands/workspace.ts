@@ -89,7 +89,11 @@ site.yaml gets remote.password: secret://<name>/FTP_PASSWORD when --user is give
           ...(opts.user ? { user: opts.user } : {}),
           ...(opts.root ? { root: opts.root } : {}),
         };
-        const result = await addSite({ root, name, domain: opts.domain, remote });
+        const result = await (await import("../record-config.ts")).writeConfigRecorded(
+          ctx,
+          { root, message: `siteloom site add ${name}` },
+          () => addSite({ root, name, domain: opts.domain, remote }),
+        );
         if (ctx.globals().json) return ctx.printJson({ name, ...result });
         ctx.print(`Added site "${name}" in ${SITES_DIR}/${name}/ (${SITE_FILE}, topics.csv)`);
         ctx.print(`Next: add topics to ${SITES_DIR}/${name}/topics.csv, then siteloom config show --site ${name}`);
@@ -248,7 +252,11 @@ Examples:
           return;
         }
       }
-      const result = await removeSite({ root, name, keepData: Boolean(opts.keepData), dataDir });
+      const result = await (await import("../record-config.ts")).writeConfigRecorded(
+        ctx,
+        { root, message: `siteloom site remove ${name}` },
+        () => removeSite({ root, name, keepData: Boolean(opts.keepData), dataDir }),
+      );
       if (ctx.globals().json) return ctx.printJson({ name, ...result, contents });
       ctx.print(
         `Removed site "${name}": deleted ${result.removed.join(", ")}${data && !opts.keepData ? ` (with ${data})` : ""}`,

@@ -45,7 +45,11 @@ export function registerBackendCommands(secrets: Command, ctx: CliContext): void
     .action(async (name: string) => {
       const { useSecretStore } = await import("../../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
-      const { file } = await useSecretStore(ws, name);
+      const { file } = await (await import("../../record-config.ts")).writeConfigRecorded(
+        ctx,
+        { root: ws.root, message: `siteloom secrets backend use ${name}`, workspace: ws },
+        () => useSecretStore(ws, name),
+      );
       ctx.print(`default store is now "${name}" (secrets.backend in ${file})`);
     });
 }

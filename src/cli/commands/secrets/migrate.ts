@@ -22,27 +22,39 @@ export function registerMigrateCommand(secrets: Command, ctx: CliContext): void 
       const { askHidden, openSecretStore, runMigrate } = await import("../../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       const stores = new Map<string, SecretStore>();
-      const result = await runMigrate({
-        root: ws.root,
-        stateDir: ws.stateDir,
-        env: ws.env,
-        dryRun: Boolean(opts.dryRun),
-        fromDotenv: opts.fromDotenv,
-        storeFor: async (env) => {
-          let s = stores.get(env);
-          if (!s) {
-            s = await openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
-            if (s.readOnly) {
-              throw new SiteloomError(
-                "ERR_SECRET_READ_ONLY",
-                `store "${s.name}" is read-only; migrate into a file store (--store file)`,
-              );
+      const migrate = () =>
+        runMigrate({
+          root: ws.root,
+          stateDir: ws.stateDir,
+          env: ws.env,
+          dryRun: Boolean(opts.dryRun),
+          fromDotenv: opts.fromDotenv,
+          storeFor: async (env) => {
+            let s = stores.get(env);
+            if (!s) {
+              s = await openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
+              if (s.readOnly) {
+                throw new SiteloomError(
+                  "ERR_SECRET_READ_ONLY",
+                  `store "${s.name}" is read-only; migrate into a file store (--store file)`,
+                );
+              }
+              stores.set(env, s);
             }
-            stores.set(env, s);
-          }
-          return s;
-        },
-      });
+            return s;
+          },
+        });
+      const result = opts.dryRun
+        ? await migrate()
+        : await (await import("../../record-config.ts")).writeConfigRecorded(
+            ctx,
+            {
+              root: ws.root,
+              message: "siteloom secrets migrate: plaintext credentials moved to the store",
+              workspace: ws,
+            },
+            migrate,
+          );
       if (ctx.globals().json) {
         ctx.printJson({ dryRun: Boolean(opts.dryRun), ...result });
         return;

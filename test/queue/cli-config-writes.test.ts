@@ -1,0 +1,112 @@
+import { existsSync } from "node:fs";
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { writeTestWorkspace } from "../content/support/workspace.ts";
+import { runCli, useTempDir } from "../support/cli.ts";
+import { startPostgres, type TestPostgres } from "../support/postgres.ts";
+import { type Proc, spawnCli } from "./support.ts";
+
+// Spawned CLIs and a real PostgreSQL on a busy shared machine: a timeout is not a finding.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+
+// The CLI commands that write configuration files record a version as the API's writes do, so a worker in another
+// folder (another machine: nothing shared but PostgreSQL) writes the change into its own files.
+describe("queue: CLI writes of configuration files reach other machines", () => {
+  let pg: TestPostgres;
+  const procs: Proc[] = [];
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(async () => {
+    for (const p of procs) p.child.kill("SIGKILL");
+    await pg?.stop();
+  });
+
+  it("site add, secrets migrate and site remove each record a version that a worker's folder follows", async () => {
+    const base = await useTempDir("siteloom-cli-writes-");
+    const url = await pg.createDatabase("cli_writes");
+    const laptop = join(base, "laptop");
+    const work = join(base, "worker");
+    await writeTestWorkspace(laptop, {
+      site: "shop",
+      workspace: { env: ["CLI_WRITES_PG_URL"], store: { url: "${CLI_WRITES_PG_URL}" } },
+    });
+    await cp(laptop, work, { recursive: true });
+    const env = { CLI_WRITES_PG_URL: url, XDG_CONFIG_HOME: join(base, "xdg"), NO_COLOR: "1" };
+    const cli = (...args: string[]) => runCli(["--workspace", laptop, ...args], { env });
+    const versions = () =>
+      pg.query<{ id: number; source: string; diff: string; snapshot: string }>(
+        "SELECT id, source, diff, snapshot FROM config_versions ORDER BY id",
+        [],
+        "cli_writes",
+      );
+    const followed = async (name: string, present = true) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const here = await readFile(join(laptop, name), "utf8").catch(() => undefined);
+        const there = await readFile(join(work, name), "utf8").catch(() => undefined);
+        if (present ? here !== undefined && here === there : there === undefined) return;
+        if (Date.now() > deadline) throw new Error(`${name} did not reach the worker's folder: ${worker.output()}`);
+        await sleep(50);
+      }
+    };
+    expect((await cli("config", "push")).code).toBe(0);
+    const worker = spawnCli(work, env, ["worker"], procs);
+    await worker.waitFor(/taking jobs/);
+
+    // site add: a new site.yaml, recorded with the command as its message
+    const added = await cli(
+      ...["site", "add", "blog", "--domain", "blog.example.com", "--protocol", "ftp", "--host", "127.0.0.1"],
+      ...["--user", "blog"],
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).not.toContain("not recorded");
+    await followed("sites/blog/site.yaml");
+    const [, second] = await versions();
+    expect(second).toMatchObject({ id: 2, source: "cli" });
+    expect(JSON.parse(second!.diff)).toMatchObject({ message: "siteloom site add blog" });
+    expect(Object.keys(JSON.parse(second!.snapshot).files)).toContain("sites/blog/site.yaml");
+
+    // secrets migrate: the plaintext password typed into site.yaml by hand becomes a reference; the version
+    // recorded holds the reference, and the password never reached the store
+    expect((await cli("secrets", "init")).code).toBe(0);
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const siteFile = join(laptop, "sites/blog/site.yaml");
+    const withReference = await readFile(siteFile, "utf8");
+    expect(withReference).toContain("secret://blog/FTP_PASSWORD");
+    // (with another host, typed in the same edit: the version differs from the last one by that)
+    const edited = withReference.replace("secret://blog/FTP_PASSWORD", password).replace("127.0.0.1", "localhost");
+    expect(edited).toContain("host: localhost");
+    await writeFile(siteFile, edited);
+    const migrated = await cli("secrets", "migrate");
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.stderr).not.toContain("not recorded");
+    expect(await readFile(siteFile, "utf8")).toContain("secret://blog/FTP_PASSWORD");
+    await followed("sites/blog/site.yaml");
+    const third = (await versions())[2];
+    expect(third).toMatchObject({ id: 3, source: "cli" });
+    expect(JSON.parse(third!.diff).message).toMatch(/^siteloom secrets migrate/);
+    expect(await readFile(join(work, "sites/blog/site.yaml"), "utf8")).toContain("host: localhost");
+    expect(JSON.stringify(await versions())).not.toContain(password);
+
+    // site remove: the version no longer has the site
+    const removed = await cli("site", "remove", "blog", "--yes");
+    expect(removed.code, removed.stderr).toBe(0);
+    const fourth = (await versions())[3];
+    expect(fourth).toMatchObject({ id: 4, source: "cli" });
+    expect(Object.keys(JSON.parse(fourth!.snapshot).files)).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+  });
+
+  it("a workspace with no state yet (SQLite, no state.db) records nothing and gets no state.db from site add", async () => {
+    const root = join(await useTempDir("siteloom-cli-writes-sqlite-"), "ws");
+    expect((await runCli(["init", root])).code).toBe(0);
+    const added = await runCli(["--workspace", root, "site", "add", "blog", "--domain", "blog.example.com"]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).toBe("");
+    expect(existsSync(join(root, ".siteloom", "state.db"))).toBe(false);
+  });
+});
