@@ -8,6 +8,14 @@ set -euo pipefail
 PURE_DIR="${SITELOOM_PURE_FTPD_DIR:-/opt/siteloom-test-servers/pure-ftpd}"
 PROFTPD_DIR="${SITELOOM_PROFTPD_DIR:-/opt/siteloom-test-servers/proftpd}"
 SUDO=""
+# _missing_libs FILE...: whether the loader finds a shared library missing for one of them. ldd's output is read whole
+# first: `ldd | grep -q` under pipefail fails when grep leaves early and ldd dies of SIGPIPE, and the check then says
+# nothing is missing (a fresh machine got ProFTPD without libhiredis that way).
+_missing_libs() {
+  local out
+  out="$(ldd "$@" 2>&1 || true)"
+  grep -q "not found" <<<"$out"
+}
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 need=()
@@ -35,7 +43,7 @@ if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ]; then
   for deb in "$tmp"/*.deb; do $SUDO dpkg-deb -x "$deb" "$PURE_DIR"; done
   rm -rf "$tmp"
   # pure-ftpd's runtime libraries are ordinary Debian packages without conflicts; install any that are missing.
-  if ldd "$PURE_DIR/usr/sbin/pure-ftpd" | grep -q "not found"; then
+  if _missing_libs "$PURE_DIR/usr/sbin/pure-ftpd"; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libsodium23 libcap2 libpam0g libssl3 >/dev/null
   fi
 fi
@@ -52,7 +60,7 @@ if [ ! -x "$PROFTPD_DIR/usr/sbin/proftpd" ] || [ ! -f "$PROFTPD_DIR/usr/lib/prof
   rm -rf "$tmp"
 fi
 # its runtime libraries are ordinary Debian packages without conflicts
-if ldd "$PROFTPD_DIR/usr/sbin/proftpd" "$PROFTPD_DIR/usr/lib/proftpd/mod_tls.so" | grep -q "not found"; then
+if _missing_libs "$PROFTPD_DIR/usr/sbin/proftpd" "$PROFTPD_DIR/usr/lib/proftpd/mod_tls.so"; then
   if [ "$updated" = "0" ]; then $SUDO apt-get update -qq; fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23 libssl3 libacl1 libcap2 >/dev/null
