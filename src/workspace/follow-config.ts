@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { access, constants, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
@@ -56,6 +56,21 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
     const latest = await store.latestConfigVersion();
     const files = _files(latest);
     if (!latest || !files) return;
+    // files already at the latest version need no lock: a workspace mounted read-only (a container's configuration)
+    // follows as long as it is kept at the recorded version by its deployment
+    const onDisk = await readConfigFiles(root);
+    if (Object.keys(files).every((name) => onDisk[name] === files[name])) return;
+    if (!(await _writable(root))) {
+      const note = `read-only @ ${latest.id}`;
+      if (warned !== note) {
+        logger.warn(
+          { version: latest.id },
+          "configuration: the workspace is read-only here; the recorded version is not written (update the mounted files)",
+        );
+      }
+      warned = note;
+      return;
+    }
     const paths = Object.keys(files).map((name) => join(root, name));
     for (const path of paths) await mkdir(dirname(path), { recursive: true });
     await withConfigFileLock(paths, async () => {
@@ -122,6 +137,14 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
 }
 
 // --- internal ---
+
+/** Whether files can be written under the workspace root (false on a read-only mount). */
+async function _writable(root: string): Promise<boolean> {
+  return access(root, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
 
 function _files(version: ConfigVersion | undefined): ConfigFiles | undefined {
   const files = (version?.snapshot as { files?: ConfigFiles } | undefined)?.files;
