@@ -142,8 +142,17 @@ export function ruleProblems(objects: K8sObject[], expect: Expectations): string
       }
     }
   }
-  if (worker && JSON.stringify(worker.spec.template.spec.containers[0].args) !== '["worker"]') {
-    problems.push("siteloom-worker does not run `siteloom worker`");
+  if (worker) {
+    const container = worker.spec.template.spec.containers[0];
+    const args: string[] = container.args ?? [];
+    if (args[0] !== "worker") problems.push("siteloom-worker does not run `siteloom worker`");
+    const metricsPort = args[args.indexOf("--metrics-port") + 1];
+    for (const probe of ["readinessProbe", "livenessProbe"]) {
+      const command: string[] = container[probe]?.exec?.command ?? [];
+      if (command.join(" ") !== `node /opt/siteloom/deploy/healthcheck.mjs http://127.0.0.1:${metricsPort}/metrics`) {
+        problems.push(`siteloom-worker: ${probe} is not the image's health check of the worker's --metrics-port`);
+      }
+    }
   }
   if (cron && cron.spec.jobTemplate.spec.template.spec.containers[0].args?.[0] !== "run") {
     problems.push("the CronJob does not run `siteloom run`");

@@ -79,6 +79,7 @@ describe("deploy: kubernetes manifests (kubectl kustomize, Kubernetes API schema
     container.image = "siteloom:latest";
     delete container.resources.limits;
     delete api.spec.template.spec.containers[0].readinessProbe;
+    container.livenessProbe.exec.command[3] = "http://127.0.0.1:9999/metrics";
     const service = objects.find((o) => o.kind === "Service")!;
     service.spec.selector = { "app.kubernetes.io/name": "siteloom" };
     container.readinesProbe = { httpGet: { path: "/health", port: 8088 } };
@@ -95,6 +96,7 @@ describe("deploy: kubernetes manifests (kubectl kustomize, Kubernetes API schema
         "Deployment/siteloom-worker container worker: no memory limit",
         "Deployment/siteloom-worker container worker: credential variable FTP_PASSWORD holds a literal value",
         "siteloom-api: readinessProbe is not an HTTP GET of /health",
+        "siteloom-worker: livenessProbe is not the image's health check of the worker's --metrics-port",
         "Service/siteloom-api selects Deployment/siteloom-api, Deployment/siteloom-worker, not the API's alone",
       ]),
     );
