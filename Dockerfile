@@ -58,7 +58,9 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=deps /usr/bin/tini-static /usr/bin/tini
 RUN groupadd --system --gid 10001 siteloom \
  && useradd --system --uid 10001 --gid siteloom --home-dir /home/siteloom --create-home --shell /usr/sbin/nologin siteloom \
- && mkdir -p /workspace && chown siteloom:siteloom /workspace
+ # /data: where runs write when SITELOOM_DATA_DIR=/data (Compose, Kubernetes); owned by the user so that a fresh
+ # named volume mounted there starts with this owner (Docker and podman copy a mount point's owner into a new volume)
+ && mkdir -p /workspace /data && chown siteloom:siteloom /workspace /data
 WORKDIR /opt/siteloom
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

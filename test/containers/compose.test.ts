@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,8 +32,9 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
   let dir: string;
   let composeEnv: NodeJS.ProcessEnv;
   let override: string;
+  let host: string;
   beforeAll(async () => {
-    const host = _hostAddress();
+    host = _hostAddress();
     [image, ftp, llm] = await Promise.all([
       buildTestImage(),
       startServer("vsftpd-ftp", { hostAddress: host }),
@@ -86,9 +87,43 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
     const apis = [`${PROJECT}_api_1`, `${PROJECT}_api_2`];
     const workers = [`${PROJECT}_worker_1`, `${PROJECT}_worker_2`, `${PROJECT}_worker_3`];
     await Promise.all([...apis, ...workers].map((c) => waitHealthy(c, 180_000)));
+    // every siteloom container: the image's user, the workspace read-only, what runs write in the shared named
+    // volume at /data (a fresh volume, owned by the image's user)
     for (const c of [...apis, ...workers]) {
       expect(await podman(["exec", c, "id", "-u"])).toBe(String(UID));
+      const write = await _exec(c, ["sh", "-c", "echo x > /workspace/sites/example/probe"]);
+      expect(write.code, c).not.toBe(0);
+      expect(write.stderr, c).toMatch(/Read-only file system/);
+      expect(await podman(["exec", c, "sh", "-c", `touch /data/probe-${c} && stat -c %u /data`])).toBe(String(UID));
     }
+    expect(await podman(["exec", apis[0]!, "ls", "/data"])).toContain(`probe-${workers[2]}`);
+
+    // siteloom doctor inside a running container of the stack: one line per check, exit 0
+    for (const c of [apis[0]!, workers[0]!]) {
+      const doctor = await _exec(c, ["siteloom", "doctor"]);
+      expect(doctor.code, `${c}: ${doctor.stdout}${doctor.stderr}`).toBe(0);
+      const lines = doctor.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/^ok {3}config: \/workspace, environment staging, 1 site$/);
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^ok {3}database: PostgreSQL .*: reachable, schema version \d+ \(migrated\)$/),
+      );
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^ok {3}secrets: store env holds all 3 secret:\/\/ references$/),
+      );
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^ok {3}queue: postgres:\/\/.*postgres:5432\/siteloom: queue \S+ ready$/),
+      );
+      expect(lines).toContainEqual(`ok   remote: example: ftp://${host} resolves to ${host}`);
+      expect(doctor.stdout).not.toContain(pgPassword);
+    }
+    // and its first hard failure, exit code 1: a database nothing listens for (the container's own loopback)
+    const down = await _exec(apis[0]!, ["siteloom", "doctor"], {
+      SITELOOM_STORE: "postgres://siteloom:not-the-password@127.0.0.1:1/siteloom",
+    });
+    expect(down.code, down.stdout).toBe(1);
+    expect(down.stdout).toMatch(/^FAIL database: /m);
+    expect(down.stdout).not.toMatch(/^\S+ +queue:/m);
+    expect(`${down.stdout}${down.stderr}`).not.toContain("not-the-password");
 
     const token = (
       await podman([
@@ -156,8 +191,15 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
     const hostnames = await Promise.all(workers.map((w) => podman(["inspect", "--format", "{{.Config.Hostname}}", w])));
     const stopped = workers[hostnames.findIndex((h) => holder.startsWith(`${h}:`))];
     expect(stopped, `${holder} among ${hostnames.join(", ")}`).toBeDefined();
-    await podman(["stop", "-t", "2", stopped!], { timeoutMs: 60_000 });
+    // SIGTERM through tini: the worker hands the job back within queue.graceSeconds (1 s here) and exits 0 by
+    // itself, long before podman's SIGKILL after 30 s (which would leave 137)
+    await podman(["stop", "-t", "30", stopped!], { timeoutMs: 90_000 });
     llm.latencyMs = 400;
+    const logs = await _logs(stopped!);
+    expect(await podman(["inspect", "--format", "{{.State.ExitCode}}", stopped!]), logs).toBe("0");
+    expect(logs).toMatch(/worker \S+ stopped: .*1 handed back to the queue/);
+    // the read-only workspace is at the recorded configuration version: no lock is tried on it
+    expect(logs).not.toMatch(/EROFS|could not follow/);
     let done = await run();
     for (const deadline = Date.now() + 240_000; done.status !== "succeeded" && done.status !== "failed"; ) {
       if (Date.now() > deadline) throw new Error(`run not over: ${JSON.stringify(done)}`);
@@ -168,8 +210,11 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
     expect(done.attempts).toBeGreaterThan(1);
     expect(done.worker).not.toBe(holder);
 
+    // what the containers wrote is in the named volume (the host sees it at its mount point), not in the workspace
+    const data = await podman(["volume", "inspect", "--format", "{{.Mountpoint}}", `${PROJECT}_data`]);
     const deployed = withoutManifest(await tree(join(ftp.rootDir, "stack")));
-    expect(deployed).toEqual(withoutManifest(await tree(join(ws, "sites/example/output"))));
+    expect(deployed).toEqual(withoutManifest(await tree(join(data, "example/output"))));
+    expect(await readdir(join(ws, "sites/example"))).not.toContain("output");
     expect([...deployed.keys()].filter((p) => p.startsWith("blog/")).length).toBeGreaterThan(5);
 
     // the reference: the same site run by the CLI on this machine, no container, SQLite, from the articles the
@@ -177,7 +222,7 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
     // generate step skips topics whose article exists. Staging on both sides: production holds generated articles
     // back as drafts for review.
     const ref = await _workspace(dir, "ref", ftp, llm);
-    await cp(join(ws, "sites/example/articles"), join(ref, "sites/example/articles"), { recursive: true });
+    await cp(join(data, "example/articles"), join(ref, "sites/example/articles"), { recursive: true });
     const asked = llm.requests.length;
     const refRun = await runCli(["--workspace", ref, "--env", "staging", "run", "example"], {
       env: {
@@ -196,6 +241,32 @@ describe("containers: deploy/compose.yaml on podman-compose", () => {
 });
 
 // --- internal ---
+
+/** What a container wrote, stdout and stderr (siteloom logs on stderr), each line with its time. */
+async function _logs(container: string): Promise<string> {
+  const { stdout, stderr } = await exec("podman", ["logs", "-t", container], { env: PODMAN_ENV, maxBuffer: 16 << 20 });
+  return `${stdout}${stderr}`;
+}
+
+/** `podman exec` that resolves on any exit code: the command's code, stdout and stderr. */
+async function _exec(
+  container: string,
+  command: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const vars = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+  try {
+    const { stdout, stderr } = await exec("podman", ["exec", ...vars, container, ...command], {
+      env: PODMAN_ENV,
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number | string; stdout?: string; stderr?: string };
+    if (typeof e.code !== "number") throw error;
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
 
 async function _compose(env: NodeJS.ProcessEnv, override: string, args: string[]): Promise<string> {
   const { stdout } = await exec("podman-compose", ["-p", PROJECT, "-f", COMPOSE_FILE, "-f", override, ...args], {

@@ -37,6 +37,11 @@ describe("containers: the image", () => {
     expect(health.Test).toEqual(["CMD", "node", "/opt/siteloom/deploy/healthcheck.mjs"]);
     expect(inspected!.Size).toBeLessThan(300 * 1000 * 1000);
     expect(await podman(["run", "--rm", "--entrypoint", "id", image, "-u"])).toBe(String(UID));
+    // the two mount points, the workspace and the data folder (SITELOOM_DATA_DIR=/data), belong to that user: a fresh
+    // named volume mounted at /data takes this owner
+    expect(await podman(["run", "--rm", "--entrypoint", "stat", image, "-c", "%n %u", "/workspace", "/data"])).toBe(
+      `/workspace ${UID}\n/data ${UID}`,
+    );
     // the binary answers through the entrypoint
     expect(await podman(["run", "--rm", image, "--version"])).toMatch(/^\d+\.\d+\.\d+/);
     // production dependencies only, no native build tree
