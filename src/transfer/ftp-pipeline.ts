@@ -58,13 +58,15 @@ export async function sendPipelined(ftp: FTPContext, commands: string[]): Promis
  * (replies out of order, or one command dropped), or "500 unknown command" to a command every server knows (a
  * server that refuses commands sent before the previous reply). Only for batches of several commands in "auto".
  */
-function _checkReply(command: string, reply: PipelinedReply | undefined): void {
+function _checkReply(command: string, reply: PipelinedReply | undefined, previous?: PipelinedReply): void {
   if (reply === undefined) return;
   const verb = (command.split(" ")[0] ?? "").toUpperCase();
   const allowed = _EXPECTED[verb];
+  // "503 RNFR required first" is the right answer to an RNTO whose RNFR was refused (a file not there)
+  const afterRefusedRnfr = verb === "RNTO" && reply instanceof FTPError && previous instanceof FTPError;
   const wrong =
     reply instanceof FTPError
-      ? (reply.code === 500 || reply.code === 503) && _BASIC.has(verb)
+      ? (reply.code === 500 || reply.code === 503) && _BASIC.has(verb) && !afterRefusedRnfr
       : allowed !== undefined && !allowed.includes(reply.code);
   if (wrong) {
     throw new PipeliningError(
@@ -121,7 +123,8 @@ function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply
     replies.push(response);
     if (checked) {
       try {
-        _checkReply(commands[replies.length - 1] ?? "NOOP", response);
+        const previous = /^RNFR /i.test(commands[replies.length - 2] ?? "") ? replies.at(-2) : undefined;
+        _checkReply(commands[replies.length - 1] ?? "NOOP", response, previous);
       } catch (error) {
         probe?.stop();
         task.reject(error as Error);

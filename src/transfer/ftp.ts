@@ -331,14 +331,31 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
         );
       }
     }
-    if (opts.onPlaced) {
+    if (opts.onPlaced && opts.keepPrevious === undefined) {
       pending = { from: tempPath, to: target, onPlaced: opts.onPlaced };
       return;
     }
+    const aside = opts.keepPrevious === undefined ? undefined : full(opts.keepPrevious, "rename");
+    const moved = aside !== undefined && (await _moveAside(target, aside));
     const renamed = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, nextPassive()]);
-    okReply(renamed[0], "RNFR");
-    okReply(renamed[1], "RNTO");
+    try {
+      okReply(renamed[0], "RNFR");
+      okReply(renamed[1], "RNTO");
+    } catch (error) {
+      // the kept version goes back under its name: a failed file keeps its old version live
+      if (moved) await sendPipelined(client.ftp, [`RNFR ${aside}`, `RNTO ${target}`]).catch(() => {});
+      throw error;
+    }
     keepPassive(renamed[2]);
+  }
+
+  /** RNFR/RNTO of the version at `target` to `aside`; false when there was none (a missing file is not an error). */
+  async function _moveAside(target: string, aside: string): Promise<boolean> {
+    const [from, to] = await sendPipelined(client.ftp, [`RNFR ${target}`, `RNTO ${aside}`]);
+    if (from instanceof FTPError && _isMissing(from)) return false;
+    okReply(from, "RNFR");
+    okReply(to, "RNTO");
+    return true;
   }
 
   /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
@@ -513,7 +530,13 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
           "rename",
           from,
           async () => {
-            await client.rename(full(from, "rename"), full(to, "rename"));
+            // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
+            const [source, target] = await sendPipelined(client.ftp, [
+              `RNFR ${full(from, "rename")}`,
+              `RNTO ${full(to, "rename")}`,
+            ]);
+            okReply(source, "RNFR");
+            okReply(target, "RNTO");
           },
           label,
         ),
@@ -531,18 +554,26 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
           ),
         "command",
       ),
+    removeEmptyDir: (path) =>
+      serial(
+        () =>
+          _op(
+            "remove directory",
+            path,
+            async () => {
+              await client.removeEmptyDir(fullDir(path));
+            },
+            label,
+          ),
+        "command",
+      ),
     removeDir: (path) =>
       serial(() =>
         _op(
           "remove directory",
           path,
           async () => {
-            if (splitRemotePath(path, "remove").length === 0) {
-              throw new SiteloomError(
-                "ERR_TRANSFER_UNSAFE_PATH",
-                `${label}: refusing to remove the remote root itself`,
-              );
-            }
+            fullDir(path);
             await _removeTree(path);
           },
           label,
@@ -598,13 +629,15 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
                 client.ftp,
                 batch.map((target) => `MKD ${target}`),
               );
-              for (const [j, reply] of replies.entries()) {
-                if (!(reply instanceof FTPError)) continue;
-                // 550/521 when it exists: confirm by entering it; otherwise report the MKD reply.
-                await client.cd(batch[j]!).catch(() => {
-                  throw reply;
-                });
-              }
+              // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
+              const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
+              if (refused.length === 0) continue;
+              const entered = await sendPipelined(
+                client.ftp,
+                refused.map((target) => `CWD ${target}`),
+              );
+              const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
+              if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
             }
             rootExists = true;
           },
@@ -618,6 +651,14 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
       client.close();
     },
   };
+
+  /** The server path of a directory to remove; never the remote root itself. */
+  function fullDir(path: string): string {
+    if (splitRemotePath(path, "remove").length === 0) {
+      throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+    }
+    return full(path, "remove");
+  }
 
   async function _removeTree(path: string): Promise<void> {
     // Our own walk over checked listings: basic-ftp's removeDir would act on whatever names the server sends.

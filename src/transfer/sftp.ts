@@ -303,6 +303,14 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       op("remove", path, async () => {
         await _call<void>(sftp, "unlink", await insideParent(path, "remove"));
       }),
+    removeEmptyDir: (path) =>
+      op("remove directory", path, async () => {
+        if (splitRemotePath(path, "remove").length === 0) {
+          throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+        }
+        forgetInside(full(path, "remove"));
+        await _call<void>(sftp, "rmdir", full(path, "remove"));
+      }),
     removeDir: (path) =>
       op("remove directory", path, async () => {
         if (splitRemotePath(path, "remove").length === 0) {
@@ -428,6 +436,23 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       if (putOptions.expectedSize !== undefined) _checkSize(await _call<_Attrs>(sftp, "stat", tempTarget), putOptions);
     }
     const onPlaced = putOptions.onPlaced;
+    if (putOptions.keepPrevious !== undefined) {
+      // the version there now goes aside first (a missing one has nothing to keep), and back when the rename fails
+      const aside = await insideParent(putOptions.keepPrevious, "rename");
+      const moved = await renameOnServer(target, aside).then(
+        () => true,
+        (error: unknown) => {
+          if (_isMissing(error)) return false;
+          throw error;
+        },
+      );
+      await renameOnServer(tempTarget, target).catch(async (error: unknown) => {
+        if (moved) await renameOnServer(aside, target).catch(() => undefined);
+        throw error;
+      });
+      onPlaced?.();
+      return;
+    }
     if (onPlaced === undefined || !hasPosixRename) {
       await renameOnServer(tempTarget, target);
       onPlaced?.();

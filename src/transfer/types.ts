@@ -33,6 +33,8 @@ export interface RemoteFS {
   rename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
   removeDir(path: string): Promise<void>;
+  /** Optional: removes a directory only when it is empty (one round trip: FTP RMD, SFTP RMDIR); fails otherwise. */
+  removeEmptyDir?(path: string): Promise<void>;
   /** Creates the directory and its parents; no error when it exists. */
   mkdir(path: string): Promise<void>;
   /**
@@ -72,6 +74,12 @@ export interface PutOptions {
    * when it failed or the session broke before its reply (then whether it happened is unknown: upload again).
    */
   onPlaced?: (error?: Error) => void;
+  /**
+   * Moves the file now at `path` to this path (relative to the root; its folder exists) just before the temp file is
+   * renamed over it: a deploy's backup of the version it replaces. A file missing at `path` has nothing to keep; when
+   * the final rename fails, the kept version goes back. Not combined with `onPlaced`.
+   */
+  keepPrevious?: string;
 }
 
 /**

@@ -148,6 +148,37 @@ export function testRemoteFS(name: string, start: () => Promise<ContractTarget>,
       await expect(fs.remove(`${dir}/missing.txt`)).rejects.toMatchObject({ code: "ERR_TRANSFER_IO" });
     });
 
+    it("removes an empty directory with removeEmptyDir and leaves one with files in it", async () => {
+      if (!fs.removeEmptyDir) return; // optional: callers fall back to list + removeDir
+      const dir = folder();
+      await fs.mkdir(`${dir}/empty`);
+      await fs.mkdir(`${dir}/full`);
+      await fs.upload(Readable.from([Buffer.from("1")]), `${dir}/full/f.txt`);
+      await fs.removeEmptyDir(`${dir}/empty`);
+      expect(await fs.stat(`${dir}/empty`)).toBeUndefined();
+      await expect(fs.removeEmptyDir(`${dir}/full`)).rejects.toMatchObject({ code: "ERR_TRANSFER_IO" });
+      expect(await readFile(join(target.rootDir, dir, "full/f.txt"), "utf8")).toBe("1");
+      await expect(fs.removeEmptyDir("")).rejects.toMatchObject({ code: "ERR_TRANSFER_UNSAFE_PATH" });
+    });
+
+    it("keeps the previous version aside when put replaces a file (keepPrevious), and nothing when there was none", async () => {
+      if (!fs.put) return;
+      const dir = folder();
+      await fs.mkdir(`${dir}/aside`);
+      await fs.upload(Readable.from([Buffer.from("old")]), `${dir}/page.html`);
+      await fs.put(Readable.from([Buffer.from("new")]), `${dir}/.in.page.html.k1`, `${dir}/page.html`, {
+        expectedSize: 3,
+        keepPrevious: `${dir}/aside/page.html`,
+      });
+      expect(await readFile(join(target.rootDir, dir, "page.html"), "utf8")).toBe("new");
+      expect(await readFile(join(target.rootDir, dir, "aside/page.html"), "utf8")).toBe("old");
+      await fs.put(Readable.from([Buffer.from("first")]), `${dir}/.in.new.html.k1`, `${dir}/new.html`, {
+        keepPrevious: `${dir}/aside/new.html`,
+      });
+      expect(await readFile(join(target.rootDir, dir, "new.html"), "utf8")).toBe("first");
+      expect(await fs.stat(`${dir}/aside/new.html`)).toBeUndefined();
+    });
+
     it("handles a deep tree", async () => {
       const dir = folder();
       const segments = Array.from({ length: 14 }, (_, i) => `level-${i}`);

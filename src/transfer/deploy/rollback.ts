@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { forEachLimit } from "../../concurrency.ts";
 import { SiteloomError } from "../../errors.ts";
 import { isMissingError } from "../pool.ts";
+import { dropBackup } from "./backups.ts";
 import {
   createManifest,
   type DeployBackup,
@@ -198,7 +199,7 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     result.manifestId = next.id;
     // the undone deploys' backups are spent: their folders go once the new manifest no longer names them
     const spent = (manifest.backups ?? []).filter((b) => plan.undo.includes(b.id) && isBackupDir(b.dir, manifestDir));
-    await Promise.all(spent.map((b) => pool.run((fs) => fs.removeDir(b.dir)).catch(() => {})));
+    await Promise.all(spent.map((b) => dropBackup(pool, b)));
     return finish();
   });
 }

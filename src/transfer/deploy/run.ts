@@ -15,6 +15,7 @@ import { printablePath } from "../paths.ts";
 import { isConnectionError, isMissingError } from "../pool.ts";
 import type { RemoteEntry, RemoteFS, RemotePool } from "../types.ts";
 import { type RemoteTree, type WalkRemoteOptions, walkRemote } from "../walk.ts";
+import { dropBackup } from "./backups.ts";
 import type { Journal } from "./journal.ts";
 import {
   BACKUPS_DIR,
@@ -536,6 +537,8 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     random,
     phaseDone: new Map(),
     backupOf,
+    freshBackups: journal === undefined,
+    asideTried: new Set(),
   };
   const uploadStart = performance.now();
   try {
@@ -558,9 +561,14 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
       await _withRetries(
         ctx,
         path,
-        // kept aside for a rollback; a copy an earlier attempt of this run kept already is the one to keep
-        async (fs) =>
-          backup !== undefined && (await fs.stat(backup)) === undefined ? fs.rename(path, backup) : fs.remove(path),
+        // kept aside for a rollback; a copy an earlier attempt of this run kept already is the one to keep (the first
+        // attempt into a new backup folder need not ask)
+        async (fs) => {
+          if (backup === undefined) return fs.remove(path);
+          const first = ctx.freshBackups && !ctx.asideTried.has(backup);
+          ctx.asideTried.add(backup);
+          return first || (await fs.stat(backup)) === undefined ? fs.rename(path, backup) : fs.remove(path);
+        },
         { missingOk: true },
       );
       await log.append({ kind: "deleted", path });
@@ -570,6 +578,15 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     for (const dir of deleteDirs) {
       // only when empty: a directory may hold files we never deployed (protected ones, or someone's uploads)
       const ok = await _withRetries(ctx, `${dir}/`, async (fs) => {
+        // one RMD when it is empty, as it mostly is; else the listing says why not
+        if (
+          fs.removeEmptyDir &&
+          (await fs.removeEmptyDir(dir).then(
+            () => true,
+            () => false,
+          ))
+        )
+          return;
         const entries = await fs.list(dir).catch(() => undefined);
         if (entries === undefined) return;
         if (entries.length === 0) await fs.removeDir(dir);
@@ -621,7 +638,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   // backups past the retention (or of a history a purge ended): their folders go once the manifest no longer names them
   const kept = new Set(backups.map((b) => b.dir));
   const dropped = (base?.backups ?? []).filter((b) => !kept.has(b.dir) && isBackupDir(b.dir, manifestDir));
-  await Promise.all(dropped.map((b) => pool.run((fs) => fs.removeDir(b.dir)).catch(() => {})));
+  await Promise.all(dropped.map((b) => dropBackup(pool, b)));
   // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
   if (result.failures.length === 0) await state.removeJournal();
   return _finish(result, started, pool);
@@ -665,6 +682,10 @@ interface _RunContext {
   phaseDone: Map<Phase, number>;
   /** Files this run replaces or deletes → where their previous version is kept (`deploy.backups`). */
   backupOf: Map<string, string>;
+  /** Whether the backup folder is this run's own, new one (not a resumed run's, which may hold backups already). */
+  freshBackups: boolean;
+  /** Backups a put has tried to make: a later attempt asks the server whether the first one made it. */
+  asideTried: Set<string>;
 }
 
 /** Files smaller than this are uploaded again from the start after a failure rather than resumed. */
@@ -755,8 +776,15 @@ async function _putFile(ctx: _RunContext, file: LocalFile): Promise<boolean> {
     // starting from byte 0 means a temp file no earlier attempt wrote to
     if (startAt === 0 || tmp === undefined) tmp = await _freshTemp(ctx, file.path);
     const backup = ctx.backupOf.get(file.path);
-    if (startAt === 0 && fs.put && verify !== "hash" && backup === undefined) {
-      await fs.put(local, tmp, file.path, verify === "size" ? { expectedSize: file.size } : {});
+    // In a new backup folder (not a resumed run's), a first attempt finds no backup of this file: it moves the
+    // version there aside without asking the server first, in the same put.
+    const firstAside = backup !== undefined && ctx.freshBackups && !ctx.asideTried.has(backup);
+    if (backup !== undefined) ctx.asideTried.add(backup);
+    if (startAt === 0 && fs.put && verify !== "hash" && (backup === undefined || firstAside)) {
+      await fs.put(local, tmp, file.path, {
+        ...(verify === "size" ? { expectedSize: file.size } : {}),
+        ...(backup !== undefined ? { keepPrevious: backup } : {}),
+      });
       return;
     }
     await (startAt > 0 ? fs.upload(local, tmp, { startAt }) : fs.upload(local, tmp)).catch((error: unknown) => {

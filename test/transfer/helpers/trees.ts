@@ -74,7 +74,7 @@ export function recordOps(
   const wrapped = {} as Record<string, unknown>;
   const keys = ["list", "stat", "download", "read", "upload", "rename", "remove", "removeDir", "mkdir"] as const;
   // the optional fast paths only where the backend has them, so that callers take the same path as without the log
-  const optional = (["put", "flush", "mkdirMany"] as const).filter((key) => fs[key] !== undefined);
+  const optional = (["put", "flush", "mkdirMany", "removeEmptyDir"] as const).filter((key) => fs[key] !== undefined);
   for (const key of [...keys, ...optional]) {
     wrapped[key] = async (...args: unknown[]) => {
       const path = key === "upload" ? String(args[1]) : key === "put" ? String(args[2]) : String(args[0] ?? "");
