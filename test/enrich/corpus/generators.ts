@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { FIXTURES } from "../support.ts";
+import { encodingSites } from "./encodings.ts";
 import { wordpressSites } from "./wordpress.ts";
 
 /** One site of the corpus: its built pages and one of its own content pages to compare with. */
@@ -42,7 +43,8 @@ export async function generateCorpus(root: string): Promise<CorpusSite[]> {
   await mkdir(root, { recursive: true });
   for (const make of [
     jekyllMinima,
-    pelicanSimple,
+    pelicanTheme("simple"),
+    pelicanTheme("notmyidea"),
     mkdocsTheme("mkdocs"),
     mkdocsTheme("readthedocs"),
     hugoNewTheme,
@@ -70,6 +72,7 @@ export async function generateCorpus(root: string): Promise<CorpusSite[]> {
     await cp(join(FIXTURES, name), dir, { recursive: true });
     sites.push({ name, dir, ownPage });
   }
+  sites.push(...(await encodingSites(root)));
   return sites;
 }
 
@@ -89,10 +92,22 @@ async function jekyllMinima(root: string): Promise<CorpusSite> {
   return site;
 }
 
-async function pelicanSimple(root: string): Promise<CorpusSite> {
-  const src = join(root, "pelican-src");
-  const site = { name: "pelican-simple", dir: join(root, "pelican-out"), ownPage: "pages/about.html" };
+/**
+ * Pelican with one of its two bundled themes. Debian's package ships "simple" only ("notmyidea" was removed for its
+ * non-free files, /usr/share/doc/pelican/README.Debian): a theme `pelican-themes -l` does not list is a skipped site.
+ */
+function pelicanTheme(theme: string): (root: string) => Promise<CorpusSite> {
+  return (root) => _pelican(root, theme);
+}
+
+async function _pelican(root: string, theme: string): Promise<CorpusSite> {
+  const src = join(root, `pelican-${theme}-src`);
+  const site = { name: `pelican-${theme}`, dir: join(root, `pelican-${theme}-out`), ownPage: "pages/about.html" };
   if (!(await hasCommand("pelican"))) return { ...site, missing: "pelican" };
+  const themes = await promisify(execFile)("pelican-themes", ["-l"]).catch(() => ({ stdout: "" }));
+  if (!themes.stdout.split(/\s+/).some((t) => t === theme || t.endsWith(`/${theme}`))) {
+    return { ...site, missing: `pelican's ${theme} theme` };
+  }
   await mkdir(join(src, "content", "pages"), { recursive: true });
   for (const [i, title] of ["Choosing timber", "Sharpening chisels", "Finishing oils"].entries()) {
     await writeFile(
@@ -107,7 +122,7 @@ async function pelicanSimple(root: string): Promise<CorpusSite> {
   );
   await _run(
     "pelican",
-    [join(src, "content"), "-s", join(src, "pelicanconf.py"), "-o", site.dir, "-t", "simple", "-q"],
+    [join(src, "content"), "-s", join(src, "pelicanconf.py"), "-o", site.dir, "-t", theme, "-q"],
     src,
   );
   return site;
