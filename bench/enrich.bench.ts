@@ -1,7 +1,7 @@
 // Enrichment at scale: a generated site of 10,000 pages with 1,000 articles, then one article added.
 // Each run happens in a child process so its peak RSS is its own.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,30 +17,14 @@ const suite: BenchSuite = async () => {
     await _generateSite(root);
     const rows: BenchRow[] = [];
     const full = _child(root, "full");
-    rows.push(
-      {
-        group: "enrich",
-        name: `${PAGES} pages + ${ARTICLES} articles, cold`,
-        value: full.ms / 1000,
-        unit: "s",
-        target: "< 10 s",
-        ok: full.ms < 10_000,
-        note: `${full.written} files written; CPU ${(full.cpuMs / 1000).toFixed(1)} s; load avg ${_load()}`,
-      },
-      _peakRss("peak RSS, cold run", full),
-    );
+    rows.push(_cold(`${PAGES} pages + ${ARTICLES} articles, cold`, full, 3), _peakRss("peak RSS, cold run", full));
     const add = _child(root, "add");
     rows.push(_incremental("add one article", add), _peakRss("peak RSS, add one article", add));
     const remove = _child(root, "remove");
     rows.push(_incremental("remove that article again", remove));
+    // Cold again (output/ and the cache removed first), now with the Blog link edited into every page.
     const nav = _child(root, "nav");
-    rows.push({
-      group: "enrich",
-      name: "same, with Blog link in every page's nav",
-      value: nav.ms / 1000,
-      unit: "s",
-      note: `${nav.written} files written, ${nav.rssMb.toFixed(0)} MB peak; CPU ${(nav.cpuMs / 1000).toFixed(1)} s (kernel ${(nav.sysMs / 1000).toFixed(1)} s); load avg ${_load()}`,
-    });
+    rows.push(_cold("same, with Blog link in every page's nav, cold", nav, 4));
     const navAgain = _child(root, "nav-again");
     rows.push({
       group: "enrich",
@@ -68,6 +52,23 @@ interface ChildResult {
   written: number;
   unchanged: number;
   removed: number;
+}
+
+/**
+ * A cold-run row. The target is the issue's wall time on an idle machine; the benchmark runs on a shared 2-core
+ * machine where wall time is mostly waiting for a core, so the row's value and verdict are the run's CPU time (user +
+ * system, all threads: what the wall time approaches when the machine is idle), with the wall time and load beside it.
+ */
+function _cold(name: string, r: ChildResult, targetS: number): BenchRow {
+  return {
+    group: "enrich",
+    name: `${name} (CPU)`,
+    value: r.cpuMs / 1000,
+    unit: "s",
+    target: `< ${targetS} s`,
+    ok: r.cpuMs < targetS * 1000,
+    note: `wall ${(r.ms / 1000).toFixed(1)} s at load avg ${_load()}; ${r.written} files written, ${r.rssMb.toFixed(0)} MB peak; kernel ${(r.sysMs / 1000).toFixed(1)} s`,
+  };
 }
 
 /** A peak-memory row: target < 500 MB. */
@@ -156,6 +157,14 @@ async function _runChild(phase: string, root: string): Promise<void> {
     paths: { export: join(dir, "export"), articles: join(dir, "articles"), output: join(dir, "output") },
   };
   if (phase === "remove") await rm(join(site.paths.articles, "one-more.json"));
+  // Cold: no output/ and no cache. The old output/ is moved aside and deleted after the run, not before it: on an
+  // ext4 without a journal, inodes freed in the last minutes are skipped one by one when new ones are allocated, so
+  // deleting 11,000 files right before the run would charge this run for the bench's own clean-up.
+  const aside = `${site.paths.output}.old`;
+  if (phase === "nav") {
+    await rename(site.paths.output, aside);
+    await rm(join(root, "cache.json"), { force: true });
+  }
   if (phase === "add") {
     await writeArticle(
       site.paths.articles,
@@ -174,6 +183,7 @@ async function _runChild(phase: string, root: string): Promise<void> {
   const cpuMs = (used.user + used.system) / 1000;
   const sysMs = used.system / 1000;
   const rssMb = process.resourceUsage().maxRSS / 1024;
+  if (phase === "nav") await rm(aside, { recursive: true, force: true });
   process.stdout.write(
     `${JSON.stringify({ ms, cpuMs, sysMs, rssMb, written: report.written.length, unchanged: report.unchanged, removed: report.removed.length })}\n`,
   );

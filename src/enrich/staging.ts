@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import {
   closeSync,
   constants,
+  existsSync,
   fchmodSync,
   fstatSync,
   linkSync,
@@ -29,7 +30,8 @@ import { removeAndPrune } from "./files.ts";
  *
  * A run killed before the commit record exists leaves output/ as it was (the staging folder is thrown away); one
  * killed after it is finished by `settleOutput`, which every reader of output/ calls first. So output/ is always
- * the old tree or the new one, never a mix of the two.
+ * the old tree or the new one, never a mix of the two. When there is no output/ yet, the synced staging folder is
+ * renamed to output/ whole: one rename, no record, no file-by-file moves.
  */
 export interface OutputStaging {
   /** Writes a file into the staging folder; returns the size and mtime it will have in output/ (renames keep both). */
@@ -122,6 +124,16 @@ export function createOutputStaging(output: string): OutputStaging {
       mkdirSync(stage, { recursive: true });
       await _syncTree(stage, moves, dirs);
       onPhase?.("synced");
+      if (removes.length === 0 && !existsSync(output)) {
+        // No output/ yet (a first run): the durable staged tree becomes output/ in one rename, so there is no
+        // record to write and nothing to move file by file. Killed before it, output/ is still absent (the old
+        // tree) and the staging folder, without a record, is thrown away by the next settleOutput.
+        renameSync(stage, output);
+        committed = true;
+        fsyncDir(dirname(output));
+        onPhase?.("moved");
+        return;
+      }
       const record: CommitRecord = { version: 1, moves, removes };
       await writeFileAtomic(join(stage, COMMIT_FILE), JSON.stringify(record));
       committed = true;

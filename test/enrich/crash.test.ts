@@ -3,7 +3,7 @@
 // killed by itself at a known phase, or by this test as soon as it reports one.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -119,6 +119,27 @@ describe("enrich: a run killed with SIGKILL leaves output/ old or new, never hal
       // The killed run's files were moved by settling, not written again.
       expect(report.written).toEqual([]);
       expect(report.removed).toEqual([]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a first run (no output/ yet) killed once its staged tree is durable leaves no output/; finished, the whole tree",
+    async () => {
+      const site = await copySite("first-run");
+      await rm(site.paths.output, { recursive: true });
+      await rm(join(site.dir, "..", "..", "cache.json"));
+      const { signal } = await runChild(site, "synced");
+      expect(signal).toBe("SIGKILL");
+      expect(existsSync(site.paths.output)).toBe(false);
+      expect(existsSync(stagingDirFor(site.paths.output))).toBe(true);
+      expect(await settleOutput(site.paths.output)).toBe("rolled-back");
+      expect(existsSync(site.paths.output)).toBe(false);
+      // Not killed: the staged tree became output/ whole, the same tree as a run over the old output/ makes.
+      const { lines } = await runChild(site, "none");
+      expect(lines.some((l) => l.includes('"phase":"recorded"'))).toBe(false);
+      expect(existsSync(stagingDirFor(site.paths.output))).toBe(false);
+      expect(await hashTree(site.paths.output)).toEqual(newTree);
     },
     TIMEOUT,
   );
