@@ -12,6 +12,21 @@ export function isRelativeUrl(url: string): boolean {
  * trailing slash means a folder). Both are site-relative, POSIX, without a leading slash.
  */
 export function relativeTo(fromDir: string, target: string): string {
+  // Pages of a site sit in few folders and link to few places: most calls (one per page and link) repeat an answer.
+  const key = `${fromDir}\0${target}`;
+  let rel = RELATIVE_MEMO.get(key);
+  if (rel === undefined) {
+    rel = _relativeTo(fromDir, target);
+    if (RELATIVE_MEMO.size >= RELATIVE_MEMO_MAX) RELATIVE_MEMO.clear();
+    RELATIVE_MEMO.set(key, rel);
+  }
+  return rel;
+}
+
+const RELATIVE_MEMO = new Map<string, string>();
+const RELATIVE_MEMO_MAX = 10_000;
+
+function _relativeTo(fromDir: string, target: string): string {
   const from = _trimDir(fromDir);
   const isDir = target.endsWith("/") || target === "";
   const to = _trimDir(target);
