@@ -55,19 +55,19 @@ interface ChildResult {
 }
 
 /**
- * A cold-run row. The target is the issue's wall time on an idle machine; the benchmark runs on a shared 2-core
- * machine where wall time is mostly waiting for a core, so the row's value and verdict are the run's CPU time (user +
- * system, all threads: what the wall time approaches when the machine is idle), with the wall time and load beside it.
+ * A cold-run row, judged like the issue's target: on wall time. The benchmark runs on a shared 2-core machine where
+ * wall time at a high load is mostly waiting for a core, so the CPU time (user + system, all threads, GC threads
+ * included) and the kernel's share of it are beside it.
  */
 function _cold(name: string, r: ChildResult, targetS: number): BenchRow {
   return {
     group: "enrich",
-    name: `${name} (CPU)`,
-    value: r.cpuMs / 1000,
+    name,
+    value: r.ms / 1000,
     unit: "s",
     target: `< ${targetS} s`,
-    ok: r.cpuMs < targetS * 1000,
-    note: `wall ${(r.ms / 1000).toFixed(1)} s at load avg ${_load()}; ${r.written} files written, ${r.rssMb.toFixed(0)} MB peak; kernel ${(r.sysMs / 1000).toFixed(1)} s`,
+    ok: r.ms < targetS * 1000,
+    note: `CPU ${(r.cpuMs / 1000).toFixed(1)} s (kernel ${(r.sysMs / 1000).toFixed(1)} s); load avg ${_load()}; ${r.written} files written, ${r.rssMb.toFixed(0)} MB peak`,
   };
 }
 
