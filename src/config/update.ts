@@ -91,12 +91,21 @@ export async function updateConfigFile(
  * while `fn` runs, the result is refused.
  */
 export async function withConfigFileLock<T>(files: readonly string[], fn: () => Promise<T>): Promise<T> {
-  // a write made inside `fn` (updateConfigFile without `locked`) finds the files it needs held already
-  const held = HELD.getStore() ?? new Set<string>();
+  // a write made inside `fn` (updateConfigFile without `locked`) finds the files it needs held already; a callback
+  // that outlives `fn` (a connection opened inside it) sees them released
+  const outer = HELD.getStore();
+  const held = outer?.open ? outer.files : new Set<string>();
   const sorted = [...new Set(files.map((f) => resolve(f)))].filter((f) => !held.has(f)).sort();
-  const inside = new Set([...held, ...sorted]);
+  const inside = { files: new Set([...held, ...sorted]), open: true };
+  const run = async () => {
+    try {
+      return await HELD.run(inside, fn);
+    } finally {
+      inside.open = false;
+    }
+  };
   const acquire = (i: number): Promise<T> =>
-    i === sorted.length ? HELD.run(inside, fn) : _withLock(sorted[i]!, () => acquire(i + 1));
+    i === sorted.length ? run() : _withLock(sorted[i]!, () => acquire(i + 1));
   return acquire(0);
 }
 
@@ -104,7 +113,7 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
 
 const STALE_MS = 10_000;
 /** The files whose locks the current call chain holds (so a nested withConfigFileLock does not wait on itself). */
-const HELD = new AsyncLocalStorage<ReadonlySet<string>>();
+const HELD = new AsyncLocalStorage<{ files: ReadonlySet<string>; open: boolean }>();
 const queues = new Map<string, Promise<void>>();
 
 async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
