@@ -23,9 +23,6 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /** The monthly budget of the budget test: about five of the sixteen articles. */
 const BUDGET = 0.1;
 
-/** The monthly budget of the 30-site test: about 16 of the 30 articles. */
-const BUDGET_THIRTY = 0.3;
-
 const EXAMPLE_SITE = fileURLToPath(new URL("../../examples/site/", import.meta.url));
 
 describe("queue: workers on a local cluster", () => {
@@ -213,81 +210,91 @@ describe("queue: workers on a local cluster", () => {
     },
   );
 
-  it("30 sites enqueued through two API instances on three workers: each site runs exactly once, the budget holds", async () => {
-    const dir = await useTempDir("siteloom-queue-thirty-");
-    const url = await pg.createDatabase("queue_thirty");
+  it("30 sites enqueued through two API instances on three workers: each deployed once, byte for byte as a run on one machine", async () => {
     const sites = Array.from({ length: 30 }, (_, i) => `s${String(i + 1).padStart(2, "0")}`);
-    for (const site of sites) {
-      await writeTestWorkspace(dir, {
-        site,
-        llm: testLlmConfig(llm.url, { concurrency: 1, maxOutputTokens: 4096 }),
-        budgets: { maxMonthlyCost: BUDGET_THIRTY },
-        topics: `topic\n${site} topic\n`,
-        workspace: {
-          env: ["LLM_KEY", "THIRTY_PG_URL"],
-          store: { url: "${THIRTY_PG_URL}" },
-          queue: { leaseSeconds: 10, retryDelaySeconds: 1 },
-        },
-      });
-    }
-    // $0.009 a call, two calls an article (see the budget test below)
-    llm.script(...Array.from({ length: 200 }, () => ({ usage: { input: 1000, output: 4000 } })));
-    const env = { LLM_KEY: testApiKey(), THIRTY_PG_URL: url };
+    // one topic a site, with its publication date, so the pages are the same bytes whoever builds them
+    const topics = (site: string) =>
+      `topic,keywords,publish_at\nA guide for ${site} visitors,"visitors, guide",2026-01-05\n`;
+    const cluster = await setupWorkspace(pg, ftp, llm, "thirty", sites, { pgStore: true, topics });
+    const single = await setupWorkspace(pg, ftp, llm, "thirtyone", sites, { topics });
+
+    // the reference: the 30 sites run on one machine, in-process, state in its SQLite file
+    const t0 = performance.now();
+    const one = await runCli(["--workspace", single.root, "run", "--all"], { env: single.env, timeoutMs: 400_000 });
+    expect(one.code, one.stderr).toBe(0);
+    const singleSeconds = (performance.now() - t0) / 1000;
+
     const token = (
-      await runCli(["--workspace", dir, "tokens", "create", "--name", "ops", "--role", "admin"], { env })
+      await runCli(["--workspace", cluster.root, "tokens", "create", "--name", "ops", "--role", "admin"], {
+        env: cluster.env,
+      })
     ).stdout.trim();
-    const apis = await Promise.all([startServe(dir, env, procs), startServe(dir, env, procs)]);
-    const workers = [1, 2, 3].map(() => spawnCli(dir, env, ["worker"], procs));
+    const apis = await Promise.all([startServeIn(cluster, procs), startServeIn(cluster, procs)]);
+    const workers = [1, 2, 3].map(() => startWorker(cluster, procs));
     await Promise.all(workers.map((w) => w.waitFor(/taking jobs/)));
+    const t1 = performance.now();
     // half the sites through each API instance
     const ids: string[] = [];
     for (const [n, api] of apis.entries()) {
       const response = await fetch(`${api.url}/runs`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ sites: sites.slice(n * 15, n * 15 + 15), steps: ["generate"] }),
+        body: JSON.stringify({ sites: sites.slice(n * 15, n * 15 + 15) }),
       });
       expect(response.status).toBe(202);
       ids.push(...((await response.json()) as { runs: { id: string }[] }).runs.map((r) => r.id));
     }
     expect(ids).toHaveLength(30);
-    // 30 runs on a busy 2-core machine: about 4 minutes were seen under a load average of 35
-    const runs = await waitForRuns(pg, "queue_thirty", ids, 540_000);
-    llm.reset();
+    const runs = await waitForRuns(pg, cluster.db, ids, 540_000);
+    // the figure docs/many-machines.md quotes (timings are reported, never asserted)
+    console.log(
+      `30 sites, whole pipeline: one machine ${singleSeconds.toFixed(0)} s, cluster ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+    );
     for (const w of workers) w.child.kill("SIGTERM");
     expect(await Promise.all(workers.map((w) => w.exited)), workers.map((w) => w.output()).join("\n---\n")).toEqual([
       0, 0, 0,
     ]);
 
-    // every site ran once: one run in the queue and one run record each, the same outcome in both
+    // every site ran once: one run in the queue and one run record each, succeeded, deploy included
     expect(runs.map((r) => r.site).sort()).toEqual(sites);
+    expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
     expect(new Set(runs.map((r) => r.worker)).size).toBeGreaterThan(1);
-    const refused = runs.filter((r) => r.status === "failed");
-    expect(refused.every((r) => r.error_code === "ERR_BUDGET_EXCEEDED")).toBe(true);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused.length).toBeLessThan(30);
-    const records = await pg.query<{ id: string; sites: string; status: string }>(
-      "SELECT id, sites, status FROM runs",
-      [],
-      "queue_thirty",
-    );
-    expect(records.map((r) => JSON.parse(r.sites)[0]).sort()).toEqual(sites);
-    for (const run of runs) {
-      expect(records.find((r) => r.id === run.run_id)?.status, run.site).toBe(run.status);
+    const store = cluster.store();
+    const recorded = await store.listRuns({ limit: 100 });
+    expect(recorded.map((r) => r.sites[0]).sort()).toEqual(sites);
+    for (const run of recorded) {
+      expect(run.status, run.sites[0]).toBe("succeeded");
+      const steps = await store.listSteps(run.id);
+      expect(
+        steps.map((s) => `${s.step} ${s.status}`),
+        run.sites[0],
+      ).toEqual(["export succeeded", "generate succeeded", "enrich succeeded", "deploy succeeded", "publish skipped"]);
     }
-    // the budget held across the processes, and no article was paid for twice
-    const ledger = await pg.query<{ site: string; topic_id: string; step: string; cost_usd: number; ok: number }>(
-      "SELECT site, topic_id, step, cost_usd, ok FROM cost_ledger",
-      [],
-      "queue_thirty",
-    );
-    const spent = ledger.reduce((sum, e) => sum + e.cost_usd, 0);
-    expect(spent).toBeGreaterThan(0);
-    expect(spent).toBeLessThanOrEqual(BUDGET_THIRTY + 1e-9);
-    const paid = ledger.filter((e) => e.ok && e.step === "article").map((e) => `${e.site} ${e.topic_id}`);
-    expect(new Set(paid).size).toBe(paid.length);
-    expect(paid.length).toBe(30 - refused.length);
-  }, 720_000);
+    expect(await store.listLocks()).toEqual([]);
+    await store.close();
+    // each article paid for once
+    const paid = (
+      await pg.query<{ site: string; topic_id: string }>(
+        "SELECT site, topic_id FROM cost_ledger WHERE ok = 1 AND step = 'article'",
+        [],
+        cluster.db,
+      )
+    ).map((e) => `${e.site} ${e.topic_id}`);
+    expect(paid.sort()).toEqual([...new Set(paid)].sort());
+    expect(paid).toHaveLength(30);
+
+    // every remote tree: the site's output, no temp file, and byte for byte the tree the one-machine run deployed
+    for (const site of sites) {
+      await expectDeployed(ftp, cluster, site, undefined);
+      const mine = withoutManifest(await tree(join(ftp.rootDir, cluster.remote(site))));
+      const reference = withoutManifest(await tree(join(ftp.rootDir, single.remote(site))));
+      expect(
+        [...mine.keys()].some((path) => path.startsWith("blog/")),
+        site,
+      ).toBe(true);
+      expect(mine, site).toEqual(reference);
+    }
+  }, 900_000);
 
   it("16 generations on 4 workers against a budget that fits part of them: the ledger stays within it, the refused runs end with exit code 6", async () => {
     const dir = await useTempDir("siteloom-queue-budget-");
@@ -371,7 +378,13 @@ async function setupWorkspace(
   llm: LlmServer,
   name: string,
   sites: string[],
-  options: { parallel?: number; schedule?: Record<string, unknown>; pgStore?: boolean } = {},
+  options: {
+    parallel?: number;
+    schedule?: Record<string, unknown>;
+    pgStore?: boolean;
+    /** Each site's topics.csv. @default the example's */
+    topics?: (site: string) => string;
+  } = {},
 ): Promise<Workspace> {
   const dir = await useTempDir("siteloom-queue-");
   const root = join(dir, "ws");
@@ -395,7 +408,7 @@ async function setupWorkspace(
     doc.setIn(["content", "maxWords"], 300);
     await mkdir(join(root, "sites", site), { recursive: true });
     await writeFile(join(root, "sites", site, "site.yaml"), doc.toString());
-    await writeFile(join(root, "sites", site, "topics.csv"), topics);
+    await writeFile(join(root, "sites", site, "topics.csv"), options.topics?.(site) ?? topics);
   }
   await ftp.own(ftp.rootDir);
   await rm(join(root, "sites/example"), { recursive: true, force: true });
