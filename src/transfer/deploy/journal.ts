@@ -101,8 +101,9 @@ export function parseJournalLines(text: string): JournalRecord[] {
 
 /**
  * Starts a journal whose records are written in numbered batches by `write` (the header alone first, awaited).
- * Batches are coalesced (one write in flight, carrying every record appended before it), so a journal costs no round
- * trip per file yet survives a crash except for the last few records, whose files a rerun simply uploads again.
+ * Batches are coalesced (records appended within `_GATHER_MS` go together, one write in flight), so a journal costs no
+ * round trip or transaction per file yet survives a crash except for the last few records, whose files a rerun simply
+ * uploads again.
  * Records appended while a batch is written follow as soon as it is done. A failed batch is carried into the next
  * one; `close` waits for the last.
  */
@@ -137,12 +138,20 @@ export async function startJournalBatches(
       });
     return writing;
   };
+  // Records are gathered for a moment before a batch goes: files finish one by one, and a store that writes at once
+  // (SQLite) would otherwise take one transaction per file.
+  let timer: NodeJS.Timeout | undefined;
   return {
     async append(record) {
       pending.push(record);
-      void flush();
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, _GATHER_MS);
     },
     async close() {
+      clearTimeout(timer);
+      timer = undefined;
       // the batch in flight, then what was appended meanwhile (one more try for a failed one)
       for (let tries = 0; tries < 3 && (writing !== undefined || pending.length > 0); tries++) {
         await writing;
@@ -152,3 +161,6 @@ export async function startJournalBatches(
     },
   };
 }
+
+/** How long appended records wait for others before their batch is written. */
+const _GATHER_MS = 25;

@@ -458,15 +458,13 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
   }
   mkdirs.sort(_byDepth);
   deleteDirs.sort((a, b) => _byDepth(b, a));
-  uploads.sort(
-    (a, b) =>
-      PHASES.indexOf(phaseOf(a.file.path)) - PHASES.indexOf(phaseOf(b.file.path)) || _cmp(a.file.path, b.file.path),
-  );
+  const phaseRank = new Map(uploads.map((u) => [u.file.path, PHASES.indexOf(phaseOf(u.file.path))]));
+  uploads.sort((a, b) => phaseRank.get(a.file.path)! - phaseRank.get(b.file.path)! || _cmp(a.file.path, b.file.path));
   result.plan.mkdir = mkdirs;
   result.plan.upload = uploads.map((u) => ({
     path: u.file.path,
     size: u.file.size,
-    phase: phaseOf(u.file.path),
+    phase: PHASES[phaseRank.get(u.file.path)!]!,
     reason: u.reason,
   }));
   result.plan.delete = [...deletes, ...deleteDirs.map((d) => `${d}/`)];
@@ -548,7 +546,7 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
     for (const backup of backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
     await _mkdirs(ctx, [...needDirs].sort(_byDepth));
     for (const phase of PHASES) {
-      const batch = uploads.filter((u) => phaseOf(u.file.path) === phase).map((u) => u.file);
+      const batch = uploads.filter((u) => PHASES[phaseRank.get(u.file.path)!] === phase).map((u) => u.file);
       await _deployPhase(ctx, batch, phase);
     }
     const uploadMs = performance.now() - uploadStart;
