@@ -523,7 +523,7 @@ export async function runEnrich(options: RunEnrichOptions): Promise<EnrichReport
  * Bumped when generated HTML changes shape, so cached bodies are not reused across versions. The article schema's
  * version and field names are part of it: a cached body also means "these bytes passed the schema".
  */
-const RENDER_VERSION = `3/${ARTICLE_SCHEMA_VERSION}/${Object.keys(ArticleSchema.shape).join(",")}`;
+const RENDER_VERSION = `4/${ARTICLE_SCHEMA_VERSION}/${Object.keys(ArticleSchema.shape).join(",")}`;
 /** The href of a page's `<base>` element (pages declare it in their head). */
 const BASE_HREF = /<base\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)/i;
 /** Paths that suggest a page worth reading when learning the layout (posts, articles, listings). */

@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { SiteloomError } from "../errors.ts";
 import { type DecodedPage, spliceBytes, type TextEdit } from "./encoding.ts";
 import {
@@ -55,7 +56,15 @@ export interface Template {
   /** Edits every generated page shares (old SEO tags out, nav state cleared). */
   fixedEdits: TextEdit[];
   /** Attributes outside the content region holding relative URLs: a URL, a srcset, or CSS (`style`). */
-  urlAttrs: { start: number; end: number; name: string; value: string; kind: "url" | "srcset" | "css" }[];
+  urlAttrs: {
+    start: number;
+    end: number;
+    name: string;
+    value: string;
+    kind: "url" | "srcset" | "css";
+    /** A link to a section generated pages do not have, given here as the layout page's URL with its fragment. */
+    moved?: boolean;
+  }[];
   /** `<style>` blocks outside the content region whose CSS holds relative URLs: the range of their text. */
   styleBlocks: { start: number; end: number; css: string }[];
   /**
@@ -188,6 +197,14 @@ export function prepareTemplate(
     .find((h) => h !== undefined);
   const base = baseHref === undefined ? undefined : resolveBase(baseHref, path, options.siteUrl);
   if (!base) {
+    // Ids that generated pages lose with the replaced parts (a one-page theme's sections, the page's own content): a
+    // chrome link to one of them ("#team") leads to that section of the layout page instead.
+    const gone = new Set<string>();
+    for (const [el] of walkElements(doc)) {
+      const id = getAttr(el, "id");
+      const loc = el.sourceCodeLocation;
+      if (id && loc && inReplaced(loc)) gone.add(id);
+    }
     for (const [el] of walkElements(doc)) {
       if (el.tagName === "style") {
         for (const child of el.childNodes) {
@@ -213,6 +230,12 @@ export function prepareTemplate(
         if (!kind) continue;
         const loc = locs[attr.name];
         if (!loc || inReplaced(loc)) continue;
+        const fragment = /^#(.+)$/s.exec(attr.value.trim())?.[1];
+        if (kind === "url" && el.tagName === "a" && fragment !== undefined && gone.has(_decodeFragment(fragment))) {
+          const value = `${posix.basename(path)}#${fragment}`;
+          urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value, kind, moved: true });
+          continue;
+        }
         if (kind === "url" && !isRelativeUrl(attr.value)) continue;
         if (kind === "css" && rebaseCssUrls(attr.value, dir, "x/y") === attr.value) continue;
         urlAttrs.push({ start: loc.startOffset, end: loc.endOffset, name: attr.name, value: attr.value, kind });
@@ -262,7 +285,8 @@ export function renderFromTemplate(tpl: Template, content: PageContent): Buffer 
   for (const u of tpl.urlAttrs) {
     const rebase = u.kind === "srcset" ? rebaseSrcset : u.kind === "css" ? rebaseCssUrls : rebaseUrl;
     const next = rebase(u.value, tpl.dir, content.dir);
-    if (next !== u.value) edits.push({ start: u.start, end: u.end, text: `${u.name}="${escapeHtml(next)}"` });
+    if (next !== u.value || u.moved)
+      edits.push({ start: u.start, end: u.end, text: `${u.name}="${escapeHtml(next)}"` });
   }
   for (const b of tpl.styleBlocks) {
     // Raw text: CSS inside <style> is not entity-decoded, so it goes back as it is, only its URLs moved.
@@ -410,6 +434,15 @@ export function navLinkEdit(
 }
 
 // --- internal ---
+
+/** A URL fragment as the id it names (browsers match ids against the percent-decoded fragment). */
+function _decodeFragment(fragment: string): string {
+  try {
+    return decodeURIComponent(fragment);
+  } catch {
+    return fragment;
+  }
+}
 
 /** Characters parsed first when looking for a navigation that is not a `<nav>` element. */
 const NAV_PREFIX_CHARS = 16 * 1024;

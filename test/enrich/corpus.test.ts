@@ -194,11 +194,24 @@ describe("enrich: real-site corpus in Chromium", () => {
                   (a) => !inOurs(a) && (/\b(?:prev|next)\b/.test(a.getAttribute("rel") ?? "") || STATE.test(text(a))),
                 )
                 .map((a) => `${text(a).slice(0, 40)} -> ${a.getAttribute("href")}`);
+              // In-page links of the chrome ("#team") whose target is not on this page.
+              const deadFragments = Array.from(document.querySelectorAll("a[href^='#']"))
+                .filter((a) => !inOurs(a))
+                .map((a) => (a.getAttribute("href") ?? "").slice(1))
+                .filter((f) => {
+                  if (f === "" || f.toLowerCase() === "top") return false;
+                  try {
+                    return document.getElementById(decodeURIComponent(f)) === null;
+                  } catch {
+                    return document.getElementById(f) === null;
+                  }
+                });
               const h1s = Array.from(document.querySelectorAll("h1"));
               return {
                 outside: rest.textContent ?? "",
                 marked,
                 stateLinks,
+                deadFragments,
                 // h1 texts: the site's (one every page of the site has, outside what we generated), and the others.
                 chromeH1s: h1s.filter((h) => !inOurs(h) && siteH1s.includes(text(h))).map(text),
                 ownH1s: h1s.filter((h) => inOurs(h) || !siteH1s.includes(text(h))).map(text),
@@ -256,6 +269,9 @@ describe("enrich: real-site corpus in Chromium", () => {
           for (const x of m.stateLinks) problems.push(`${where}: the layout page's link ${x}`);
           if (label === "article" && navLinkSites.has(b.site.name) && !m.marked.some((x) => x.blog)) {
             problems.push(`${where}: the Blog link is not marked current`);
+          }
+          for (const f of m.deadFragments) {
+            if (!own.deadFragments.includes(f)) problems.push(`${where}: the link #${f} leads nowhere on this page`);
           }
           if (m.overflow > 1) problems.push(`${where}: overflows by ${m.overflow}px`);
           m.chromeTexts.forEach((t, i) => {
@@ -390,6 +406,8 @@ async function _pageTitles(dir: string): Promise<{ varying: string[]; everywhere
     const seen = new Set(querySelectorAll(doc, "h1").map((h) => textContent(h).replace(/\s+/g, " ").trim()));
     for (const t of seen) if (t.length > 3) counts.set(t, (counts.get(t) ?? 0) + 1);
   }
+  // A one-page site has nothing to compare with: its h1s are that page's own, not the chrome's.
+  if (pages === 1) return { varying: [...counts.keys()], everywhere: [] };
   return {
     varying: [...counts].filter(([, n]) => n < pages).map(([t]) => t),
     everywhere: [...counts].filter(([, n]) => n === pages).map(([t]) => t),

@@ -101,6 +101,10 @@ describe("enrich: layout model", () => {
     expect(html.match(/<h1[\s>]/g)).toHaveLength(1);
     expect(html).not.toMatch(/Welcome To Our Studio|Our Amazing Team/);
     expect(html).toContain('<nav class="navbar fixed-top" id="mainNav">');
+    // The menu's link to a section left out leads to that section of the home page; those still here stay in-page.
+    expect(html).toContain('<a href="../../index.html#team">Team</a>');
+    expect(html).toContain('<a href="#services">Services</a>');
+    expect(html).toContain('<a href="#page-top">Agency</a>');
   });
 
   it("keep and remove override the model; a pinned listing template is used for listings", async () => {

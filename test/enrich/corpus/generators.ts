@@ -72,6 +72,16 @@ export async function generateCorpus(root: string): Promise<CorpusSite[]> {
     await cp(join(FIXTURES, name), dir, { recursive: true });
     sites.push({ name, dir, ownPage });
   }
+  // The hand-written one-page theme (sections, no content page), enriched as "One-page sites" in the docs says.
+  const onePage = join(root, "one-page");
+  await cp(join(FIXTURES, "one-page"), onePage, { recursive: true });
+  sites.push({
+    name: "one-page",
+    dir: onePage,
+    ownPage: "index.html",
+    column: "#services .container",
+    enrich: { contentSelector: "#services .container", remove: ["header.masthead", "#team"] },
+  });
   sites.push(...(await encodingSites(root)));
   return sites;
 }
