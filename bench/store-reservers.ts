@@ -1,16 +1,15 @@
 // The reservers of the store benchmark (see store.bench.ts): each reserves 0.01 USD, then settles (2 of 3) or
-// releases (1 of 3) what it got, in a loop. `runReservers` runs them in this process; run as a script
-// (`node --import tsx bench/store-reservers.ts <url> <reservers> <perReserver> <tag>`), a process of its own opens
-// its stores, prints "ready", waits for a line on stdin, runs them and prints "done": the bench starts the
-// processes of a round at once, as the worker processes of a deployment reserve at once.
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { type CostEntry, createPostgresStore, type StateStore } from "../src/store/index.ts";
+// releases (1 of 3) what it got, in a loop.
+import type { CostEntry, StateStore } from "../src/store/index.ts";
 
-/** Opens `count` stores (each migrated and connected before it returns). */
-export async function openReservers(count: number, open: () => StateStore): Promise<StateStore[]> {
+/** Pairs each reserver runs before the clock starts (connections, prepared statements and the JIT warm). */
+const WARM_UP = 10;
+
+/** Opens `count` stores (each migrated, connected and warmed up before it returns). */
+export async function openReservers(count: number, open: () => StateStore, tag: string): Promise<StateStore[]> {
   const stores = Array.from({ length: count }, open);
   await Promise.all(stores.map((s) => s.schemaVersion()));
+  await runReservers(stores, WARM_UP, `${tag}-warm`);
   return stores;
 }
 
@@ -52,16 +51,4 @@ export function benchCostEntry(site: string, topicId: string): CostEntry {
     costUsd: 0.009,
     ok: true,
   };
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [url, reservers, perReserver, tag] = process.argv.slice(2) as [string, string, string, string];
-  const stores = await openReservers(Number(reservers), () => createPostgresStore({ url, poolSize: 1 }));
-  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-  process.stdout.write("ready\n");
-  await lines.next();
-  await runReservers(stores, Number(perReserver), tag);
-  process.stdout.write("done\n");
-  await Promise.all(stores.map((s) => s.close()));
-  process.exit(0);
 }

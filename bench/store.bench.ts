@@ -2,15 +2,14 @@
 // each reservation settled or released right after, on a real PostgreSQL 15 started on loopback
 // (test/support/postgres.ts) and on SQLite (one file, 16 handles in this process). Every database starts with a
 // month's ledger already written (SITELOOM_BENCH_LEDGER entries, 20,000 by default: an agency's month), since what
-// a reservation costs may grow with it. The 16 reservers run in 2 processes of 8 (as the worker processes of a
-// deployment, and as pgbench's 2 threads), and again all in this one process. Beside them, the reference: pgbench
-// sending the same statements with the same 16 clients on the same server (what the machine allows now).
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+// a reservation costs may grow with it. Each reserver first runs 10 pairs unclocked (connections, prepared
+// statements, the JIT), as pgbench's connections are open before its clock starts. The 16 reservers share this
+// process's one thread (in a deployment they are spread over the worker processes). Beside them, the reference:
+// pgbench sending the same statements with the same 16 clients on the same server (what the machine allows now).
+import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createPostgresStore, createSqliteStore, type StateStore } from "../src/store/index.ts";
 import { POSTGRES_BIN_DIR, startPostgres, type TestPostgres } from "../test/support/postgres.ts";
@@ -18,37 +17,23 @@ import { benchCostEntry, openReservers, runReservers } from "./store-reservers.t
 import type { BenchRow, BenchSuite } from "./support.ts";
 
 const RESERVERS = 16;
-const PROCESSES = 2;
 const PER_RESERVER = Number(process.env.SITELOOM_BENCH_RESERVATIONS ?? 150);
 const LEDGER = Number(process.env.SITELOOM_BENCH_LEDGER ?? 20_000);
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const RESERVERS_SCRIPT = fileURLToPath(new URL("./store-reservers.ts", import.meta.url));
-const PAIRS = `${RESERVERS * PER_RESERVER} reserve+settle/release pairs after a ledger of ${LEDGER} entries`;
+const PAIRS = `${RESERVERS * PER_RESERVER} reserve+settle/release pairs after a ledger of ${LEDGER} entries and 10 pairs a reserver of warm-up`;
 
 const suite: BenchSuite = async () => {
   const rows: BenchRow[] = [];
   const pg = await startPostgres();
   try {
-    const split = await _postgresDatabase(pg, "split");
-    const perSecond = await _inProcesses(split);
+    const url = await _postgresDatabase(pg, "bench");
+    const perSecond = await _reservationsPerSecond(() => createPostgresStore({ url, poolSize: 1 }));
     rows.push({
       group: "store",
-      name: `budget reservations, ${RESERVERS} concurrent reservers in ${PROCESSES} processes (PostgreSQL 15)`,
+      name: `budget reservations, ${RESERVERS} concurrent reservers (PostgreSQL 15)`,
       value: perSecond,
       unit: "req/s",
       target: ">= 500/s",
       ok: perSecond >= 500,
-      note: `${PAIRS}, one connection each, ${RESERVERS / PROCESSES} per process`,
-    });
-    const single = await _postgresDatabase(pg, "single");
-    const oneProcess = await _reservationsPerSecond(() => createPostgresStore({ url: single, poolSize: 1 }));
-    rows.push({
-      group: "store",
-      name: `budget reservations, ${RESERVERS} concurrent reservers in one process (PostgreSQL 15)`,
-      value: oneProcess,
-      unit: "req/s",
-      target: ">= 500/s",
-      ok: oneProcess >= 500,
       note: `${PAIRS}, one connection each, all on this process's one thread`,
     });
     const dir = await mkdtemp(join(tmpdir(), "siteloom-bench-pgbench-"));
@@ -110,50 +95,13 @@ async function _postgresDatabase(pg: TestPostgres, name: string): Promise<string
 
 /** Reservations per second, the 16 reservers on this process's one thread. */
 async function _reservationsPerSecond(open: () => StateStore): Promise<number> {
-  const stores = await openReservers(RESERVERS, open);
+  const stores = await openReservers(RESERVERS, open, "one");
   try {
     const start = performance.now();
     await runReservers(stores, PER_RESERVER, "one");
     return (RESERVERS * PER_RESERVER) / ((performance.now() - start) / 1000);
   } finally {
     await Promise.all(stores.map((s) => s.close()));
-  }
-}
-
-/**
- * Reservations per second, the 16 reservers in PROCESSES processes (store-reservers.ts): each opens its connections
- * first; the clock runs from the moment all are told to start until the last one is done.
- */
-async function _inProcesses(url: string): Promise<number> {
-  const children: ChildProcessWithoutNullStreams[] = [];
-  try {
-    const lines = Array.from({ length: PROCESSES }, (_, n) => {
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", RESERVERS_SCRIPT, url, String(RESERVERS / PROCESSES), String(PER_RESERVER), `p${n}`],
-        { cwd: ROOT },
-      );
-      children.push(child);
-      let err = "";
-      child.stderr.on("data", (d) => {
-        err += d;
-      });
-      const exited = new Promise<never>((_, reject) =>
-        child.on("exit", (code) => reject(new Error(`reservers exited ${code}: ${err.trim().slice(-300)}`))),
-      );
-      const next = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-      return async (expected: string) => {
-        const line = await Promise.race([next.next(), exited]);
-        if (line.value !== expected) throw new Error(`reservers said "${line.value}", not "${expected}"`);
-      };
-    });
-    await Promise.all(lines.map((line) => line("ready")));
-    const start = performance.now();
-    for (const child of children) child.stdin.write("go\n");
-    await Promise.all(lines.map((line) => line("done")));
-    return (RESERVERS * PER_RESERVER) / ((performance.now() - start) / 1000);
-  } finally {
-    for (const child of children) child.kill();
   }
 }
 
