@@ -195,7 +195,7 @@ describe("queue: workers on a local cluster", () => {
       await waitForStep(pg, ws.db, "generate", new Set());
       await pg.restart({ downMs: 10_000 });
 
-      const runs = await waitForRuns(pg, ws.db, ids);
+      const runs = await waitForRuns(pg, ws.db, ids, undefined, workers);
       expect(runs.map((r) => r.status)).toEqual(sites.map(() => "succeeded"));
       const store = ws.store();
       const recorded = await store.listRuns({ limit: 100 });
@@ -245,7 +245,7 @@ describe("queue: workers on a local cluster", () => {
       ids.push(...((await response.json()) as { runs: { id: string }[] }).runs.map((r) => r.id));
     }
     expect(ids).toHaveLength(30);
-    const runs = await waitForRuns(pg, cluster.db, ids, 540_000);
+    const runs = await waitForRuns(pg, cluster.db, ids, 540_000, workers);
     // the figure docs/many-machines.md quotes (timings are reported, never asserted)
     console.log(
       `30 sites, whole pipeline: one machine ${singleSeconds.toFixed(0)} s, cluster ${((performance.now() - t1) / 1000).toFixed(0)} s`,

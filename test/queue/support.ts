@@ -71,12 +71,17 @@ export interface QueueRunRow {
   error_code: string | null;
 }
 
-/** Waits until every run is over in the queue's table (succeeded or failed for good); returns them in order. */
+/**
+ * Waits until every run is over in the queue's table (succeeded or failed for good); returns them in order. When it
+ * gives up, the error holds the runs, their pg-boss jobs, the last events of the runs not over and the end of the
+ * output of `procs` (the workers), to tell a stuck step from a lost job.
+ */
 export async function waitForRuns(
   pg: TestPostgres,
   db: string,
   ids: string[],
   timeoutMs = 240_000,
+  procs: Proc[] = [],
 ): Promise<QueueRunRow[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -93,7 +98,16 @@ export async function waitForRuns(
         [ids],
         db,
       );
-      throw new Error(`runs not over: ${JSON.stringify(rows)}; their jobs: ${JSON.stringify(jobs)}`);
+      const stuck = rows.filter((r) => !over.includes(r)).map((r) => r.run_id);
+      const events = await pg.query(
+        "SELECT run_id, event FROM siteloom_queue.run_events WHERE run_id = ANY($1) ORDER BY seq DESC LIMIT 20",
+        [stuck],
+        db,
+      );
+      const outputs = procs.map((p) => `--- pid ${p.child.pid}:\n${p.output().slice(-3000)}`).join("\n");
+      throw new Error(
+        `runs not over: ${JSON.stringify(rows)}; their jobs: ${JSON.stringify(jobs)}; last events: ${JSON.stringify(events)}\n${outputs}`,
+      );
     }
     await sleep(300);
   }
