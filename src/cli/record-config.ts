@@ -33,7 +33,7 @@ export async function writeConfigRecorded<T>(
   const [{ withConfigFileLock }, workspaceModule, { pushConfigFiles }] = await Promise.all([
     import("../config/index.ts"),
     import("../workspace/index.ts"),
-    import("../server/push-config.ts"),
+    import("../server/index.ts"),
   ]);
   const { isSharedStore, openWorkspaceStore, readConfigFiles } = workspaceModule;
   const workspace =
