@@ -45,13 +45,19 @@ export function createPgCallLimiter(url: () => Promise<string>, name: string, li
       signal?.throwIfAborted();
       const client = await connectPg(p);
       const first = Math.floor(Math.random() * limits.concurrency);
-      for (let i = 0; i < limits.concurrency; i++) {
-        const slot = (first + i) % limits.concurrency;
-        const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok", [
-          `siteloom:slots:${name}`,
-          slot,
-        ]);
-        if (rows[0]?.ok) return Object.assign(client, { slot });
+      try {
+        for (let i = 0; i < limits.concurrency; i++) {
+          const slot = (first + i) % limits.concurrency;
+          const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok", [
+            `siteloom:slots:${name}`,
+            slot,
+          ]);
+          if (rows[0]?.ok) return Object.assign(client, { slot });
+        }
+      } catch (error) {
+        // a connection lost while looking: handed back (the pool drops it), never kept out of the pool for good
+        client.release(true);
+        throw error;
       }
       client.release();
       await sleep(POLL_MS * (0.5 + Math.random()), undefined, { signal });
