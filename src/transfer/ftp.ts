@@ -358,6 +358,45 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
     return true;
   }
 
+  /**
+   * The listing of `target` in the round trips of a download: CWD and the passive port in one batch, then the list
+   * command sent as soon as the data connection is open, the text read into memory (within _LISTING_MAX_BYTES) and
+   * parsed. Undefined when the server refused the list command (basic-ftp then tries the others, one at a time).
+   */
+  async function _listFast(target: string, dir: string): Promise<FileInfo[] | undefined> {
+    const command = client.availableListCommands[0];
+    if (command === undefined || pipeliningNow() === "off") return undefined;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > _LISTING_MAX_BYTES) {
+          done(
+            new SiteloomError(
+              "ERR_TRANSFER_LIMIT",
+              `${label}: the listing of "${printablePath(dir)}" is larger than ${_LISTING_MAX_BYTES} bytes: not read`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+        done();
+      },
+    });
+    // CWD with the passive port request in one batch (checked and probed like every batch); the list command then
+    // goes alone, as the data connection opens
+    const ahead = takePrefetched();
+    const replies = await sendPipelined(client.ftp, [`CWD ${target}`, ...(ahead === undefined ? [nextPassive()] : [])]);
+    okReply(replies[0], "CWD");
+    const port = ahead ?? (await passive(replies[1]));
+    const [reply] = await retrieveTo(client.ftp, sink, command, { port, ...(checkData ? { checkData } : {}) });
+    if (reply instanceof FTPError && !_isMissing(reply)) return undefined;
+    okReply(reply, command);
+    listing = splitRemotePath(dir).join("/");
+    return client.parseList(Buffer.concat(chunks).toString(client.ftp.encoding));
+  }
+
   /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
   async function _remoteSize(target: string, path: string): Promise<number | undefined> {
     const segments = splitRemotePath(path, "stat");
@@ -373,17 +412,20 @@ export async function createFtpRemote(options: FtpRemoteOptions): Promise<Remote
   async function listDir(dir: string): Promise<RemoteEntry[]> {
     const target = full(dir, "list");
     // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
-    await client.cd(target);
+    const fast = await _listFast(target, dir);
+    if (fast === undefined) await client.cd(target);
     listing = splitRemotePath(dir).join("/");
-    const raw = await client.list().catch((error: unknown) => {
-      if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
-        throw new SiteloomError(
-          "ERR_TRANSFER_LIMIT",
-          `${label}: the listing of "${printablePath(dir)}" is larger than ${_LISTING_MAX_BYTES} bytes: not read`,
-        );
-      }
-      throw error;
-    });
+    const raw =
+      fast ??
+      (await client.list().catch((error: unknown) => {
+        if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
+          throw new SiteloomError(
+            "ERR_TRANSFER_LIMIT",
+            `${label}: the listing of "${printablePath(dir)}" is larger than ${_LISTING_MAX_BYTES} bytes: not read`,
+          );
+        }
+        throw error;
+      }));
     const mapped = raw.map(_toEntry).filter((entry): entry is RemoteEntry => entry !== undefined);
     if (mapped.some((entry) => entry.type === "symlink" && !entry.target)) {
       // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
