@@ -13,6 +13,11 @@ export interface RecordedWriteOptions {
   message: string;
   /** The workspace the command loaded already. @default ctx.loadWorkspace() */
   workspace?: Workspace;
+  /**
+   * Configuration files (relative names, `sites/shop/site.yaml`) the write deletes with their folder: not locked, since
+   * a lock lives in the file's folder and a lock whose folder vanished reads as taken over.
+   */
+  deletes?: readonly string[];
 }
 
 /**
@@ -49,8 +54,9 @@ export async function writeConfigRecorded<T>(
   }
   if (!isSharedStore(workspace) && !existsSync(join(workspace.stateDir, STATE_DB_FILE))) return write();
   // a file the write creates (a new site.yaml) has no folder to hold its lock yet, and no process writes it meanwhile
+  const deleted = new Set(options.deletes ?? []);
   const present = Object.keys(await readConfigFiles(options.root).catch(() => ({})));
-  const files = present.map((name) => join(options.root, name));
+  const files = present.filter((name) => !deleted.has(name)).map((name) => join(options.root, name));
   return withConfigFileLock(files, async () => {
     const value = await write();
     const store = openWorkspaceStore(workspace);

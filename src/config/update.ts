@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
 import { type Document, parseDocument } from "yaml";
@@ -111,6 +112,25 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
 
 // --- internal ---
 
+/**
+ * A folder this process cannot write (a read-only mount, another owner) fails at once with what to do: the lock
+ * library would retry it for a minute and a half and then blame another process.
+ */
+async function _writableFolder(file: string): Promise<void> {
+  const folder = dirname(file);
+  try {
+    await access(folder, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM") return;
+    throw new SiteloomError(
+      "ERR_PERMISSIONS",
+      `${basename(file)} cannot be changed here: ${folder} is ${code === "EROFS" ? "on a read-only file system" : "not writable by this user"}; change the files where they are kept (a container's mounted configuration), then run siteloom config push`,
+      { cause: error },
+    );
+  }
+}
+
 const STALE_MS = 10_000;
 /** The files whose locks the current call chain holds (so a nested withConfigFileLock does not wait on itself). */
 const HELD = new AsyncLocalStorage<{ files: ReadonlySet<string>; open: boolean }>();
@@ -126,6 +146,7 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   queues.set(file, tail);
   await previous;
   try {
+    await _writableFolder(file);
     let compromised: Error | undefined;
     let release: () => Promise<void>;
     try {

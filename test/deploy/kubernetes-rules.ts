@@ -121,7 +121,7 @@ export function ruleProblems(objects: K8sObject[], expect: Expectations): string
     const container = api.spec.template.spec.containers[0];
     if (container.args?.[0] !== "serve") problems.push("siteloom-api does not run `siteloom serve`");
     const port = (container.ports ?? []).find((p: K8sObject) => p.name === "http");
-    for (const probe of ["readinessProbe", "livenessProbe"]) {
+    for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
       const get = container[probe]?.httpGet;
       if (get?.path !== "/health") problems.push(`siteloom-api: ${probe} is not an HTTP GET of /health`);
       else if (!port || (get.port !== "http" && get.port !== port.containerPort)) {
@@ -147,7 +147,7 @@ export function ruleProblems(objects: K8sObject[], expect: Expectations): string
     const args: string[] = container.args ?? [];
     if (args[0] !== "worker") problems.push("siteloom-worker does not run `siteloom worker`");
     const metricsPort = args[args.indexOf("--metrics-port") + 1];
-    for (const probe of ["readinessProbe", "livenessProbe"]) {
+    for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
       const command: string[] = container[probe]?.exec?.command ?? [];
       if (command.join(" ") !== `node /opt/siteloom/deploy/healthcheck.mjs http://127.0.0.1:${metricsPort}/metrics`) {
         problems.push(`siteloom-worker: ${probe} is not the image's health check of the worker's --metrics-port`);

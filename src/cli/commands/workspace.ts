@@ -254,7 +254,7 @@ Examples:
       }
       const result = await (await import("../record-config.ts")).writeConfigRecorded(
         ctx,
-        { root, message: `siteloom site remove ${name}` },
+        { root, message: `siteloom site remove ${name}`, deletes: [`${SITES_DIR}/${name}/${SITE_FILE}`] },
         () => removeSite({ root, name, keepData: Boolean(opts.keepData), dataDir }),
       );
       if (ctx.globals().json) return ctx.printJson({ name, ...result, contents });
