@@ -58,10 +58,11 @@ export async function writeConfigRecorded<T>(
   const present = Object.keys(await readConfigFiles(options.root).catch(() => ({})));
   const files = present.filter((name) => !deleted.has(name)).map((name) => join(options.root, name));
   return withConfigFileLock(files, async () => {
+    const before = await readConfigFiles(options.root);
     const value = await write();
     const store = openWorkspaceStore(workspace);
     try {
-      await pushConfigFiles({ root: options.root, store, message: options.message });
+      await pushConfigFiles({ root: options.root, store, message: options.message, before });
     } catch (error) {
       unrecorded(_asError(error).message);
     } finally {

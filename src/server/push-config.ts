@@ -1,6 +1,7 @@
+import { SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
 import type { StateStore } from "../store/index.ts";
-import { readConfigFiles, sameConfigFiles, validateConfigFiles } from "../workspace/index.ts";
+import { type ConfigFiles, readConfigFiles, sameConfigFiles, validateConfigFiles } from "../workspace/index.ts";
 import { createStoreVersionRepository } from "./versions.ts";
 import { diffFiles } from "./yaml-edit.ts";
 
@@ -12,6 +13,12 @@ export interface PushConfigOptions {
   message: string;
   /** Variables for validating (SITELOOM_* overrides, `${NAME}` references). @default process.env */
   vars?: Record<string, string | undefined>;
+  /**
+   * The files as they were before a command changed some of them: every file the command left alone must equal the
+   * latest version's (else ERR_STORE_CONFLICT, nothing recorded), so a folder behind the store never records its older
+   * files over changes made elsewhere.
+   */
+  before?: ConfigFiles;
 }
 
 /** What `pushConfigFiles` did. */
@@ -34,6 +41,18 @@ export async function pushConfigFiles(options: PushConfigOptions): Promise<Pushe
   await validateConfigFiles(files, options.vars ?? process.env);
   const versions = createStoreVersionRepository(options.store);
   const latest = await versions.latest();
+  if (options.before && latest) {
+    // files the command left alone must be the latest version's: else this folder is behind (or hand-edited) there
+    const before = options.before;
+    const names = new Set([...Object.keys(latest.files), ...Object.keys(before), ...Object.keys(files)]);
+    const behind = [...names].filter((name) => before[name] === files[name] && before[name] !== latest.files[name]);
+    if (behind.length > 0) {
+      throw new SiteloomError(
+        "ERR_STORE_CONFLICT",
+        `${behind.sort().join(", ")} ${behind.length === 1 ? "differs" : "differ"} from the latest recorded version (${latest.version}), and recording this folder would undo what changed there; bring the folder up to date (a serve or worker running on it writes the recorded version into it), or check it first`,
+      );
+    }
+  }
   if (latest && sameConfigFiles(latest.files, files)) return { recorded: false, version: latest.version, files: [] };
   const before = latest?.files ?? {};
   const actor = currentActor();

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -99,6 +99,22 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(Object.keys(JSON.parse(fourth!.snapshot).files)).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
     worker.child.kill("SIGTERM");
     expect(await worker.exited).toBe(0);
+
+    // a folder behind the store: another machine recorded a change of siteloom.yaml; a site add here writes its
+    // site.yaml but records nothing, since recording this folder would undo that change
+    // (that machine is up to date: the removed site is gone from its folder too)
+    await rm(join(work, "sites/blog"), { recursive: true, force: true });
+    const wsFile = join(work, "siteloom.yaml");
+    await writeFile(wsFile, `${await readFile(wsFile, "utf8")}\n# changed on the other machine\n`);
+    const pushed = await runCli(["--workspace", work, "config", "push", "--message", "elsewhere"], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const recorded = (await versions()).length;
+    const stale = await cli("site", "add", "late", "--domain", "late.example.com");
+    expect(stale.code, stale.stderr).toBe(0);
+    expect(stale.stderr).toMatch(/not recorded as a version \(siteloom\.yaml differs from the latest recorded version/);
+    expect(existsSync(join(laptop, "sites/late/site.yaml"))).toBe(true);
+    expect(await versions()).toHaveLength(recorded);
+    expect(JSON.parse((await versions()).at(-1)!.snapshot).files["siteloom.yaml"]).toContain("changed on the other");
   });
 
   it("a workspace with no state yet (SQLite, no state.db) records nothing and gets no state.db from site add", async () => {
