@@ -107,6 +107,8 @@ describe("metrics: a real Prometheus scrapes serve and a worker during a queued 
     expect(files).toBe(uploaded);
     const spent = await settle(p, 'sum(siteloom_llm_cost_usd_total{site="shop"})', (v) => Math.abs(v - cost) < 1e-9);
     expect(spent).toBeCloseTo(cost, 9);
+    // the run's end is counted after its last file and cost: wait for a scrape that has it too
+    await settle(p, 'sum(siteloom_runs_total{job="worker"})', (v) => v === 1);
     const byStatus = await p.query("sum by (job, status) (siteloom_runs_total)");
     expect(byStatus.map((s) => [s.metric.job, s.metric.status, s.value])).toEqual([["worker", "succeeded", 1]]);
     const steps2 = await p.query('sum by (step) (siteloom_steps_total{site="shop",status="succeeded"})');
