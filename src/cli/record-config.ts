@@ -1,5 +1,6 @@
-// A CLI command that writes configuration files (site add, site remove, secrets migrate, secrets backend use) records
-// them as a configuration version, as the API's writes do, so every serve and worker following the store takes them.
+// A CLI command that writes configuration files (init --force, site add, site remove, secrets migrate, secrets backend
+// use) records them as a configuration version, as the API's writes do, so every serve and worker following the store
+// takes them.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { STATE_DB_FILE } from "../store/index.ts";
@@ -42,7 +43,8 @@ export async function writeConfigRecorded<T>(
   ]);
   const { isSharedStore, openWorkspaceStore, readConfigFiles } = workspaceModule;
   const workspace =
-    options.workspace ?? (await ctx.loadWorkspace({ alerts: false }).catch((error: unknown) => _asError(error)));
+    options.workspace ??
+    (await ctx.loadWorkspace({ alerts: false, workspace: options.root }).catch((error: unknown) => _asError(error)));
   const unrecorded = (reason: string) =>
     ctx.warn(
       `the configuration files were written but not recorded as a version (${reason}); run siteloom config push`,

@@ -3,6 +3,7 @@ import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { openStateStore } from "../../src/store/index.ts";
 import { writeTestWorkspace } from "../content/support/workspace.ts";
 import { runCli, useTempDir } from "../support/cli.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
@@ -115,6 +116,65 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(existsSync(join(laptop, "sites/late/site.yaml"))).toBe(true);
     expect(await versions()).toHaveLength(recorded);
     expect(JSON.parse((await versions()).at(-1)!.snapshot).files["siteloom.yaml"]).toContain("changed on the other");
+  });
+
+  it("init --force records the rewritten siteloom.yaml, and a worker's folder follows it", async () => {
+    const base = await useTempDir("siteloom-cli-writes-init-");
+    const url = await pg.createDatabase("cli_writes_init");
+    const laptop = join(base, "laptop");
+    const work = join(base, "worker");
+    await writeTestWorkspace(laptop, { site: "shop" });
+    await cp(laptop, work, { recursive: true });
+    // the store comes from the environment: the fresh siteloom.yaml names none
+    const env = { SITELOOM_STORE: url, XDG_CONFIG_HOME: join(base, "xdg"), NO_COLOR: "1" };
+    expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+    const worker = spawnCli(work, env, ["worker"], procs);
+    await worker.waitFor(/taking jobs/);
+
+    const before = await readFile(join(laptop, "siteloom.yaml"), "utf8");
+    const init = await runCli(["init", laptop, "--force"], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).not.toContain("not recorded");
+    const fresh = await readFile(join(laptop, "siteloom.yaml"), "utf8");
+    expect(fresh).not.toBe(before);
+    const deadline = Date.now() + 30_000;
+    while ((await readFile(join(work, "siteloom.yaml"), "utf8")) !== fresh) {
+      if (Date.now() > deadline) throw new Error(`siteloom.yaml did not reach the worker's folder: ${worker.output()}`);
+      await sleep(50);
+    }
+    const rows = await pg.query<{ source: string; diff: string; snapshot: string }>(
+      "SELECT source, diff, snapshot FROM config_versions ORDER BY id",
+      [],
+      "cli_writes_init",
+    );
+    expect(rows).toHaveLength(2);
+    expect(rows[1]!.source).toBe("cli");
+    expect(JSON.parse(rows[1]!.diff).message).toBe("siteloom init --force");
+    expect(JSON.parse(rows[1]!.snapshot).files["siteloom.yaml"]).toBe(fresh);
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+  });
+
+  it("init --force on SQLite records a version in state.db (one machine: the server's history has it)", async () => {
+    const root = join(await useTempDir("siteloom-cli-writes-init-sqlite-"), "ws");
+    expect((await runCli(["init", root])).code).toBe(0);
+    await writeFile(join(root, "siteloom.yaml"), `${await readFile(join(root, "siteloom.yaml"), "utf8")}\n# edited\n`);
+    expect((await runCli(["--workspace", root, "config", "push"])).code).toBe(0);
+    const init = await runCli(["init", root, "--force"]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toBe("");
+    const store = openStateStore({ stateDir: join(root, ".siteloom") });
+    try {
+      const latest = await store.latestConfigVersion();
+      if (!latest) throw new Error("no configuration version recorded");
+      expect(latest.source).toBe("cli");
+      expect((latest.diff as { message?: string }).message).toBe("siteloom init --force");
+      const files = (latest.snapshot as { files: Record<string, string> }).files;
+      expect(files["siteloom.yaml"]).toBe(await readFile(join(root, "siteloom.yaml"), "utf8"));
+      expect(files["siteloom.yaml"]).not.toContain("# edited");
+    } finally {
+      await store.close();
+    }
   });
 
   it("a workspace with no state yet (SQLite, no state.db) records nothing and gets no state.db from site add", async () => {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
 import { isSiteloomError, SiteloomError } from "../../errors.ts";
@@ -24,8 +24,19 @@ Examples:
   $ siteloom init . --force            # rewrite siteloom.yaml with fresh commented defaults`,
     )
     .action(async (dir: string, opts: { force?: boolean; example?: boolean }) => {
-      const { initWorkspace } = await import("../../workspace/index.ts");
-      const result = await initWorkspace({ dir, force: Boolean(opts.force), example: Boolean(opts.example) });
+      const { initWorkspace, WORKSPACE_FILE } = await import("../../workspace/index.ts");
+      const init = () => initWorkspace({ dir, force: Boolean(opts.force), example: Boolean(opts.example) });
+      // re-initialising rewrites the configuration files of a workspace that may have state (and followers): it is
+      // recorded like every other CLI write; a new workspace has nothing to record into
+      const root = resolve(dir);
+      const result =
+        opts.force && existsSync(join(root, WORKSPACE_FILE))
+          ? await (await import("../record-config.ts")).writeConfigRecorded(
+              ctx,
+              { root, message: `siteloom init --force${opts.example ? " --example" : ""}` },
+              init,
+            )
+          : await init();
       if (ctx.globals().json) return ctx.printJson(result);
       ctx.print(`${result.overwritten.length > 0 ? "Reinitialised" : "Created"} workspace in ${result.root}`);
       for (const file of result.written) ctx.print(`  created      ${file}`);
