@@ -1,12 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { constants } from "node:fs";
-import { access, readFile, stat } from "node:fs/promises";
+import { access, readFile, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
 import { type Document, parseDocument } from "yaml";
 import { SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
-import { writeFileAtomic } from "../files.ts";
+import { fsyncDir, writeFileAtomic } from "../files.ts";
 
 /**
  * An edit of a config file: change `doc` in place (comments, key order and layout of everything else are kept), or
@@ -79,6 +79,38 @@ export async function updateConfigFile(
       outcome: "ok",
     });
     return { before, after, changed: true };
+  };
+  return options.locked ? run() : withConfigFileLock([file], run);
+}
+
+/**
+ * Deletes a configuration file (a site.yaml a newer recorded version no longer has) under its lock, as
+ * `updateConfigFile` writes one: the unlink is atomic, made durable in its folder, and published as a `config.write`
+ * event. Only `expected` is deleted: a file whose text differs (edited meanwhile) is kept. Resolves whether the file
+ * was deleted (false when it was already gone or differs).
+ */
+export async function removeConfigFile(
+  file: string,
+  expected: string,
+  options: Omit<UpdateConfigFileOptions, "detail"> = {},
+): Promise<boolean> {
+  const run = async (): Promise<boolean> => {
+    const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (text !== expected) return false;
+    await unlink(file);
+    fsyncDir(dirname(file));
+    if (options.publish === false) return true;
+    publishEvent({
+      action: "config.write",
+      ref: `${options.ref ?? basename(file)}#removed`,
+      env: options.env ?? "-",
+      actor: options.actor ?? currentActor(),
+      outcome: "ok",
+    });
+    return true;
   };
   return options.locked ? run() : withConfigFileLock([file], run);
 }

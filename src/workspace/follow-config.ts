@@ -1,6 +1,6 @@
-import { access, constants, mkdir } from "node:fs/promises";
+import { access, constants, mkdir, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { updateConfigFile, withConfigFileLock } from "../config/index.ts";
+import { removeConfigFile, updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import type { ConfigVersion, StateStore } from "../store/index.ts";
@@ -59,7 +59,10 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
     // files already at the latest version need no lock: a workspace mounted read-only (a container's configuration)
     // follows as long as it is kept at the recorded version by its deployment
     const onDisk = await readConfigFiles(root);
-    if (Object.keys(files).every((name) => onDisk[name] === files[name])) return;
+    const extra = _extraFiles(files, onDisk);
+    const recentFirst = extra.length > 0 ? await store.listConfigVersions({ limit: RECENT_VERSIONS }) : [];
+    const stale = _staleFiles(recentFirst, files, onDisk);
+    if (Object.keys(files).every((name) => onDisk[name] === files[name]) && stale.length === 0) return;
     if (!(await _writable(root))) {
       const note = `read-only @ ${latest.id}`;
       if (warned !== note) {
@@ -71,16 +74,20 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
       warned = note;
       return;
     }
-    const paths = Object.keys(files).map((name) => join(root, name));
-    for (const path of paths) await mkdir(dirname(path), { recursive: true });
+    for (const name of Object.keys(files)) await mkdir(dirname(join(root, name)), { recursive: true });
+    // a file to delete is locked too: a CLI writing it here holds that lock until its version is recorded
+    const paths = [...Object.keys(files), ...stale].map((name) => join(root, name));
+    const removed: string[] = [];
     await withConfigFileLock(paths, async () => {
       // a change recorded meanwhile (by this process too) is the one to compare with
       const current = await store.latestConfigVersion();
       if (current?.id !== latest.id) return void check();
       const disk = await readConfigFiles(root);
       const changed = Object.keys(files).filter((name) => disk[name] !== files[name]);
-      if (changed.length === 0) return;
-      if (!force && !(await _recorded(store, files, disk))) {
+      const recent = await store.listConfigVersions({ limit: RECENT_VERSIONS });
+      const remove = _staleFiles(recent, files, disk).filter((name) => stale.includes(name));
+      if (changed.length === 0 && remove.length === 0) return;
+      if (!force && !_recorded(recent, files, disk)) {
         const note = `${changed.join(", ")} @ ${latest.id}`;
         if (warned !== note) {
           logger.warn(
@@ -91,8 +98,9 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
         warned = note;
         return;
       }
+      const candidate = Object.fromEntries(Object.entries(disk).filter(([name]) => !remove.includes(name)));
       try {
-        await validateConfigFiles({ ...disk, ...files }, vars);
+        await validateConfigFiles({ ...candidate, ...files }, vars);
       } catch (error) {
         logger.warn(
           { version: latest.id, err: isSiteloomError(error) ? error.message : String(error) },
@@ -100,15 +108,18 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
         );
         return;
       }
+      const actor = `config-sync:${latest.actor}`;
       for (const name of changed) {
-        await updateConfigFile(join(root, name), () => files[name], {
-          locked: true,
-          actor: `config-sync:${latest.actor}`,
-          ref: name,
-        });
+        await updateConfigFile(join(root, name), () => files[name], { locked: true, actor, ref: name });
       }
-      logger.info({ version: latest.id, files: changed }, "configuration: pushed version written");
+      for (const name of remove) {
+        if (await removeConfigFile(join(root, name), disk[name]!, { locked: true, actor, ref: name }))
+          removed.push(name);
+      }
+      logger.info({ version: latest.id, files: changed, removed }, "configuration: pushed version written");
     });
+    // a removed site's folder goes too once nothing else is in it (its topics, articles, output are never touched)
+    for (const name of removed) await rmdir(dirname(join(root, name))).catch(() => undefined);
   };
 
   const check = (): Promise<void> => {
@@ -158,10 +169,35 @@ function _files(version: ConfigVersion | undefined): ConfigFiles | undefined {
 }
 
 /** Whether the files on disk (those the version names) are one of the recently recorded versions. */
-async function _recorded(store: StateStore, files: ConfigFiles, disk: ConfigFiles): Promise<boolean> {
-  const recent = await store.listConfigVersions({ limit: RECENT_VERSIONS });
+function _recorded(recent: readonly ConfigVersion[], files: ConfigFiles, disk: ConfigFiles): boolean {
   return recent.some((version) => {
     const known = _files(version);
     return known !== undefined && Object.keys(files).every((name) => known[name] === disk[name]);
   });
+}
+
+/** The configuration files on disk that the version does not have (site.yaml files: siteloom.yaml is in every one). */
+function _extraFiles(files: ConfigFiles, disk: ConfigFiles): string[] {
+  return Object.keys(disk).filter((name) => files[name] === undefined);
+}
+
+/**
+ * The files on disk that a recently recorded version had, as they are here, and the latest one no longer has (a
+ * removed site): this folder took them from a version (or recorded them), so they follow the removal. A file edited
+ * here since, or never recorded (a site added by hand), is not the store's to delete and stays.
+ */
+function _staleFiles(recent: readonly ConfigVersion[], files: ConfigFiles, disk: ConfigFiles): string[] {
+  return _extraFiles(files, disk).filter((name) => {
+    if (!_isConfigFileName(name)) return false;
+    return recent.some((version) => _files(version)?.[name] === disk[name]);
+  });
+}
+
+function _isConfigFileName(name: string): boolean {
+  try {
+    checkConfigFileName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }

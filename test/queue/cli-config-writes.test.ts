@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -25,7 +25,7 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     await pg?.stop();
   });
 
-  it("site add, secrets migrate and site remove each record a version that a worker's folder follows", async () => {
+  it("site add, secrets migrate and site remove each record a version that a worker's folder follows (removal too)", async () => {
     const base = await useTempDir("siteloom-cli-writes-");
     const url = await pg.createDatabase("cli_writes");
     const laptop = join(base, "laptop");
@@ -37,6 +37,7 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     await cp(laptop, work, { recursive: true });
     const env = { CLI_WRITES_PG_URL: url, XDG_CONFIG_HOME: join(base, "xdg"), NO_COLOR: "1" };
     const cli = (...args: string[]) => runCli(["--workspace", laptop, ...args], { env });
+    const workCli = (...args: string[]) => runCli(["--workspace", work, ...args], { env });
     const versions = () =>
       pg.query<{ id: number; source: string; diff: string; snapshot: string }>(
         "SELECT id, source, diff, snapshot FROM config_versions ORDER BY id",
@@ -92,19 +93,30 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(await readFile(join(work, "sites/blog/site.yaml"), "utf8")).toContain("host: localhost");
     expect(JSON.stringify(await versions())).not.toContain(password);
 
-    // site remove: the version no longer has the site
+    // site remove: the version no longer has the site, and the worker's folder follows: its site.yaml (and the
+    // folder, which held nothing else) goes; a site added there by hand, never recorded, is not the store's to delete
+    const mine = join(work, "sites/mine/site.yaml");
+    await mkdir(join(work, "sites/mine"), { recursive: true });
+    await writeFile(mine, "domain: mine.example.com\n");
+    expect((await workCli("site", "list")).stdout).toMatch(/^blog\s/m);
     const removed = await cli("site", "remove", "blog", "--yes");
     expect(removed.code, removed.stderr).toBe(0);
     const fourth = (await versions())[3];
     expect(fourth).toMatchObject({ id: 4, source: "cli" });
     expect(Object.keys(JSON.parse(fourth!.snapshot).files)).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
+    await followed("sites/blog/site.yaml", false);
+    expect(existsSync(join(work, "sites/blog"))).toBe(false);
+    const listed = await workCli("site", "list");
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).not.toMatch(/^blog\s/m);
+    expect(listed.stdout).toMatch(/^shop\s/m);
+    expect(await readFile(mine, "utf8")).toBe("domain: mine.example.com\n");
     worker.child.kill("SIGTERM");
     expect(await worker.exited).toBe(0);
 
     // a folder behind the store: another machine recorded a change of siteloom.yaml; a site add here writes its
     // site.yaml but records nothing, since recording this folder would undo that change
-    // (that machine is up to date: the removed site is gone from its folder too)
-    await rm(join(work, "sites/blog"), { recursive: true, force: true });
+    await rm(join(work, "sites/mine"), { recursive: true, force: true });
     const wsFile = join(work, "siteloom.yaml");
     await writeFile(wsFile, `${await readFile(wsFile, "utf8")}\n# changed on the other machine\n`);
     const pushed = await runCli(["--workspace", work, "config", "push", "--message", "elsewhere"], { env });
