@@ -50,6 +50,7 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
     expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
 
     // the no-op runs with a module-load trace: a deploy loads the transfer code, not the LLM SDKs or the HTML tools
+    // (basic-ftp is bundled into dist/, so the trace's own check is the SQLite driver, a native package never bundled)
     const trace = join(ws, "modules.trace");
     const again = await runCli(["deploy", "demo", "--json"], {
       cwd: ws,
@@ -57,7 +58,7 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
     });
     expect(again.code).toBe(0);
     const packages = (await readFile(trace, "utf8")).split("\n").filter((u) => u.includes("/node_modules/"));
-    expect(packages.some((u) => u.includes("/node_modules/basic-ftp/"))).toBe(true);
+    expect(packages.some((u) => u.includes("/node_modules/better-sqlite3/"))).toBe(true);
     expect(packages.filter((u) => /\/node_modules\/(ai|@ai-sdk\/[^/]+|sanitize-html|marked|parse5)\//.test(u))).toEqual(
       [],
     );
