@@ -78,6 +78,7 @@ export { generateJsonSchemas, renderSiteTemplate, renderWorkspaceTemplate } from
 export {
   type ConfigEdit,
   type ConfigFileUpdate,
+  checkWritableFolder,
   removeConfigFile,
   type UpdateConfigFileOptions,
   updateConfigFile,

@@ -142,13 +142,13 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
   return acquire(0);
 }
 
-// --- internal ---
-
 /**
- * A folder this process cannot write (a read-only mount, another owner) fails at once with what to do: the lock
- * library would retry it for a minute and a half and then blame another process.
+ * The one rule of whether this process may write a configuration file's folder: a folder it cannot write (a read-only
+ * mount, another owner) throws ERR_PERMISSIONS saying what to do. Locking checks it first, since the lock library
+ * would retry such a folder for a minute and a half and then blame another process; a follower of the recorded
+ * versions checks it to skip a read-only workspace.
  */
-async function _writableFolder(file: string): Promise<void> {
+export async function checkWritableFolder(file: string): Promise<void> {
   const folder = dirname(file);
   try {
     await access(folder, constants.W_OK);
@@ -162,6 +162,8 @@ async function _writableFolder(file: string): Promise<void> {
     );
   }
 }
+
+// --- internal ---
 
 const STALE_MS = 10_000;
 /** The files whose locks the current call chain holds (so a nested withConfigFileLock does not wait on itself). */
@@ -178,7 +180,7 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   queues.set(file, tail);
   await previous;
   try {
-    await _writableFolder(file);
+    await checkWritableFolder(file);
     let compromised: Error | undefined;
     let release: () => Promise<void>;
     try {

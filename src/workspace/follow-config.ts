@@ -1,6 +1,6 @@
-import { access, constants, mkdir, rmdir } from "node:fs/promises";
+import { mkdir, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { removeConfigFile, updateConfigFile, withConfigFileLock } from "../config/index.ts";
+import { checkWritableFolder, removeConfigFile, updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import type { ConfigVersion, StateStore } from "../store/index.ts";
@@ -149,12 +149,15 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
 
 // --- internal ---
 
-/** Whether files can be written under the workspace root (false on a read-only mount). */
+/** Whether files can be written under the workspace root (false on a read-only mount): config/update.ts's rule. */
 async function _writable(root: string): Promise<boolean> {
-  return access(root, constants.W_OK).then(
-    () => true,
-    () => false,
-  );
+  try {
+    await checkWritableFolder(join(root, WORKSPACE_FILE));
+    return true;
+  } catch (error) {
+    if (isSiteloomError(error) && error.code === "ERR_PERMISSIONS") return false;
+    throw error;
+  }
 }
 
 function _files(version: ConfigVersion | undefined): ConfigFiles | undefined {

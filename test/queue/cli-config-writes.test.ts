@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -11,6 +11,9 @@ import { type Proc, spawnCli } from "./support.ts";
 
 // Spawned CLIs and a real PostgreSQL on a busy shared machine: a timeout is not a finding.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+
+/** Debian's unprivileged user, who may read the test's folders but not write them. */
+const NOBODY = { uid: 65534, gid: 65534 };
 
 // The CLI commands that write configuration files record a version as the API's writes do, so a worker in another
 // folder (another machine: nothing shared but PostgreSQL) writes the change into its own files.
@@ -105,7 +108,10 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(fourth).toMatchObject({ id: 4, source: "cli" });
     expect(Object.keys(JSON.parse(fourth!.snapshot).files)).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
     await followed("sites/blog/site.yaml", false);
-    expect(existsSync(join(work, "sites/blog"))).toBe(false);
+    // the emptied folder goes just after (once the file's lock is released)
+    for (const deadline = Date.now() + 10_000; existsSync(join(work, "sites/blog")); await sleep(50)) {
+      if (Date.now() > deadline) throw new Error(`sites/blog/ stayed in the worker's folder: ${worker.output()}`);
+    }
     const listed = await workCli("site", "list");
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).not.toMatch(/^blog\s/m);
@@ -187,6 +193,44 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     } finally {
       await store.close();
     }
+  });
+
+  it("a folder this user cannot write: a CLI write fails at once with ERR_PERMISSIONS, a worker follows nothing into it", async () => {
+    // one rule (config/update.ts checkWritableFolder) for both: the lock refuses the folder, the follower skips it
+    const base = await useTempDir("siteloom-cli-writes-ro-");
+    await chmod(base, 0o755);
+    const url = await pg.createDatabase("cli_writes_ro");
+    const laptop = join(base, "laptop");
+    const mounted = join(base, "mounted");
+    await writeTestWorkspace(laptop, { site: "shop" });
+    await cp(laptop, mounted, { recursive: true });
+    const home = join(base, "home");
+    await mkdir(home);
+    await chown(home, NOBODY.uid, NOBODY.gid);
+    const env = {
+      SITELOOM_STORE: url,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, "config"),
+      XDG_CACHE_HOME: join(home, "cache"),
+      NO_COLOR: "1",
+    };
+    expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+
+    const use = await runCli(["--workspace", mounted, "secrets", "backend", "use", "env"], { env, user: NOBODY });
+    expect(use.code).not.toBe(0);
+    expect(use.stderr).toContain(`siteloom.yaml cannot be changed here: ${mounted} is not writable by this user`);
+
+    // a version the mounted folder does not have: the worker says the folder is read-only and leaves its files
+    const wsFile = join(laptop, "siteloom.yaml");
+    await writeFile(wsFile, `${await readFile(wsFile, "utf8")}# pushed\n`);
+    expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+    const before = await readFile(join(mounted, "siteloom.yaml"), "utf8");
+    const worker = spawnCli(mounted, env, ["worker"], procs, NOBODY);
+    await worker.waitFor(/taking jobs/);
+    await worker.waitFor(/the workspace is read-only here/);
+    expect(await readFile(join(mounted, "siteloom.yaml"), "utf8")).toBe(before);
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
   });
 
   it("a workspace with no state yet (SQLite, no state.db) records nothing and gets no state.db from site add", async () => {

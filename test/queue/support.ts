@@ -11,13 +11,23 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-/** Spawns the built CLI in workspace `root` with `env` (the caller's SITELOOM_* variables left out); kept in `procs`. */
-export function spawnCli(root: string, env: Record<string, string>, args: string[], procs: Proc[]): Proc {
+/**
+ * Spawns the built CLI in workspace `root` with `env` (the caller's SITELOOM_* variables left out); kept in `procs`.
+ * `user` runs it as that user and group (the test runner must be root).
+ */
+export function spawnCli(
+  root: string,
+  env: Record<string, string>,
+  args: string[],
+  procs: Proc[],
+  user?: { uid: number; gid: number },
+): Proc {
   const base: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("SITELOOM_")) base[key] = value;
   const child = spawn(process.execPath, [BIN, "--workspace", root, ...args], {
     env: { ...base, ...env } as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
+    ...user,
   });
   let out = "";
   const waiters: { pattern: RegExp; resolve: (m: string) => void }[] = [];
