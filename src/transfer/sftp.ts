@@ -101,6 +101,12 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     }
     if (options.passphrase) config.passphrase = options.passphrase.reveal();
   }
+  // the configured methods only, password first as ssh2 orders them: its default asks for "none" first, a round
+  // trip per login spent on learning which methods the server takes
+  config.authHandler = [
+    ...(config.password !== undefined ? ["password"] : []),
+    ...(config.privateKey !== undefined ? ["publickey"] : []),
+  ];
   if (options.debug) config.debug = (line: string) => options.debug?.(printable(line, { newlines: "keep" }));
   try {
     await client.connect(config);
@@ -159,30 +165,51 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     } catch {
       return false; // does not exist (yet): nothing to follow
     }
+    refuseOutside(real, path, op);
+    return true;
+  }
+  function refuseOutside(real: string, path: string, op: string): void {
     if (real !== realRoot && !real.startsWith(realRoot === "/" ? "/" : `${realRoot}/`)) {
       throw new SiteloomError(
         "ERR_TRANSFER_UNSAFE_PATH",
         `${label}: refusing to ${op} "${printablePath(path)}": it leads outside the remote root through a symlink (to ${printablePath(real)})`,
       );
     }
-    return true;
   }
   // Existing folders found inside the root in this session: a deploy writes many files per folder, and one realpath
   // round trip per folder (not per file) is enough. Forgotten when this session removes or renames under them.
   const insideDirs = new Set<string>();
+  // checks in flight: the lanes of a session writing into one folder wait for one realpath, not one each
+  const checking = new Map<string, Promise<boolean>>();
   function forgetInside(serverPath: string): void {
-    if (insideDirs.size === 0) return;
-    for (const dir of insideDirs) {
-      if (dir === serverPath || dir.startsWith(`${serverPath}/`)) insideDirs.delete(dir);
+    const under = (dir: string) => dir === serverPath || dir.startsWith(`${serverPath}/`);
+    for (const dir of checking.keys()) if (under(dir)) checking.delete(dir);
+    for (const dir of insideDirs) if (under(dir)) insideDirs.delete(dir);
+  }
+  /** Checks a folder once per session (see insideDirs); whether it exists. */
+  async function insideDir(dir: string, path: string, op: string): Promise<boolean> {
+    if (insideDirs.has(dir)) return true;
+    let check = checking.get(dir);
+    if (check === undefined) {
+      check = inside(dir, path, op);
+      checking.set(dir, check);
     }
+    // the first waiter to resume records the outcome, unless the folder was removed or renamed meanwhile
+    const current = () => checking.get(dir) === check && checking.delete(dir);
+    let exists: boolean;
+    try {
+      exists = await check;
+    } catch (error) {
+      current();
+      throw error;
+    }
+    if (current() && exists) insideDirs.add(dir);
+    return exists;
   }
   async function insideParent(path: string, op: string): Promise<string> {
     const segments = splitRemotePath(path, op);
     const target = full(path, op);
-    if (segments.length > 1) {
-      const parent = full(segments.slice(0, -1).join("/"), op);
-      if (!insideDirs.has(parent) && (await inside(parent, path, op))) insideDirs.add(parent);
-    }
+    if (segments.length > 1) await insideDir(full(segments.slice(0, -1).join("/"), op), path, op);
     return target;
   }
   const op = <T>(name: string, path: string, fn: () => Promise<T>) =>
@@ -228,9 +255,13 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
         const segments = splitRemotePath(path, "stat");
         const name = segments.pop();
         if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
-        await inside(full(segments.join("/"), "stat"), path, "stat");
+        // the lstat goes out with the folder's check (its answer is only read once the folder is found inside the
+        // root): a stat is one round trip
+        const attrsSent = _call<_Attrs>(sftp, "lstat", full(path, "stat"));
+        attrsSent.catch(() => undefined);
+        if (segments.length > 0) await insideDir(full(segments.join("/"), "stat"), path, "stat");
         try {
-          const attrs = await _call<_Attrs>(sftp, "lstat", full(path, "stat"));
+          const attrs = await attrsSent;
           const entry = _toEntry(name, attrs);
           if (entry?.type === "symlink") {
             const target = await _call<string>(sftp, "readlink", full(path, "stat")).catch(() => undefined);
@@ -282,16 +313,11 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
           await pipeline(input, sftp.createWriteStream(target, { flags: "r+", start: startAt }));
           return;
         }
-        if (typeof source === "string") {
-          await _call<void>(sftp, "fastPut", source, target, { concurrency: 16, chunkSize: 32_768 });
-          return;
-        }
-        await pipeline(source as Readable, sftp.createWriteStream(target, { flags: "w" }));
+        await writeTemp(source as string | Readable, target);
       }),
     rename: (from, to) =>
       op("rename", from, async () => {
-        const source = await insideParent(from, "rename");
-        const target = await insideParent(to, "rename");
+        const [source, target] = await Promise.all([insideParent(from, "rename"), insideParent(to, "rename")]);
         await renameOnServer(source, target);
       }),
     put: (source, temp, path, putOptions = {}) => op("upload", path, () => put(source, temp, path, putOptions)),
@@ -384,12 +410,7 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
 
   /** A folder that mkdir found in place: it must be a folder, and inside the root. */
   async function existingDir(target: string, path: string, attrs: _Attrs): Promise<void> {
-    if (!_isDir(attrs)) {
-      throw new SiteloomError(
-        "ERR_TRANSFER_IO",
-        `${label}: cannot mkdir "${printablePath(path)}": a file is in the way`,
-      );
-    }
+    if (!_isDir(attrs)) throw _inTheWay(label, path);
     if (await inside(target, path, "mkdir")) insideDirs.add(target);
   }
 
@@ -409,14 +430,25 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       await Promise.all(
         byDepth.get(depth)!.map(async (path) => {
           const target = await insideParent(path, "mkdir");
-          try {
-            await _call<void>(sftp, "mkdir", target);
+          // what a folder that is there already is and where it leads go out with the mkdir (answered after it)
+          const made = _call<void>(sftp, "mkdir", target).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          const attrs = _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
+          const real = _call<string>(sftp, "realpath", target).catch(() => undefined);
+          const refused = await made;
+          if (refused === undefined) {
             insideDirs.add(target); // new, in a folder inside the root
-          } catch (error) {
-            const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
-            if (attrs === undefined) throw error;
-            await existingDir(target, path, attrs);
+            return;
           }
+          const found = await attrs;
+          if (found === undefined) throw refused;
+          if (!_isDir(found)) throw _inTheWay(label, path);
+          const resolved = await real;
+          if (resolved === undefined) throw refused;
+          refuseOutside(resolved, path, "mkdir");
+          insideDirs.add(target);
         }),
       );
     }
@@ -428,31 +460,45 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
    * which with `onPlaced` is sent without waiting (its reply arrives while the next file goes out; `flush` waits).
    */
   async function put(source: string | Readable, temp: string, path: string, putOptions: PutOptions): Promise<void> {
-    const tempTarget = await insideParent(temp, "upload");
-    const target = await insideParent(path, "rename");
-    if (typeof source === "string") await writeTemp(source, tempTarget, putOptions.expectedSize);
-    else {
-      await pipeline(source, sftp.createWriteStream(tempTarget, { flags: "w" }));
-      if (putOptions.expectedSize !== undefined) _checkSize(await _call<_Attrs>(sftp, "stat", tempTarget), putOptions);
-    }
+    const keep = putOptions.keepPrevious;
+    // the folders' checks at once (the backup folder's too): one round trip, none when this session knows them
+    const [tempTarget, target, aside] = await Promise.all([
+      insideParent(temp, "upload"),
+      insideParent(path, "rename"),
+      keep === undefined ? undefined : insideParent(keep, "rename"),
+    ]);
     const onPlaced = putOptions.onPlaced;
-    if (putOptions.keepPrevious !== undefined) {
-      // the version there now goes aside first (a missing one has nothing to keep), and back when the rename fails
-      const aside = await insideParent(putOptions.keepPrevious, "rename");
-      const moved = await renameOnServer(target, aside).then(
-        () => true,
-        (error: unknown) => {
-          if (_isMissing(error)) return false;
-          throw error;
-        },
-      );
-      await renameOnServer(tempTarget, target).catch(async (error: unknown) => {
-        if (moved) await renameOnServer(aside, target).catch(() => undefined);
+    if (aside !== undefined) {
+      // The version there now goes aside (a missing one has nothing to keep) in the same write as the size check and
+      // the close, so the final name is without a file for the one round trip before the rename below, as when the
+      // two renames go back to back. A failed upload puts the version back; so does a failed rename.
+      let moved: Promise<boolean> | undefined;
+      const moveAside = () => {
+        moved = renameOnServer(target, aside).then(
+          () => true,
+          (error: unknown) => {
+            if (_isMissing(error)) return false;
+            throw error;
+          },
+        );
+        return moved;
+      };
+      const putBack = async () => {
+        if (moved !== undefined && (await moved.catch(() => false))) {
+          await renameOnServer(aside, target).catch(() => undefined);
+        }
+      };
+      try {
+        await writeTemp(source, tempTarget, putOptions.expectedSize, moveAside);
+        await renameOnServer(tempTarget, target);
+      } catch (error) {
+        await putBack();
         throw error;
-      });
+      }
       onPlaced?.();
       return;
     }
+    await writeTemp(source, tempTarget, putOptions.expectedSize);
     if (onPlaced === undefined || !hasPosixRename) {
       await renameOnServer(tempTarget, target);
       onPlaced?.();
@@ -467,41 +513,48 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     void renamed.finally(() => pendingRenames.delete(renamed));
   }
 
-  async function writeTemp(local: string, serverPath: string, expectedSize?: number): Promise<void> {
+  /**
+   * Writes a new file in two round trips: OPEN, then every WRITE (up to _WRITES_IN_FLIGHT awaiting their reply), the
+   * FSTAT of the size check (with `expectedSize`), the CLOSE and what `behind` sends, all at once.
+   */
+  async function writeTemp(
+    source: string | Readable,
+    serverPath: string,
+    expectedSize?: number,
+    behind?: () => Promise<unknown>,
+  ): Promise<void> {
     const handle = await _call<Buffer>(sftp, "open", serverPath, "w");
-    const input = await open(local, "r").catch(async (error: unknown) => {
+    let chunks: AsyncGenerator<Buffer>;
+    try {
+      chunks = typeof source === "string" ? await _fileChunks(source) : _streamChunks(source);
+    } catch (error) {
       await _call<void>(sftp, "close", handle).catch(() => undefined);
       throw error;
-    });
+    }
     const writes = new Set<Promise<void>>();
     let failed: unknown;
     let closing: Promise<void> | undefined;
     let stat: Promise<_Attrs> | undefined;
     try {
       let position = 0;
-      for (;;) {
-        const chunk = Buffer.allocUnsafe(_WRITE_CHUNK);
-        const { bytesRead } = await input.read(chunk, 0, _WRITE_CHUNK, position);
-        if (bytesRead > 0) {
-          const write = _call<void>(sftp, "write", handle, chunk, 0, bytesRead, position).catch((error: unknown) => {
-            failed ??= error;
-          });
-          writes.add(write);
-          void write.finally(() => writes.delete(write));
-          position += bytesRead;
-        }
+      for await (const chunk of chunks) {
+        const write = _call<void>(sftp, "write", handle, chunk, 0, chunk.length, position).catch((error: unknown) => {
+          failed ??= error;
+        });
+        writes.add(write);
+        void write.finally(() => writes.delete(write));
+        position += chunk.length;
         if (failed !== undefined) throw failed;
-        // a short read is the end of the file: the size check and the close go out right behind the last write
-        if (bytesRead < _WRITE_CHUNK) break;
         if (writes.size >= _WRITES_IN_FLIGHT) await Promise.race(writes);
       }
+      // the size check and the close go out right behind the last write
       if (expectedSize !== undefined) stat = _call<_Attrs>(sftp, "fstat", handle);
       closing = _call<void>(sftp, "close", handle);
-      const [attrs] = await Promise.all([stat, closing, ...writes]);
+      const [attrs] = await Promise.all([stat, closing, behind?.(), ...writes]);
       if (failed !== undefined) throw failed;
       if (attrs !== undefined) _checkSize(attrs, { expectedSize });
     } finally {
-      await input.close().catch(() => undefined);
+      await chunks.return(undefined).catch(() => undefined);
       if (closing === undefined) {
         await Promise.allSettled(writes);
         await _call<void>(sftp, "close", handle).catch(() => undefined);
@@ -529,6 +582,38 @@ const _WRITE_CHUNK = 65_536;
 /** Operations the pool lends one session out for at once (see RemoteFS.lanes). */
 const _LANES = 4;
 const _WRITES_IN_FLIGHT = 32;
+
+/** A local file in chunks of _WRITE_CHUNK bytes (opened before the first is asked for: an error shows at once). */
+async function _fileChunks(local: string): Promise<AsyncGenerator<Buffer>> {
+  const input = await open(local, "r");
+  return (async function* () {
+    try {
+      let position = 0;
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(_WRITE_CHUNK);
+        const { bytesRead } = await input.read(chunk, 0, _WRITE_CHUNK, position);
+        if (bytesRead > 0) yield bytesRead < _WRITE_CHUNK ? chunk.subarray(0, bytesRead) : chunk;
+        // a short read is the end of the file
+        if (bytesRead < _WRITE_CHUNK) return;
+        position += bytesRead;
+      }
+    } finally {
+      await input.close().catch(() => undefined);
+    }
+  })();
+}
+
+/** A stream in chunks of at most _WRITE_CHUNK bytes. */
+async function* _streamChunks(source: Readable): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    const buffer = Buffer.isBuffer(piece) ? piece : Buffer.from(piece as string);
+    for (let at = 0; at < buffer.length; at += _WRITE_CHUNK) yield buffer.subarray(at, at + _WRITE_CHUNK);
+  }
+}
+
+function _inTheWay(label: string, path: string): SiteloomError {
+  return new SiteloomError("ERR_TRANSFER_IO", `${label}: cannot mkdir "${printablePath(path)}": a file is in the way`);
+}
 
 function _checkSize(attrs: _Attrs, options: { expectedSize?: number | undefined }): void {
   if (options.expectedSize !== undefined && attrs.size !== options.expectedSize) {
