@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { RemoteConfig } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import { createFtpRemote } from "./ftp.ts";
+import { createFtpRemote } from "./ftp/remote.ts";
 import type { UnsafeEntryHandler } from "./paths.ts";
 import { createRemotePool } from "./pool.ts";
 import { createSftpRemote } from "./sftp.ts";

@@ -24,7 +24,7 @@ export type {
 } from "./deploy/run.ts";
 export { runDeploy } from "./deploy/run.ts";
 export { type ExportOptions, type ExportProgress, type ExportResult, runExport } from "./export.ts";
-export { createFtpRemote, type FtpRemoteOptions, normalizeFingerprint } from "./ftp.ts";
+export { createFtpRemote, type FtpRemoteOptions, normalizeFingerprint } from "./ftp/remote.ts";
 export { hashFile, scanTree } from "./hash.ts";
 export { sshFingerprint } from "./known-hosts.ts";
 export { createLocalRemote, type LocalRemoteOptions } from "./local.ts";

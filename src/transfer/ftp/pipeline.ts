@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import { pipeline, type Readable, type Writable } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { type FTPContext, FTPError, type FTPResponse } from "basic-ftp";
-import { SiteloomError } from "../errors.ts";
+import { SiteloomError } from "../../errors.ts";
 
 /** A reply, or the error reply (4xx/5xx) of one pipelined command. */
 export type PipelinedReply = FTPResponse | FTPError;

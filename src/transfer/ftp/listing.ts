@@ -1,0 +1,284 @@
+// Directory listings and stat over FTP: the fast listing (CWD and a passive port in one batch, the list command sent
+// as the data connection opens), basic-ftp's listing as the fallback, MLST or SIZE+MDTM for a single file, and the
+// dates of MLSx facts and Unix LIST lines. Every entry goes through the listing filter of paths.ts.
+
+import { Writable } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { type Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp";
+import { SiteloomError } from "../../errors.ts";
+import { filterListing, joinRemote, printablePath, splitRemotePath, type UnsafeEntryHandler } from "../paths.ts";
+import type { RemoteEntry } from "../types.ts";
+import { isMissing } from "./errors.ts";
+import type { PassivePorts } from "./passive.ts";
+import { okReply, type PipelinedReply, type PipeliningMode, retrieveTo, sendPipelined } from "./pipeline.ts";
+
+/** Bytes of one directory listing at most (about 100,000 entries); a larger one is refused while it streams. */
+export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
+
+/** What a lister works with: the session's connection and state. */
+export interface FtpListerContext {
+  client: Client;
+  features: Map<string, string>;
+  /** The absolute server directory of the site. */
+  root: string;
+  label: string;
+  passive: PassivePorts;
+  /** The pipelining mode now ("off": no fast listing). */
+  pipeliningNow: () => PipeliningMode;
+  /** The pinned-certificate check of data connections, if any. */
+  checkData: ((socket: TLSSocket) => void) | undefined;
+  onUnsafe: UnsafeEntryHandler | undefined;
+}
+
+export interface FtpLister {
+  /** The checked entries of `dir` (relative to the root). */
+  list(dir: string): Promise<RemoteEntry[]>;
+  /**
+   * stat without a listing: MLST where the server has it, else SIZE + MDTM for plain files. Returns null when only a
+   * listing can tell (directories and symlinks on LIST-only servers, symlinks whose target MLST does not give).
+   */
+  quickStat(target: string, name: string): Promise<RemoteEntry | undefined | null>;
+  /** Size of a file on the server without SIZE: MLST, else its directory's listing. */
+  remoteSize(target: string, path: string): Promise<number | undefined>;
+}
+
+/** The lister of one session; it also reports the listing lines basic-ftp drops to `onUnsafe`. */
+export function createFtpLister(ctx: FtpListerContext): FtpLister {
+  const { client, label } = ctx;
+  // Lines of a listing that basic-ftp drops without a word (a '/' inside an MLSD name, a line it cannot read) are
+  // reported like every other refused entry.
+  let listing: string | undefined;
+  client.parseList = (text: string) => {
+    const parsed = parseList(text);
+    if (listing !== undefined) _reportDropped(text, parsed, listing, ctx.onUnsafe);
+    return parsed;
+  };
+
+  /**
+   * The listing of `target` in the round trips of a download: CWD and the passive port in one batch, then the list
+   * command sent as soon as the data connection is open, the text read into memory (within LISTING_MAX_BYTES) and
+   * parsed. Undefined when the server refused the list command (basic-ftp then tries the others, one at a time).
+   */
+  async function listFast(target: string, dir: string): Promise<FileInfo[] | undefined> {
+    const command = client.availableListCommands[0];
+    if (command === undefined || ctx.pipeliningNow() === "off") return undefined;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > LISTING_MAX_BYTES) {
+          done(
+            new SiteloomError(
+              "ERR_TRANSFER_LIMIT",
+              `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+        done();
+      },
+    });
+    // CWD with the passive port request in one batch (checked and probed like every batch); the list command then
+    // goes alone, as the data connection opens
+    const ahead = ctx.passive.take();
+    const replies = await sendPipelined(client.ftp, [
+      `CWD ${target}`,
+      ...(ahead === undefined ? [ctx.passive.next()] : []),
+    ]);
+    okReply(replies[0], "CWD");
+    const port = ahead ?? (await ctx.passive.get(replies[1]));
+    const [reply] = await retrieveTo(client.ftp, sink, command, {
+      port,
+      ...(ctx.checkData ? { checkData: ctx.checkData } : {}),
+    });
+    if (reply instanceof FTPError && !isMissing(reply)) return undefined;
+    okReply(reply, command);
+    listing = splitRemotePath(dir).join("/");
+    return client.parseList(Buffer.concat(chunks).toString(client.ftp.encoding));
+  }
+
+  async function list(dir: string): Promise<RemoteEntry[]> {
+    const target = joinRemote(ctx.root, dir, "list");
+    // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
+    const fast = await listFast(target, dir);
+    if (fast === undefined) await client.cd(target);
+    listing = splitRemotePath(dir).join("/");
+    const raw =
+      fast ??
+      (await client.list().catch((error: unknown) => {
+        if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
+          throw new SiteloomError(
+            "ERR_TRANSFER_LIMIT",
+            `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
+          );
+        }
+        throw error;
+      }));
+    const mapped = raw.map(_toEntry).filter((entry): entry is RemoteEntry => entry !== undefined);
+    if (mapped.some((entry) => entry.type === "symlink" && !entry.target)) {
+      // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
+      const saved = client.availableListCommands;
+      client.availableListCommands = ["LIST -a", "LIST"];
+      try {
+        listing = undefined; // reported once, by the first listing
+        const targets = new Map((await client.list()).map((info) => [info.name, info.link]));
+        for (const entry of mapped) {
+          const link = targets.get(entry.name);
+          if (entry.type === "symlink" && link) entry.target = link;
+        }
+      } finally {
+        client.availableListCommands = saved;
+      }
+    }
+    const relDir = splitRemotePath(dir).join("/");
+    return filterListing(mapped, { root: ctx.root, dir: relDir, onUnsafe: ctx.onUnsafe });
+  }
+
+  const quickStat = (target: string, name: string) => _quickStat(client, ctx.features, target, name);
+
+  return {
+    list,
+    quickStat,
+    async remoteSize(target, path) {
+      const segments = splitRemotePath(path, "stat");
+      const name = segments.pop() ?? "";
+      const quick = await quickStat(target, name);
+      if (quick !== null) return quick?.size;
+      return (await list(segments.join("/"))).find((entry) => entry.name === name)?.size;
+    },
+  };
+}
+
+/** "213 10011" → 10011; undefined for an error reply (no such file). */
+export function sizeOf(reply: PipelinedReply | undefined): number | undefined {
+  if (reply === undefined || reply instanceof FTPError) return undefined;
+  const match = /^213\s+(\d+)/.exec(reply.message.trim());
+  return match ? Number(match[1]) : undefined;
+}
+
+// --- internal ---
+
+async function _quickStat(
+  client: Client,
+  features: Map<string, string>,
+  target: string,
+  name: string,
+): Promise<RemoteEntry | undefined | null> {
+  if (features.has("MLST")) {
+    let message: string;
+    try {
+      message = (await client.send(`MLST ${target}`)).message;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    const line = message.split(/\r?\n/).find((l) => l.startsWith(" ") && l.includes("="));
+    if (line === undefined) return null;
+    const facts = new Map<string, string>();
+    for (const fact of line.trim().split(";")) {
+      const eq = fact.indexOf("=");
+      if (eq > 0) facts.set(fact.slice(0, eq).toLowerCase(), fact.slice(eq + 1));
+    }
+    const type = (facts.get("type") ?? "").toLowerCase();
+    const mtime = _parseMlsxTime(facts.get("modify"));
+    if (type === "file") return { name, type: "file", size: Number(facts.get("size") ?? 0), mtime };
+    if (type === "dir" || type === "cdir") return { name, type: "dir", size: 0, mtime };
+    return null;
+  }
+  if (!features.has("SIZE")) return null;
+  // SIZE and MDTM in one round trip (pipelined)
+  const withTime = features.has("MDTM");
+  const [sizeReply, timeReply] = await sendPipelined(client.ftp, [
+    `SIZE ${target}`,
+    ...(withTime ? [`MDTM ${target}`] : []),
+  ]);
+  // a directory, a missing file, or SIZE refused: ask the listing
+  const size = sizeOf(sizeReply);
+  if (size === undefined) return null;
+  const mtime =
+    timeReply === undefined || timeReply instanceof FTPError
+      ? undefined
+      : _parseMlsxTime(/^213\s+(\S+)/.exec(timeReply.message.trim())?.[1]);
+  return { name, type: "file", size, mtime };
+}
+
+/** MLSx "modify" fact: YYYYMMDDHHMMSS[.sss], UTC. */
+function _parseMlsxTime(fact: string | undefined): number | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?$/.exec(fact ?? "");
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, sec, frac] = match;
+  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), ms);
+}
+
+/** Listing lines basic-ftp left out (it drops MLSD names with a '/' and lines it cannot parse), to `onUnsafe`. */
+function _reportDropped(
+  text: string,
+  parsed: readonly FileInfo[],
+  dir: string,
+  onUnsafe: UnsafeEntryHandler | undefined,
+): void {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "" && !/^total\b/.test(line));
+  if (onUnsafe === undefined || lines.length <= parsed.length) return;
+  const names = new Set(parsed.map((info) => info.name));
+  let unreadable = 0;
+  for (const line of lines) {
+    // MLSD: "fact=value;fact=value; name"
+    const mlsd = _MLSD_LINE.exec(line);
+    if (mlsd === null) {
+      if (!/ \.\.?$/.test(line)) unreadable++;
+      continue;
+    }
+    const name = mlsd[2] ?? "";
+    if (/type=[cp]dir/i.test(mlsd[1] ?? "") || names.has(name) || name === "." || name === "..") continue;
+    const reason = name.includes("/") ? "a '/' inside a name" : "a name the FTP library cannot read";
+    onUnsafe({ dir, name: printablePath(name.slice(0, _SHOWN_NAME_MAX)), reason });
+  }
+  // LIST lines: those the parser kept are not told apart from the others cheaply (in an MLSD listing, none was kept)
+  if (!lines.some((line) => _MLSD_LINE.test(line))) unreadable -= parsed.length;
+  if (unreadable > 0) onUnsafe({ dir, name: "*", reason: `${unreadable} listing line(s) that cannot be read` });
+}
+
+const _MLSD_LINE = /^(\S*=\S*;) (.*)$/;
+
+/** Characters of a refused name shown at most. */
+const _SHOWN_NAME_MAX = 200;
+
+function _toEntry(info: FileInfo): RemoteEntry | undefined {
+  const type =
+    info.type === FileType.File
+      ? "file"
+      : info.type === FileType.Directory
+        ? "dir"
+        : info.type === FileType.SymbolicLink
+          ? "symlink"
+          : undefined;
+  if (type === undefined) return undefined;
+  const mtime = info.modifiedAt?.getTime() ?? _parseListDate(info.rawModifiedAt);
+  const entry: RemoteEntry = { name: info.name, type, size: type === "dir" ? 0 : info.size, mtime };
+  if (type === "symlink" && info.link) entry.target = info.link;
+  return entry;
+}
+
+const _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+/**
+ * Unix LIST dates: "Nov 25 21:09" (recent, no year) or "Nov 25  2024". Read as UTC, minute precision. Not exact,
+ * but stable from one listing to the next, which is what incremental export compares.
+ */
+function _parseListDate(raw: string): number | undefined {
+  const match = /^([A-Za-z]{3})\s+(\d{1,2})\s+(?:(\d{1,2}):(\d{2})|(\d{4}))$/.exec(raw.trim());
+  if (!match) return undefined;
+  const month = _MONTHS.indexOf((match[1] ?? "").toLowerCase());
+  if (month < 0) return undefined;
+  const day = Number(match[2]);
+  if (match[5] !== undefined) return Date.UTC(Number(match[5]), month, day);
+  const now = new Date();
+  let year = now.getUTCFullYear();
+  const time = Date.UTC(year, month, day, Number(match[3]), Number(match[4]));
+  // A recent date without a year lies in the last ~6 months: one in the future belongs to last year.
+  if (time > now.getTime() + 24 * 3600_000) year--;
+  return Date.UTC(year, month, day, Number(match[3]), Number(match[4]));
+}

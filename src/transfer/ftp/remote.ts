@@ -1,0 +1,373 @@
+// The FTP/FTPS RemoteFS: one logged-in control connection (session.ts) whose operations run one at a time, with the
+// passive port of the next transfer asked for ahead of time (passive.ts), atomic uploads (upload.ts) whose renames
+// ride in the next batch (rename-batch.ts), and checked listings (listing.ts). Commands go out pipelined (pipeline.ts).
+import { rm } from "node:fs/promises";
+import { Writable } from "node:stream";
+import { FTPError } from "basic-ftp";
+import { SiteloomError } from "../../errors.ts";
+import { createCappedFileStream } from "../limit.ts";
+import { joinRemote, printablePath, splitRemotePath } from "../paths.ts";
+import type { RemoteFS } from "../types.ts";
+import { isMissing, replyText, runOp } from "./errors.ts";
+import { createFtpLister } from "./listing.ts";
+import { createPassivePorts } from "./passive.ts";
+import { okReply, PipeliningError, retrieveTo, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
+import { createRenameBatch } from "./rename-batch.ts";
+import { type FtpRemoteOptions, openFtpSession } from "./session.ts";
+import { pinDataConnections } from "./tls.ts";
+import { checkResume, createAtomicPut, delayEmptyEnd } from "./upload.ts";
+
+export type { FtpRemoteOptions } from "./session.ts";
+export { normalizeFingerprint } from "./tls.ts";
+
+/** Connects and logs in one FTP/FTPS control connection and returns it as a RemoteFS. */
+export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise<RemoteFS> {
+  const session = await openFtpSession(connectOptions);
+  const { client, options, label, features, root } = session;
+  const pipelining = typeof options.pipelining === "function" ? options.pipelining() : (options.pipelining ?? "auto");
+  const pipeliningNow = typeof options.pipelining === "function" ? options.pipelining : () => pipelining;
+  const secure = options.secure ?? false;
+  // Data connections are new TLS sockets: with a pinned certificate each is checked too.
+  const checkData = pinDataConnections(client, { ...options, secure }, label);
+  const protocol = secure === false ? "ftp" : "ftps";
+  const passive = createPassivePorts(client.ftp, features);
+  passive.keep(session.firstPassive);
+  const renames = createRenameBatch(client.ftp, passive, label);
+  const lister = createFtpLister({
+    client,
+    features,
+    root,
+    label,
+    passive,
+    pipeliningNow,
+    checkData,
+    onUnsafe: options.onUnsafe,
+  });
+  const withCheck = checkData ? { checkData } : {};
+  const full = (path: string, op: string) => joinRemote(root, path, op);
+  const put = createAtomicPut({ client, features, passive, renames, lister, full, checkData });
+  // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
+  // does must not interleave commands: serialise.
+  let queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `command`: one
+   * that opens no data connection (DELE), so a prefetched port stays good; `put` also carries the pending rename along
+   * itself, which any other operation sends first. Others (listings through basic-ftp) drop the prefetched port.
+   */
+  function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
+    const run = async () => {
+      try {
+        setPipelining(client.ftp, pipeliningNow());
+        if (kind === "other") passive.drop();
+        if (kind !== "put") await renames.flush();
+        return await fn();
+      } catch (error) {
+        // a batch answered out of order: nothing on this session can be trusted any more
+        if (error instanceof SiteloomError && error.cause instanceof PipeliningError) {
+          client.close();
+          options.onPipeliningFault?.(error.message);
+        }
+        throw error;
+      }
+    };
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** RETR into `sink` on the fast path; returns false when the file does not exist. */
+  async function retrieve(path: string, sink: Writable | (() => Writable)): Promise<boolean> {
+    const port = await passive.get();
+    try {
+      // No EPSV pipelined behind RETR: some servers (ftp-srv) tear the data channel down after a transfer
+      // asynchronously, taking a passive port opened right behind it along.
+      const [reply] = await retrieveTo(client.ftp, sink, `RETR ${path}`, { port, ...withCheck });
+      okReply(reply, "RETR");
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  let rootExists = false;
+
+  const fs: RemoteFS = {
+    protocol,
+    get closed() {
+      return client.closed;
+    },
+    list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label)),
+    stat: (path) =>
+      serial(() =>
+        runOp(
+          "stat",
+          path,
+          async () => {
+            const segments = splitRemotePath(path, "stat");
+            const name = segments.pop();
+            if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+            // One or two commands instead of listing a directory that may hold thousands of files.
+            const quick = await lister.quickStat(full(path, "stat"), name);
+            if (quick !== null) return quick;
+            try {
+              const entries = await lister.list(segments.join("/"));
+              return entries.find((entry) => entry.name === name);
+            } catch (error) {
+              if (isMissing(error)) return undefined;
+              throw error;
+            }
+          },
+          label,
+        ),
+      ),
+    download: (path, localFile, downloadOptions = {}) =>
+      serial(
+        () =>
+          runOp(
+            "download",
+            path,
+            async () => {
+              const target = full(path, "download");
+              // The local file is made once the data flows; a refused or broken download leaves none behind (its
+              // stream is closed first: removing a file still being opened would let the open re-create it).
+              let file: Writable | undefined;
+              const discard = async () => {
+                if (file !== undefined && !file.closed)
+                  await new Promise<void>((done) => file?.once("close", () => done()));
+                await rm(localFile, { force: true });
+              };
+              const found = await retrieve(target, () => {
+                file = createCappedFileStream(localFile, downloadOptions.maxBytes, path);
+                return file;
+              }).catch(async (error: unknown) => {
+                await discard();
+                throw error;
+              });
+              if (!found) {
+                await discard();
+                throw new FTPError({ code: 550, message: `550 ${printablePath(path)}: no such file` });
+              }
+            },
+            label,
+          ),
+        "transfer",
+      ),
+    read: (path) =>
+      serial(
+        () =>
+          runOp(
+            "read",
+            path,
+            async () => {
+              const chunks: Buffer[] = [];
+              const sink = new Writable({
+                write(chunk: Buffer, _encoding, callback) {
+                  chunks.push(chunk);
+                  callback();
+                },
+              });
+              if (!(await retrieve(full(path, "read"), sink))) return undefined;
+              return Buffer.concat(chunks);
+            },
+            label,
+          ),
+        "transfer",
+      ),
+    upload: (source, path, uploadOptions = {}) =>
+      serial(() =>
+        runOp(
+          "upload",
+          path,
+          async () => {
+            const target = full(path, "upload");
+            const startAt = uploadOptions.startAt ?? 0;
+            if (startAt <= 0) {
+              await client.uploadFrom(client.ftp.hasTLS ? await delayEmptyEnd(source) : source, target);
+              return;
+            }
+            await checkResume(client, target, startAt, path);
+            // REST + STOR, never APPE: an earlier attempt's server process may still be writing this file (its
+            // session died, its data was still in flight). Its writes and ours land at their own offsets with the
+            // same bytes, where an APPE would put ours after its late ones. REST is sent alone: a server refusing
+            // it must not see a STOR that would overwrite the file from byte 0.
+            // the data port first: STOR must follow REST at once (RFC 959; some servers forget the offset otherwise)
+            const port = await passive.get();
+            const [rest] = await sendPipelined(client.ftp, [`REST ${startAt}`]);
+            if (rest instanceof FTPError || rest?.code !== 350) {
+              throw new SiteloomError(
+                "ERR_TRANSFER_IO",
+                `the server does not resume uploads (REST ${startAt}: ${replyText(rest)}); upload "${printablePath(path)}" again from the start`,
+              );
+            }
+            // through the same data path as every other transfer (a refusal that resets the data connection reads
+            // as the refusal: ProFTPD without AllowStoreRestart)
+            const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
+              port,
+              ...(typeof source === "string" ? { localStart: startAt } : {}),
+              ...withCheck,
+            });
+            okReply(reply, "STOR");
+          },
+          label,
+        ),
+      ),
+    rename: (from, to) =>
+      serial(() =>
+        runOp(
+          "rename",
+          from,
+          async () => {
+            // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
+            const [source, target] = await sendPipelined(client.ftp, [
+              `RNFR ${full(from, "rename")}`,
+              `RNTO ${full(to, "rename")}`,
+            ]);
+            okReply(source, "RNFR");
+            okReply(target, "RNTO");
+          },
+          label,
+        ),
+      ),
+    remove: (path) =>
+      serial(
+        () =>
+          runOp(
+            "remove",
+            path,
+            async () => {
+              await client.remove(full(path, "remove"));
+            },
+            label,
+          ),
+        "command",
+      ),
+    removeEmptyDir: (path) =>
+      serial(
+        () =>
+          runOp(
+            "remove directory",
+            path,
+            async () => {
+              await client.removeEmptyDir(fullDir(path));
+            },
+            label,
+          ),
+        "command",
+      ),
+    removeDir: (path) =>
+      serial(() =>
+        runOp(
+          "remove directory",
+          path,
+          async () => {
+            fullDir(path);
+            await _removeTree(path);
+          },
+          label,
+        ),
+      ),
+    mkdir: (path) =>
+      serial(() =>
+        runOp(
+          "mkdir",
+          path,
+          async () => {
+            const segments = splitRemotePath(path, "mkdir");
+            // Fast path: it exists already (one CWD).
+            try {
+              await client.cd(full(path, "mkdir"));
+              rootExists = true;
+              return;
+            } catch (error) {
+              if (!(error instanceof FTPError)) throw error;
+            }
+            // The root itself may not exist yet (a first deploy into a new folder): create it as well.
+            const prefixes = rootExists ? [] : _ancestors(root);
+            for (let i = 1; i <= segments.length; i++) prefixes.push(full(segments.slice(0, i).join("/"), "mkdir"));
+            for (const prefix of prefixes) {
+              try {
+                await client.send(`MKD ${prefix}`);
+              } catch (error) {
+                // 550/521 when it exists: confirm by entering it; anything else is a real error.
+                if (!(error instanceof FTPError)) throw error;
+                await client.cd(prefix);
+              }
+            }
+            rootExists = true;
+          },
+          label,
+        ),
+      ),
+    put: (source, temp, path, putOptions = {}) =>
+      serial(() => runOp("upload", path, () => put(source, temp, path, putOptions), label), "put"),
+    // at the end of a deploy phase: the next phase's first upload on this connection finds its passive port ready
+    flush: () => serial(() => runOp("rename", renames.target ?? "", () => renames.flush(true), label), "put"),
+    mkdirMany: (paths) =>
+      serial(() =>
+        runOp(
+          "mkdir",
+          paths[0] ?? "",
+          async () => {
+            // Parents come first in `paths` and the server runs pipelined commands in order.
+            const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
+            for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
+              const batch = targets.slice(i, i + _PIPELINE_BATCH);
+              const replies = await sendPipelined(
+                client.ftp,
+                batch.map((target) => `MKD ${target}`),
+              );
+              // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
+              const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
+              if (refused.length === 0) continue;
+              const entered = await sendPipelined(
+                client.ftp,
+                refused.map((target) => `CWD ${target}`),
+              );
+              const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
+              if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
+            }
+            rootExists = true;
+          },
+          label,
+        ),
+      ),
+    async close() {
+      await queue.catch(() => undefined);
+      // a rename never sent: the caller learns the file is not in place
+      renames.take().fail(new Error("the connection was closed before the rename was sent"));
+      client.close();
+    },
+  };
+
+  /** The server path of a directory to remove; never the remote root itself. */
+  function fullDir(path: string): string {
+    if (splitRemotePath(path, "remove").length === 0) {
+      throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+    }
+    return full(path, "remove");
+  }
+
+  async function _removeTree(path: string): Promise<void> {
+    // Our own walk over checked listings: basic-ftp's removeDir would act on whatever names the server sends.
+    for (const entry of await lister.list(path)) {
+      const child = path === "" ? entry.name : `${path}/${entry.name}`;
+      if (entry.type === "dir") await _removeTree(child);
+      else await client.remove(full(child, "remove"));
+    }
+    await client.removeEmptyDir(full(path, "remove"));
+  }
+
+  return fs;
+}
+
+// --- internal ---
+
+/** "/a/b/c" → ["/a", "/a/b", "/a/b/c"] ("/" has none). */
+function _ancestors(root: string): string[] {
+  const parts = root.split("/").filter((part) => part !== "");
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
+}
+
+/** Commands per pipelined write (directory creation). */
+const _PIPELINE_BATCH = 100;
