@@ -4,14 +4,20 @@ import { PACKAGE_VERSION } from "../package-info.ts";
 import { settlePending } from "../pending.ts";
 import { printable } from "../printable.ts";
 import { redact } from "../secret.ts";
-import { COMMANDS } from "./commands/index.ts";
+import { loadCommands } from "./commands/index.ts";
 import { createCliContext, type Interrupts } from "./context.ts";
 
 /** How long a second Ctrl-C waits for the clean-up hooks (a PostgreSQL store's last writes) before leaving. */
 const FORCED_EXIT_WAIT_MS = 3000;
 
-/** Builds the program (exported so argument parsing can be tested in-process). */
-export function buildProgram(interrupts: Interrupts = _createInterrupts(false)): Command {
+/**
+ * Builds the program (exported so argument parsing can be tested in-process): with the command line's words (`args`,
+ * without node and the script), only the command files they name are loaded (see loadCommands); without, all.
+ */
+export async function buildProgram(
+  interrupts: Interrupts = _createInterrupts(false),
+  args?: readonly string[],
+): Promise<Command> {
   const program = new Command("siteloom")
     .description("Export, enrich and deploy small websites on shared hosting, with secrets kept out of config.")
     .version(PACKAGE_VERSION, "-V, --version")
@@ -45,7 +51,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid configuration, 4 secrets, 
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   const ctx = createCliContext(program, interrupts);
-  for (const register of COMMANDS) register(program, ctx);
+  for (const register of await loadCommands(args)) register(program, ctx);
   return program;
 }
 
@@ -55,7 +61,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid configuration, 4 secrets, 
  */
 export async function runMain(argv: string[] = process.argv): Promise<number> {
   const interrupts = _createInterrupts(argv.includes("--json"));
-  const program = buildProgram(interrupts);
+  const program = await buildProgram(interrupts, argv.slice(2));
   const debug = argv.includes("--debug");
   process.stdout.on("error", _onStdoutError);
   try {

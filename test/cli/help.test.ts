@@ -17,8 +17,9 @@ function helpOf(command: Command): string {
   return text;
 }
 
+const program = await buildProgram();
+
 describe("cli: help (in-process argument parsing)", () => {
-  const program = buildProgram();
   const FOUNDATION = [
     "init",
     "site",
