@@ -16,7 +16,8 @@ import {
   parseManifest,
 } from "./manifest.ts";
 import { normaliseManifestDir, parentsOf, tempNameFor } from "./plan.ts";
-import { type DeployOptions, retryDeployStep, storeManifest, withDeployLock } from "./run.ts";
+import { storeManifest } from "./remote-manifest.ts";
+import { type DeployOptions, retryDeployStep, withDeployLock } from "./run.ts";
 
 export interface RollbackOptions
   extends Pick<DeployOptions, "site" | "env" | "stateDir" | "store" | "lockOwner" | "pool" | "config" | "dryRun"> {
