@@ -141,17 +141,23 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
   const pendingRenames = new Set<Promise<void>>();
 
   let root = normalizeRoot(options.root ?? ".");
-  let realRoot: string;
-  let rootExists = false;
   try {
     if (!root.startsWith("/")) root = normalizeRoot(await _call<string>(sftp, "realpath", root));
-    const resolved = await _call<string>(sftp, "realpath", root).catch(() => undefined);
-    rootExists = resolved !== undefined;
-    realRoot = resolved ?? root;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw _opError(error, "open", "", label);
   }
+  // Where the root really is (symlinks resolved) is only needed to check a path's realpath against it: asked now,
+  // and waited for by the first check, whose own realpath goes out beside it (a round trip less per login).
+  let realRoot = root;
+  let rootExists = false;
+  const rootKnown = _call<string>(sftp, "realpath", root).then(
+    (resolved) => {
+      rootExists = true;
+      realRoot = resolved;
+    },
+    () => undefined,
+  );
   const full = (path: string, op: string) => joinRemote(root, path, op);
 
   /**
@@ -159,9 +165,12 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
    * exists (a missing one has nothing to follow).
    */
   async function inside(serverPath: string, path: string, op: string): Promise<boolean> {
+    const realSent = _call<string>(sftp, "realpath", serverPath);
+    realSent.catch(() => undefined);
+    await rootKnown;
     let real: string;
     try {
-      real = await _call<string>(sftp, "realpath", serverPath);
+      real = await realSent;
     } catch {
       return false; // does not exist (yet): nothing to follow
     }
@@ -392,8 +401,9 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
 
   /** A first deploy into a new folder: creates the root (and its missing parents) too, once per session. */
   let rootCreated: Promise<void> | undefined;
-  function createRoot(): Promise<void> {
-    if (rootExists) return Promise.resolve();
+  async function createRoot(): Promise<void> {
+    await rootKnown;
+    if (rootExists) return;
     rootCreated ??= (async () => {
       for (const ancestor of _ancestors(root)) {
         const attrs = await _call<_Attrs>(sftp, "stat", ancestor).catch(() => undefined);

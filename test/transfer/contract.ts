@@ -179,6 +179,21 @@ export function testRemoteFS(name: string, start: () => Promise<ContractTarget>,
       expect(await fs.stat(`${dir}/aside/new.html`)).toBeUndefined();
     });
 
+    it("leaves the previous version live when put's size check fails (keepPrevious)", async () => {
+      if (!fs.put) return;
+      const dir = folder();
+      await fs.mkdir(`${dir}/aside`);
+      await fs.upload(Readable.from([Buffer.from("old")]), `${dir}/page.html`);
+      await expect(
+        fs.put(Readable.from([Buffer.from("new")]), `${dir}/.in.page.html.k2`, `${dir}/page.html`, {
+          expectedSize: 4,
+          keepPrevious: `${dir}/aside/page.html`,
+        }),
+      ).rejects.toMatchObject({ code: "ERR_TRANSFER_IO" });
+      expect(await readFile(join(target.rootDir, dir, "page.html"), "utf8")).toBe("old");
+      expect(await fs.stat(`${dir}/aside/page.html`)).toBeUndefined();
+    });
+
     it("handles a deep tree", async () => {
       const dir = folder();
       const segments = Array.from({ length: 14 }, (_, i) => `level-${i}`);
