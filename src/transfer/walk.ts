@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import type { RemoteEntry, RemotePool } from "./types.ts";
 
 /** A remote entry with its path relative to the remote root. */
@@ -52,10 +53,11 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
   const files = new Map<string, RemoteItem>();
   const dirs = new Map<string, RemoteItem>();
   const limited: WalkLimitHit[] = [];
-  const queue: { dir: string; depth: number }[] = [{ dir: start, depth: 0 }];
+  // one listing per pool connection at a time, in the order the folders were found (breadth first)
+  const limit = pLimit(Math.max(1, pool.size));
+  const running = new Set<Promise<void>>();
   let entries = 0;
   let stopped = false;
-  let active = 0;
   let failure: unknown;
   const hit = (path: string, limit: keyof WalkLimits, message: string) => {
     limited.push({ path, limit, message });
@@ -74,7 +76,6 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
         // A tree this large is not mirrored at all: the rest would be a guess.
         hit(start, "maxEntries", `more than maxEntries (${limits.maxEntries}) entries: listing stopped`);
         stopped = true;
-        queue.length = 0;
         return;
       }
       const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
@@ -93,33 +94,25 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
       if (options.skipDir?.(path)) continue;
       if (depth + 1 >= limits.maxDepth)
         hit(path, "maxDepth", `deeper than maxDepth (${limits.maxDepth} levels): not listed`);
-      else queue.push({ dir: path, depth: depth + 1 });
+      else list(path, depth + 1);
     }
   };
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      if (failure !== undefined && active === 0) return resolve();
-      if (queue.length === 0 && active === 0) return resolve();
-      while (failure === undefined && active < pool.size && queue.length > 0) {
-        const { dir, depth } = queue.shift()!;
-        active++;
-        pool
-          .run((fs) => fs.list(dir))
-          .then((listing) => {
-            options.onDir?.(dir);
-            if (!stopped) accept(dir, depth, listing);
-          })
-          .catch((error: unknown) => {
-            failure ??= error;
-          })
-          .finally(() => {
-            active--;
-            pump();
-          });
+  // after a failure or the maxEntries stop, the folders still waiting are not listed
+  const list = (dir: string, depth: number): void => {
+    const task = limit(async () => {
+      if (failure !== undefined || stopped) return;
+      try {
+        const listing = await pool.run((fs) => fs.list(dir));
+        options.onDir?.(dir);
+        if (!stopped) accept(dir, depth, listing);
+      } catch (error) {
+        failure ??= error;
       }
-    };
-    pump();
-  });
+    }).finally(() => running.delete(task));
+    running.add(task);
+  };
+  list(start, 0);
+  while (running.size > 0) await Promise.all(running);
   if (failure !== undefined) throw failure;
   return { files, dirs, limited };
 }
