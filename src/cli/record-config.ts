@@ -27,6 +27,9 @@ export interface RecordedWriteOptions {
  * version. Holding the locks until the version is recorded keeps a process following the store on the same folder
  * from writing the store's older version over the change meanwhile.
  *
+ * The state store is reached before the locks are taken (its URL may be a reference whose secret store asks for a
+ * passphrase); `write` itself must not ask anything (plan first, then apply).
+ *
  * A workspace with no state yet (SQLite and no `.siteloom/state.db`) records nothing: the first `serve` records its
  * files. The files stay written when recording fails (invalid configuration, store unreachable): one warning line
  * says so and names `siteloom config push`.
@@ -59,19 +62,28 @@ export async function writeConfigRecorded<T>(
   const deleted = new Set(options.deletes ?? []);
   const present = Object.keys(await readConfigFiles(options.root).catch(() => ({})));
   const files = present.filter((name) => !deleted.has(name)).map((name) => join(options.root, name));
-  return withConfigFileLock(files, async () => {
-    const before = await readConfigFiles(options.root);
-    const value = await write();
-    const store = openWorkspaceStore(workspace);
-    try {
-      await pushConfigFiles({ root: options.root, store, message: options.message, before });
-    } catch (error) {
-      unrecorded(_asError(error).message);
-    } finally {
-      await store.close();
-    }
-    return value;
-  });
+  const store = openWorkspaceStore(workspace);
+  try {
+    // reached before the locks: its URL may be a reference whose secret store asks for a passphrase, and an
+    // unreachable server is retried for a while; neither should keep other processes from the files meanwhile
+    const unreachable = await store.latestConfigVersion().then(
+      () => undefined,
+      (error: unknown) => _asError(error),
+    );
+    return await withConfigFileLock(files, async () => {
+      const before = await readConfigFiles(options.root);
+      const value = await write();
+      try {
+        if (unreachable) throw unreachable;
+        await pushConfigFiles({ root: options.root, store, message: options.message, before });
+      } catch (error) {
+        unrecorded(_asError(error).message);
+      }
+      return value;
+    });
+  } finally {
+    await store.close();
+  }
 }
 
 function _asError(error: unknown): Error {

@@ -18,7 +18,15 @@ export { type BuildExportOptions, type ExportFile, type ExportFormat, exportSecr
 export { generateSecretValue } from "./generate.ts";
 export { createIdentityFile, type LoadedIdentity, loadIdentity } from "./identity.ts";
 export { type InitSecretStoreOptions, type InitSecretStoreResult, initSecretStore } from "./init.ts";
-export { type MigrateItem, type MigrateOptions, type MigrateResult, runMigrate } from "./migrate.ts";
+export {
+  applyMigrate,
+  type MigrateItem,
+  type MigrateOptions,
+  type MigratePlan,
+  type MigrateResult,
+  planMigrate,
+  runMigrate,
+} from "./migrate.ts";
 export type { PlaintextFinding } from "./plaintext.ts";
 export { askHidden, type ReadValueOptions, readSecretValue } from "./prompt.ts";
 export { defaultStoreName, type OpenStoreOptions, openSecretStore, type SecretsWorkspace } from "./registry.ts";

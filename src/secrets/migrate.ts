@@ -43,15 +43,31 @@ export interface MigrateOptions {
   fromDotenv?: string | undefined;
 }
 
+/** What `planMigrate` found and stored: the items, the masked diff and the new text of each file to rewrite. */
+export interface MigratePlan {
+  items: MigrateItem[];
+  diff: string[];
+  rewrites: { file: string; text: string; next: string }[];
+}
+
 /**
  * Moves plaintext credentials of siteloom.yaml, every site.yaml (and a .env file) into the secret store and
- * rewrites the YAML in place with `secret://` references, changing only those values. Values are stored before any
- * file is rewritten, so an interrupted run is simply run again; a second run finds nothing to do.
+ * rewrites the YAML in place with `secret://` references, changing only those values: `planMigrate`, then
+ * `applyMigrate`. Values are stored before any file is rewritten, so an interrupted run is simply run again; a second
+ * run finds nothing to do.
  */
 export async function runMigrate(options: MigrateOptions): Promise<MigrateResult> {
-  const result: MigrateResult = { items: [], files: [], diff: [] };
+  return applyMigrate(await planMigrate(options), options);
+}
+
+/**
+ * The first half of a migration, everything that talks to the secret stores (opening them, a passphrase asked,
+ * the values stored; with `dryRun` only looked up): it reads the files and writes none, so a caller can run it before
+ * it takes the configuration files' locks.
+ */
+export async function planMigrate(options: MigrateOptions): Promise<MigratePlan> {
+  const result: MigratePlan = { items: [], diff: [], rewrites: [] };
   const planned = new Map<string, Secret>();
-  const actor = currentActor();
 
   async function place(
     scope: string,
@@ -78,7 +94,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
     }
   }
 
-  const rewrites: { file: string; text: string; next: string }[] = [];
+  const rewrites = result.rewrites;
   for (const { file, scope } of configFiles(options.root)) {
     const text = await readFile(file, "utf8");
     const rel = relative(options.root, file);
@@ -123,6 +139,21 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
     }
   }
 
+  return result;
+}
+
+/**
+ * The second half: each file of the plan gets a backup (.siteloom/backups/, 0600) and its new text, through
+ * `updateConfigFile`; a file edited since the plan read it is refused (run the migration again). With `dryRun`
+ * nothing is written.
+ */
+export async function applyMigrate(
+  plan: MigratePlan,
+  options: Pick<MigrateOptions, "root" | "stateDir" | "env" | "dryRun">,
+): Promise<MigrateResult> {
+  const result: MigrateResult = { items: plan.items, files: [], diff: plan.diff };
+  const rewrites = plan.rewrites;
+  const actor = currentActor();
   if (!options.dryRun) {
     const backupDir = join(options.stateDir, "backups");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -5,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openStateStore } from "../../src/store/index.ts";
 import { writeTestWorkspace } from "../content/support/workspace.ts";
-import { runCli, useTempDir } from "../support/cli.ts";
+import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { type Proc, spawnCli } from "./support.ts";
 
@@ -233,6 +234,50 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(await worker.exited).toBe(0);
   });
 
+  it("secrets migrate asks for the store's passphrase before it locks the configuration files (SQLite, on a terminal)", async () => {
+    const base = await useTempDir("siteloom-cli-writes-ask-");
+    const root = join(base, "ws");
+    const siteDir = await writeTestWorkspace(root, {
+      site: "shop",
+      workspace: { secrets: { backend: "locked", stores: { locked: { type: "file", passphrase: true } } } },
+    });
+    const passphrase = `pass-${Math.random().toString(36).slice(2)}`;
+    const env = { XDG_CONFIG_HOME: join(base, "xdg"), NO_COLOR: "1" };
+    const init = await runCli(["--workspace", root, "secrets", "init"], {
+      env: { ...env, SITELOOM_AGE_PASSPHRASE: passphrase },
+    });
+    expect(init.code, init.stderr).toBe(0);
+    // with state.db, the command's writes take the files' locks and record a version
+    expect((await runCli(["--workspace", root, "config", "push"], { env })).code).toBe(0);
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const siteFile = join(siteDir, "site.yaml");
+    await writeFile(
+      siteFile,
+      `${await readFile(siteFile, "utf8")}remote:\n  protocol: ftp\n  host: 127.0.0.1\n  user: shop\n  password: ${password}\n`,
+    );
+
+    // the passphrase is asked on a terminal only (askHidden): script(1) gives the command one
+    const migrate = onTerminal(root, ["secrets", "migrate"], env);
+    try {
+      await migrate.waitFor(/Passphrase for the development secret store: /);
+      const locks = [join(root, ".siteloom.yaml.lock"), join(siteDir, ".site.yaml.lock")];
+      expect(locks.filter((lock) => existsSync(lock))).toEqual([]);
+      migrate.type(`${passphrase}\r`);
+      expect(await migrate.exited, migrate.output()).toBe(0);
+    } finally {
+      migrate.kill();
+    }
+    expect(await readFile(siteFile, "utf8")).toContain("password: secret://shop/FTP_PASSWORD");
+    const store = openStateStore({ stateDir: join(root, ".siteloom") });
+    try {
+      const latest = await store.latestConfigVersion();
+      expect((latest?.diff as { message?: string } | undefined)?.message).toMatch(/^siteloom secrets migrate/);
+      expect(JSON.stringify(latest)).not.toContain(password);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("a workspace with no state yet (SQLite, no state.db) records nothing and gets no state.db from site add", async () => {
     const root = join(await useTempDir("siteloom-cli-writes-sqlite-"), "ws");
     expect((await runCli(["init", root])).code).toBe(0);
@@ -242,3 +287,35 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     expect(existsSync(join(root, ".siteloom", "state.db"))).toBe(false);
   });
 });
+
+// --- internal ---
+
+/** Runs the built CLI on a pseudo-terminal (util-linux script(1)), for the prompts that need one. */
+function onTerminal(root: string, args: string[], env: Record<string, string>) {
+  const command = [process.execPath, BIN, "--workspace", root, ...args].map((a) => `'${a}'`).join(" ");
+  const base: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("SITELOOM_")) base[key] = value;
+  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+    env: { ...base, ...env } as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    exited,
+    output: () => out,
+    type: (text: string) => child.stdin.write(text),
+    kill: () => child.exitCode === null && child.kill("SIGKILL"),
+    async waitFor(pattern: RegExp): Promise<void> {
+      for (const deadline = Date.now() + 60_000; !pattern.test(out); await sleep(50)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} on the terminal: ${out}`);
+      }
+    },
+  };
+}

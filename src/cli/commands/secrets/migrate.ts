@@ -19,33 +19,36 @@ export function registerMigrateCommand(secrets: Command, ctx: CliContext): void 
       `\nExample:\n  siteloom secrets migrate --dry-run\n  siteloom secrets migrate --from-dotenv .env --env production\nOnly the values change in the YAML (comments and formatting stay); a backup goes to .siteloom/backups/ (0600).`,
     )
     .action(async (opts: StoreOpt & { dryRun?: boolean; fromDotenv?: string }) => {
-      const { askHidden, openSecretStore, runMigrate } = await import("../../../secrets/index.ts");
+      const { applyMigrate, askHidden, openSecretStore, planMigrate } = await import("../../../secrets/index.ts");
       const ws = await ctx.loadWorkspace();
       const stores = new Map<string, SecretStore>();
-      const migrate = () =>
-        runMigrate({
-          root: ws.root,
-          stateDir: ws.stateDir,
-          env: ws.env,
-          dryRun: Boolean(opts.dryRun),
-          fromDotenv: opts.fromDotenv,
-          storeFor: async (env) => {
-            let s = stores.get(env);
-            if (!s) {
-              s = await openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
-              if (s.readOnly) {
-                throw new SiteloomError(
-                  "ERR_SECRET_READ_ONLY",
-                  `store "${s.name}" is read-only; migrate into a file store (--store file)`,
-                );
-              }
-              stores.set(env, s);
+      const options = {
+        root: ws.root,
+        stateDir: ws.stateDir,
+        env: ws.env,
+        dryRun: Boolean(opts.dryRun),
+        fromDotenv: opts.fromDotenv,
+        storeFor: async (env: string) => {
+          let s = stores.get(env);
+          if (!s) {
+            s = await openSecretStore(ws, { name: opts.store, env, askPassphrase: askHidden });
+            if (s.readOnly) {
+              throw new SiteloomError(
+                "ERR_SECRET_READ_ONLY",
+                `store "${s.name}" is read-only; migrate into a file store (--store file)`,
+              );
             }
-            return s;
-          },
-        });
+            stores.set(env, s);
+          }
+          return s;
+        },
+      };
+      // plan first, then apply: the stores are opened, a passphrase asked and the values stored before the
+      // configuration files' locks are taken, so no prompt waits while other processes wait for those files
+      const plan = await planMigrate(options);
+      const apply = () => applyMigrate(plan, options);
       const result = opts.dryRun
-        ? await migrate()
+        ? await apply()
         : await (await import("../../record-config.ts")).writeConfigRecorded(
             ctx,
             {
@@ -53,7 +56,7 @@ export function registerMigrateCommand(secrets: Command, ctx: CliContext): void 
               message: "siteloom secrets migrate: plaintext credentials moved to the store",
               workspace: ws,
             },
-            migrate,
+            apply,
           );
       if (ctx.globals().json) {
         ctx.printJson({ dryRun: Boolean(opts.dryRun), ...result });
