@@ -63,7 +63,8 @@ const suite: BenchSuite = async () => {
     const t0 = performance.now();
     const setupLoad = loadavg()[0]!.toFixed(1);
     let setupRuns = 0;
-    for (let failures = 0; ; ) {
+    let failures = 0;
+    for (;;) {
       const setup = await runCli(
         ["--workspace", root, "run", "--all", "--steps", STEPS, "--concurrency", String(SETUP_CONCURRENCY)],
         { env, timeoutMs: 1_800_000 },
@@ -151,7 +152,7 @@ const suite: BenchSuite = async () => {
       name: `${SITES} sites to steady state (siteloom run, ${SETUP_CONCURRENCY} at a time)`,
       value: setupSeconds,
       unit: "s",
-      note: `${setupRuns} runs of export, enrich, deploy, the last moving no file; load average ${setupLoad}`,
+      note: `${setupRuns} runs of export, enrich, deploy (${failures} failed and run again), the last moving no file; load average ${setupLoad}`,
     });
   } finally {
     for (const p of procs) p.child.kill("SIGKILL");
