@@ -57,8 +57,9 @@ export interface Interrupts {
 }
 
 /**
- * A command file's export: adds its commands to the program. Registration must stay cheap (every start-up runs it,
- * even `--version`): command files load domain modules with `await import()` inside their actions.
+ * A command file's export: adds its commands to the program. A command line loads only the files of the commands it
+ * names (commands/index.ts), `--help` all of them, so registration must stay cheap: command files load domain modules
+ * with `await import()` inside their actions.
  */
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
