@@ -533,7 +533,10 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     expectedSize?: number,
     behind?: () => Promise<unknown>,
   ): Promise<void> {
-    const handle = await _call<Buffer>(sftp, "open", serverPath, "w");
+    const handle = await _call<Buffer>(sftp, "open", serverPath, "w").catch((error: unknown) => {
+      if (typeof source !== "string") source.destroy(); // as a pipeline would: a file stream lets its file go
+      throw error;
+    });
     let chunks: AsyncGenerator<Buffer>;
     try {
       chunks = typeof source === "string" ? await _fileChunks(source) : _streamChunks(source);
