@@ -155,6 +155,12 @@ export async function applyMigrate(
   const rewrites = plan.rewrites;
   const actor = currentActor();
   if (!options.dryRun) {
+    // all or nothing: a file edited since the plan (the plan may have waited at a passphrase prompt without the
+    // locks) is found before any file is rewritten, so no half-migrated folder is left for a follower or a watcher
+    for (const r of rewrites) {
+      const now = await readFile(r.file, "utf8").catch(() => undefined);
+      if (now !== r.text) _changedWhileMigrating(relative(options.root, r.file));
+    }
     const backupDir = join(options.stateDir, "backups");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     for (const r of rewrites) {
@@ -166,12 +172,7 @@ export async function applyMigrate(
         r.file,
         (_doc, text) => {
           // the values were stored for the text read above; a file edited meanwhile is left for a rerun
-          if (text !== r.text) {
-            throw new SiteloomError(
-              "ERR_CONFIG_INVALID",
-              `${rel} changed while migrating; run siteloom secrets migrate again`,
-            );
-          }
+          if (text !== r.text) _changedWhileMigrating(rel);
           return r.next;
         },
         { env: options.env, actor, ref: rel },
@@ -182,6 +183,10 @@ export async function applyMigrate(
     for (const r of rewrites) result.files.push({ file: relative(options.root, r.file), backup: undefined });
   }
   return result;
+}
+
+function _changedWhileMigrating(rel: string): never {
+  throw new SiteloomError("ERR_CONFIG_INVALID", `${rel} changed while migrating; run siteloom secrets migrate again`);
 }
 
 /**

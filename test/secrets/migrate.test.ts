@@ -1,6 +1,8 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
+import { applyMigrate, createFileBackend, createSecretStore, planMigrate } from "../../src/secrets/index.ts";
 import { rewriteYamlValues, scanYaml } from "../../src/secrets/plaintext.ts";
 import { randomValue, tempWorkspace } from "./helpers.ts";
 
@@ -113,6 +115,54 @@ describe("secrets: migrate", { timeout: 300_000 }, () => {
         .map((e: { ref: string }) => e.ref)
         .sort(),
     ).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
+  });
+
+  it("a file edited between the plan and the apply (the plan may wait at a prompt without the locks): no file is rewritten", async () => {
+    const pw = randomValue("ftp");
+    const key = `sk-${randomValue("k").replace(/-/g, "")}abcdefghijklmnop`;
+    const workspace = ["environment: development", "llm:", "  provider: openai", `  apiKey: ${key}`, ""].join("\n");
+    const site = [
+      "remote:",
+      "  protocol: ftp",
+      "  host: ftp.shop.example",
+      "  user: shop",
+      `  password: "${pw}"`,
+      "",
+    ].join("\n");
+    const ws = await tempWorkspace({ "siteloom.yaml": workspace, "sites/shop/site.yaml": site });
+    const key2 = await generateX25519Identity();
+    const identity = { identities: [key2], recipients: [await identityToRecipient(key2)], source: "test" };
+    const store = createSecretStore(
+      createFileBackend({
+        path: join(ws.root, ".siteloom", "secrets.age"),
+        env: "development",
+        identity: async () => identity,
+      }),
+      { name: "file", env: "development", actor: "tester" },
+    );
+    const options = {
+      root: ws.root,
+      stateDir: join(ws.root, ".siteloom"),
+      env: "development",
+      storeFor: async () => store,
+    };
+    const plan = await planMigrate(options);
+    expect(plan.rewrites).toHaveLength(2);
+    // another writer changes the site's file meanwhile; siteloom.yaml comes first in the plan or not, it must stay
+    const edited = site.replace("ftp.shop.example", "ftp2.shop.example");
+    await writeFile(join(ws.root, "sites/shop/site.yaml"), edited);
+    await expect(applyMigrate(plan, options)).rejects.toThrow(
+      "sites/shop/site.yaml changed while migrating; run siteloom secrets migrate again",
+    );
+    expect(await readFile(join(ws.root, "siteloom.yaml"), "utf8")).toBe(workspace);
+    expect(await readFile(join(ws.root, "sites/shop/site.yaml"), "utf8")).toBe(edited);
+    await expect(readdir(join(ws.root, ".siteloom", "backups"))).rejects.toThrow();
+    // the values were stored by the plan: a rerun migrates the edited file
+    const again = await applyMigrate(await planMigrate(options), options);
+    expect(again.files.map((f) => f.file).sort()).toEqual(["siteloom.yaml", "sites/shop/site.yaml"]);
+    expect(await readFile(join(ws.root, "sites/shop/site.yaml"), "utf8")).toBe(
+      edited.replace(pw, "secret://shop/FTP_PASSWORD"),
+    );
   });
 
   it("CLI: --from-dotenv stores the credentials of a .env file under their names", async () => {
