@@ -33,6 +33,8 @@ const TIMEOUT_MS = Number(process.env.SITELOOM_BENCH_TIMEOUT_S ?? 900) * 1000;
 // the big no-op: SITELOOM_BENCH_BIG_FILES files in a fifth as many folders (0: skipped)
 const BIG_FILES = Number(process.env.SITELOOM_BENCH_BIG_FILES ?? 10_000);
 const PROTOCOLS = (process.env.SITELOOM_BENCH_PROTOCOLS ?? "ftp,sftp").split(",");
+// which rows: "deploy" (full, no-op, 1 %), "export" (full and no-op, FTP), "10k" (the big no-op)
+const SCENARIOS = (process.env.SITELOOM_BENCH_SCENARIOS ?? "deploy,export,10k").split(",");
 const TIME_BIN = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = resolve(ROOT, process.env.SITELOOM_BENCH_BIN ?? process.env.SITELOOM_TEST_BIN ?? "dist/cli/main.js");
@@ -60,7 +62,7 @@ try {
     if (TOOLS.includes("lftp")) tools.push("lftp p8");
     if (TOOLS.includes("rclone")) tools.push("rclone p8");
 
-    for (const tool of tools) {
+    for (const tool of SCENARIOS.includes("deploy") ? tools : []) {
       await _clearRemote(server);
       const dir = join(work, `${name}-${tool.replace(/\s/g, "-")}`);
       await cp(base, join(dir, "sites/bench/output"), { recursive: true });
@@ -73,10 +75,17 @@ try {
     if (name !== "ftp") continue;
 
     // export: mirror the deployed site down into an empty folder, then again (nothing changed)
-    const exportTools = [
-      ...(TOOLS.includes("siteloom") ? [`siteloom p${PARALLEL[0]}`] : []),
-      ...(TOOLS.includes("lftp") ? ["lftp p8"] : []),
-    ];
+    const exportTools = SCENARIOS.includes("export")
+      ? [
+          ...(TOOLS.includes("siteloom") ? PARALLEL.map((p) => `siteloom p${p}`) : []),
+          ...(TOOLS.includes("lftp") ? ["lftp p8"] : []),
+        ]
+      : [];
+    if (exportTools.length > 0 && !SCENARIOS.includes("deploy")) {
+      // no deploy rows ran: the site goes onto the server as files
+      await _clearRemote(server);
+      await cp(base, server.rootDir, { recursive: true, preserveTimestamps: true });
+    }
     for (const tool of exportTools) {
       const dir = join(work, `export-${tool.replace(/\s/g, "-")}`);
       await mkdir(join(dir, "sites/bench"), { recursive: true });
@@ -93,7 +102,7 @@ try {
     }
 
     // the big no-op: one deploy of a site of BIG_FILES small files, then a deploy with nothing changed
-    if (BIG_FILES > 0 && TOOLS.includes("siteloom")) {
+    if (BIG_FILES > 0 && SCENARIOS.includes("10k") && TOOLS.includes("siteloom")) {
       await _clearRemote(server);
       const dir = join(work, "big");
       await _generateSite(join(dir, "sites/bench/output"), BIG_FILES, BIG_FILES * 2000, BIG_FILES / 5);

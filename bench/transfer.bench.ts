@@ -6,7 +6,7 @@
 //
 // Sizes are configurable: SITELOOM_BENCH_FILES (2000), SITELOOM_BENCH_MB (50), SITELOOM_BENCH_RTT ("0,50"),
 // SITELOOM_BENCH_PARALLEL ("8,16"), SITELOOM_BENCH_TOOLS ("siteloom,lftp,rclone"), SITELOOM_BENCH_PROTOCOLS
-// ("ftp,sftp"), SITELOOM_BENCH_BIG_FILES (10000; the no-op of a big site, 0 skips it), SITELOOM_NETDELAY (path).
+// ("ftp,sftp"), SITELOOM_BENCH_SCENARIOS ("deploy,export,10k": which rows), SITELOOM_BENCH_BIG_FILES (10000; the no-op of a big site, 0 skips it), SITELOOM_NETDELAY (path).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";

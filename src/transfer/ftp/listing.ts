@@ -1,16 +1,16 @@
-// Directory listings and stat over FTP: the fast listing (CWD and a passive port in one batch, the list command sent
-// as the data connection opens), basic-ftp's listing as the fallback, MLST or SIZE+MDTM for a single file, and the
+// Directory listings and stat over FTP: the fast listing (CWD and the list command sent as the data connection opens,
+// on a port asked for ahead), basic-ftp's listing as the fallback, MLST or SIZE+MDTM for a single file, and the
 // dates of MLSx facts and Unix LIST lines. Every entry goes through the listing filter of paths.ts.
 
 import { Writable } from "node:stream";
-import type { TLSSocket } from "node:tls";
 import { type Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp";
 import { SiteloomError } from "../../errors.ts";
 import { filterListing, joinRemote, printablePath, splitRemotePath, type UnsafeEntryHandler } from "../paths.ts";
 import type { RemoteEntry } from "../types.ts";
+import type { FtpRetrieve } from "./download.ts";
 import { isMissing } from "./errors.ts";
 import type { PassivePorts } from "./passive.ts";
-import { okReply, type PipelinedReply, type PipeliningMode, retrieveTo, sendPipelined } from "./pipeline.ts";
+import { okReply, type PipelinedReply, type PipeliningMode, sendPipelined } from "./pipeline.ts";
 
 /** Bytes of one directory listing at most (about 100,000 entries); a larger one is refused while it streams. */
 export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
@@ -25,8 +25,8 @@ export interface FtpListerContext {
   passive: PassivePorts;
   /** The pipelining mode now ("off": no fast listing). */
   pipeliningNow: () => PipeliningMode;
-  /** The pinned-certificate check of data connections, if any. */
-  checkData: ((socket: TLSSocket) => void) | undefined;
+  /** The session's retriever (download.ts): the list command runs through it. */
+  fetch: FtpRetrieve;
   onUnsafe: UnsafeEntryHandler | undefined;
 }
 
@@ -55,44 +55,38 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
   };
 
   /**
-   * The listing of `target` in the round trips of a download: CWD and the passive port in one batch, then the list
-   * command sent as soon as the data connection is open, the text read into memory (within LISTING_MAX_BYTES) and
-   * parsed. Undefined when the server refused the list command (basic-ftp then tries the others, one at a time).
+   * The listing of `target` in the round trips of a download: CWD and the list command sent together as the data
+   * connection opens, on the port asked for behind the previous transfer (download.ts), the text read into memory
+   * (within LISTING_MAX_BYTES) and parsed. A refused CWD throws its reply: what the list command sent then was the
+   * listing of another directory, and it is dropped unread. Undefined when the server refused the list command
+   * (basic-ftp then tries the others, one at a time).
    */
   async function listFast(target: string, dir: string): Promise<FileInfo[] | undefined> {
     const command = client.availableListCommands[0];
     if (command === undefined || ctx.pipeliningNow() === "off") return undefined;
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        bytes += chunk.length;
-        if (bytes > LISTING_MAX_BYTES) {
-          done(
-            new SiteloomError(
-              "ERR_TRANSFER_LIMIT",
-              `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
-            ),
-          );
-          return;
-        }
-        chunks.push(chunk);
-        done();
-      },
-    });
-    // CWD with the passive port request in one batch (checked and probed like every batch); the list command then
-    // goes alone, as the data connection opens
-    const ahead = ctx.passive.take();
-    const replies = await sendPipelined(client.ftp, [
-      `CWD ${target}`,
-      ...(ahead === undefined ? [ctx.passive.next()] : []),
-    ]);
-    okReply(replies[0], "CWD");
-    const port = ahead ?? (await ctx.passive.get(replies[1]));
-    const [reply] = await retrieveTo(client.ftp, sink, command, {
-      port,
-      ...(ctx.checkData ? { checkData: ctx.checkData } : {}),
-    });
+    let chunks: Buffer[] = [];
+    const sink = () => {
+      chunks = [];
+      let bytes = 0;
+      return new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          if (bytes > LISTING_MAX_BYTES) {
+            done(
+              new SiteloomError(
+                "ERR_TRANSFER_LIMIT",
+                `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
+              ),
+            );
+            return;
+          }
+          chunks.push(chunk);
+          done();
+        },
+      });
+    };
+    const [cwd, reply] = await ctx.fetch(command, sink, [`CWD ${target}`]);
+    okReply(cwd, "CWD");
     if (reply instanceof FTPError && !isMissing(reply)) return undefined;
     okReply(reply, command);
     listing = splitRemotePath(dir).join("/");
@@ -103,7 +97,11 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
     const target = joinRemote(ctx.root, dir, "list");
     // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
     const fast = await listFast(target, dir);
-    if (fast === undefined) await client.cd(target);
+    // basic-ftp's listing asks for a port of its own, which closes the one asked for ahead
+    if (fast === undefined) {
+      ctx.passive.drop();
+      await client.cd(target);
+    }
     listing = splitRemotePath(dir).join("/");
     const raw =
       fast ??
@@ -121,6 +119,7 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
       // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
       const saved = client.availableListCommands;
       client.availableListCommands = ["LIST -a", "LIST"];
+      ctx.passive.drop();
       try {
         listing = undefined; // reported once, by the first listing
         const targets = new Map((await client.list()).map((info) => [info.name, info.link]));

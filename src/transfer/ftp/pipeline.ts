@@ -166,6 +166,11 @@ const _EXPECTED: Record<string, readonly number[]> = {
   NOOP: [200],
   PBSZ: [200],
   PROT: [200],
+  // the final reply of a download or listing (a 229 there is the reply of the EPSV sent behind it)
+  RETR: [226, 250],
+  LIST: [226, 250],
+  NLST: [226, 250],
+  MLSD: [226, 250],
 };
 
 /**
@@ -391,7 +396,7 @@ function _transfer(
           return;
         }
         replies.push(response);
-        if (checked && !mine) {
+        if (checked) {
           try {
             _checkReply(commands[replies.length - 1] ?? "NOOP", response);
           } catch (error) {

@@ -1,6 +1,7 @@
 // The FTP/FTPS RemoteFS: one logged-in control connection (session.ts) whose operations run one at a time, with the
-// passive port of the next transfer asked for ahead of time (passive.ts), atomic uploads (upload.ts) whose renames
-// ride in the next batch (rename-batch.ts), and checked listings (listing.ts). Commands go out pipelined (pipeline.ts).
+// passive port of the next transfer asked for ahead of time (passive.ts), downloads and listings that ask for it behind
+// themselves (download.ts), atomic uploads (upload.ts) whose renames ride in the next batch (rename-batch.ts), and
+// checked listings (listing.ts). Commands go out pipelined (pipeline.ts).
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { FTPError } from "basic-ftp";
@@ -8,10 +9,11 @@ import { SiteloomError } from "../../errors.ts";
 import { createCappedFileStream } from "../limit.ts";
 import { joinRemote, printablePath, splitRemotePath } from "../paths.ts";
 import type { RemoteFS } from "../types.ts";
+import { createFtpRetriever } from "./download.ts";
 import { isMissing, replyText, runOp } from "./errors.ts";
 import { createFtpLister } from "./listing.ts";
 import { createPassivePorts } from "./passive.ts";
-import { okReply, PipeliningError, retrieveTo, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
+import { okReply, PipeliningError, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
 import { createRenameBatch } from "./rename-batch.ts";
 import { type FtpRemoteOptions, openFtpSession } from "./session.ts";
 import { pinDataConnections } from "./tls.ts";
@@ -33,6 +35,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
   const passive = createPassivePorts(client.ftp, features);
   passive.keep(session.firstPassive);
   const renames = createRenameBatch(client.ftp, passive, label);
+  const fetch = createFtpRetriever({ client, passive, checkData });
   const lister = createFtpLister({
     client,
     features,
@@ -40,7 +43,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     label,
     passive,
     pipeliningNow,
-    checkData,
+    fetch,
     onUnsafe: options.onUnsafe,
   });
   const withCheck = checkData ? { checkData } : {};
@@ -52,7 +55,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
   /**
    * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `command`: one
    * that opens no data connection (DELE), so a prefetched port stays good; `put` also carries the pending rename along
-   * itself, which any other operation sends first. Others (listings through basic-ftp) drop the prefetched port.
+   * itself, which any other operation sends first. Others drop the prefetched port.
    */
   function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
     const run = async () => {
@@ -75,13 +78,10 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     return next;
   }
 
-  /** RETR into `sink` on the fast path; returns false when the file does not exist. */
-  async function retrieve(path: string, sink: Writable | (() => Writable)): Promise<boolean> {
-    const port = await passive.get();
+  /** RETR into what `sink` makes once the data flows; returns false when the file does not exist. */
+  async function retrieve(path: string, sink: () => Writable): Promise<boolean> {
     try {
-      // No EPSV pipelined behind RETR: some servers (ftp-srv) tear the data channel down after a transfer
-      // asynchronously, taking a passive port opened right behind it along.
-      const [reply] = await retrieveTo(client.ftp, sink, `RETR ${path}`, { port, ...withCheck });
+      const [reply] = await fetch(`RETR ${path}`, sink);
       okReply(reply, "RETR");
       return true;
     } catch (error) {
@@ -97,7 +97,8 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     get closed() {
       return client.closed;
     },
-    list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label)),
+    // a listing is a transfer: it takes the port asked for ahead, and asks for the next one behind it
+    list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label), "transfer"),
     stat: (path) =>
       serial(() =>
         runOp(
@@ -160,13 +161,16 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
             "read",
             path,
             async () => {
-              const chunks: Buffer[] = [];
-              const sink = new Writable({
-                write(chunk: Buffer, _encoding, callback) {
-                  chunks.push(chunk);
-                  callback();
-                },
-              });
+              let chunks: Buffer[] = [];
+              const sink = () => {
+                chunks = [];
+                return new Writable({
+                  write(chunk: Buffer, _encoding, callback) {
+                    chunks.push(chunk);
+                    callback();
+                  },
+                });
+              };
               if (!(await retrieve(full(path, "read"), sink))) return undefined;
               return Buffer.concat(chunks);
             },
