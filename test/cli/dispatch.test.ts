@@ -36,7 +36,21 @@ describe("cli: commands loaded on dispatch", () => {
       "init",
       "site",
     ]);
-    for (const args of [[], ["--help"], ["help"], ["deplyo", "shop"]])
+    // the command is the first operand: a command name further on (a site called "status", a help topic) loads
+    // nothing more, and help asked before the command, or a typo, lists every command
+    expect(topLevel(await buildProgram(interrupts, ["--workspace", "run", "deploy", "status"]))).toEqual([
+      "export",
+      "deploy",
+    ]);
+    for (const args of [
+      [],
+      ["--help"],
+      ["help"],
+      ["deplyo", "shop"],
+      ["--help", "deploy"],
+      ["-h", "site"],
+      ["deplyo", "status"],
+    ])
       expect(topLevel(await buildProgram(interrupts, args))).toEqual(all);
     expect(topLevel(await buildProgram(interrupts))).toEqual(all);
     expect(await loadCommands(["--version"])).toEqual([]);

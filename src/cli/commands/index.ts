@@ -25,14 +25,30 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ["doctor"], load: async () => (await import("./doctor.ts")).registerDoctorCommands },
 ];
 
+/** The program's global options that take a value as the next word (program.ts). */
+const VALUE_OPTIONS = new Set(["-w", "--workspace", "-e", "--env", "--set"]);
+
 /**
- * The command files a command line needs, so that a start-up compiles one of them, not all: the groups of the words
- * in `args` that name a top-level command (a word that is only an option's value or an argument loads one group more,
- * which changes nothing), all of them when no word does (`--help`, `help`, a mistyped command, which commander
- * answers with the closest names), none for a lone `--version`. Without `args`, all of them.
+ * The command files a command line needs, so that a start-up compiles one of them, not all: the group of the first
+ * word that is not an option or a global option's value (the command); all of them when there is none, when it names
+ * no command (`help`, a mistyped command, which commander answers with the closest names) or when `--help`/`-h` comes
+ * before it (the program's help lists every command); none for a lone `--version`. Without `args`, all of them.
  */
 export async function loadCommands(args?: readonly string[]): Promise<RegisterCommands[]> {
   if (args?.length === 1 && (args[0] === "--version" || args[0] === "-V")) return [];
-  const named = args === undefined ? [] : COMMAND_GROUPS.filter((g) => g.names.some((n) => args.includes(n)));
-  return Promise.all((named.length > 0 ? named : COMMAND_GROUPS).map((g) => g.load()));
+  const command = args === undefined ? undefined : _commandWord(args);
+  const named = command === undefined ? undefined : COMMAND_GROUPS.find((g) => g.names.includes(command));
+  return Promise.all((named ? [named] : COMMAND_GROUPS).map((g) => g.load()));
+}
+
+/** The command word of a command line, or undefined when help is asked before it or there is none. */
+function _commandWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i]!;
+    if (word === "--") return args[i + 1];
+    if (word === "-h" || word === "--help") return undefined;
+    if (VALUE_OPTIONS.has(word)) i++;
+    else if (!word.startsWith("-")) return word;
+  }
+  return undefined;
 }
