@@ -76,6 +76,12 @@ export interface Template {
   inArticle: boolean;
   /** Where the "Blog" link goes (navLink enabled and the nav does not link to the blog yet). */
   nav?: (NavInsertion & { label: string; blogDir: string; current: CurrentMarks }) | undefined;
+  /**
+   * The navigation's own link to the blog (navLink enabled and the live site has one, e.g. from an earlier deploy):
+   * marked current on every generated page as an inserted link is, so enrich gives the same pages from its own
+   * deployed output as from the original site. Its classes are fixed edits; this is where `aria-current` goes.
+   */
+  blogLink?: { ariaAt: number; blogDir: string; aClass: string } | undefined;
 }
 
 /** Active-state classes the layout page's current menu item had, on its `<li>` and its `<a>`. */
@@ -158,6 +164,15 @@ export function prepareTemplate(
   }
   const inReplaced = (loc: { startOffset: number; endOffset: number }) =>
     replaced.some((r) => loc.startOffset >= r.start && loc.endOffset <= r.end);
+  const navDir = (base: Template["base"]) => (base && "dir" in base ? base.dir : dirOf(path));
+  const baseHref = querySelectorAll(doc, "base")
+    .map((b) => getAttr(b, "href"))
+    .find((h) => h !== undefined);
+  const base = baseHref === undefined ? undefined : resolveBase(baseHref, path, options.siteUrl);
+  const ownLink = options.nav ? _blogLinkIn(doc, navDir(base), options.nav) : undefined;
+  const blogA = ownLink?.sourceCodeLocation?.startTag && !inReplaced(ownLink.sourceCodeLocation) ? ownLink : undefined;
+  const blogLi =
+    blogA && "tagName" in blogA.parentNode! && blogA.parentNode.tagName === "li" ? blogA.parentNode : undefined;
   // The template's own "you are here" markers would be wrong on every generated page: aria-current, and the
   // active-state classes of its menu items (kept to mark the Blog link instead).
   const current: CurrentMarks = {};
@@ -168,6 +183,7 @@ export function prepareTemplate(
       const start = page.text[loc.startOffset - 1] === " " ? loc.startOffset - 1 : loc.startOffset;
       fixedEdits.push({ start, end: loc.endOffset, text: "" });
     }
+    if (el === blogA || el === blogLi) continue; // its classes are set below
     const classLoc = el.sourceCodeLocation?.attrs?.class;
     const classes = (getAttr(el, "class") ?? "").split(/\s+/).filter(Boolean);
     const active = classes.filter(isActiveClass);
@@ -189,13 +205,21 @@ export function prepareTemplate(
   else if (htmlStart) lang = { insertAt: htmlStart.startOffset + "<html".length };
   else throw new SiteloomError("ERR_ENRICH", `enrich: template ${path} has no <html> start tag; pick another page`);
 
+  // The site's own Blog link gets the classes an inserted one would have: its own without active ones, then the
+  // layout page's active ones. A class attribute the <a> lacks goes in with aria-current, after its other attributes.
+  let blogLink: Template["blogLink"];
+  if (blogA && options.nav) {
+    const aClass = _currentClassEdit(blogA, current.a, page.text, fixedEdits);
+    if (blogLi) {
+      const li = _currentClassEdit(blogLi, current.li, page.text, fixedEdits);
+      if (li) fixedEdits.push({ start: _tagEnd(blogLi, page.text), end: _tagEnd(blogLi, page.text), text: li });
+    }
+    blogLink = { ariaAt: _tagEnd(blogA, page.text), blogDir: options.nav.blogDir, aClass: aClass ?? "" };
+  }
+
   const dir = dirOf(path);
   const urlAttrs: Template["urlAttrs"] = [];
   const styleBlocks: Template["styleBlocks"] = [];
-  const baseHref = querySelectorAll(doc, "base")
-    .map((b) => getAttr(b, "href"))
-    .find((h) => h !== undefined);
-  const base = baseHref === undefined ? undefined : resolveBase(baseHref, path, options.siteUrl);
   if (!base) {
     // Ids that generated pages lose with the replaced parts (a one-page theme's sections, the page's own content): a
     // chrome link to one of them ("#team") leads to that section of the layout page instead.
@@ -242,9 +266,7 @@ export function prepareTemplate(
       }
     }
   }
-  let insertion = options.nav
-    ? findNavInsertion(doc, page.text, base && "dir" in base ? base.dir : dir, options.nav)
-    : undefined;
+  let insertion = options.nav && !ownLink ? findNavInsertion(doc, page.text, navDir(base), options.nav) : undefined;
   // A navigation inside a replaced part is not on generated pages: there is nothing to add the link to.
   if (insertion && replaced.some((r) => insertion!.insertAt > r.start && insertion!.insertAt < r.end)) {
     insertion = undefined;
@@ -257,7 +279,21 @@ export function prepareTemplate(
     const r = innerRange(a);
     return r !== undefined && r.start <= content.start && r.end >= content.end;
   });
-  return { path, dir, page, content, headInsertAt, lang, fixedEdits, urlAttrs, styleBlocks, base, nav, inArticle };
+  return {
+    path,
+    dir,
+    page,
+    content,
+    headInsertAt,
+    lang,
+    fixedEdits,
+    urlAttrs,
+    styleBlocks,
+    base,
+    nav,
+    blogLink,
+    inArticle,
+  };
 }
 
 /**
@@ -311,6 +347,10 @@ export function renderFromTemplate(tpl: Template, content: PageContent): Buffer 
       aria: content.dir === tpl.nav.blogDir.replace(/\/+$/, "") ? ("page" as const) : ("true" as const),
     };
     edits.push(navLinkEdit(tpl.nav, linkDir, { ...tpl.nav, current }));
+  } else if (tpl.blogLink) {
+    const aria = content.dir === tpl.blogLink.blogDir.replace(/\/+$/, "") ? "page" : "true";
+    const at = tpl.blogLink.ariaAt;
+    edits.push({ start: at, end: at, text: `${tpl.blogLink.aClass} aria-current="${aria}"` });
   }
   return spliceBytes(tpl.page, edits);
 }
@@ -334,12 +374,7 @@ export function findNavInsertion(
   nav: NavLinkOptions,
 ): NavInsertion | undefined {
   const container = findNavList(doc, nav);
-  if (!container) return undefined;
-  for (const [a] of walkElements(container)) {
-    if (a.tagName !== "a") continue;
-    const href = getAttr(a, "href");
-    if (href && _pointsToBlog(href, pageDir, nav.blogDir)) return undefined;
-  }
+  if (!container || _blogLinkIn(container, pageDir, nav)) return undefined;
   const insertAt = endInsertionPoint(container);
   if (insertAt === undefined) return undefined;
   const isList = container.tagName === "ul" || container.tagName === "ol";
@@ -513,6 +548,49 @@ function _isSeoElement(el: HtmlElement): boolean {
 function _eatLineEnd(text: string, end: number): number {
   const m = /^[ \t]*(?:\r\n|\n|\r)/.exec(text.slice(end, end + 200));
   return m ? end + m[0].length : end;
+}
+
+/** The first link to the blog in the navigation (`root` a page, or the navigation list itself). */
+function _blogLinkIn(root: HtmlDocument | HtmlElement, pageDir: string, nav: NavLinkOptions): HtmlElement | undefined {
+  const container = "tagName" in root ? root : findNavList(root, nav);
+  if (!container) return undefined;
+  for (const [a] of walkElements(container)) {
+    if (a.tagName !== "a") continue;
+    const href = getAttr(a, "href");
+    if (href && _pointsToBlog(href, pageDir, nav.blogDir)) return a;
+  }
+  return undefined;
+}
+
+/**
+ * Gives `el` its classes without active ones plus `active`: an edit of its class attribute (pushed to `edits`), or,
+ * when it has none and needs one, the ` class="…"` to insert at the end of its start tag (returned).
+ */
+function _currentClassEdit(
+  el: HtmlElement,
+  active: string[] | undefined,
+  text: string,
+  edits: TextEdit[],
+): string | undefined {
+  const loc = el.sourceCodeLocation?.attrs?.class;
+  const own = getAttr(el, "class");
+  const classes = [..._classList(_withoutActive(own)), ...(active ?? [])].join(" ");
+  if (!loc) return classes ? ` class="${escapeHtml(classes)}"` : undefined;
+  if (classes === own) return undefined;
+  if (classes) edits.push({ start: loc.startOffset, end: loc.endOffset, text: `class="${escapeHtml(classes)}"` });
+  else
+    edits.push({
+      start: text[loc.startOffset - 1] === " " ? loc.startOffset - 1 : loc.startOffset,
+      end: loc.endOffset,
+      text: "",
+    });
+  return undefined;
+}
+
+/** Where an attribute added to `el`'s start tag goes: before its `>` (or `/>`). */
+function _tagEnd(el: HtmlElement, text: string): number {
+  const end = el.sourceCodeLocation!.startTag!.endOffset - 1;
+  return text[end - 1] === "/" ? end - 1 : end;
 }
 
 function _pointsToBlog(href: string, pageDir: string, blogDir: string): boolean {
