@@ -120,6 +120,32 @@ describe("transfer: ftp missing-file replies other than 550", () => {
       } finally {
         await fs.close();
       }
+      // ftp-srv closes the port asked for behind a RETR as it tears that transfer down: reads and listings one after
+      // another on one connection still all succeed (sent again on a fresh port; the session stops asking ahead)
+      for (let i = 0; i < 6; i++) await writeFile(join(root, `file-${i}.txt`), `content ${i}`);
+      const commands: string[] = [];
+      const again = await createFtpRemote({
+        host: "127.0.0.1",
+        port,
+        user: "t",
+        password: new Secret(password),
+        debug: (line) => {
+          if (line.startsWith("> ")) commands.push(line.slice(2));
+        },
+      });
+      try {
+        for (let i = 0; i < 6; i++) {
+          expect((await again.read(`file-${i}.txt`))?.toString()).toBe(`content ${i}`);
+          expect((await again.list("")).map((e) => e.name)).toContain(`file-${i}.txt`);
+        }
+      } finally {
+        await again.close();
+      }
+      // the first RETR asked for the next port behind itself
+      expect(commands.slice(commands.indexOf("RETR /file-0.txt"), commands.indexOf("RETR /file-0.txt") + 2)).toEqual([
+        "RETR /file-0.txt",
+        "EPSV",
+      ]);
     } finally {
       await server.close();
       await rm(root, { recursive: true, force: true });
