@@ -57,7 +57,7 @@ const suite: BenchSuite = async () => {
 
     // steady state: real runs of every site until one moves no file. The first fills the export mirror, enrich's
     // output and the deploy manifest; the next export downloads the pages that deploy replaced (9 of the example's
-    // 12 files) and deploy uploads one, the third export downloads that one. Each pass below counts the files its
+    // 12 files) and deploy uploads nothing, the third moves no file. Each pass below counts the files its
     // steps moved (0: a no-op). A failed run is run again (vsftpd under load once answered `500 OOPS:
     // priv_sock_get_int` to a listing).
     const t0 = performance.now();
