@@ -113,7 +113,7 @@ function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply
   // "auto": every reply checked as it comes (a garbled batch may never complete), and probed when it goes quiet
   const checked = (_MODES.get(ftp) ?? "on") === "auto" && commands.length > 1;
   const probe = checked ? _quietProbe(ftp, () => replies.length < commands.length) : undefined;
-  const done = ftp.handle(undefined, (response, task) => {
+  const done = _handle(ftp, (response, task) => {
     if (response instanceof Error && !(response instanceof FTPError)) {
       probe?.stop();
       task.reject(response);
@@ -137,10 +137,25 @@ function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply
       task.resolve(replies.slice(0, commands.length) as unknown as FTPResponse);
     }
   }) as unknown as Promise<PipelinedReply[]>;
-  for (const command of commands) ftp.log(`> ${_shown(command)}`);
+  if (ftp.verbose) for (const command of commands) ftp.log(`> ${_shown(command)}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
   probe?.arm();
   return done;
+}
+
+/**
+ * basic-ftp's `handle` without its per-task stack capture: it formats `new Error().stack` for every task (only
+ * shown when a task is started while another runs, which the session's serial queue rules out), a visible share of a
+ * deploy's CPU at two tasks per file. The limit is restored before anything else runs.
+ */
+function _handle(ftp: FTPContext, handler: Parameters<FTPContext["handle"]>[1]): Promise<FTPResponse> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return ftp.handle(undefined, handler);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 const _shown = (command: string) => (command.startsWith("PASS ") ? "PASS ###" : command);
@@ -333,7 +348,7 @@ function _transfer(
       // that got STOR first sits in accept() with the file open and locked (vsftpd lock_upload_files) until its
       // accept timeout if this client dies in between, and a rerun writing the same temp name would wait for it.
       // It costs no round trip: the server accepts at once, and the data is sent alongside.
-      for (const line of commands) ftp.log(`> ${line}`);
+      if (ftp.verbose) for (const line of commands) ftp.log(`> ${line}`);
       ftp.socket.write(commands.map((line) => `${line}\r\n`).join(""), ftp.encoding);
       sent = true;
       if (!(ftp.socket && "encrypted" in ftp.socket)) {
@@ -381,51 +396,49 @@ function _transfer(
       if (Buffer.isBuffer(flow)) data.end(flow, () => done());
       else pipeline(flow[0], flow[1], done);
     };
-    ftp
-      .handle(undefined, (response, task) => {
-        if (response instanceof Error && !(response instanceof FTPError)) {
-          task.reject(response);
-          fail(response);
+    _handle(ftp, (response, task) => {
+      if (response instanceof Error && !(response instanceof FTPError)) {
+        task.reject(response);
+        fail(response);
+        return;
+      }
+      const mine = replies.length === own;
+      if (mine) answered = true;
+      if (!(response instanceof FTPError) && response.code < 200) {
+        // 150/125: the data is on its way, so a data connection error before it is a real one
+        if (mine && early) fail(early);
+        return;
+      }
+      replies.push(response);
+      if (checked) {
+        try {
+          _checkReply(commands[replies.length - 1] ?? "NOOP", response);
+        } catch (error) {
+          task.reject(error as Error);
+          fail(error as Error);
           return;
         }
-        const mine = replies.length === own;
-        if (mine) answered = true;
-        if (!(response instanceof FTPError) && response.code < 200) {
-          // 150/125: the data is on its way, so a data connection error before it is a real one
-          if (mine && early) fail(early);
+      }
+      if (mine) final = true;
+      if (final) probe?.arm();
+      if (mine) {
+        if (response instanceof FTPError) {
+          // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
+          refused = response;
+          stopData();
+        } else if (early) {
+          task.reject(early);
+          fail(early);
+          return;
+        } else if (response.code >= 300) {
+          task.reject(new Error("unexpected reply"));
+          fail(new Error(`unexpected reply to ${verb}: ${response.message.trim()}`));
           return;
         }
-        replies.push(response);
-        if (checked) {
-          try {
-            _checkReply(commands[replies.length - 1] ?? "NOOP", response);
-          } catch (error) {
-            task.reject(error as Error);
-            fail(error as Error);
-            return;
-          }
-        }
-        if (mine) final = true;
-        if (final) probe?.arm();
-        if (mine) {
-          if (response instanceof FTPError) {
-            // Refused (550, 553, 452…): no data moves; the connection stays usable once every reply is in.
-            refused = response;
-            stopData();
-          } else if (early) {
-            task.reject(early);
-            fail(early);
-            return;
-          } else if (response.code >= 300) {
-            task.reject(new Error("unexpected reply"));
-            fail(new Error(`unexpected reply to ${verb}: ${response.message.trim()}`));
-            return;
-          }
-        }
-        if (replies.length < commands.length + (probe?.sent ?? 0)) return;
-        task.resolve(replies as unknown as FTPResponse);
-        finish();
-      })
-      .catch(() => undefined);
+      }
+      if (replies.length < commands.length + (probe?.sent ?? 0)) return;
+      task.resolve(replies as unknown as FTPResponse);
+      finish();
+    }).catch(() => undefined);
   });
 }
