@@ -151,7 +151,13 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     await worker.waitFor(/taking jobs/);
 
     const before = await readFile(join(laptop, "siteloom.yaml"), "utf8");
-    const init = await runCli(["init", laptop, "--force"], { env });
+    // every follower would take the defaults: not without a confirmation (no terminal here: --yes)
+    const asked = await runCli(["init", laptop, "--force"], { env });
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain("every machine following this workspace's store");
+    expect(asked.stderr).toContain("pass --yes");
+    expect(await readFile(join(laptop, "siteloom.yaml"), "utf8")).toBe(before);
+    const init = await runCli(["init", laptop, "--force", "--yes"], { env });
     expect(init.code, init.stderr).toBe(0);
     expect(init.stderr).not.toContain("not recorded");
     const fresh = await readFile(join(laptop, "siteloom.yaml"), "utf8");

@@ -15,6 +15,7 @@ export const registerWorkspaceCommands: RegisterCommands = (program, ctx) => {
     .argument("[dir]", "folder to create it in", ".")
     .option("-f, --force", "overwrite an existing siteloom.yaml (sites/ and .siteloom/ are kept)")
     .option("--example", "copy the bundled example workspace (one site, example.com)")
+    .option("-y, --yes", "do not ask before replacing a siteloom.yaml that machines following its store share")
     .addHelpText(
       "after",
       `
@@ -23,31 +24,33 @@ Examples:
   $ siteloom init ~/sites --example    # a workspace with the example site, ready for siteloom config show
   $ siteloom init . --force            # rewrite siteloom.yaml with fresh commented defaults`,
     )
-    .action(async (dir: string, opts: { force?: boolean; example?: boolean }) => {
-      const { initWorkspace, WORKSPACE_FILE } = await import("../../workspace/index.ts");
+    .action(async (dir: string, opts: { force?: boolean; example?: boolean; yes?: boolean }) => {
+      const { initWorkspace, isSharedStore, WORKSPACE_FILE } = await import("../../workspace/index.ts");
       const init = () => initWorkspace({ dir, force: Boolean(opts.force), example: Boolean(opts.example) });
       // re-initialising rewrites the configuration files of a workspace that may have state (and followers): it is
       // recorded like every other CLI write; a new workspace has nothing to record into
       const root = resolve(dir);
-      const result =
-        opts.force && existsSync(join(root, WORKSPACE_FILE))
-          ? await (await import("../record-config.ts")).writeConfigRecorded(
-              ctx,
-              { root, message: `siteloom init --force${opts.example ? " --example" : ""}` },
-              init,
-            )
-          : await init();
-      if (ctx.globals().json) return ctx.printJson(result);
-      ctx.print(`${result.overwritten.length > 0 ? "Reinitialised" : "Created"} workspace in ${result.root}`);
-      for (const file of result.written) ctx.print(`  created      ${file}`);
-      for (const file of result.overwritten) ctx.print(`  overwritten  ${file}`);
-      ctx.print("  state        .siteloom/ (mode 0700)");
-      ctx.print("");
-      ctx.print(
-        opts.example
-          ? `Next: siteloom --workspace ${result.root} config show --site example`
-          : `Next: siteloom --workspace ${result.root} site add <name> --domain example.com`,
+      if (!opts.force || !existsSync(join(root, WORKSPACE_FILE))) return _printInit(ctx, await init(), opts);
+      const workspace = await ctx.loadWorkspace({ alerts: false, workspace: root }).catch(() => undefined);
+      // with a shared store the fresh defaults (store:, secrets: and environments: too) reach every machine
+      // following it: said and asked first
+      if (workspace && isSharedStore(workspace) && !opts.yes) {
+        const what = `replace siteloom.yaml with defaults on every machine following this workspace's store (store:, secrets: and environments: included)`;
+        if (!(await _confirm(what))) {
+          ctx.info("nothing changed");
+          return;
+        }
+      }
+      const result = await (await import("../record-config.ts")).writeConfigRecorded(
+        ctx,
+        {
+          root,
+          message: `siteloom init --force${opts.example ? " --example" : ""}`,
+          ...(workspace ? { workspace } : {}),
+        },
+        init,
       );
+      _printInit(ctx, result, opts);
     });
 
   const site = program
@@ -251,17 +254,9 @@ Examples:
       const what = opts.keepData
         ? `remove site "${name}" (${SITES_DIR}/${name}/${SITE_FILE} and topics.csv; keeping ${data || "its folders"})`
         : `remove site "${name}" and delete ${SITES_DIR}/${name}/${dataDir ? ` and ${siteDataPaths(root, name, dataDir).data}/` : ""}${data ? `, including ${data}` : ""}`;
-      if (!opts.yes) {
-        if (!process.stdin.isTTY) {
-          usageError(`refusing to ${what} without confirmation; pass --yes`);
-        }
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`${what[0]!.toUpperCase()}${what.slice(1)}? [y/N] `);
-        rl.close();
-        if (!/^y(es)?$/i.test(answer.trim())) {
-          ctx.info("nothing removed");
-          return;
-        }
+      if (!opts.yes && !(await _confirm(what))) {
+        ctx.info("nothing removed");
+        return;
       }
       const result = await (await import("../record-config.ts")).writeConfigRecorded(
         ctx,
@@ -277,6 +272,34 @@ Examples:
 };
 
 // --- internal ---
+
+/** The report of init: what it created or overwrote, and the next command. */
+function _printInit(
+  ctx: CliContext,
+  result: Awaited<ReturnType<typeof import("../../workspace/index.ts").initWorkspace>>,
+  opts: { example?: boolean },
+): void {
+  if (ctx.globals().json) return void ctx.printJson(result);
+  ctx.print(`${result.overwritten.length > 0 ? "Reinitialised" : "Created"} workspace in ${result.root}`);
+  for (const file of result.written) ctx.print(`  created      ${file}`);
+  for (const file of result.overwritten) ctx.print(`  overwritten  ${file}`);
+  ctx.print("  state        .siteloom/ (mode 0700)");
+  ctx.print("");
+  ctx.print(
+    opts.example
+      ? `Next: siteloom --workspace ${result.root} config show --site example`
+      : `Next: siteloom --workspace ${result.root} site add <name> --domain example.com`,
+  );
+}
+
+/** Asks "What? [y/N]" on a terminal; without one refuses with a usage error naming --yes. */
+async function _confirm(what: string): Promise<boolean> {
+  if (!process.stdin.isTTY) usageError(`refusing to ${what} without confirmation; pass --yes`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${what[0]!.toUpperCase()}${what.slice(1)}? [y/N] `);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
 
 async function _root(ctx: CliContext): Promise<string> {
   const { findWorkspaceRoot } = await import("../../workspace/index.ts");
