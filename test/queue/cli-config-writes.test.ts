@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +15,10 @@ vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 /** Debian's unprivileged user, who may read the test's folders but not write them. */
 const NOBODY = { uid: 65534, gid: 65534 };
+// running the CLI as nobody needs root here and a checkout nobody can read (a clone inside a 0700 folder is not)
+const NOBODY_CAN_RUN =
+  process.getuid?.() === 0 &&
+  spawnSync(process.execPath, ["-e", "require('node:fs').accessSync(process.argv[1], 4)", BIN], NOBODY).status === 0;
 
 // The CLI commands that write configuration files record a version as the API's writes do, so a worker in another
 // folder (another machine: nothing shared but PostgreSQL) writes the change into its own files.
@@ -202,43 +206,46 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     }
   });
 
-  it("a folder this user cannot write: a CLI write fails at once with ERR_PERMISSIONS, a worker follows nothing into it", async () => {
-    // one rule (config/update.ts checkWritableFolder) for both: the lock refuses the folder, the follower skips it
-    const base = await useTempDir("siteloom-cli-writes-ro-");
-    await chmod(base, 0o755);
-    const url = await pg.createDatabase("cli_writes_ro");
-    const laptop = join(base, "laptop");
-    const mounted = join(base, "mounted");
-    await writeTestWorkspace(laptop, { site: "shop" });
-    await cp(laptop, mounted, { recursive: true });
-    const home = join(base, "home");
-    await mkdir(home);
-    await chown(home, NOBODY.uid, NOBODY.gid);
-    const env = {
-      SITELOOM_STORE: url,
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, "config"),
-      XDG_CACHE_HOME: join(home, "cache"),
-      NO_COLOR: "1",
-    };
-    expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+  it.runIf(NOBODY_CAN_RUN)(
+    "a folder this user cannot write: a CLI write fails at once with ERR_PERMISSIONS, a worker follows nothing into it",
+    async () => {
+      // one rule (config/update.ts checkWritableFolder) for both: the lock refuses the folder, the follower skips it
+      const base = await useTempDir("siteloom-cli-writes-ro-");
+      await chmod(base, 0o755);
+      const url = await pg.createDatabase("cli_writes_ro");
+      const laptop = join(base, "laptop");
+      const mounted = join(base, "mounted");
+      await writeTestWorkspace(laptop, { site: "shop" });
+      await cp(laptop, mounted, { recursive: true });
+      const home = join(base, "home");
+      await mkdir(home);
+      await chown(home, NOBODY.uid, NOBODY.gid);
+      const env = {
+        SITELOOM_STORE: url,
+        HOME: home,
+        XDG_CONFIG_HOME: join(home, "config"),
+        XDG_CACHE_HOME: join(home, "cache"),
+        NO_COLOR: "1",
+      };
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
 
-    const use = await runCli(["--workspace", mounted, "secrets", "backend", "use", "env"], { env, user: NOBODY });
-    expect(use.code).not.toBe(0);
-    expect(use.stderr).toContain(`siteloom.yaml cannot be changed here: ${mounted} is not writable by this user`);
+      const use = await runCli(["--workspace", mounted, "secrets", "backend", "use", "env"], { env, user: NOBODY });
+      expect(use.code).not.toBe(0);
+      expect(use.stderr).toContain(`siteloom.yaml cannot be changed here: ${mounted} is not writable by this user`);
 
-    // a version the mounted folder does not have: the worker says the folder is read-only and leaves its files
-    const wsFile = join(laptop, "siteloom.yaml");
-    await writeFile(wsFile, `${await readFile(wsFile, "utf8")}# pushed\n`);
-    expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
-    const before = await readFile(join(mounted, "siteloom.yaml"), "utf8");
-    const worker = spawnCli(mounted, env, ["worker"], procs, NOBODY);
-    await worker.waitFor(/taking jobs/);
-    await worker.waitFor(/the workspace is read-only here/);
-    expect(await readFile(join(mounted, "siteloom.yaml"), "utf8")).toBe(before);
-    worker.child.kill("SIGTERM");
-    expect(await worker.exited).toBe(0);
-  });
+      // a version the mounted folder does not have: the worker says the folder is read-only and leaves its files
+      const wsFile = join(laptop, "siteloom.yaml");
+      await writeFile(wsFile, `${await readFile(wsFile, "utf8")}# pushed\n`);
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      const before = await readFile(join(mounted, "siteloom.yaml"), "utf8");
+      const worker = spawnCli(mounted, env, ["worker"], procs, NOBODY);
+      await worker.waitFor(/taking jobs/);
+      await worker.waitFor(/the workspace is read-only here/);
+      expect(await readFile(join(mounted, "siteloom.yaml"), "utf8")).toBe(before);
+      worker.child.kill("SIGTERM");
+      expect(await worker.exited).toBe(0);
+    },
+  );
 
   it("secrets migrate asks for the store's passphrase before it locks the configuration files (SQLite, on a terminal)", async () => {
     const base = await useTempDir("siteloom-cli-writes-ask-");
