@@ -113,7 +113,8 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   }
   if (!options.dryRun) await mkdir(root, { recursive: true });
 
-  // 1. the server's tree (excluded directories are not even listed)
+  // 1. the server's tree (excluded directories are not even listed); the other logins go on while the root is listed
+  pool.prewarm(pool.size);
   let listed = 0;
   const limits = options.config;
   const remote = await walkRemote(pool, {
@@ -206,7 +207,9 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const budget = { left: options.config.maxTotalBytes - planned };
   const downloadStart = performance.now();
   let done = 0;
-  const run = pLimit(Math.max(1, pool.size));
+  // twice as many files in hand as connections: a file's local work (size check, mtime, rename) and the next one's
+  // checks overlap the transfers, so a connection goes from one RETR to the next without waiting for the disk
+  const run = pLimit(Math.max(1, pool.size) * 2);
   const one = async ({ path, item }: (typeof downloads)[number]) => {
     const message = await _download(options, root, path, item, retries, budget, () => {
       result.stats.retries++;
