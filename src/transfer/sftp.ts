@@ -308,7 +308,7 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       }),
     upload: (source, path, uploadOptions = {}) =>
       op("upload", path, async () => {
-        const target = await insideParent(path, "upload");
+        const target = await insideParent(path, "upload").catch((error: unknown) => _letGo(source, error));
         const startAt = uploadOptions.startAt ?? 0;
         if (startAt > 0) {
           const attrs = await _call<_Attrs>(sftp, "stat", target).catch(() => undefined);
@@ -476,7 +476,7 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       insideParent(temp, "upload"),
       insideParent(path, "rename"),
       keep === undefined ? undefined : insideParent(keep, "rename"),
-    ]);
+    ]).catch((error: unknown) => _letGo(source, error));
     const onPlaced = putOptions.onPlaced;
     if (aside !== undefined) {
       // The version there now goes aside (a missing one has nothing to keep) in the same write as the size check and
@@ -533,10 +533,7 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     expectedSize?: number,
     behind?: () => Promise<unknown>,
   ): Promise<void> {
-    const handle = await _call<Buffer>(sftp, "open", serverPath, "w").catch((error: unknown) => {
-      if (typeof source !== "string") source.destroy(); // as a pipeline would: a file stream lets its file go
-      throw error;
-    });
+    const handle = await _call<Buffer>(sftp, "open", serverPath, "w").catch((error: unknown) => _letGo(source, error));
     let chunks: AsyncGenerator<Buffer>;
     try {
       chunks = typeof source === "string" ? await _fileChunks(source) : _streamChunks(source);
@@ -752,4 +749,10 @@ function _connectError(error: unknown, label: string, options: SftpRemoteOptions
   return new SiteloomError("ERR_TRANSFER_CONNECT", `${label}: cannot connect (${message.replace(/^\w+: /, "")})`, {
     cause: error,
   });
+}
+
+/** A refused upload lets its stream source go (as a pipeline would: a file stream closes its file), then fails. */
+function _letGo(source: string | Readable, error: unknown): never {
+  if (typeof source !== "string") source.destroy();
+  throw error;
 }

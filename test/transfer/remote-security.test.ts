@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,6 +159,15 @@ describe("transfer: SFTP host keys (OpenSSH)", () => {
     try {
       const put = fs.put!(local, "out/.in.page.html.r1", "out/page.html", { expectedSize: 110_000 });
       expect((await failure(put)).code).toBe("ERR_TRANSFER_UNSAFE_PATH");
+      // a refused stream source is let go (a file stream closes its file), as a refused OPEN lets it go
+      for (const send of [
+        (stream: Readable) => fs.upload(stream, "out/streamed.html"),
+        (stream: Readable) => fs.put!(stream, "out/.in.streamed.html.r1", "out/streamed.html", {}),
+      ]) {
+        const stream = createReadStream(local);
+        expect((await failure(send(stream))).code).toBe("ERR_TRANSFER_UNSAFE_PATH");
+        expect(stream.destroyed).toBe(true);
+      }
       expect((await failure(fs.mkdirMany!(["fresh", "out/new", "fresh/deeper"]))).code).toBe(
         "ERR_TRANSFER_UNSAFE_PATH",
       );
