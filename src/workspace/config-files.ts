@@ -16,12 +16,15 @@ export type ConfigFiles = Record<string, string>;
  * `sites/<site>/site.yaml`): a name from an API body or a stored version never leaves the workspace folder.
  */
 export function checkConfigFileName(name: string): void {
+  if (!isConfigFileName(name)) throw new SiteloomError("ERR_USAGE", `not a configuration file: ${name}`);
+}
+
+/** Whether `name` is one of a workspace's configuration files (see checkConfigFileName). */
+export function isConfigFileName(name: string): boolean {
   const parts = name.split("/");
   const isSiteFile =
     parts.length === 3 && parts[0] === "sites" && SITE_NAME_PATTERN.test(parts[1]!) && parts[2] === SITE_FILE;
-  if (name !== WORKSPACE_FILE && !isSiteFile) {
-    throw new SiteloomError("ERR_USAGE", `not a configuration file: ${name}`);
-  }
+  return name === WORKSPACE_FILE || isSiteFile;
 }
 
 /** Every environment of a workspace, loaded and validated: its workspace config and each site's. */

@@ -4,7 +4,13 @@ import { checkWritableFolder, removeConfigFile, updateConfigFile, withConfigFile
 import { isSiteloomError, SiteloomError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log/index.ts";
 import type { ConfigVersion, StateStore } from "../store/index.ts";
-import { type ConfigFiles, checkConfigFileName, readConfigFiles, validateConfigFiles } from "./config-files.ts";
+import {
+  type ConfigFiles,
+  checkConfigFileName,
+  isConfigFileName,
+  readConfigFiles,
+  validateConfigFiles,
+} from "./config-files.ts";
 import { WORKSPACE_FILE } from "./load.ts";
 
 export interface FollowConfigOptions {
@@ -191,16 +197,7 @@ function _extraFiles(files: ConfigFiles, disk: ConfigFiles): string[] {
  */
 function _staleFiles(recent: readonly ConfigVersion[], files: ConfigFiles, disk: ConfigFiles): string[] {
   return _extraFiles(files, disk).filter((name) => {
-    if (!_isConfigFileName(name)) return false;
+    if (!isConfigFileName(name)) return false;
     return recent.some((version) => _files(version)?.[name] === disk[name]);
   });
-}
-
-function _isConfigFileName(name: string): boolean {
-  try {
-    checkConfigFileName(name);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -25,8 +25,7 @@ export { normalizeFingerprint } from "./tls.ts";
 /** Connects and logs in one FTP/FTPS control connection and returns it as a RemoteFS. */
 export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise<RemoteFS> {
   const session = await openFtpSession(connectOptions);
-  const { client, options, label, features, root } = session;
-  const pipelining = typeof options.pipelining === "function" ? options.pipelining() : (options.pipelining ?? "auto");
+  const { client, options, label, features, root, pipelining } = session;
   const pipeliningNow = typeof options.pipelining === "function" ? options.pipelining : () => pipelining;
   const secure = options.secure ?? false;
   // Data connections are new TLS sockets: with a pinned certificate each is checked too.

@@ -66,6 +66,8 @@ export interface FtpSession {
   root: string;
   /** The reply to the EPSV sent with the login: a passive port for the first transfer. */
   firstPassive: PipelinedReply | undefined;
+  /** The pipelining mode this session logged in with (`options.pipelining`, asked once when it is a function). */
+  pipelining: PipeliningMode;
 }
 
 /**
@@ -123,7 +125,7 @@ export async function openFtpSession(options: FtpRemoteOptions): Promise<FtpSess
     if (client.ftp.hasTLS) okReply(reply("PROT P"), "PROT P");
     client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
     if (!root.startsWith("/")) root = normalizeRoot(`${_parsePwd(okReply(reply("PWD"), "PWD"))}/${root}`);
-    return { client, options, label, features, root, firstPassive: reply("EPSV") };
+    return { client, options, label, features, root, firstPassive: reply("EPSV"), pipelining };
   } catch (error) {
     client.close();
     if (error instanceof PipeliningError && pipelining === "auto") {
