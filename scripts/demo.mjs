@@ -130,6 +130,10 @@ try {
   http?.server.close();
   await ftp?.server.close().catch(() => {});
   if (tmp && !keep) await rm(tmp, { recursive: true, force: true });
+  // ftp-srv, once closed, still holds the passive listeners of ports asked for behind a download (siteloom pipelines
+  // the next EPSV after a RETR) and the paused data sockets it never read: the CLI has exited by now, so the demo ends
+  // itself instead of waiting for them
+  setTimeout(() => process.exit(), 1000).unref();
 }
 
 // --- internal ---
