@@ -342,13 +342,10 @@ export function renderFromTemplate(tpl: Template, content: PageContent): Buffer 
   edits.push({ start: tpl.content.start, end: tpl.content.end, text: tpl.inArticle ? _articleAsDiv(body) : body });
   if (tpl.nav) {
     // Every generated page is in the blog: its link is the current one (the blog index is the page itself).
-    const current = {
-      ...tpl.nav.current,
-      aria: content.dir === tpl.nav.blogDir.replace(/\/+$/, "") ? ("page" as const) : ("true" as const),
-    };
+    const current = { ...tpl.nav.current, aria: _ariaCurrent(content.dir, tpl.nav.blogDir) };
     edits.push(navLinkEdit(tpl.nav, linkDir, { ...tpl.nav, current }));
   } else if (tpl.blogLink) {
-    const aria = content.dir === tpl.blogLink.blogDir.replace(/\/+$/, "") ? "page" : "true";
+    const aria = _ariaCurrent(content.dir, tpl.blogLink.blogDir);
     const at = tpl.blogLink.ariaAt;
     edits.push({ start: at, end: at, text: `${tpl.blogLink.aClass} aria-current="${aria}"` });
   }
@@ -548,6 +545,11 @@ function _isSeoElement(el: HtmlElement): boolean {
 function _eatLineEnd(text: string, end: number): number {
   const m = /^[ \t]*(?:\r\n|\n|\r)/.exec(text.slice(end, end + 200));
   return m ? end + m[0].length : end;
+}
+
+/** The Blog link's aria-current on a generated page: "page" on the blog index itself, else "true" (a page in it). */
+function _ariaCurrent(pageDir: string, blogDir: string): "page" | "true" {
+  return pageDir === blogDir.replace(/\/+$/, "") ? "page" : "true";
 }
 
 /** The first link to the blog in the navigation (`root` a page, or the navigation list itself). */

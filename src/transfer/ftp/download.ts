@@ -21,8 +21,9 @@ export interface FtpRetrieverContext {
 
 /**
  * Runs a command that reads a data connection (`RETR path`, `LIST -a`) into what `sink` makes once the data
- * flows (a fresh one each time: a command sent again on a fresh port writes into a new one), with `before` pipelined ahead of it. Resolves with the replies to `before` and the command,
- * in that order; error replies are returned, not thrown (see pipeline.ts `retrieveTo`).
+ * flows (a fresh one each time: a command sent again on a fresh port writes into a new one), with `before` pipelined
+ * ahead of it. Resolves with the replies to `before` and the command, in that order; error replies are returned, not
+ * thrown (see pipeline.ts `retrieveTo`).
  */
 export type FtpRetrieve = (command: string, sink: () => Writable, before?: string[]) => Promise<PipelinedReply[]>;
 
