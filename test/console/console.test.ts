@@ -84,6 +84,41 @@ describe("console: sign-in and sessions", () => {
     await context.close();
   });
 
+  it("a screen whose data arrives after Sign out does not cover the sign-in form", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    // the Sites screen's answer (given while the session was valid) reaches the page only after Sign out
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let answered!: () => void;
+    const sitesAnswered = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    await page.route("**/console/sites", async (route) => {
+      const response = await route.fetch();
+      expect(response.status()).toBe(200);
+      answered();
+      await held;
+      await route.fulfill({ response });
+    });
+    await page.goto(url);
+    await page.getByLabel("API token").fill(tokens.viewer);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await sitesAnswered;
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out.").waitFor();
+    const delivered = page.waitForResponse("**/console/sites");
+    release();
+    await delivered;
+    // the late answer has been handled by now: the form is still there, no Sites screen over it
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+    expect(await page.getByLabel("API token").isVisible()).toBe(true);
+    expect(await page.getByRole("heading", { name: "Sites" }).count()).toBe(0);
+    await context.close();
+  });
+
   it("over TLS the browser holds the cookie as Secure too", async () => {
     // a second serve of the same workspace in an environment that sets server.tls (certificates from a test CA)
     const tls = await startServe(dir, { LLM_KEY: key, SITELOOM_ENV: "tls" });

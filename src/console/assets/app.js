@@ -77,6 +77,8 @@ function screen(title, ...content) {
   // a slow screen that finishes after the user moved on must not cover the screen asked for since
   const asked = currentScreen();
   if (SCREENS[title.toLowerCase()] && title.toLowerCase() !== (SCREENS[asked] ? asked : "sites")) return;
+  // nor, once signed out, cover the sign-in form (a screen whose data was on its way when "Sign out" was pressed)
+  if (!me && title !== "Sign in") return;
   main.replaceChildren(h("h1", { text: title }), ...content);
   document.title = `${title} · siteloom console`;
 }
