@@ -13,7 +13,8 @@ import { printablePath } from "../paths.ts";
 import { isConnectionError } from "../pool.ts";
 import type { RemotePool } from "../types.ts";
 import { type RemoteTree, type WalkRemoteOptions, walkRemote } from "../walk.ts";
-import { applyDeploy, deployBackoff, finishResult } from "./apply.ts";
+import { applyDeploy, finishResult } from "./apply.ts";
+import { deployBackoff } from "./apply-retry.ts";
 import { MANIFEST_FILE, type Manifest } from "./manifest.ts";
 import {
   byDepth,

@@ -1,0 +1,95 @@
+// The end of an apply: the new manifest (what is on the server now, and the run's backup record), stored on the
+// server, then the backup folders past the retention removed.
+import { randomUUID } from "node:crypto";
+import type { ApplyDeployContext } from "./apply.ts";
+import { type ApplyRun, progressCounts } from "./apply-context.ts";
+import { dropBackup } from "./backups.ts";
+import { createManifest, type DeployBackup, isBackupDir, type Manifest, type ManifestEntry } from "./manifest.ts";
+import type { DeployListing, DeployPlan } from "./plan.ts";
+import { storeManifest } from "./remote-manifest.ts";
+
+/** Writes the manifest of what the run left on the server; sets `result.manifestId`. */
+export async function writeNewManifest(
+  ctx: ApplyRun,
+  plan: DeployPlan,
+  run: ApplyDeployContext,
+  removedDirs: Set<string>,
+): Promise<void> {
+  const { base, listed, manifestDir, result } = run;
+  const { pool, site, env } = run.options;
+  const { deletes, deleteDirs, baseFiles } = plan;
+  // a failed file keeps its previous entry: the rename never happened
+  const files: Record<string, ManifestEntry> = Object.fromEntries(baseFiles);
+  const failed = new Set(result.failures.map((f) => f.path));
+  // every local file that did not fail is now on the server as it is here (uploaded, or found identical)
+  for (const file of run.local.files.values()) {
+    if (!failed.has(file.path)) files[file.path] = { size: file.size, hash: file.hash, mtime: file.mtime };
+  }
+  const deletedNow = new Set(deletes.filter((p) => !failed.has(p)));
+  for (const path of deletedNow) delete files[path];
+  // a directory deleted now is no longer in the new manifest
+  const baseDirs = [...plan.baseDirs].filter((dir) => !removedDirs.has(dir));
+  const dirs = new Set([...baseDirs, ...run.local.dirs]);
+  for (const dir of deleteDirs) if (!failed.has(`${dir}/`)) dirs.delete(dir);
+  const id = randomUUID();
+  const before = listed
+    ? { files: new Set(listed.files.keys()), dirs: new Set(listed.dirs.keys()) }
+    : { files: new Set(Object.keys(base?.files ?? {})), dirs: new Set(base?.dirs ?? []) };
+  const record: DeployBackup | undefined =
+    ctx.backupDir === undefined
+      ? undefined
+      : {
+          id,
+          previousId: base?.id,
+          finishedAt: new Date().toISOString(),
+          dir: ctx.backupDir,
+          saved: _savedEntries(base, listed, files, ctx.backupOf, failed),
+          added: Object.keys(files).filter((p) => !before.files.has(p)),
+          addedDirs: [...dirs].filter((d) => !before.dirs.has(d)),
+        };
+  const backups = [...(record ? [record] : []), ...(base?.backups ?? [])].slice(0, ctx.keepBackups);
+  const manifest = createManifest({ id, previousId: base?.id, site, env, files, dirs: [...dirs], backups });
+  ctx.progress({ ...progressCounts(ctx), phase: "finish", done: 0, total: 1 });
+  await storeManifest({
+    pool,
+    site,
+    runId: ctx.runId,
+    manifestDir,
+    manifest,
+    firstTime: run.remoteMissing,
+    state: run.state,
+  });
+  result.manifestId = manifest.id;
+  // backups past the retention (or of a history a purge ended): their folders go once the manifest no longer names them
+  const kept = new Set(backups.map((b) => b.dir));
+  const dropped = (base?.backups ?? []).filter((b) => !kept.has(b.dir) && isBackupDir(b.dir, manifestDir));
+  await Promise.all(dropped.map((b) => dropBackup(pool, b)));
+}
+
+// --- internal ---
+
+/**
+ * The entries a deploy's backup holds: from the manifest, the files whose content this run changed or removed; from
+ * a listing (no manifest), the files it moved aside. A failed file kept its version, so it has none.
+ */
+function _savedEntries(
+  base: Manifest | undefined,
+  listed: DeployListing["remote"] | undefined,
+  files: Record<string, ManifestEntry>,
+  backupOf: Map<string, string>,
+  failed: Set<string>,
+): Record<string, ManifestEntry> {
+  const saved: Record<string, ManifestEntry> = {};
+  if (listed !== undefined) {
+    for (const path of backupOf.keys()) {
+      const entry = listed.files.get(path);
+      if (entry === undefined || failed.has(path)) continue;
+      saved[path] = { size: entry.size, hash: "", mtime: entry.mtime ?? 0 };
+    }
+    return saved;
+  }
+  for (const [path, entry] of Object.entries(base?.files ?? {})) {
+    if (files[path]?.hash !== entry.hash) saved[path] = entry;
+  }
+  return saved;
+}

@@ -1,0 +1,48 @@
+// The folders a deploy creates before its uploads: the plan's, the manifest folder on a first deploy or after a
+// purge, and the backup folder's parents; parents first.
+import { forEachLimit } from "../../concurrency.ts";
+import { type ApplyRun, progressCounts } from "./apply-context.ts";
+import { withRetries } from "./apply-retry.ts";
+import { byDepth, type DeployPlan, parentsOf } from "./plan.ts";
+
+/** Every folder the run needs, sorted parents first. */
+export function dirsToCreate(
+  plan: DeployPlan,
+  ctx: ApplyRun,
+  run: { manifestDir: string; remoteMissing: boolean },
+): string[] {
+  const needDirs = new Set(plan.mkdirs);
+  if (run.remoteMissing || plan.mode === "purge") needDirs.add(run.manifestDir);
+  for (const backup of ctx.backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
+  return [...needDirs].sort(byDepth);
+}
+
+/** Creates `dirs` (parents first): one pipelined batch where the backend can, else one depth level at a time. */
+export async function createDirs(ctx: ApplyRun, dirs: string[]): Promise<void> {
+  if (dirs.length === 0) return;
+  // One pipelined batch where the backend can (parents are sorted first); else one level at a time, in parallel.
+  const many = await ctx.pool
+    .run(async (fs) => {
+      if (!fs.mkdirMany) return false;
+      await fs.mkdirMany(dirs);
+      return true;
+    })
+    .catch(() => false);
+  if (many) {
+    ctx.result.stats.dirsCreated += dirs.length;
+    ctx.progress({ ...progressCounts(ctx), phase: "mkdir", done: dirs.length, total: dirs.length });
+    return;
+  }
+  let done = 0;
+  const levels = new Map<number, string[]>();
+  for (const dir of dirs) {
+    const depth = dir.split("/").length;
+    levels.set(depth, [...(levels.get(depth) ?? []), dir]);
+  }
+  for (const depth of [...levels.keys()].sort((a, b) => a - b)) {
+    await forEachLimit(levels.get(depth)!, ctx.pool.size, async (dir) => {
+      if (await withRetries(ctx, `${dir}/`, (fs) => fs.mkdir(dir))) ctx.result.stats.dirsCreated++;
+      ctx.progress({ ...progressCounts(ctx), phase: "mkdir", done: ++done, total: dirs.length, path: `${dir}/` });
+    });
+  }
+}
