@@ -24,7 +24,7 @@ export interface RetryDecision {
 export interface RetryOptions {
   /** Attempts after the first one. @default 4 */
   retries?: number | undefined;
-  /** Wait before the first retry, doubled for each one after. @default 1000 */
+  /** Wait before the first retry, doubled for each one after; 0 retries at once. @default 1000 */
   baseMs?: number | undefined;
   /** Longest backoff wait (a Retry-After is honoured as the classifier passes it). @default 30000 */
   maxMs?: number | undefined;
@@ -107,7 +107,8 @@ export async function runWithRetry<T>(fn: (attempt: number) => Promise<T>, optio
         const delayMs = Math.round(decision?.afterMs ?? cap / 2 + (random() * cap) / 2);
         const cause = error instanceof _Carrier ? error.original : error;
         options.onRetry?.({ attempt: attemptNumber, delayMs, reason: _message(cause), error: cause });
-        await sleep(delayMs, o.signal);
+        // no wait at all for a retry at once (`baseMs: 0`, the pool's fresh connection): not even a timer tick
+        if (delayMs > 0) await sleep(delayMs, o.signal);
       },
     },
   ).catch((error: unknown): never => {

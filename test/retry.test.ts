@@ -30,6 +30,23 @@ describe("retry: runWithRetry", () => {
     expect(calls).toBe(1);
   });
 
+  it("retries at once with baseMs 0: no timer runs between the attempts", async () => {
+    let timerRan = false;
+    setTimeout(() => {
+      timerRan = true;
+    }, 0);
+    const seen: number[] = [];
+    await runWithRetry(
+      async (attempt) => {
+        seen.push(attempt);
+        if (attempt < 3) throw new RetryableError("gone");
+      },
+      { retries: 2, baseMs: 0 },
+    );
+    expect(seen).toEqual([1, 2, 3]);
+    expect(timerRan).toBe(false);
+  });
+
   it("rethrows the last failure once the retries are spent", async () => {
     let calls = 0;
     const run = runWithRetry(

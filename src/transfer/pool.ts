@@ -1,4 +1,5 @@
 import { SiteloomError } from "../errors.ts";
+import { runWithRetry } from "../retry.ts";
 import type { RemoteFS, RemotePool } from "./types.ts";
 
 export interface RemotePoolOptions {
@@ -137,32 +138,25 @@ export function createRemotePool(options: RemotePoolOptions): RemotePool {
     get connectionsOpened() {
       return opened;
     },
-    async run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T> {
-      let attempt = 0;
-      for (;;) {
-        let fs: RemoteFS;
-        try {
-          fs = await acquire();
-        } catch (error) {
-          // A login that hit a dead or stalled socket: one more try on a fresh one, like a broken connection.
-          if (classify(error) && attempt++ < retries && !closed) continue;
-          throw error;
-        }
-        let result: T;
-        try {
-          result = await fn(fs);
-        } catch (error) {
-          if (classify(error)) {
-            discard(fs, error);
-            if (attempt++ < retries && !closed) continue;
-          } else {
-            release(fs);
+    run<T>(fn: (fs: RemoteFS) => Promise<T>): Promise<T> {
+      // A broken connection (or a login that hit a dead or stalled socket) is retried on a fresh one, at once: the
+      // backoff is for a server that is busy, not for a connection that is gone.
+      return runWithRetry(
+        async () => {
+          const fs = await acquire();
+          let result: T;
+          try {
+            result = await fn(fs);
+          } catch (error) {
+            if (classify(error)) discard(fs, error);
+            else release(fs);
+            throw error;
           }
-          throw error;
-        }
-        release(fs);
-        return result;
-      }
+          release(fs);
+          return result;
+        },
+        { retries, baseMs: 0, classify: (error) => ({ retry: classify(error) && !closed }) },
+      );
     },
     prewarm(count) {
       // logins in the background, for work that is about to come; a refused one is simply not there

@@ -126,6 +126,43 @@ describe("transfer: pool over vsftpd through the fault proxy", () => {
     expect(proxy.stats.stalls).toBe(2);
   });
 
+  it("retries a broken connection `reconnectRetries` times, each on a fresh one, then rethrows the failure", async () => {
+    const discarded: unknown[] = [];
+    const pool = createRemotePool({ connect, size: 1, reconnectRetries: 2, onDiscard: (e) => discarded.push(e) });
+    let calls = 0;
+    try {
+      // each attempt breaks its own connection the way a dead socket does: the client is closed under it
+      const error = await pool
+        .run(async (fs) => {
+          calls++;
+          await fs.close();
+          return fs.stat("anything");
+        })
+        .catch((e: unknown) => e);
+      expect(isConnectionError(error)).toBe(true);
+      expect(discarded).toEqual([error, expect.anything(), expect.anything()]);
+      expect(calls).toBe(3);
+      expect(pool.connectionsOpened).toBe(3);
+      // the pool goes on with a fresh connection
+      expect((await pool.run((fs) => fs.stat(".")))?.type).toBe("dir");
+      expect(pool.connectionsOpened).toBe(4);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("does not retry once it is closed", async () => {
+    const pool = createRemotePool({ connect, size: 1 });
+    let calls = 0;
+    const run = pool.run(async (fs) => {
+      calls++;
+      await pool.close();
+      return fs.stat("anything");
+    });
+    await expect(run).rejects.toSatisfy(isConnectionError);
+    expect(calls).toBe(1);
+  });
+
   it("rethrows operation errors and keeps the connection", async () => {
     const pool = createRemotePool({ connect, size: 1 });
     try {
