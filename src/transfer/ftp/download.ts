@@ -30,7 +30,6 @@ export type FtpRetrieve = (command: string, sink: () => Writable, before?: strin
 /** The retriever of one session (run by its serial queue, one at a time). */
 export function createFtpRetriever(ctx: FtpRetrieverContext): FtpRetrieve {
   const { client, passive } = ctx;
-  const withCheck = ctx.checkData ? { checkData: ctx.checkData } : {};
   // whether the next port is asked for behind each transfer; off for good once the server lost one
   let behind = true;
   // the port waiting now was asked for behind a transfer of ours
@@ -42,7 +41,7 @@ export function createFtpRetriever(ctx: FtpRetrieverContext): FtpRetrieve {
     askedBehind = false;
     const port = ahead ?? (await passive.get());
     const after = behind ? [passive.next()] : [];
-    const replies = await retrieveTo(client.ftp, sink, command, { port, before, after, ...withCheck });
+    const replies = await retrieveTo(client.ftp, sink, command, { port, before, after, checkData: ctx.checkData });
     const own = replies[before.length];
     if (risky && own instanceof FTPError && !isMissing(own) && !before.some((_, i) => replies[i] instanceof FTPError)) {
       // refused on a port asked for behind the previous transfer: once more on a fresh one, and no more asking ahead

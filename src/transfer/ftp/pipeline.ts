@@ -216,8 +216,8 @@ export function passivePort(reply: FTPResponse): number {
 export interface TransferOptions {
   /** Where the server listens for the data connection (from EPSV/PASV). The host is the control connection's. */
   port: number;
-  /** Checks a TLS data connection once it is up (certificate pinning); throws to refuse it. */
-  checkData?: (socket: TLSSocket) => void;
+  /** Checks a TLS data connection once it is up (certificate pinning); throws to refuse it. None: not pinned. */
+  checkData?: ((socket: TLSSocket) => void) | undefined;
   /** Commands pipelined before the transfer command (e.g. the rename of the file sent before); replies come first. */
   before?: string[];
   /** Commands pipelined after the transfer command (e.g. SIZE of the file); their replies follow the transfer's. */

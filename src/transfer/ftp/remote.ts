@@ -45,7 +45,6 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     fetch,
     onUnsafe: options.onUnsafe,
   });
-  const withCheck = checkData ? { checkData } : {};
   const full = (path: string, op: string) => joinRemote(root, path, op);
   const put = createAtomicPut({ client, features, passive, renames, lister, full, checkData });
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
@@ -208,7 +207,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
             const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
               port,
               ...(typeof source === "string" ? { localStart: startAt } : {}),
-              ...withCheck,
+              checkData,
             });
             okReply(reply, "STOR");
           },

@@ -32,7 +32,6 @@ export function createAtomicPut(
   ctx: FtpUploadContext,
 ): (source: string | Readable, temp: string, path: string, opts: PutOptions) => Promise<void> {
   const { client, features, passive, renames, lister, full } = ctx;
-  const withCheck = ctx.checkData ? { checkData: ctx.checkData } : {};
 
   /**
    * The atomic upload of one file: STOR to the temp name with SIZE behind it, then RNFR/RNTO — sent at once, or
@@ -70,7 +69,7 @@ export function createAtomicPut(
     const after = [...(sizeAfter ? [`SIZE ${tempPath}`] : []), ...(deferred ? [passive.next()] : [])];
     let replies: PipelinedReply[];
     try {
-      replies = await storeTo(client.ftp, input, `STOR ${tempPath}`, { port, before, after, ...withCheck });
+      replies = await storeTo(client.ftp, input, `STOR ${tempPath}`, { port, before, after, checkData: ctx.checkData });
     } catch (error) {
       if (before.length > 0) rename.fail(error);
       throw error;
