@@ -29,11 +29,10 @@ describe.each(["vsftpd-ftp", "proftpd-ftp"] as const)("transfer: export and depl
     await writeFile(join(server.rootDir, "evil2.txt"), "two");
     await writeFile(join(server.rootDir, "fine.txt"), "fine");
     await server.own(server.rootDir);
-    proxy.rewriteData = (chunk) =>
-      Buffer.from(
-        chunk.toString("latin1").replace("evil1.txt", "../../x1.txt").replace("evil2.txt", "/etc/x2"),
-        "latin1",
-      );
+    const hostile = (text: string) => text.replace("evil1.txt", "../../x1.txt").replace("evil2.txt", "/etc/x2");
+    proxy.rewriteData = (chunk) => Buffer.from(hostile(chunk.toString("latin1")), "latin1");
+    // vsftpd lists over the control connection (STAT)
+    proxy.rewriteControl = hostile;
     const unsafe: UnsafeEntry[] = [];
     const connect = await createRemoteConnector(
       { ...server.remoteConfig, port: proxy.port },
@@ -54,6 +53,7 @@ describe.each(["vsftpd-ftp", "proftpd-ftp"] as const)("transfer: export and depl
     } finally {
       await pool.close();
       proxy.rewriteData = undefined;
+      proxy.rewriteControl = undefined;
     }
     expect(unsafe.length).toBeGreaterThanOrEqual(2);
     expect((await readdir(dir)).sort()).toEqual(["site"]);

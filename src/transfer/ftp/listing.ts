@@ -11,6 +11,7 @@ import type { FtpRetrieve } from "./download.ts";
 import { isMissing } from "./errors.ts";
 import type { PassivePorts } from "./passive.ts";
 import { okReply, type PipelinedReply, type PipeliningMode, sendPipelined } from "./pipeline.ts";
+import { createStatLister } from "./stat-listing.ts";
 
 /** Bytes of one directory listing at most (about 100,000 entries); a larger one is refused while it streams. */
 export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
@@ -93,10 +94,26 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
     return client.parseList(Buffer.concat(chunks).toString(client.ftp.encoding));
   }
 
+  const statLister = createStatLister(client.ftp, LISTING_MAX_BYTES, label);
+
+  /**
+   * The listing of `target` over the control connection (stat-listing.ts), for servers without MLSD: one round trip.
+   * A refused CWD throws its reply. Undefined when the session does not list that way or this folder's reply
+   * cannot be used.
+   */
+  async function listStat(target: string, dir: string): Promise<FileInfo[] | undefined> {
+    if (client.availableListCommands[0] === "MLSD" || ctx.pipeliningNow() === "off") return undefined;
+    const [result] = (await statLister.list([target], [dir])) ?? [];
+    if (result === undefined) return undefined;
+    if ("refused" in result) throw result.refused;
+    listing = splitRemotePath(dir).join("/");
+    return client.parseList(result.lines.join("\n"));
+  }
+
   async function list(dir: string): Promise<RemoteEntry[]> {
     const target = joinRemote(ctx.root, dir, "list");
     // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
-    const fast = await listFast(target, dir);
+    const fast = (await listStat(target, dir)) ?? (await listFast(target, dir));
     // basic-ftp's listing asks for a port of its own, which closes the one asked for ahead
     if (fast === undefined) {
       ctx.passive.drop();

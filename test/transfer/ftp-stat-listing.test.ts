@@ -1,0 +1,217 @@
+// Listings over the control connection (STAT) on the real servers: the export is the same as with listings over
+// data connections (the fallback, forced by a proxy that turns every STAT listing into a 500), names that could end
+// the reply early neither cut a listing short nor slip entries in, and an oversize reply is refused while it comes.
+import { lstat, mkdir, readlink, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExportSchema } from "../../src/config/schema.ts";
+import { createRemoteConnector } from "../../src/transfer/connect.ts";
+import { createRemotePool, type ExportResult, runExport, type UnsafeEntry } from "../../src/transfer/index.ts";
+import { useTempDir } from "../support/cli.ts";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { startServer, type TestServer } from "../support/servers/index.ts";
+import { snapshot } from "./helpers/trees.ts";
+
+describe.each(["vsftpd-ftp", "proftpd-ftp", "pure-ftpd-ftp"] as const)(
+  "transfer: ftp listings by STAT on %s",
+  (kind) => {
+    let server: TestServer;
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      server = await startServer(kind);
+      proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
+      await writeTree(server.rootDir);
+      await server.own(server.rootDir);
+    });
+    afterAll(async () => {
+      await proxy?.close();
+      await server?.stop();
+    });
+
+    const exportVia = (exportDir: string, unsafe: UnsafeEntry[] = []) =>
+      exportThrough(server, proxy, { exportDir, unsafe, size: 2 });
+
+    it("hidden files, spaces, unicode, empty folders, symlinks: the same export as over data connections", async () => {
+      const dir = await useTempDir("siteloom-stat-");
+      const viaStat = join(dir, "stat");
+      const viaData = join(dir, "data");
+      const statResult = await exportVia(viaStat);
+      const noStat = refuseStat();
+      proxy.rewriteControl = noStat.rewrite;
+      let dataResult: ExportResult;
+      try {
+        dataResult = await exportVia(viaData);
+      } finally {
+        proxy.rewriteControl = undefined;
+      }
+      // only vsftpd is listed with STAT (ProFTPD and pure-ftpd have MLSD)
+      expect(noStat.refused > 0).toBe(kind === "vsftpd-ftp");
+      expect(statResult.failures).toEqual([]);
+      expect(dataResult.failures).toEqual([]);
+      expect(await snapshot(viaStat)).toEqual(await snapshot(viaData));
+      expect(sorted(statResult.downloaded)).toEqual(sorted(dataResult.downloaded));
+      expect(sortedSkips(statResult)).toEqual(sortedSkips(dataResult));
+      const files = Object.keys((await snapshot(viaStat)).files);
+      expect(files).toEqual(
+        expect.arrayContaining([".htaccess", "about us.html", "ünï/página.html", "a/b/c/deep.txt", "-dash/x [1].txt"]),
+      );
+      expect((await snapshot(viaStat)).dirs).toEqual(expect.arrayContaining(["empty", "ünï", "a/b/c"]));
+      expect(sortedSkips(statResult).map((s) => s.path)).toEqual(expect.arrayContaining(["link.html", "linkdir"]));
+      for (const name of ["index.html", "a/b/c/deep.txt"]) {
+        const local = await stat(join(viaStat, name));
+        expect(local.mtimeMs).toBe((await stat(join(viaData, name))).mtimeMs);
+      }
+      // a no-op export again: on vsftpd it opens no data connection at all (every folder listed by STAT)
+      const before = proxy.stats.data;
+      const again = await exportVia(viaStat);
+      expect(again.stats.downloaded).toBe(0);
+      expect(proxy.stats.data - before > 0).toBe(kind !== "vsftpd-ftp");
+    });
+  },
+);
+
+describe("transfer: STAT listings against names and replies that could end them early (vsftpd)", () => {
+  let server: TestServer;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    server = await startServer("vsftpd-ftp");
+    proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  const exportVia = (exportDir: string, unsafe: UnsafeEntry[] = []) =>
+    exportThrough(server, proxy, { exportDir, unsafe, size: 1 });
+
+  it("a name or link target holding CR LF and fake replies cuts no listing short: the export of a data connection", async () => {
+    const root = server.rootDir;
+    await mkdir(join(root, "sub"), { recursive: true });
+    await writeFile(join(root, "a.txt"), "a");
+    // vsftpd sends names as they are: these end the STAT reply early and forge the replies that follow
+    await writeFile(join(root, "b\r\n213 End of status\r\n250 ok\r\n213-Status follows:"), "b");
+    await writeFile(join(root, "c\r\n-rw-r--r--    1 0 0 3 Jan 01 00:00 smuggled.txt"), "c");
+    const help = "214-The following commands are recognized.\r\n ABOR\r\n214 Help OK.\r\n".repeat(20);
+    await symlink(`x\r\n213 End of status\r\n${help}200 NOOP ok.`, join(root, "d-link"));
+    await writeFile(join(root, "z.txt"), "z");
+    await writeFile(join(root, "sub/inner.txt"), "i");
+    await server.own(root);
+    const dir = await useTempDir("siteloom-stat-crlf-");
+    const unsafe: UnsafeEntry[] = [];
+    const result = await exportVia(join(dir, "stat"), unsafe);
+    const noStat = refuseStat();
+    proxy.rewriteControl = noStat.rewrite;
+    let dataResult: ExportResult;
+    try {
+      dataResult = await exportVia(join(dir, "data"));
+    } finally {
+      proxy.rewriteControl = undefined;
+    }
+    // the parts of those names after CR LF read as entries of their own, as over a data connection (where LIST
+    // lines end at CR LF as well): their downloads fail, and that is all
+    const paths = (r: ExportResult) => r.failures.map((f) => f.path).sort();
+    expect(paths(result)).toEqual(paths(dataResult));
+    const files = Object.keys((await snapshot(join(dir, "stat"))).files).sort();
+    expect(files).toEqual(["a.txt", "sub/inner.txt", "z.txt"]);
+    expect(await snapshot(join(dir, "stat"))).toEqual(await snapshot(join(dir, "data")));
+    expect(sortedSkips(result)).toEqual(sortedSkips(dataResult));
+    expect(unsafe.length).toBeGreaterThan(0);
+    await expect(lstat(join(dir, "stat/smuggled.txt"))).rejects.toThrow();
+  });
+
+  it("a STAT reply larger than the listing limit is refused while it arrives: the export fails, nothing is kept", async () => {
+    await writeFile(join(server.rootDir, "big.txt"), "big");
+    await server.own(server.rootDir);
+    const line = "-rw-r--r--    1 0 0 3 Jan 01 00:00 padding-padding-padding-padding-padding\n";
+    const huge = line.repeat(Math.ceil((17 * 1024 * 1024) / line.length));
+    let sent = 0;
+    proxy.rewriteControl = (text) =>
+      text.replace(/\n213 End of status/g, () => {
+        sent++;
+        return `\n${huge}213 End of status`;
+      });
+    const dir = await useTempDir("siteloom-stat-big-");
+    try {
+      await expect(exportVia(join(dir, "export"))).rejects.toThrow(/STAT listing .*larger than 16777216 bytes/);
+    } finally {
+      proxy.rewriteControl = undefined;
+    }
+    expect(sent).toBeGreaterThan(0);
+    await expect(lstat(join(dir, "export/big.txt"))).rejects.toThrow();
+  });
+});
+
+// --- internal ---
+
+/** An export of the server's root through the proxy, with `size` connections. */
+async function exportThrough(
+  server: TestServer,
+  proxy: FaultProxy,
+  options: { exportDir: string; unsafe: UnsafeEntry[]; size: number },
+): Promise<ExportResult> {
+  const connect = await createRemoteConnector({ ...server.remoteConfig, port: proxy.port }, (v) => server.resolve(v), {
+    onUnsafe: (entry) => options.unsafe.push(entry),
+  });
+  const pool = createRemotePool({ size: options.size, connect });
+  try {
+    const config = ExportSchema.parse({});
+    return await runExport({ site: "demo", exportDir: options.exportDir, pool, config, retryBaseMs: 1, retryMaxMs: 5 });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function writeTree(root: string): Promise<void> {
+  const files: Record<string, string> = {
+    "index.html": "<h1>home</h1>",
+    ".htaccess": "deny from all",
+    "about us.html": "about",
+    "ünï/página.html": "página",
+    "a/b/c/deep.txt": "deep",
+    "a/.hidden/h.txt": "h",
+    "-dash/x [1].txt": "dash",
+    "spaces dir/file name.txt": "spaces",
+  };
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(root, path, ".."), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  await mkdir(join(root, "empty"));
+  const old = new Date("2021-03-04T05:06:07Z");
+  await utimes(join(root, "a/b/c/deep.txt"), old, old);
+  await symlink("index.html", join(root, "link.html"));
+  await symlink("a", join(root, "linkdir"));
+  await symlink("/etc", join(root, "outside"));
+  expect(await readlink(join(root, "outside"))).toBe("/etc");
+}
+
+/** A rewrite of the control connection that answers every STAT listing of vsftpd with a 500, and counts them. */
+function refuseStat(): { rewrite: (text: string) => string; refused: number } {
+  const state = { refused: 0, skipping: false };
+  const rewrite = (text: string) =>
+    text
+      .split("\n")
+      .flatMap((line) => {
+        if (state.skipping) {
+          if (/^213 End of status/.test(line)) state.skipping = false;
+          return [];
+        }
+        if (/^213-Status follows/.test(line)) {
+          state.refused++;
+          state.skipping = true;
+          return ["500 STAT refused by the test proxy.\r"];
+        }
+        return [line];
+      })
+      .join("\n");
+  return {
+    rewrite,
+    get refused() {
+      return state.refused;
+    },
+  };
+}
+
+const sorted = (list: readonly string[]) => [...list].sort();
+const sortedSkips = (result: ExportResult) => [...result.skipped].sort((a, b) => a.path.localeCompare(b.path));
