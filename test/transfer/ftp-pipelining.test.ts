@@ -1,17 +1,22 @@
-import { readdir, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploySchema } from "../../src/config/schema.ts";
+import { SiteloomError } from "../../src/errors.ts";
 import {
   createRemoteConnector,
   createRemotePool,
+  isConnectionError,
   type RemoteFS,
   type RemotePool,
   runDeploy,
 } from "../../src/transfer/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { type FaultProxyOptions, startFaultProxy } from "../support/fault-proxy.ts";
+import { freePort } from "../support/servers/common.ts";
 import { type ServerKind, startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
 
@@ -163,3 +168,84 @@ describe.each(["vsftpd-ftp", "proftpd-ftp", "sftp"] as const satisfies ServerKin
     });
   },
 );
+
+// vsftpd ends a session with "500 OOPS: …" and closes the connection when it cannot go on: "vsf_sysutil_bind" when it
+// cannot bind a passive port (a narrow pasv range shared by many sessions, as on a busy host), then its unprivileged
+// half's "priv_sock_get_int", which the client reads as the reply to the next command it sent (in the transfer
+// benchmark: the RNFR of the next batch). A dead session to replace, not a server mishandling pipelined commands:
+// pipelining stays on.
+describe("transfer: vsftpd sessions that die (500 OOPS)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("vsftpd-ftp");
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("a passive port taken by another process: the login fails as a lost connection", async () => {
+    const port = await freePort();
+    const narrow = await startServer("vsftpd-ftp", { passiveRange: [port, port] });
+    const warnings: string[] = [];
+    const connect = await createRemoteConnector(
+      { ...narrow.remoteConfig, pipelining: "auto" },
+      (v) => narrow.resolve(v),
+      { warn: (m) => warnings.push(m) },
+    );
+    // the login batch ends with EPSV, for which vsftpd binds its only passive port
+    const blocker = createServer();
+    await new Promise<void>((done) => blocker.listen(port, "127.0.0.1", () => done()));
+    try {
+      const error = await connect().then(
+        (fs) => fs.close(),
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SiteloomError);
+      expect((error as SiteloomError).code).toBe("ERR_TRANSFER_CONNECT");
+      // vsftpd writes "500 OOPS: " and its reason apart; basic-ftp may take the first write for the whole reply
+      expect((error as Error).message).toMatch(/closed by the server: 500 OOPS:/);
+      expect(isConnectionError(error)).toBe(true);
+      await new Promise((done) => blocker.close(done));
+      const fs = await connect();
+      await fs.put!(Readable.from([Buffer.from("a")]), ".in.a.txt", "a.txt", { expectedSize: 1 });
+      await fs.close();
+      expect(await readFile(join(narrow.rootDir, "a.txt"), "utf8")).toBe("a");
+      expect(warnings).toEqual([]);
+    } finally {
+      blocker.close();
+      await narrow.stop();
+    }
+  });
+
+  it("a session that dies mid-batch: the deploy completes on fresh sessions, still pipelined", async () => {
+    await emptyRoot(server);
+    const dir = await useTempDir("siteloom-oops-");
+    const output = join(dir, "output");
+    await writeSite(output);
+    const proxy = await startFaultProxy({ target: { host: "127.0.0.1", port: server.port }, ftp: true });
+    // vsftpd's line (as the benchmark met it) in place of the reply to the first RNFR
+    let armed = true;
+    proxy.rewriteControl = (text) => {
+      if (!armed || !/^350 /m.test(text)) return text;
+      armed = false;
+      return text.replace(/^350 .*$/m, "500 OOPS: priv_sock_get_int\r");
+    };
+    const warnings: string[] = [];
+    const connect = await createRemoteConnector(
+      { ...server.remoteConfig, port: proxy.port, pipelining: "auto" },
+      (v) => server.resolve(v),
+      { warn: (m) => warnings.push(m) },
+    );
+    const pool = createRemotePool({ size: 2, connect });
+    try {
+      const result = await deploy(pool, output, join(dir, "state"));
+      expect(armed).toBe(false);
+      expect(result.failures).toEqual([]);
+      expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
+      expect(warnings).toEqual([]);
+    } finally {
+      await pool.close();
+      await proxy.close();
+    }
+  });
+});

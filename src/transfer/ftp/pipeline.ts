@@ -114,6 +114,13 @@ function _sendBatch(ftp: FTPContext, commands: string[]): Promise<PipelinedReply
   const checked = (_MODES.get(ftp) ?? "on") === "auto" && commands.length > 1;
   const probe = checked ? _quietProbe(ftp, () => replies.length < commands.length) : undefined;
   const done = _handle(ftp, (response, task) => {
+    const ended = sessionEnded(response);
+    if (ended) {
+      // closing passes the error back in here, which rejects the batch
+      probe?.stop();
+      ftp.closeWithError(ended);
+      return;
+    }
     if (response instanceof Error && !(response instanceof FTPError)) {
       probe?.stop();
       task.reject(response);
@@ -196,6 +203,18 @@ const _BASIC = new Set(["USER", "TYPE", "PWD", "RNFR", "RNTO", "DELE", "CWD", "M
 
 /** How long the replies of a batch may pause (while some are owed) before a NOOP asks whether one was dropped. */
 const _PROBE_QUIET_MS = 1000;
+
+/**
+ * vsftpd's "500 OOPS: …" (its `die()`: a passive port it could not bind, a lost privileged helper) ends the session,
+ * and the server closes the connection behind it: a connection-level failure (the pool goes on on a fresh session),
+ * not a refusal of the command it stands in for, nor a sign of a garbled pipelined batch. Undefined for other replies.
+ */
+export function sessionEnded(response: FTPResponse | Error): Error | undefined {
+  if (!(response instanceof FTPError) || !_OOPS.test(response.message)) return undefined;
+  return new Error(`connection closed by the server: ${response.message.trim().split("\n")[0]}`);
+}
+
+const _OOPS = /^5\d\d OOPS: /;
 
 /** Throws the reply when it is an error reply. */
 export function okReply(reply: PipelinedReply | undefined, what: string): FTPResponse {
@@ -397,9 +416,11 @@ function _transfer(
       else pipeline(flow[0], flow[1], done);
     };
     _handle(ftp, (response, task) => {
-      if (response instanceof Error && !(response instanceof FTPError)) {
-        task.reject(response);
-        fail(response);
+      const ended = sessionEnded(response);
+      if (ended || (response instanceof Error && !(response instanceof FTPError))) {
+        const error = ended ?? (response as Error);
+        task.reject(error);
+        fail(error);
         return;
       }
       const mine = replies.length === own;

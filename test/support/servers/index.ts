@@ -85,11 +85,13 @@ export interface StartServerOptions {
    * bridge network reach the host's own address, not its loopback). @default loopback only
    */
   hostAddress?: string;
+  /** vsftpd only: the passive ports it listens on (`pasv_min_port`, `pasv_max_port`). @default 40 random ones */
+  passiveRange?: [number, number];
 }
 
 /** Starts a real server of the given kind. Call `stop()` in afterAll. */
 export async function startServer(kind: ServerKind, options: StartServerOptions = {}): Promise<TestServer> {
-  const raw = await _startRaw(kind, options.idleTimeoutSeconds, options.hostAddress);
+  const raw = await _startRaw(kind, options.idleTimeoutSeconds, options.hostAddress, options.passiveRange);
   const passwordVar = `SITELOOM_TEST_PW_${randomBytes(4).toString("hex").toUpperCase()}`;
   const env = { [passwordVar]: raw.password };
   process.env[passwordVar] = raw.password;
@@ -148,6 +150,7 @@ async function _startRaw(
   kind: ServerKind,
   idleSeconds: number | undefined,
   hostAddress: string | undefined,
+  passiveRange: [number, number] | undefined,
 ): Promise<RawServer> {
   if (idleSeconds !== undefined && kind.startsWith("pure-ftpd")) {
     throw new Error(`test server: ${kind} has no idle timeout in seconds`);
@@ -162,6 +165,7 @@ async function _startRaw(
         implicit: kind === "vsftpd-ftps-implicit",
         idleSeconds,
         hostAddress,
+        passiveRange,
       });
     }
     case "pure-ftpd-ftp":

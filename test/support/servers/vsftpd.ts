@@ -13,6 +13,8 @@ export interface VsftpdOptions {
   idleSeconds?: number | undefined;
   /** Listen on every address (reached at this one from containers), not only 127.0.0.1; passive replies name it. */
   hostAddress?: string | undefined;
+  /** The passive ports. @default 40 random ones */
+  passiveRange?: [number, number] | undefined;
 }
 
 /** vsftpd on 127.0.0.1 with a real local user chrooted into its home (the server's root directory). */
@@ -23,7 +25,7 @@ export async function startVsftpd(options: VsftpdOptions): Promise<RawServer> {
     await mkdir(empty, { mode: 0o755 });
     const tls = options.tls ? await createSelfSignedCert(dirs.etc) : undefined;
     const port = await freePort();
-    const [pasvMin, pasvMax] = passiveRange();
+    const [pasvMin, pasvMax] = options.passiveRange ?? passiveRange();
     const confFile = join(dirs.etc, "vsftpd.conf");
     const implicit = options.implicit === true;
     await writeFile(
