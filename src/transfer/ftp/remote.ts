@@ -52,8 +52,9 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
   let queue: Promise<unknown> = Promise.resolve();
   /**
    * Runs operations one at a time. `transfer`: a data transfer that uses a prefetched passive port; `command`: one
-   * that opens no data connection (DELE), so a prefetched port stays good; `put` also carries the pending rename along
-   * itself, which any other operation sends first. Others drop the prefetched port.
+   * that opens no data connection (DELE, RMD, RNFR/RNTO, MKD, SIZE/MDTM), so a prefetched port stays good; `put`
+   * also carries the pending rename along itself, which any other operation sends first. Others drop the prefetched
+   * port.
    */
   function serial<T>(fn: () => Promise<T>, kind: "put" | "transfer" | "command" | "other" = "other"): Promise<T> {
     const run = async () => {
@@ -98,27 +99,30 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     // a listing is a transfer: it takes the port asked for ahead, and asks for the next one behind it
     list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label), "transfer"),
     stat: (path) =>
-      serial(() =>
-        runOp(
-          "stat",
-          path,
-          async () => {
-            const segments = splitRemotePath(path, "stat");
-            const name = segments.pop();
-            if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
-            // One or two commands instead of listing a directory that may hold thousands of files.
-            const quick = await lister.quickStat(full(path, "stat"), name);
-            if (quick !== null) return quick;
-            try {
-              const entries = await lister.list(segments.join("/"));
-              return entries.find((entry) => entry.name === name);
-            } catch (error) {
-              if (isMissing(error)) return undefined;
-              throw error;
-            }
-          },
-          label,
-        ),
+      serial(
+        () =>
+          runOp(
+            "stat",
+            path,
+            async () => {
+              const segments = splitRemotePath(path, "stat");
+              const name = segments.pop();
+              if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+              // One or two commands instead of listing a directory that may hold thousands of files.
+              const quick = await lister.quickStat(full(path, "stat"), name);
+              if (quick !== null) return quick;
+              try {
+                const entries = await lister.list(segments.join("/"));
+                return entries.find((entry) => entry.name === name);
+              } catch (error) {
+                if (isMissing(error)) return undefined;
+                throw error;
+              }
+            },
+            label,
+          ),
+        // SIZE/MDTM or MLST open no data connection; a listing fallback takes the port itself
+        "command",
       ),
     download: (path, localFile, downloadOptions = {}) =>
       serial(
@@ -215,21 +219,23 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
         ),
       ),
     rename: (from, to) =>
-      serial(() =>
-        runOp(
-          "rename",
-          from,
-          async () => {
-            // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
-            const [source, target] = await sendPipelined(client.ftp, [
-              `RNFR ${full(from, "rename")}`,
-              `RNTO ${full(to, "rename")}`,
-            ]);
-            okReply(source, "RNFR");
-            okReply(target, "RNTO");
-          },
-          label,
-        ),
+      serial(
+        () =>
+          runOp(
+            "rename",
+            from,
+            async () => {
+              // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
+              const [source, target] = await sendPipelined(client.ftp, [
+                `RNFR ${full(from, "rename")}`,
+                `RNTO ${full(to, "rename")}`,
+              ]);
+              okReply(source, "RNFR");
+              okReply(target, "RNTO");
+            },
+            label,
+          ),
+        "command",
       ),
     remove: (path) =>
       serial(
@@ -306,33 +312,35 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     // at the end of a deploy phase: the next phase's first upload on this connection finds its passive port ready
     flush: () => serial(() => runOp("rename", renames.target ?? "", () => renames.flush(true), label), "put"),
     mkdirMany: (paths) =>
-      serial(() =>
-        runOp(
-          "mkdir",
-          paths[0] ?? "",
-          async () => {
-            // Parents come first in `paths` and the server runs pipelined commands in order.
-            const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
-            for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
-              const batch = targets.slice(i, i + _PIPELINE_BATCH);
-              const replies = await sendPipelined(
-                client.ftp,
-                batch.map((target) => `MKD ${target}`),
-              );
-              // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
-              const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
-              if (refused.length === 0) continue;
-              const entered = await sendPipelined(
-                client.ftp,
-                refused.map((target) => `CWD ${target}`),
-              );
-              const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
-              if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
-            }
-            rootExists = true;
-          },
-          label,
-        ),
+      serial(
+        () =>
+          runOp(
+            "mkdir",
+            paths[0] ?? "",
+            async () => {
+              // Parents come first in `paths` and the server runs pipelined commands in order.
+              const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
+              for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
+                const batch = targets.slice(i, i + _PIPELINE_BATCH);
+                const replies = await sendPipelined(
+                  client.ftp,
+                  batch.map((target) => `MKD ${target}`),
+                );
+                // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
+                const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
+                if (refused.length === 0) continue;
+                const entered = await sendPipelined(
+                  client.ftp,
+                  refused.map((target) => `CWD ${target}`),
+                );
+                const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
+                if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
+              }
+              rootExists = true;
+            },
+            label,
+          ),
+        "command",
       ),
     async close() {
       await queue.catch(() => undefined);
