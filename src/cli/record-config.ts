@@ -15,9 +15,12 @@ export interface RecordedWriteOptions {
   /** The workspace the command loaded already. @default ctx.loadWorkspace() */
   workspace?: Workspace;
   /**
-   * Configuration files (relative names, `sites/shop/site.yaml`) the write deletes with their folder: not locked, since
-   * a lock lives in the file's folder and a lock whose folder vanished reads as taken over.
+   * Configuration files (relative names, `sites/shop/site.yaml`) the write creates with their folder: locked as the
+   * present ones are (a site.yaml's lock lives beside its folder), so a process following the store on the same folder
+   * waits until the new version is recorded, and no removal of a site of the same name is half done meanwhile.
    */
+  creates?: readonly string[];
+  /** Configuration files the write deletes with their folder: locked likewise. */
   deletes?: readonly string[];
 }
 
@@ -58,10 +61,9 @@ export async function writeConfigRecorded<T>(
     return value;
   }
   if (!isSharedStore(workspace) && !existsSync(join(workspace.stateDir, STATE_DB_FILE))) return write();
-  // a file the write creates (a new site.yaml) has no folder to hold its lock yet, and no process writes it meanwhile
-  const deleted = new Set(options.deletes ?? []);
   const present = Object.keys(await readConfigFiles(options.root).catch(() => ({})));
-  const files = present.filter((name) => !deleted.has(name)).map((name) => join(options.root, name));
+  const names = [...present, ...(options.creates ?? []), ...(options.deletes ?? [])];
+  const files = names.map((name) => join(options.root, name));
   const store = openWorkspaceStore(workspace);
   try {
     // reached before the locks: its URL may be a reference whose secret store asks for a passphrase, and an

@@ -79,6 +79,7 @@ export {
   type ConfigEdit,
   type ConfigFileUpdate,
   checkWritableFolder,
+  configLockFile,
   removeConfigFile,
   type UpdateConfigFileOptions,
   updateConfigFile,

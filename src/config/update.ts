@@ -1,12 +1,13 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { constants } from "node:fs";
-import { access, readFile, stat, unlink } from "node:fs/promises";
+import { access, mkdir, readFile, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
 import { type Document, parseDocument } from "yaml";
 import { SiteloomError } from "../errors.ts";
 import { currentActor, publishEvent } from "../events.ts";
 import { fsyncDir, writeFileAtomic } from "../files.ts";
+import { SITE_FILE } from "./files.ts";
 
 /**
  * An edit of a config file: change `doc` in place (comments, key order and layout of everything else are kept), or
@@ -117,8 +118,8 @@ export async function removeConfigFile(
 
 /**
  * Runs `fn` holding the write lock of every file given: first an in-process queue per file (so concurrent writers of
- * one process wait their turn without polling), then a lock file next to it (`.<name>.lock`, proper-lockfile) that
- * other siteloom processes (another `serve`, a CLI) respect. Files are locked in sorted order, so two writers of
+ * one process wait their turn without polling), then a lock file (`configLockFile`, proper-lockfile) that other
+ * siteloom processes (another `serve`, a CLI) respect. Files are locked in sorted order, so two writers of
  * overlapping sets cannot deadlock. Called again inside `fn` (a write made under a caller's lock), it takes only the
  * locks not held already. A lock left by a killed process is taken over once stale; if ours is taken over
  * while `fn` runs, the result is refused.
@@ -143,13 +144,32 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
 }
 
 /**
- * The one rule of whether this process may write a configuration file's folder: a folder it cannot write (a read-only
- * mount, another owner) throws ERR_PERMISSIONS saying what to do. Locking checks it first, since the lock library
+ * The one rule of whether this process may write a configuration file: its folder, or the folder of its lock, when
+ * this process cannot write it (a read-only mount, another owner), throws ERR_PERMISSIONS saying what to do (a folder
+ * not there yet passes). Locking checks it first, since the lock library
  * would retry such a folder for a minute and a half and then blame another process; a follower of the recorded
  * versions checks it to skip a read-only workspace.
  */
 export async function checkWritableFolder(file: string): Promise<void> {
+  await _checkFolder(file, dirname(file));
+  const lockFolder = dirname(configLockFile(file));
+  if (lockFolder !== dirname(file)) await _checkFolder(file, lockFolder);
+}
+
+/**
+ * Where a configuration file's lock lives: `.<name>.lock` beside it, except a site's `site.yaml`, whose lock is beside
+ * its folder (`sites/.<site>.site.yaml.lock`): a site folder is created (`site add`, a follower taking a new site) and
+ * removed (a follower taking a removal) under that lock, which a lock inside the folder would not allow.
+ */
+export function configLockFile(file: string): string {
   const folder = dirname(file);
+  if (basename(file) === SITE_FILE) return join(dirname(folder), `.${basename(folder)}.${SITE_FILE}.lock`);
+  return join(folder, `.${basename(file)}.lock`);
+}
+
+// --- internal ---
+
+async function _checkFolder(file: string, folder: string): Promise<void> {
   try {
     await access(folder, constants.W_OK);
   } catch (error) {
@@ -162,8 +182,6 @@ export async function checkWritableFolder(file: string): Promise<void> {
     );
   }
 }
-
-// --- internal ---
 
 const STALE_MS = 10_000;
 /** The files whose locks the current call chain holds (so a nested withConfigFileLock does not wait on itself). */
@@ -181,12 +199,15 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   await previous;
   try {
     await checkWritableFolder(file);
+    const lockPath = configLockFile(file);
+    // a site's first site.yaml: its lock's folder (sites/) may not be there yet
+    if (dirname(lockPath) !== dirname(file)) await mkdir(dirname(lockPath), { recursive: true });
     let compromised: Error | undefined;
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(file, {
         realpath: false,
-        lockfilePath: join(dirname(file), `.${basename(file)}.lock`),
+        lockfilePath: lockPath,
         stale: STALE_MS,
         update: STALE_MS / 2,
         retries: { retries: 1000, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },

@@ -68,22 +68,24 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
     const extra = _extraFiles(files, onDisk);
     const recentFirst = extra.length > 0 ? await store.listConfigVersions({ limit: RECENT_VERSIONS }) : [];
     const stale = _staleFiles(recentFirst, files, onDisk);
-    if (Object.keys(files).every((name) => onDisk[name] === files[name]) && stale.length === 0) return;
-    if (!(await _writable(root))) {
-      const note = `read-only @ ${latest.id}`;
+    const differ = Object.keys(files).filter((name) => onDisk[name] !== files[name]);
+    if (differ.length === 0 && stale.length === 0) return;
+    // every folder a write or removal needs (siteloom.yaml's: the root; a site's and its lock's), so that a site folder
+    // this process cannot write gives the one note too, not a failed write on every notification
+    const readOnly = await _readOnlyFolder([WORKSPACE_FILE, ...differ, ...stale].map((name) => join(root, name)));
+    if (readOnly !== undefined) {
+      const note = `read-only ${readOnly} @ ${latest.id}`;
       if (warned !== note) {
         logger.warn(
-          { version: latest.id },
+          { version: latest.id, folder: readOnly },
           "configuration: the workspace is read-only here; the recorded version is not written (update the mounted files)",
         );
       }
       warned = note;
       return;
     }
-    for (const name of Object.keys(files)) await mkdir(dirname(join(root, name)), { recursive: true });
     // a file to delete is locked too: a CLI writing it here holds that lock until its version is recorded
     const paths = [...Object.keys(files), ...stale].map((name) => join(root, name));
-    const removed: string[] = [];
     await withConfigFileLock(paths, async () => {
       // a change recorded meanwhile (by this process too) is the one to compare with
       const current = await store.latestConfigVersion();
@@ -115,17 +117,21 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
         return;
       }
       const actor = `config-sync:${latest.actor}`;
+      // a site's folder is created and removed under its site.yaml's lock, which lives beside the folder
+      // (configLockFile): a `site add` of the same name waits for it, and never finds the folder half gone
       for (const name of changed) {
+        await mkdir(dirname(join(root, name)), { recursive: true });
         await updateConfigFile(join(root, name), () => files[name], { locked: true, actor, ref: name });
       }
+      const removed: string[] = [];
       for (const name of remove) {
-        if (await removeConfigFile(join(root, name), disk[name]!, { locked: true, actor, ref: name }))
-          removed.push(name);
+        if (!(await removeConfigFile(join(root, name), disk[name]!, { locked: true, actor, ref: name }))) continue;
+        removed.push(name);
+        // the folder goes too once nothing else is in it (its topics, articles, output are never touched)
+        await rmdir(dirname(join(root, name))).catch(() => undefined);
       }
       logger.info({ version: latest.id, files: changed, removed }, "configuration: pushed version written");
     });
-    // a removed site's folder goes too once nothing else is in it (its topics, articles, output are never touched)
-    for (const name of removed) await rmdir(dirname(join(root, name))).catch(() => undefined);
   };
 
   const check = (): Promise<void> => {
@@ -155,15 +161,20 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
 
 // --- internal ---
 
-/** Whether files can be written under the workspace root (false on a read-only mount): config/update.ts's rule. */
-async function _writable(root: string): Promise<boolean> {
-  try {
-    await checkWritableFolder(join(root, WORKSPACE_FILE));
-    return true;
-  } catch (error) {
-    if (isSiteloomError(error) && error.code === "ERR_PERMISSIONS") return false;
-    throw error;
+/**
+ * The first folder this process cannot write among those the files need (their own and their locks'; a read-only
+ * mount, another owner): config/update.ts's rule. Undefined when every one can be written.
+ */
+async function _readOnlyFolder(paths: readonly string[]): Promise<string | undefined> {
+  for (const path of paths) {
+    try {
+      await checkWritableFolder(path);
+    } catch (error) {
+      if (!(isSiteloomError(error) && error.code === "ERR_PERMISSIONS")) throw error;
+      return (error.cause as { path?: string } | undefined)?.path ?? dirname(path);
+    }
   }
+  return undefined;
 }
 
 function _files(version: ConfigVersion | undefined): ConfigFiles | undefined {

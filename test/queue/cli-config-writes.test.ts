@@ -4,6 +4,7 @@ import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from "node:fs/promis
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { configLockFile } from "../../src/config/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
 import { writeTestWorkspace } from "../content/support/workspace.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
@@ -217,16 +218,7 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
       const mounted = join(base, "mounted");
       await writeTestWorkspace(laptop, { site: "shop" });
       await cp(laptop, mounted, { recursive: true });
-      const home = join(base, "home");
-      await mkdir(home);
-      await chown(home, NOBODY.uid, NOBODY.gid);
-      const env = {
-        SITELOOM_STORE: url,
-        HOME: home,
-        XDG_CONFIG_HOME: join(home, "config"),
-        XDG_CACHE_HOME: join(home, "cache"),
-        NO_COLOR: "1",
-      };
+      const env = await nobodyEnv(base, url);
       expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
 
       const use = await runCli(["--workspace", mounted, "secrets", "backend", "use", "env"], { env, user: NOBODY });
@@ -244,6 +236,48 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
       expect(await readFile(join(mounted, "siteloom.yaml"), "utf8")).toBe(before);
       worker.child.kill("SIGTERM");
       expect(await worker.exited).toBe(0);
+    },
+  );
+
+  it.runIf(NOBODY_CAN_RUN)(
+    "a site folder this user cannot write, in a folder it can: a worker leaves it with one note a version, no failed write",
+    async () => {
+      const base = await useTempDir("siteloom-cli-writes-ro-site-");
+      await chmod(base, 0o755);
+      const url = await pg.createDatabase("cli_writes_ro_site");
+      const laptop = join(base, "laptop");
+      const mounted = join(base, "mounted");
+      await writeTestWorkspace(laptop, { site: "shop" });
+      await cp(laptop, mounted, { recursive: true });
+      // the workspace is the worker's, the shop's folder (and what it holds) another owner's
+      const own = spawnSync("chown", ["-R", `${NOBODY.uid}:${NOBODY.gid}`, mounted]);
+      expect(own.status, String(own.stderr)).toBe(0);
+      const shop = join(mounted, "sites", "shop");
+      await chown(shop, 0, 0);
+      await chown(join(shop, "site.yaml"), 0, 0);
+      const env = await nobodyEnv(base, url);
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      // two versions the shop's folder here does not have: one note each, and its files stay
+      const siteFile = join(laptop, "sites", "shop", "site.yaml");
+      const before = await readFile(join(shop, "site.yaml"), "utf8");
+      await writeFile(siteFile, `${before}# pushed once\n`);
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      const worker = spawnCli(mounted, env, ["worker"], procs, NOBODY);
+      await worker.waitFor(/taking jobs/);
+      await worker.waitFor(/the workspace is read-only here/);
+      await writeFile(siteFile, `${before}# pushed twice\n`);
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      await worker.waitFor(/read-only here[\s\S]*read-only here/);
+      worker.child.kill("SIGTERM");
+      expect(await worker.exited).toBe(0);
+      const notes = worker
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("read-only here"));
+      expect(notes).toHaveLength(2);
+      for (const note of notes) expect(note).toContain(shop);
+      expect(worker.output()).not.toContain("could not follow");
+      expect(await readFile(join(shop, "site.yaml"), "utf8")).toBe(before);
     },
   );
 
@@ -273,7 +307,7 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
     const migrate = onTerminal(root, ["secrets", "migrate"], env);
     try {
       await migrate.waitFor(/Passphrase for the development secret store: /);
-      const locks = [join(root, ".siteloom.yaml.lock"), join(siteDir, ".site.yaml.lock")];
+      const locks = [join(root, "siteloom.yaml"), join(siteDir, "site.yaml")].map(configLockFile);
       expect(locks.filter((lock) => existsSync(lock))).toEqual([]);
       migrate.type(`${passphrase}\r`);
       expect(await migrate.exited, migrate.output()).toBe(0);
@@ -302,6 +336,20 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
 });
 
 // --- internal ---
+
+/** The environment of a CLI run as `nobody` on store `url`, with a home folder of its own under `base`. */
+async function nobodyEnv(base: string, url: string): Promise<Record<string, string>> {
+  const home = join(base, "home");
+  await mkdir(home);
+  await chown(home, NOBODY.uid, NOBODY.gid);
+  return {
+    SITELOOM_STORE: url,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, "config"),
+    XDG_CACHE_HOME: join(home, "cache"),
+    NO_COLOR: "1",
+  };
+}
 
 /** Runs the built CLI on a pseudo-terminal (util-linux script(1)), for the prompts that need one. */
 function onTerminal(root: string, args: string[], env: Record<string, string>) {

@@ -105,7 +105,7 @@ site.yaml gets remote.password: secret://<name>/FTP_PASSWORD when --user is give
         };
         const result = await (await import("../record-config.ts")).writeConfigRecorded(
           ctx,
-          { root, message: `siteloom site add ${name}` },
+          { root, message: `siteloom site add ${name}`, creates: [`${SITES_DIR}/${name}/${SITE_FILE}`] },
           () => addSite({ root, name, domain: opts.domain, remote }),
         );
         if (ctx.globals().json) return ctx.printJson({ name, ...result });
