@@ -1,6 +1,6 @@
 // The atomic upload of one file over FTP: STOR to a temporary name while the data connection opens, SIZE behind it,
 // then RNFR/RNTO into place — sent at once, or left pending to ride in the connection's next batch (rename-batch.ts).
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import type { TLSSocket } from "node:tls";
@@ -57,11 +57,7 @@ export function createAtomicPut(
       throw error;
     }
     // A small file is read in one go: cheaper than a stream (open, reads, close through the thread pool) per file.
-    let input: string | Readable | Buffer = source;
-    if (typeof source === "string") {
-      const size = statSync(source).size;
-      if (size > 0 && size <= _INLINE_MAX_BYTES) input = readFileSync(source);
-    }
+    let input: string | Readable | Buffer = (typeof source === "string" && _readSmall(source)) || source;
     if (client.ftp.hasTLS && !Buffer.isBuffer(input)) input = await delayEmptyEnd(input);
     // SIZE rides behind STOR (the server answers it once the file is complete), then the next passive port.
     const sizeAfter = opts.expectedSize !== undefined && features.has("SIZE");
@@ -160,6 +156,25 @@ async function* _emptyAfter(ms: number): AsyncGenerator<Buffer> {
 }
 
 const _EMPTY_UPLOAD_DELAY_MS = 100;
+
+/** The whole file when it is small (up to `_INLINE_MAX_BYTES`, not empty), read through one descriptor. */
+function _readSmall(path: string): Buffer | undefined {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0 || size > _INLINE_MAX_BYTES) return undefined;
+    const buffer = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buffer, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return read === size ? buffer : buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Files up to this size are read whole before an upload instead of streamed. */
 const _INLINE_MAX_BYTES = 1 << 20;
