@@ -344,7 +344,10 @@ export const ExportSchema = z
 export const DeploySchema = z
   .strictObject({
     parallel: z.number().int().min(1).max(64).default(8).describe("Connections in the pool"),
-    manifestPath: z.string().default(".siteloom").describe("Remote manifest folder (relative to root or absolute)"),
+    manifestPath: z
+      .string()
+      .default(".siteloom")
+      .describe("Remote manifest folder, relative to remote.root (a folder inside it; it gets a deny-all .htaccess)"),
     protect: z.array(z.string()).default([".htaccess", ".well-known/", "cgi-bin/"]).describe("Never deleted remotely"),
     delete: z.boolean().default(false).describe("Delete remote files not in output/"),
     verify: z.enum(["size", "hash", "none"]).default("size"),
@@ -358,7 +361,14 @@ export const DeploySchema = z
       .max(50)
       .default(3)
       .describe(
-        "Deploys whose replaced and deleted files are kept on the server (under <manifestPath>/backups/) for `siteloom deploy --rollback`; 0 keeps none",
+        "Deploys whose replaced and deleted files are kept on the server (in deploy.backupDir) for `siteloom deploy --rollback`; 0 keeps none",
+      ),
+    backupDir: z
+      .string()
+      .min(1)
+      .default("auto")
+      .describe(
+        "Where the backups go: `auto` (<parent of remote.root>/.siteloom-backups/<its name>/ when remote.root has a parent the account can write, else inside), `inside` (<manifestPath>/backups/, deny-all), or a server folder outside remote.root (absolute, or relative to the login folder)",
       ),
   })
   .describe("Uploading output/ to the host");

@@ -27,6 +27,8 @@ export interface CreateRemoteOptions {
   onHostKeyAdded?: (line: string, file: string) => void;
   /** Protocol trace (FTP commands, SSH debug); passwords are not part of it. */
   debug?: (line: string) => void;
+  /** A second root for backups, outside remote.root (`RemoteFS.backups`; deploy/backup-root.ts). */
+  backupRoot?: string | undefined;
 }
 
 /** Opens one logged-in connection described by the `remote` section of the config. */
@@ -51,7 +53,8 @@ export async function createRemoteConnector(
   const warn = options.warn ?? ((message: string) => console.error(`warning: ${message}`));
   if (remote.protocol === "local") {
     const { createLocalRemote } = await import("./local.ts");
-    return async () => createLocalRemote({ root: remote.root, onUnsafe: options.onUnsafe });
+    return async () =>
+      createLocalRemote({ root: remote.root, backupRoot: options.backupRoot, onUnsafe: options.onUnsafe });
   }
   const host = remote.host;
   if (!host) {
@@ -77,6 +80,7 @@ export async function createRemoteConnector(
         passphrase,
         privateKeyFile: remote.privateKey,
         root: remote.root,
+        backupRoot: options.backupRoot,
         hostKey: remote.hostKey,
         timeoutMs: remote.timeoutMs,
         onUnsafe: options.onUnsafe,
@@ -128,6 +132,7 @@ export async function createRemoteConnector(
       secure: !tls ? false : remote.implicitTls ? "implicit" : "explicit",
       password,
       root: remote.root,
+      backupRoot: options.backupRoot,
       encoding: remote.encoding,
       timeoutMs: remote.timeoutMs,
       insecure: remote.insecure,

@@ -26,6 +26,8 @@ export interface LocalRemoteOptions {
   root: string;
   /** Called for every listing entry left out: a symlink leading outside the root (as the network backends do). */
   onUnsafe?: UnsafeEntryHandler | undefined;
+  /** The directory of `RemoteFS.backups` (outside the root), with the same path rules. */
+  backupRoot?: string | undefined;
 }
 
 /**
@@ -34,7 +36,29 @@ export interface LocalRemoteOptions {
  * written through a symlink that leads outside the root.
  */
 export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
-  const root = resolvePath(options.root);
+  const site = _createView(options.root, options.onUnsafe);
+  if (options.backupRoot === undefined) return site.fs;
+  const backups = _createView(options.backupRoot, options.onUnsafe);
+  const move = async (src: string, dst: string, label: string) => rename(src, dst).catch(_io("rename", label));
+  return {
+    ...site.fs,
+    backups: {
+      root: options.backupRoot,
+      fs: backups.fs,
+      moveIn: async (from, to) => move(await site.inside(from, "rename"), await backups.inside(to, "rename"), from),
+      moveOut: async (from, to) => move(await backups.inside(from, "rename"), await site.inside(to, "rename"), to),
+    },
+  };
+}
+
+// --- internal ---
+
+/** One root's file system, and its check of a path (confined to that root). */
+function _createView(
+  rootOption: string,
+  onUnsafe: UnsafeEntryHandler | undefined,
+): { fs: RemoteFS; inside: (path: string, op: string) => Promise<string> } {
+  const root = resolvePath(rootOption);
   let realRoot: string | undefined;
 
   /** Absolute path of `path` inside the root, refusing unsafe paths and symlink escapes. */
@@ -87,7 +111,7 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
         // like the network backends: a symlink is listed only when it resolves inside the root
         if (entry?.type === "symlink" && !(await leadsInside(join(full, name)))) {
           const reason = `a symlink pointing outside the remote root${entry.target ? ` (to ${entry.target})` : ""}`;
-          options.onUnsafe?.({ dir: _checkPath(dir, "list").join("/"), name, reason });
+          onUnsafe?.({ dir: _checkPath(dir, "list").join("/"), name, reason });
           continue;
         }
         if (entry !== undefined) entries.push(entry);
@@ -170,10 +194,8 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
 
     async close() {},
   };
-  return fs;
+  return { fs, inside };
 }
-
-// --- internal ---
 
 /** Splits a remote path into checked segments ("" and "." mean the root). */
 function _checkPath(path: string, op: string): string[] {

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import type { SiteContext, Workspace } from "../workspace/index.ts";
 import { type CreateRemoteOptions, createRemoteConnector } from "./connect.ts";
+import { resolveBackupRoot } from "./deploy/backup-root.ts";
 import { createLocalRemote } from "./local.ts";
 import type { UnsafeEntry } from "./paths.ts";
 import { createRemotePool } from "./pool.ts";
@@ -35,10 +36,17 @@ export async function openSitePool(
   const unsafe: UnsafeEntry[] = [];
   if (remote.protocol === "local") {
     const root = isAbsolute(remote.root) ? remote.root : resolvePath(ws.root, remote.root);
+    const backupDir = site.config.deploy.backupDir;
+    const backupRoot = resolveBackupRoot(
+      root,
+      backupDir === "auto" || backupDir === "inside" || isAbsolute(backupDir)
+        ? backupDir
+        : resolvePath(ws.root, backupDir),
+    );
     return {
       pool: createRemotePool({
         size,
-        connect: async () => wrap(createLocalRemote({ root, onUnsafe: (entry) => unsafe.push(entry) })),
+        connect: async () => wrap(createLocalRemote({ root, backupRoot, onUnsafe: (entry) => unsafe.push(entry) })),
       }),
       describe: `local:${root}`,
       unsafe,
@@ -46,6 +54,7 @@ export async function openSitePool(
   }
   const connect = await createRemoteConnector(remote, (value, field) => ws.resolve(value, { field, site: site.name }), {
     onUnsafe: (entry) => unsafe.push(entry),
+    backupRoot: resolveBackupRoot(remote.root, site.config.deploy.backupDir),
     ...(options.warn ? { warn: options.warn } : {}),
     ...(options.debug ? { debug: options.debug } : {}),
     ...(options.acceptNew !== undefined ? { acceptNew: options.acceptNew } : {}),

@@ -31,6 +31,11 @@ export interface RemoteFS {
   /** Uploads a local file or a stream; `startAt` resumes a partial upload where the server supports it. */
   upload(source: string | Readable, path: string, options?: { startAt?: number }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Optional: the backup root (the backend's `backupRoot` option, a folder outside the root) over the same connection:
+   * where a deploy keeps the versions it replaces or deletes (`deploy.backupDir`).
+   */
+  readonly backups?: BackupView;
   remove(path: string): Promise<void>;
   removeDir(path: string): Promise<void>;
   /** Optional: removes a directory only when it is empty (one round trip: FTP RMD, SFTP RMDIR); fails otherwise. */
@@ -60,6 +65,18 @@ export interface RemoteFS {
   close(): Promise<void>;
 }
 
+/** A second root over a connection, for backups: confined to it as strictly as the site is to its root. */
+export interface BackupView {
+  /** The backup root as configured: absolute, or relative to the login folder. */
+  readonly root: string;
+  /** The same connection, confined to the backup root: its paths are relative to it. */
+  readonly fs: RemoteFS;
+  /** Moves the file `from` (relative to the root) to `to` (relative to the backup root; its folder exists). */
+  moveIn(from: string, to: string): Promise<void>;
+  /** Moves the file `from` (relative to the backup root) back to `to` (relative to the root). */
+  moveOut(from: string, to: string): Promise<void>;
+}
+
 export interface DownloadOptions {
   /** Bytes the server may send at most (what its listing announced); more is refused while streaming. */
   maxBytes?: number;
@@ -80,6 +97,8 @@ export interface PutOptions {
    * the final rename fails, the kept version goes back. Not combined with `onPlaced`.
    */
   keepPrevious?: string;
+  /** What `keepPrevious` is relative to: the root, or the backup root (`RemoteFS.backups`). @default "root" */
+  keepIn?: "root" | "backups";
 }
 
 /**

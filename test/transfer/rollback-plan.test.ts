@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { resolveBackupRoot } from "../../src/transfer/deploy/backup-root.ts";
 import { createManifest, type DeployBackup, type ManifestEntry } from "../../src/transfer/deploy/manifest.ts";
 import { planRollback } from "../../src/transfer/deploy/rollback.ts";
 
@@ -78,10 +79,70 @@ describe("transfer: planRollback", () => {
     expect(() => planRollback(now, ".siteloom", to)).toThrow(error);
   });
 
-  it("refuses a manifest without backups, and ignores backup folders outside <manifestPath>/backups/", () => {
+  it("refuses a manifest without backups", () => {
     const bare = createManifest({ previousId: undefined, site: "demo", env: "test", files: {}, dirs: [] });
     expect(() => planRollback(bare, ".siteloom")).toThrow(/nothing to roll back/);
-    const forged = { ...now, backups: [{ ...C, dir: "../../etc" }] };
-    expect(() => planRollback(forged, ".siteloom")).toThrow(/nothing to roll back/);
+  });
+
+  // the manifest comes from the server: the folders it names are used only when exactly <backup root>/<run id>
+  it.each([
+    "../../etc",
+    ".siteloom/backups/cccccccc/..",
+    ".siteloom/backups/../../cccccccc",
+    "/etc/cccccccc",
+    ".siteloom-backups/www/cccccccc",
+    ".siteloom-backups/other/cccccccc",
+    ".siteloom-backups/www/x/cccccccc",
+    ".siteloom-backups/www/CCCCCCCC",
+  ])("refuses the tampered backup folder %s", (dir) => {
+    const forged = { ...now, backups: [{ ...C, dir }, B] };
+    expect(() => planRollback(forged, ".siteloom")).toThrow(/names the backup folder .* refusing to use it/);
+    const outside = { inside: ".siteloom/backups", outside: ".siteloom-backups/www" };
+    if (dir !== ".siteloom-backups/www/cccccccc") {
+      expect(() => planRollback(forged, outside)).toThrow(/not <backup root>\/<run id> of ".siteloom\/backups" or/);
+    }
+  });
+
+  it("reads from the backup root outside remote.root (relative to it) when the manifest names it", () => {
+    const outside = { inside: ".siteloom/backups", outside: "/home/u/.siteloom-backups/www" };
+    const there = { ...now, backups: [{ ...C, dir: "/home/u/.siteloom-backups/www/cccccccc" }, B] };
+    const plan = planRollback(there, outside);
+    expect(plan.restore.map((r) => r.from)).toEqual([
+      "/home/u/.siteloom-backups/www/cccccccc/a.html",
+      "/home/u/.siteloom-backups/www/cccccccc/old.txt",
+    ]);
+    expect([...plan.sources.values()].map((s) => [s.folder.outside, s.path])).toEqual([
+      [true, "cccccccc/a.html"],
+      [true, "cccccccc/old.txt"],
+    ]);
+  });
+});
+
+describe("transfer: deploy.backupDir", () => {
+  it.each([
+    ["public_html", "auto", ".siteloom-backups/public_html"],
+    ["/home/u/www", "auto", "/home/u/.siteloom-backups/www"],
+    ["/home/u/www/", "auto", "/home/u/.siteloom-backups/www"],
+    ["/www", "auto", "/.siteloom-backups/www"],
+    ["/", "auto", undefined],
+    [".", "auto", undefined],
+    ["/home/u/www", "inside", undefined],
+    ["/home/u/www", "/home/u/backups", "/home/u/backups"],
+    ["/home/u/www", "backups", "backups"],
+    ["public_html", "/var/backups/site", "/var/backups/site"],
+  ])("remote.root %s, backupDir %s → %s", (root, backupDir, expected) => {
+    expect(resolveBackupRoot(root, backupDir)).toBe(expected);
+  });
+
+  it.each([
+    ["/home/u/www", "/home/u/www/.backups"],
+    ["/home/u/www", "/home/u/www"],
+    ["/home/u/www", "/home/u"],
+    ["public_html", "public_html/old"],
+    [".", "backups"],
+    ["/", "/backups"],
+    ["/home/u/www", "/home/u/x/../www/sub"],
+  ])("refuses remote.root %s with backupDir %s", (root, backupDir) => {
+    expect(() => resolveBackupRoot(root, backupDir)).toThrow(/must be a folder outside remote.root/);
   });
 });

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createManifest } from "../../src/transfer/deploy/manifest.ts";
 import { BIN, runCli } from "../support/cli.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
@@ -9,7 +10,8 @@ import { demoWorkspace } from "./helpers/workspace.ts";
 
 // `siteloom deploy --rollback` through the built CLI against real servers: a deploy, a deploy of a change (files
 // replaced, deleted, added in a new folder), then a rollback leaves the server byte-identical to after the first
-// deploy; a rollback killed with SIGKILL and rerun ends the same; the backups never reach an export.
+// deploy; a rollback killed with SIGKILL and rerun ends the same; the backups never reach an export. With remote.root
+// a sub-folder of the login folder the backups live beside it (deploy.backupDir auto), outside the web root.
 
 // each test spawns the CLI five to ten times: on a loaded 2-core machine one spawn alone may take seconds
 const TEST_TIMEOUT_MS = 400_000;
@@ -23,11 +25,20 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     await server?.stop();
   });
 
-  const workspace = (deploy: Record<string, unknown> = {}) =>
+  const workspace = (deploy: Record<string, unknown> = {}, remote: Record<string, unknown> = {}) =>
     demoWorkspace("siteloom-rollback-", server.env, {
-      remote: server.remoteConfig,
+      remote: { ...server.remoteConfig, ...remote },
       deploy: { parallel: 3, retryBaseMs: 20, retryMaxMs: 200, ...deploy },
     });
+  // remote.root a sub-folder of the login folder (vsftpd chroots the login folder to "/"; sshd does not)
+  const inSubFolder = (dir = "site") => ({ root: kind === "sftp" ? `${server.rootDir}/${dir}` : `/${dir}` });
+  /** An empty sub-folder of the login folder, as a host account has its web root. */
+  async function subFolder(dir = "site"): Promise<string> {
+    const live = join(server.rootDir, dir);
+    await mkdir(live);
+    await server.own(live);
+    return live;
+  }
   const cli = (ws: string, args: string[]) => runCli(args, { cwd: ws, env: server.env, timeoutMs: 180_000 });
   async function clearRemote() {
     for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
@@ -80,9 +91,87 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     expect(await snapshot(server.rootDir)).toEqual(second);
 
     // the backup folder is on the server, and never in the mirror export brings down
+    // remote.root "/" (vsftpd's chroot) has no parent, and sshd's user cannot write beside its home: kept inside
     expect((await readdir(join(server.rootDir, ".siteloom/backups"))).length).toBeGreaterThan(0);
+    if (kind === "sftp") expect(redeploy.stdout).toMatch(/backups kept inside remote.root/);
     expect((await cli(ws, ["export", "demo"])).code).toBe(0);
     expect(await snapshot(exportDir, () => false)).toEqual(await snapshot(output));
+  });
+
+  it("remote.root in a sub-folder: backups land beside it, rollback restores byte-identical, retention, export", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    const { ws, output, exportDir } = await workspace({ backups: 2 }, inSubFolder());
+    const live = await subFolder();
+    const kept = join(server.rootDir, ".siteloom-backups/site");
+    await writeSite(output);
+    const before = await readFile(join(output, "index.html"));
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    const first = await snapshot(live);
+
+    await writeFile(join(output, "index.html"), "<p>home, version 2</p>");
+    await rm(join(output, "js"), { recursive: true });
+    await writeFile(join(output, "extra.txt"), "added");
+    const change = await cli(ws, ["deploy", "demo", "--delete", "--json"]);
+    expect(change.code, change.stderr).toBe(0);
+    expect(JSON.parse(change.stdout).notes.join("\n")).not.toMatch(/backups kept inside/);
+    // the replaced and the deleted versions are outside remote.root, none inside it
+    const [run] = await readdir(kept);
+    expect(await readFile(join(kept, run!, "index.html"))).toEqual(before);
+    expect((await readdir(join(kept, run!, "js"))).length).toBe(1);
+    expect(await readdir(join(live, ".siteloom"))).not.toContain("backups");
+
+    const back = await cli(ws, ["deploy", "demo", "--rollback"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await snapshot(live)).toEqual(first);
+    expect(await readdir(kept)).toEqual([]);
+
+    // retention: the folders of older deploys go from the outside location too
+    for (let v = 3; v <= 6; v++) {
+      await writeFile(join(output, "index.html"), `<p>v${v}</p>`);
+      expect((await cli(ws, ["deploy", "demo", "--delete"])).code).toBe(0);
+    }
+    expect((await readdir(kept)).length).toBe(2);
+    const exported = await cli(ws, ["export", "demo"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(await snapshot(exportDir, () => false)).toEqual(await snapshot(output));
+  });
+
+  it("a tampered manifest naming another backup folder is refused; a backupDir inside remote.root too", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    const { ws, site, output } = await workspace({}, inSubFolder());
+    const live = await subFolder();
+    await writeSite(output);
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    await writeFile(join(output, "index.html"), "<p>v2</p>");
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    const second = await snapshot(live);
+    // a manifest whose self hash is right (written by someone who knows the format) naming a folder elsewhere
+    const file = join(live, ".siteloom/manifest.json");
+    const manifest = JSON.parse(await readFile(file, "utf8"));
+    const run = manifest.backups[0].dir.split("/").at(-1);
+    for (const dir of [`.siteloom-backups/other/${run}`, `${manifest.backups[0].dir}/../../other/${run}`]) {
+      const forged = createManifest({ ...manifest, backups: [{ ...manifest.backups[0], dir }] });
+      await writeFile(file, JSON.stringify(forged));
+      await server.own(file);
+      const refused = await cli(ws, ["deploy", "demo", "--rollback"]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/names the backup folder .* refusing to use it/);
+      expect(await snapshot(live)).toEqual(second);
+    }
+
+    const inside = kind === "sftp" ? `${server.rootDir}/site/.old` : "/site/.old";
+    await writeFile(
+      join(site, "site.yaml"),
+      JSON.stringify({ remote: { ...server.remoteConfig, ...inSubFolder() }, deploy: { backupDir: inside } }),
+    );
+    const bad = await cli(ws, ["deploy", "demo"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/deploy.backupDir ".*" must be a folder outside remote.root/);
+    expect(bad.stderr.trim().split("\n").length).toBe(1);
   });
 
   it("--to returns over several deploys; retention keeps the last N; unknown runs are refused in one line", {
@@ -119,7 +208,9 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
     await clearRemote();
-    const { ws, output } = await workspace({ parallel: 1 });
+    // with the backups outside remote.root
+    const { ws, output } = await workspace({ parallel: 1 }, inSubFolder());
+    const live = await subFolder();
     const pages = (v: number) => {
       const extra: Record<string, Buffer> = {};
       for (let i = 0; i < 300; i++) extra[`pages/p${String(i).padStart(3, "0")}.html`] = Buffer.alloc(6000 + i, 64 + v);
@@ -127,7 +218,7 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     };
     await writeSite(output, { extra: pages(1) });
     expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
-    const first = await snapshot(server.rootDir);
+    const first = await snapshot(live);
     await writeSite(output, { extra: pages(2) });
     expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
 
@@ -138,7 +229,7 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     });
     const exited = new Promise((resolve) => child.once("exit", resolve));
     // restores go in path order, one at a time: kill once the 30th page is back to its first version
-    const marker = join(server.rootDir, "pages/p030.html");
+    const marker = join(live, "pages/p030.html");
     const deadline = Date.now() + 180_000;
     for (;;) {
       const data = await readFile(marker).catch(() => undefined);
@@ -149,11 +240,12 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     }
     child.kill("SIGKILL");
     await exited;
-    const half = await snapshot(server.rootDir);
+    const half = await snapshot(live);
     expect(half).not.toEqual(first);
 
     const rerun = await cli(ws, ["deploy", "demo", "--rollback"]);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(await snapshot(server.rootDir)).toEqual(first);
+    expect(await snapshot(live)).toEqual(first);
+    expect(await readdir(join(server.rootDir, ".siteloom-backups/site"))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 // The working state of one `applyDeploy` run, shared by its steps: directories, uploads, deletions, the new manifest.
 import type { RemotePool } from "../types.ts";
+import type { BackupFolder, BackupPlaces } from "./backups.ts";
 import type { Journal } from "./journal.ts";
 import type { Phase } from "./plan.ts";
 import type { DeployOptions, DeployProgress, DeployResult } from "./run.ts";
@@ -25,9 +26,11 @@ export interface ApplyRun {
   phaseDone: Map<Phase, number>;
   /** How many backups the new manifest keeps (`deploy.backups`; none after a purge). */
   keepBackups: number;
+  /** Where backups may be: the folders a manifest names are accepted only there. */
+  places: BackupPlaces;
   /** This run's backup folder (none when no backups are kept). */
-  backupDir: string | undefined;
-  /** Files this run replaces or deletes → where their previous version is kept (`deploy.backups`). */
+  backup: BackupFolder | undefined;
+  /** Files this run replaces or deletes → where their previous version is kept (`deploy.backups`; on backupFs). */
   backupOf: Map<string, string>;
   /** Whether the backup folder is this run's own, new one (not a resumed run's, which may hold backups already). */
   freshBackups: boolean;

@@ -4,6 +4,7 @@ import { forEachLimit } from "../../concurrency.ts";
 import { SiteloomError } from "../../errors.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
 import { withRetries } from "./apply-retry.ts";
+import { backupFs, moveBackup } from "./backups.ts";
 import type { DeployPlan } from "./plan.ts";
 
 /** Carries out the plan's deletions; returns the folders it removed. */
@@ -20,10 +21,13 @@ export async function applyDeletions(ctx: ApplyRun, plan: DeployPlan): Promise<S
       // kept aside for a rollback; a copy an earlier attempt of this run kept already is the one to keep (the first
       // attempt into a new backup folder need not ask)
       async (fs) => {
-        if (backup === undefined) return fs.remove(path);
+        const folder = ctx.backup;
+        if (backup === undefined || folder === undefined) return fs.remove(path);
         const first = ctx.freshBackups && !ctx.asideTried.has(backup);
         ctx.asideTried.add(backup);
-        return first || (await fs.stat(backup)) === undefined ? fs.rename(path, backup) : fs.remove(path);
+        return first || (await backupFs(fs, folder).stat(backup)) === undefined
+          ? moveBackup(fs, folder, path, backup)
+          : fs.remove(path);
       },
       { missingOk: true },
     );

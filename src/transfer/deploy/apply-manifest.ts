@@ -3,8 +3,8 @@
 import { randomUUID } from "node:crypto";
 import type { ApplyDeployContext } from "./apply.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
-import { dropBackup } from "./backups.ts";
-import { createManifest, type DeployBackup, isBackupDir, type Manifest, type ManifestEntry } from "./manifest.ts";
+import { dropBackup, parseBackupDir } from "./backups.ts";
+import { createManifest, type DeployBackup, type Manifest, type ManifestEntry } from "./manifest.ts";
 import type { DeployListing, DeployPlan } from "./plan.ts";
 import { storeManifest } from "./remote-manifest.ts";
 
@@ -36,13 +36,13 @@ export async function writeNewManifest(
     ? { files: new Set(listed.files.keys()), dirs: new Set(listed.dirs.keys()) }
     : { files: new Set(Object.keys(base?.files ?? {})), dirs: new Set(base?.dirs ?? []) };
   const record: DeployBackup | undefined =
-    ctx.backupDir === undefined
+    ctx.backup === undefined
       ? undefined
       : {
           id,
           previousId: base?.id,
           finishedAt: new Date().toISOString(),
-          dir: ctx.backupDir,
+          dir: ctx.backup.dir,
           saved: _savedEntries(base, listed, files, ctx.backupOf, failed),
           added: Object.keys(files).filter((p) => !before.files.has(p)),
           addedDirs: [...dirs].filter((d) => !before.dirs.has(d)),
@@ -62,8 +62,14 @@ export async function writeNewManifest(
   result.manifestId = manifest.id;
   // backups past the retention (or of a history a purge ended): their folders go once the manifest no longer names them
   const kept = new Set(backups.map((b) => b.dir));
-  const dropped = (base?.backups ?? []).filter((b) => !kept.has(b.dir) && isBackupDir(b.dir, manifestDir));
-  await Promise.all(dropped.map((b) => dropBackup(pool, b)));
+  // only folders exactly where this configuration keeps backups: a manifest naming others was tampered with
+  const dropped = (base?.backups ?? []).filter((b) => !kept.has(b.dir));
+  await Promise.all(
+    dropped.map((b) => {
+      const folder = parseBackupDir(ctx.places, b.dir);
+      return folder === undefined ? undefined : dropBackup(pool, b, folder);
+    }),
+  );
 }
 
 // --- internal ---

@@ -3,7 +3,9 @@
 import { forEachLimit } from "../../concurrency.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
 import { withRetries } from "./apply-retry.ts";
+import { backupFs, backupPath } from "./backups.ts";
 import { byDepth, type DeployPlan, parentsOf } from "./plan.ts";
+import { retryDeployStep } from "./run.ts";
 
 /** Every folder the run needs, sorted parents first. */
 export function dirsToCreate(
@@ -13,8 +15,30 @@ export function dirsToCreate(
 ): string[] {
   const needDirs = new Set(plan.mkdirs);
   if (run.remoteMissing || plan.mode === "purge") needDirs.add(run.manifestDir);
-  for (const backup of ctx.backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
+  if (ctx.backup?.outside === false) {
+    for (const backup of ctx.backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
+  }
   return [...needDirs].sort(byDepth);
+}
+
+/**
+ * The folders of a backup folder outside remote.root (itself was made when it was chosen): on its own file system, one
+ * batch where the backend can, else one at a time.
+ */
+export async function createBackupDirs(ctx: ApplyRun): Promise<void> {
+  const folder = ctx.backup;
+  if (folder?.outside !== true) return;
+  const dirs = [...new Set([...ctx.backupOf.values()].flatMap((path) => parentsOf(path)))]
+    .filter((dir) => dir !== backupPath(folder))
+    .sort(byDepth);
+  if (dirs.length === 0) return;
+  await retryDeployStep(ctx.options.config, () =>
+    ctx.pool.run(async (fs) => {
+      const target = backupFs(fs, folder);
+      if (target.mkdirMany) await target.mkdirMany(dirs);
+      else for (const dir of dirs) await target.mkdir(dir);
+    }),
+  );
 }
 
 /** Creates `dirs` (parents first): one pipelined batch where the backend can, else one depth level at a time. */

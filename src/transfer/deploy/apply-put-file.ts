@@ -10,6 +10,7 @@ import { isConnectionError, isMissingError } from "../pool.ts";
 import type { RemoteFS } from "../types.ts";
 import { type ApplyRun, RESUME_MIN_BYTES } from "./apply-context.ts";
 import { withRetries } from "./apply-retry.ts";
+import { type BackupFolder, backupFs, moveBackup } from "./backups.ts";
 import { tempNameFor } from "./plan.ts";
 
 /**
@@ -42,7 +43,7 @@ export async function putFile(ctx: ApplyRun, file: LocalFile): Promise<boolean> 
     if (startAt === 0 && fs.put && verify !== "hash" && (backup === undefined || firstAside)) {
       await fs.put(local, tmp, file.path, {
         ...(verify === "size" ? { expectedSize: file.size } : {}),
-        ...(backup !== undefined ? { keepPrevious: backup } : {}),
+        ...(backup !== undefined ? { keepPrevious: backup, keepIn: ctx.backup?.outside ? "backups" : "root" } : {}),
       });
       return;
     }
@@ -75,20 +76,22 @@ export async function putFile(ctx: ApplyRun, file: LocalFile): Promise<boolean> 
         await rm(copy, { force: true });
       }
     }
-    const moved = backup !== undefined && (await _keepPrevious(fs, file.path, backup));
+    const folder = ctx.backup;
+    const moved = backup !== undefined && folder !== undefined && (await _keepPrevious(fs, folder, file.path, backup));
     await fs.rename(tmp, file.path).catch(async (error: unknown) => {
       // the previous version goes back under its name: a failed file keeps its old version live
-      if (moved) await fs.rename(backup, file.path).catch(() => {});
+      if (moved) await moveBackup(fs, folder!, file.path, backup, true).catch(() => {});
       throw error;
     });
   }).then(async (ok) => {
     // out of tries with the previous version set aside (a broken connection): put it back, when nothing took its place
     const backup = ctx.backupOf.get(file.path);
-    if (!ok && backup !== undefined) {
+    const folder = ctx.backup;
+    if (!ok && backup !== undefined && folder !== undefined) {
       await ctx.pool
         .run(async (fs) => {
-          if ((await fs.stat(file.path)) === undefined && (await fs.stat(backup)) !== undefined) {
-            await fs.rename(backup, file.path);
+          if ((await fs.stat(file.path)) === undefined && (await backupFs(fs, folder).stat(backup)) !== undefined) {
+            await moveBackup(fs, folder, file.path, backup, true);
           }
         })
         .catch(() => {});
@@ -122,9 +125,9 @@ export async function freshTemp(ctx: ApplyRun, path: string): Promise<string> {
  * A backup an earlier attempt of this run made is kept (the file there now may already be the new one), and a file
  * missing on the server has nothing to keep. True when it moved the file.
  */
-async function _keepPrevious(fs: RemoteFS, path: string, backup: string): Promise<boolean> {
-  if ((await fs.stat(backup)) !== undefined) return false;
-  return fs.rename(path, backup).then(
+async function _keepPrevious(fs: RemoteFS, folder: BackupFolder, path: string, backup: string): Promise<boolean> {
+  if ((await backupFs(fs, folder).stat(backup)) !== undefined) return false;
+  return moveBackup(fs, folder, path, backup).then(
     () => true,
     (error: unknown) => {
       if (!isMissingError(error)) throw error;

@@ -1,26 +1,32 @@
 // The start of an apply: the run id, the backup folder and what goes into it, the partial uploads a rerun resumes,
 // and the journal's start record.
 import { randomBytes } from "node:crypto";
+import { SiteloomError } from "../../errors.ts";
 import type { ApplyDeployContext } from "./apply.ts";
 import { type ApplyRun, RESUME_MIN_BYTES } from "./apply-context.ts";
-import { BACKUPS_DIR } from "./manifest.ts";
+import { type BackupFolder, type BackupPlaces, backupFolder, backupFs, backupPath, backupPlaces } from "./backups.ts";
 import { type DeployPlan, isTempName, tempNameFor } from "./plan.ts";
+import { retryDeployStep } from "./run.ts";
 
 /** Opens the run's journal and returns the state its steps share. */
 export async function startApply(plan: DeployPlan, run: ApplyDeployContext): Promise<ApplyRun> {
-  const { options, state, journal, manifestDir } = run;
+  const { options, state, journal } = run;
   const { uploads, tempsToRemove } = plan;
   const runId = journal?.header.runId ?? randomBytes(4).toString("hex");
   // the versions this run replaces or deletes are moved aside into one backup folder per run (a rerun reuses it)
   const keepBackups = plan.mode === "purge" ? 0 : options.config.backups;
-  const backupDir = keepBackups > 0 ? `${manifestDir}/${BACKUPS_DIR}/${runId}` : undefined;
-  const backupOf = new Map<string, string>();
-  if (backupDir !== undefined) {
+  const kept: string[] = [];
+  if (keepBackups > 0) {
     const { listed } = run;
     const existed = (path: string) => (listed ? listed.files.get(path)?.type === "file" : plan.baseFiles.has(path));
-    for (const { file } of uploads) if (existed(file.path)) backupOf.set(file.path, `${backupDir}/${file.path}`);
-    for (const path of plan.deletes) backupOf.set(path, `${backupDir}/${path}`);
+    for (const { file } of uploads) if (existed(file.path)) kept.push(file.path);
+    kept.push(...plan.deletes);
   }
+  const places = await retryDeployStep(options.config, () =>
+    options.pool.run(async (fs) => backupPlaces(run.manifestDir, fs)),
+  );
+  const backup = keepBackups > 0 ? await _openBackupFolder(run, places, runId, kept.length > 0) : undefined;
+  const backupOf = new Map(backup === undefined ? [] : kept.map((path) => [path, backupPath(backup, path)]));
   // A partial temp file is resumed only when it holds the start of this very content (the same hash), so a rerun
   // after the file changed starts again in a new temp file.
   const resumable = new Map<string, string>();
@@ -65,9 +71,54 @@ export async function startApply(plan: DeployPlan, run: ApplyDeployContext): Pro
     random: run.random,
     phaseDone: new Map(),
     keepBackups,
-    backupDir,
+    places,
+    backup,
     backupOf,
     freshBackups: journal === undefined,
     asideTried: new Set(),
   };
+}
+
+// --- internal ---
+
+/**
+ * This run's backup folder: under the backup root outside remote.root when the connection has one and the folder can
+ * be created there (`create`: something will be kept), else beside the manifest. `deploy.backupDir: auto` falls back
+ * to the inside with a note; a configured path that cannot be created fails the deploy.
+ */
+async function _openBackupFolder(
+  run: ApplyDeployContext,
+  places: BackupPlaces,
+  runId: string,
+  create: boolean,
+): Promise<BackupFolder> {
+  const { pool, config, site } = run.options;
+  const explicit = config.backupDir !== "auto" && config.backupDir !== "inside";
+  if (places.outside === undefined) {
+    if (!explicit) return backupFolder(places, false, runId);
+    throw new SiteloomError(
+      "ERR_CONFIG_INVALID",
+      `deploy.backupDir "${config.backupDir}": this connection cannot keep backups outside remote.root`,
+      { site },
+    );
+  }
+  const folder = backupFolder(places, true, runId);
+  if (!create) return folder;
+  try {
+    await retryDeployStep(config, () => pool.run((fs) => backupFs(fs, folder).mkdir(backupPath(folder))));
+    return folder;
+  } catch (error) {
+    const reply = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+    if (explicit) {
+      throw new SiteloomError(
+        "ERR_DEPLOY_FAILED",
+        `cannot create the backup folder ${folder.dir} (deploy.backupDir): ${reply}`,
+        { site, cause: error },
+      );
+    }
+    run.result.notes.push(
+      `backups kept inside remote.root (${places.inside}/, deny-all): cannot create ${places.outside}/ beside it (${reply})`,
+    );
+    return backupFolder(places, false, runId);
+  }
 }

@@ -4,7 +4,7 @@
 import type { RemotePool } from "../types.ts";
 import { applyDeletions } from "./apply-deletions.ts";
 import { writeNewManifest } from "./apply-manifest.ts";
-import { createDirs, dirsToCreate } from "./apply-mkdirs.ts";
+import { createBackupDirs, createDirs, dirsToCreate } from "./apply-mkdirs.ts";
 import { uploadPhase } from "./apply-phase.ts";
 import { startApply } from "./apply-start.ts";
 import type { JournalState } from "./journal.ts";
@@ -43,6 +43,7 @@ export async function applyDeploy(plan: DeployPlan, run: ApplyDeployContext): Pr
   const uploadStart = performance.now();
   try {
     await createDirs(ctx, dirsToCreate(plan, ctx, run));
+    await createBackupDirs(ctx);
     for (const phase of PHASES) {
       await uploadPhase(
         ctx,

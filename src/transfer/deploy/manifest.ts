@@ -39,7 +39,10 @@ export interface DeployBackup {
   previousId: string | undefined;
   /** ISO time the deploy finished. */
   finishedAt: string;
-  /** Folder on the server (relative to the root) holding the previous versions under their own paths. */
+  /**
+   * Folder on the server holding the previous versions under their own paths: `<manifest folder>/backups/<run id>`
+   * (relative to the root), or `<backup root>/<run id>` outside it (deploy.backupDir).
+   */
   dir: string;
   /** Files the deploy replaced or deleted: their entry before it (their bytes are in `dir`). */
   saved: Record<string, ManifestEntry>;
@@ -53,12 +56,6 @@ export const MANIFEST_FILE = "manifest.json";
 
 /** The folder, inside the manifest folder, holding one backup folder per deploy (named by its run id). */
 export const BACKUPS_DIR = "backups";
-
-/** Whether a backup folder named by a manifest is one of ours (a manifest from the server is untrusted input). */
-export function isBackupDir(dir: string, manifestDir: string): boolean {
-  const prefix = `${manifestDir}/${BACKUPS_DIR}/`;
-  return dir.startsWith(prefix) && /^[0-9a-f]{8}$/.test(dir.slice(prefix.length));
-}
 
 /** Builds a manifest with a new id and its self hash. */
 export function createManifest(

@@ -5,11 +5,19 @@ import { join } from "node:path";
 import { forEachLimit } from "../../concurrency.ts";
 import { SiteloomError } from "../../errors.ts";
 import { isMissingError } from "../pool.ts";
-import { dropBackup } from "./backups.ts";
 import {
+  type BackupFolder,
+  type BackupPlaces,
+  backupFs,
+  backupPath,
+  backupPlaces,
+  checkBackupDir,
+  dropBackup,
+} from "./backups.ts";
+import {
+  BACKUPS_DIR,
   createManifest,
   type DeployBackup,
-  isBackupDir,
   MANIFEST_FILE,
   type Manifest,
   type ManifestEntry,
@@ -61,8 +69,14 @@ export interface RollbackResult {
  * lists: each undone deploy, newest first, gives back the files it replaced or deleted and takes away what it added.
  * Pure: tests drive it from values.
  */
-export function planRollback(manifest: Manifest, manifestDir: string, to?: string): RollbackPlan & { next: Manifest } {
-  const backups = (manifest.backups ?? []).filter((b) => isBackupDir(b.dir, manifestDir));
+export function planRollback(
+  manifest: Manifest,
+  where: string | BackupPlaces,
+  to?: string,
+): RollbackPlan & { next: Manifest; sources: Map<string, { folder: BackupFolder; path: string }> } {
+  // a manifest folder alone: backups beside it only
+  const places = typeof where === "string" ? { inside: `${where}/${BACKUPS_DIR}`, outside: undefined } : where;
+  const backups = manifest.backups ?? [];
   if (backups.length === 0) {
     throw new SiteloomError(
       "ERR_USAGE",
@@ -72,13 +86,19 @@ export function planRollback(manifest: Manifest, manifestDir: string, to?: strin
   }
   const count = _undoCount(backups, to, manifest.site);
   const undo = backups.slice(0, count);
+  // the manifest is untrusted: the folders read from are exactly where this configuration keeps backups
+  const folders = undo.map((backup) => checkBackupDir(places, backup.dir, manifest.site));
+  const sources = new Map<string, { folder: BackupFolder; path: string }>();
   const files = new Map<string, { entry: ManifestEntry; from?: string }>(
     Object.entries(manifest.files).map(([path, entry]) => [path, { entry }]),
   );
   const dirs = new Set(manifest.dirs);
-  for (const backup of undo) {
+  for (const [i, backup] of undo.entries()) {
     for (const path of backup.added) files.delete(path);
-    for (const [path, entry] of Object.entries(backup.saved)) files.set(path, { entry, from: `${backup.dir}/${path}` });
+    for (const [path, entry] of Object.entries(backup.saved)) {
+      files.set(path, { entry, from: `${backup.dir}/${path}` });
+      sources.set(path, { folder: folders[i]!, path: backupPath(folders[i]!, path) });
+    }
     for (const dir of backup.addedDirs) dirs.delete(dir);
   }
   for (const path of files.keys()) for (const dir of parentsOf(path)) dirs.add(dir);
@@ -101,7 +121,7 @@ export function planRollback(manifest: Manifest, manifestDir: string, to?: strin
     dirs: [...dirs],
     backups: backups.slice(count),
   });
-  return { from: manifest.id, to: target, undo: undo.map((b) => b.id), restore, remove, removeDirs, next };
+  return { from: manifest.id, to: target, undo: undo.map((b) => b.id), restore, remove, removeDirs, next, sources };
 }
 
 /**
@@ -121,7 +141,8 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
   }
   return withDeployLock(options, async (state) => {
     const manifest = await _readManifest(options, `${manifestDir}/${MANIFEST_FILE}`);
-    const { next, ...plan } = planRollback(manifest, manifestDir, options.to);
+    const places = await retryDeployStep(config, () => pool.run(async (fs) => backupPlaces(manifestDir, fs)));
+    const { next, sources, ...plan } = planRollback(manifest, places, options.to);
     const result: RollbackResult = {
       kind: "rollback",
       site,
@@ -155,7 +176,8 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     await forEachLimit(plan.restore, pool.size, async ({ path, from }) => {
       const copy = join(tmpdir(), `siteloom-rollback-${process.pid}-${randomBytes(6).toString("hex")}`);
       try {
-        await retry(() => pool.run((fs) => fs.download(from, copy)));
+        const source = sources.get(path)!;
+        await retry(() => pool.run((fs) => backupFs(fs, source.folder).download(source.path, copy)));
         const temp = tempNameFor(path, runId);
         await retry(() =>
           pool.run(async (fs) => {
@@ -199,8 +221,8 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     await storeManifest({ pool, site, runId, manifestDir, manifest: next, firstTime: false, state });
     result.manifestId = next.id;
     // the undone deploys' backups are spent: their folders go once the new manifest no longer names them
-    const spent = (manifest.backups ?? []).filter((b) => plan.undo.includes(b.id) && isBackupDir(b.dir, manifestDir));
-    await Promise.all(spent.map((b) => dropBackup(pool, b)));
+    const spent = (manifest.backups ?? []).filter((b) => plan.undo.includes(b.id));
+    await Promise.all(spent.map((b) => dropBackup(pool, b, checkBackupDir(places, b.dir, site))));
     return finish();
   });
 }

@@ -3,23 +3,28 @@
 // themselves (download.ts), atomic uploads (upload.ts) whose renames ride in the next batch (rename-batch.ts), and
 // checked listings (listing.ts). Commands go out pipelined (pipeline.ts).
 import { rm } from "node:fs/promises";
+import { posix } from "node:path";
 import { Writable } from "node:stream";
 import { FTPError } from "basic-ftp";
 import { SiteloomError } from "../../errors.ts";
 import { createCappedFileStream } from "../limit.ts";
-import { joinRemote, printablePath, splitRemotePath } from "../paths.ts";
+import { joinRemote, normalizeRoot, printablePath, splitRemotePath } from "../paths.ts";
 import type { RemoteFS } from "../types.ts";
 import { createFtpRetriever } from "./download.ts";
 import { isMissing, replyText, runOp } from "./errors.ts";
 import { createFtpLister } from "./listing.ts";
 import { createPassivePorts } from "./passive.ts";
-import { okReply, PipeliningError, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
+import { okReply, type PipelinedReply, PipeliningError, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
 import { createRenameBatch } from "./rename-batch.ts";
-import { type FtpRemoteOptions, openFtpSession } from "./session.ts";
+import { type FtpSession, type FtpRemoteOptions as FtpSessionOptions, openFtpSession } from "./session.ts";
 import { pinDataConnections } from "./tls.ts";
 import { checkResume, createAtomicPut, delayEmptyEnd } from "./upload.ts";
 
-export type { FtpRemoteOptions } from "./session.ts";
+/** The session's options, and a second root for backups. */
+export interface FtpRemoteOptions extends FtpSessionOptions {
+  /** The folder of `RemoteFS.backups` (outside the root): absolute, or relative to the login folder. */
+  backupRoot?: string | undefined;
+}
 export { normalizeFingerprint } from "./tls.ts";
 
 /** Connects and logs in one FTP/FTPS control connection and returns it as a RemoteFS. */
@@ -35,18 +40,6 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
   passive.keep(session.firstPassive);
   const renames = createRenameBatch(client.ftp, passive, label);
   const fetch = createFtpRetriever({ client, passive, checkData });
-  const lister = createFtpLister({
-    client,
-    features,
-    root,
-    label,
-    passive,
-    pipeliningNow,
-    fetch,
-    onUnsafe: options.onUnsafe,
-  });
-  const full = (path: string, op: string) => joinRemote(root, path, op);
-  const put = createAtomicPut({ client, features, passive, renames, lister, full, checkData });
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
   // does must not interleave commands: serialise.
   let queue: Promise<unknown> = Promise.resolve();
@@ -89,286 +82,339 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     }
   }
 
-  let rootExists = false;
-
-  const fs: RemoteFS = {
-    protocol,
-    get closed() {
-      return client.closed;
-    },
-    // a listing is a transfer: it takes the port asked for ahead, and asks for the next one behind it
-    list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label), "transfer"),
-    stat: (path) =>
-      serial(
-        () =>
-          runOp(
-            "stat",
-            path,
-            async () => {
-              const segments = splitRemotePath(path, "stat");
-              const name = segments.pop();
-              if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
-              // One or two commands instead of listing a directory that may hold thousands of files.
-              const quick = await lister.quickStat(full(path, "stat"), name);
-              if (quick !== null) return quick;
-              try {
-                const entries = await lister.list(segments.join("/"));
-                return entries.find((entry) => entry.name === name);
-              } catch (error) {
-                if (isMissing(error)) return undefined;
-                throw error;
-              }
-            },
-            label,
-          ),
-        // SIZE/MDTM or MLST open no data connection; a listing fallback takes the port itself
-        "command",
-      ),
-    download: (path, localFile, downloadOptions = {}) =>
-      serial(
-        () =>
-          runOp(
-            "download",
-            path,
-            async () => {
-              const target = full(path, "download");
-              // The local file is made once the data flows; a refused or broken download leaves none behind (its
-              // stream is closed first: removing a file still being opened would let the open re-create it).
-              let file: Writable | undefined;
-              const discard = async () => {
-                if (file !== undefined && !file.closed)
-                  await new Promise<void>((done) => file?.once("close", () => done()));
-                await rm(localFile, { force: true });
-              };
-              const found = await retrieve(target, () => {
-                file = createCappedFileStream(localFile, downloadOptions.maxBytes, path);
-                return file;
-              }).catch(async (error: unknown) => {
-                await discard();
-                throw error;
-              });
-              if (!found) {
-                await discard();
-                throw new FTPError({ code: 550, message: `550 ${printablePath(path)}: no such file` });
-              }
-            },
-            label,
-          ),
-        "transfer",
-      ),
-    read: (path) =>
-      serial(
-        () =>
-          runOp(
-            "read",
-            path,
-            async () => {
-              let chunks: Buffer[] = [];
-              const sink = () => {
-                chunks = [];
-                return new Writable({
-                  write(chunk: Buffer, _encoding, callback) {
-                    chunks.push(chunk);
-                    callback();
-                  },
-                });
-              };
-              if (!(await retrieve(full(path, "read"), sink))) return undefined;
-              return Buffer.concat(chunks);
-            },
-            label,
-          ),
-        "transfer",
-      ),
-    upload: (source, path, uploadOptions = {}) =>
-      serial(() =>
+  const siteRoot = root;
+  const backupRoot = await _backupRootOf(session, connectOptions.backupRoot, () =>
+    serial(() => sendPipelined(client.ftp, ["PWD"])),
+  );
+  const backupFull =
+    backupRoot === undefined ? undefined : (path: string, op: string) => joinRemote(backupRoot, path, op);
+  const site = view(siteRoot);
+  if (backupRoot === undefined || backupFull === undefined) return site;
+  const backups = { ...view(backupRoot), close: async () => {} };
+  /** RNFR/RNTO across the two roots in one round trip. */
+  const move = (from: string, to: string, path: string) =>
+    serial(
+      () =>
         runOp(
-          "upload",
+          "rename",
           path,
           async () => {
-            const target = full(path, "upload");
-            const startAt = uploadOptions.startAt ?? 0;
-            if (startAt <= 0) {
-              await client.uploadFrom(client.ftp.hasTLS ? await delayEmptyEnd(source) : source, target);
-              return;
-            }
-            await checkResume(client, target, startAt, path);
-            // REST + STOR, never APPE: an earlier attempt's server process may still be writing this file (its
-            // session died, its data was still in flight). Its writes and ours land at their own offsets with the
-            // same bytes, where an APPE would put ours after its late ones. REST is sent alone: a server refusing
-            // it must not see a STOR that would overwrite the file from byte 0.
-            // the data port first: STOR must follow REST at once (RFC 959; some servers forget the offset otherwise)
-            const port = await passive.get();
-            const [rest] = await sendPipelined(client.ftp, [`REST ${startAt}`]);
-            if (rest instanceof FTPError || rest?.code !== 350) {
-              throw new SiteloomError(
-                "ERR_TRANSFER_IO",
-                `the server does not resume uploads (REST ${startAt}: ${replyText(rest)}); upload "${printablePath(path)}" again from the start`,
-              );
-            }
-            // through the same data path as every other transfer (a refusal that resets the data connection reads
-            // as the refusal: ProFTPD without AllowStoreRestart)
-            const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
-              port,
-              ...(typeof source === "string" ? { localStart: startAt } : {}),
-              checkData,
-            });
-            okReply(reply, "STOR");
+            const [source, target] = await sendPipelined(client.ftp, [`RNFR ${from}`, `RNTO ${to}`]);
+            okReply(source, "RNFR");
+            okReply(target, "RNTO");
           },
           label,
         ),
-      ),
-    rename: (from, to) =>
-      serial(
-        () =>
+      "command",
+    );
+  return {
+    ...site,
+    get closed() {
+      return client.closed;
+    },
+    backups: {
+      root: connectOptions.backupRoot ?? backupRoot,
+      fs: backups,
+      moveIn: (from, to) => move(joinRemote(siteRoot, from, "rename"), backupFull(to, "rename"), from),
+      moveOut: (from, to) => move(backupFull(from, "rename"), joinRemote(siteRoot, to, "rename"), to),
+    },
+  };
+
+  /** The file system of one root over this connection (the site's, or the backup root's). */
+  function view(root: string): RemoteFS {
+    const lister = createFtpLister({
+      client,
+      features,
+      root,
+      label,
+      passive,
+      pipeliningNow,
+      fetch,
+      onUnsafe: options.onUnsafe,
+    });
+    const full = (path: string, op: string) => joinRemote(root, path, op);
+    const put = createAtomicPut({ client, features, passive, renames, lister, full, backupFull, checkData });
+    let rootExists = false;
+
+    const fs: RemoteFS = {
+      protocol,
+      get closed() {
+        return client.closed;
+      },
+      // a listing is a transfer: it takes the port asked for ahead, and asks for the next one behind it
+      list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label), "transfer"),
+      stat: (path) =>
+        serial(
+          () =>
+            runOp(
+              "stat",
+              path,
+              async () => {
+                const segments = splitRemotePath(path, "stat");
+                const name = segments.pop();
+                if (name === undefined) return { name: "", type: "dir", size: 0, mtime: undefined };
+                // One or two commands instead of listing a directory that may hold thousands of files.
+                const quick = await lister.quickStat(full(path, "stat"), name);
+                if (quick !== null) return quick;
+                try {
+                  const entries = await lister.list(segments.join("/"));
+                  return entries.find((entry) => entry.name === name);
+                } catch (error) {
+                  if (isMissing(error)) return undefined;
+                  throw error;
+                }
+              },
+              label,
+            ),
+          // SIZE/MDTM or MLST open no data connection; a listing fallback takes the port itself
+          "command",
+        ),
+      download: (path, localFile, downloadOptions = {}) =>
+        serial(
+          () =>
+            runOp(
+              "download",
+              path,
+              async () => {
+                const target = full(path, "download");
+                // The local file is made once the data flows; a refused or broken download leaves none behind (its
+                // stream is closed first: removing a file still being opened would let the open re-create it).
+                let file: Writable | undefined;
+                const discard = async () => {
+                  if (file !== undefined && !file.closed)
+                    await new Promise<void>((done) => file?.once("close", () => done()));
+                  await rm(localFile, { force: true });
+                };
+                const found = await retrieve(target, () => {
+                  file = createCappedFileStream(localFile, downloadOptions.maxBytes, path);
+                  return file;
+                }).catch(async (error: unknown) => {
+                  await discard();
+                  throw error;
+                });
+                if (!found) {
+                  await discard();
+                  throw new FTPError({ code: 550, message: `550 ${printablePath(path)}: no such file` });
+                }
+              },
+              label,
+            ),
+          "transfer",
+        ),
+      read: (path) =>
+        serial(
+          () =>
+            runOp(
+              "read",
+              path,
+              async () => {
+                let chunks: Buffer[] = [];
+                const sink = () => {
+                  chunks = [];
+                  return new Writable({
+                    write(chunk: Buffer, _encoding, callback) {
+                      chunks.push(chunk);
+                      callback();
+                    },
+                  });
+                };
+                if (!(await retrieve(full(path, "read"), sink))) return undefined;
+                return Buffer.concat(chunks);
+              },
+              label,
+            ),
+          "transfer",
+        ),
+      upload: (source, path, uploadOptions = {}) =>
+        serial(() =>
           runOp(
-            "rename",
-            from,
-            async () => {
-              // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
-              const [source, target] = await sendPipelined(client.ftp, [
-                `RNFR ${full(from, "rename")}`,
-                `RNTO ${full(to, "rename")}`,
-              ]);
-              okReply(source, "RNFR");
-              okReply(target, "RNTO");
-            },
-            label,
-          ),
-        "command",
-      ),
-    remove: (path) =>
-      serial(
-        () =>
-          runOp(
-            "remove",
+            "upload",
             path,
             async () => {
-              await client.remove(full(path, "remove"));
+              const target = full(path, "upload");
+              const startAt = uploadOptions.startAt ?? 0;
+              if (startAt <= 0) {
+                await client.uploadFrom(client.ftp.hasTLS ? await delayEmptyEnd(source) : source, target);
+                return;
+              }
+              await checkResume(client, target, startAt, path);
+              // REST + STOR, never APPE: an earlier attempt's server process may still be writing this file (its
+              // session died, its data was still in flight). Its writes and ours land at their own offsets with the
+              // same bytes, where an APPE would put ours after its late ones. REST is sent alone: a server refusing
+              // it must not see a STOR that would overwrite the file from byte 0.
+              // the data port first: STOR must follow REST at once (RFC 959; some servers forget the offset otherwise)
+              const port = await passive.get();
+              const [rest] = await sendPipelined(client.ftp, [`REST ${startAt}`]);
+              if (rest instanceof FTPError || rest?.code !== 350) {
+                throw new SiteloomError(
+                  "ERR_TRANSFER_IO",
+                  `the server does not resume uploads (REST ${startAt}: ${replyText(rest)}); upload "${printablePath(path)}" again from the start`,
+                );
+              }
+              // through the same data path as every other transfer (a refusal that resets the data connection reads
+              // as the refusal: ProFTPD without AllowStoreRestart)
+              const [reply] = await storeTo(client.ftp, source, `STOR ${target}`, {
+                port,
+                ...(typeof source === "string" ? { localStart: startAt } : {}),
+                checkData,
+              });
+              okReply(reply, "STOR");
             },
             label,
           ),
-        "command",
-      ),
-    removeEmptyDir: (path) =>
-      serial(
-        () =>
+        ),
+      rename: (from, to) =>
+        serial(
+          () =>
+            runOp(
+              "rename",
+              from,
+              async () => {
+                // RNFR and RNTO in one round trip (a refused RNFR makes the server refuse RNTO too: its reply is the one)
+                const [source, target] = await sendPipelined(client.ftp, [
+                  `RNFR ${full(from, "rename")}`,
+                  `RNTO ${full(to, "rename")}`,
+                ]);
+                okReply(source, "RNFR");
+                okReply(target, "RNTO");
+              },
+              label,
+            ),
+          "command",
+        ),
+      remove: (path) =>
+        serial(
+          () =>
+            runOp(
+              "remove",
+              path,
+              async () => {
+                await client.remove(full(path, "remove"));
+              },
+              label,
+            ),
+          "command",
+        ),
+      removeEmptyDir: (path) =>
+        serial(
+          () =>
+            runOp(
+              "remove directory",
+              path,
+              async () => {
+                await client.removeEmptyDir(fullDir(path));
+              },
+              label,
+            ),
+          "command",
+        ),
+      removeDir: (path) =>
+        serial(() =>
           runOp(
             "remove directory",
             path,
             async () => {
-              await client.removeEmptyDir(fullDir(path));
+              fullDir(path);
+              await _removeTree(path);
             },
             label,
           ),
-        "command",
-      ),
-    removeDir: (path) =>
-      serial(() =>
-        runOp(
-          "remove directory",
-          path,
-          async () => {
-            fullDir(path);
-            await _removeTree(path);
-          },
-          label,
         ),
-      ),
-    mkdir: (path) =>
-      serial(() =>
-        runOp(
-          "mkdir",
-          path,
-          async () => {
-            const segments = splitRemotePath(path, "mkdir");
-            // Fast path: it exists already (one CWD).
-            try {
-              await client.cd(full(path, "mkdir"));
-              rootExists = true;
-              return;
-            } catch (error) {
-              if (!(error instanceof FTPError)) throw error;
-            }
-            // The root itself may not exist yet (a first deploy into a new folder): create it as well.
-            const prefixes = rootExists ? [] : _ancestors(root);
-            for (let i = 1; i <= segments.length; i++) prefixes.push(full(segments.slice(0, i).join("/"), "mkdir"));
-            for (const prefix of prefixes) {
-              try {
-                await client.send(`MKD ${prefix}`);
-              } catch (error) {
-                // 550/521 when it exists: confirm by entering it; anything else is a real error.
-                if (!(error instanceof FTPError)) throw error;
-                await client.cd(prefix);
-              }
-            }
-            rootExists = true;
-          },
-          label,
-        ),
-      ),
-    put: (source, temp, path, putOptions = {}) =>
-      serial(() => runOp("upload", path, () => put(source, temp, path, putOptions), label), "put"),
-    // at the end of a deploy phase: the next phase's first upload on this connection finds its passive port ready
-    flush: () => serial(() => runOp("rename", renames.target ?? "", () => renames.flush(true), label), "put"),
-    mkdirMany: (paths) =>
-      serial(
-        () =>
+      mkdir: (path) =>
+        serial(() =>
           runOp(
             "mkdir",
-            paths[0] ?? "",
+            path,
             async () => {
-              // Parents come first in `paths` and the server runs pipelined commands in order.
-              const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
-              for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
-                const batch = targets.slice(i, i + _PIPELINE_BATCH);
-                const replies = await sendPipelined(
-                  client.ftp,
-                  batch.map((target) => `MKD ${target}`),
-                );
-                // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
-                const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
-                if (refused.length === 0) continue;
-                const entered = await sendPipelined(
-                  client.ftp,
-                  refused.map((target) => `CWD ${target}`),
-                );
-                const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
-                if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
+              const segments = splitRemotePath(path, "mkdir");
+              // Fast path: it exists already (one CWD).
+              try {
+                await client.cd(full(path, "mkdir"));
+                rootExists = true;
+                return;
+              } catch (error) {
+                if (!(error instanceof FTPError)) throw error;
+              }
+              // The root itself may not exist yet (a first deploy into a new folder): create it as well.
+              const prefixes = rootExists ? [] : _ancestors(root);
+              for (let i = 1; i <= segments.length; i++) prefixes.push(full(segments.slice(0, i).join("/"), "mkdir"));
+              for (const prefix of prefixes) {
+                try {
+                  await client.send(`MKD ${prefix}`);
+                } catch (error) {
+                  // 550/521 when it exists: confirm by entering it; anything else is a real error.
+                  if (!(error instanceof FTPError)) throw error;
+                  await client.cd(prefix);
+                }
               }
               rootExists = true;
             },
             label,
           ),
-        "command",
-      ),
-    async close() {
-      await queue.catch(() => undefined);
-      // a rename never sent: the caller learns the file is not in place
-      renames.take().fail(new Error("the connection was closed before the rename was sent"));
-      client.close();
-    },
-  };
+        ),
+      put: (source, temp, path, putOptions = {}) =>
+        serial(() => runOp("upload", path, () => put(source, temp, path, putOptions), label), "put"),
+      // at the end of a deploy phase: the next phase's first upload on this connection finds its passive port ready
+      flush: () => serial(() => runOp("rename", renames.target ?? "", () => renames.flush(true), label), "put"),
+      mkdirMany: (paths) =>
+        serial(
+          () =>
+            runOp(
+              "mkdir",
+              paths[0] ?? "",
+              async () => {
+                // Parents come first in `paths` and the server runs pipelined commands in order.
+                const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
+                for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
+                  const batch = targets.slice(i, i + _PIPELINE_BATCH);
+                  const replies = await sendPipelined(
+                    client.ftp,
+                    batch.map((target) => `MKD ${target}`),
+                  );
+                  // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
+                  const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
+                  if (refused.length === 0) continue;
+                  const entered = await sendPipelined(
+                    client.ftp,
+                    refused.map((target) => `CWD ${target}`),
+                  );
+                  const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
+                  if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
+                }
+                rootExists = true;
+              },
+              label,
+            ),
+          "command",
+        ),
+      async close() {
+        await queue.catch(() => undefined);
+        // a rename never sent: the caller learns the file is not in place
+        renames.take().fail(new Error("the connection was closed before the rename was sent"));
+        client.close();
+      },
+    };
 
-  /** The server path of a directory to remove; never the remote root itself. */
-  function fullDir(path: string): string {
-    if (splitRemotePath(path, "remove").length === 0) {
-      throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+    /** The server path of a directory to remove; never the remote root itself. */
+    function fullDir(path: string): string {
+      if (splitRemotePath(path, "remove").length === 0) {
+        throw new SiteloomError("ERR_TRANSFER_UNSAFE_PATH", `${label}: refusing to remove the remote root itself`);
+      }
+      return full(path, "remove");
     }
-    return full(path, "remove");
-  }
 
-  async function _removeTree(path: string): Promise<void> {
-    // Our own walk over checked listings: basic-ftp's removeDir would act on whatever names the server sends.
-    for (const entry of await lister.list(path)) {
-      const child = path === "" ? entry.name : `${path}/${entry.name}`;
-      if (entry.type === "dir") await _removeTree(child);
-      else await client.remove(full(child, "remove"));
+    async function _removeTree(path: string): Promise<void> {
+      // Our own walk over checked listings: basic-ftp's removeDir would act on whatever names the server sends.
+      for (const entry of await lister.list(path)) {
+        const child = path === "" ? entry.name : `${path}/${entry.name}`;
+        if (entry.type === "dir") await _removeTree(child);
+        else await client.remove(full(child, "remove"));
+      }
+      await client.removeEmptyDir(full(path, "remove"));
     }
-    await client.removeEmptyDir(full(path, "remove"));
-  }
 
-  return fs;
+    return fs;
+  }
 }
 
 // --- internal ---
@@ -377,6 +423,30 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
 function _ancestors(root: string): string[] {
   const parts = root.split("/").filter((part) => part !== "");
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
+}
+
+/**
+ * The backup root as a server path (FtpRemoteOptions.backupRoot): a relative one is taken from the login folder, which
+ * the session knows when remote.root is relative too, else asks for (`pwd`, before any CWD).
+ */
+async function _backupRootOf(
+  session: FtpSession,
+  wanted: string | undefined,
+  pwd: () => Promise<PipelinedReply[]>,
+): Promise<string | undefined> {
+  if (wanted === undefined) return undefined;
+  const dir = normalizeRoot(wanted);
+  if (dir.startsWith("/")) return dir;
+  const asked = normalizeRoot(session.options.root ?? "/");
+  let login: string;
+  if (!asked.startsWith("/")) {
+    login = asked === "." ? session.root : session.root.slice(0, session.root.length - asked.length);
+  } else {
+    const [reply] = await pwd();
+    const text = okReply(reply, "PWD").message;
+    login = /"((?:[^"]|"")*)"/.exec(text)?.[1]?.replace(/""/g, '"') ?? "/";
+  }
+  return normalizeRoot(posix.join(login, dir));
 }
 
 /** Commands per pipelined write (directory creation). */

@@ -23,6 +23,8 @@ export interface FtpUploadContext {
   lister: FtpLister;
   /** The server path of a path relative to the root. */
   full: (path: string, op: string) => string;
+  /** The server path of a path relative to the backup root (`PutOptions.keepIn`), when the session has one. */
+  backupFull?: ((path: string, op: string) => string) | undefined;
   /** The pinned-certificate check of data connections, if any. */
   checkData: ((socket: TLSSocket) => void) | undefined;
 }
@@ -87,7 +89,7 @@ export function createAtomicPut(
       renames.defer(tempPath, target, opts.onPlaced);
       return;
     }
-    const aside = opts.keepPrevious === undefined ? undefined : full(opts.keepPrevious, "rename");
+    const aside = opts.keepPrevious === undefined ? undefined : _asideFull(opts)(opts.keepPrevious, "rename");
     const moved = aside !== undefined && (await _moveAside(target, aside));
     const renamed = await sendPipelined(client.ftp, [`RNFR ${tempPath}`, `RNTO ${target}`, passive.next()]);
     try {
@@ -99,6 +101,13 @@ export function createAtomicPut(
       throw error;
     }
     passive.keep(renamed[2]);
+  }
+
+  function _asideFull(opts: PutOptions): (path: string, op: string) => string {
+    if (opts.keepIn !== "backups") return full;
+    if (ctx.backupFull === undefined)
+      throw new SiteloomError("ERR_TRANSFER_IO", "ftp: this session has no backup root");
+    return ctx.backupFull;
   }
 
   /** RNFR/RNTO of the version at `target` to `aside`; false when there was none (a missing file is not an error). */
