@@ -19,6 +19,12 @@ export interface RemoteEntry {
 export interface RemoteFS {
   readonly protocol: "ftp" | "ftps" | "sftp" | "local";
   list(dir: string): Promise<RemoteEntry[]>;
+  /**
+   * Several listings at once, where the protocol can ask for them together (FTP without MLSD: one round trip);
+   * undefined when this connection cannot (list them one by one). A folder that cannot be listed is a rejected
+   * result of its own; a lost connection rejects the whole call.
+   */
+  listMany?(dirs: readonly string[]): Promise<PromiseSettledResult<RemoteEntry[]>[] | undefined>;
   /** undefined when the path does not exist. */
   stat(path: string): Promise<RemoteEntry | undefined>;
   /**

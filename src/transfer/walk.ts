@@ -1,4 +1,5 @@
 import pLimit from "p-limit";
+import { SiteloomError } from "../errors.ts";
 import type { RemoteEntry, RemotePool } from "./types.ts";
 
 /** A remote entry with its path relative to the remote root. */
@@ -46,7 +47,10 @@ export interface RemoteTree {
   limited: WalkLimitHit[];
 }
 
-/** Lists a remote tree, several directories at once (one per pool connection), within `limits`. */
+/**
+ * Lists a remote tree, several directories at once (one per pool connection; the folders one listing found in one
+ * batch per connection where the connection lists several at once), within `limits`.
+ */
 export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = {}): Promise<RemoteTree> {
   const limits = { ..._UNBOUNDED, ...options.limits };
   const start = options.dir ?? "";
@@ -63,6 +67,7 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
     limited.push({ path, limit, message });
   };
   const accept = (dir: string, depth: number, listing: RemoteEntry[]) => {
+    const children: string[] = [];
     if (listing.length > limits.maxEntriesPerDir) {
       hit(
         dir,
@@ -94,30 +99,67 @@ export async function walkRemote(pool: RemotePool, options: WalkRemoteOptions = 
       if (options.skipDir?.(path)) continue;
       if (depth + 1 >= limits.maxDepth)
         hit(path, "maxDepth", `deeper than maxDepth (${limits.maxDepth} levels): not listed`);
-      else list(path, depth + 1);
+      else children.push(path);
     }
+    schedule(children, depth + 1);
+  };
+  // whether connections list several folders at once (FTP without MLSD); known after the first listing
+  let many: boolean | undefined;
+  // the folders found by one listing: in one batch per connection where that saves round trips
+  const schedule = (paths: string[], depth: number): void => {
+    if (!many || paths.length < 2) {
+      for (const path of paths) list([path], depth);
+      return;
+    }
+    const per = Math.min(_BATCH_MAX, Math.ceil(paths.length / Math.max(1, pool.size)));
+    for (let i = 0; i < paths.length; i += per) list(paths.slice(i, i + per), depth);
   };
   // after a failure or the maxEntries stop, the folders still waiting are not listed
-  const list = (dir: string, depth: number): void => {
+  const list = (batch: string[], depth: number): void => {
     const task = limit(async () => {
       if (failure !== undefined || stopped) return;
+      let results: PromiseSettledResult<RemoteEntry[]>[] | undefined;
       try {
-        const listing = await pool.run((fs) => fs.list(dir));
-        options.onDir?.(dir);
-        if (!stopped) accept(dir, depth, listing);
+        results = await pool.run(async (fs): Promise<PromiseSettledResult<RemoteEntry[]>[] | undefined> => {
+          many ??= fs.listMany !== undefined;
+          if (batch.length > 1 && fs.listMany) return fs.listMany(batch);
+          return [{ status: "fulfilled", value: await fs.list(batch[0] ?? "") }];
+        });
       } catch (error) {
-        failure ??= error;
+        // a batch beyond the listing limit as a whole: its folders are listed one by one, each within the limit
+        if (batch.length > 1 && error instanceof SiteloomError && error.code === "ERR_TRANSFER_LIMIT") {
+          for (const dir of batch) list([dir], depth);
+        } else failure ??= error;
+        return;
+      }
+      if (results === undefined) {
+        // the connection lists one folder at a time after all: so does the rest of the walk
+        many = false;
+        for (const dir of batch) list([dir], depth);
+        return;
+      }
+      for (const [i, dir] of batch.entries()) {
+        const result = results[i];
+        if (result?.status !== "fulfilled") {
+          failure ??= result?.reason ?? new Error(`no listing of ${dir}`);
+          return;
+        }
+        options.onDir?.(dir);
+        if (!stopped) accept(dir, depth, result.value);
       }
     }).finally(() => running.delete(task));
     running.add(task);
   };
-  list(start, 0);
+  list([start], 0);
   while (running.size > 0) await Promise.all(running);
   if (failure !== undefined) throw failure;
   return { files, dirs, limited };
 }
 
 // --- internal ---
+
+/** Folders asked for in one batch at most. */
+const _BATCH_MAX = 16;
 
 const _UNBOUNDED: WalkLimits = {
   maxDepth: Number.POSITIVE_INFINITY,

@@ -5,8 +5,15 @@ import { lstat, mkdir, readlink, stat, symlink, utimes, writeFile } from "node:f
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExportSchema } from "../../src/config/schema.ts";
+import { Secret } from "../../src/secret.ts";
 import { createRemoteConnector } from "../../src/transfer/connect.ts";
-import { createRemotePool, type ExportResult, runExport, type UnsafeEntry } from "../../src/transfer/index.ts";
+import {
+  createFtpRemote,
+  createRemotePool,
+  type ExportResult,
+  runExport,
+  type UnsafeEntry,
+} from "../../src/transfer/index.ts";
 import { useTempDir } from "../support/cli.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
@@ -118,6 +125,39 @@ describe("transfer: STAT listings against names and replies that could end them 
     expect(sortedSkips(result)).toEqual(sortedSkips(dataResult));
     expect(unsafe.length).toBeGreaterThan(0);
     await expect(lstat(join(dir, "stat/smuggled.txt"))).rejects.toThrow();
+  });
+
+  it("listMany: the listings of several folders in one write, no data connection; a missing one fails alone", async () => {
+    for (const dir of ["m1/x", "m2", "m3"]) await mkdir(join(server.rootDir, dir), { recursive: true });
+    await writeFile(join(server.rootDir, "m2/two.txt"), "2");
+    await server.own(server.rootDir);
+    const log: string[] = [];
+    const fs = await createFtpRemote({
+      host: "127.0.0.1",
+      port: proxy.port,
+      user: server.user,
+      password: new Secret(server.password),
+      debug: (line) => log.push(line),
+    });
+    try {
+      // the session's first listing learns the sentinel (the root holds the names of the test before: not that one)
+      await fs.list("m3");
+      const { data } = proxy.stats;
+      const from = log.length;
+      const results = await fs.listMany?.(["m1", "m2", "missing", "m3"]);
+      expect(proxy.stats.data).toBe(data);
+      // one round trip: every command of the batch went out before the first reply came in
+      const batch = log.slice(from);
+      const firstReply = batch.findIndex((line) => line.startsWith("< "));
+      expect(batch.lastIndexOf("> CWD /m3")).toBeLessThan(firstReply);
+      expect(batch.slice(firstReply).some((line) => line.startsWith("> "))).toBe(false);
+      const names = results?.map((r) => (r.status === "fulfilled" ? r.value.map((e) => e.name) : "rejected"));
+      expect(names).toEqual([["x"], ["two.txt"], "rejected", []]);
+      const missing = results?.[2];
+      expect(missing?.status === "rejected" && String(missing.reason)).toMatch(/cannot list "missing"/);
+    } finally {
+      await fs.close();
+    }
   });
 
   it("a STAT reply larger than the listing limit is refused while it arrives: the export fails, nothing is kept", async () => {

@@ -223,11 +223,11 @@ describe("transfer: pool over vsftpd through the fault proxy", () => {
     await writeFile(join(server.rootDir, "bbbb-abs.html"), "x");
     await writeFile(join(server.rootDir, "fine.html"), "x");
     const unsafe: UnsafeEntry[] = [];
-    proxy.rewriteData = (chunk) =>
-      Buffer.from(
-        chunk.toString("latin1").replace("aaaa-evil.html", "../evil.html").replace("bbbb-abs.html", "/etc/passwd"),
-        "latin1",
-      );
+    const hostile = (text: string) =>
+      text.replace("aaaa-evil.html", "../evil.html").replace("bbbb-abs.html", "/etc/passwd");
+    proxy.rewriteData = (chunk) => Buffer.from(hostile(chunk.toString("latin1")), "latin1");
+    // vsftpd lists over the control connection (STAT)
+    proxy.rewriteControl = hostile;
     const fs = await createFtpRemote({
       host: "127.0.0.1",
       port: proxy.port,
@@ -242,6 +242,7 @@ describe("transfer: pool over vsftpd through the fault proxy", () => {
       expect(unsafe.map((u) => u.reason).join("\n")).toMatch(/'\/' inside a name/);
     } finally {
       proxy.rewriteData = undefined;
+      proxy.rewriteControl = undefined;
       await fs.close();
     }
   });

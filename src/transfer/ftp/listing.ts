@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { type Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp";
 import { SiteloomError } from "../../errors.ts";
 import { filterListing, joinRemote, printablePath, splitRemotePath, type UnsafeEntryHandler } from "../paths.ts";
+import { isConnectionError } from "../pool.ts";
 import type { RemoteEntry } from "../types.ts";
 import type { FtpRetrieve } from "./download.ts";
 import { isMissing } from "./errors.ts";
@@ -34,6 +35,15 @@ export interface FtpListerContext {
 export interface FtpLister {
   /** The checked entries of `dir` (relative to the root). */
   list(dir: string): Promise<RemoteEntry[]>;
+  /**
+   * The checked entries of several folders, in one round trip where the server lists over the control connection
+   * (undefined when this session does not: list them one by one); `run` wraps each folder's work (its errors). A
+   * folder that cannot be listed is a rejected result of its own.
+   */
+  listMany(
+    dirs: readonly string[],
+    run: <T>(dir: string, fn: () => Promise<T>) => Promise<T>,
+  ): Promise<PromiseSettledResult<RemoteEntry[]>[] | undefined>;
   /**
    * stat without a listing: MLST where the server has it, else SIZE + MDTM for plain files. Returns null when only a
    * listing can tell (directories and symlinks on LIST-only servers, symlinks whose target MLST does not give).
@@ -97,30 +107,33 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
   const statLister = createStatLister(client.ftp, LISTING_MAX_BYTES, label);
 
   /**
-   * The listing of `target` over the control connection (stat-listing.ts), for servers without MLSD: one round trip.
-   * A refused CWD throws its reply. Undefined when the session does not list that way or this folder's reply
-   * cannot be used.
+   * The listings of `dirs` over the control connection (stat-listing.ts), for servers without MLSD: one round trip
+   * for them all. Per folder: its parsed listing, the refusal of its CWD, or undefined (list it over a data
+   * connection); undefined for all when the session does not list that way.
    */
-  async function listStat(target: string, dir: string): Promise<FileInfo[] | undefined> {
+  async function listStat(dirs: readonly string[]): Promise<(FileInfo[] | FTPError | undefined)[] | undefined> {
     if (client.availableListCommands[0] === "MLSD" || ctx.pipeliningNow() === "off") return undefined;
-    const [result] = (await statLister.list([target], [dir])) ?? [];
-    if (result === undefined) return undefined;
-    if ("refused" in result) throw result.refused;
-    listing = splitRemotePath(dir).join("/");
-    return client.parseList(result.lines.join("\n"));
+    const targets = dirs.map((dir) => joinRemote(ctx.root, dir, "list"));
+    const results = await statLister.list(targets, dirs);
+    return results?.map((result, i) => {
+      if (result === undefined || "refused" in result) return result?.refused;
+      listing = splitRemotePath(dirs[i] ?? "").join("/");
+      return client.parseList(result.lines.join("\n"));
+    });
   }
 
-  async function list(dir: string): Promise<RemoteEntry[]> {
+  /** The listing of `dir` over a data connection: the fast listing, else basic-ftp's. */
+  async function listData(dir: string): Promise<FileInfo[]> {
     const target = joinRemote(ctx.root, dir, "list");
     // CWD then a bare listing: LIST arguments with spaces are parsed differently by every server.
-    const fast = (await listStat(target, dir)) ?? (await listFast(target, dir));
+    const fast = await listFast(target, dir);
     // basic-ftp's listing asks for a port of its own, which closes the one asked for ahead
     if (fast === undefined) {
       ctx.passive.drop();
       await client.cd(target);
     }
     listing = splitRemotePath(dir).join("/");
-    const raw =
+    return (
       fast ??
       (await client.list().catch((error: unknown) => {
         if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
@@ -130,7 +143,15 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
           );
         }
         throw error;
-      }));
+      }))
+    );
+  }
+
+  /**
+   * The checked entries of a parsed listing of `dir`; `enter`: the session is not in `dir` (a listing by STAT in a
+   * batch), should the link targets have to be listed.
+   */
+  async function entriesOf(dir: string, raw: FileInfo[], enter: boolean): Promise<RemoteEntry[]> {
     const mapped = raw.map(_toEntry).filter((entry): entry is RemoteEntry => entry !== undefined);
     if (mapped.some((entry) => entry.type === "symlink" && !entry.target)) {
       // MLSD (pure-ftpd: "type=OS.unix=slink:") may omit link targets; LIST shows "name -> target".
@@ -139,6 +160,7 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
       ctx.passive.drop();
       try {
         listing = undefined; // reported once, by the first listing
+        if (enter) await client.cd(joinRemote(ctx.root, dir, "list"));
         const targets = new Map((await client.list()).map((info) => [info.name, info.link]));
         for (const entry of mapped) {
           const link = targets.get(entry.name);
@@ -152,10 +174,43 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
     return filterListing(mapped, { root: ctx.root, dir: relDir, onUnsafe: ctx.onUnsafe });
   }
 
+  async function list(dir: string): Promise<RemoteEntry[]> {
+    const [raw] = (await listStat([dir])) ?? [];
+    if (raw instanceof FTPError) throw raw;
+    return raw ? entriesOf(dir, raw, false) : entriesOf(dir, await listData(dir), false);
+  }
+
+  /** The listings of `dirs`, each a result of its own (a folder that cannot be listed fails alone). */
+  async function listMany(
+    dirs: readonly string[],
+    run: <T>(dir: string, fn: () => Promise<T>) => Promise<T>,
+  ): Promise<PromiseSettledResult<RemoteEntry[]>[] | undefined> {
+    const raws = await listStat(dirs);
+    // over data connections, one call per folder lists as fast and lets the caller stop in between
+    if (raws === undefined) return undefined;
+    const results: PromiseSettledResult<RemoteEntry[]>[] = [];
+    for (const [i, dir] of dirs.entries()) {
+      const raw = raws?.[i];
+      try {
+        const value = await run(dir, async () => {
+          if (raw instanceof FTPError) throw raw;
+          return raw ? entriesOf(dir, raw, dirs.length > 1) : entriesOf(dir, await listData(dir), false);
+        });
+        results.push({ status: "fulfilled", value });
+      } catch (reason) {
+        // the session is lost: the whole batch fails, and the pool runs it again on a fresh one
+        if (isConnectionError(reason)) throw reason;
+        results.push({ status: "rejected", reason });
+      }
+    }
+    return results;
+  }
+
   const quickStat = (target: string, name: string) => _quickStat(client, ctx.features, target, name);
 
   return {
     list,
+    listMany,
     quickStat,
     async remoteSize(target, path) {
       const segments = splitRemotePath(path, "stat");

@@ -143,6 +143,11 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
       },
       // a listing is a transfer: it takes the port asked for ahead, and asks for the next one behind it
       list: (dir) => serial(() => runOp("list", dir, () => lister.list(dir), label), "transfer"),
+      listMany: (dirs) =>
+        serial(() => {
+          const each = <T>(dir: string, fn: () => Promise<T>) => runOp("list", dir, fn, label);
+          return runOp("list", dirs[0] ?? "", () => lister.listMany(dirs, each), label);
+        }, "transfer"),
       stat: (path) =>
         serial(
           () =>
