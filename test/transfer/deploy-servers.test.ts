@@ -84,6 +84,20 @@ describe.each(SERVER_KINDS)("transfer: deploy and export against %s", (kind) => 
     delete remote.files[".htaccess"];
     expect(remote).toEqual(await snapshot(output));
 
+    // the folders the server is known to have (the manifest's, the backups') are not asked for again; the backups
+    // folder removed by hand fails the batch and is made again by the fallback
+    await writeFile(join(output, "css/site.css"), "body{margin:4px}");
+    log.reset();
+    expect((await deploy()).failures).toEqual([]);
+    const asked = log.ops.filter((o) => o.op === "mkdir" || o.op === "mkdirMany").flatMap((o) => o.path.split(","));
+    expect(asked.filter((p) => !p.startsWith(".siteloom/backups/"))).toEqual([]);
+    await rm(backups, { recursive: true });
+    await writeFile(join(output, "css/site.css"), "body{margin:5px}");
+    expect((await deploy()).failures).toEqual([]);
+    const [healed] = await readdir(backups);
+    expect(await readFile(join(backups, healed!, "css/site.css"), "utf8")).toBe("body{margin:4px}");
+    expect(await readFile(join(server.rootDir, "css/site.css"), "utf8")).toBe("body{margin:5px}");
+
     // --verify against the server agrees that nothing is left to do
     const verify = await deploy({ verify: true });
     expect(verify.plan.upload).toEqual([]);

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DeploySchema } from "../../src/config/schema.ts";
@@ -114,11 +114,9 @@ describe("transfer: deploy (local backend)", () => {
     await rm(join(output, "a"), { recursive: true });
     log.reset();
     const kept = await deploy();
-    expect(log.ops.filter((o) => o.op === "upload").map((o) => o.path.replace(/\.[0-9a-f]{8}$/, ""))).toEqual([
-      "css/.in.site.css",
-      "new page.html".replace(/^/, ".in."),
-      ".siteloom/.in.manifest.json",
-    ]);
+    // the new manifest goes up beside the files (see the manifest test below for when it goes live)
+    const uploads = log.ops.filter((o) => o.op === "upload").map((o) => o.path.replace(/\.[0-9a-f]{8}$/, ""));
+    expect(uploads.sort()).toEqual([".in.new page.html", ".siteloom/.in.manifest.json", "css/.in.site.css"]);
     expect(kept.stats).toMatchObject({ uploaded: 2, deleted: 0 });
     expect((await stat(join(remote, "js/app.js"))).isFile()).toBe(true); // no --delete: stays
 
@@ -184,6 +182,53 @@ describe("transfer: deploy (local backend)", () => {
     for (const o of log.ops.filter((x) => x.op === "upload")) expect(o.path).toMatch(/(^|\/)\.in\..+\.[0-9a-f]{8}$/);
   });
 
+  it("the new manifest goes up beside the files and is renamed into place only after the last of them is live", async () => {
+    await deploy();
+    await writeFile(join(output, "css/site.css"), "body{margin:3px}");
+    await writeFile(join(output, "index.html"), "<p>v3</p>");
+    await rm(join(output, "js/app.js"));
+    const events: string[] = [];
+    const slow = () => new Promise((resolve) => setTimeout(resolve, 30));
+    const result = await deploy({
+      delete: true,
+      wrap: (fs) => ({
+        ...fs,
+        protocol: fs.protocol,
+        close: () => fs.close(),
+        upload: async (source, path, options) => {
+          events.push(`upload ${path.replace(/\.[0-9a-f]{8}$/, "")}`);
+          return fs.upload(source, path, options);
+        },
+        // a site file's rename takes a while: the manifest is staged meanwhile
+        rename: async (from, to) => {
+          events.push(`rename ${to}`);
+          if (!to.startsWith(".siteloom/")) await slow();
+          await fs.rename(from, to);
+          events.push(`renamed ${to}`);
+        },
+      }),
+    });
+    expect(result.failures).toEqual([]);
+    const at = (event: string) => events.indexOf(event);
+    expect(at("upload .siteloom/.in.manifest.json")).toBeGreaterThanOrEqual(0);
+    expect(at("upload .siteloom/.in.manifest.json")).toBeLessThan(at("renamed index.html"));
+    // the manifest's rename goes out after every file is in place and every deletion (a move into the backups) is done
+    const live = at("rename .siteloom/manifest.json");
+    for (const done of ["renamed css/site.css", "renamed index.html", `renamed ${result.plan.delete[0] ?? ""}`]) {
+      expect(events.slice(0, live)).toContainEqual(expect.stringMatching(done.replace("renamed ", "renamed (.*/)?")));
+    }
+    expect(events.slice(live + 1).filter((e) => e.startsWith("rename"))).toEqual(["renamed .siteloom/manifest.json"]);
+    const manifest = JSON.parse(await readFile(join(remote, ".siteloom/manifest.json"), "utf8"));
+    expect(manifest.id).toBe(result.manifestId);
+    expect(manifest.files["js/app.js"]).toBeUndefined();
+    expect(manifest.files["index.html"].size).toBe("<p>v3</p>".length);
+    expect((await readdir(join(remote, ".siteloom"))).filter((n) => n.startsWith(".in."))).toEqual([]);
+    // the stamp taken from the staged file is the live manifest's: the next run is a no-op with one stat
+    log.reset();
+    await deploy();
+    expect(log.ops).toEqual([{ op: "stat", path: ".siteloom/manifest.json" }]);
+  });
+
   it("retries failed transfers with backoff and counts them", async () => {
     let failures = 2;
     const result = await deploy({
@@ -206,6 +251,7 @@ describe("transfer: deploy (local backend)", () => {
 
   it("names each failed file with the reply, keeps the old version live, and a rerun uploads only what failed", async () => {
     await deploy();
+    const before = JSON.parse(await readFile(join(remote, ".siteloom/manifest.json"), "utf8"));
     await writeFile(join(output, "index.html"), "<p>v2</p>");
     await writeFile(join(output, "css/site.css"), "body{margin:2px}");
     const result = await deploy({
@@ -225,6 +271,12 @@ describe("transfer: deploy (local backend)", () => {
     });
     expect(result.failures).toEqual([{ path: "index.html", message: "553 Could not create file." }]);
     expect(await readFile(join(remote, "index.html"), "utf8")).toMatch(/home/); // the old page stays whole
+    // the manifest staged for a run without failures is not the one written: the failed page keeps its old entry
+    const after = JSON.parse(await readFile(join(remote, ".siteloom/manifest.json"), "utf8"));
+    expect(after.id).toBe(result.manifestId);
+    expect(after.files["index.html"]).toEqual(before.files["index.html"]);
+    expect(after.files["css/site.css"].size).toBe("body{margin:2px}".length);
+    expect((await readdir(join(remote, ".siteloom"))).filter((n) => n.startsWith(".in."))).toEqual([]);
     log.reset();
     const rerun = await deploy();
     expect(rerun.failures).toEqual([]);

@@ -3,21 +3,33 @@
 import { forEachLimit } from "../../concurrency.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
 import { withRetries } from "./apply-retry.ts";
-import { backupFs, backupPath } from "./backups.ts";
+import { backupFs, backupPath, parseBackupDir } from "./backups.ts";
+import type { DeployBackup, Manifest } from "./manifest.ts";
 import { byDepth, type DeployPlan, parentsOf } from "./plan.ts";
 import { retryDeployStep } from "./run.ts";
 
-/** Every folder the run needs, sorted parents first. */
+/**
+ * Every folder the run needs, sorted parents first. Not those the server is known to have: the manifest folder and
+ * its parents when the manifest was found there, and the backups folder beside it when a kept backup there saved files
+ * (a folder that exists costs a second round trip, to confirm it). Should one be gone after all, the batch fails and
+ * the fallback, one `mkdir` (which makes parents) per folder, creates it.
+ */
 export function dirsToCreate(
   plan: DeployPlan,
   ctx: ApplyRun,
-  run: { manifestDir: string; remoteMissing: boolean },
+  run: { manifestDir: string; remoteMissing: boolean; base: Manifest | undefined },
 ): string[] {
+  const { manifestDir } = run;
   const needDirs = new Set(plan.mkdirs);
-  if (run.remoteMissing || plan.mode === "purge") needDirs.add(run.manifestDir);
+  if (run.remoteMissing || plan.mode === "purge") needDirs.add(manifestDir);
   if (ctx.backup?.outside === false) {
     for (const backup of ctx.backupOf.values()) for (const dir of parentsOf(backup)) needDirs.add(dir);
   }
+  if (!run.remoteMissing) for (const dir of [...parentsOf(manifestDir), manifestDir]) needDirs.delete(dir);
+  // a backup that saved files has its folder (one that saved none never made it: a first deploy's)
+  const savedInside = (b: DeployBackup) =>
+    parseBackupDir(ctx.places, b.dir)?.outside === false && Object.keys(b.saved).length > 0;
+  if (run.base?.backups?.some(savedInside)) needDirs.delete(ctx.places.inside);
   return [...needDirs].sort(byDepth);
 }
 

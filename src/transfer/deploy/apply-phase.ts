@@ -25,8 +25,13 @@ export async function uploadPhase(ctx: ApplyRun, phaseFiles: LocalFile[], phase:
     }
     _phaseProgress(ctx, phase, files.length, file, ok);
   };
+  let started = 0;
+  // once every file of the phase has started, a connection that finishes one gets no other: it sends its rename now
+  // rather than when the slowest file of the phase is done
+  const lastOnConnection = () => started === files.length;
   await forEachLimit(files, ctx.pool.size, async (file) => {
-    const deferred = await _putDeferred(ctx, file);
+    started++;
+    const deferred = await _putDeferred(ctx, file, lastOnConnection);
     if (deferred === undefined) await record(file, await putFile(ctx, file));
     else placed.push(deferred.placed.then((ok) => record(file, ok)));
   });
@@ -42,7 +47,11 @@ export async function uploadPhase(ctx: ApplyRun, phaseFiles: LocalFile[], phase:
  * the settings need the plain path (no `put`, hash verification, a large file that may need resuming); else `placed`, a
  * promise of whether the file ended in place. A failed or uncertain rename uploads the file again on the plain path.
  */
-async function _putDeferred(ctx: ApplyRun, file: LocalFile): Promise<{ placed: Promise<boolean> } | undefined> {
+async function _putDeferred(
+  ctx: ApplyRun,
+  file: LocalFile,
+  flushNow: () => boolean,
+): Promise<{ placed: Promise<boolean> } | undefined> {
   const { options } = ctx;
   const verify = options.config.verify;
   // large files take the plain path, whose retries resume from what arrived
@@ -66,6 +75,8 @@ async function _putDeferred(ctx: ApplyRun, file: LocalFile): Promise<{ placed: P
     }
     const tmp = await freshTemp(ctx, file.path);
     await fs.put(local, tmp, file.path, { ...(verify === "size" ? { expectedSize: file.size } : {}), onPlaced });
+    // how the rename went reaches `onPlaced` either way; a broken session is found by the next one to use it
+    if (flushNow()) await fs.flush().catch(() => {});
   });
   if (plain) return undefined;
   if (!sent) settle(false);

@@ -3,13 +3,14 @@
 // the new manifest. Journalled: a killed run is resumed by the next one. Each step is its own apply-*.ts file.
 import type { RemotePool } from "../types.ts";
 import { applyDeletions } from "./apply-deletions.ts";
-import { writeNewManifest } from "./apply-manifest.ts";
+import { stageNewManifest, writeNewManifest } from "./apply-manifest.ts";
 import { createBackupDirs, createDirs, dirsToCreate } from "./apply-mkdirs.ts";
 import { uploadPhase } from "./apply-phase.ts";
 import { startApply } from "./apply-start.ts";
 import type { JournalState } from "./journal.ts";
 import type { Manifest } from "./manifest.ts";
 import { type DeployListing, type DeployLocalTree, type DeployPlan, PHASES } from "./plan.ts";
+import type { StagedManifest } from "./remote-manifest.ts";
 import type { DeployOptions, DeployProgress, DeployResult } from "./run.ts";
 import type { DeployState } from "./state.ts";
 
@@ -40,10 +41,15 @@ export async function applyDeploy(plan: DeployPlan, run: ApplyDeployContext): Pr
   const { result } = run;
   const ctx = await startApply(plan, run);
   let removedDirs: Set<string>;
+  let staging: Promise<StagedManifest> | undefined;
   const uploadStart = performance.now();
   try {
-    await createDirs(ctx, dirsToCreate(plan, ctx, run));
-    await createBackupDirs(ctx);
+    // the site's folders and the backup folder's (outside remote.root: another file system) in parallel
+    const dirs = Promise.all([createDirs(ctx, dirsToCreate(plan, ctx, run)), createBackupDirs(ctx)]);
+    // the manifest of the run as planned goes up beside the files (renamed into place at the end), made while the
+    // folders' round trip is in flight
+    staging = stageNewManifest(ctx, plan, run);
+    await dirs;
     for (const phase of PHASES) {
       await uploadPhase(
         ctx,
@@ -57,7 +63,7 @@ export async function applyDeploy(plan: DeployPlan, run: ApplyDeployContext): Pr
   } finally {
     await ctx.log.close();
   }
-  await writeNewManifest(ctx, plan, run, removedDirs);
+  await writeNewManifest(ctx, plan, run, removedDirs, staging);
   // with failures the journal stays: the next run reuses its temp names and resumes the partial uploads
   if (result.failures.length === 0) await run.state.removeJournal();
   return finishResult(result, run.started, ctx.pool);

@@ -16,12 +16,52 @@ import type { DeployState } from "./state.ts";
 
 /**
  * Writes a new manifest to the server (temp name and rename; a deny-all .htaccess beside it the first time), then
- * into the target's state with the stamp that lets the next run recognise it with one stat.
+ * into the target's state with the stamp that lets the next run recognise it with one stat. With `staged` (see
+ * `stageManifest`) holding this very manifest, only its rename is left to do.
  */
-export async function storeManifest(opts: ManifestWrite & { state: DeployState }): Promise<void> {
-  const written = await _writeRemoteManifest(opts);
+export async function storeManifest(
+  opts: ManifestWrite & { state: DeployState; staged?: StagedManifest | undefined },
+): Promise<void> {
+  const { staged } = opts;
+  const written =
+    staged?.entry !== undefined && staged.manifest === opts.manifest && !opts.firstTime
+      ? await _commitStaged(opts, staged.temp, staged.entry)
+      : // a manifest staged for another outcome was uploaded whole: its temp name is written over, unless that upload
+        // broke (its server process may still be writing it)
+        await _writeRemoteManifest(opts, staged !== undefined && staged.entry === undefined ? 1 : 0);
   await opts.state.saveManifest(opts.manifest);
   await opts.state.saveStamp(opts.manifest.id, written);
+}
+
+/** A manifest uploaded to its temp name ahead of time (`stageManifest`), not yet renamed into place. */
+export interface StagedManifest {
+  manifest: Manifest;
+  temp: string;
+  /**
+   * The temp file's size and server time (the manifest's after the rename, which keeps both); undefined when the upload
+   * failed or its size is wrong.
+   */
+  entry: RemoteEntry | undefined;
+}
+
+/**
+ * Uploads the manifest a run will write if everything goes as planned to its temp name and checks its size, while the
+ * run's files still move: the slow part of writing it (a data connection, its bytes) leaves the end of the run, and
+ * `storeManifest` only renames it. The temp name claims nothing; the manifest goes live only by that rename, made
+ * once every file it names is in place. Never fails: a manifest that could not be staged is written at the end.
+ */
+export async function stageManifest(opts: ManifestWrite): Promise<StagedManifest> {
+  const { manifest, pool } = opts;
+  const temp = tempNameFor(`${opts.manifestDir}/${MANIFEST_FILE}`, opts.runId);
+  const data = serializeManifest(manifest);
+  const entry = await pool
+    .run(async (fs) => {
+      await fs.upload(Readable.from([data]), temp);
+      const uploaded = await fs.stat(temp);
+      return uploaded?.type === "file" && uploaded.size === data.length ? uploaded : undefined;
+    })
+    .catch(() => undefined);
+  return { manifest, temp, entry };
 }
 
 /** A manifest to write into `manifestDir` on the server (`firstTime`: with the deny-all .htaccess beside it). */
@@ -72,11 +112,26 @@ export function replyLine(error: unknown): string {
 
 // --- internal ---
 
-async function _writeRemoteManifest(opts: ManifestWrite): Promise<RemoteEntry | undefined> {
+/** The staged manifest renamed over the manifest; written again the usual way when that rename fails. */
+async function _commitStaged(opts: ManifestWrite, temp: string, entry: RemoteEntry): Promise<RemoteEntry | undefined> {
+  const target = `${opts.manifestDir}/${MANIFEST_FILE}`;
+  const renamed = await opts.pool
+    .run((fs) => fs.rename(temp, target))
+    .then(
+      () => true,
+      () => false,
+    );
+  return renamed ? entry : _writeRemoteManifest(opts, 1);
+}
+
+/**
+ * Uploads the manifest to a temp name and renames it into place. `attempts`: 0 starts with the run's temp name, 1 with
+ * a new one (a staged upload may have broken there, its server process still writing).
+ */
+async function _writeRemoteManifest(opts: ManifestWrite, attempts = 0): Promise<RemoteEntry | undefined> {
   const { manifestDir, manifest, firstTime, runId } = opts;
   const target = `${manifestDir}/${MANIFEST_FILE}`;
   const data = serializeManifest(manifest);
-  let attempts = 0;
   try {
     return await opts.pool.run(async (fs) => {
       // a retry writes a new temp file: the broken attempt's server process may still write the old one
