@@ -189,13 +189,14 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
     // and waited for by the first check, whose own realpath goes out beside it (a round trip less per login).
     let realRoot = root;
     let rootExists = false;
-    const rootKnown = _call<string>(sftp, "realpath", root).then(
-      (resolved) => {
-        rootExists = true;
-        realRoot = resolved;
-      },
-      () => undefined,
-    );
+    // OpenSSH's realpath answers for a missing last folder too: the stat beside it says whether the root is there
+    const rootKnown = Promise.allSettled([
+      _call<string>(sftp, "realpath", root),
+      _call<_Attrs>(sftp, "stat", root),
+    ]).then(([resolved, found]) => {
+      if (resolved.status === "fulfilled") realRoot = resolved.value;
+      rootExists = resolved.status === "fulfilled" && found.status === "fulfilled";
+    });
     const full = (path: string, op: string) => joinRemote(root, path, op);
 
     /**

@@ -49,8 +49,9 @@ testRemoteFS(
   async () => {
     const rootDir = await mkdtemp(join(tmpdir(), "siteloom-local-remote-"));
     return {
-      connect: async () => createLocalRemote({ root: rootDir }),
+      connect: async (options) => createLocalRemote({ root: rootDir, backupRoot: options?.backupRoot }),
       rootDir,
+      serverRoot: rootDir,
       stop: () => rm(rootDir, { recursive: true, force: true }),
     };
   },
@@ -65,6 +66,7 @@ async function _startServerTarget(row: ServerRow): Promise<ContractTarget> {
   return {
     connect: (options) => createRemote(remote, server.resolve, options),
     rootDir: server.rootDir,
+    serverRoot: remote.root,
     own: server.own,
     stop: server.stop,
   };

@@ -162,6 +162,21 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
       expect(refused.stderr).toMatch(/names the backup folder .* refusing to use it/);
       expect(await snapshot(live)).toEqual(second);
     }
+    // a cleanup (here: a purge ends the kept history) leaves a folder it does not own alone, and says so
+    const other = join(server.rootDir, `.siteloom-backups/other/${run}`);
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, "keep.txt"), "not ours");
+    await server.own(join(server.rootDir, ".siteloom-backups"));
+    const forged = createManifest({
+      ...manifest,
+      backups: [{ ...manifest.backups[0], dir: `.siteloom-backups/other/${run}` }],
+    });
+    await writeFile(file, JSON.stringify(forged));
+    await server.own(file);
+    const purge = await cli(ws, ["deploy", "demo", "--purge", "--yes", "--json"]);
+    expect(purge.code, purge.stderr).toBe(0);
+    expect(JSON.parse(purge.stdout).notes.join("\n")).toMatch(/left the backup folder ".*other.*" alone/);
+    expect(await readFile(join(other, "keep.txt"), "utf8")).toBe("not ours");
 
     const inside = kind === "sftp" ? `${server.rootDir}/site/.old` : "/site/.old";
     await writeFile(

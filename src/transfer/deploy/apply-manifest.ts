@@ -2,6 +2,7 @@
 // server, then the backup folders past the retention removed.
 import { randomUUID } from "node:crypto";
 import { setImmediate } from "node:timers/promises";
+import { printablePath } from "../paths.ts";
 import type { ApplyDeployContext } from "./apply.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
 import { dropBackup, parseBackupDir } from "./backups.ts";
@@ -65,7 +66,11 @@ export async function writeNewManifest(
   await Promise.all(
     dropped.map((b) => {
       const folder = parseBackupDir(ctx.places, b.dir);
-      return folder === undefined ? undefined : dropBackup(pool, b, folder);
+      if (folder !== undefined) return dropBackup(pool, b, folder);
+      result.notes.push(
+        `left the backup folder "${printablePath(b.dir)}" alone: the manifest named it, but it is not <backup root>/<run id> of deploy.backupDir`,
+      );
+      return undefined;
     }),
   );
 }

@@ -115,8 +115,8 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     backups: {
       root: connectOptions.backupRoot ?? backupRoot,
       fs: backups,
-      moveIn: (from, to) => move(joinRemote(siteRoot, from, "rename"), backupFull(to, "rename"), from),
-      moveOut: (from, to) => move(backupFull(from, "rename"), joinRemote(siteRoot, to, "rename"), to),
+      moveIn: async (from, to) => move(joinRemote(siteRoot, from, "rename"), backupFull(to, "rename"), from),
+      moveOut: async (from, to) => move(backupFull(from, "rename"), joinRemote(siteRoot, to, "rename"), to),
     },
   };
 
