@@ -138,6 +138,31 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     expect(await snapshot(exportDir, () => false)).toEqual(await snapshot(output));
   });
 
+  it.each(["absolute", "relative to the login folder"])(
+    "deploy.backupDir a server path (%s): created when missing, the backups there, rollback from it",
+    {
+      timeout: TEST_TIMEOUT_MS,
+    },
+    async (form) => {
+      await clearRemote();
+      const absolute = kind === "sftp" ? `${server.rootDir}/kept/demo` : "/kept/demo";
+      const backupDir = form === "absolute" ? absolute : "kept/demo";
+      const { ws, output } = await workspace({ backupDir }, inSubFolder());
+      const live = await subFolder();
+      await writeSite(output);
+      const before = await readFile(join(output, "index.html"));
+      expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+      const first = await snapshot(live);
+      await writeFile(join(output, "index.html"), "<p>v2</p>");
+      expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+      const [run] = await readdir(join(server.rootDir, "kept/demo"));
+      expect(await readFile(join(server.rootDir, "kept/demo", run!, "index.html"))).toEqual(before);
+      const back = await cli(ws, ["deploy", "demo", "--rollback"]);
+      expect(back.code, back.stderr).toBe(0);
+      expect(await snapshot(live)).toEqual(first);
+    },
+  );
+
   it("a tampered manifest naming another backup folder is refused; a backupDir inside remote.root too", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
