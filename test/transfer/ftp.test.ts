@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/secret.ts";
 import { createFtpRemote } from "../../src/transfer/index.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
-import { startServer } from "../support/servers/index.ts";
+import { startServer, type TestServer } from "../support/servers/index.ts";
 
 describe("transfer: ftp stat without listings", () => {
   for (const kind of ["vsftpd-ftp", "pure-ftpd-ftp"] as const) {
@@ -20,15 +20,7 @@ describe("transfer: ftp stat without listings", () => {
         await symlink("page.html", join(server.rootDir, "alias.html"));
         await server.own(server.rootDir);
         const commands: string[] = [];
-        const fs = await createFtpRemote({
-          host: server.host,
-          port: server.port,
-          user: server.user,
-          password: new Secret(server.password),
-          debug: (line) => {
-            if (line.startsWith("> ")) commands.push(line.slice(2));
-          },
-        });
+        const fs = await _connectLogged(server, commands);
         try {
           await fs.mkdir("sub");
           commands.length = 0;
@@ -154,3 +146,46 @@ describe("transfer: ftp missing-file replies other than 550", () => {
     }
   });
 });
+
+describe("transfer: ftp folders in one batch", () => {
+  it("vsftpd: each MKD goes out with its CWD, so folders there already need no batch of their own; a missing parent fails", async () => {
+    const server = await startServer("vsftpd-ftp");
+    try {
+      await mkdir(join(server.rootDir, "site/old"), { recursive: true });
+      await server.own(server.rootDir);
+      const commands: string[] = [];
+      const fs = await _connectLogged(server, commands, "/site");
+      try {
+        commands.length = 0;
+        await fs.mkdirMany!(["old", "old/new", "fresh"]);
+        // the root and "old" exist (MKD refused, CWD enters): one batch all the same, no second one of CWDs
+        expect(commands).toEqual(
+          ["/site", "/site/old", "/site/old/new", "/site/fresh"].flatMap((dir) => [`MKD ${dir}`, `CWD ${dir}`]),
+        );
+        expect((await fs.stat("old/new"))?.type).toBe("dir");
+        expect((await fs.stat("fresh"))?.type).toBe("dir");
+        await expect(fs.mkdirMany!(["gone/deeper"])).rejects.toThrow(/Create directory operation failed/);
+      } finally {
+        await fs.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+// --- internal ---
+
+/** A session with the test server whose every command sent is pushed onto `commands`. */
+function _connectLogged(server: TestServer, commands: string[], root?: string) {
+  return createFtpRemote({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: new Secret(server.password),
+    ...(root !== undefined ? { root } : {}),
+    debug: (line) => {
+      if (line.startsWith("> ")) commands.push(line.slice(2));
+    },
+  });
+}

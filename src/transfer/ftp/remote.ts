@@ -370,21 +370,29 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
               async () => {
                 // Parents come first in `paths` and the server runs pipelined commands in order.
                 const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
-                for (let i = 0; i < targets.length; i += _PIPELINE_BATCH) {
-                  const batch = targets.slice(i, i + _PIPELINE_BATCH);
+                // 550/521 when it exists: confirmed by entering it. Pipelined, each MKD goes out with its CWD, so a
+                // folder that is there already (the root, a parent) costs no round trip of its own; one command at a
+                // time, only the refused ones are entered, in a second batch.
+                const together = pipeliningNow() !== "off";
+                const size = together ? _PIPELINE_BATCH / 2 : _PIPELINE_BATCH;
+                for (let i = 0; i < targets.length; i += size) {
+                  const batch = targets.slice(i, i + size);
                   const replies = await sendPipelined(
                     client.ftp,
-                    batch.map((target) => `MKD ${target}`),
+                    batch.flatMap((target) => (together ? [`MKD ${target}`, `CWD ${target}`] : [`MKD ${target}`])),
                   );
-                  // 550/521 when it exists: confirm by entering it (all in one batch); otherwise report the MKD reply.
-                  const refused = batch.filter((_, j) => replies[j] instanceof FTPError);
+                  const made = together ? replies.filter((_, j) => j % 2 === 0) : replies;
+                  const refused = batch.filter((_, j) => made[j] instanceof FTPError);
                   if (refused.length === 0) continue;
-                  const entered = await sendPipelined(
-                    client.ftp,
-                    refused.map((target) => `CWD ${target}`),
-                  );
+                  const entered = together
+                    ? replies.filter((_, j) => j % 2 === 1 && made[(j - 1) / 2] instanceof FTPError)
+                    : await sendPipelined(
+                        client.ftp,
+                        refused.map((target) => `CWD ${target}`),
+                      );
+                  // neither made nor there: the MKD reply says why
                   const failed = entered.findIndex((reply) => reply === undefined || reply instanceof FTPError);
-                  if (failed >= 0) throw replies[batch.indexOf(refused[failed]!)];
+                  if (failed >= 0) throw made[batch.indexOf(refused[failed]!)];
                 }
                 rootExists = true;
               },
