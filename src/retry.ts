@@ -84,10 +84,16 @@ export async function runWithRetry<T>(fn: (attempt: number) => Promise<T>, optio
   // as its first attempt's, so what follows is as before.
   let first: { error: unknown } | undefined;
   if (!o.signal?.aborted) {
+    let result: T;
     try {
-      return await fn(1);
+      result = await fn(1);
     } catch (error) {
       first = { error };
+    }
+    // as p-retry does after every attempt: aborted meanwhile is aborted, even when the attempt succeeded
+    if (first === undefined) {
+      o.signal?.throwIfAborted();
+      return result!;
     }
   }
   const decisions = new WeakMap<object, RetryDecision>();

@@ -104,6 +104,24 @@ describe("retry: runWithRetry", () => {
     );
     await expect(run).rejects.toThrow("stopped by the user");
   });
+
+  it("an abort during an attempt that then succeeds rejects, on the first attempt as on later ones", async () => {
+    for (const failFirst of [false, true]) {
+      const controller = new AbortController();
+      let calls = 0;
+      const run = runWithRetry(
+        async () => {
+          calls++;
+          if (failFirst && calls === 1) throw new RetryableError("busy");
+          controller.abort(new Error("cancelled"));
+          return "done";
+        },
+        { signal: controller.signal, baseMs: 0 },
+      );
+      await expect(run).rejects.toThrow("cancelled");
+      expect(calls).toBe(failFirst ? 2 : 1);
+    }
+  });
 });
 
 describe("retry: helpers", () => {
