@@ -105,7 +105,13 @@ async function _openBackupFolder(
   const folder = backupFolder(places, true, runId);
   if (!create) return folder;
   try {
-    await retryDeployStep(config, () => pool.run((fs) => backupFs(fs, folder).mkdir(backupPath(folder))));
+    // one batch where the backend can (FTP: the MKDs of the root's missing parents and the run folder pipelined)
+    await retryDeployStep(config, () =>
+      pool.run(async (fs) => {
+        const target = backupFs(fs, folder);
+        await (target.mkdirMany ? target.mkdirMany([backupPath(folder)]) : target.mkdir(backupPath(folder)));
+      }),
+    );
     return folder;
   } catch (error) {
     const reply = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
