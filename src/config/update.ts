@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { constants } from "node:fs";
-import { access, mkdir, readFile, stat, unlink } from "node:fs/promises";
+import { access, mkdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
 import { type Document, parseDocument } from "yaml";
@@ -31,6 +31,11 @@ export interface UpdateConfigFileOptions {
    * for the request (`config.patch`, `config.rollback`) is the one record of the change. @default true
    */
   publish?: boolean;
+}
+
+export interface RemoveConfigFileOptions extends Omit<UpdateConfigFileOptions, "detail"> {
+  /** Remove the file's folder too when nothing else is left in it (a removed site's). @default false */
+  folder?: boolean;
 }
 
 export interface ConfigFileUpdate {
@@ -68,6 +73,7 @@ export async function updateConfigFile(
     const returned = edit(doc, before);
     const after = typeof returned === "string" ? returned : doc.toString();
     if (after === before) return { before, after, changed: false };
+    await _checkFolder(file, dirname(file));
     const mode = (await stat(file).catch(() => undefined))?.mode;
     await writeFileAtomic(file, after, { mode: mode === undefined ? 0o644 : mode & 0o777 });
     const ref = options.ref ?? basename(file);
@@ -93,7 +99,7 @@ export async function updateConfigFile(
 export async function removeConfigFile(
   file: string,
   expected: string,
-  options: Omit<UpdateConfigFileOptions, "detail"> = {},
+  options: RemoveConfigFileOptions = {},
 ): Promise<boolean> {
   const run = async (): Promise<boolean> => {
     const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
@@ -101,8 +107,14 @@ export async function removeConfigFile(
       throw error;
     });
     if (text !== expected) return false;
+    await _checkFolder(file, dirname(file));
     await unlink(file);
     fsyncDir(dirname(file));
+    if (options.folder) {
+      // an older build's lock inside the folder would keep it from going: released first (the new one is still held)
+      await _releaseInFolderLock(file);
+      await rmdir(dirname(file)).catch(() => undefined);
+    }
     if (options.publish === false) return true;
     publishEvent({
       action: "config.write",
@@ -146,9 +158,9 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
 /**
  * The one rule of whether this process may write a configuration file: its folder, or the folder of its lock, when
  * this process cannot write it (a read-only mount, another owner), throws ERR_PERMISSIONS saying what to do (a folder
- * not there yet passes). Locking checks it first, since the lock library
- * would retry such a folder for a minute and a half and then blame another process; a follower of the recorded
- * versions checks it to skip a read-only workspace.
+ * not there yet passes). Locking checks the lock's folder first, since the lock library would retry such a folder for
+ * a minute and a half and then blame another process, and a write or removal checks the file's; a follower of the
+ * recorded versions checks both for the files a version changes, to skip a read-only workspace with one note.
  */
 export async function checkWritableFolder(file: string): Promise<void> {
   await _checkFolder(file, dirname(file));
@@ -198,31 +210,25 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   queues.set(file, tail);
   await previous;
   try {
-    await checkWritableFolder(file);
     const lockPath = configLockFile(file);
+    // only the lock's folder: the file's own is checked where it is written (a site folder of another owner that no
+    // change touches is locked all the same, its lock being beside it)
+    await _checkFolder(file, dirname(lockPath));
     // a site's first site.yaml: its lock's folder (sites/) may not be there yet
     if (dirname(lockPath) !== dirname(file)) await mkdir(dirname(lockPath), { recursive: true });
     let compromised: Error | undefined;
-    let release: () => Promise<void>;
+    const onCompromised = (error: Error) => {
+      compromised = error;
+    };
+    const release = await _lock(file, lockPath, onCompromised);
     try {
-      release = await lockfile.lock(file, {
-        realpath: false,
-        lockfilePath: lockPath,
-        stale: STALE_MS,
-        update: STALE_MS / 2,
-        retries: { retries: 1000, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
-        onCompromised: (error) => {
-          compromised = error;
-        },
-      });
-    } catch (error) {
-      throw new SiteloomError(
-        "ERR_LOCKED",
-        `${basename(file)} is being changed by another siteloom process; try again (a lock left by a crash clears itself after ${STALE_MS / 1000} s)`,
-        { cause: error },
-      );
-    }
-    try {
+      // the lock an older build takes (`.<name>.lock` beside the file, inside a site's folder) too, while a rolling
+      // update runs: old and new processes then exclude each other; none where the folder is not there or not ours
+      const inFolder = _inFolderLockFile(file);
+      if (inFolder !== lockPath && (await _writableFolder(dirname(inFolder)))) {
+        const releaseInFolder = await _lock(file, inFolder, onCompromised);
+        IN_FOLDER.set(file, releaseInFolder);
+      }
       const result = await fn();
       if (compromised) {
         throw new SiteloomError(
@@ -233,10 +239,52 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
       }
       return result;
     } finally {
+      await _releaseInFolderLock(file);
       await release().catch(() => undefined);
     }
   } finally {
     done();
     if (queues.get(file) === tail) queues.delete(file);
+  }
+}
+
+/** The lock file of `file` for builds before the site.yaml's lock moved beside its folder: `.<name>.lock` beside it. */
+function _inFolderLockFile(file: string): string {
+  return join(dirname(file), `.${basename(file)}.lock`);
+}
+
+/** The releases of the older builds' locks (`_inFolderLockFile`) this process holds, by file. */
+const IN_FOLDER = new Map<string, () => Promise<void>>();
+
+async function _releaseInFolderLock(file: string): Promise<void> {
+  const release = IN_FOLDER.get(resolve(file));
+  IN_FOLDER.delete(resolve(file));
+  await release?.().catch(() => undefined);
+}
+
+async function _writableFolder(folder: string): Promise<boolean> {
+  return access(folder, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function _lock(file: string, lockfilePath: string, onCompromised: (error: Error) => void) {
+  try {
+    // keyed by the lock file (proper-lockfile keeps one lock a key): a file's two locks, the new and an older build's
+    return await lockfile.lock(lockfilePath, {
+      realpath: false,
+      lockfilePath,
+      stale: STALE_MS,
+      update: STALE_MS / 2,
+      retries: { retries: 1000, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+      onCompromised,
+    });
+  } catch (error) {
+    throw new SiteloomError(
+      "ERR_LOCKED",
+      `${basename(file)} is being changed by another siteloom process; try again (a lock left by a crash clears itself after ${STALE_MS / 1000} s)`,
+      { cause: error },
+    );
   }
 }

@@ -257,13 +257,15 @@ export async function createConfigRuntime(options: ConfigRuntimeOptions): Promis
     // watch directories, not files: editors that save by writing a temp file and renaming replace the inode
     watchDir(opts.root, (name) => name === null || name === WORKSPACE_FILE || name === "sites");
     const sitesDir = join(opts.root, "sites");
-    watchDir(sitesDir, () => true);
+    // a name starting with "." is no site: a site.yaml's lock (sites/.<name>.site.yaml.lock), made and removed on
+    // every write, would reload each time and leave a watcher behind
+    watchDir(sitesDir, (name) => name === null || !name.startsWith("."));
     for (const site of snapshot.sites) watchDir(join(sitesDir, site), (name) => name === null || name === SITE_FILE);
     if (existsSync(sitesDir)) {
       void readdir(sitesDir, { withFileTypes: true })
         .then((entries) => {
           for (const e of entries) {
-            if (e.isDirectory()) {
+            if (e.isDirectory() && !e.name.startsWith(".")) {
               watchDir(join(sitesDir, e.name), (name) => name === null || name === SITE_FILE);
             }
           }

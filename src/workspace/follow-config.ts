@@ -1,4 +1,4 @@
-import { mkdir, rmdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { checkWritableFolder, removeConfigFile, updateConfigFile, withConfigFileLock } from "../config/index.ts";
 import { isSiteloomError, SiteloomError } from "../errors.ts";
@@ -70,9 +70,11 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
     const stale = _staleFiles(recentFirst, files, onDisk);
     const differ = Object.keys(files).filter((name) => onDisk[name] !== files[name]);
     if (differ.length === 0 && stale.length === 0) return;
-    // every folder a write or removal needs (siteloom.yaml's: the root; a site's and its lock's), so that a site folder
-    // this process cannot write gives the one note too, not a failed write on every notification
-    const readOnly = await _readOnlyFolder([WORKSPACE_FILE, ...differ, ...stale].map((name) => join(root, name)));
+    // only these files are locked and written: a folder no change touches (a site folder of another owner) is not
+    // this version's concern. Every folder they need (their own, their locks') is checked, so that one this process
+    // cannot write gives the one note, not a failed write on every notification
+    const paths = [...differ, ...stale].map((name) => join(root, name));
+    const readOnly = await _readOnlyFolder(paths);
     if (readOnly !== undefined) {
       const note = `read-only ${readOnly} @ ${latest.id}`;
       if (warned !== note) {
@@ -85,13 +87,14 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
       return;
     }
     // a file to delete is locked too: a CLI writing it here holds that lock until its version is recorded
-    const paths = [...Object.keys(files), ...stale].map((name) => join(root, name));
     await withConfigFileLock(paths, async () => {
       // a change recorded meanwhile (by this process too) is the one to compare with
       const current = await store.latestConfigVersion();
       if (current?.id !== latest.id) return void check();
       const disk = await readConfigFiles(root);
       const changed = Object.keys(files).filter((name) => disk[name] !== files[name]);
+      // a file not locked here changed meanwhile (a CLI write, a hand edit): looked at again, with its lock
+      if (changed.some((name) => !differ.includes(name))) return void check();
       const recent = await store.listConfigVersions({ limit: RECENT_VERSIONS });
       const remove = _staleFiles(recent, files, disk).filter((name) => stale.includes(name));
       if (changed.length === 0 && remove.length === 0) return;
@@ -125,10 +128,9 @@ export function followConfigVersions(options: FollowConfigOptions): ConfigFollow
       }
       const removed: string[] = [];
       for (const name of remove) {
-        if (!(await removeConfigFile(join(root, name), disk[name]!, { locked: true, actor, ref: name }))) continue;
-        removed.push(name);
         // the folder goes too once nothing else is in it (its topics, articles, output are never touched)
-        await rmdir(dirname(join(root, name))).catch(() => undefined);
+        const options = { locked: true, actor, ref: name, folder: true };
+        if (await removeConfigFile(join(root, name), disk[name]!, options)) removed.push(name);
       }
       logger.info({ version: latest.id, files: changed, removed }, "configuration: pushed version written");
     });

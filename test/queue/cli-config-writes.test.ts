@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { configLockFile } from "../../src/config/index.ts";
 import { openStateStore } from "../../src/store/index.ts";
+import { addSite } from "../../src/workspace/index.ts";
 import { writeTestWorkspace } from "../content/support/workspace.ts";
 import { BIN, runCli, useTempDir } from "../support/cli.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
@@ -278,6 +279,54 @@ describe("queue: CLI writes of configuration files reach other machines", () => 
       for (const note of notes) expect(note).toContain(shop);
       expect(worker.output()).not.toContain("could not follow");
       expect(await readFile(join(shop, "site.yaml"), "utf8")).toBe(before);
+    },
+  );
+
+  it.runIf(NOBODY_CAN_RUN)(
+    "an unchanged site folder this user cannot write: a worker still follows changes to another site and siteloom.yaml",
+    async () => {
+      const base = await useTempDir("siteloom-cli-writes-ro-other-");
+      await chmod(base, 0o755);
+      const url = await pg.createDatabase("cli_writes_ro_other");
+      const laptop = join(base, "laptop");
+      const mounted = join(base, "mounted");
+      await writeTestWorkspace(laptop, { site: "shop" });
+      await addSite({ root: laptop, name: "blog", domain: "blog.example.com" });
+      await cp(laptop, mounted, { recursive: true });
+      // the workspace is the worker's, the blog's folder (which no version changes) another owner's
+      const own = spawnSync("chown", ["-R", `${NOBODY.uid}:${NOBODY.gid}`, mounted]);
+      expect(own.status, String(own.stderr)).toBe(0);
+      const blog = join(mounted, "sites", "blog");
+      await chown(blog, 0, 0);
+      await chown(join(blog, "site.yaml"), 0, 0);
+      const env = await nobodyEnv(base, url);
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      const worker = spawnCli(mounted, env, ["worker"], procs, NOBODY);
+      await worker.waitFor(/taking jobs/);
+      // the shop's site.yaml and siteloom.yaml change, the blog's does not
+      for (const name of ["siteloom.yaml", "sites/shop/site.yaml"]) {
+        await writeFile(join(laptop, name), `${await readFile(join(laptop, name), "utf8")}# pushed\n`);
+      }
+      expect((await runCli(["--workspace", laptop, "config", "push"], { env })).code).toBe(0);
+      // the files followed, or the failure (before the fix: a refused lock on the blog's folder) or a note
+      const names = ["siteloom.yaml", "sites/shop/site.yaml", "sites/blog/site.yaml"];
+      const same = async () => {
+        for (const name of names) {
+          if ((await readFile(join(mounted, name), "utf8")) !== (await readFile(join(laptop, name), "utf8")))
+            return false;
+        }
+        return true;
+      };
+      for (const deadline = Date.now() + 60_000; !(await same()); await sleep(100)) {
+        if (Date.now() > deadline || /could not follow|read-only here/.test(worker.output())) break;
+      }
+      worker.child.kill("SIGTERM");
+      expect(await worker.exited).toBe(0);
+      for (const name of names) {
+        expect(await readFile(join(mounted, name), "utf8"), name).toBe(await readFile(join(laptop, name), "utf8"));
+      }
+      expect(worker.output()).not.toContain("could not follow");
+      expect(worker.output()).not.toContain("read-only here");
     },
   );
 

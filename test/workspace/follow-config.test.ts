@@ -57,6 +57,9 @@ describe("workspace: following the recorded configuration versions", () => {
       });
       const holder = withConfigFileLock([blogFile], () => held);
       await rm(join(laptop, "sites", "blog"), { recursive: true });
+      // siteloom.yaml changes too, so the follower locks it (it locks only what a version changes or removes)
+      const wsFile = join(laptop, "siteloom.yaml");
+      await writeFile(wsFile, `${await readFile(wsFile, "utf8")}# without blog\n`);
       await pushConfigFiles({ root: laptop, store, message: "without blog", vars: VARS });
       const checked = follower.check();
       // the follower takes the locks in order: siteloom.yaml's first, then it waits for the site's
