@@ -17,6 +17,7 @@ import { isAbsolute, join, resolve as resolvePath, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SiteloomError } from "../errors.ts";
+import { guardBackups, realLocation, refuseOverlap } from "./backup-apart.ts";
 import { tooLargeError } from "./limit.ts";
 import type { UnsafeEntryHandler } from "./paths.ts";
 import type { RemoteEntry, RemoteFS } from "./types.ts";
@@ -40,15 +41,25 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
   if (options.backupRoot === undefined) return site.fs;
   const backups = _createView(options.backupRoot, options.onUnsafe);
   const move = async (src: string, dst: string, label: string) => rename(src, dst).catch(_io("rename", label));
-  return {
-    ...site.fs,
-    backups: {
-      root: options.backupRoot,
-      fs: backups.fs,
-      moveIn: async (from, to) => move(await site.inside(from, "rename"), await backups.inside(to, "rename"), from),
-      moveOut: async (from, to) => move(await backups.inside(from, "rename"), await site.inside(to, "rename"), to),
+  const real = (path: string) => realLocation(path, (probe) => realpath(probe).catch(() => undefined));
+  const apart = async () =>
+    refuseOverlap(
+      await real(resolvePath(options.root)),
+      await real(resolvePath(options.backupRoot!)),
+      options.backupRoot!,
+    );
+  return guardBackups(
+    {
+      ...site.fs,
+      backups: {
+        root: options.backupRoot,
+        fs: backups.fs,
+        moveIn: async (from, to) => move(await site.inside(from, "rename"), await backups.inside(to, "rename"), from),
+        moveOut: async (from, to) => move(await backups.inside(from, "rename"), await site.inside(to, "rename"), to),
+      },
     },
-  };
+    apart,
+  );
 }
 
 // --- internal ---

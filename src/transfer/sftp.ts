@@ -8,6 +8,7 @@ import type SftpClient from "ssh2-sftp-client";
 import { SiteloomError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import type { Secret } from "../secret.ts";
+import { guardBackups, realLocation, refuseOverlap } from "./backup-apart.ts";
 import { recordHostKey, verifyHostKey } from "./known-hosts.ts";
 import { tooLargeError } from "./limit.ts";
 import {
@@ -163,18 +164,28 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       to.forgetInside(target);
       await site.renameOnServer(source, target);
     });
-  return {
-    ...site.fs,
-    get closed() {
-      return broken !== undefined;
+  const realOf = (path: string) => _call<string>(sftp, "realpath", path).catch(() => undefined);
+  const apart = async () =>
+    refuseOverlap(
+      await realLocation(site.root, realOf),
+      await realLocation(other.root, realOf),
+      options.backupRoot ?? other.root,
+    );
+  return guardBackups(
+    {
+      ...site.fs,
+      get closed() {
+        return broken !== undefined;
+      },
+      backups: {
+        root: options.backupRoot!,
+        fs: { ...other.fs, close: async () => {} },
+        moveIn: (from, to) => move(site, from, other, to),
+        moveOut: (from, to) => move(other, from, site, to),
+      },
     },
-    backups: {
-      root: options.backupRoot!,
-      fs: { ...other.fs, close: async () => {} },
-      moveIn: (from, to) => move(site, from, other, to),
-      moveOut: (from, to) => move(other, from, site, to),
-    },
-  };
+    apart,
+  );
 
   /** The file system of one root over this session (the site's, or the backup root's: `backups`). */
   async function view(rootOption: string, backups: boolean): Promise<_View> {
@@ -627,12 +638,14 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       await _call<void>(sftp, "rmdir", full(path, "remove"));
     }
 
-    return { fs, insideParent, forgetInside, renameOnServer, op };
+    return { root, fs, insideParent, forgetInside, renameOnServer, op };
   }
 }
 
 /** One root's file system, and what a move across roots needs of it. */
 interface _View {
+  /** The root as an absolute server path (symlinks not resolved). */
+  root: string;
   fs: RemoteFS;
   insideParent(path: string, op: string): Promise<string>;
   forgetInside(serverPath: string): void;

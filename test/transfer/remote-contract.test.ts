@@ -49,7 +49,8 @@ testRemoteFS(
   async () => {
     const rootDir = await mkdtemp(join(tmpdir(), "siteloom-local-remote-"));
     return {
-      connect: async (options) => createLocalRemote({ root: rootDir, backupRoot: options?.backupRoot }),
+      connect: async (options) =>
+        createLocalRemote({ root: options?.root ?? rootDir, backupRoot: options?.backupRoot }),
       rootDir,
       serverRoot: rootDir,
       stop: () => rm(rootDir, { recursive: true, force: true }),
@@ -64,9 +65,10 @@ async function _startServerTarget(row: ServerRow): Promise<ContractTarget> {
   const server = await startServer(row.kind);
   const remote = row.remote?.(server) ?? server.remoteConfig;
   return {
-    connect: (options) => createRemote(remote, server.resolve, options),
+    connect: ({ root, ...options } = {}) => createRemote(root ? { ...remote, root } : remote, server.resolve, options),
     rootDir: server.rootDir,
     serverRoot: remote.root,
+    loginFolder: true,
     own: server.own,
     stop: server.stop,
   };

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createManifest } from "../../src/transfer/deploy/manifest.ts";
@@ -40,6 +40,15 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     return live;
   }
   const cli = (ws: string, args: string[]) => runCli(args, { cwd: ws, env: server.env, timeoutMs: 180_000 });
+  /** An empty server, remote.root its sub-folder "site", the demo site deployed there once (deploy.backupDir auto). */
+  async function firstDeployInSubFolder() {
+    await clearRemote();
+    const made = await workspace({}, inSubFolder());
+    const live = await subFolder();
+    await writeSite(made.output);
+    expect((await cli(made.ws, ["deploy", "demo"])).code).toBe(0);
+    return { ...made, live };
+  }
   async function clearRemote() {
     for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
   }
@@ -166,11 +175,7 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
   it("a tampered manifest naming another backup folder is refused; a backupDir inside remote.root too", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
-    await clearRemote();
-    const { ws, site, output } = await workspace({}, inSubFolder());
-    const live = await subFolder();
-    await writeSite(output);
-    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    const { ws, site, output, live } = await firstDeployInSubFolder();
     await writeFile(join(output, "index.html"), "<p>v2</p>");
     expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
     const second = await snapshot(live);
@@ -212,6 +217,38 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/deploy.backupDir ".*" must be a folder outside remote.root/);
     expect(bad.stderr.trim().split("\n").length).toBe(1);
+  });
+
+  it("a backupDir that is inside remote.root on the server is refused in one line; auto through a symlink stays inside", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    const { ws, site, output, live } = await firstDeployInSubFolder();
+    const before = await readFile(join(output, "index.html"));
+    const first = await snapshot(live);
+    // relative to the login folder beside an absolute remote.root: the same folder only the server can tell
+    await writeFile(
+      join(site, "site.yaml"),
+      JSON.stringify({ remote: { ...server.remoteConfig, ...inSubFolder() }, deploy: { backupDir: "site/old" } }),
+    );
+    await writeFile(join(output, "index.html"), "<p>v2</p>");
+    const bad = await cli(ws, ["deploy", "demo"]);
+    expect(bad.code, bad.stderr).toBe(3);
+    expect(bad.stderr.match(/^error: /gm), bad.stderr).toHaveLength(1);
+    expect(bad.stderr).toMatch(/deploy.backupDir: the backup root "site\/old" is inside remote.root on the server/);
+    expect(await snapshot(live)).toEqual(first);
+
+    // auto, with .siteloom-backups a symlink into the web root: kept inside (deny-all), with the note
+    await symlink("site", join(server.rootDir, ".siteloom-backups"));
+    await writeFile(join(site, "site.yaml"), JSON.stringify({ remote: { ...server.remoteConfig, ...inSubFolder() } }));
+    const auto = await cli(ws, ["deploy", "demo", "--json"]);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(JSON.parse(auto.stdout).notes.join("\n")).toMatch(/backups kept inside remote.root .*inside remote.root on/);
+    const [run] = await readdir(join(live, ".siteloom/backups"));
+    expect(await readFile(join(live, ".siteloom/backups", run!, "index.html"))).toEqual(before);
+    expect(await readdir(live)).not.toContain("site");
+    const back = await cli(ws, ["deploy", "demo", "--rollback"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await snapshot(live)).toEqual(first);
   });
 
   it("--to returns over several deploys; retention keeps the last N; unknown runs are refused in one line", {

@@ -115,6 +115,9 @@ async function _openBackupFolder(
     return folder;
   } catch (error) {
     const reply = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+    // the backup root overlaps remote.root on the server (RemoteFS.backups refuses it): a configuration error
+    const overlaps = error instanceof SiteloomError && error.code === "ERR_CONFIG_INVALID";
+    if (explicit && overlaps) throw error;
     if (explicit) {
       throw new SiteloomError(
         "ERR_DEPLOY_FAILED",
@@ -123,7 +126,7 @@ async function _openBackupFolder(
       );
     }
     run.result.notes.push(
-      `backups kept inside remote.root (${places.inside}/, deny-all): cannot create ${places.outside}/ beside it (${reply})`,
+      `backups kept inside remote.root (${places.inside}/, deny-all): ${overlaps ? reply : `cannot create ${places.outside}/ beside it (${reply})`}`,
     );
     return backupFolder(places, false, runId);
   }

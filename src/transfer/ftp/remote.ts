@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { Writable } from "node:stream";
 import { FTPError } from "basic-ftp";
 import { SiteloomError } from "../../errors.ts";
+import { guardBackups, realLocation, refuseOverlap } from "../backup-apart.ts";
 import { createCappedFileStream } from "../limit.ts";
 import { joinRemote, normalizeRoot, printablePath, splitRemotePath } from "../paths.ts";
 import type { RemoteFS } from "../types.ts";
@@ -16,7 +17,7 @@ import { createFtpLister } from "./listing.ts";
 import { createPassivePorts } from "./passive.ts";
 import { okReply, type PipelinedReply, PipeliningError, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
 import { createRenameBatch } from "./rename-batch.ts";
-import { type FtpSession, type FtpRemoteOptions as FtpSessionOptions, openFtpSession } from "./session.ts";
+import { type FtpSession, type FtpRemoteOptions as FtpSessionOptions, openFtpSession, parsePwd } from "./session.ts";
 import { pinDataConnections } from "./tls.ts";
 import { checkResume, createAtomicPut, delayEmptyEnd } from "./upload.ts";
 
@@ -107,18 +108,34 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
         ),
       "command",
     );
-  return {
-    ...site,
-    get closed() {
-      return client.closed;
+  /** Where a folder really is: PWD after CWD (undefined when it cannot be entered). */
+  const realFolder = (path: string) =>
+    serial(async () => {
+      const [cwd, pwd] = await sendPipelined(client.ftp, [`CWD ${path}`, "PWD"]);
+      if (cwd instanceof FTPError) return undefined;
+      return parsePwd(okReply(pwd, "PWD"));
+    }, "command");
+  const apart = async () =>
+    refuseOverlap(
+      await realLocation(siteRoot, realFolder),
+      await realLocation(backupRoot, realFolder),
+      connectOptions.backupRoot ?? backupRoot,
+    );
+  return guardBackups(
+    {
+      ...site,
+      get closed() {
+        return client.closed;
+      },
+      backups: {
+        root: connectOptions.backupRoot ?? backupRoot,
+        fs: backups,
+        moveIn: async (from, to) => move(joinRemote(siteRoot, from, "rename"), backupFull(to, "rename"), from),
+        moveOut: async (from, to) => move(backupFull(from, "rename"), joinRemote(siteRoot, to, "rename"), to),
+      },
     },
-    backups: {
-      root: connectOptions.backupRoot ?? backupRoot,
-      fs: backups,
-      moveIn: async (from, to) => move(joinRemote(siteRoot, from, "rename"), backupFull(to, "rename"), from),
-      moveOut: async (from, to) => move(backupFull(from, "rename"), joinRemote(siteRoot, to, "rename"), to),
-    },
-  };
+    apart,
+  );
 
   /** The file system of one root over this connection (the site's, or the backup root's). */
   function view(root: string): RemoteFS {
@@ -456,8 +473,7 @@ async function _backupRootOf(
     login = asked === "." ? session.root : session.root.slice(0, session.root.length - asked.length);
   } else {
     const [reply] = await pwd();
-    const text = okReply(reply, "PWD").message;
-    login = /"((?:[^"]|"")*)"/.exec(text)?.[1]?.replace(/""/g, '"') ?? "/";
+    login = parsePwd(okReply(reply, "PWD"));
   }
   return normalizeRoot(posix.join(login, dir));
 }

@@ -124,7 +124,7 @@ export async function openFtpSession(options: FtpRemoteOptions): Promise<FtpSess
     okReply(reply("TYPE I"), "TYPE I");
     if (client.ftp.hasTLS) okReply(reply("PROT P"), "PROT P");
     client.availableListCommands = features.has("MLST") ? ["MLSD", "LIST -a", "LIST"] : ["LIST -a", "LIST"];
-    if (!root.startsWith("/")) root = normalizeRoot(`${_parsePwd(okReply(reply("PWD"), "PWD"))}/${root}`);
+    if (!root.startsWith("/")) root = normalizeRoot(`${parsePwd(okReply(reply("PWD"), "PWD"))}/${root}`);
     return { client, options, label, features, root, firstPassive: reply("EPSV"), pipelining };
   } catch (error) {
     client.close();
@@ -151,7 +151,7 @@ function _parseFeatures(reply: PipelinedReply | undefined): Map<string, string> 
 }
 
 /** `257 "/the/dir" is the current directory` → /the/dir (a doubled quote inside stands for one). */
-function _parsePwd(reply: { message: string }): string {
+export function parsePwd(reply: { message: string }): string {
   const match = /"((?:[^"]|"")+)"/.exec(reply.message);
   if (!match?.[1]) throw new Error(`cannot read the directory from the reply "${printable(reply.message.trim())}"`);
   return match[1].replace(/""/g, '"');
