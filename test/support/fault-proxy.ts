@@ -62,6 +62,8 @@ export interface FaultProxy {
   rewriteData: ((chunk: Buffer) => Buffer) | undefined;
   /** Transforms the server's replies on the (plain) control connection, whole lines at a time (`ftp: true`). */
   rewriteControl: ((lines: string) => string) | undefined;
+  /** Passes the (rewritten) replies of the control connection on in writes of at most this many bytes, one a tick. */
+  controlChunkBytes: number | undefined;
   /** `pipelined`: client writes holding two commands or more; `mishandled`: those passed on garbled. */
   readonly stats: {
     control: number;
@@ -102,6 +104,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     rewriteData: undefined,
     rewriteControl: undefined,
+    controlChunkBytes: undefined,
     stats,
     async close() {
       closed = true;
@@ -246,7 +249,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const complete = pending.slice(0, cut + 1);
         pending = pending.slice(cut + 1);
         // Replies are rewritten in order; opening a data listener is async.
-        queue = queue.then(async () => write(Buffer.from(await rewriteReplies(complete), "latin1")));
+        queue = queue.then(async () => {
+          const out = Buffer.from(await rewriteReplies(complete), "latin1");
+          const step = proxy.controlChunkBytes ?? out.length;
+          for (let at = 0; at < out.length && !client.destroyed; at += step) {
+            write(out.subarray(at, at + step));
+            if (step < out.length) await new Promise((resolve) => setImmediate(resolve));
+          }
+        });
       },
       (chunk, write) => {
         const garble = options.mishandlePipelined;

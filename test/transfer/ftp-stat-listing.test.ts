@@ -163,7 +163,7 @@ describe("transfer: STAT listings against names and replies that could end them 
   it("a STAT reply larger than the listing limit is refused while it arrives: the export fails, nothing is kept", async () => {
     await writeFile(join(server.rootDir, "big.txt"), "big");
     await server.own(server.rootDir);
-    const line = "-rw-r--r--    1 0 0 3 Jan 01 00:00 padding-padding-padding-padding-padding\n";
+    const line = "-rw-r--r--    1 0 0 3 Jan 01 00:00 padding-padding-padding-padding-padding\r\n";
     const huge = line.repeat(Math.ceil((17 * 1024 * 1024) / line.length));
     let sent = 0;
     proxy.rewriteControl = (text) =>
@@ -179,6 +179,31 @@ describe("transfer: STAT listings against names and replies that could end them 
     }
     expect(sent).toBeGreaterThan(0);
     await expect(lstat(join(dir, "export/big.txt"))).rejects.toThrow();
+  });
+
+  it("a line that never ends, sent in small pieces, is refused at the line limit: the export fails, nothing is kept", async () => {
+    await writeFile(join(server.rootDir, "long.txt"), "long");
+    await server.own(server.rootDir);
+    // 4 MiB without CR LF: within the listing limit, far beyond any name and link target
+    const endless = "-rw-r--r--    1 0 0 3 Jan 01 00:00 ".padEnd(4 * 1024 * 1024, "x");
+    let sent = 0;
+    proxy.rewriteControl = (text) =>
+      text.replace(/\n213 End of status/g, () => {
+        sent++;
+        return `\n${endless}\r\n213 End of status`;
+      });
+    proxy.controlChunkBytes = 1400;
+    const dir = await useTempDir("siteloom-stat-line-");
+    try {
+      await expect(exportVia(join(dir, "export"))).rejects.toThrow(
+        /STAT listing .*holds a line longer than 8192 characters: not read/,
+      );
+    } finally {
+      proxy.rewriteControl = undefined;
+      proxy.controlChunkBytes = undefined;
+    }
+    expect(sent).toBeGreaterThan(0);
+    await expect(lstat(join(dir, "export/long.txt"))).rejects.toThrow();
   });
 });
 

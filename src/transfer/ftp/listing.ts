@@ -4,12 +4,12 @@
 
 import { Writable } from "node:stream";
 import { type Client, type FileInfo, FileType, FTPError, parseList } from "basic-ftp";
-import { SiteloomError } from "../../errors.ts";
 import { filterListing, joinRemote, printablePath, splitRemotePath, type UnsafeEntryHandler } from "../paths.ts";
 import { isConnectionError } from "../pool.ts";
 import type { RemoteEntry } from "../types.ts";
 import type { FtpRetrieve } from "./download.ts";
 import { isMissing } from "./errors.ts";
+import { listingTooLarge } from "./listing-limit.ts";
 import type { PassivePorts } from "./passive.ts";
 import { okReply, type PipelinedReply, type PipeliningMode, sendPipelined } from "./pipeline.ts";
 import { createStatLister } from "./stat-listing.ts";
@@ -83,12 +83,7 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
         write(chunk: Buffer, _encoding, done) {
           bytes += chunk.length;
           if (bytes > LISTING_MAX_BYTES) {
-            done(
-              new SiteloomError(
-                "ERR_TRANSFER_LIMIT",
-                `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
-              ),
-            );
+            done(listingTooLarge(label, `the listing of "${printablePath(dir)}"`, LISTING_MAX_BYTES));
             return;
           }
           chunks.push(chunk);
@@ -137,10 +132,7 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
       fast ??
       (await client.list().catch((error: unknown) => {
         if (error instanceof Error && /Maximum bytes exceeded/.test(error.message)) {
-          throw new SiteloomError(
-            "ERR_TRANSFER_LIMIT",
-            `${label}: the listing of "${printablePath(dir)}" is larger than ${LISTING_MAX_BYTES} bytes: not read`,
-          );
+          throw listingTooLarge(label, `the listing of "${printablePath(dir)}"`, LISTING_MAX_BYTES);
         }
         throw error;
       }))

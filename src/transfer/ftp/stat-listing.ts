@@ -19,6 +19,7 @@
 import { type FTPContext, FTPError } from "basic-ftp";
 import { SiteloomError } from "../../errors.ts";
 import { printablePath } from "../paths.ts";
+import { listingTooLarge } from "./listing-limit.ts";
 
 /** A folder's listing from STAT: the listing lines (as LIST sends them), the refusal of its CWD, or undefined (list it over a data connection). */
 export type StatListing = { lines: string[] } | { refused: FTPError } | undefined;
@@ -27,6 +28,12 @@ export type StatListing = { lines: string[] } | { refused: FTPError } | undefine
 export interface StatLister {
   list(targets: readonly string[], dirs: readonly string[]): Promise<StatListing[] | undefined>;
 }
+
+/**
+ * The longest line a STAT reply may hold, in characters: a name (255 bytes) and a link target (4095) with the
+ * fields of its listing line, with room to spare. A longer line is no listing line: the batch is refused.
+ */
+export const STAT_LINE_MAX = 8192;
 
 /** Bytes the sentinel's replies must exceed: a name (255) and a link target (4095) with its listing line. */
 export const SENTINEL_MIN_BYTES = 5000;
@@ -168,43 +175,70 @@ function _readBatch(
     }
     return replies === commands.length && open === undefined;
   };
+  const refuse = (error: SiteloomError) => {
+    restore();
+    task?.resolver.reject(error);
+    // the rest of the reply is still coming: nothing more can be read on this connection
+    ftp.closeWithError(error);
+  };
+  const where = dirs.length > 0 ? `the STAT listing of "${printablePath(dirs[0] ?? "")}"` : "the STAT listing";
+  /** Takes one line; true when the batch is complete. */
+  const take = (line: string): boolean => {
+    lines.push(line);
+    if (end === undefined) {
+      if (open !== undefined) {
+        if (line.startsWith(`${open} `)) open = undefined;
+      } else if (/^\d{3}-/.test(line)) {
+        open = line.slice(0, 3);
+        replies++;
+      } else if (/^\d{3}( |$)/.test(line)) replies++;
+    } else if (line !== end.at(-1)) return false;
+    return complete();
+  };
   context._onControlSocketData = (chunk: string) => {
     ftp.log(`< ${chunk}`);
     bytes += Buffer.byteLength(chunk, ftp.encoding);
     if (bytes > maxBytes) {
-      restore();
-      const where = dirs.length > 0 ? ` of "${printablePath(dirs[0] ?? "")}"` : "";
-      const error = new SiteloomError(
-        "ERR_TRANSFER_LIMIT",
-        `${label}: the STAT listing${where} is larger than ${maxBytes} bytes: not read`,
-      );
-      task?.resolver.reject(error);
-      // the rest of the reply is still coming: nothing more can be read on this connection
-      ftp.closeWithError(error);
+      refuse(listingTooLarge(label, where, maxBytes));
       return;
     }
-    const parts = (partial + chunk).split("\r\n");
-    partial = parts.pop() ?? "";
-    for (const line of parts) {
-      lines.push(line);
-      if (end === undefined) {
-        if (open !== undefined) {
-          if (line.startsWith(`${open} `)) open = undefined;
-        } else if (/^\d{3}-/.test(line)) {
-          open = line.slice(0, 3);
-          replies++;
-        } else if (/^\d{3}( |$)/.test(line)) replies++;
-      } else if (line !== end.at(-1)) continue;
-      if (complete()) {
-        restore();
-        task?.resolver.resolve(lines as never);
+    // CR LF is looked for in the new chunk only (and across its start, after a CR carried over): a line that never
+    // ends costs its length once, not once per chunk
+    let from = 0;
+    if (partial.endsWith("\r") && chunk.startsWith("\n")) {
+      from = 1;
+      const line = partial.slice(0, -1);
+      partial = "";
+      if (take(line)) return finish();
+    }
+    for (let at = chunk.indexOf("\r\n", from); at >= 0; at = chunk.indexOf("\r\n", from)) {
+      const line = partial + chunk.slice(from, at);
+      partial = "";
+      from = at + 2;
+      if (line.length > STAT_LINE_MAX) {
+        refuse(_lineTooLong(label, where));
         return;
       }
+      if (take(line)) return finish();
     }
+    partial += chunk.slice(from);
+    if (partial.length > STAT_LINE_MAX + 1) refuse(_lineTooLong(label, where));
+  };
+  const finish = () => {
+    restore();
+    task?.resolver.resolve(lines as never);
   };
   if (ftp.verbose) for (const command of commands) ftp.log(`> ${command}`);
   ftp.socket.write(commands.map((command) => `${command}\r\n`).join(""), ftp.encoding);
   return done.finally(restore);
+}
+
+/** The refusal of a line longer than STAT_LINE_MAX (`where`: "the STAT listing of …"). */
+function _lineTooLong(label: string, where: string): SiteloomError {
+  return new SiteloomError(
+    "ERR_TRANSFER_LIMIT",
+    `${label}: ${where} holds a line longer than ${STAT_LINE_MAX} characters: not read`,
+  );
 }
 
 /** The parts of basic-ftp's FTPContext the reader takes over while a batch runs. */
