@@ -113,7 +113,18 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
     return results?.map((result, i) => {
       if (result === undefined || "refused" in result) return result?.refused;
       listing = splitRemotePath(dirs[i] ?? "").join("/");
-      return client.parseList(result.lines.join("\n"));
+      // STAT lines end at CR LF only: a line with a bare LF holds a name with one, whose parts basic-ftp (which
+      // splits at LF) would read as lines, or entries, of their own
+      const split = result.lines.filter((line) => line.includes("\n"));
+      for (const line of split) {
+        ctx.onUnsafe?.({
+          dir: listing,
+          name: printablePath(line.slice(0, _SHOWN_NAME_MAX)),
+          reason: "a line feed inside a name",
+        });
+      }
+      const whole = split.length > 0 ? result.lines.filter((line) => !line.includes("\n")) : result.lines;
+      return client.parseList(whole.join("\n"));
     });
   }
 
