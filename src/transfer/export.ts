@@ -7,6 +7,7 @@ import { SiteloomError } from "../errors.ts";
 import { printable } from "../printable.ts";
 import { runWithRetry } from "../retry.ts";
 import { createMatcher, isTempName } from "./deploy/plan.ts";
+import { explainListingFailure } from "./missing-root.ts";
 import { localNameProblem, printablePath } from "./paths.ts";
 import type { RemotePool } from "./types.ts";
 import { type RemoteItem, walkRemote } from "./walk.ts";
@@ -122,7 +123,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
     skipDir: (p) => excluded(_rel(options.remoteDir, p), true),
     onDir: () => progress({ phase: "listing", done: ++listed, total: 0, bytes: 0, totalBytes: 0 }),
     limits,
-  });
+  }).catch((error: unknown) => explainListingFailure(pool, error, site));
   // A tree cut short by a limit is a failure (what is beyond it is unknown), and no local file is removed then.
   for (const hit of remote.limited) {
     result.failures.push({

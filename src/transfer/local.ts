@@ -37,9 +37,9 @@ export interface LocalRemoteOptions {
  * written through a symlink that leads outside the root.
  */
 export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
-  const site = _createView(options.root, options.onUnsafe);
+  const site = _createView(options.root, options.onUnsafe, false);
   if (options.backupRoot === undefined) return site.fs;
-  const backups = _createView(options.backupRoot, options.onUnsafe);
+  const backups = _createView(options.backupRoot, options.onUnsafe, true);
   const move = async (src: string, dst: string, label: string) => rename(src, dst).catch(_io("rename", label));
   const real = (path: string) => realLocation(path, (probe) => realpath(probe).catch(() => undefined));
   const apart = async () =>
@@ -68,6 +68,8 @@ export function createLocalRemote(options: LocalRemoteOptions): RemoteFS {
 function _createView(
   rootOption: string,
   onUnsafe: UnsafeEntryHandler | undefined,
+  /** A missing root is created with its parents (the backup root), or alone below a parent that exists (the site's). */
+  parents: boolean,
 ): { fs: RemoteFS; inside: (path: string, op: string) => Promise<string> } {
   const root = resolvePath(rootOption);
   let realRoot: string | undefined;
@@ -198,6 +200,11 @@ function _createView(
 
     async mkdir(path) {
       const full = await inside(path, "mkdir");
+      if (!parents && realRoot === undefined) {
+        await mkdir(root).catch((error: NodeJS.ErrnoException) =>
+          error.code === "EEXIST" ? undefined : _io("mkdir", path)(error),
+        );
+      }
       await mkdir(full, { recursive: true }).catch(_io("mkdir", path));
       realRoot ??= await realpath(root).catch(() => undefined);
       await inside(path, "mkdir"); // re-check: a racing symlink swap must not go unnoticed

@@ -455,7 +455,8 @@ export async function createSftpRemote(options: SftpRemoteOptions): Promise<Remo
       await rootKnown;
       if (rootExists) return;
       rootCreated ??= (async () => {
-        for (const ancestor of _ancestors(root)) {
+        // the site's root alone (below a parent that exists), the backup root with its parents
+        for (const ancestor of _ancestors(root).slice(backups ? 0 : -1)) {
           const attrs = await _call<_Attrs>(sftp, "stat", ancestor).catch(() => undefined);
           if (attrs === undefined) await _call<void>(sftp, "mkdir", ancestor);
         }

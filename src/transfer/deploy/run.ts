@@ -9,6 +9,7 @@ import { SiteloomError } from "../../errors.ts";
 import { runWithRetry } from "../../retry.ts";
 import { acquireLock, type HeldLock, newRunId, openStateStore, type StateStore } from "../../store/index.ts";
 import { hashFile, type LocalFile, scanTree } from "../hash.ts";
+import { createMissingRoot } from "../missing-root.ts";
 import { printablePath } from "../paths.ts";
 import { isConnectionError } from "../pool.ts";
 import type { RemotePool } from "../types.ts";
@@ -302,7 +303,11 @@ async function _deploy(options: DeployOptions, setup: _Setup): Promise<DeployRes
 
   // 5. the plan: what the server holds, where the manifest cannot say (listing mode), is listed first
   let listing: DeployListing | undefined;
-  if (mode === "listing" && !options.purge) {
+  // no manifest: remote.root may not exist yet (a first deploy into a new folder), created here (missing-root.ts)
+  const rootMissing =
+    remoteMissing && (await createMissingRoot(pool, { site, dryRun: options.dryRun === true, notes, retry: again }));
+  if (rootMissing && options.dryRun) listing = { remote: { files: new Map(), dirs: new Map() }, offset: 0 };
+  else if (mode === "listing" && !options.purge) {
     progress({ phase: "listing", done: 0, total: 0, bytes: 0, totalBytes: 0 });
     // server times are compared with ours: learn how far the server's clock is from ours first
     const clock = options.dryRun ? undefined : await _writeClockProbe(pool);

@@ -152,6 +152,8 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
     const full = (path: string, op: string) => joinRemote(root, path, op);
     const put = createAtomicPut({ client, features, passive, renames, lister, full, backupFull, checkData });
     let rootExists = false;
+    // a missing root: the site's is created alone (below a parent that exists), the backup root with its parents
+    const toCreate = root === siteRoot ? _ancestors(root).slice(-1) : _ancestors(root);
 
     const fs: RemoteFS = {
       protocol,
@@ -358,7 +360,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
                 if (!(error instanceof FTPError)) throw error;
               }
               // The root itself may not exist yet (a first deploy into a new folder): create it as well.
-              const prefixes = rootExists ? [] : _ancestors(root);
+              const prefixes = rootExists ? [] : toCreate;
               for (let i = 1; i <= segments.length; i++) prefixes.push(full(segments.slice(0, i).join("/"), "mkdir"));
               for (const prefix of prefixes) {
                 try {
@@ -386,7 +388,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
               paths[0] ?? "",
               async () => {
                 // Parents come first in `paths` and the server runs pipelined commands in order.
-                const targets = [...(rootExists ? [] : _ancestors(root)), ...paths.map((path) => full(path, "mkdir"))];
+                const targets = [...(rootExists ? [] : toCreate), ...paths.map((path) => full(path, "mkdir"))];
                 // 550/521 when it exists: confirmed by entering it. Pipelined, each MKD goes out with its CWD, so a
                 // folder that is there already (the root, a parent) costs no round trip of its own; one command at a
                 // time, only the refused ones are entered, in a second batch.
