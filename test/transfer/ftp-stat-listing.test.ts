@@ -92,7 +92,9 @@ describe("transfer: STAT listings against names and replies that could end them 
   const exportVia = (exportDir: string, unsafe: UnsafeEntry[] = []) =>
     exportThrough(server, proxy, { exportDir, unsafe, size: 1 });
   /** One FTP session with the server through the proxy. */
-  const openRemote = (options: Pick<Parameters<typeof createFtpRemote>[0], "onUnsafe" | "debug">) =>
+  const openRemote = (
+    options: Pick<Parameters<typeof createFtpRemote>[0], "onUnsafe" | "debug" | "root" | "backupRoot">,
+  ) =>
     createFtpRemote({
       host: "127.0.0.1",
       port: proxy.port,
@@ -151,6 +153,26 @@ describe("transfer: STAT listings against names and replies that could end them 
       expect(proxy.stats.data).toBe(data);
       expect(names).toEqual(["kept.txt"]);
       expect(unsafe).toEqual([expect.objectContaining({ dir: "lf", reason: "a line feed inside a name" })]);
+    } finally {
+      await fs.close();
+    }
+  });
+
+  it("the site and the backup root of one session share its STAT lister: the sentinel is probed once", async () => {
+    await mkdir(join(server.rootDir, "site"), { recursive: true });
+    await mkdir(join(server.rootDir, "keep"), { recursive: true });
+    await writeFile(join(server.rootDir, "keep/old.txt"), "o");
+    await server.own(server.rootDir);
+    const log: string[] = [];
+    const fs = await openRemote({ root: "/site", backupRoot: "/keep", debug: (line) => log.push(line) });
+    try {
+      const { data } = proxy.stats;
+      expect(await fs.list("")).toEqual([]);
+      expect((await fs.backups?.fs.list(""))?.map((entry) => entry.name)).toEqual(["old.txt"]);
+      expect(proxy.stats.data).toBe(data);
+      // the probe is "HELP" then "NOOP"; a batch's sentinel sends HELP at least twice before its NOOP
+      const probes = log.filter((line, i) => line === "> NOOP" && log[i - 1] === "> HELP" && log[i - 2] !== "> HELP");
+      expect(probes).toHaveLength(1);
     } finally {
       await fs.close();
     }

@@ -12,7 +12,7 @@ import { isMissing } from "./errors.ts";
 import { listingTooLarge } from "./listing-limit.ts";
 import type { PassivePorts } from "./passive.ts";
 import { okReply, type PipelinedReply, type PipeliningMode, sendPipelined } from "./pipeline.ts";
-import { createStatLister } from "./stat-listing.ts";
+import type { StatLister } from "./stat-listing.ts";
 
 /** Bytes of one directory listing at most (about 100,000 entries); a larger one is refused while it streams. */
 export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
@@ -30,6 +30,8 @@ export interface FtpListerContext {
   /** The session's retriever (download.ts): the list command runs through it. */
   fetch: FtpRetrieve;
   onUnsafe: UnsafeEntryHandler | undefined;
+  /** The session's STAT lister (stat-listing.ts), shared by the views of one connection: probed once. */
+  statLister: StatLister;
 }
 
 export interface FtpLister {
@@ -99,7 +101,7 @@ export function createFtpLister(ctx: FtpListerContext): FtpLister {
     return client.parseList(Buffer.concat(chunks).toString(client.ftp.encoding));
   }
 
-  const statLister = createStatLister(client.ftp, LISTING_MAX_BYTES, label);
+  const { statLister } = ctx;
 
   /**
    * The listings of `dirs` over the control connection (stat-listing.ts), for servers without MLSD: one round trip

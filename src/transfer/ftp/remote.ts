@@ -13,11 +13,12 @@ import { joinRemote, normalizeRoot, printablePath, splitRemotePath } from "../pa
 import type { RemoteFS } from "../types.ts";
 import { createFtpRetriever } from "./download.ts";
 import { isMissing, replyText, runOp } from "./errors.ts";
-import { createFtpLister } from "./listing.ts";
+import { createFtpLister, LISTING_MAX_BYTES } from "./listing.ts";
 import { createPassivePorts } from "./passive.ts";
 import { okReply, type PipelinedReply, PipeliningError, sendPipelined, setPipelining, storeTo } from "./pipeline.ts";
 import { createRenameBatch } from "./rename-batch.ts";
 import { type FtpSession, type FtpRemoteOptions as FtpSessionOptions, openFtpSession, parsePwd } from "./session.ts";
+import { createStatLister } from "./stat-listing.ts";
 import { pinDataConnections } from "./tls.ts";
 import { checkResume, createAtomicPut, delayEmptyEnd } from "./upload.ts";
 
@@ -40,6 +41,8 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
   const passive = createPassivePorts(client.ftp, features);
   passive.keep(session.firstPassive);
   const renames = createRenameBatch(client.ftp, passive, label);
+  // one STAT lister for both views (site and backup root): its sentinel is learnt once per connection
+  const statLister = createStatLister(client.ftp, LISTING_MAX_BYTES, label);
   const fetch = createFtpRetriever({ client, passive, checkData });
   // basic-ftp runs one command at a time per connection; callers (the pool) never share one, but a caller that
   // does must not interleave commands: serialise.
@@ -148,6 +151,7 @@ export async function createFtpRemote(connectOptions: FtpRemoteOptions): Promise
       pipeliningNow,
       fetch,
       onUnsafe: options.onUnsafe,
+      statLister,
     });
     const full = (path: string, op: string) => joinRemote(root, path, op);
     const put = createAtomicPut({ client, features, passive, renames, lister, full, backupFull, checkData });
