@@ -2,6 +2,7 @@
 // emptied folders deepest first, then the temp files no upload renamed into place.
 import { forEachLimit } from "../../concurrency.ts";
 import { SiteloomError } from "../../errors.ts";
+import { isMissingError } from "../pool.ts";
 import { type ApplyRun, progressCounts } from "./apply-context.ts";
 import { withRetries } from "./apply-retry.ts";
 import { backupFs, moveBackup } from "./backups.ts";
@@ -54,7 +55,11 @@ export async function applyDeletions(ctx: ApplyRun, plan: DeployPlan): Promise<S
         ))
       )
         return;
-      const entries = await fs.list(dir).catch(() => undefined);
+      // gone already counts as removed; any other failure (a broken connection) is retried, never taken for removed
+      const entries = await fs.list(dir).catch((error: unknown) => {
+        if (isMissingError(error)) return undefined;
+        throw error;
+      });
       if (entries === undefined) return;
       if (entries.length === 0) await fs.removeDir(dir);
       else throw new SiteloomError("ERR_TRANSFER_IO", "not removed: the directory still holds other files");
