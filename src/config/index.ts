@@ -80,6 +80,7 @@ export {
   type ConfigFileUpdate,
   checkWritableFolder,
   configLockFile,
+  releaseInFolderLock,
   removeConfigFile,
   type UpdateConfigFileOptions,
   updateConfigFile,

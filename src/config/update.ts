@@ -112,7 +112,7 @@ export async function removeConfigFile(
     fsyncDir(dirname(file));
     if (options.folder) {
       // an older build's lock inside the folder would keep it from going: released first (the new one is still held)
-      await _releaseInFolderLock(file);
+      await releaseInFolderLock(file);
       await rmdir(dirname(file)).catch(() => undefined);
     }
     if (options.publish === false) return true;
@@ -153,6 +153,17 @@ export async function withConfigFileLock<T>(files: readonly string[], fn: () => 
   const acquire = (i: number): Promise<T> =>
     i === sorted.length ? run() : _withLock(sorted[i]!, () => acquire(i + 1));
   return acquire(0);
+}
+
+/**
+ * Releases the older builds' lock inside `file`'s folder (`.<name>.lock`, taken by `withConfigFileLock` during a rolling
+ * update) before the folder itself is changed (a site's folder renamed, emptied or removed under the lock), so the lock
+ * is neither deleted while held nor left behind; the lock beside the folder is still held. Nothing when none is held.
+ */
+export async function releaseInFolderLock(file: string): Promise<void> {
+  const release = IN_FOLDER.get(resolve(file));
+  IN_FOLDER.delete(resolve(file));
+  await release?.().catch(() => undefined);
 }
 
 /**
@@ -239,7 +250,7 @@ async function _withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
       }
       return result;
     } finally {
-      await _releaseInFolderLock(file);
+      await releaseInFolderLock(file);
       await release().catch(() => undefined);
     }
   } finally {
@@ -255,12 +266,6 @@ function _inFolderLockFile(file: string): string {
 
 /** The releases of the older builds' locks (`_inFolderLockFile`) this process holds, by file. */
 const IN_FOLDER = new Map<string, () => Promise<void>>();
-
-async function _releaseInFolderLock(file: string): Promise<void> {
-  const release = IN_FOLDER.get(resolve(file));
-  IN_FOLDER.delete(resolve(file));
-  await release?.().catch(() => undefined);
-}
 
 async function _writableFolder(folder: string): Promise<boolean> {
   return access(folder, constants.W_OK).then(

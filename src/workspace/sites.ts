@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { RemoteSchema, renderSiteTemplate, SiteConfigSchema, showValue } from "../config/index.ts";
+import { RemoteSchema, releaseInFolderLock, renderSiteTemplate, SiteConfigSchema, showValue } from "../config/index.ts";
 import { SiteloomError } from "../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import { type SiteDataPaths, siteDataPaths } from "./data-dir.ts";
@@ -149,6 +149,8 @@ export async function removeSite(options: RemoveSiteOptions): Promise<{ removed:
     );
   }
   const rel = `${SITES_DIR}/${options.name}`;
+  // an older build's lock inside the folder, held by the caller's config lock: let go before the folder changes
+  await releaseInFolderLock(join(dir, SITE_FILE));
   if (options.keepData) {
     const removed: string[] = [];
     for (const file of [SITE_FILE, "topics.csv"]) {
@@ -157,7 +159,8 @@ export async function removeSite(options: RemoveSiteOptions): Promise<{ removed:
         removed.push(`${rel}/${file}`);
       }
     }
-    const kept = (await readdir(dir)).map((entry) => `${rel}/${entry}`);
+    // dot names (lock files, an editor's) are not the site's data
+    const kept = (await readdir(dir)).filter((entry) => !entry.startsWith(".")).map((entry) => `${rel}/${entry}`);
     return { removed, kept };
   }
   // rename first so a crash midway never leaves a half-deleted site that still loads

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -240,6 +240,32 @@ describe("cli: site commands", { timeout: SLOW }, () => {
     const gone = await runCli(["site", "remove", "blog", "--yes"], { cwd: dir });
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('no site "blog"');
+  });
+
+  it("site remove with recorded versions (the locks held, an older build's inside the folder too) lists and leaves no lock", async () => {
+    const dir = await useTempDir();
+    await runCli(["init"], { cwd: dir });
+    for (const name of ["shop", "blog"]) {
+      await runCli(["site", "add", name, "--domain", `${name}.example.com`], { cwd: dir });
+      await mkdir(join(dir, "sites", name, "output"), { recursive: true });
+      await writeFile(join(dir, "sites", name, "output", "index.html"), "x");
+    }
+    // a state.db: the CLI's writes are recorded, under the locks of every configuration file
+    expect((await runCli(["config", "push"], { cwd: dir })).code).toBe(0);
+
+    const kept = await runCli(["site", "remove", "shop", "--yes", "--keep-data"], { cwd: dir });
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stderr).toBe("");
+    expect(kept.stdout).toBe(
+      'Removed site "shop": deleted sites/shop/site.yaml, sites/shop/topics.csv\nKept: sites/shop/output\n',
+    );
+    expect(await readdir(join(dir, "sites", "shop"))).toEqual(["output"]);
+
+    const removed = await runCli(["site", "remove", "blog", "--yes"], { cwd: dir });
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stderr).toBe("");
+    expect(removed.stdout).toBe('Removed site "blog": deleted sites/blog/ (with output/ (1 file))\n');
+    expect(await readdir(join(dir, "sites"))).toEqual(["shop"]);
   });
 });
 
