@@ -229,6 +229,49 @@ describe("transfer: deploy (local backend)", () => {
     expect(log.ops).toEqual([{ op: "stat", path: ".siteloom/manifest.json" }]);
   });
 
+  it.each([
+    ["its staged upload broke", "upload"],
+    ["its rename into place failed", "rename"],
+  ])("a manifest whose staged copy is unusable (%s) is written anew and leaves no temp copy behind", async (_, op) => {
+    await deploy();
+    await writeFile(join(output, "index.html"), "<p>v4</p>");
+    let broken = false;
+    // the first temp name of the manifest is the staged one; every attempt there breaks (a retry too)
+    let stagedName: string | undefined;
+    const staged = (path: string) => {
+      if (stagedName === undefined && path.startsWith(".siteloom/.in.manifest.json")) stagedName = path;
+      return path === stagedName;
+    };
+    const result = await deploy({
+      wrap: (fs) => ({
+        ...fs,
+        protocol: fs.protocol,
+        close: () => fs.close(),
+        // the bytes arrive, then the connection breaks before the reply: the server keeps the temp file
+        upload: async (source, path, options) => {
+          await fs.upload(source, path, options);
+          if (op === "upload" && staged(path)) {
+            broken = true;
+            throw new Error("ECONNRESET");
+          }
+        },
+        rename: async (from, to) => {
+          if (op === "rename" && to === ".siteloom/manifest.json" && staged(from)) {
+            broken = true;
+            throw new Error("553 Could not rename");
+          }
+          await fs.rename(from, to);
+        },
+      }),
+    });
+    expect(broken).toBe(true);
+    expect(result.failures).toEqual([]);
+    const manifest = JSON.parse(await readFile(join(remote, ".siteloom/manifest.json"), "utf8"));
+    expect(manifest.id).toBe(result.manifestId);
+    expect(manifest.files["index.html"].size).toBe("<p>v4</p>".length);
+    expect((await readdir(join(remote, ".siteloom"))).filter((n) => n.startsWith(".in."))).toEqual([]);
+  });
+
   it("retries failed transfers with backoff and counts them", async () => {
     let failures = 2;
     const result = await deploy({

@@ -28,7 +28,9 @@ export async function storeManifest(
       ? await _commitStaged(opts, staged.temp, staged.entry)
       : // a manifest staged for another outcome was uploaded whole: its temp name is written over, unless that upload
         // broke (its server process may still be writing it)
-        await _writeRemoteManifest(opts, staged !== undefined && staged.entry === undefined ? 1 : 0);
+        staged !== undefined && staged.entry === undefined
+        ? await _writeBesideStaged(opts, staged.temp)
+        : await _writeRemoteManifest(opts);
   await opts.state.saveManifest(opts.manifest);
   await opts.state.saveStamp(opts.manifest.id, written);
 }
@@ -121,7 +123,18 @@ async function _commitStaged(opts: ManifestWrite, temp: string, entry: RemoteEnt
       () => true,
       () => false,
     );
-  return renamed ? entry : _writeRemoteManifest(opts, 1);
+  return renamed ? entry : _writeBesideStaged(opts, temp);
+}
+
+/**
+ * The manifest written under a new temp name, the staged one being unusable (its upload broke, or its rename failed),
+ * then that staged copy removed (errors ignored: a broken upload's server process may still hold it), so no full
+ * manifest copy is left in the manifest folder, which the walk never lists. One round trip, on these paths only.
+ */
+async function _writeBesideStaged(opts: ManifestWrite, temp: string): Promise<RemoteEntry | undefined> {
+  const written = await _writeRemoteManifest(opts, 1);
+  await opts.pool.run((fs) => fs.remove(temp)).catch(() => undefined);
+  return written;
 }
 
 /**
