@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createManifest } from "../../src/transfer/deploy/manifest.ts";
+import { createManifest, DENY_ALL_HTACCESS } from "../../src/transfer/deploy/manifest.ts";
 import { BIN, runCli } from "../support/cli.ts";
 import { startServer, type TestServer } from "../support/servers/index.ts";
 import { snapshot, writeSite } from "./helpers/trees.ts";
@@ -48,6 +48,25 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     await writeSite(made.output);
     expect((await cli(made.ws, ["deploy", "demo"])).code).toBe(0);
     return { ...made, live };
+  }
+  /** Runs the CLI and kills it with SIGKILL once `marker` holds version `v` of the pages. */
+  async function killOnceWritten(ws: string, args: string[], marker: string, v: number) {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ws,
+      env: { ...process.env, ...server.env },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const data = await readFile(marker).catch(() => undefined);
+      if (data?.[0] === 64 + v) break;
+      if (child.exitCode !== null) throw new Error(`${args.join(" ")} finished before it could be killed`);
+      if (Date.now() > deadline) throw new Error(`${args.join(" ")} made no progress in 180 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill("SIGKILL");
+    await exited;
   }
   async function clearRemote() {
     for (const name of await readdir(server.rootDir)) await rm(join(server.rootDir, name), { recursive: true });
@@ -125,8 +144,10 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     const change = await cli(ws, ["deploy", "demo", "--delete", "--json"]);
     expect(change.code, change.stderr).toBe(0);
     expect(JSON.parse(change.stdout).notes.join("\n")).not.toMatch(/backups kept inside/);
+    // the backup root may be served (an addon domain's root is a sub-folder of the main one's): deny-all on disk
+    expect(await readFile(join(kept, ".htaccess"), "utf8")).toBe(DENY_ALL_HTACCESS);
     // the replaced and the deleted versions are outside remote.root, none inside it
-    const [run] = await readdir(kept);
+    const [run] = await runs(kept);
     expect(await readFile(join(kept, run!, "index.html"))).toEqual(before);
     expect((await readdir(join(kept, run!, "js"))).length).toBe(1);
     expect(await readdir(join(live, ".siteloom"))).not.toContain("backups");
@@ -134,14 +155,14 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     const back = await cli(ws, ["deploy", "demo", "--rollback"]);
     expect(back.code, back.stderr).toBe(0);
     expect(await snapshot(live)).toEqual(first);
-    expect(await readdir(kept)).toEqual([]);
+    expect(await runs(kept)).toEqual([]);
 
     // retention: the folders of older deploys go from the outside location too
     for (let v = 3; v <= 6; v++) {
       await writeFile(join(output, "index.html"), `<p>v${v}</p>`);
       expect((await cli(ws, ["deploy", "demo", "--delete"])).code).toBe(0);
     }
-    expect((await readdir(kept)).length).toBe(2);
+    expect((await runs(kept)).length).toBe(2);
     const exported = await cli(ws, ["export", "demo"]);
     expect(exported.code, exported.stderr).toBe(0);
     expect(await snapshot(exportDir, () => false)).toEqual(await snapshot(output));
@@ -164,7 +185,8 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
       const first = await snapshot(live);
       await writeFile(join(output, "index.html"), "<p>v2</p>");
       expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
-      const [run] = await readdir(join(server.rootDir, "kept/demo"));
+      expect(await readFile(join(server.rootDir, "kept/demo/.htaccess"), "utf8")).toBe(DENY_ALL_HTACCESS);
+      const [run] = await runs(join(server.rootDir, "kept/demo"));
       expect(await readFile(join(server.rootDir, "kept/demo", run!, "index.html"))).toEqual(before);
       const back = await cli(ws, ["deploy", "demo", "--rollback"]);
       expect(back.code, back.stderr).toBe(0);
@@ -288,41 +310,77 @@ describe.each(["vsftpd-ftp", "sftp"] as const)("transfer: deploy --rollback agai
     // with the backups outside remote.root
     const { ws, output } = await workspace({ parallel: 1 }, inSubFolder());
     const live = await subFolder();
-    const pages = (v: number) => {
-      const extra: Record<string, Buffer> = {};
-      for (let i = 0; i < 300; i++) extra[`pages/p${String(i).padStart(3, "0")}.html`] = Buffer.alloc(6000 + i, 64 + v);
-      return extra;
-    };
     await writeSite(output, { extra: pages(1) });
     expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
     const first = await snapshot(live);
     await writeSite(output, { extra: pages(2) });
     expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
 
-    const child = spawn(process.execPath, [BIN, "deploy", "demo", "--rollback"], {
-      cwd: ws,
-      env: { ...process.env, ...server.env },
-      stdio: "ignore",
-    });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
     // restores go in path order, one at a time: kill once the 30th page is back to its first version
-    const marker = join(live, "pages/p030.html");
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const data = await readFile(marker).catch(() => undefined);
-      if (data?.[0] === 65) break;
-      if (child.exitCode !== null) throw new Error("the rollback finished before it could be killed");
-      if (Date.now() > deadline) throw new Error("the rollback made no progress in 180 s");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    child.kill("SIGKILL");
-    await exited;
+    await killOnceWritten(ws, ["deploy", "demo", "--rollback"], join(live, "pages/p030.html"), 1);
     const half = await snapshot(live);
     expect(half).not.toEqual(first);
 
     const rerun = await cli(ws, ["deploy", "demo", "--rollback"]);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(await snapshot(live)).toEqual(first);
-    expect(await readdir(join(server.rootDir, ".siteloom-backups/site"))).toEqual([]);
+    expect(await runs(join(server.rootDir, ".siteloom-backups/site"))).toEqual([]);
+  });
+
+  it("kill -9 during a deploy, backupDir changed, rerun: one line, nothing moved; with the old setting it completes", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    await clearRemote();
+    // the killed run keeps its backups beside remote.root (auto); the rerun's configuration names another folder
+    const { ws, site, output } = await workspace({ parallel: 1 }, inSubFolder());
+    const live = await subFolder();
+    const kept = join(server.rootDir, ".siteloom-backups/site");
+    await writeSite(output, { extra: pages(1) });
+    expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+    await writeSite(output, { extra: pages(2) });
+    await killOnceWritten(ws, ["deploy", "demo"], join(live, "pages/p030.html"), 2);
+    const [killed] = await runs(kept);
+    expect(killed).toBeDefined();
+    const half = await snapshot(server.rootDir);
+
+    const settings = (deploy: Record<string, unknown>) =>
+      writeFile(
+        join(site, "site.yaml"),
+        JSON.stringify({
+          remote: { ...server.remoteConfig, ...inSubFolder() },
+          deploy: { parallel: 1, retryBaseMs: 20, retryMaxMs: 200, ...deploy },
+        }),
+      );
+    for (const backupDir of ["inside", kind === "sftp" ? `${server.rootDir}/elsewhere` : "/elsewhere"]) {
+      await settings({ backupDir });
+      const refused = await cli(ws, ["deploy", "demo"]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/the interrupted deploy .* keeps its backups in .*set deploy.backupDir back/);
+      // one error line (beside the note that the killed run's lock was taken over)
+      expect(refused.stderr.split("\n").filter((line) => line.startsWith("error:")).length, refused.stderr).toBe(1);
+      expect(await snapshot(server.rootDir)).toEqual(half);
+    }
+
+    await settings({ backupDir: "auto" });
+    const rerun = await cli(ws, ["deploy", "demo"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await snapshot(live)).toEqual(await snapshot(output));
+    // every replaced version is in the killed run's folder, which the manifest names
+    expect(await runs(kept)).toEqual([killed]);
+    expect((await readdir(join(kept, killed!, "pages"))).length).toBe(300);
+    const manifest = JSON.parse(await readFile(join(live, ".siteloom/manifest.json"), "utf8"));
+    expect(manifest.backups[0].dir).toMatch(new RegExp(`/${killed}$`));
   });
 });
+
+/** 300 pages of about 6 kB, version `v` (its bytes are 64 + v). */
+function pages(v: number): Record<string, Buffer> {
+  const extra: Record<string, Buffer> = {};
+  for (let i = 0; i < 300; i++) extra[`pages/p${String(i).padStart(3, "0")}.html`] = Buffer.alloc(6000 + i, 64 + v);
+  return extra;
+}
+
+/** The run folders in a backup root (its deny-all .htaccess aside). */
+async function runs(root: string): Promise<string[]> {
+  return (await readdir(root)).filter((name) => name !== ".htaccess");
+}

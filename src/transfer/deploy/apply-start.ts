@@ -1,10 +1,20 @@
 // The start of an apply: the run id, the backup folder and what goes into it, the partial uploads a rerun resumes,
 // and the journal's start record.
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { SiteloomError } from "../../errors.ts";
 import type { ApplyDeployContext } from "./apply.ts";
 import { type ApplyRun, RESUME_MIN_BYTES } from "./apply-context.ts";
-import { type BackupFolder, type BackupPlaces, backupFolder, backupFs, backupPath, backupPlaces } from "./backups.ts";
+import {
+  type BackupFolder,
+  type BackupPlaces,
+  backupFolder,
+  backupFs,
+  backupPath,
+  backupPlaces,
+  parseBackupDir,
+} from "./backups.ts";
+import { DENY_ALL_HTACCESS } from "./manifest.ts";
 import { type DeployPlan, isTempName, tempNameFor } from "./plan.ts";
 import { retryDeployStep } from "./run.ts";
 
@@ -25,7 +35,10 @@ export async function startApply(plan: DeployPlan, run: ApplyDeployContext): Pro
   const places = await retryDeployStep(options.config, () =>
     options.pool.run(async (fs) => backupPlaces(run.manifestDir, fs)),
   );
-  const backup = keepBackups > 0 ? await _openBackupFolder(run, places, runId, kept.length > 0) : undefined;
+  const backup =
+    keepBackups > 0
+      ? await _openBackupFolder(run, places, runId, kept.length > 0, journal?.header.backupDir)
+      : undefined;
   const backupOf = new Map(backup === undefined ? [] : kept.map((path) => [path, backupPath(backup, path)]));
   // A partial temp file is resumed only when it holds the start of this very content (the same hash), so a rerun
   // after the file changed starts again in a new temp file.
@@ -40,6 +53,7 @@ export async function startApply(plan: DeployPlan, run: ApplyDeployContext): Pro
     kind: "start",
     runId,
     baseId: run.base?.id,
+    ...(backup === undefined ? {} : { backupDir: backup.dir }),
     planned: uploads.map((u) => u.file.path),
     resumable: Object.fromEntries(
       uploads
@@ -91,8 +105,19 @@ async function _openBackupFolder(
   places: BackupPlaces,
   runId: string,
   create: boolean,
+  resumed: string | undefined,
 ): Promise<BackupFolder> {
   const { pool, config, site } = run.options;
+  if (resumed !== undefined) {
+    // a rerun keeps its backups where the interrupted run began keeping them (rollback and retention look there)
+    const folder = parseBackupDir(places, resumed);
+    if (folder !== undefined) return folder;
+    throw new SiteloomError(
+      "ERR_CONFIG_INVALID",
+      `deploy.backupDir "${config.backupDir}": the interrupted deploy ${runId} this run resumes keeps its backups in ${resumed}, which that setting no longer names: set deploy.backupDir back to finish it`,
+      { site },
+    );
+  }
   const explicit = config.backupDir !== "auto" && config.backupDir !== "inside";
   if (places.outside === undefined) {
     if (!explicit) return backupFolder(places, false, runId);
@@ -110,6 +135,12 @@ async function _openBackupFolder(
       pool.run(async (fs) => {
         const target = backupFs(fs, folder);
         await (target.mkdirMany ? target.mkdirMany([backupPath(folder)]) : target.mkdir(backupPath(folder)));
+        // the backup root may be served (an addon domain's root beside the main one's files): deny-all, as beside the
+        // manifest
+        if ((await target.stat(_HTACCESS)) === undefined) {
+          await target.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(_HTACCESS, runId));
+          await target.rename(tempNameFor(_HTACCESS, runId), _HTACCESS);
+        }
       }),
     );
     return folder;
@@ -131,3 +162,5 @@ async function _openBackupFolder(
     return backupFolder(places, false, runId);
   }
 }
+
+const _HTACCESS = ".htaccess";

@@ -5,6 +5,8 @@ export interface JournalHeader {
   runId: string;
   /** The manifest the run started from. */
   baseId: string | undefined;
+  /** The run's backup folder as the manifest names it (`<backup root>/<run id>`): a rerun keeps its backups there. */
+  backupDir?: string;
   /** Paths the run planned to upload (their temp files may be left over). */
   planned: string[];
   /**
