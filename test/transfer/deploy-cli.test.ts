@@ -174,6 +174,34 @@ describe("transfer: siteloom deploy/export CLI against vsftpd", () => {
       await proxy?.close();
     });
 
+    it("a staged manifest whose rename into place fails is written anew, and its temp copy is removed", async () => {
+      await clearRemote();
+      // the rename of the staged manifest (its temp name has no retry tag) is refused: RNFR passes, RNTO is a 500
+      const refusing = await startFaultProxy({
+        target: { host: "127.0.0.1", port: server.port },
+        ftp: true,
+        mishandlePipelined: {
+          how: "refuse",
+          when: (commands) => commands.some((c) => /^RNFR .*\.in\.manifest\.json\.[0-9a-f]+\r\n$/.test(c)),
+        },
+      });
+      try {
+        const { ws, output } = await workspace({ port: refusing.port });
+        await writeSite(output);
+        expect((await cli(ws, ["deploy", "demo"])).code).toBe(0);
+        await writeSite(output, { extra: { "index.html": "<p>v5</p>" } });
+        const result = await cli(ws, ["deploy", "demo", "--json"]);
+        expect(result.code, result.stderr).toBe(0);
+        expect(refusing.stats.mishandled).toBeGreaterThan(0);
+        expect(await snapshot(server.rootDir)).toEqual(await snapshot(output));
+        const manifest = JSON.parse(await readFile(join(server.rootDir, ".siteloom/manifest.json"), "utf8"));
+        expect(manifest.id).toBe(JSON.parse(result.stdout).manifestId);
+        expect((await readdir(join(server.rootDir, ".siteloom"))).filter((n) => n.startsWith(".in."))).toEqual([]);
+      } finally {
+        await refusing.close();
+      }
+    });
+
     it("connections reset mid-transfer and mid-session still end byte-identical", async () => {
       await clearRemote();
       const { ws, output } = await workspace({ port: proxy.port }, { parallel: 3, retries: 8 });

@@ -29,7 +29,7 @@ export async function storeManifest(
       : // a manifest staged for another outcome was uploaded whole: its temp name is written over, unless that upload
         // broke (its server process may still be writing it)
         staged !== undefined && staged.entry === undefined
-        ? await _writeBesideStaged(opts, staged.temp)
+        ? await _writeRemoteManifest(opts, 1, [staged.temp])
         : await _writeRemoteManifest(opts);
   await opts.state.saveManifest(opts.manifest);
   await opts.state.saveStamp(opts.manifest.id, written);
@@ -123,32 +123,30 @@ async function _commitStaged(opts: ManifestWrite, temp: string, entry: RemoteEnt
       () => true,
       () => false,
     );
-  return renamed ? entry : _writeBesideStaged(opts, temp);
-}
-
-/**
- * The manifest written under a new temp name, the staged one being unusable (its upload broke, or its rename failed),
- * then that staged copy removed (errors ignored: a broken upload's server process may still hold it), so no full
- * manifest copy is left in the manifest folder, which the walk never lists. One round trip, on these paths only.
- */
-async function _writeBesideStaged(opts: ManifestWrite, temp: string): Promise<RemoteEntry | undefined> {
-  const written = await _writeRemoteManifest(opts, 1);
-  await opts.pool.run((fs) => fs.remove(temp)).catch(() => undefined);
-  return written;
+  return renamed ? entry : _writeRemoteManifest(opts, 1, [temp]);
 }
 
 /**
  * Uploads the manifest to a temp name and renames it into place. `attempts`: 0 starts with the run's temp name, 1 with
- * a new one (a staged upload may have broken there, its server process still writing).
+ * a new one (a staged upload may have broken there, its server process still writing). `left`: temp copies known to
+ * be left on the server (a staged one that could not be used), removed once the manifest is in place, with those of
+ * failed attempts (errors ignored: a broken upload's server process may still hold one), so no full manifest copy
+ * stays in the manifest folder, which the walk never lists; a round trip each, on those paths only.
  */
-async function _writeRemoteManifest(opts: ManifestWrite, attempts = 0): Promise<RemoteEntry | undefined> {
+async function _writeRemoteManifest(
+  opts: ManifestWrite,
+  attempts = 0,
+  left: string[] = [],
+): Promise<RemoteEntry | undefined> {
   const { manifestDir, manifest, firstTime, runId } = opts;
   const target = `${manifestDir}/${MANIFEST_FILE}`;
   const data = serializeManifest(manifest);
+  const tried: string[] = [];
   try {
     return await opts.pool.run(async (fs) => {
       // a retry writes a new temp file: the broken attempt's server process may still write the old one
       const tmp = tempNameFor(target, runId, attempts++ === 0 ? undefined : randomBytes(2).toString("hex"));
+      tried.push(tmp);
       if (firstTime && (await fs.stat(`${manifestDir}/.htaccess`)) === undefined) {
         const htaccess = `${manifestDir}/.htaccess`;
         await fs.upload(Readable.from([Buffer.from(DENY_ALL_HTACCESS)]), tempNameFor(htaccess, runId));
@@ -160,7 +158,9 @@ async function _writeRemoteManifest(opts: ManifestWrite, attempts = 0): Promise<
         await fs.rename(tmp, target);
       }
       // its size and time on the server: the next run's stat recognises it without downloading it
-      return fs.stat(target).catch(() => undefined);
+      const written = await fs.stat(target).catch(() => undefined);
+      for (const temp of [...left, ...tried.slice(0, -1)]) await fs.remove(temp).catch(() => undefined);
+      return written;
     });
   } catch (error) {
     throw new SiteloomError(
