@@ -74,9 +74,10 @@ describe("many machines: a worker with an empty workspace folder resumes another
     expect(byA).toHaveLength(2);
 
     // machine B, empty folder: the articles A wrote are taken from the store, the rest generated. Once the host has
-    // answered the whole batch of commands that carried the third rename of an uploaded file into place (the batch
-    // ends with the passive port of the next upload), it answers nothing more: the deploy cannot finish, and B is
-    // killed. (The deploy journal's header is written before the first upload; its later records are written in
+    // answered the whole batch of commands that carried the fourth rename (the backup root's deny-all .htaccess put
+    // in place, then a replaced file's old version moved aside and the new one renamed into place, then the next
+    // file's old version aside: at least one uploaded file is in place; the batch ends with the passive port of the
+    // next upload), it answers nothing more: the deploy cannot finish, and B is killed. (The deploy journal's header is written before the first upload; its later records are written in
     // coalesced batches, so how many of them reached the store when the host fell silent is not fixed.)
     const b = await empty("b");
     let renames = 0;
@@ -85,7 +86,7 @@ describe("many machines: a worker with an empty workspace folder resumes another
       if (silent) return "";
       for (const [reply] of lines.matchAll(/^(250 Rename successful|22[79] )/gm)) {
         if (reply.startsWith("250")) renames++;
-        else if (renames >= 3) silent = true;
+        else if (renames >= 4) silent = true;
       }
       return lines;
     };
@@ -93,7 +94,7 @@ describe("many machines: a worker with an empty workspace folder resumes another
     await until(
       async () => silent && (await count(JOURNALS)) > 0,
       runB,
-      () => `machine B's deploy to rename three files (renames answered: ${renames}, host silent: ${silent})`,
+      () => `machine B's deploy to rename four times (renames answered: ${renames}, host silent: ${silent})`,
     );
     runB.child.kill("SIGKILL");
     await runB.exited;
